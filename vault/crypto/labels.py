@@ -1,0 +1,26 @@
+"""Every domain-separation label, in one place.
+
+A label is framed as ``u8 length || label`` in front of the data it separates, so no
+label can be confused with a prefix of another (see :mod:`vault.crypto.primitives`).
+"""
+
+from typing import Final
+
+IDENTITY_BINDING: Final = b"vault/v1/identity-binding"
+FINGERPRINT: Final = b"vault/v1/fingerprint"
+SAFETY_NUMBER: Final = b"vault/v1/safety-number"
+KEYSTORE: Final = b"vault/v1/keystore"
+GROUP_ID: Final = b"vault/v1/group-id"
+LOG_ENTRY_SIGNATURE: Final = b"vault/v1/log-entry"
+LOG_ENTRY_HASH: Final = b"vault/v1/log-entry-hash"
+EPOCH_COMMITMENT: Final = b"vault/v1/epoch-commitment"
+EPOCH_GRANT: Final = b"vault/v1/epoch-grant"
+POST_KEY: Final = b"vault/v1/post-key"
+POST_SIGNATURE: Final = b"vault/v1/post"
+METADATA_KEY: Final = b"vault/v1/metadata-key"
+ATTACHMENT: Final = b"vault/v1/attachment"
+INVITE_KEY: Final = b"vault/v1/invite-key"
+JOIN_PROOF: Final = b"vault/v1/join-proof"
+JOIN_REQUEST: Final = b"vault/v1/join-request"
+RELAY_AUTH: Final = b"vault/v1/relay-auth"
+LOCAL_STORE_KEY: Final = b"vault/v1/local-store-key"
