@@ -50,6 +50,7 @@ class Tag:
     AUTH_CHALLENGE: Final = 0x0C
     METADATA_ENVELOPE: Final = 0x0D
     LOG_CHECKPOINT: Final = 0x0E
+    KEYSTORE_FILE: Final = 0x0F
 
 
 class Writer:

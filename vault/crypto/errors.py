@@ -73,6 +73,18 @@ class WeakKdfParametersError(KeystoreError):
     code = "keystore_weak_parameters"
 
 
+class KeystoreMissingError(KeystoreCorruptError):
+    """There is no keystore file where one was expected (a kind of corrupt: nothing to open)."""
+
+    code = "keystore_missing"
+
+
+class PassphraseRejectedError(KeystoreError):
+    """A passphrase this version refuses to seal a keystore under (for example, an empty one)."""
+
+    code = "keystore_passphrase_rejected"
+
+
 # --- membership log ---------------------------------------------------------------------
 
 
@@ -160,6 +172,28 @@ class TooLargeError(VaultError):
     code = "too_large"
 
 
+class UnknownLogHeadError(PostError):
+    """A post names a log head this device does not have at that sequence number.
+
+    The author saw a membership log this device has not: either this device is behind
+    (sync the log and retry) or someone was shown a different log (a possible fork).
+    """
+
+    code = "log_head_unknown"
+
+
+class AttachmentMismatchError(PostError):
+    """The blob the relay served is not the one the attachment's digest and size name."""
+
+    code = "attachment_mismatch"
+
+
+class MetadataError(VaultError):
+    """Encrypted group metadata or a member profile breaks a rule after decryption."""
+
+    code = "metadata_invalid"
+
+
 # --- invites ----------------------------------------------------------------------------
 
 
@@ -198,3 +232,146 @@ def all_error_classes() -> dict[str, type[VaultError]]:
         found[cls.code] = cls
         pending.extend(cls.__subclasses__())
     return found
+
+
+# --- relay ------------------------------------------------------------------------------
+# Errors the relay returns as ``{"error": {"code", "message"}}``; the SDK rebuilds them by
+# code. The HTTP status of each lives in the relay (vault/api/errors.py), not here.
+
+
+class RelayError(VaultError):
+    """Something the relay refused or could not do."""
+
+    code = "relay_error"
+
+
+class InvalidRequestError(RelayError):
+    """The request is well-formed JSON but its fields break the API's schema or bounds."""
+
+    code = "invalid_request"
+
+
+class InvalidJsonError(InvalidRequestError):
+    """The request body is not valid JSON."""
+
+    code = "invalid_json"
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """The request body has a content type this endpoint does not accept."""
+
+    code = "unsupported_media_type"
+
+
+class PayloadTooLargeError(RelayError):
+    """The request body is larger than this endpoint accepts."""
+
+    code = "payload_too_large"
+
+
+class AuthError(RelayError):
+    """No valid session for this request."""
+
+    code = "unauthenticated"
+
+
+class ChallengeExpiredError(AuthError):
+    """The auth challenge is unknown, already used, or older than its lifetime."""
+
+    code = "challenge_expired"
+
+
+class SessionExpiredError(AuthError):
+    """The session token has expired: sign a new challenge."""
+
+    code = "session_expired"
+
+
+class ForbiddenError(RelayError):
+    """Authenticated, but this member's role (or session kind) does not allow this."""
+
+    code = "forbidden"
+
+
+class NotFoundError(RelayError):
+    code = "not_found"
+
+
+class MethodNotAllowedError(RelayError):
+    code = "method_not_allowed"
+
+
+class ConflictError(RelayError):
+    code = "conflict"
+
+
+class LogConflictError(ConflictError):
+    """Someone else appended first: the entry was built on a head that is no longer current."""
+
+    code = "log_conflict"
+
+
+class GroupExistsError(ConflictError):
+    code = "group_exists"
+
+
+class PostConflictError(ConflictError):
+    """A different envelope is already stored under this post id."""
+
+    code = "post_conflict"
+
+
+class BlobConflictError(ConflictError):
+    """Different bytes are already stored under this blob id."""
+
+    code = "blob_conflict"
+
+
+class GrantConflictError(ConflictError):
+    """A different grant is already stored for this recipient and epoch."""
+
+    code = "grant_conflict"
+
+
+class AlreadyMemberError(ConflictError):
+    code = "already_member"
+
+
+class PostDeletedError(RelayError):
+    """The post under this id was deleted; its ciphertext is gone."""
+
+    code = "post_deleted"
+
+
+class PostRejectedError(RelayError):
+    """A post envelope's clear header does not fit the group (wrong group, epoch, id...)."""
+
+    code = "post_rejected"
+
+
+class PostExpiredError(PostRejectedError):
+    code = "post_expired"
+
+
+class RateLimitedError(RelayError):
+    """Too many requests from this client; retry after the time in the message."""
+
+    code = "rate_limited"
+
+
+class RelayUnavailableError(RelayError):
+    """The relay cannot reach its database right now."""
+
+    code = "unavailable"
+
+
+class RelayConfigError(RelayError):
+    """The relay cannot start with this configuration (data directory, database URL...)."""
+
+    code = "relay_config"
+
+
+class InternalError(RelayError):
+    """An unexpected failure inside the relay (a bug); nothing was stored."""
+
+    code = "internal"

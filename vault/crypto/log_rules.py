@@ -1,0 +1,441 @@
+"""The rules every membership-log entry must pass, applied by a mutable state builder.
+
+:class:`StateBuilder` applies entries to plain dicts and is frozen once into a
+:class:`~vault.crypto.group_state.GroupState`, so verifying a log of 10,000 members is
+linear. Each rule validates completely before it changes anything.
+
+The rules, with the error each breach raises, are listed in :mod:`vault.crypto.group_state`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Final
+
+from vault.crypto import labels
+from vault.crypto.errors import (
+    ChainBrokenError,
+    GroupIdMismatchError,
+    InvalidEntryError,
+    InviteExhaustedError,
+    InviteExpiredError,
+    InviteRevokedError,
+    MalformedError,
+    TooLargeError,
+    UnauthorizedEntryError,
+    UnknownInviteError,
+)
+from vault.crypto.group_state import GroupState, InviteState, Member
+from vault.crypto.identity import PublicIdentity
+from vault.crypto.log import (
+    ZERO_HASH,
+    AddBody,
+    CreateBody,
+    InviteBody,
+    InviteRevokeBody,
+    JoinBody,
+    LeaveBody,
+    LogEntry,
+    MetadataBody,
+    RemoveBody,
+    Role,
+    RoleBody,
+    RotateBody,
+    group_id_of,
+    join_proof_message,
+)
+from vault.crypto.primitives import verify
+
+MAX_FUTURE_SKEW_MS: Final = 5 * 60 * 1000
+MAX_INVITE_USES: Final = 10_000
+
+
+def decode_entry(raw: bytes, position: int) -> LogEntry:
+    """Decode one served entry, naming its position in the log in any error."""
+    try:
+        return LogEntry.decode(raw)
+    except (MalformedError, TooLargeError) as exc:
+        raise type(exc)(f"entry {position} of the membership log: {exc.message}") from None
+
+
+def _where(entry: LogEntry) -> str:
+    return f"log entry {entry.seq} ({entry.kind.name.lower()})"
+
+
+def _key(sign_pk: bytes) -> str:
+    return f"key {sign_pk[:6].hex()}"
+
+
+class StateBuilder:
+    """Mutable group state for applying many entries; :meth:`freeze` once at the end."""
+
+    def __init__(self, group_id: bytes) -> None:
+        self.group_id = group_id
+        self.seq = 0
+        self.head = ZERO_HASH
+        self.timestamp_ms = 0
+        self.members: dict[bytes, Member] = {}
+        self.former: dict[bytes, Member] = {}
+        self.invites: dict[bytes, InviteState] = {}
+        self.epoch = 0
+        self.commitments: dict[int, bytes] = {}
+        self.epoch_starts: dict[int, int] = {}
+        self.rotation_pending = False
+        self.group_metadata: MetadataBody | None = None
+        self.profiles: dict[bytes, MetadataBody] = {}
+        self.hashes: list[bytes] = []
+        self.owners = 0
+
+    # --- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_genesis(
+        cls, genesis: LogEntry, expected_group_id: bytes | None, now_ms: int | None
+    ) -> StateBuilder:
+        group_id = group_id_of(genesis)
+        if expected_group_id is not None and group_id != expected_group_id:
+            raise GroupIdMismatchError(
+                "the first entry of this log is not the genesis of the expected group: "
+                "the relay served another group's log, or altered its first entry"
+            )
+        body = genesis.body
+        if not isinstance(body, CreateBody):
+            raise InvalidEntryError("the first entry of a group's log must create the group")
+        if genesis.seq != 0:
+            raise ChainBrokenError(f"the genesis entry has sequence number {genesis.seq}, not 0")
+        if genesis.group_id != ZERO_HASH or genesis.prev_hash != ZERO_HASH:
+            raise InvalidEntryError(
+                "the genesis entry must have an all-zero group id and predecessor hash"
+            )
+        if genesis.author != body.creator.sign_pk:
+            raise UnauthorizedEntryError("the genesis entry is not signed by the creator it names")
+        builder = cls(group_id)
+        builder._check_future(genesis, now_ms)
+        builder.members[genesis.author] = Member(body.creator, Role.OWNER, 0, None)
+        builder.owners = 1
+        builder.commitments[0] = body.epoch_commitment
+        builder.epoch_starts[0] = 0
+        builder._advance(genesis)
+        return builder
+
+    @classmethod
+    def thaw(cls, state: GroupState) -> StateBuilder:
+        builder = cls(state.group_id)
+        builder.seq, builder.head, builder.timestamp_ms = state.seq, state.head, state.timestamp_ms
+        builder.members = dict(state.members)
+        builder.former = dict(state.former_members)
+        builder.invites = dict(state.invites)
+        builder.epoch = state.epoch
+        builder.commitments = dict(state.epoch_commitments)
+        builder.epoch_starts = dict(state.epoch_start_seq)
+        builder.rotation_pending = state.rotation_pending
+        builder.group_metadata = state.group_metadata
+        builder.profiles = dict(state.profiles)
+        builder.hashes = list(state.hashes)
+        builder.owners = sum(1 for m in builder.members.values() if m.role == Role.OWNER)
+        return builder
+
+    def freeze(self) -> GroupState:
+        """The frozen state. The builder must not be used afterwards (it shares its dicts)."""
+        return GroupState(
+            group_id=self.group_id,
+            seq=self.seq,
+            head=self.head,
+            timestamp_ms=self.timestamp_ms,
+            members=MappingProxyType(self.members),
+            former_members=MappingProxyType(self.former),
+            invites=MappingProxyType(self.invites),
+            epoch=self.epoch,
+            epoch_commitments=MappingProxyType(self.commitments),
+            epoch_start_seq=MappingProxyType(self.epoch_starts),
+            rotation_pending=self.rotation_pending,
+            group_metadata=self.group_metadata,
+            profiles=MappingProxyType(self.profiles),
+            hashes=tuple(self.hashes),
+        )
+
+    def snapshot(self) -> GroupState:
+        """A frozen copy of the current state; the builder stays usable (O(members))."""
+        return StateBuilder.thaw(self.freeze()).freeze()
+
+    def _advance(self, entry: LogEntry) -> None:
+        self.seq = entry.seq
+        self.head = entry.hash
+        self.timestamp_ms = entry.timestamp_ms
+        self.hashes.append(self.head)
+
+    # --- one entry ----------------------------------------------------------------------
+
+    def apply(self, entry: LogEntry, now_ms: int | None) -> None:
+        self._check_chain(entry, now_ms)
+        body = entry.body
+        if isinstance(body, JoinBody):
+            self._join(entry, body)
+        else:
+            author = self._author(entry)
+            if isinstance(body, InviteBody):
+                self._invite(entry, author, body)
+            elif isinstance(body, InviteRevokeBody):
+                self._revoke_invite(entry, author, body)
+            elif isinstance(body, AddBody):
+                self._add(entry, author, body)
+            elif isinstance(body, RemoveBody):
+                self._remove(entry, author, body)
+            elif isinstance(body, LeaveBody):
+                self._leave(entry, author)
+            elif isinstance(body, RoleBody):
+                self._role(entry, author, body)
+            elif isinstance(body, RotateBody):
+                self._rotate(entry, author, body)
+            elif isinstance(body, MetadataBody):
+                self._metadata(entry, author, body)
+            else:
+                raise InvalidEntryError(
+                    f"{_where(entry)}: a group is created only once, by its first entry"
+                )
+        self._advance(entry)
+
+    def _check_chain(self, entry: LogEntry, now_ms: int | None) -> None:
+        if entry.group_id != self.group_id:
+            raise ChainBrokenError(f"log entry {entry.seq} belongs to another group")
+        if entry.seq != self.seq + 1:
+            raise ChainBrokenError(
+                f"log entry has sequence number {entry.seq} where {self.seq + 1} was expected: "
+                "entries are missing, repeated or out of order"
+            )
+        if entry.prev_hash != self.head:
+            raise ChainBrokenError(
+                f"log entry {entry.seq} does not follow entry {self.seq} (its predecessor "
+                "hash differs): the log was altered or forked"
+            )
+        if entry.timestamp_ms < self.timestamp_ms:
+            raise InvalidEntryError(
+                f"{_where(entry)} is dated before the entry it follows"
+            )
+        self._check_future(entry, now_ms)
+
+    def _check_future(self, entry: LogEntry, now_ms: int | None) -> None:
+        if now_ms is not None and entry.timestamp_ms > now_ms + MAX_FUTURE_SKEW_MS:
+            raise InvalidEntryError(
+                f"{_where(entry)} is dated more than 5 minutes in the future; "
+                "if this device's clock is wrong, correct it and sync again"
+            )
+
+    def _author(self, entry: LogEntry) -> Member:
+        author = self.members.get(entry.author)
+        if author is not None:
+            return author
+        former = self.former.get(entry.author)
+        if former is not None:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)} is signed by {_key(entry.author)}, who left or was removed "
+                f"at entry {former.removed_seq}"
+            )
+        raise UnauthorizedEntryError(
+            f"{_where(entry)} is signed by {_key(entry.author)}, who is not a member"
+        )
+
+    def _require_admin(self, entry: LogEntry, author: Member, action: str) -> None:
+        if author.role < Role.ADMIN:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: only admins and owners may {action}; the author is a "
+                f"{author.role.name.lower()}"
+            )
+
+    def _check_new_key(self, entry: LogEntry, sign_pk: bytes) -> None:
+        if sign_pk in self.members:
+            raise InvalidEntryError(f"{_where(entry)}: {_key(sign_pk)} is already a member")
+        former = self.former.get(sign_pk)
+        if former is not None:
+            raise InvalidEntryError(
+                f"{_where(entry)}: {_key(sign_pk)} left or was removed at entry "
+                f"{former.removed_seq} and can never be re-added; a person who comes back "
+                "joins with a fresh identity"
+            )
+
+    def _check_invite(
+        self, entry: LogEntry, invite_id: bytes, joiner: PublicIdentity, proof: bytes
+    ) -> InviteState:
+        invite = self.invites.get(invite_id)
+        if invite is None:
+            raise UnknownInviteError(f"{_where(entry)} uses an invite this group never created")
+        if invite.revoked:
+            raise InviteRevokedError(f"{_where(entry)} uses an invite that was revoked")
+        if entry.timestamp_ms >= invite.expires_at_ms:
+            raise InviteExpiredError(f"{_where(entry)} uses an invite that had expired")
+        if invite.uses >= invite.max_uses:
+            raise InviteExhaustedError(
+                f"{_where(entry)} uses an invite that was already used {invite.max_uses} "
+                "times (its limit)"
+            )
+        message = join_proof_message(self.group_id, invite_id, joiner)
+        verify(invite.invite_pk, labels.JOIN_PROOF, message, proof, f"{_where(entry)}: join proof")
+        return invite
+
+    def _check_next_epoch(self, entry: LogEntry, new_epoch: int) -> None:
+        if new_epoch != self.epoch + 1:
+            raise InvalidEntryError(
+                f"{_where(entry)} starts epoch {new_epoch}, but the next epoch is {self.epoch + 1}"
+            )
+
+    def _start_epoch(self, entry: LogEntry, new_epoch: int, commitment: bytes) -> None:
+        self.epoch = new_epoch
+        self.commitments[new_epoch] = commitment
+        self.epoch_starts[new_epoch] = entry.seq
+        self.rotation_pending = False
+
+    def _admit(self, entry: LogEntry, identity: PublicIdentity, role: Role) -> None:
+        self.members[identity.sign_pk] = Member(identity, role, entry.seq, None)
+        if role == Role.OWNER:
+            self.owners += 1
+
+    def _depart(self, entry: LogEntry, member: Member) -> None:
+        del self.members[member.sign_pk]
+        self.former[member.sign_pk] = replace(member, removed_seq=entry.seq)
+        if member.role == Role.OWNER:
+            self.owners -= 1
+
+    # --- kinds --------------------------------------------------------------------------
+
+    def _invite(self, entry: LogEntry, author: Member, body: InviteBody) -> None:
+        self._require_admin(entry, author, "create invites")
+        if body.invite_id in self.invites:
+            raise InvalidEntryError(f"{_where(entry)}: this invite id is already used in the group")
+        if not 1 <= body.max_uses <= MAX_INVITE_USES:
+            raise InvalidEntryError(
+                f"{_where(entry)}: an invite allows 1 to {MAX_INVITE_USES} uses, "
+                f"not {body.max_uses}"
+            )
+        if body.expires_at_ms <= entry.timestamp_ms:
+            raise InvalidEntryError(f"{_where(entry)}: the invite expires before it is created")
+        self.invites[body.invite_id] = InviteState(
+            body.invite_id, body.invite_pk, body.max_uses, body.expires_at_ms,
+            body.requires_approval, 0, False, entry.author,
+        )
+
+    def _revoke_invite(self, entry: LogEntry, author: Member, body: InviteRevokeBody) -> None:
+        self._require_admin(entry, author, "revoke invites")
+        invite = self.invites.get(body.invite_id)
+        if invite is None:
+            raise UnknownInviteError(f"{_where(entry)} revokes an invite this group never created")
+        if invite.revoked:
+            raise InviteRevokedError(f"{_where(entry)} revokes an invite that is already revoked")
+        self.invites[body.invite_id] = replace(invite, revoked=True)
+
+    def _join(self, entry: LogEntry, body: JoinBody) -> None:
+        if entry.author != body.joiner.sign_pk:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: a join must be signed by the joiner themself"
+            )
+        self._check_new_key(entry, entry.author)
+        invite = self._check_invite(entry, body.invite_id, body.joiner, body.proof)
+        if invite.requires_approval:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: this invite needs an admin's approval, so only an admin's "
+                "add entry can admit its holder"
+            )
+        self.invites[invite.invite_id] = replace(invite, uses=invite.uses + 1)
+        self._admit(entry, body.joiner, Role.MEMBER)
+
+    def _add(self, entry: LogEntry, author: Member, body: AddBody) -> None:
+        self._require_admin(entry, author, "add members")
+        self._check_grant(entry, author, body.role)
+        self._check_new_key(entry, body.member.sign_pk)
+        if (body.invite_id is None) != (body.proof is None):
+            raise InvalidEntryError(
+                f"{_where(entry)}: an add carries both an invite id and a join proof, or neither"
+            )
+        if body.invite_id is not None and body.proof is not None:
+            invite = self._check_invite(entry, body.invite_id, body.member, body.proof)
+            self.invites[invite.invite_id] = replace(invite, uses=invite.uses + 1)
+        self._admit(entry, body.member, body.role)
+
+    def _check_grant(self, entry: LogEntry, author: Member, role: Role) -> None:
+        if role > author.role:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: a {author.role.name.lower()} cannot grant the role "
+                f"{role.name.lower()}, which is above their own"
+            )
+        if role >= Role.ADMIN and author.role != Role.OWNER:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: only an owner may make someone an admin or owner"
+            )
+
+    def _remove(self, entry: LogEntry, author: Member, body: RemoveBody) -> None:
+        self._require_admin(entry, author, "remove members")
+        target = self._target(entry, body.member)
+        if body.member == entry.author:
+            raise InvalidEntryError(
+                f"{_where(entry)}: nobody can remove themself; a member who wants to go leaves"
+            )
+        if target.role >= Role.ADMIN and author.role != Role.OWNER:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: only an owner may remove an admin or owner"
+            )
+        self._check_next_epoch(entry, body.new_epoch)
+        self._depart(entry, target)
+        self._start_epoch(entry, body.new_epoch, body.epoch_commitment)
+
+    def _target(self, entry: LogEntry, sign_pk: bytes) -> Member:
+        target = self.members.get(sign_pk)
+        if target is not None:
+            return target
+        former = self.former.get(sign_pk)
+        if former is not None:
+            raise InvalidEntryError(
+                f"{_where(entry)}: {_key(sign_pk)} already left or was removed at entry "
+                f"{former.removed_seq}"
+            )
+        raise InvalidEntryError(f"{_where(entry)}: {_key(sign_pk)} is not a member")
+
+    def _leave(self, entry: LogEntry, author: Member) -> None:
+        if author.role == Role.OWNER and self.owners == 1:
+            raise InvalidEntryError(
+                f"{_where(entry)}: the last owner cannot leave; make another member an owner first"
+            )
+        self._depart(entry, author)
+        self.rotation_pending = True
+
+    def _role(self, entry: LogEntry, author: Member, body: RoleBody) -> None:
+        self._require_admin(entry, author, "change roles")
+        target = self._target(entry, body.member)
+        if body.role == target.role:
+            raise InvalidEntryError(
+                f"{_where(entry)}: {_key(body.member)} already has the role "
+                f"{body.role.name.lower()}"
+            )
+        self._check_grant(entry, author, body.role)
+        if target.role >= Role.ADMIN and author.role != Role.OWNER:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: only an owner may change the role of an admin or owner"
+            )
+        if target.role == Role.OWNER and self.owners == 1:
+            raise InvalidEntryError(
+                f"{_where(entry)}: the last owner cannot be demoted; make another member an "
+                "owner first"
+            )
+        self.members[body.member] = replace(target, role=body.role)
+        self.owners += (body.role == Role.OWNER) - (target.role == Role.OWNER)
+
+    def _rotate(self, entry: LogEntry, author: Member, body: RotateBody) -> None:
+        self._require_admin(entry, author, "start a new epoch")
+        self._check_next_epoch(entry, body.new_epoch)
+        self._start_epoch(entry, body.new_epoch, body.epoch_commitment)
+
+    def _metadata(self, entry: LogEntry, author: Member, body: MetadataBody) -> None:
+        if body.subject is None:
+            self._require_admin(entry, author, "change the group's name and description")
+        elif body.subject != entry.author:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: a member may change only their own profile"
+            )
+        if body.epoch > self.epoch:
+            raise InvalidEntryError(
+                f"{_where(entry)} is encrypted for epoch {body.epoch}, after the current "
+                f"epoch {self.epoch}"
+            )
+        if body.subject is None:
+            self.group_metadata = body
+        else:
+            self.profiles[body.subject] = body
