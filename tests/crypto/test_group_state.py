@@ -807,3 +807,19 @@ def test_a_two_thousand_member_group_verifies() -> None:
     assert state.epoch == 1 and state.seq == len(f.entries) - 1
     latecomer = f.identity()
     refused(f, latecomer, join_body(ticket, latecomer), InviteExhaustedError)
+
+
+def test_an_invite_dies_with_its_creators_admin_rights(f: LogFactory) -> None:
+    removed_admin = f.add_member(Role.ADMIN)
+    demoted_admin = f.add_member(Role.ADMIN)
+    by_removed = f.invite(by=removed_admin)
+    by_demoted = f.invite(by=demoted_admin)
+    by_owner = f.invite()
+    f.remove(removed_admin)
+    f.set_role(demoted_admin, Role.MEMBER)
+    with pytest.raises(InviteRevokedError, match="creator is no longer an admin"):
+        f.join(by_removed)
+    with pytest.raises(InviteRevokedError, match="creator is no longer an admin"):
+        f.approve(by_demoted)
+    joiner = f.join(by_owner)  # invites of a creator who keeps the right still work
+    assert f.state.is_member(joiner.sign_pk)

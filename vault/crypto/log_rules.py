@@ -262,6 +262,14 @@ class StateBuilder:
             raise UnknownInviteError(f"{_where(entry)} uses an invite this group never created")
         if invite.revoked:
             raise InviteRevokedError(f"{_where(entry)} uses an invite that was revoked")
+        creator = self.members.get(invite.created_by)
+        if creator is None or creator.role < Role.ADMIN:
+            # An invite carries its creator's authority: it dies when that authority does,
+            # so a removed or demoted admin cannot keep admitting people.
+            raise InviteRevokedError(
+                f"{_where(entry)} uses an invite whose creator is no longer an admin; "
+                "ask a current admin for a new invite"
+            )
         if entry.timestamp_ms >= invite.expires_at_ms:
             raise InviteExpiredError(f"{_where(entry)} uses an invite that had expired")
         if invite.uses >= invite.max_uses:
