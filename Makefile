@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m vault.walkthrough
+	$(BIN)/vault relay serve --host 127.0.0.1
 
 demo: $(STAMP)
 	$(BIN)/python -m vault.walkthrough

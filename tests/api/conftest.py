@@ -1,0 +1,126 @@
+"""Fixtures of the relay tests: a real app per test, on SQLite (a file) and on PostgreSQL.
+
+Each test gets a clean database: SQLite copies a freshly migrated template file;
+PostgreSQL uses a schema private to this test session (migrated once) and truncates it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from tests.api.helpers import Api, FakeClock
+from tests.conftest import POSTGRES_URL
+from tests.crypto.logfactory import T0
+from vault.api import create_app
+from vault.api.db import db
+from vault.api.models import ALL_TABLES
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not POSTGRES_URL, reason="VAULT_TEST_POSTGRES_URL is not set"),
+    ),
+]
+QUIET: dict[str, Any] = {
+    "VAULT_RATE_LIMIT": 0,
+    "VAULT_RATE_LIMIT_EXPENSIVE": 0,
+    "VAULT_EVENTS_POLL_MS": 50,
+    "VAULT_LOG_LEVEL": "WARNING",
+}
+
+
+def _with_schema(url: str, schema: str) -> str:
+    option = quote(f"-csearch_path={schema}")
+    return f"{url}{'&' if '?' in url else '?'}options={option}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "relay.db"
+    app = create_app({"VAULT_DATABASE_URL": f"sqlite:///{path}", **QUIET})
+    with app.app_context():
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    assert POSTGRES_URL
+    schema = f"vault_api_tests_{os.getpid()}"
+    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = _with_schema(POSTGRES_URL, schema)
+    app = create_app({"VAULT_DATABASE_URL": url, "VAULT_AUTO_MIGRATE": "1", **QUIET})
+    with app.app_context():
+        db.engine.dispose()
+    yield url
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0 + 3_600_000)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "relay.db"
+        shutil.copyfile(template, target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("pg_url")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(ALL_TABLES)} CASCADE"))
+    engine.dispose()
+    return url
+
+
+def make_app(database_url: str, clock: FakeClock, **overrides: Any) -> Flask:
+    config = {"VAULT_DATABASE_URL": database_url, "VAULT_CLOCK": clock,
+              "VAULT_AUTO_MIGRATE": "0", **QUIET, **overrides}
+    return create_app(config)
+
+
+@pytest.fixture
+def app(database_url: str, clock: FakeClock) -> Iterator[Flask]:
+    app = make_app(database_url, clock)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def api(app: Flask) -> Api:
+    return Api(app)
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    with app.app_context():
+        counts = {
+            table: int(db.session.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+            for table in ALL_TABLES
+        }
+        db.session.remove()
+        return counts

@@ -1,0 +1,94 @@
+"""Long-poll events: return at once when there is something, wake on new posts, time out."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.api.conftest import make_app
+from tests.api.helpers import Api, FakeClock, RelayGroup
+
+
+def test_returns_existing_events_at_once(api: Api) -> None:
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    pid, _ = g.put_post(alice)
+    body = api.get(f"{g.base}/events", token=g.token(alice), query={"after": "0"}).get_json()
+    kinds = [(e["type"], e.get("seq"), (e.get("post") or {}).get("post_id"))
+             for e in body["events"]]
+    assert kinds == [("log", 0, None), ("log", 1, None), ("post", None, pid)]
+    assert body["more"] is False
+    again = api.get(f"{g.base}/events", token=g.token(alice),
+                    query={"after": body["cursor"], "timeout": 0}).get_json()
+    assert again == {"events": [], "cursor": body["cursor"], "more": False}
+
+
+def _wait_for_post(api: Api, g: RelayGroup, token: str, cursor: str,
+                   results: list) -> None:  # type: ignore[type-arg]
+    started = time.monotonic()
+    response = api.get(f"{g.base}/events", token=token, query={"after": cursor, "timeout": 10})
+    results.append((time.monotonic() - started, response.get_json()))
+
+
+def test_long_poll_wakes_on_new_post(api: Api) -> None:
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    token = g.token(alice)
+    cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    results: list = []  # type: ignore[type-arg]
+    waiter = threading.Thread(target=_wait_for_post,
+                              args=(Api(api.app), g, token, cursor, results))
+    waiter.start()
+    time.sleep(0.3)
+    pid, response = g.put_post(g.owner)
+    assert response.status_code == 201
+    waiter.join(15)
+    elapsed, body = results[0]
+    assert 0.2 < elapsed < 5
+    assert [e["post"]["post_id"] for e in body["events"]] == [pid]
+
+
+def test_another_process_wakes_the_poll(database_url: str, clock: FakeClock) -> None:
+    """Two app instances (two relay processes) sharing one database."""
+    first = Api(make_app(database_url, clock))
+    second = Api(make_app(database_url, clock))
+    g = RelayGroup(first)
+    alice = g.f.add_member()
+    g.sync()
+    token = g.token(alice)
+    cursor = first.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    results: list = []  # type: ignore[type-arg]
+    waiter = threading.Thread(target=_wait_for_post, args=(first, g, token, cursor, results))
+    waiter.start()
+    time.sleep(0.3)
+    g.api = second
+    g.tokens.clear()
+    pid, response = g.put_post(g.owner)
+    assert response.status_code == 201
+    waiter.join(15)
+    elapsed, body = results[0]
+    assert elapsed < 5
+    assert [e["post"]["post_id"] for e in body["events"]] == [pid]
+
+
+def test_times_out_empty(api: Api) -> None:
+    g = RelayGroup(api)
+    token = g.token(g.owner)
+    cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    started = time.monotonic()
+    body = api.get(f"{g.base}/events", token=token, query={"after": cursor, "timeout": 1})
+    assert 0.9 < time.monotonic() - started < 3
+    assert body.get_json() == {"events": [], "cursor": cursor, "more": False}
+
+
+def test_many_events_page(api: Api) -> None:
+    g = RelayGroup(api)
+    g.f.add_members(120)
+    g.sync()
+    token = g.token(g.owner)
+    first = api.get(f"{g.base}/events", token=token).get_json()
+    assert len(first["events"]) == 100 and first["more"] is True
+    rest = api.get(f"{g.base}/events", token=token, query={"after": first["cursor"]}).get_json()
+    assert [e["seq"] for e in first["events"] + rest["events"]] == list(range(121))

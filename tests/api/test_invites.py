@@ -1,0 +1,101 @@
+"""Join requests: redemption with the join proof, atomic use counting, deny, approve."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask
+
+from tests.api.conftest import row_counts
+from tests.api.helpers import Api, FakeClock, RelayGroup, code, join_request, real_invite
+from vault.crypto.encoding import b64encode
+from vault.crypto.invites import InviteLink
+
+
+def test_submit_list_approve(api: Api) -> None:
+    g = RelayGroup(api)
+    link, ticket = real_invite(g)
+    joiner, request = join_request(g, link)
+    response = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert response.status_code == 201
+    assert response.get_json() == {"joiner": b64encode(joiner.sign_pk),
+                                   "invite_id": b64encode(ticket.invite_id), "status": "pending"}
+    again = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert again.status_code == 200  # a retry: no second redemption
+    listed = api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json()["requests"]
+    assert [item["request"] for item in listed] == [request]
+    g.f.approve(ticket, identity=joiner)
+    g.sync()
+    assert api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json() == {
+        "requests": []}
+    assert api.get(f"{g.base}/posts", token=g.token(joiner)).status_code == 200
+    response = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert response.status_code == 409 and code(response) == "already_member"
+
+
+def test_only_admins_list_and_deny(api: Api) -> None:
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    link, _ticket = real_invite(g)
+    joiner, request = join_request(g, link)
+    api.post(f"{g.base}/join-requests", json={"request": request})
+    path = f"{g.base}/join-requests/{b64encode(joiner.sign_pk)}"
+    for response in (api.get(f"{g.base}/join-requests", token=g.token(alice)),
+                     api.delete(path, token=g.token(alice))):
+        assert response.status_code == 403 and code(response) == "forbidden"
+    response = api.delete(path, token=g.token(g.owner))
+    assert response.status_code == 200 and response.get_json()["status"] == "denied"
+    response = api.delete(path, token=g.token(g.owner))
+    assert response.status_code == 404 and code(response) == "not_found"
+
+
+def test_wrong_proof_unknown_revoked_expired(api: Api, clock: FakeClock) -> None:
+    g = RelayGroup(api)
+    link, ticket = real_invite(g, expires_in_ms=2 * 3600 * 1000)
+    forged = InviteLink(link.relay_url, link.group_id, link.invite_id, bytes(32))
+    _j, request = join_request(g, forged)
+    response = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert response.status_code == 400 and code(response) == "bad_signature"
+    unknown = InviteLink(link.relay_url, link.group_id, bytes(16), link.secret)
+    _j, request = join_request(g, unknown)
+    response = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert response.status_code == 404 and code(response) == "invite_unknown"
+    other = RelayGroup(api, seed="other")
+    _j, request = join_request(g, link)
+    response = api.post(f"{other.base}/join-requests", json={"request": request})
+    assert response.status_code == 400 and code(response) == "invalid_request"
+    clock.advance(3 * 3600 * 1000)
+    response = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert response.status_code == 410 and code(response) == "invite_expired"
+    g.tokens.clear()  # the sessions expired with the clock
+    link2, ticket2 = real_invite(g)
+    g.f.revoke(ticket2)
+    g.sync()
+    _j, request = join_request(g, link2)
+    response = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert response.status_code == 410 and code(response) == "invite_revoked"
+    assert ticket
+
+
+def test_concurrent_redemptions_never_exceed_max_uses(api: Api, app: Flask) -> None:
+    g = RelayGroup(api)
+    link, _ticket = real_invite(g, max_uses=3)
+    requests = [join_request(g, link)[1] for _ in range(12)]
+    barrier = threading.Barrier(len(requests))
+    statuses: list[tuple[int, str]] = []
+
+    def send(request: str) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(f"{g.base}/join-requests", json={"request": request})
+        statuses.append((response.status_code,
+                         "" if response.status_code == 201 else code(response)))
+
+    threads = [threading.Thread(target=send, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses).count((201, "")) == 3, statuses
+    assert all(s == (409, "invite_exhausted") for s in statuses if s[0] != 201), statuses
+    assert row_counts(app)["join_requests"] == 3

@@ -1,0 +1,162 @@
+"""Posts: idempotent upload, cursor pages, tombstones, expiry and purge."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from flask import Flask
+
+from tests.api.conftest import row_counts
+from tests.api.helpers import Api, FakeClock, RelayGroup, code
+from vault.api.purge import purge_expired
+from vault.crypto.encoding import b64decode, b64encode
+from vault.crypto.log import Role
+
+
+def _group(api: Api) -> tuple[RelayGroup, list]:  # type: ignore[type-arg]
+    g = RelayGroup(api)
+    alice, bob = g.f.add_members(2)
+    mod = g.f.add_member(Role.MODERATOR)
+    g.sync()
+    return g, [alice, bob, mod]
+
+
+def test_put_is_idempotent(api: Api) -> None:
+    g, (alice, _bob, _mod) = _group(api)
+    pid, env = g.envelope(alice)
+    path = f"{g.base}/posts/{pid}"
+    first = api.put(path, json={"envelope": env}, token=g.token(alice))
+    assert first.status_code == 201
+    again = api.put(path, json={"envelope": env}, token=g.token(alice))
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    _other_pid, other = g.envelope(alice, post_id=b64decode(pid))
+    response = api.put(path, json={"envelope": other}, token=g.token(alice))
+    assert response.status_code == 409 and code(response) == "post_conflict"
+
+
+def test_header_must_match(api: Api) -> None:
+    g, (alice, _bob, _mod) = _group(api)
+    pid, env = g.envelope(alice)
+    other_pid, _ = g.envelope(alice)
+    response = api.put(f"{g.base}/posts/{other_pid}", json={"envelope": env},
+                       token=g.token(alice))
+    assert response.status_code == 422 and code(response) == "post_rejected"
+    h = RelayGroup(api, seed="other")
+    response = api.put(f"{h.base}/posts/{pid}", json={"envelope": env}, token=h.token(h.owner))
+    assert response.status_code == 422 and code(response) == "post_rejected"
+    g.f.epoch_keys[5] = bytes(32)
+    pid, env = g.envelope(alice, epoch=5)
+    response = api.put(f"{g.base}/posts/{pid}", json={"envelope": env}, token=g.token(alice))
+    assert response.status_code == 422 and code(response) == "post_rejected"
+
+
+def test_pages_and_newest(api: Api) -> None:
+    g, (alice, bob, _mod) = _group(api)
+    ids = [g.put_post(alice if i % 2 else bob)[0] for i in range(7)]
+    token = g.token(alice)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {"limit": 3} if cursor is None else {"limit": 3, "after": cursor}
+        page = api.get(f"{g.base}/posts", token=token, query=query).get_json()
+        seen += [p["post_id"] for p in page["posts"]]
+        cursor = page["cursor"]
+        if not page["more"]:
+            break
+    assert seen == ids
+    newest = api.get(f"{g.base}/posts", token=token, query={"newest": 2}).get_json()
+    assert [p["post_id"] for p in newest["posts"]] == ids[-2:]
+    empty = api.get(f"{g.base}/posts", token=token, query={"after": cursor}).get_json()
+    assert empty == {"posts": [], "cursor": cursor, "more": False}
+    both = api.get(f"{g.base}/posts", token=token, query={"after": "1", "newest": 2})
+    assert both.status_code == 400 and code(both) == "invalid_request"
+
+
+def test_delete_leaves_tombstone(api: Api) -> None:
+    g, (alice, bob, mod) = _group(api)
+    pid, _ = g.put_post(alice)
+    pid2, _ = g.put_post(alice)
+    token = g.token(bob)
+    before = api.get(f"{g.base}/posts", token=token).get_json()
+    response = api.delete(f"{g.base}/posts/{pid}", token=g.token(bob))
+    assert response.status_code == 403 and code(response) == "forbidden"
+    response = api.delete(f"{g.base}/posts/{pid}", token=g.token(alice))
+    assert response.status_code == 200 and response.get_json()["deleted"] is True
+    response = api.delete(f"{g.base}/posts/{pid2}", token=g.token(mod))
+    assert response.status_code == 200
+    after = api.get(f"{g.base}/posts", token=token,
+                    query={"after": before["cursor"]}).get_json()["posts"]
+    assert [(p["post_id"], p["envelope"], p["deleted"]) for p in after] == [
+        (pid, None, True), (pid2, None, True)]
+    _, env = g.envelope(alice, post_id=b64decode(pid))
+    response = api.put(f"{g.base}/posts/{pid}", json={"envelope": env}, token=g.token(alice))
+    assert response.status_code == 410 and code(response) == "post_deleted"
+    missing = b64encode(bytes(16))
+    response = api.delete(f"{g.base}/posts/{missing}", token=g.token(alice))
+    assert response.status_code == 404 and code(response) == "not_found"
+
+
+def test_expired_posts_not_served_and_purged(api: Api, clock: FakeClock) -> None:
+    g, (alice, _bob, _mod) = _group(api)
+    short, _ = g.put_post(alice, expires_at_ms=clock.now + 10_000)
+    keep, _ = g.put_post(alice)
+    _pid, response = g.put_post(alice, expires_at_ms=clock.now - 1)
+    assert response.status_code == 422 and code(response) == "post_expired"
+    token = g.token(alice)
+    listed = [p["post_id"] for p in api.get(f"{g.base}/posts", token=token).get_json()["posts"]]
+    assert listed == [short, keep]
+    clock.advance(10_001)
+    g.tokens.clear()
+    listed = [p["post_id"] for p in api.get(f"{g.base}/posts",
+                                            token=g.token(alice)).get_json()["posts"]]
+    assert listed == [keep]
+    assert row_counts(api.app)["posts"] == 2
+    with api.app.app_context():
+        counts = purge_expired(clock.now)
+    assert counts["posts"] == 1
+    assert row_counts(api.app)["posts"] == 1
+
+
+def test_fifty_concurrent_uploads_with_retries(api: Api, app: Flask) -> None:
+    g, members = _group(api)
+    authors = [*members, g.owner]
+    tokens = {a.sign_pk: g.token(a) for a in authors}
+    posts = [(a, *g.envelope(a, text=f"post {i}")) for i, a in
+             enumerate(authors[i % len(authors)] for i in range(50))]
+    barrier = threading.Barrier(10)
+    outcomes: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+
+    def worker(chunk: list) -> None:  # type: ignore[type-arg]
+        client = app.test_client()
+        rng = random.Random(len(chunk))
+        barrier.wait()
+        for author, pid, env in chunk:
+            for _attempt in range(1 + rng.randrange(3)):  # a lost response: send again
+                response = client.put(f"{g.base}/posts/{pid}", json={"envelope": env},
+                                      headers={"Authorization": f"Bearer {tokens[author.sign_pk]}"})
+                with lock:
+                    outcomes.append((pid, response.status_code,
+                                     response.get_json().get("cursor", "")))
+
+    chunks = [posts[i::10] for i in range(10)]
+    # the same posts are also retried by a second thread, racing the first
+    chunks = [c + posts[(i * 5) % 50:(i * 5) % 50 + 2] for i, c in enumerate(chunks)]
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {status for _pid, status, _c in outcomes} <= {200, 201}, outcomes
+    created = [pid for pid, status, _c in outcomes if status == 201]
+    assert sorted(created) == sorted(pid for _a, pid, _e in posts)  # each created once
+    cursors: dict[str, set[str]] = {}
+    for pid, _status, cursor in outcomes:
+        cursors.setdefault(pid, set()).add(cursor)
+    assert all(len(c) == 1 for c in cursors.values())  # a retry gets the same cursor
+    page = api.get(f"{g.base}/posts", token=g.token(g.owner), query={"limit": 100}).get_json()
+    served = [p["post_id"] for p in page["posts"]]
+    assert sorted(served) == sorted(pid for _a, pid, _e in posts)
+    assert len(served) == len(set(served)) == 50
+    assert row_counts(app)["posts"] == 50

@@ -1,0 +1,99 @@
+"""Who is calling: a session token bound to one group and one member (or one invite).
+
+Membership is checked on every request against the ``members`` table (derived from the
+verified log), so a member removed after its session was issued is refused at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import request
+from sqlalchemy import and_, select
+
+from vault.api.db import db
+from vault.api.models import InviteRow, MemberRow, SessionRow
+from vault.api.util import now_ms
+from vault.crypto.auth import TOKEN_SIZE, AuthSubject, session_token_hash
+from vault.crypto.encoding import b64decode
+from vault.crypto.errors import (
+    AuthError,
+    ForbiddenError,
+    MalformedError,
+    NotAMemberError,
+    SessionExpiredError,
+)
+from vault.crypto.log import Role
+
+
+@dataclass(frozen=True)
+class Caller:
+    group_id: bytes
+    kind: AuthSubject
+    subject: bytes  # member sign_pk, or invite id for an invite session
+    role: Role | None  # None for invite sessions
+
+    @property
+    def is_member(self) -> bool:
+        return self.kind is AuthSubject.MEMBER
+
+    def require_role(self, role: Role, action: str) -> None:
+        if self.role is None or self.role < role:
+            raise ForbiddenError(f"{action} needs the {role.name.lower()} role or higher")
+
+
+def _bearer_token() -> bytes:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value:
+        raise AuthError("this endpoint needs 'Authorization: Bearer <session token>'")
+    try:
+        token = b64decode(value.strip(), "session token", max_len=TOKEN_SIZE)
+    except MalformedError:
+        raise AuthError("the session token is not valid") from None
+    if len(token) != TOKEN_SIZE:
+        raise AuthError("the session token is not valid")
+    return token
+
+
+def authenticate(group_id: bytes, *, allow_invite: bool = False) -> Caller:
+    token_hash = session_token_hash(_bearer_token())
+    row = db.session.execute(
+        select(
+            SessionRow.group_id,
+            SessionRow.kind,
+            SessionRow.subject,
+            SessionRow.expires_at_ms,
+            MemberRow.role,
+            MemberRow.removed_seq,
+        )
+        .outerjoin(
+            MemberRow,
+            and_(
+                MemberRow.group_id == SessionRow.group_id,
+                MemberRow.sign_pk == SessionRow.subject,
+            ),
+        )
+        .where(SessionRow.token_hash == token_hash)
+    ).first()
+    if row is None:
+        raise AuthError("the session token is not valid; sign a new challenge")
+    if row.expires_at_ms <= now_ms():
+        raise SessionExpiredError("the session has expired; sign a new challenge")
+    if row.group_id != group_id:
+        raise AuthError("this session belongs to another group")
+    kind = AuthSubject(row.kind)
+    if kind is AuthSubject.INVITE:
+        if not allow_invite:
+            raise ForbiddenError(
+                "an invite session may only read the log and submit a join request"
+            )
+        invite = db.session.get(InviteRow, (group_id, row.subject))
+        if invite is None or invite.revoked or invite.expires_at_ms <= now_ms():
+            raise ForbiddenError("the invite behind this session is revoked or expired")
+        return Caller(group_id, kind, row.subject, None)
+    if row.role is None or row.removed_seq is not None:
+        raise NotAMemberError(
+            "this key is not a member of the group (it was removed or left)"
+        )
+    return Caller(group_id, kind, row.subject, Role(row.role))

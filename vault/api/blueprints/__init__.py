@@ -1,0 +1,12 @@
+"""One blueprint per resource."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from vault.api.blueprints import auth, blobs, events, grants, groups, health, invites, posts
+
+    for module in (health, auth, groups, invites, grants, posts, events, blobs):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,132 @@
+"""Challenge/response authentication and sessions.
+
+POST /v1/groups/<gid>/auth/challenge  -> 32 random bytes, single use, 60 s
+POST /v1/groups/<gid>/auth/session    -> a session token (stored only hashed), 1 h
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+from sqlalchemy import delete
+
+from vault.api.blueprints.common import ID16, NO_SYNC, group_id_param
+from vault.api.db import db, write_txn
+from vault.api.models import AuthChallenge, Group, InviteRow, MemberRow, SessionRow
+from vault.api.registry import Call, api_route
+from vault.api.schemas import ChallengeRequest, ChallengeResponse, SessionRequest, SessionResponse
+from vault.api.util import decode_id, now_ms
+from vault.crypto.auth import (
+    CHALLENGE_SIZE,
+    AuthSubject,
+    new_challenge,
+    new_session_token,
+    session_token_hash,
+    verify_invite_challenge,
+    verify_member_challenge,
+)
+from vault.crypto.encoding import b64encode
+from vault.crypto.errors import (
+    AuthError,
+    ChallengeExpiredError,
+    InvalidRequestError,
+    InviteExpiredError,
+    InviteRevokedError,
+    NotAMemberError,
+    NotFoundError,
+    SignatureError,
+    UnknownInviteError,
+)
+
+bp = Blueprint("auth", __name__, url_prefix="/v1/groups")
+
+
+def _subject(member: str | None, invite_id: str | None) -> tuple[AuthSubject, bytes]:
+    if (member is None) == (invite_id is None):
+        raise InvalidRequestError("give exactly one of 'member' and 'invite_id'")
+    if member is not None:
+        return AuthSubject.MEMBER, decode_id(member, 32, "member")
+    assert invite_id is not None
+    return AuthSubject.INVITE, decode_id(invite_id, ID16, "invite id")
+
+
+def _check_subject(group_id: bytes, kind: AuthSubject, subject: bytes) -> bytes | None:
+    """Raise unless *subject* may hold a session now; return the invite key for invites."""
+    if kind is AuthSubject.MEMBER:
+        member = db.session.get(MemberRow, (group_id, subject))
+        if member is None or member.removed_seq is not None:
+            raise NotAMemberError("this key is not a current member of the group")
+        return None
+    invite = db.session.get(InviteRow, (group_id, subject))
+    if invite is None:
+        raise UnknownInviteError("no such invite in this group")
+    if invite.revoked:
+        raise InviteRevokedError("this invite was revoked")
+    if invite.expires_at_ms <= now_ms():
+        raise InviteExpiredError("this invite has expired")
+    return invite.invite_pk
+
+
+@api_route(bp, "/<gid>/auth/challenge", "POST", auth="none", rate="expensive",
+           summary="Get a single-use challenge to sign", body=ChallengeRequest,
+           responses={201: ChallengeResponse})
+def challenge(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    kind, subject = _subject(call.body.member, call.body.invite_id)
+    if db.session.get(Group, group_id) is None:
+        raise NotFoundError("no group with this id on this relay")
+    _check_subject(group_id, kind, subject)
+    now = now_ms()
+    value = new_challenge()
+    expires = now + int(current_app.config["VAULT_CHALLENGE_TTL_S"]) * 1000
+    with write_txn() as session:
+        session.execute(delete(AuthChallenge).where(AuthChallenge.expires_at_ms <= now),
+                        execution_options=NO_SYNC)
+        session.add(AuthChallenge(challenge=value, group_id=group_id, kind=int(kind),
+                                  subject=subject, expires_at_ms=expires))
+    return ChallengeResponse(challenge=b64encode(value), expires_at_ms=expires), 201
+
+
+@api_route(bp, "/<gid>/auth/session", "POST", auth="none", rate="expensive",
+           summary="Exchange a signed challenge for a session token", body=SessionRequest,
+           responses={201: SessionResponse})
+def session(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    kind, subject = _subject(call.body.member, call.body.invite_id)
+    value = decode_id(call.body.challenge, CHALLENGE_SIZE, "challenge")
+    signature = decode_id(call.body.signature, 64, "signature")
+    if db.session.get(Group, group_id) is None:
+        raise NotFoundError("no group with this id on this relay")
+    invite_pk = _check_subject(group_id, kind, subject)
+    now = now_ms()
+    match = (
+        AuthChallenge.challenge == value,
+        AuthChallenge.group_id == group_id,
+        AuthChallenge.kind == int(kind),
+        AuthChallenge.subject == subject,
+    )
+    try:
+        if invite_pk is None:
+            verify_member_challenge(subject, group_id, value, signature)
+        else:
+            verify_invite_challenge(invite_pk, group_id, subject, value, signature)
+    except SignatureError:
+        with write_txn() as tx:  # a wrong answer burns the challenge
+            tx.execute(delete(AuthChallenge).where(*match), execution_options=NO_SYNC)
+        raise AuthError("the challenge signature does not verify for this key") from None
+    token = new_session_token()
+    expires = now + int(current_app.config["VAULT_SESSION_TTL_S"]) * 1000
+    with write_txn() as tx:
+        consumed = tx.execute(
+            delete(AuthChallenge).where(*match, AuthChallenge.expires_at_ms > now),
+            execution_options=NO_SYNC,
+        ).rowcount
+        if consumed != 1:
+            raise ChallengeExpiredError(
+                "this challenge is unknown, already used or expired; ask for a new one"
+            )
+        _check_subject(group_id, kind, subject)
+        tx.add(SessionRow(token_hash=session_token_hash(token), group_id=group_id,
+                          kind=int(kind), subject=subject, expires_at_ms=expires))
+    return SessionResponse(token=b64encode(token), expires_at_ms=expires), 201

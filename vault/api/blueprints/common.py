@@ -1,0 +1,41 @@
+"""Helpers the blueprints share."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from vault.api.db import db
+from vault.api.models import Group
+from vault.api.util import decode_id
+from vault.crypto.errors import NotFoundError
+
+GROUP_ID_SIZE = 32
+ID16 = 16
+NO_SYNC = {"synchronize_session": False}
+
+
+def group_id_param(text: str) -> bytes:
+    return decode_id(text, GROUP_ID_SIZE, "group id")
+
+
+def get_group(group_id: bytes) -> Group:
+    group = db.session.get(Group, group_id)
+    if group is None:
+        raise NotFoundError("no group with this id on this relay")
+    return group
+
+
+def next_event(session: Session, group_id: bytes) -> int:
+    """Take the group's next event sequence number (locks the group row until commit, so
+    numbers become visible in order)."""
+    value = session.execute(
+        update(Group)
+        .where(Group.group_id == group_id)
+        .values(event_seq=Group.event_seq + 1)
+        .returning(Group.event_seq),
+        execution_options=NO_SYNC,
+    ).scalar_one_or_none()
+    if value is None:
+        raise NotFoundError("no group with this id on this relay")
+    return int(value)

@@ -1,0 +1,151 @@
+"""Groups and their membership log.
+
+POST /v1/groups                 create from a genesis entry (anyone; rate limited)
+GET  /v1/groups/<gid>/log       read entries from a seq (members, or a joiner's invite session)
+POST /v1/groups/<gid>/log       append one entry: validated against the stored head with
+                                vault/crypto, inserted as compare-and-swap on the head
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from vault.api.authn import authenticate
+from vault.api.blueprints.common import NO_SYNC, get_group, group_id_param
+from vault.api.db import db, write_txn
+from vault.api.models import Group, LogEntryRow
+from vault.api.registry import Call, api_route
+from vault.api.schemas import (
+    MAX_ENTRY_BYTES,
+    AppendRequest,
+    AppendResponse,
+    CreateGroupRequest,
+    GroupResponse,
+    LogQuery,
+    LogResponse,
+)
+from vault.api.state import load_state, remember, sync_derived
+from vault.api.util import cursor_text, decode_b64, now_ms, ring_events
+from vault.crypto.encoding import b64encode
+from vault.crypto.errors import (
+    ChainBrokenError,
+    ForbiddenError,
+    LogConflictError,
+)
+from vault.crypto.group_state import apply_entry, genesis_state
+from vault.crypto.log import EntryKind, LogEntry, group_id_of
+
+bp = Blueprint("groups", __name__, url_prefix="/v1/groups")
+
+LOG_PAGE_BYTES = 4 * 1024 * 1024
+ENTRY_BODY_LIMIT = MAX_ENTRY_BYTES * 4 // 3 + 1024
+
+
+@api_route(bp, "", "POST", auth="none", rate="expensive", body=CreateGroupRequest,
+           max_body=ENTRY_BODY_LIMIT, summary="Create a group from its genesis entry",
+           responses={201: GroupResponse, 200: GroupResponse})
+def create_group(call: Call) -> Any:
+    raw = decode_b64(call.body.genesis, "genesis", MAX_ENTRY_BYTES)
+    entry = LogEntry.decode(raw)
+    group_id = group_id_of(entry)
+    now = now_ms()
+    state = genesis_state(entry, group_id, now_ms=now)
+    response = GroupResponse(group_id=b64encode(group_id), head_seq=0)
+    existing = db.session.get(Group, group_id)
+    if existing is not None:
+        return response.model_copy(update={"head_seq": existing.head_seq}), 200
+    try:
+        with write_txn() as tx:
+            tx.add(Group(group_id=group_id, head_seq=0, head_hash=state.head,
+                         epoch=state.epoch, event_seq=1, created_at_ms=now))
+            tx.flush()
+            tx.add(LogEntryRow(group_id=group_id, seq=0, entry_hash=state.head, raw=raw,
+                               event_seq=1, created_at_ms=now))
+            sync_derived(tx, None, state)
+    except IntegrityError:  # created concurrently with the same genesis
+        return response, 200
+    remember(state)
+    return response, 201
+
+
+@api_route(bp, "/<gid>/log", "GET", auth="member_or_invite", query=LogQuery,
+           summary="Read log entries from a sequence number",
+           responses={200: LogResponse})
+def read_log(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    authenticate(group_id, allow_invite=True)
+    group = get_group(group_id)
+    rows = db.session.scalars(
+        select(LogEntryRow.raw)
+        .where(LogEntryRow.group_id == group_id, LogEntryRow.seq >= call.query.from_)
+        .order_by(LogEntryRow.seq)
+        .limit(call.query.limit)
+    )
+    entries: list[str] = []
+    total = 0
+    for raw in rows:
+        total += len(raw)
+        if entries and total > LOG_PAGE_BYTES:
+            break
+        entries.append(b64encode(raw))
+    return LogResponse(entries=entries, head_seq=group.head_seq), 200
+
+
+def _conflict(group_id: bytes) -> LogConflictError:
+    db.session.rollback()
+    group = db.session.get(Group, group_id)
+    if group is None:
+        return LogConflictError("the group's log changed; fetch it and try again")
+    return LogConflictError(
+        f"the log head is now entry {group.head_seq} ({b64encode(group.head_hash)}); "
+        "fetch the log, rebuild your entry on the new head and try again"
+    )
+
+
+@api_route(bp, "/<gid>/log", "POST", auth="member", body=AppendRequest,
+           max_body=ENTRY_BODY_LIMIT,
+           summary="Append one entry (compare-and-swap on the head; JOIN entries need no "
+                   "session: they carry their own invite proof)",
+           responses={201: AppendResponse})
+def append_entry(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    raw = decode_b64(call.body.entry, "entry", MAX_ENTRY_BYTES)
+    entry = LogEntry.decode(raw)
+    if entry.kind is not EntryKind.JOIN:
+        caller = authenticate(group_id)
+        if entry.author != caller.subject:
+            raise ForbiddenError("sign log entries with the key this session belongs to")
+    group = get_group(group_id)
+    if entry.group_id != group_id:
+        raise ChainBrokenError("this entry belongs to another group")
+    if entry.seq != group.head_seq + 1 or entry.prev_hash != group.head_hash:
+        raise _conflict(group_id)
+    old = load_state(group_id, group.head_seq, group.head_hash)
+    new = apply_entry(old, entry, now_ms=now_ms())
+    try:
+        with write_txn() as tx:
+            event = tx.execute(
+                update(Group)
+                .where(Group.group_id == group_id, Group.head_seq == old.seq,
+                       Group.head_hash == old.head)
+                .values(head_seq=new.seq, head_hash=new.head, epoch=new.epoch,
+                        event_seq=Group.event_seq + 1)
+                .returning(Group.event_seq),
+                execution_options=NO_SYNC,
+            ).scalar_one_or_none()
+            if event is None:
+                raise LogConflictError("the head moved")
+            tx.add(LogEntryRow(group_id=group_id, seq=new.seq, entry_hash=new.head, raw=raw,
+                               event_seq=event, created_at_ms=now_ms()))
+            sync_derived(tx, old, new)
+    except (LogConflictError, IntegrityError):
+        raise _conflict(group_id) from None
+    remember(new)
+    ring_events()
+    return AppendResponse(seq=new.seq, head=b64encode(new.head), cursor=cursor_text(event)), 201
+
+

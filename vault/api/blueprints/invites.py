@@ -1,0 +1,154 @@
+"""Join requests: a joiner redeems an invite with its join proof; admins list and deny.
+
+POST   /v1/groups/<gid>/join-requests            (no session: the request is self-signed
+                                                  and carries the invite proof)
+GET    /v1/groups/<gid>/join-requests            admins: pending requests
+DELETE /v1/groups/<gid>/join-requests/<joiner>   admins: deny
+
+Approval is an ADD entry on the log (which marks the request approved); revocation is an
+INVITE_REVOKE entry. Redemptions are counted with one conditional UPDATE, so concurrent
+requests never exceed the invite's max uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from vault.api.authn import authenticate
+from vault.api.blueprints.common import NO_SYNC, get_group, group_id_param
+from vault.api.db import db, write_txn
+from vault.api.models import InviteRow, JoinRequestRow, MemberRow
+from vault.api.registry import Call, api_route
+from vault.api.schemas import (
+    MAX_JOIN_REQUEST_BYTES,
+    JoinRequestBody,
+    JoinRequestItem,
+    JoinRequestList,
+    JoinRequestStatus,
+)
+from vault.api.state import REQUEST_DENIED, REQUEST_PENDING
+from vault.api.util import decode_b64, decode_id, now_ms
+from vault.crypto.encoding import b64encode
+from vault.crypto.errors import (
+    AlreadyMemberError,
+    ForbiddenError,
+    InvalidRequestError,
+    InviteExhaustedError,
+    InviteExpiredError,
+    InviteRevokedError,
+    NotFoundError,
+    UnknownInviteError,
+)
+from vault.crypto.invites import JoinRequest
+from vault.crypto.log import Role
+
+bp = Blueprint("invites", __name__, url_prefix="/v1/groups")
+
+STATUS_NAMES = {0: "pending", 1: "approved", 2: "denied"}
+MAX_LISTED = 500
+
+
+def _status(row: JoinRequestRow) -> JoinRequestStatus:
+    return JoinRequestStatus(joiner=b64encode(row.joiner_pk), invite_id=b64encode(row.invite_id),
+                             status=STATUS_NAMES[row.status])  # type: ignore[arg-type]
+
+
+def _live_invite(invite: InviteRow | None, now: int) -> InviteRow:
+    if invite is None:
+        raise UnknownInviteError("no such invite in this group")
+    if invite.revoked:
+        raise InviteRevokedError("this invite was revoked")
+    if invite.expires_at_ms <= now:
+        raise InviteExpiredError("this invite has expired")
+    return invite
+
+
+@api_route(bp, "/<gid>/join-requests", "POST", auth="none", rate="expensive",
+           body=JoinRequestBody, summary="Redeem an invite: submit a signed join request",
+           responses={201: JoinRequestStatus, 200: JoinRequestStatus})
+def submit(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    raw = decode_b64(call.body.request, "join request", MAX_JOIN_REQUEST_BYTES)
+    request = JoinRequest.decode(raw)  # checks the joiner's signature and key binding
+    if request.group_id != group_id:
+        raise InvalidRequestError("this join request is for another group")
+    get_group(group_id)
+    now = now_ms()
+    invite = _live_invite(db.session.get(InviteRow, (group_id, request.invite_id)), now)
+    request.verify(invite.invite_pk)  # the joiner holds the invite secret
+    joiner = request.joiner.sign_pk
+    member = db.session.get(MemberRow, (group_id, joiner))
+    if member is not None:
+        if member.removed_seq is None:
+            raise AlreadyMemberError("this key is already a member of the group")
+        raise ForbiddenError("this key left or was removed; join with a fresh identity")
+    for _attempt in range(2):
+        existing = db.session.get(JoinRequestRow, (group_id, joiner))
+        if existing is not None:  # a retry: never counts a second redemption
+            return _status(existing), 200
+        try:
+            with write_txn() as tx:
+                taken = tx.execute(
+                    update(InviteRow)
+                    .where(
+                        InviteRow.group_id == group_id,
+                        InviteRow.invite_id == request.invite_id,
+                        InviteRow.redemptions < InviteRow.max_uses,
+                        InviteRow.revoked.is_(False),
+                        InviteRow.expires_at_ms > now,
+                    )
+                    .values(redemptions=InviteRow.redemptions + 1),
+                    execution_options=NO_SYNC,
+                ).rowcount
+                if taken != 1:
+                    raise InviteExhaustedError("this invite has been used as often as allowed")
+                row = JoinRequestRow(group_id=group_id, joiner_pk=joiner,
+                                     invite_id=request.invite_id, raw=raw,
+                                     status=REQUEST_PENDING, created_at_ms=now)
+                tx.add(row)
+                tx.flush()
+                result = _status(row)
+            return result, 201
+        except IntegrityError:
+            continue  # the same joiner raced itself; the next pass returns its request
+    raise InvalidRequestError("could not record the join request; retry")
+
+
+@api_route(bp, "/<gid>/join-requests", "GET", summary="Pending join requests (admins)",
+           responses={200: JoinRequestList})
+def pending(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    caller = authenticate(group_id)
+    caller.require_role(Role.ADMIN, "listing join requests")
+    rows = db.session.scalars(
+        select(JoinRequestRow)
+        .where(JoinRequestRow.group_id == group_id, JoinRequestRow.status == REQUEST_PENDING)
+        .order_by(JoinRequestRow.created_at_ms)
+        .limit(MAX_LISTED)
+    )
+    items = [
+        JoinRequestItem(joiner=b64encode(r.joiner_pk), invite_id=b64encode(r.invite_id),
+                        request=b64encode(r.raw), created_at_ms=r.created_at_ms)
+        for r in rows
+    ]
+    return JoinRequestList(requests=items), 200
+
+
+@api_route(bp, "/<gid>/join-requests/<joiner>", "DELETE",
+           summary="Deny a pending join request (admins)", responses={200: JoinRequestStatus})
+def deny(call: Call, gid: str, joiner: str) -> Any:
+    group_id = group_id_param(gid)
+    joiner_pk = decode_id(joiner, 32, "joiner")
+    caller = authenticate(group_id)
+    caller.require_role(Role.ADMIN, "denying join requests")
+    with write_txn() as tx:
+        row = tx.get(JoinRequestRow, (group_id, joiner_pk))
+        if row is None or row.status != REQUEST_PENDING:
+            raise NotFoundError("no pending join request from this key")
+        row.status = REQUEST_DENIED
+        result = _status(row)
+    return result, 200

@@ -1,0 +1,179 @@
+"""What the relay stores. Nothing here is plaintext a member wrote.
+
+* ``groups``: the head of each group's verified log plus two counters (current epoch and
+  the event sequence that orders posts and log entries for cursors and long-polls).
+* ``log_entries``: the exact signed entry bytes (public keys, roles, invite public keys,
+  epoch commitments, encrypted metadata).
+* ``members`` / ``invites``: derived from accepted entries, for enforcement only.
+* ``join_requests``: signed join requests awaiting an admin.
+* ``auth_challenges`` / ``sessions``: single-use challenges; session tokens only hashed.
+* ``grants``: sealed epoch-key grants, routed by (epoch, recipient).
+* ``posts``: padded ciphertext envelopes (erased on delete, leaving a tombstone).
+* ``blobs``: encrypted attachment bytes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vault.api.db import db
+
+_GROUP_FK = "groups.group_id"
+
+
+class Group(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "groups"
+
+    group_id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    head_seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogEntryRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "log_entries"
+
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_log_entries_group_event", "group_id", "event_seq"),)
+
+
+class MemberRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "members"
+
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    sign_pk: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    role: Mapped[int] = mapped_column(SmallInteger)
+    joined_seq: Mapped[int] = mapped_column(BigInteger)
+    removed_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class InviteRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "invites"
+
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    invite_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    invite_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
+    max_uses: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger)
+    requires_approval: Mapped[bool] = mapped_column(Boolean)
+    revoked: Mapped[bool] = mapped_column(Boolean)
+    # join requests the relay accepted for this invite (counted atomically)
+    redemptions: Mapped[int] = mapped_column(BigInteger)
+
+
+class JoinRequestRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "join_requests"
+
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    joiner_pk: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    invite_id: Mapped[bytes] = mapped_column(LargeBinary(16))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[int] = mapped_column(SmallInteger)  # 0 pending, 1 approved, 2 denied
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuthChallenge(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "auth_challenges"
+
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE")
+    )
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    subject: Mapped[bytes] = mapped_column(LargeBinary(32))
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class SessionRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "sessions"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE")
+    )
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    subject: Mapped[bytes] = mapped_column(LargeBinary(32))
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class GrantRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "grants"
+
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    recipient: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class PostRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "posts"
+
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    post_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    uploader: Mapped[bytes] = mapped_column(LargeBinary(32))
+    envelope: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+
+    __table_args__ = (UniqueConstraint("group_id", "cursor", name="uq_posts_group_cursor"),)
+
+
+class BlobRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "blobs"
+
+    group_id: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    blob_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    uploader: Mapped[bytes] = mapped_column(LargeBinary(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+ALL_TABLES = (
+    "blobs",
+    "posts",
+    "grants",
+    "sessions",
+    "auth_challenges",
+    "join_requests",
+    "invites",
+    "members",
+    "log_entries",
+    "groups",
+)

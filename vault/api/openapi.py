@@ -1,0 +1,150 @@
+"""The OpenAPI 3.1 document, generated from the route registry and the pydantic models."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+import vault
+from vault.api import schemas
+from vault.api.registry import RAW, REGISTRY, RouteSpec
+
+REF = "#/components/schemas/{model}"
+ERROR_STATUSES = {
+    "400": "Malformed or invalid request (invalid_json, invalid_request, malformed, ...)",
+    "401": "No valid session (unauthenticated, session_expired, challenge_expired)",
+    "403": "Not allowed (forbidden, not_a_member)",
+    "404": "Not found",
+    "409": "Conflict (log_conflict, post_conflict, blob_conflict, grant_conflict, ...)",
+    "413": "Body too large (payload_too_large)",
+    "415": "Wrong content type (unsupported_media_type)",
+    "422": "Well-formed but refused by the protocol rules (log_*, invite_*, post_*, grant_*)",
+    "429": "Rate limited (rate_limited)",
+}
+PATH_PARAMS = {
+    "gid": ("group id: 32 bytes, unpadded base64url", 43),
+    "post_id": ("post id: 16 bytes, unpadded base64url", 22),
+    "blob_id": ("blob id: 16 bytes, unpadded base64url", 22),
+    "joiner": ("joiner's signing key: 32 bytes, unpadded base64url", 43),
+}
+
+
+def _path(rule: str) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def _models() -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = [schemas.ErrorResponse]
+    for spec in REGISTRY:
+        for model in (spec.body, spec.query, *spec.responses.values()):
+            if isinstance(model, type) and model not in found:
+                found.append(model)
+    return found
+
+
+def _query_parameters(model: type[BaseModel], defs: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF, by_alias=True)
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        params.append({
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
+            "schema": prop,
+        })
+    defs.update(schema.get("$defs", {}))
+    return params
+
+
+def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": spec.endpoint.replace(".", "_"),
+        "summary": spec.summary,
+        "tags": [spec.tag],
+    }
+    params: list[dict[str, Any]] = []
+    for name in spec.path_params:
+        description, length = PATH_PARAMS[name]
+        params.append({
+            "name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": schemas.B64_PATTERN,
+                       "minLength": length, "maxLength": length},
+        })
+    if spec.query is not None:
+        params.extend(_query_parameters(spec.query, defs))
+    if params:
+        op["parameters"] = params
+    if spec.body == RAW:
+        op["requestBody"] = {"required": True, "content": {
+            "application/octet-stream": {"schema": {"type": "string",
+                                                    "contentMediaType": "application/octet-stream"}}
+        }}
+    elif isinstance(spec.body, type):
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": REF.format(model=spec.body.__name__)}}
+        }}
+    if spec.auth == "member":
+        op["security"] = [{"session": []}]
+    elif spec.auth == "member_or_invite":
+        op["security"] = [{"session": []}]
+        op["description"] = "A member session, or a joiner's invite session."
+    else:
+        op["security"] = []
+    responses: dict[str, Any] = {}
+    for status, model in sorted(spec.responses.items()):
+        if model == "binary":
+            content: dict[str, Any] = {"application/octet-stream": {"schema": {
+                "type": "string", "contentMediaType": "application/octet-stream"}}}
+        elif model == "json":
+            content = {"application/json": {"schema": {"type": "object"}}}
+        else:
+            assert isinstance(model, type)
+            content = {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
+        responses[str(status)] = {"description": "OK" if status == 200 else "Created",
+                                  "content": content}
+    error = {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}
+    for status, description in ERROR_STATUSES.items():
+        responses[status] = {"description": description, "content": error}
+    responses["default"] = {"description": "Any other error (405, 410, 5xx)", "content": error}
+    op["responses"] = responses
+    return op
+
+
+@lru_cache(maxsize=1)
+def _build() -> dict[str, Any]:
+    _keys, top = models_json_schema(
+        [(m, "validation") for m in _models()], ref_template=REF
+    )
+    defs: dict[str, Any] = dict(top.get("$defs", {}))
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in REGISTRY:
+        paths.setdefault(_path(spec.rule), {})[spec.method.lower()] = _operation(spec, defs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Vault relay",
+            "version": vault.__version__,
+            "description": (
+                "Stores ciphertext and membership metadata for end-to-end encrypted groups. "
+                "Binary values are unpadded base64url. Errors are "
+                '{"error": {"code", "message"}} with a stable code.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": defs,
+            "securitySchemes": {
+                "session": {"type": "http", "scheme": "bearer",
+                            "description": "token from POST /v1/groups/{gid}/auth/session"},
+            },
+        },
+    }
+
+
+def build_document() -> dict[str, Any]:
+    return _build()

@@ -1,0 +1,133 @@
+"""Attachments: blobs encrypted under their own random key, referenced from a post.
+
+The relay stores the blob (``nonce[24] || XChaCha20-Poly1305(data, aad="vault/v1/attachment")``)
+under a client-chosen 16-byte ``blob_id``. The post body carries the blob's key, its
+digest ``H("vault/v1/attachment-digest", blob)`` and the plaintext size, so a client can
+check a served blob before decrypting it and the relay learns nothing but the blob size.
+
+Wire form of one attachment inside a post body (no header of its own)::
+
+    blob_id[16] blob_key[32] digest[32] size:u64 media_type:text(<=127 bytes, ASCII)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from hmac import compare_digest
+from typing import Final
+
+import nacl.bindings
+import nacl.exceptions
+
+from vault.crypto import labels
+from vault.crypto.encoding import Reader, Writer
+from vault.crypto.errors import AttachmentMismatchError, DecryptionError, PostError, TooLargeError
+from vault.crypto.primitives import HASH_SIZE, KEY_SIZE, RandomSource, default_random, labelled_hash
+
+BLOB_ID_SIZE: Final = 16
+MAX_ATTACHMENT_SIZE: Final = 10 * 1024 * 1024
+MAX_MEDIA_TYPE: Final = 127
+NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
+BLOB_OVERHEAD: Final = NONCE_SIZE + TAG_SIZE
+MAX_BLOB_SIZE: Final = MAX_ATTACHMENT_SIZE + BLOB_OVERHEAD
+
+_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
+_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What a post says about one blob. ``repr`` never shows the blob key."""
+
+    blob_id: bytes
+    blob_key: bytes
+    digest: bytes
+    size: int
+    media_type: str
+
+    def __post_init__(self) -> None:
+        if (len(self.blob_id) != BLOB_ID_SIZE or len(self.blob_key) != KEY_SIZE
+                or len(self.digest) != HASH_SIZE):
+            raise ValueError("attachment: blob id is 16 bytes, key and digest 32 bytes")
+        if not 0 <= self.size <= MAX_ATTACHMENT_SIZE:
+            raise TooLargeError(
+                f"attachment is {self.size} bytes; attachments are at most "
+                f"{MAX_ATTACHMENT_SIZE} bytes"
+            )
+        media = self.media_type
+        if not (0 < len(media) <= MAX_MEDIA_TYPE and media.isascii() and media.isprintable()
+                and " " not in media):
+            raise PostError(
+                "attachment media type must be 1 to 127 printable ASCII characters without spaces"
+            )
+
+    def write_to(self, writer: Writer) -> None:
+        (writer.fixed(self.blob_id, BLOB_ID_SIZE).fixed(self.blob_key, KEY_SIZE)
+         .fixed(self.digest, HASH_SIZE).u64(self.size).text(self.media_type))
+
+    @classmethod
+    def read_from(cls, reader: Reader) -> Attachment:
+        return cls(
+            reader.fixed(BLOB_ID_SIZE, "attachment blob id"),
+            reader.fixed(KEY_SIZE, "attachment key"),
+            reader.fixed(HASH_SIZE, "attachment digest"),
+            reader.u64("attachment size"),
+            reader.text(MAX_MEDIA_TYPE, "attachment media type"),
+        )
+
+    def __repr__(self) -> str:
+        return (f"Attachment(blob_id={self.blob_id.hex()!r}, size={self.size}, "
+                f"media_type={self.media_type!r})")
+
+
+def blob_digest(blob: bytes) -> bytes:
+    """The digest a post records for an encrypted blob."""
+    return labelled_hash(labels.ATTACHMENT_DIGEST, blob)
+
+
+def encrypt_attachment(
+    data: bytes, *, random: RandomSource = default_random
+) -> tuple[bytes, bytes, bytes]:
+    """Encrypt *data* under a fresh key: returns ``(blob_key, digest, blob)``."""
+    if len(data) > MAX_ATTACHMENT_SIZE:
+        raise TooLargeError(
+            f"attachment is {len(data)} bytes; attachments are at most {MAX_ATTACHMENT_SIZE} bytes"
+        )
+    key = random(KEY_SIZE)
+    nonce = random(NONCE_SIZE)
+    if len(key) != KEY_SIZE or len(nonce) != NONCE_SIZE:
+        raise ValueError("the random source returned the wrong number of bytes")
+    blob = nonce + _encrypt(data, labels.ATTACHMENT, nonce, key)
+    return key, blob_digest(blob), blob
+
+
+def make_attachment(
+    data: bytes, media_type: str, *, random: RandomSource = default_random
+) -> tuple[Attachment, bytes]:
+    """Encrypt *data* and describe it: returns ``(Attachment, blob to upload)``.
+
+    The blob id is 16 random bytes, so an upload retry is idempotent on it.
+    """
+    key, digest, blob = encrypt_attachment(data, random=random)
+    return Attachment(random(BLOB_ID_SIZE), key, digest, len(data), media_type), blob
+
+
+def decrypt_attachment(attachment: Attachment, blob: bytes) -> bytes:
+    """Check a served *blob* against *attachment* (size, digest), then decrypt it."""
+    if len(blob) != attachment.size + BLOB_OVERHEAD:
+        raise AttachmentMismatchError(
+            "the blob served has the wrong size for this attachment (the relay served "
+            "another or a truncated blob)"
+        )
+    if not compare_digest(blob_digest(blob), attachment.digest):
+        raise AttachmentMismatchError(
+            "the blob served does not match the attachment's digest (the relay served "
+            "another or an altered blob)"
+        )
+    try:
+        data: bytes = _decrypt(blob[NONCE_SIZE:], labels.ATTACHMENT, blob[:NONCE_SIZE],
+                               attachment.blob_key)
+    except nacl.exceptions.CryptoError:
+        raise DecryptionError() from None
+    return data

@@ -1,0 +1,286 @@
+"""Epoch keys, their commitments and subkeys, and the grants that deliver them.
+
+A group's content is encrypted under a fresh random 32-byte *epoch key*; a new epoch
+starts on every removal, leave and device revocation. The log entry that starts an
+epoch carries ``epoch_commitment(group_id, epoch, key)``, so a key that an admin or the
+relay made up is caught by every member.
+
+Each member receives the key in an :class:`EpochGrant`: a libsodium sealed box to the
+member's X25519 key. Sealed boxes are anonymous, so the sealed :class:`GrantContent`
+is signed by the granting admin and names group, epoch and recipient (both keys).
+
+Wire layouts (every object starts with its tag byte and the protocol version byte)::
+
+    GrantContent (Tag.GRANT_CONTENT, 234 bytes)
+        group_id[32] epoch:u64 recipient_sign_pk[32] recipient_box_pk[32]
+        granter_sign_pk[32] epoch_key[32] signature[64]
+        signature = Sign(granter, "vault/v1/epoch-grant", all bytes before it)
+
+    EpochGrant (Tag.EPOCH_GRANT, 360 bytes)
+        group_id[32] epoch:u64 recipient_sign_pk[32] var(sealed[282])
+        sealed = crypto_box_seal(GrantContent, recipient_box_pk)
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from hmac import compare_digest
+from typing import TYPE_CHECKING, Final
+
+import nacl.bindings
+import nacl.exceptions
+
+from vault.crypto import labels
+from vault.crypto.encoding import PROTOCOL_VERSION, U64_MAX, Reader, Tag, Writer
+from vault.crypto.errors import DecryptionError, GrantError, MalformedError, SignatureError
+from vault.crypto.log import Role, commitment_group_id
+from vault.crypto.primitives import (
+    HASH_SIZE,
+    KEY_SIZE,
+    PUBLIC_KEY_SIZE,
+    SIGNATURE_SIZE,
+    RandomSource,
+    default_random,
+    derive_key,
+    labelled_hash,
+    sign,
+    verify,
+)
+
+if TYPE_CHECKING:
+    from vault.crypto.group_state import GroupState
+    from vault.crypto.identity import Identity, PublicIdentity
+
+GROUP_ID_SIZE: Final = HASH_SIZE
+EPOCH_KEY_SIZE: Final = KEY_SIZE
+_U64 = struct.Struct(">Q")
+_SEAL_OVERHEAD: Final = nacl.bindings.crypto_box_SEALBYTES
+GRANT_CONTENT_SIZE: Final = 2 + 32 + 8 + 32 * 4 + SIGNATURE_SIZE
+SEALED_GRANT_SIZE: Final = GRANT_CONTENT_SIZE + _SEAL_OVERHEAD
+EPOCH_GRANT_SIZE: Final = 2 + 32 + 8 + 32 + 4 + SEALED_GRANT_SIZE
+
+_box_seal = nacl.bindings.crypto_box_seal
+_box_seal_open = nacl.bindings.crypto_box_seal_open
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def new_epoch_key(random: RandomSource = default_random) -> bytes:
+    """A fresh random epoch key (32 bytes)."""
+    key = random(EPOCH_KEY_SIZE)
+    if len(key) != EPOCH_KEY_SIZE:
+        raise ValueError("the random source returned the wrong number of bytes")
+    return key
+
+
+def _epoch_context(group_id: bytes, epoch: int) -> bytes:
+    if len(group_id) != GROUP_ID_SIZE:
+        raise ValueError("group id must be 32 bytes")
+    if not 0 <= epoch <= U64_MAX:
+        raise ValueError("epoch out of range")
+    return group_id + _U64.pack(epoch)
+
+
+def epoch_commitment(group_id: bytes, epoch: int, key: bytes) -> bytes:
+    """``H("vault/v1/epoch-commitment", group_id || u64 epoch || key)``: goes into the log.
+
+    Epoch 0's commitment sits in the genesis entry, whose hash *is* the group id, so the
+    log binds 32 zero bytes there instead: pass
+    :func:`vault.crypto.log.commitment_group_id` ``(group_id, epoch)`` as *group_id*.
+    """
+    if len(key) != EPOCH_KEY_SIZE:
+        raise ValueError("epoch key must be 32 bytes")
+    return labelled_hash(labels.EPOCH_COMMITMENT, _epoch_context(group_id, epoch) + key)
+
+
+@lru_cache(maxsize=128)
+def _subkey(label: bytes, epoch_key: bytes, group_id: bytes, epoch: int) -> bytes:
+    return derive_key(epoch_key, label, _epoch_context(group_id, epoch))
+
+
+def post_key(epoch_key: bytes, group_id: bytes, epoch: int) -> bytes:
+    """The AEAD key for posts of one epoch (derived once per epoch, then cached)."""
+    return _subkey(labels.POST_KEY, epoch_key, group_id, epoch)
+
+
+def metadata_key(epoch_key: bytes, group_id: bytes, epoch: int) -> bytes:
+    """The AEAD key for group metadata and profiles of one epoch."""
+    return _subkey(labels.METADATA_KEY, epoch_key, group_id, epoch)
+
+
+def forget_cached_subkeys() -> None:
+    """Drop the in-memory cache of derived subkeys (e.g. when a client locks)."""
+    _subkey.cache_clear()
+
+
+# --- grants -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrantContent:
+    """The signed plaintext inside a grant's sealed box."""
+
+    group_id: bytes
+    epoch: int
+    recipient_sign_pk: bytes
+    recipient_box_pk: bytes
+    granter_sign_pk: bytes
+    epoch_key: bytes
+    signature: bytes
+    raw: bytes
+
+    @classmethod
+    def decode(cls, data: bytes) -> GrantContent:
+        reader = Reader(data, "grant content", Tag.GRANT_CONTENT)
+        group_id = reader.fixed(GROUP_ID_SIZE, "group id")
+        epoch = reader.u64("epoch")
+        recipient_sign_pk = reader.fixed(PUBLIC_KEY_SIZE, "recipient signing key")
+        recipient_box_pk = reader.fixed(PUBLIC_KEY_SIZE, "recipient box key")
+        granter = reader.fixed(PUBLIC_KEY_SIZE, "granter signing key")
+        epoch_key = reader.fixed(EPOCH_KEY_SIZE, "epoch key")
+        signature = reader.fixed(SIGNATURE_SIZE, "signature")
+        reader.done()
+        return cls(group_id, epoch, recipient_sign_pk, recipient_box_pk, granter, epoch_key,
+                   signature, bytes(data))
+
+    @property
+    def signed_bytes(self) -> bytes:
+        return self.raw[:-SIGNATURE_SIZE]
+
+    def __repr__(self) -> str:  # never show the epoch key
+        return f"GrantContent(epoch={self.epoch}, recipient={self.recipient_sign_pk.hex()[:16]})"
+
+
+@dataclass(frozen=True)
+class EpochGrant:
+    """One member's copy of an epoch key. The clear fields let the relay route it."""
+
+    group_id: bytes
+    epoch: int
+    recipient: bytes
+    sealed: bytes
+
+    def encode(self) -> bytes:
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        return (
+            Writer(Tag.EPOCH_GRANT)
+            .fixed(self.group_id, GROUP_ID_SIZE)
+            .u64(self.epoch)
+            .fixed(self.recipient, PUBLIC_KEY_SIZE)
+            .var(self.sealed)
+            .finish()
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> EpochGrant:
+        reader = Reader(data, "epoch grant", Tag.EPOCH_GRANT)
+        group_id = reader.fixed(GROUP_ID_SIZE, "group id")
+        epoch = reader.u64("epoch")
+        recipient = reader.fixed(PUBLIC_KEY_SIZE, "recipient")
+        sealed = reader.var(SEALED_GRANT_SIZE, "sealed key")
+        reader.done()
+        if len(sealed) != SEALED_GRANT_SIZE:
+            raise MalformedError(f"epoch grant: sealed key must be {SEALED_GRANT_SIZE} bytes")
+        return cls(group_id, epoch, recipient, sealed)
+
+
+def build_grants(
+    granter: Identity,
+    group_id: bytes,
+    epoch: int,
+    epoch_key: bytes,
+    recipients: Iterable[PublicIdentity],
+) -> tuple[EpochGrant, ...]:
+    """Seal *epoch_key* to every recipient, signed by *granter*, in one pass.
+
+    Recipients' identities are taken as verified (they come from the verified log);
+    their binding signatures are not re-checked here. A recipient listed twice is a
+    caller bug (``ValueError``).
+    """
+    if len(epoch_key) != EPOCH_KEY_SIZE:
+        raise ValueError("epoch key must be 32 bytes")
+    context = _epoch_context(group_id, epoch)
+    header = bytes((Tag.GRANT_CONTENT, PROTOCOL_VERSION)) + context
+    suffix = granter.sign_pk + epoch_key
+    sign_sk = granter.sign_sk
+    outer_prefix = bytes((Tag.EPOCH_GRANT, PROTOCOL_VERSION)) + context
+    outer_len = struct.pack(">I", SEALED_GRANT_SIZE)
+    seen: set[bytes] = set()
+    grants: list[EpochGrant] = []
+    append = grants.append
+    for recipient in recipients:
+        sign_pk = recipient.sign_pk
+        box_pk = recipient.box_pk
+        if sign_pk in seen:
+            raise ValueError("a recipient is listed twice")
+        seen.add(sign_pk)
+        if len(sign_pk) != PUBLIC_KEY_SIZE or len(box_pk) != PUBLIC_KEY_SIZE:
+            raise ValueError("recipient keys must be 32 bytes")
+        signed = header + sign_pk + box_pk + suffix
+        sealed: bytes = _box_seal(signed + sign(sign_sk, labels.EPOCH_GRANT, signed), box_pk)
+        grant = EpochGrant(group_id, epoch, sign_pk, sealed)
+        grant.__dict__["_encoded"] = outer_prefix + sign_pk + outer_len + sealed
+        append(grant)
+    return tuple(grants)
+
+
+def _is_admin_ever(state: GroupState, sign_pk: bytes) -> bool:
+    member = state.member_record(sign_pk)  # current, or last role of a former member
+    return member is not None and member.role >= Role.ADMIN
+
+
+def open_grant(grant: EpochGrant, me: Identity, state: GroupState) -> bytes:
+    """Open a grant addressed to *me* and return the epoch key it carries.
+
+    Every check failure is a :class:`GrantError` with its own message (never key
+    material); an unopenable sealed box is the opaque :class:`DecryptionError`.
+    """
+    public = me.public
+    if grant.recipient != public.sign_pk:
+        raise GrantError("epoch grant is addressed to another member")
+    try:
+        plaintext: bytes = _box_seal_open(grant.sealed, public.box_pk, me.box_sk)
+    except (nacl.exceptions.CryptoError, nacl.exceptions.TypeError, nacl.exceptions.ValueError):
+        raise DecryptionError() from None
+    try:
+        content = GrantContent.decode(plaintext)
+    except MalformedError:
+        raise GrantError("epoch grant: the sealed content is not a valid grant") from None
+    if content.group_id != grant.group_id:
+        raise GrantError("epoch grant: sealed group differs from the grant's header")
+    if content.epoch != grant.epoch:
+        raise GrantError("epoch grant: sealed epoch differs from the grant's header")
+    if content.recipient_sign_pk != grant.recipient:
+        raise GrantError("epoch grant: sealed recipient differs from the grant's header")
+    if content.recipient_box_pk != public.box_pk:
+        raise GrantError("epoch grant: sealed for a different box key than this member's")
+    if content.group_id != state.group_id:
+        raise GrantError("epoch grant is for another group")
+    expected = state.epoch_commitments.get(content.epoch)
+    if expected is None:
+        raise GrantError(
+            f"epoch grant is for epoch {content.epoch}, which this device's membership log "
+            "does not contain (sync the log and retry)"
+        )
+    if not _is_admin_ever(state, content.granter_sign_pk):
+        raise GrantError("epoch grant was made by someone who is not an admin of this group")
+    try:
+        verify(content.granter_sign_pk, labels.EPOCH_GRANT, content.signed_bytes,
+               content.signature, "epoch grant")
+    except SignatureError:
+        raise GrantError("epoch grant: the granter's signature does not verify") from None
+    bound_group = commitment_group_id(content.group_id, content.epoch)
+    if not compare_digest(epoch_commitment(bound_group, content.epoch, content.epoch_key),
+                          expected):
+        raise GrantError(
+            "epoch grant: the key does not match the commitment in the membership log "
+            "(the granter or the relay supplied a wrong key)"
+        )
+    return content.epoch_key

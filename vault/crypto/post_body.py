@@ -1,0 +1,264 @@
+"""The post body: what an author writes and signs (see :mod:`vault.crypto.posts`).
+
+Wire layout (``Tag.POST_BODY``, after the tag and version bytes)::
+
+    author[32] group_id[32] epoch:u64 post_id[16] author_seq:u64 log_seq:u64
+    log_head[32] timestamp_ms:u64 kind:u8
+    refs: u32 count (<= 64), then count x post_id[16]
+    text: text (<= 32 KiB UTF-8)
+    content_warning: opt_text (<= 512 bytes)
+    attachments: u32 count (<= 16), then count x Attachment (see attachments.py)
+    expires_at_ms: opt_u64
+
+Rules (checked on construction, so also on every decode):
+
+* ``author_seq`` starts at 1; references are distinct 16-byte post ids, never the post's
+  own, at most 64;
+* REPLY, REACTION, EDIT and DELETE name their target as the first reference (a POST may
+  carry causal references);
+* a REACTION is 1 to 64 bytes of text without attachments; a DELETE carries no text,
+  warning or attachments;
+* text <= 32 KiB, content warning <= 512 bytes, <= 16 attachments;
+* an expiry, when present, is later than ``timestamp_ms``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cached_property
+from typing import Final, TypeAlias
+
+from vault.crypto.attachments import Attachment
+from vault.crypto.encoding import PROTOCOL_VERSION, U64_MAX, Reader, Tag, Writer
+from vault.crypto.errors import MalformedError, PostError, TooLargeError
+
+POST_ID_SIZE: Final = 16
+MAX_REFS: Final = 64
+MAX_TEXT: Final = 32 * 1024
+MAX_REACTION: Final = 64
+MAX_CONTENT_WARNING: Final = 512
+MAX_ATTACHMENTS: Final = 16
+
+_BODY_FIXED = struct.Struct(">BB32s32sQ16sQQ32sQB")
+_BODY_FIXED_AFTER_HEADER: Final = _BODY_FIXED.size - 2
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_NO_EXPIRY: Final = b"\x00"
+_NO_ATTACHMENTS: Final = b"\x00\x00\x00\x00"
+_NO_WARNING_NO_ATTACHMENTS: Final = b"\x00" + _NO_ATTACHMENTS
+
+
+class PostKind(IntEnum):
+    POST = 1
+    REPLY = 2
+    REACTION = 3
+    EDIT = 4
+    DELETE = 5
+
+
+_NEEDS_TARGET: Final = frozenset({PostKind.REPLY, PostKind.REACTION, PostKind.EDIT,
+                                  PostKind.DELETE})
+
+
+def _utf8_len(text: str, cheap_limit: int) -> int:
+    """Byte length of *text*, or a lower bound when it obviously fits (<= cheap_limit)."""
+    return len(text) if len(text) * 4 <= cheap_limit else len(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class PostBody:
+    """What an author writes and signs. Construction enforces every rule of the kind."""
+
+    author: bytes
+    group_id: bytes
+    epoch: int
+    post_id: bytes
+    author_seq: int
+    log_seq: int
+    log_head: bytes
+    timestamp_ms: int
+    kind: PostKind
+    refs: tuple[bytes, ...] = ()
+    text: str = field(default="", repr=False)  # never in logs: this is what members wrote
+    content_warning: str | None = field(default=None, repr=False)
+    attachments: tuple[Attachment, ...] = ()
+    expires_at_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if (len(self.author) != 32 or len(self.group_id) != 32
+                or len(self.post_id) != POST_ID_SIZE or len(self.log_head) != 32):
+            raise ValueError("post body: author, group id and log head are 32 bytes, "
+                             "post id 16 bytes")
+        if not (0 <= self.epoch <= U64_MAX and 0 <= self.author_seq <= U64_MAX
+                and 0 <= self.log_seq <= U64_MAX and 0 <= self.timestamp_ms <= U64_MAX):
+            raise ValueError("post body: integer field out of range")
+        kind = self.kind
+        if type(kind) is not PostKind:
+            try:
+                object.__setattr__(self, "kind", kind := PostKind(kind))
+            except ValueError:
+                raise PostError(f"post body: unknown kind {kind}") from None
+        if self.author_seq < 1:
+            raise PostError("post body: author sequence numbers start at 1")
+        refs = self.refs
+        if refs:
+            if len(refs) > MAX_REFS:
+                raise TooLargeError(f"a post refers to at most {MAX_REFS} other posts")
+            if any(len(ref) != POST_ID_SIZE for ref in refs):
+                raise ValueError("post body: references are 16-byte post ids")
+            if len(set(refs)) != len(refs):
+                raise PostError("post body: a reference is listed twice")
+            if self.post_id in refs:
+                raise PostError("post body: a post cannot refer to itself")
+        elif kind in _NEEDS_TARGET:
+            raise PostError(f"post body: a {kind.name.lower()} must refer to its target post")
+        text_len = _utf8_len(self.text, MAX_TEXT)
+        if text_len > MAX_TEXT:
+            raise TooLargeError(f"post text is {text_len} bytes; at most {MAX_TEXT} bytes")
+        cw = self.content_warning
+        if cw is not None and _utf8_len(cw, MAX_CONTENT_WARNING) > MAX_CONTENT_WARNING:
+            raise TooLargeError(f"a content warning is at most {MAX_CONTENT_WARNING} bytes")
+        if len(self.attachments) > MAX_ATTACHMENTS:
+            raise TooLargeError(f"a post carries at most {MAX_ATTACHMENTS} attachments")
+        if kind is PostKind.REACTION:
+            if not 0 < len(self.text.encode("utf-8")) <= MAX_REACTION:
+                raise PostError(f"post body: a reaction is 1 to {MAX_REACTION} bytes of text")
+            if self.attachments:
+                raise PostError("post body: a reaction carries no attachments")
+        elif kind is PostKind.DELETE and (self.text or self.attachments or cw is not None):
+            raise PostError("post body: a delete carries no text, warning or attachments")
+        expiry = self.expires_at_ms
+        if expiry is not None:
+            if not 0 <= expiry <= U64_MAX:
+                raise ValueError("post body: expiry out of range")
+            if expiry <= self.timestamp_ms:
+                raise PostError("post body: a post cannot expire before it was written")
+
+    @property
+    def target(self) -> bytes | None:
+        """The post a reply, reaction, edit or delete is about (its first reference)."""
+        return self.refs[0] if self.kind in _NEEDS_TARGET else None
+
+    def encode(self) -> bytes:
+        """The exact bytes the author signs (kept verbatim for decoded bodies)."""
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        parts = [
+            _BODY_FIXED.pack(Tag.POST_BODY, PROTOCOL_VERSION, self.author, self.group_id,
+                             self.epoch, self.post_id, self.author_seq, self.log_seq,
+                             self.log_head, self.timestamp_ms, self.kind),
+            _U32.pack(len(self.refs)),
+            *self.refs,
+        ]
+        text = self.text.encode("utf-8")
+        parts += (_U32.pack(len(text)), text)
+        if self.content_warning is None and not self.attachments:
+            parts.append(_NO_WARNING_NO_ATTACHMENTS)
+        else:
+            tail = Writer().opt_text(self.content_warning).u32(len(self.attachments))
+            for attachment in self.attachments:
+                attachment.write_to(tail)
+            parts.append(tail.finish())
+        expiry = self.expires_at_ms
+        parts.append(_NO_EXPIRY if expiry is None else b"\x01" + _U64.pack(expiry))
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, data: bytes) -> PostBody:
+        """Strict decode; a kind rule broken by a well-formed body is a :class:`PostError`.
+
+        Common bodies (no attachments) take a flat fast path; anything it does not accept
+        goes through the generic :class:`Reader`, which gives the precise error.
+        """
+        raw = bytes(data)
+        fields = _fast_fields(raw)
+        body = cls(*fields) if fields is not None else cls._decode_with_reader(raw)
+        body.__dict__["_encoded"] = raw
+        return body
+
+    @classmethod
+    def _decode_with_reader(cls, data: bytes) -> PostBody:
+        reader = Reader(data, "post body", Tag.POST_BODY)
+        (author, group_id, epoch, post_id, author_seq, log_seq, log_head, timestamp_ms,
+         kind_value) = _BODY_FIXED.unpack(
+            bytes((Tag.POST_BODY, PROTOCOL_VERSION))
+            + reader.fixed(_BODY_FIXED_AFTER_HEADER, "post header"))[2:]
+        try:
+            kind = PostKind(kind_value)
+        except ValueError:
+            raise MalformedError(f"post body: unknown kind {kind_value}") from None
+        count = reader.u32("reference count")
+        if count > MAX_REFS:
+            raise MalformedError(f"post body: {count} references, at most {MAX_REFS}")
+        packed = reader.fixed(count * POST_ID_SIZE, "references")
+        refs = tuple(packed[i : i + POST_ID_SIZE] for i in range(0, len(packed), POST_ID_SIZE))
+        text = reader.text(MAX_TEXT, "text")
+        content_warning = reader.opt_text(MAX_CONTENT_WARNING, "content warning")
+        count = reader.u32("attachment count")
+        if count > MAX_ATTACHMENTS:
+            raise MalformedError(f"post body: {count} attachments, at most {MAX_ATTACHMENTS}")
+        attachments = tuple(Attachment.read_from(reader) for _ in range(count))
+        expires_at_ms = reader.opt_u64("expiry")
+        reader.done()
+        return cls(author, group_id, epoch, post_id, author_seq, log_seq, log_head,
+                   timestamp_ms, kind, refs, text, content_warning, attachments, expires_at_ms)
+
+
+_FieldTuple: TypeAlias = tuple[bytes, bytes, int, bytes, int, int, bytes, int, PostKind,
+                               tuple[bytes, ...], str, "str | None", tuple[Attachment, ...],
+                               "int | None"]
+
+
+def _fast_fields(data: bytes) -> _FieldTuple | None:
+    """Parse a body without attachments in one flat pass; None means "use the Reader".
+
+    Accepts exactly what :meth:`PostBody._decode_with_reader` accepts for such bodies (a
+    property test holds the two together); every doubt is deferred to the Reader.
+    """
+    try:
+        (tag, version, author, group_id, epoch, post_id, author_seq, log_seq, log_head,
+         timestamp_ms, kind_value) = _BODY_FIXED.unpack_from(data)
+        if tag != Tag.POST_BODY or version != PROTOCOL_VERSION:
+            return None
+        pos = _BODY_FIXED.size
+        (count,) = _U32.unpack_from(data, pos)
+        pos += 4
+        end = pos + count * POST_ID_SIZE
+        if count > MAX_REFS or end > len(data):
+            return None
+        refs = tuple(data[i : i + POST_ID_SIZE] for i in range(pos, end, POST_ID_SIZE))
+        (length,) = _U32.unpack_from(data, end)
+        pos = end + 4
+        if length > MAX_TEXT or pos + length > len(data):
+            return None
+        text = data[pos : pos + length].decode("utf-8")
+        pos += length
+        content_warning: str | None = None
+        if data[pos] == 1:
+            (length,) = _U32.unpack_from(data, pos + 1)
+            pos += 5
+            if length > MAX_CONTENT_WARNING or pos + length > len(data):
+                return None
+            content_warning = data[pos : pos + length].decode("utf-8")
+            pos += length
+        elif data[pos] != 0:
+            return None
+        else:
+            pos += 1
+        if data[pos : pos + 4] != _NO_ATTACHMENTS:
+            return None
+        pos += 4
+        expires_at_ms: int | None = None
+        if data[pos] == 1 and len(data) == pos + 9:
+            (expires_at_ms,) = _U64.unpack_from(data, pos + 1)
+        elif data[pos] != 0 or len(data) != pos + 1:
+            return None
+        kind = PostKind(kind_value)
+    except (struct.error, IndexError, UnicodeDecodeError, ValueError):
+        return None
+    return (author, group_id, epoch, post_id, author_seq, log_seq, log_head, timestamp_ms, kind,
+            refs, text, content_warning, (), expires_at_ms)

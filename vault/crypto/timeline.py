@@ -1,0 +1,374 @@
+"""The timeline: a sans-I/O accumulator of opened posts.
+
+Feed it every :class:`~vault.crypto.posts.OpenedPost` a client receives, in any order and
+as often as the relay repeats them. It
+
+* deduplicates (the same post id with the same signed bytes is silently ignored);
+* catches equivocation (:class:`EquivocationError`): one post id with two different
+  bodies, or one author's sequence number used for two different post ids;
+* reports gaps per author (``author_seq`` starts at 1 and has no holes, so a hole means
+  the relay withheld a post, or it has not arrived yet);
+* keeps envelopes whose log head this device does not know (a fork, or this device is
+  behind) so they can be retried after the log is synced;
+* orders posts causally: references before referrers, and each author's posts in
+  sequence order, then by ``(timestamp_ms, post_id)``.
+
+:func:`thread_view` applies edits, deletes and reactions: what a member sees.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING, TypeAlias
+
+from vault.crypto.attachments import Attachment
+from vault.crypto.errors import EquivocationError, UnknownLogHeadError
+from vault.crypto.log import Role
+from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, open_post
+
+if TYPE_CHECKING:
+    from vault.crypto.group_state import GroupState
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """A post seen for the first time."""
+
+    post: OpenedPost
+
+
+@dataclass(frozen=True)
+class DuplicateIgnored:
+    """A post seen before, byte for byte (a relay retry or repeat): nothing changed."""
+
+    post_id: bytes
+
+
+@dataclass(frozen=True)
+class GapDetected:
+    """Newly detected holes in one author's sequence: posts withheld or not yet arrived."""
+
+    author: bytes
+    missing: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GapFilled:
+    """A post that was missing from an author's sequence has arrived."""
+
+    author: bytes
+    author_seq: int
+
+
+@dataclass(frozen=True)
+class MissingReferences:
+    """A post refers to posts this timeline has not received (yet)."""
+
+    post_id: bytes
+    refs: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class UnknownHead:
+    """A post names a log head this device lacks; it is kept pending (see ``pending``)."""
+
+    post_id: bytes
+    log_seq: int
+    log_head: bytes
+    reason: str
+
+
+TimelineEvent: TypeAlias = (
+    NewPost | DuplicateIgnored | GapDetected | GapFilled | MissingReferences | UnknownHead
+)
+
+
+class Timeline:
+    """Accumulates the opened posts of one group (not thread-safe; one per group view)."""
+
+    def __init__(self) -> None:
+        self._posts: dict[bytes, OpenedPost] = {}
+        self._seqs: dict[bytes, dict[int, bytes]] = {}
+        self._highest: dict[bytes, int] = {}
+        self._missing: dict[bytes, set[int]] = {}
+        self._pending: dict[bytes, PostEnvelope] = {}
+        self._ordered: tuple[OpenedPost, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._posts)
+
+    def __contains__(self, post_id: object) -> bool:
+        return post_id in self._posts
+
+    def __iter__(self) -> Iterator[OpenedPost]:
+        return iter(self.ordered())
+
+    def get(self, post_id: bytes) -> OpenedPost | None:
+        return self._posts.get(post_id)
+
+    def add(self, post: OpenedPost) -> list[TimelineEvent]:
+        """Record one opened post; returns what changed. Raises :class:`EquivocationError`."""
+        body = post.body
+        post_id = body.post_id
+        known = self._posts.get(post_id)
+        if known is not None:
+            if known.body.encode() == body.encode() and known.signature == post.signature:
+                return [DuplicateIgnored(post_id)]
+            if known.body.author != body.author:
+                raise EquivocationError(
+                    "two different authors used one post id (one of them copied it)"
+                )
+            raise EquivocationError("an author published two different posts under one post id")
+        author, seq = body.author, body.author_seq
+        seqs = self._seqs.setdefault(author, {})
+        if seq in seqs:
+            raise EquivocationError(
+                f"an author published two different posts as their post number {seq}"
+            )
+        self._pending.pop(post_id, None)
+        seqs[seq] = post_id
+        self._posts[post_id] = post
+        self._ordered = None
+        events: list[TimelineEvent] = [NewPost(post)]
+        highest = self._highest.get(author, 0)
+        if seq > highest:
+            self._highest[author] = seq
+            if seq > highest + 1:
+                newly = tuple(range(highest + 1, seq))
+                self._missing.setdefault(author, set()).update(newly)
+                events.append(GapDetected(author, newly))
+        else:
+            missing = self._missing.get(author)
+            if missing is not None and seq in missing:
+                missing.discard(seq)
+                if not missing:
+                    del self._missing[author]
+                events.append(GapFilled(author, seq))
+        unseen = tuple(ref for ref in body.refs if ref not in self._posts)
+        if unseen:
+            events.append(MissingReferences(post_id, unseen))
+        return events
+
+    def add_envelope(
+        self, envelope: PostEnvelope, epoch_key: bytes, state: GroupState
+    ) -> list[TimelineEvent]:
+        """Open *envelope* and :meth:`add` it; an unknown log head is kept pending.
+
+        Every other failure of :func:`~vault.crypto.posts.open_post` propagates.
+        """
+        try:
+            opened = open_post(envelope, epoch_key, state)
+        except UnknownLogHeadError as exc:
+            if envelope.post_id not in self._posts:
+                self._pending[envelope.post_id] = envelope
+            return [UnknownHead(envelope.post_id, envelope.log_seq, envelope.log_head,
+                                exc.message)]
+        return self.add(opened)
+
+    def pending(self) -> tuple[PostEnvelope, ...]:
+        """Envelopes held back because their log head was unknown (retry after a log sync)."""
+        return tuple(self._pending.values())
+
+    def gaps(self) -> Mapping[bytes, tuple[int, ...]]:
+        """author -> sorted author_seqs missing below the highest seen (only authors with gaps)."""
+        return {author: tuple(sorted(seqs)) for author, seqs in self._missing.items()}
+
+    def ordered(self) -> tuple[OpenedPost, ...]:
+        """All posts, causally ordered, ties broken by ``(timestamp_ms, post_id)``.
+
+        References to posts not received are ignored; a reference cycle (only a
+        malicious author can make one) is broken at its earliest post.
+        """
+        if self._ordered is None:
+            self._ordered = self._sort()
+        return self._ordered
+
+    def _cycle_above(
+        self, start: bytes, parents: Mapping[bytes, list[bytes]], emitted: set[bytes]
+    ) -> list[bytes]:
+        """Follow not-yet-ordered predecessors from *start* until one repeats: a cycle."""
+        path: list[bytes] = []
+        seen: dict[bytes, int] = {}
+        current = start
+        while current not in seen:
+            seen[current] = len(path)
+            path.append(current)
+            waiting = [p for p in parents.get(current, ()) if p not in emitted]
+            current = min(waiting, key=lambda pid: (self._posts[pid].body.timestamp_ms, pid))
+        return path[seen[current]:]
+
+    def _sort(self) -> tuple[OpenedPost, ...]:
+        posts = self._posts
+        children: dict[bytes, list[bytes]] = {}
+        parents: dict[bytes, list[bytes]] = {}
+        indegree = dict.fromkeys(posts, 0)
+
+        def edge(before: bytes, after: bytes) -> None:
+            children.setdefault(before, []).append(after)
+            parents.setdefault(after, []).append(before)
+            indegree[after] += 1
+
+        for post_id, post in posts.items():
+            for ref in post.body.refs:
+                if ref in posts:
+                    edge(ref, post_id)
+        for seqs in self._seqs.values():
+            chain = [seqs[seq] for seq in sorted(seqs)]
+            for before, after in pairwise(chain):
+                edge(before, after)
+
+        def key(post_id: bytes) -> tuple[int, bytes]:
+            return posts[post_id].body.timestamp_ms, post_id
+
+        ready = [key(pid) for pid, degree in indegree.items() if degree == 0]
+        heapq.heapify(ready)
+        remaining: list[tuple[int, bytes]] | None = None
+        emitted: set[bytes] = set()
+        result: list[OpenedPost] = []
+        while len(result) < len(posts):
+            if not ready:  # only a reference cycle (a malicious author) can block us
+                if remaining is None:
+                    remaining = sorted((key(pid) for pid in posts), reverse=True)
+                while remaining[-1][1] in emitted:
+                    remaining.pop()
+                forced = min(self._cycle_above(remaining[-1][1], parents, emitted), key=key)
+                indegree[forced] = 0
+                ready.append(key(forced))
+            _, post_id = heapq.heappop(ready)
+            emitted.add(post_id)
+            result.append(posts[post_id])
+            for child in children.get(post_id, ()):
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    heapq.heappush(ready, key(child))
+        return tuple(result)
+
+
+# --- the visible thread -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisiblePost:
+    """A post or reply as members see it, after edits, deletes and reactions."""
+
+    post_id: bytes
+    author: bytes
+    kind: PostKind
+    reply_to: bytes | None
+    timestamp_ms: int
+    text: str
+    content_warning: str | None
+    attachments: tuple[Attachment, ...]
+    edited_at_ms: int | None = None
+    deleted: bool = False
+    deleted_by: bytes | None = None
+    reactions: tuple[tuple[str, tuple[bytes, ...]], ...] = ()
+    """(reaction text, authors who reacted with it), sorted by text."""
+
+
+@dataclass(frozen=True)
+class IgnoredAction:
+    """An edit, delete or reaction that was not applied, and why."""
+
+    post_id: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    posts: tuple[VisiblePost, ...]
+    ignored: tuple[IgnoredAction, ...]
+
+
+_CONTENT_KINDS = (PostKind.POST, PostKind.REPLY)
+
+
+def _may_delete(state: GroupState, deleter: bytes, target_author: bytes) -> bool:
+    if deleter == target_author:
+        return True
+    record = state.member_record(deleter)
+    return record is not None and record.role >= Role.MODERATOR
+
+
+def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
+    """The current visible thread, in causal order.
+
+    * EDIT replaces text, warning and attachments of a post or reply, only by its author;
+      the edit with the highest ``author_seq`` wins.
+    * DELETE by the author, or by anyone whose role (current, or last role if removed) is
+      moderator or above, tombstones a post or reply (shown as deleted, content dropped)
+      or withdraws a reaction.
+    * REACTION adds ``text`` from its author to a post or reply (once per author and text).
+
+    Actions whose target has not been received, is of the wrong kind or is not theirs to
+    change are listed in ``ignored``; a later view may apply them once the target arrives.
+    """
+    posts = timeline.ordered()
+    by_id = {post.post_id: post for post in posts}
+    ignored: list[IgnoredAction] = []
+    edits: dict[bytes, PostBody] = {}
+    deleted: dict[bytes, bytes] = {}
+    withdrawn: set[bytes] = set()
+    for post in posts:
+        body = post.body
+        if body.kind in _CONTENT_KINDS or body.kind is PostKind.REACTION:
+            continue
+        target = by_id.get(body.refs[0])
+        if target is None:
+            ignored.append(IgnoredAction(body.post_id, "its target post has not been received"))
+        elif body.kind is PostKind.EDIT:
+            if target.body.kind not in _CONTENT_KINDS:
+                ignored.append(IgnoredAction(body.post_id, "only posts and replies can be edited"))
+            elif body.author != target.author:
+                ignored.append(IgnoredAction(body.post_id, "only the author can edit a post"))
+            else:
+                latest = edits.get(target.post_id)
+                if latest is None or latest.author_seq < body.author_seq:
+                    edits[target.post_id] = body
+        elif target.body.kind is PostKind.EDIT or target.body.kind is PostKind.DELETE:
+            ignored.append(IgnoredAction(body.post_id, "edits and deletes cannot be deleted"))
+        elif not _may_delete(state, body.author, target.author):
+            ignored.append(IgnoredAction(
+                body.post_id, "only the author or a moderator can delete a post"))
+        elif target.body.kind is PostKind.REACTION:
+            withdrawn.add(target.post_id)
+        else:
+            deleted.setdefault(target.post_id, body.author)
+    reactions: dict[bytes, dict[str, list[bytes]]] = {}
+    for post in posts:
+        body = post.body
+        if body.kind is not PostKind.REACTION or body.post_id in withdrawn:
+            continue
+        target = by_id.get(body.refs[0])
+        if target is None:
+            ignored.append(IgnoredAction(body.post_id, "its target post has not been received"))
+        elif target.body.kind not in _CONTENT_KINDS:
+            ignored.append(IgnoredAction(body.post_id, "only posts and replies take reactions"))
+        else:
+            authors = reactions.setdefault(target.post_id, {}).setdefault(body.text, [])
+            if body.author not in authors:
+                authors.append(body.author)
+    visible: list[VisiblePost] = []
+    for post in posts:
+        body = post.body
+        if body.kind not in _CONTENT_KINDS:
+            continue
+        reply_to = body.refs[0] if body.kind is PostKind.REPLY else None
+        deleter = deleted.get(body.post_id)
+        if deleter is not None:
+            visible.append(VisiblePost(body.post_id, body.author, body.kind, reply_to,
+                                       body.timestamp_ms, "", None, (), None, True, deleter))
+            continue
+        edit = edits.get(body.post_id)
+        content = body if edit is None else edit
+        counted = sorted(reactions.get(body.post_id, {}).items())
+        visible.append(VisiblePost(
+            body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
+            content.content_warning, content.attachments,
+            None if edit is None else edit.timestamp_ms, False, None,
+            tuple((text, tuple(who)) for text, who in counted),
+        ))
+    return ThreadView(tuple(visible), tuple(ignored))
