@@ -31,7 +31,7 @@ def test_round_trip_and_layout() -> None:
     assert len(blob) == len(data) + BLOB_OVERHEAD == len(data) + 40
     nonce = blob[:24]
     assert nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        blob[24:], labels.ATTACHMENT, nonce, key) == data
+        blob[24:], bytes((len(labels.ATTACHMENT),)) + labels.ATTACHMENT, nonce, key) == data
     framed = bytes((len(labels.ATTACHMENT_DIGEST),)) + labels.ATTACHMENT_DIGEST
     assert digest == nacl.bindings.crypto_generichash_blake2b_salt_personal(
         framed + blob, digest_size=32)

@@ -72,7 +72,7 @@ def test_pinned_nonce_exact_bytes() -> None:
     plaintext = b"\x08\x01" + struct.pack(">I", 3) + b"Sam"
     assert value.encode() == plaintext
     padded = plaintext + b"\x80" + bytes(256 - ENVELOPE_OVERHEAD - len(plaintext) - 1)
-    aad = GID + struct.pack(">Q", 2) + ME
+    aad = bytes((Tag.METADATA_ENVELOPE, 1)) + GID + struct.pack(">Q", 2) + ME
     ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
         padded, aad, b"\x0f" * 24, metadata_key(KEY, GID, 2))
     assert sealed == b"\x0d\x01" + b"\x0f" * 24 + struct.pack(">I", len(ciphertext)) + ciphertext
@@ -148,7 +148,7 @@ def test_envelope_shape_checks() -> None:
 
 def _seal_raw(plaintext: bytes, subject: bytes | None, size: int = 256) -> bytes:
     padded = pad_to(plaintext, size - ENVELOPE_OVERHEAD)
-    aad = GID + struct.pack(">Q", 4) + (subject or bytes(32))
+    aad = bytes((Tag.METADATA_ENVELOPE, 1)) + GID + struct.pack(">Q", 4) + (subject or bytes(32))
     ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
         padded, aad, b"\x01" * 24, metadata_key(KEY, GID, 4))
     return Writer(Tag.METADATA_ENVELOPE).fixed(b"\x01" * 24, 24).var(ciphertext).finish()

@@ -40,7 +40,6 @@ from vault.crypto.attachments import Attachment, blob_digest, decrypt_attachment
 from vault.crypto.encoding import Tag, Writer, b64decode, b64encode
 from vault.crypto.epochs import (
     EpochGrant,
-    GrantContent,
     build_grants,
     epoch_commitment,
     metadata_key,
@@ -56,6 +55,7 @@ from vault.crypto.group_state import (
     verify_log,
 )
 from vault.crypto.identity import Identity, PublicIdentity
+from vault.crypto.identity_export import ExportedIdentity, export_identity, import_identity
 from vault.crypto.invites import (
     InviteLink,
     JoinRequest,
@@ -72,8 +72,21 @@ from vault.crypto.keystore import (
     open_keystore,
     seal_keystore,
 )
+from vault.crypto.localstore import (
+    PendingJoin,
+    PostStub,
+    decode_pending_join,
+    decode_post_stub,
+    decode_stored_post,
+    encode_pending_join,
+    encode_post_stub,
+    encode_stored_post,
+    local_store_key,
+    new_local_store_secret,
+    open_record,
+    seal_record,
+)
 from vault.crypto.log import (
-    ZERO_HASH,
     AddBody,
     CreateBody,
     EntryBody,
@@ -216,6 +229,13 @@ def seal_with_ephemeral(message: bytes, recipient_box_pk: bytes, ephemeral_sk: b
     return bytes(epk + nacl.bindings.crypto_box(message, nonce, recipient_box_pk, ephemeral_sk))
 
 
+def non_canonical_last(char: str) -> str:
+    """The base64url character that decodes to the same bytes as the last character of a
+    43-character (32-byte) encoding, but with its two unused low bits set."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return alphabet[alphabet.index(char) | 0b11]
+
+
 def signature_input(label: bytes, message: bytes) -> str:
     return (frame(label) + message).hex()
 
@@ -290,7 +310,8 @@ def build_world() -> World:
     genesis = create_group(people["owner"], epoch_keys[0], now_ms=T0, random=Scripted(group_nonce))
     world.group_id = group_id_of(genesis)
     world.entries.append(genesis)
-    world.entry_notes.append({"epoch_key": h(epoch_keys[0])})
+    world.entry_notes.append({"epoch_key": h(epoch_keys[0]), "group_nonce": h(group_nonce),
+                              "creator_box_sk": h(people["owner"].box_sk)})
     world.states.append(genesis_state(genesis, world.group_id))
 
     invite_rng = seeded_random("vault/vectors/invites")
@@ -398,7 +419,7 @@ def primitives_doc() -> Json:
     for label, context in (
         (labels.POST_KEY, rng(40)),
         (labels.INVITE_KEY, b""),
-        (labels.LOCAL_STORE_KEY, b"device-1"),
+        (labels.METADATA_KEY, rng(40)),
     ):
         parent = rng(32)
         vectors.append(vec(
@@ -418,13 +439,13 @@ def primitives_doc() -> Json:
     message = b"the same message"
     signature = sign(sk, labels.JOIN_PROOF, message)
     for name, label, msg, sig, description in (
-        ("verify_rejects_other_label", labels.JOIN_REQUEST, message, signature,
+        ("reject_signature_under_other_label", labels.JOIN_REQUEST, message, signature,
          "a signature made under vault/v1/join-proof is not valid under vault/v1/join-request"),
-        ("verify_rejects_changed_message", labels.JOIN_PROOF, flip(message, 0), signature,
+        ("reject_signature_changed_message", labels.JOIN_PROOF, flip(message, 0), signature,
          "one flipped message bit"),
-        ("verify_rejects_changed_signature", labels.JOIN_PROOF, message, flip(signature, 40),
+        ("reject_signature_changed_signature", labels.JOIN_PROOF, message, flip(signature, 40),
          "one flipped signature bit"),
-        ("verify_rejects_unframed_signature", labels.JOIN_PROOF, message,
+        ("reject_signature_without_label_frame", labels.JOIN_PROOF, message,
          nacl.bindings.crypto_sign(message, sk)[:64],
          "a plain Ed25519 signature over the message without the label frame"),
     ):
@@ -439,10 +460,10 @@ def primitives_doc() -> Json:
         vectors.append(vec(f"b64_{len(data)}_{data[:2].hex()}", "b64",
                            {"data": data.hex()}, {"text": b64encode(data)}))
     for name, text, description in (
-        ("b64_rejects_padding", "-_8=", "padding characters are not allowed"),
-        ("b64_rejects_standard_alphabet", "+/8", "only the URL-safe alphabet"),
-        ("b64_rejects_non_canonical", "-_9", "unused trailing bits must be zero"),
-        ("b64_rejects_impossible_length", "A", "a single character encodes no byte"),
+        ("reject_b64_padding", "-_8=", "padding characters are not allowed"),
+        ("reject_b64_standard_alphabet", "+/8", "only the URL-safe alphabet"),
+        ("reject_b64_non_canonical", "-_9", "unused trailing bits must be zero"),
+        ("reject_b64_impossible_length", "A", "a single character encodes no byte"),
     ):
         vectors.append(vec(name, "b64_decode", {"text": text},
                            error_of("malformed", lambda text=text: b64decode(text)),
@@ -578,7 +599,6 @@ def entry_vector(world: World, entry: LogEntry, notes: Json, name: str) -> Json:
     }
     if entry.seq == 0:
         expected["group_id"] = group_id_of(entry).hex()
-        inputs["group_nonce_draw"] = world.group_nonce.hex()
     return vec(name, "log_entry", inputs, expected)
 
 
@@ -640,7 +660,8 @@ def log_doc(world: World) -> Json:
     cp_bytes = state.checkpoint().encode()
     vectors.append(vec("reject_checkpoint_trailing_byte", "decode_log_checkpoint",
                        {"data": (cp_bytes + b"\x00").hex()},
-                       error_of("malformed", lambda: LogCheckpoint.decode(cp_bytes + b"\x00"))))
+                       error_of("malformed", lambda: LogCheckpoint.decode(cp_bytes + b"\x00")),
+                       "the head checkpoint plus one byte"))
 
     # Entries that fail to decode.
     add_admin = world.entries[5].raw
@@ -879,7 +900,8 @@ def padding_doc() -> Json:
         vectors.append(vec(f"bucket_{length}", "bucket_size", {"length": length},
                            {"bucket": bucket_size(length)}))
     vectors.append(vec("reject_bucket_65536", "bucket_size", {"length": 65536},
-                       error_of("too_large", lambda: bucket_size(65536))))
+                       error_of("too_large", lambda: bucket_size(65536)),
+                       "65536 bytes of data cannot be padded into the largest bucket"))
     for data in (b"", b"hello", bytes(range(255)), bytes(256)):
         vectors.append(vec(f"pad_{len(data)}", "pad", {"data": data.hex()},
                            {"padded": pad(data).hex()}))
@@ -931,7 +953,7 @@ def attachments_doc(atts: list[Any]) -> Json:
             f"attachment_{len(data)}_{media.split('/')[0]}", "make_attachment",
             {"data": data.hex(), "media_type": media, "blob_key": key.hex(),
              "nonce": nonce.hex(), "blob_id": blob_id.hex()},
-            {"aad": labels.ATTACHMENT.hex(), "blob": blob.hex(),
+            {"aad": frame(labels.ATTACHMENT).hex(), "blob": blob.hex(),
              "digest": blob_digest(blob).hex(), "attachment": attachment_json(att),
              "attachment_wire": wire.finish().hex()}))
     _data, _media, _draws, att, blob = atts[0]
@@ -1061,7 +1083,6 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
     future_body = replace(base, post_id=ids["forged"], log_seq=20)
     forked_body = replace(base, post_id=ids["forged"], log_head=state.hashes[12])
     wrong_epoch_body = replace(base, post_id=ids["forged"], epoch=1)
-    reaction_nonce = bytes.fromhex(vectors[2]["inputs"]["nonce"])
     cases: list[tuple[str, PostEnvelope, bytes, str, str]] = [
         ("reject_wrong_epoch_key", welcome, world.epoch_keys[1], "decryption_failed",
          "an epoch-2 post opened with epoch 1's key"),
@@ -1078,32 +1099,32 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
         ("reject_added_expiry", replace(welcome, expires_at_ms=t + DAY), k2,
          "decryption_failed", "an expiry added to the header"),
         ("reject_outsider_author",
-         craft_envelope(p["outsider"], outsider_body.encode(), k2, reaction_nonce,
+         craft_envelope(p["outsider"], outsider_body.encode(), k2, rng(24),
                         post_id=ids["outsider"], **hdr), k2, "not_a_member",
          "someone holding the epoch key but never a member writes a post"),
         ("reject_removed_member_author",
-         craft_envelope(p["approved"], removed_body.encode(), k2, reaction_nonce,
+         craft_envelope(p["approved"], removed_body.encode(), k2, rng(24),
                         post_id=ids["outsider"], **hdr), k2, "not_a_member",
          "the member removed at entry 11 writes at log position 13"),
         ("reject_signature_by_another_member",
-         craft_envelope(p["member"], forged_body.encode(), k2, reaction_nonce,
+         craft_envelope(p["member"], forged_body.encode(), k2, rng(24),
                         post_id=ids["forged"], **hdr), k2, "bad_signature",
          "a body naming the owner as author, signed by the member"),
         ("reject_envelope_body_mismatch",
-         craft_envelope(p["owner"], forged_body.encode(), k2, reaction_nonce,
+         craft_envelope(p["owner"], forged_body.encode(), k2, rng(24),
                         post_id=ids["forged"], **{**hdr, "expires_at_ms": t + DAY}), k2,
          "post_invalid", "the header carries an expiry the signed body does not"),
         ("reject_unknown_log_head",
-         craft_envelope(p["owner"], future_body.encode(), k2, reaction_nonce,
+         craft_envelope(p["owner"], future_body.encode(), k2, rng(24),
                         post_id=ids["forged"], **{**hdr, "log_seq": 20}), k2,
          "log_head_unknown", "written at log entry 20, which the log does not reach"),
         ("reject_forked_log_head",
-         craft_envelope(p["owner"], forked_body.encode(), k2, reaction_nonce,
+         craft_envelope(p["owner"], forked_body.encode(), k2, rng(24),
                         post_id=ids["forged"], **{**hdr, "log_head": state.hashes[12]}), k2,
          "log_head_unknown", "log_seq 13 with entry 12's hash as its head"),
         ("reject_epoch_not_at_log_position",
          craft_envelope(p["owner"], wrong_epoch_body.encode(), world.epoch_keys[1],
-                        reaction_nonce, post_id=ids["forged"], **{**hdr, "epoch": 1}),
+                        rng(24), post_id=ids["forged"], **{**hdr, "epoch": 1}),
          world.epoch_keys[1], "post_invalid",
          "encrypted and signed for epoch 1 at log position 13, where epoch 2 is in force"),
     ]
@@ -1171,7 +1192,8 @@ def metadata_doc(world: World) -> Json:
         plaintext = value.encode()
         total = bucket_size(len(plaintext) + ENVELOPE_OVERHEAD)
         padded = pad_to(plaintext, total - ENVELOPE_OVERHEAD)
-        aad = gid + epoch.to_bytes(8, "big") + (bytes(32) if subject is None else subject)
+        aad = (bytes((Tag.METADATA_ENVELOPE, 1)) + gid + epoch.to_bytes(8, "big")
+               + (bytes(32) if subject is None else subject))
         value_json: Json = ({"type": "group", "name": value.name,
                              "description": value.description, "rules": value.rules}
                             if who is None else
@@ -1192,7 +1214,8 @@ def metadata_doc(world: World) -> Json:
 
     def raw_seal(plaintext: bytes, subject: bytes | None, size: int = 256) -> bytes:
         nonce = bytes(24)
-        aad = gid + (0).to_bytes(8, "big") + (bytes(32) if subject is None else subject)
+        aad = (bytes((Tag.METADATA_ENVELOPE, 1)) + gid + (0).to_bytes(8, "big")
+               + (bytes(32) if subject is None else subject))
         ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
             pad_to(plaintext, size - ENVELOPE_OVERHEAD), aad, nonce, metadata_key(k0, gid, 0))
         return Writer(Tag.METADATA_ENVELOPE).fixed(nonce, 24).var(ct).finish()
@@ -1248,11 +1271,13 @@ def invites_doc(world: World) -> Json:
                             "invite_id": invite_id.hex(), "secret": secret.hex()},
                            {"relay_url": link.relay_url, "uri": link.to_uri()}))
     inv = world.invites["approval"]
-    for relay in ("HTTPS://Relay.Example.ORG:443/vault/", "http://127.0.0.1:8080",
-                  "https://[2001:DB8::1]:8443/a/b", "http://localhost:80/"):
+    for name, relay in (("normalised_case_port_slash", "HTTPS://Relay.Example.ORG:443/vault/"),
+                        ("loopback_http_port", "http://127.0.0.1:8080"),
+                        ("ipv6_port_path", "https://[2001:DB8::1]:8443/a/b"),
+                        ("localhost_default_port", "http://localhost:80/")):
         link = InviteLink(relay, gid, inv.invite_id, inv.secret)
-        vectors.append(vec(f"invite_uri_{normalize_relay_url(relay).split('//')[1]}",
-                           "invite_uri",
+        assert link.relay_url == normalize_relay_url(relay)
+        vectors.append(vec(f"invite_uri_{name}", "invite_uri",
                            {"relay_url": relay, "group_id": gid.hex(),
                             "invite_id": inv.invite_id.hex(), "secret": inv.secret.hex()},
                            {"relay_url": link.relay_url, "uri": link.to_uri()}))
@@ -1263,7 +1288,6 @@ def invites_doc(world: World) -> Json:
                        {"relay_url": parsed.relay_url, "group_id": parsed.group_id.hex(),
                         "invite_id": parsed.invite_id.hex(), "secret": parsed.secret.hex()},
                        "surrounding whitespace and an upper-case scheme/host are accepted"))
-    fragment = good.split("#", 1)[1]
     for name, text, description in (
         ("reject_plain_http", good.replace("https://", "http://"),
          "plain http to a non-loopback host"),
@@ -1275,7 +1299,7 @@ def invites_doc(world: World) -> Json:
         ("reject_query", good.replace("/join#", "/join?x=1#"), "a query string"),
         ("reject_padding_in_secret", good[:-1] + "=",
          "a padding character in place of the secret's last character"),
-        ("reject_non_canonical_secret", good[:-1] + NON_CANONICAL[good[-1]],
+        ("reject_non_canonical_secret", good[:-1] + non_canonical_last(good[-1]),
          "the secret's last character with its unused low bits set (not canonical base64url)"),
         ("reject_not_join_path", good.replace("/join#", "/invite#"), "not a /join link"),
     ):
@@ -1341,7 +1365,7 @@ def keystore_doc(world: World) -> Json:
     gid = world.group_id
     contents = KeystoreContents((
         (f"group/{gid.hex()}", world.people["member"].encode_private()),
-        ("device-name", "Mia's phone".encode()),
+        ("device-name", b"Mia's phone"),
     ))
     params = KdfParams()
     salt, nonce = rng(16), rng(24)
@@ -1402,12 +1426,158 @@ def keystore_doc(world: World) -> Json:
                            {"keystore": data.hex(), "passphrase": passphrase},
                            error_of(code, lambda d=data, pw=passphrase: open_keystore(d, pw)),
                            description))
+    # The exported identity deliberately reuses this file's passphrase, salt and nonce so
+    # the test derives Argon2id keys only twice. Never reuse a salt or nonce in practice.
+    member = world.people["member"]
+    exported = ExportedIdentity(member, gid, "HTTPS://Relay.Example.ORG/")
+    scripted = Scripted(salt, nonce)
+    export = export_identity(exported, PASSPHRASE, params=params, random=scripted)
+    scripted.done()
+    assert open_keystore(export, PASSPHRASE) == KeystoreContents((
+        ("vault/identity", member.encode_private()), ("vault/group", gid),
+        ("vault/relay", RELAY_URL.encode())))
+    back = import_identity(export, PASSPHRASE)
+    assert (back.identity.encode_private(), back.group_id, back.relay_url) == (
+        member.encode_private(), gid, RELAY_URL)
+    export_contents = KeystoreContents((
+        ("vault/identity", member.encode_private()), ("vault/group", gid),
+        ("vault/relay", RELAY_URL.encode())))
+    vectors.append(vec(
+        "export_identity", "export_identity",
+        {"sign_seed": member.sign_seed.hex(), "box_sk": member.box_sk.hex(),
+         "group_id": gid.hex(), "relay_url": exported.relay_url, "passphrase": PASSPHRASE,
+         "params": {"time_cost": params.time_cost, "memory_kib": params.memory_kib,
+                    "parallelism": params.parallelism},
+         "salt": salt.hex(), "nonce": nonce.hex()},
+        {"relay_url": RELAY_URL, "contents": export_contents.encode().hex(),
+         "keystore": export.hex()},
+        "an identity export (a keystore file with fixed entries) reusing the salt and nonce "
+        "above only to keep the test cheap"))
+    vectors.append(vec(
+        "reject_import_plain_keystore", "import_identity",
+        {"keystore": sealed.hex(), "passphrase": PASSPHRASE},
+        error_of("keystore_corrupt", lambda: import_identity(sealed, PASSPHRASE)),
+        "a keystore that opens but holds no exported identity"))
     return doc("keystore", "Keystore contents and a keystore file sealed with the real "
-               "Argon2id parameters (t=3, m=65536 KiB, p=4) and a pinned salt and nonce.",
-               vectors)
+               "Argon2id parameters (t=3, m=65536 KiB, p=4) and a pinned salt and nonce; an "
+               "identity export (the same file format with fixed entries).", vectors)
+
+
+# --- the client's local store --------------------------------------------------------------
+
+
+def localstore_doc(world: World, posts: Json) -> Json:
+    rng = seeded_random("vault/vectors/localstore")
+    gid, state = world.group_id, world.state
+    vectors: list[Json] = []
+    secret = rng(32)
+    scripted = Scripted(secret)
+    assert new_local_store_secret(scripted) == secret
+    scripted.done()
+    key = local_store_key(secret)
+    vectors.append(vec("store_key", "local_store_key", {"secret": secret.hex()},
+                       {"blake2b_message": (frame(labels.LOCAL_STORE_KEY) + b"records").hex(),
+                        "key": key.hex()}))
+    welcome = next(v for v in posts["vectors"] if v["name"] == "post_welcome")
+    envelope = PostEnvelope.decode(bytes.fromhex(welcome["expected"]["envelope"]))
+    opened = open_post(envelope, bytes.fromhex(welcome["inputs"]["epoch_key"]), state)
+    stored = encode_stored_post(opened)
+    assert decode_stored_post(stored) == opened
+    vectors.append(vec("stored_post_welcome", "stored_post",
+                       {"envelope": envelope.encode().hex(), "body": opened.body.encode().hex(),
+                        "signature": opened.signature.hex()},
+                       {"encoded": stored.hex()}))
+    stub = PostStub(opened.post_id, opened.author, opened.body.author_seq)
+    vectors.append(vec("post_stub_welcome", "post_stub",
+                       {"post_id": stub.post_id.hex(), "author": stub.author.hex(),
+                        "author_seq": stub.author_seq},
+                       {"encoded": encode_post_stub(stub).hex()}))
+    request = world.join_request
+    assert request is not None
+    link = InviteLink(RELAY_URL, gid, request.invite_id, world.invites["approval"].secret)
+    for name, pending in (("pending_join_with_request", PendingJoin(link.to_uri(), request)),
+                          ("pending_join_without_request", PendingJoin(link.to_uri()))):
+        encoded = encode_pending_join(pending)
+        assert decode_pending_join(encoded) == pending
+        vectors.append(vec(name, "pending_join",
+                           {"invite_uri": pending.invite_uri,
+                            "join_request": None if pending.request is None
+                            else pending.request.encode().hex()},
+                           {"encoded": encoded.hex()}))
+    records = [
+        ("record_epoch_key", "epoch_key", gid + (2).to_bytes(8, "big"), world.epoch_keys[2]),
+        ("record_stored_post", "post", gid + opened.post_id, stored),
+        ("record_empty", "settings", b"", b""),
+    ]
+    sealed_records: dict[str, bytes] = {}
+    for name, kind, record_id, plaintext in records:
+        nonce = rng(24)
+        scripted = Scripted(nonce)
+        record = seal_record(key, kind, record_id, plaintext, random=scripted)
+        scripted.done()
+        assert open_record(key, kind, record_id, record) == plaintext
+        sealed_records[name] = record
+        aad = Writer(Tag.LOCAL_RECORD).text(kind).var(record_id).finish()
+        vectors.append(vec(name, "seal_record",
+                           {"secret": secret.hex(), "kind": kind, "record_id": record_id.hex(),
+                            "plaintext": plaintext.hex(), "nonce": nonce.hex()},
+                           {"store_key": key.hex(), "aad": aad.hex(),
+                            "ciphertext": record[2 + 24 + 4:].hex(), "record": record.hex()}))
+    record = sealed_records["record_epoch_key"]
+    record_id = gid + (2).to_bytes(8, "big")
+    other_secret = rng(32)
+    for name, data, store_secret, kind, rid, code, description in (
+        ("reject_record_other_kind", record, secret, "post", record_id, "decryption_failed",
+         "an epoch-key record opened as a post record"),
+        ("reject_record_other_row", record, secret, "epoch_key",
+         gid + (1).to_bytes(8, "big"), "decryption_failed",
+         "epoch 2's key record opened as epoch 1's"),
+        ("reject_record_other_store", record, other_secret, "epoch_key", record_id,
+         "decryption_failed", "opened with another store's secret"),
+        ("reject_record_flipped_byte", flip(record, 40), secret, "epoch_key", record_id,
+         "decryption_failed", "one ciphertext byte flipped"),
+        ("reject_record_wrong_tag", bytes((Tag.STORED_POST,)) + record[1:], secret, "epoch_key",
+         record_id, "malformed", "stored-post tag instead of local-record"),
+    ):
+        vectors.append(vec(
+            name, "open_record",
+            {"secret": store_secret.hex(), "kind": kind, "record_id": rid.hex(),
+             "record": data.hex()},
+            error_of(code, lambda d=data, sec=store_secret, k=kind, r=rid: open_record(
+                local_store_key(sec), k, r, d)),
+            description))
+    reply = next(v for v in posts["vectors"] if v["name"] == "reply_with_warning_and_expiry")
+    mixed = (Writer(Tag.STORED_POST).var(envelope.encode())
+             .var(bytes.fromhex(reply["expected"]["body"]))
+             .fixed(bytes.fromhex(reply["expected"]["signature"]), 64).finish())
+    stub_bytes = encode_post_stub(stub)
+    pending = encode_pending_join(PendingJoin(link.to_uri(), request))
+    for name, op, data, code, decode, description in (
+        ("reject_stored_post_mismatch", "stored_post", mixed, "post_invalid", decode_stored_post,
+         "one post's envelope stored with another post's body"),
+        ("reject_post_stub_trailing_byte", "post_stub", stub_bytes + b"\x00", "malformed",
+         decode_post_stub, "one extra byte"),
+        ("reject_pending_join_bad_request", "pending_join", flip(pending, -1), "bad_signature",
+         decode_pending_join, "the stored join request's signature altered"),
+    ):
+        vectors.append(vec(name, op, {"data": data.hex()},
+                           error_of(code, lambda d=data, f=decode: f(d)), description))
+    return doc("localstore", "What a client keeps on its own disk: the local store key, "
+               "sealed local records (pinned nonces), and the stored-post, post-stub and "
+               "pending-join record contents.", vectors)
 
 
 # --- relay authentication ------------------------------------------------------------------
+
+
+def verify_auth(kind: str, public_key: bytes, group_id: bytes, subject: bytes,
+                challenge: bytes, signature: bytes) -> None:
+    if kind == "member":
+        if subject != public_key:
+            raise AssertionError("a member answer's subject is the member's own key")
+        auth.verify_member_challenge(public_key, group_id, challenge, signature)
+    else:
+        auth.verify_invite_challenge(public_key, group_id, subject, challenge, signature)
 
 
 def auth_doc(world: World) -> Json:
@@ -1439,21 +1609,27 @@ def auth_doc(world: World) -> Json:
     me = p["member"]
     member_challenge = bytes.fromhex(vectors[0]["inputs"]["challenge"])
     member_sig = bytes.fromhex(vectors[0]["expected"]["signature"])
+    other_invite = world.invites["approval"].invite_id
     for name, kind, signer_pk, subject, chal, sig, description in (
         ("reject_other_challenge", "member", me.sign_pk, me.sign_pk, challenge, member_sig,
          "the member's answer replayed for another challenge"),
         ("reject_other_group", "member", me.sign_pk, me.sign_pk, member_challenge,
          auth.sign_member_challenge(me, bytes(32), member_challenge),
-         "an answer made for another group id"),
+         "an answer made for another group id (32 zero bytes)"),
         ("reject_invite_answer_as_member", "member", inv.pk, inv.pk, challenge, invite_sig,
-         "the invite key's answer presented as a member answer for the invite key"),
+         "the invite key's answer checked as a member answer by the invite key"),
+        ("reject_invite_answer_other_invite", "invite", inv.pk, other_invite, challenge,
+         invite_sig, "the invite key's answer checked for another invite id"),
+        ("reject_member_answer_as_invite", "invite", me.sign_pk, inv.invite_id,
+         member_challenge, member_sig,
+         "the member's answer checked as an invite answer by the member's key"),
     ):
         vectors.append(vec(
             name, "verify_auth",
             {"kind": kind, "public_key": signer_pk.hex(), "group_id": gid.hex(),
              "subject": subject.hex(), "challenge": chal.hex(), "signature": sig.hex()},
-            error_of("bad_signature", lambda pk=signer_pk, c=chal, s=sig:
-                     auth.verify_member_challenge(pk, gid, c, s)),
+            error_of("bad_signature", lambda k=kind, pk=signer_pk, sub=subject, c=chal, s=sig:
+                     verify_auth(k, pk, gid, sub, c, s)),
             description))
     return doc("auth", "Relay authentication: the signed challenge message for members and "
                "for invite holders, and session-token hashes.", vectors)
@@ -1471,6 +1647,7 @@ def build_documents() -> dict[str, Json]:
         epochs_doc(world), padding_doc(), attachments_doc(atts), posts_doc(world, atts),
         metadata_doc(world), invites_doc(world), keystore_doc(world), auth_doc(world),
     ]
+    docs.append(localstore_doc(world, docs[7]))
     return {f"{d['object']}.json": d for d in docs}
 
 

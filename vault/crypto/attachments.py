@@ -1,6 +1,7 @@
 """Attachments: blobs encrypted under their own random key, referenced from a post.
 
-The relay stores the blob (``nonce[24] || XChaCha20-Poly1305(data, aad="vault/v1/attachment")``)
+The relay stores the blob
+``nonce[24] || XChaCha20-Poly1305(data, aad=frame("vault/v1/attachment"))``
 under a client-chosen 16-byte ``blob_id``. The post body carries the blob's key, its
 digest ``H("vault/v1/attachment-digest", blob)`` and the plaintext size, so a client can
 check a served blob before decrypting it and the relay learns nothing but the blob size.
@@ -22,7 +23,14 @@ import nacl.exceptions
 from vault.crypto import labels
 from vault.crypto.encoding import Reader, Writer
 from vault.crypto.errors import AttachmentMismatchError, DecryptionError, PostError, TooLargeError
-from vault.crypto.primitives import HASH_SIZE, KEY_SIZE, RandomSource, default_random, labelled_hash
+from vault.crypto.primitives import (
+    HASH_SIZE,
+    KEY_SIZE,
+    RandomSource,
+    default_random,
+    frame,
+    labelled_hash,
+)
 
 BLOB_ID_SIZE: Final = 16
 MAX_ATTACHMENT_SIZE: Final = 10 * 1024 * 1024
@@ -34,6 +42,8 @@ MAX_BLOB_SIZE: Final = MAX_ATTACHMENT_SIZE + BLOB_OVERHEAD
 
 _encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
 _decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
+
+_AAD: Final = frame(labels.ATTACHMENT)
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ def encrypt_attachment(
     nonce = random(NONCE_SIZE)
     if len(key) != KEY_SIZE or len(nonce) != NONCE_SIZE:
         raise ValueError("the random source returned the wrong number of bytes")
-    blob = nonce + _encrypt(data, labels.ATTACHMENT, nonce, key)
+    blob = nonce + _encrypt(data, _AAD, nonce, key)
     return key, blob_digest(blob), blob
 
 
@@ -126,7 +136,7 @@ def decrypt_attachment(attachment: Attachment, blob: bytes) -> bytes:
             "another or an altered blob)"
         )
     try:
-        data: bytes = _decrypt(blob[NONCE_SIZE:], labels.ATTACHMENT, blob[:NONCE_SIZE],
+        data: bytes = _decrypt(blob[NONCE_SIZE:], _AAD, blob[:NONCE_SIZE],
                                attachment.blob_key)
     except nacl.exceptions.CryptoError:
         raise DecryptionError() from None

@@ -51,6 +51,10 @@ class Tag:
     METADATA_ENVELOPE: Final = 0x0D
     LOG_CHECKPOINT: Final = 0x0E
     KEYSTORE_FILE: Final = 0x0F
+    LOCAL_RECORD: Final = 0x10
+    STORED_POST: Final = 0x11
+    POST_STUB: Final = 0x12
+    PENDING_JOIN: Final = 0x13
 
 
 class Writer:

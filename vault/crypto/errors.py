@@ -353,6 +353,26 @@ class PostExpiredError(PostRejectedError):
     code = "post_expired"
 
 
+class LogEntryStaleError(RelayError):
+    """A log entry dated more than 5 minutes before the relay's clock.
+
+    Stale, replayed or backdated (for example, dated before an invite's expiry to use an
+    invite that has since expired). Rebuild the entry on the current head and append again.
+    """
+
+    code = "log_entry_stale"
+
+
+class JoinRequestStaleError(RelayError):
+    """A join request dated more than 5 minutes before or after the relay's clock.
+
+    Stale, replayed or backdated, or made on a device whose clock is wrong: check the clock and
+    make a new request.
+    """
+
+    code = "join_request_stale"
+
+
 class RateLimitedError(RelayError):
     """Too many requests from this client; retry after the time in the message."""
 
@@ -375,3 +395,54 @@ class InternalError(RelayError):
     """An unexpected failure inside the relay (a bug); nothing was stored."""
 
     code = "internal"
+
+
+# --- client (the SDK) -------------------------------------------------------------------
+# Raised on a member's device, never by the relay.
+
+
+class RelayUnreachableError(RelayUnavailableError):
+    """The relay could not be reached (no connection, timeout, or it answered garbage).
+
+    For a request that is not safe to repeat blindly, the SDK first checks with the relay
+    whether it took effect; this error means it still could not tell, or the relay stayed
+    away for the whole retry budget. Nothing acknowledged is lost: retry later.
+    """
+
+    code = "relay_unreachable"
+
+
+class ClientError(VaultError):
+    """Something this device refused to do (not a protocol violation by anyone else)."""
+
+    code = "client_error"
+
+
+class UnknownGroupError(ClientError):
+    """This device is not in that group (or has forgotten it after leaving or a wipe)."""
+
+    code = "group_unknown"
+
+
+class JoinPendingError(ClientError):
+    """The join request is still waiting for an admin's approval."""
+
+    code = "join_pending"
+
+
+class JoinDeniedError(ClientError):
+    """An admin denied the join request."""
+
+    code = "join_denied"
+
+
+class InviteImageError(InviteUriError):
+    """An image could not be read, or holds no QR code with a Vault invite."""
+
+    code = "invite_image_unreadable"
+
+
+class LocalStoreError(ClientError):
+    """The local store on this device is damaged, or belongs to another keystore."""
+
+    code = "local_store_invalid"

@@ -12,7 +12,8 @@ Wire layouts (every object starts with its tag byte and the protocol version byt
     MetadataEnvelope (Tag.METADATA_ENVELOPE)   nonce[24] ciphertext:var
         ciphertext = XChaCha20-Poly1305-IETF(metadata_key(epoch_key, group_id, epoch), nonce,
                                              padded plaintext,
-                                             aad = group_id || u64 epoch || subject-or-32-zeros)
+                                             aad = 0x0D 0x01 || group_id || u64 epoch ||
+                                             subject-or-32-zeros)
 
 The plaintext is padded so the *whole envelope* is a bucket size (a power of two from 256
 bytes up to 16 KiB, the most a log entry carries).
@@ -113,12 +114,18 @@ class MemberProfile:
 MetadataValue: TypeAlias = GroupMetadata | MemberProfile
 
 
+_ENVELOPE_HEADER: Final = bytes((Tag.METADATA_ENVELOPE, PROTOCOL_VERSION))
+
+
 def _aad(group_id: bytes, epoch: int, subject: bytes | None) -> bytes:
     if len(group_id) != 32:
         raise ValueError("group id must be 32 bytes")
     if subject is not None and len(subject) != PUBLIC_KEY_SIZE:
         raise ValueError("subject must be a 32-byte signing key")
-    return group_id + _U64.pack(epoch) + (_NO_SUBJECT if subject is None else subject)
+    # The envelope's own tag and version are authenticated too, so a later version
+    # cannot be confused with this one.
+    return (_ENVELOPE_HEADER + group_id + _U64.pack(epoch)
+            + (_NO_SUBJECT if subject is None else subject))
 
 
 def seal_metadata(

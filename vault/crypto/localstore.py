@@ -1,0 +1,244 @@
+"""What a client keeps on its own disk, sealed under a key from its keystore.
+
+A client's local database keeps what it verified and decrypted (epoch keys, opened posts,
+posts waiting to be uploaded) so it does not have to fetch and decrypt everything again.
+Everything secret in it is a *local record*, sealed under a key that only the unlocked
+keystore yields, so a copied database alone reveals no content and no key.
+
+Keys::
+
+    secret    = 32 random bytes, kept in the keystore (see :func:`new_local_store_secret`)
+    store key = derive_key(secret, "vault/v1/local-store-key", b"records")
+
+LocalRecord (``Tag.LOCAL_RECORD``)::
+
+    nonce[24] var(ciphertext)
+    ciphertext = XChaCha20-Poly1305-IETF(store key, nonce, plaintext,
+                 aad = tag || version || text(kind) || var(record_id))
+
+``kind`` names the table or purpose and ``record_id`` the row (for example a group id and an
+epoch), so a record cannot be moved to another row or table without failing to open.
+
+Record contents defined here (each with its own tag):
+
+* StoredPost (``Tag.STORED_POST``): ``var(envelope) var(signed body) signature[64]``, an
+  :class:`~vault.crypto.posts.OpenedPost` as it was verified on arrival;
+* PostStub (``Tag.POST_STUB``): ``post_id[16] author[32] author_seq u64``, what remains of an
+  expired post, so its place in its author's sequence is not mistaken for a withheld post;
+* PendingJoin (``Tag.PENDING_JOIN``): ``text(invite uri) opt var(join request)``, a join
+  that waits for an admin's approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import nacl.bindings
+import nacl.exceptions
+
+from vault.crypto import labels
+from vault.crypto.encoding import Reader, Tag, Writer
+from vault.crypto.errors import DecryptionError, PostError
+from vault.crypto.invites import MAX_URI_LENGTH, JoinRequest
+from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope
+from vault.crypto.primitives import (
+    KEY_SIZE,
+    PUBLIC_KEY_SIZE,
+    SIGNATURE_SIZE,
+    RandomSource,
+    default_random,
+    derive_key,
+)
+
+__all__ = [
+    "MAX_RECORD_ID",
+    "MAX_RECORD_SIZE",
+    "PendingJoin",
+    "PostStub",
+    "decode_pending_join",
+    "decode_post_stub",
+    "decode_stored_post",
+    "encode_pending_join",
+    "encode_post_stub",
+    "encode_stored_post",
+    "local_store_key",
+    "new_local_store_secret",
+    "open_record",
+    "record_id",
+    "seal_record",
+]
+
+NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
+MAX_KIND: Final = 64
+MAX_RECORD_ID: Final = 256
+MAX_RECORD_SIZE: Final = 16 * 1024 * 1024
+_MAX_ENVELOPE: Final = 70 * 1024
+_MAX_BODY: Final = 64 * 1024
+_POST_ID_SIZE: Final = 16
+
+_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
+_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
+
+
+def new_local_store_secret(random: RandomSource = default_random) -> bytes:
+    """A fresh secret for a new local store (keep it in the keystore)."""
+    secret = random(KEY_SIZE)
+    if len(secret) != KEY_SIZE:
+        raise ValueError("the random source returned the wrong number of bytes")
+    return secret
+
+
+def local_store_key(secret: bytes) -> bytes:
+    """The key local records are sealed under, derived from the keystore's secret."""
+    return derive_key(secret, labels.LOCAL_STORE_KEY, b"records")
+
+
+def record_id(*parts: bytes | int) -> bytes:
+    """An unambiguous record id from byte strings (``var``) and integers (``u64``)."""
+    writer = Writer()
+    for part in parts:
+        if isinstance(part, int):
+            writer.u8(0).u64(part)
+        else:
+            writer.u8(1).var(part)
+    return writer.finish()
+
+
+def _aad(kind: str, record_id: bytes) -> bytes:
+    if not 0 < len(kind.encode("utf-8")) <= MAX_KIND:
+        raise ValueError(f"a record kind is 1 to {MAX_KIND} bytes")
+    if len(record_id) > MAX_RECORD_ID:
+        raise ValueError(f"a record id is at most {MAX_RECORD_ID} bytes")
+    return Writer(Tag.LOCAL_RECORD).text(kind).var(record_id).finish()
+
+
+def seal_record(
+    key: bytes,
+    kind: str,
+    record_id: bytes,
+    plaintext: bytes,
+    *,
+    random: RandomSource = default_random,
+) -> bytes:
+    """Seal *plaintext* as the record *kind*/*record_id* of a local store."""
+    if len(key) != KEY_SIZE:
+        raise ValueError("the local store key is 32 bytes")
+    if len(plaintext) > MAX_RECORD_SIZE:
+        raise ValueError(f"a local record holds at most {MAX_RECORD_SIZE} bytes")
+    nonce = random(NONCE_SIZE)
+    if len(nonce) != NONCE_SIZE:
+        raise ValueError("the random source returned the wrong number of bytes")
+    ciphertext: bytes = _encrypt(plaintext, _aad(kind, record_id), nonce, key)
+    return Writer(Tag.LOCAL_RECORD).fixed(nonce, NONCE_SIZE).var(ciphertext).finish()
+
+
+def open_record(key: bytes, kind: str, record_id: bytes, sealed: bytes) -> bytes:
+    """Open a record sealed by :func:`seal_record` for the same *kind* and *record_id*.
+
+    A record of another store, kind or row, or altered bytes: :class:`DecryptionError`;
+    bytes that are not a local record at all: :class:`MalformedError`.
+    """
+    reader = Reader(sealed, "local record", Tag.LOCAL_RECORD)
+    nonce = reader.fixed(NONCE_SIZE, "nonce")
+    ciphertext = reader.var(MAX_RECORD_SIZE + TAG_SIZE, "ciphertext")
+    reader.done()
+    try:
+        plaintext: bytes = _decrypt(ciphertext, _aad(kind, record_id), nonce, key)
+    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError,
+            nacl.exceptions.TypeError):
+        raise DecryptionError() from None
+    return plaintext
+
+
+# --- record contents -------------------------------------------------------------------------
+
+
+def encode_stored_post(post: OpenedPost) -> bytes:
+    """The bytes a client seals to keep a verified post."""
+    return (
+        Writer(Tag.STORED_POST)
+        .var(post.envelope.encode())
+        .var(post.body.encode())
+        .fixed(post.signature, SIGNATURE_SIZE)
+        .finish()
+    )
+
+
+def decode_stored_post(data: bytes) -> OpenedPost:
+    """Rebuild a post kept by :func:`encode_stored_post`.
+
+    The signature is **not** verified again: use this only on bytes that came out of
+    :func:`open_record` (authenticated by the store key), never on bytes from a relay.
+    The envelope and the body must still agree on their shared fields.
+    """
+    reader = Reader(data, "stored post", Tag.STORED_POST)
+    envelope = PostEnvelope.decode(reader.var(_MAX_ENVELOPE, "envelope"))
+    body = PostBody.decode(reader.var(_MAX_BODY, "body"))
+    signature = reader.fixed(SIGNATURE_SIZE, "signature")
+    reader.done()
+    if (body.post_id != envelope.post_id or body.group_id != envelope.group_id
+            or body.epoch != envelope.epoch or body.log_seq != envelope.log_seq
+            or body.log_head != envelope.log_head
+            or body.expires_at_ms != envelope.expires_at_ms):
+        raise PostError("stored post: body and envelope disagree")
+    return OpenedPost(body, envelope, signature)
+
+
+@dataclass(frozen=True)
+class PostStub:
+    """What a client keeps of a post that expired: where it sat in its author's sequence."""
+
+    post_id: bytes
+    author: bytes
+    author_seq: int
+
+
+def encode_post_stub(stub: PostStub) -> bytes:
+    return (
+        Writer(Tag.POST_STUB)
+        .fixed(stub.post_id, _POST_ID_SIZE)
+        .fixed(stub.author, PUBLIC_KEY_SIZE)
+        .u64(stub.author_seq)
+        .finish()
+    )
+
+
+def decode_post_stub(data: bytes) -> PostStub:
+    reader = Reader(data, "post stub", Tag.POST_STUB)
+    stub = PostStub(
+        reader.fixed(_POST_ID_SIZE, "post id"),
+        reader.fixed(PUBLIC_KEY_SIZE, "author"),
+        reader.u64("author sequence number"),
+    )
+    reader.done()
+    return stub
+
+
+@dataclass(frozen=True, repr=False)
+class PendingJoin:
+    """A join waiting for approval: the invite it used and the request sent (if any)."""
+
+    invite_uri: str = field(repr=False)
+    request: JoinRequest | None = None
+
+    def __repr__(self) -> str:
+        return "PendingJoin(<invite hidden>)"
+
+
+def encode_pending_join(pending: PendingJoin) -> bytes:
+    writer = Writer(Tag.PENDING_JOIN).text(pending.invite_uri)
+    writer.flag(pending.request is not None)
+    if pending.request is not None:
+        writer.var(pending.request.encode())
+    return writer.finish()
+
+
+def decode_pending_join(data: bytes) -> PendingJoin:
+    reader = Reader(data, "pending join", Tag.PENDING_JOIN)
+    uri = reader.text(MAX_URI_LENGTH, "invite")
+    request = JoinRequest.decode(reader.var(4096, "join request")) if reader.flag() else None
+    reader.done()
+    return PendingJoin(uri, request)
+
