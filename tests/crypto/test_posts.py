@@ -485,3 +485,24 @@ def test_repr_never_shows_what_members_wrote() -> None:
     body = G.body(ALICE, text="my secret", content_warning="private warning")
     assert "my secret" not in repr(body) and "private warning" not in repr(body)
     assert "my secret" not in repr(open_post(G.seal(ALICE, body), G.key, G.state))
+
+
+def test_unpaired_surrogate_is_a_post_error_not_a_crash() -> None:
+    for changes in ({"text": "\ud800"}, {"content_warning": "\udfff"}):
+        with pytest.raises(PostError, match="surrogate"):
+            G.seal(ALICE, G.body(ALICE, **changes))
+
+
+def test_oversized_attachment_inside_a_sealed_body_is_a_post_error() -> None:
+    """A body that decodes to an attachment over the size limit is a PostError on open."""
+    body = G.body(ALICE, text="look")
+    huge = struct.pack(">Q", 10 * 1024 * 1024 + 1)
+    attachment_wire = b"\x01" * 16 + b"\x02" * 32 + b"\x03" * 32 + huge + b"\x00\x00\x00\x03a/b"
+    raw = body.encode()
+    # swap "no warning, 0 attachments" for "no warning, 1 oversized attachment"
+    tail = b"\x00" + struct.pack(">I", 0) + b"\x00"
+    assert raw.endswith(tail)
+    forged = raw[: -len(tail)] + b"\x00" + struct.pack(">I", 1) + attachment_wire + b"\x00"
+    envelope = craft_from(ALICE, body, G.key, body_bytes=forged)
+    with pytest.raises(PostError, match="malformed"):
+        open_post(envelope, G.key, G.state)

@@ -154,15 +154,18 @@ class PostBody:
             _U32.pack(len(self.refs)),
             *self.refs,
         ]
-        text = self.text.encode("utf-8")
-        parts += (_U32.pack(len(text)), text)
-        if self.content_warning is None and not self.attachments:
-            parts.append(_NO_WARNING_NO_ATTACHMENTS)
-        else:
-            tail = Writer().opt_text(self.content_warning).u32(len(self.attachments))
-            for attachment in self.attachments:
-                attachment.write_to(tail)
-            parts.append(tail.finish())
+        try:
+            text = self.text.encode("utf-8")
+            parts += (_U32.pack(len(text)), text)
+            if self.content_warning is None and not self.attachments:
+                parts.append(_NO_WARNING_NO_ATTACHMENTS)
+            else:
+                tail = Writer().opt_text(self.content_warning).u32(len(self.attachments))
+                for attachment in self.attachments:
+                    attachment.write_to(tail)
+                parts.append(tail.finish())
+        except UnicodeEncodeError:
+            raise PostError("post text is not valid Unicode (an unpaired surrogate)") from None
         expiry = self.expires_at_ms
         parts.append(_NO_EXPIRY if expiry is None else b"\x01" + _U64.pack(expiry))
         return b"".join(parts)

@@ -50,6 +50,7 @@ from vault.crypto.errors import (
     MalformedError,
     NotAMemberError,
     PostError,
+    TooLargeError,
     UnknownLogHeadError,
 )
 from vault.crypto.padding import MAX_BUCKET, is_bucket, pad, unpad
@@ -215,7 +216,7 @@ def open_post(envelope: PostEnvelope, epoch_key: bytes, state: GroupState) -> Op
     signature = plaintext[-SIGNATURE_SIZE:]
     try:
         body = PostBody.decode(signed)
-    except (MalformedError, ValueError) as exc:
+    except (MalformedError, TooLargeError, ValueError) as exc:
         raise PostError(f"decrypted post body is malformed ({exc})") from None
     if body.post_id != envelope.post_id:
         raise PostError("post body and envelope name different post ids")
