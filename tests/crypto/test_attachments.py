@@ -1,20 +1,27 @@
-"""Attachment blobs: fresh keys, digests checked before decryption, size limits."""
+"""Attachment blobs: fresh keys, padding to size buckets, digests checked before
+decryption, size limits."""
 
 import struct
 
 import nacl.bindings
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.crypto.logfactory import seeded_random
 from vault.crypto import labels
 from vault.crypto.attachments import (
     BLOB_OVERHEAD,
     MAX_ATTACHMENT_SIZE,
+    MAX_BLOB_SIZE,
+    MIB,
     Attachment,
     blob_digest,
     decrypt_attachment,
     encrypt_attachment,
+    is_blob_size,
     make_attachment,
+    padded_size,
 )
 from vault.crypto.encoding import Reader, Writer
 from vault.crypto.errors import (
@@ -26,12 +33,14 @@ from vault.crypto.errors import (
 
 
 def test_round_trip_and_layout() -> None:
-    data = b"a photo of the sea" * 100
+    data = b"a photo of the sea" * 100  # 1800 bytes: the 2048-byte bucket
     key, digest, blob = encrypt_attachment(data, random=seeded_random("att"))
-    assert len(blob) == len(data) + BLOB_OVERHEAD == len(data) + 40
+    assert len(blob) == 2048 + BLOB_OVERHEAD == 2048 + 40
     nonce = blob[:24]
-    assert nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        blob[24:], bytes((len(labels.ATTACHMENT),)) + labels.ATTACHMENT, nonce, key) == data
+    padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        blob[24:], bytes((len(labels.ATTACHMENT),)) + labels.ATTACHMENT, nonce, key)
+    assert padded == data + b"\x80" + bytes(2048 - len(data) - 1)
+    assert padded == nacl.bindings.sodium_pad(data, 2048)  # ISO/IEC 7816-4, as libsodium
     framed = bytes((len(labels.ATTACHMENT_DIGEST),)) + labels.ATTACHMENT_DIGEST
     assert digest == nacl.bindings.crypto_generichash_blake2b_salt_personal(
         framed + blob, digest_size=32)
@@ -76,14 +85,98 @@ def test_tampered_blob_with_a_matching_digest_still_fails_to_decrypt() -> None:
 
 
 def test_size_limit() -> None:
+    assert MAX_ATTACHMENT_SIZE == 10 * MIB - 1 and MAX_BLOB_SIZE == 10 * MIB + 40
     too_big = bytes(MAX_ATTACHMENT_SIZE + 1)
-    with pytest.raises(TooLargeError, match="10485760"):
+    with pytest.raises(TooLargeError, match="10485759"):
         encrypt_attachment(too_big)
     attachment, blob = make_attachment(bytes(MAX_ATTACHMENT_SIZE), "application/octet-stream")
     assert attachment.size == MAX_ATTACHMENT_SIZE
+    assert len(blob) == MAX_BLOB_SIZE
     assert len(decrypt_attachment(attachment, blob)) == MAX_ATTACHMENT_SIZE
     with pytest.raises(TooLargeError):
         Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, MAX_ATTACHMENT_SIZE + 1, "a/b")
+
+
+# --- size buckets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("length", "bucket"), [
+    (0, 256), (1, 256), (255, 256), (256, 512), (257, 512), (1000, 1024), (1023, 1024),
+    (1024, 2048), (MIB // 2, MIB), (MIB - 1, MIB), (MIB, 2 * MIB), (MIB + 1, 2 * MIB),
+    (2 * MIB - 1, 2 * MIB), (2 * MIB, 3 * MIB), (9 * MIB + 5, 10 * MIB),
+    (MAX_ATTACHMENT_SIZE, 10 * MIB),
+])
+def test_buckets(length: int, bucket: int) -> None:
+    assert padded_size(length) == bucket
+    assert is_blob_size(bucket + BLOB_OVERHEAD)
+
+
+def test_bucket_limits() -> None:
+    with pytest.raises(TooLargeError):
+        padded_size(MAX_ATTACHMENT_SIZE + 1)
+    with pytest.raises(ValueError, match="negative"):
+        padded_size(-1)
+    for size in (0, 255 + 40, 256 + 39, 300 + 40, 3 * MIB // 2 + 40, 11 * MIB + 40,
+                 MAX_BLOB_SIZE + 1, MAX_BLOB_SIZE + MIB):
+        assert not is_blob_size(size), size
+    buckets = [b for b in range(0, 10 * MIB + 1, 256) if is_blob_size(b + BLOB_OVERHEAD)]
+    assert buckets == [256 << i for i in range(13)] + [k * MIB for k in range(2, 11)]
+
+
+@given(st.integers(0, MAX_ATTACHMENT_SIZE))
+def test_bucket_is_the_smallest_that_fits(length: int) -> None:
+    bucket = padded_size(length)
+    assert bucket > length and is_blob_size(bucket + BLOB_OVERHEAD)
+    smaller = [b for b in (bucket // 2, bucket - MIB) if b >= 256
+               and is_blob_size(b + BLOB_OVERHEAD)]
+    assert all(b <= length for b in smaller)
+
+
+def test_the_relay_sees_only_the_bucket() -> None:
+    sizes = {len(make_attachment(bytes(n), "a/b")[1]) for n in (0, 17, 200, 255)}
+    assert sizes == {256 + BLOB_OVERHEAD}
+    big = {len(make_attachment(bytes(n), "a/b")[1]) for n in (MIB, MIB + 1000, 2 * MIB - 1)}
+    assert big == {2 * MIB + BLOB_OVERHEAD}
+
+
+def _blob_with_plaintext(plaintext: bytes, key: bytes = b"\x05" * 32) -> bytes:
+    nonce = b"\x06" * 24
+    return nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext, bytes((len(labels.ATTACHMENT),)) + labels.ATTACHMENT, nonce, key)
+
+
+def test_size_is_checked_after_unpadding() -> None:
+    """An author who misstates the size within the same bucket is caught after decrypting."""
+    attachment, blob = make_attachment(b"hello", "text/plain")
+    for wrong in (4, 6, 0, 255):
+        lying = Attachment(attachment.blob_id, attachment.blob_key, attachment.digest, wrong,
+                           attachment.media_type)
+        with pytest.raises(AttachmentMismatchError, match="another number of bytes"):
+            decrypt_attachment(lying, blob)
+    with pytest.raises(AttachmentMismatchError, match="wrong size"):  # another bucket
+        decrypt_attachment(Attachment(attachment.blob_id, attachment.blob_key,
+                                      attachment.digest, 256, "text/plain"), blob)
+
+
+@pytest.mark.parametrize("plaintext", [bytes(256), b"\x01" * 256, b"x\x80" + bytes(253) + b"y"])
+def test_bad_padding_is_a_decryption_error(plaintext: bytes) -> None:
+    blob = _blob_with_plaintext(plaintext)
+    forged = Attachment(b"\x01" * 16, b"\x05" * 32, blob_digest(blob), 0, "a/b")
+    with pytest.raises(DecryptionError):
+        decrypt_attachment(forged, blob)
+
+
+def test_unpadding_a_large_bucket() -> None:
+    data = b"\x80" * 10 + bytes(MIB + 5)  # 2 MiB bucket: ~1 MiB of zeros after the 0x80
+    tail = 2 * MIB - len(data) - 1
+    blob = _blob_with_plaintext(data + b"\x80" + bytes(tail))
+    ok = Attachment(b"\x01" * 16, b"\x05" * 32, blob_digest(blob), len(data), "a/b")
+    assert decrypt_attachment(ok, blob) == data
+    spoiled = _blob_with_plaintext(data + b"\x80" + bytes(tail // 2) + b"\x01"
+                                   + bytes(tail - tail // 2 - 1))
+    bad = Attachment(b"\x01" * 16, b"\x05" * 32, blob_digest(spoiled), len(data), "a/b")
+    with pytest.raises(DecryptionError):
+        decrypt_attachment(bad, spoiled)
 
 
 @pytest.mark.parametrize("media", ["", "a b", "x" * 128, "caf\u00e9/x", "a\nb"])

@@ -457,6 +457,46 @@ def test_the_last_owner_cannot_be_demoted_or_leave(f: LogFactory) -> None:
     assert not state.is_member(second.sign_pk)
 
 
+def test_role_at_follows_every_role_change() -> None:
+    f, people = roles_group()  # seqs 1..3 add an admin, a moderator and a member
+    admin, mod, member = people[Role.ADMIN], people[Role.MODERATOR], people[Role.MEMBER]
+    f.set_role(member, Role.MODERATOR)       # seq 4
+    f.set_role(mod, Role.MEMBER, by=admin)   # seq 5
+    f.set_role(member, Role.ADMIN)           # seq 6
+    f.remove(member)                         # seq 7
+    late = f.add_member()                    # seq 8
+    state = verify_log(f.group_id, f.raw)
+    assert state == f.state
+    roles = lambda who: [state.role_at(who.sign_pk, seq) for seq in range(9)]  # noqa: E731
+    assert roles(member) == [None, None, None, Role.MEMBER, Role.MODERATOR, Role.MODERATOR,
+                             Role.ADMIN, None, None]
+    assert roles(mod) == [None, None, Role.MODERATOR, Role.MODERATOR, Role.MODERATOR,
+                          Role.MEMBER, Role.MEMBER, Role.MEMBER, Role.MEMBER]
+    assert roles(admin) == [None, *[Role.ADMIN] * 8]
+    assert roles(f.owner) == [Role.OWNER] * 9
+    assert roles(late) == [None] * 8 + [Role.MEMBER]
+    assert state.role_at(member.sign_pk, 99) is None and state.role_at(b"\x01" * 32, 3) is None
+    assert state.role_history == {
+        member.sign_pk: ((3, Role.MEMBER), (4, Role.MODERATOR), (6, Role.ADMIN)),
+        mod.sign_pk: ((2, Role.MODERATOR), (5, Role.MEMBER)),
+    }
+    assert state.former_members[member.sign_pk].role is Role.ADMIN  # the last role
+    # Built incrementally (apply_entry, extend_log) it is the same history.
+    stepwise = genesis_state(f.genesis, f.group_id)
+    for entry in f.entries[1:5]:
+        stepwise = apply_entry(stepwise, entry)
+    assert extend_log(stepwise, f.raw[5:]) == state
+
+
+def test_role_history_stays_small_in_a_large_group() -> None:
+    f = LogFactory("large roles")
+    members = f.add_members(2000)
+    f.set_role(members[7], Role.MODERATOR)
+    state = verify_log(f.group_id, f.raw)
+    assert list(state.role_history) == [members[7].sign_pk]
+    assert state.role_at(members[8].sign_pk, state.seq) is Role.MEMBER
+
+
 def test_role_of_someone_not_in_the_group(f: LogFactory) -> None:
     gone = f.add_member()
     f.remove(gone)
@@ -574,14 +614,26 @@ def test_metadata_rights_and_epochs(f: LogFactory) -> None:
     group = MetadataBody(None, 1, b"\x01" * 40)
     assert accepted(f, admin, group).group_metadata == group
     refused(f, member, MetadataBody(None, 1, b""), UnauthorizedEntryError)
-    own = MetadataBody(member.sign_pk, 0, b"\x02" * 40)  # older epoch is fine
+    own = MetadataBody(member.sign_pk, 1, b"\x02" * 40)
     assert accepted(f, member, own).profiles[member.sign_pk] == own
     for author in (member, admin, f.owner):
         refused(f, author, MetadataBody(f.identity().sign_pk, 1, b""), UnauthorizedEntryError,
                 "their own profile")
     refused(f, admin, MetadataBody(member.sign_pk, 1, b""), UnauthorizedEntryError)
-    refused(f, admin, MetadataBody(None, 2, b""), InvalidEntryError, "after the current")
+    refused(f, admin, MetadataBody(None, 2, b""), InvalidEntryError, "current epoch is 1")
     refused(f, member, MetadataBody(member.sign_pk, 2, b""), InvalidEntryError)
+
+
+def test_metadata_must_use_the_current_epoch(f: LogFactory) -> None:
+    """Under an older epoch's key, members removed since could read it."""
+    member, removed = f.add_member(), f.add_member()
+    f.remove(removed)  # epoch 1: `removed` still holds epoch 0's key
+    refused(f, f.owner, MetadataBody(None, 0, b"\x01" * 40), InvalidEntryError,
+            "encrypted for epoch 0, but the current epoch is 1")
+    refused(f, member, MetadataBody(member.sign_pk, 0, b"\x01" * 40), InvalidEntryError,
+            "current epoch")
+    accepted(f, f.owner, MetadataBody(None, 1, b"\x01" * 40))
+    accepted(f, member, MetadataBody(member.sign_pk, 1, b"\x02" * 40))
 
 
 # --- invites ------------------------------------------------------------------------------

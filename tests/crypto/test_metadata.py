@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import unicodedata
 
 import nacl.bindings
 import pytest
@@ -36,6 +37,7 @@ GID = b"\x0a" * 32
 KEY = b"\x0e" * 32
 ME = b"\x5a" * 32
 FULL = GroupMetadata("n" * 128, "d" * 4096, "r" * 8192)
+NOT_IN_NAMES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def test_group_metadata_round_trip() -> None:
@@ -57,9 +59,12 @@ def test_profile_round_trip() -> None:
 @settings(max_examples=100)
 @given(st.text(max_size=32), st.text(max_size=1000), st.text(max_size=2000))
 def test_wire_round_trips(name: str, description: str, rules: str) -> None:
-    name = "".join(ch for ch in name if ch >= " " and ch != "\x7f" and ch not in "\u202a\u202b"
-                   "\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in NOT_IN_NAMES
+                   and ch not in "\u200d\ufe0f")
+    description = "".join(ch for ch in description if unicodedata.category(ch) != "Cs")
+    rules = "".join(ch for ch in rules if unicodedata.category(ch) != "Cs")
     value = GroupMetadata(name, description, rules)
+    assert value.name == unicodedata.normalize("NFC", name)
     assert GroupMetadata.decode(value.encode()) == value
     sealed = seal_metadata(KEY, GID, 1, None, value, random=seeded_random("m"))
     assert is_bucket(len(sealed))
@@ -201,15 +206,84 @@ def test_limits() -> None:
         MemberProfile.decode(b"\x08\x01" + struct.pack(">I", 65) + b"m" * 65)
 
 
-@pytest.mark.parametrize("bad", ["a\nb", "tab\t", "\x00", "del\x7f", "evil\u202egnp.exe"])
-def test_names_are_single_line_without_direction_tricks(bad: str) -> None:
-    with pytest.raises(MetadataError, match="control or text-direction"):
+# The audit's samples: line breaks, bidi marks, zero-width and invisible characters.
+AUDIT_SAMPLES = ["Admin\u2028(official)", "Ali\u200ece", "Ad\u200bmin", "Bob\u061c", "x\u0085y",
+                 "\u200f\u0627Moderator", "A\u2029B", "Ad\u00admin"]
+
+
+@pytest.mark.parametrize("bad", [
+    "a\nb", "tab\t", "\x00", "del\x7f", "evil\u202egnp.exe", "\u2066isolate\u2069",
+    *AUDIT_SAMPLES,
+    "\ufeffBOM", "word\u2060joiner", "tag\U000e0041", "A\u200dB", "\u200d\U0001f600",
+    "\U0001f600\u200d", "\U0001f600\u200d\u200d\U0001f600", "A\ufe0f", "\ufe0f",
+    "\u200d", "x\u200d\ufe0f\U0001f600",
+])
+def test_names_are_single_line_without_invisible_characters(bad: str) -> None:
+    with pytest.raises(MetadataError, match="single line"):
         MemberProfile(bad)
-    with pytest.raises(MetadataError):
+    with pytest.raises(MetadataError, match="single line"):
         GroupMetadata(bad)
-    assert GroupMetadata("ok", description=bad.replace("\u202e", "")).description
+    if "\n" in bad or "\t" in bad:  # descriptions and rules may be several lines
+        assert GroupMetadata("ok", description=bad).description == bad
 
 
-def test_emoji_sequences_are_allowed_in_names() -> None:
-    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
-    assert MemberProfile(family).display_name == family
+@pytest.mark.parametrize("bad", AUDIT_SAMPLES)
+def test_audit_samples_are_refused_when_opened(bad: str) -> None:
+    """A client that skips the check when sealing cannot slip the names past readers."""
+    for subject, raw in ((ME, Writer(Tag.MEMBER_PROFILE).text(bad).finish()),
+                         (None, Writer(Tag.GROUP_METADATA).text(bad).text("").text("")
+                          .finish())):
+        with pytest.raises(MetadataError, match="single line"):
+            open_metadata(_seal_raw(raw, subject), KEY, GID, 4, subject)
+
+
+@pytest.mark.parametrize("name", [
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467",  # family: ZWJ between emoji
+    "\U0001f469\U0001f3fd\u200d\U0001f4bb",  # skin tone, then ZWJ
+    "\U0001f3f3\ufe0f\u200d\U0001f308",  # rainbow flag: VS16 then ZWJ
+    "\u2764\ufe0f Sam", "1\ufe0f\u20e3", "\U0001f3c3\u200d\u2640\ufe0f",
+    "Jos\u00e9", "\u05de\u05d9\u05d4", "\u0645\u0631\u064a\u0645", "\u674e\u534e", "R. \U0001f33b",
+    "Zo\u00eb Smith-Jones", "",
+])
+def test_real_names_and_emoji_sequences_are_allowed(name: str) -> None:
+    assert MemberProfile(name).display_name == name
+    assert GroupMetadata(name).name == name
+    sealed = seal_metadata(KEY, GID, 4, ME, MemberProfile(name))
+    assert open_member_profile(sealed, KEY, GID, 4, ME).display_name == name
+
+
+def test_names_are_nfc_normalised_on_seal_and_refused_otherwise_on_open() -> None:
+    decomposed = "Jose\u0301"  # e + combining acute
+    composed = "Jos\u00e9"
+    assert MemberProfile(decomposed) == MemberProfile(composed)
+    assert MemberProfile(decomposed).display_name == composed
+    assert GroupMetadata(decomposed).name == composed
+    assert MemberProfile(decomposed).encode() == MemberProfile(composed).encode()
+    sealed = seal_metadata(KEY, GID, 4, ME, MemberProfile(decomposed))
+    assert open_member_profile(sealed, KEY, GID, 4, ME).display_name == composed
+    # Bytes another client wrote without normalising: refused, so a name has one encoding.
+    raw_profile = Writer(Tag.MEMBER_PROFILE).text(decomposed).finish()
+    with pytest.raises(MalformedError, match="NFC"):
+        MemberProfile.decode(raw_profile)
+    with pytest.raises(MetadataError, match="NFC"):
+        open_metadata(_seal_raw(raw_profile, ME), KEY, GID, 4, ME)
+    raw_group = Writer(Tag.GROUP_METADATA).text(decomposed).text("").text("").finish()
+    with pytest.raises(MetadataError, match="NFC"):
+        open_metadata(_seal_raw(raw_group, None), KEY, GID, 4, None)
+    # Descriptions and rules are free text: kept as written.
+    assert GroupMetadata("g", decomposed, decomposed).description == decomposed
+
+
+def test_unpaired_surrogates_are_refused_not_a_crash() -> None:
+    for build in (lambda: MemberProfile("\ud800"), lambda: GroupMetadata("\udfff"),
+                  lambda: GroupMetadata("g", "\ud800"), lambda: GroupMetadata("g", "", "\udc00")):
+        with pytest.raises(MetadataError, match="surrogate"):
+            build()
+
+
+def test_repr_never_shows_what_was_written() -> None:
+    group = GroupMetadata("Survivors of X, Tuesday group", "we meet at 12 Elm St", "be kind")
+    profile = MemberProfile("Jane Doe")
+    for secret in ("Survivors", "Elm St", "be kind"):
+        assert secret not in repr(group) and secret not in str(group)
+    assert "Jane" not in repr(profile) and "Jane" not in str(profile)

@@ -101,3 +101,16 @@ def test_unpad_agrees_with_libsodium(head: bytes, marker: bytes, zeros: int) -> 
             unpad(padded)
     else:
         assert unpad(padded) == expected
+
+
+def test_unpad_beyond_the_post_buckets_needs_a_larger_limit() -> None:
+    data = b"attachment \x80 data"
+    padded = pad_to(data, 3 * MAX_BUCKET)  # more zeros after the marker than MAX_BUCKET
+    with pytest.raises(DecryptionError):
+        unpad(padded)  # the default limit is the largest post bucket
+    assert unpad(padded, max_size=len(padded)) == data
+    assert unpad(padded, max_size=len(padded)) == nacl.bindings.sodium_unpad(padded, len(padded))
+    with pytest.raises(DecryptionError):
+        unpad(padded[:-1] + b"\x01", max_size=len(padded))
+    with pytest.raises(DecryptionError):
+        unpad(bytes(len(padded)), max_size=len(padded))

@@ -14,17 +14,20 @@ from hypothesis import strategies as st
 from tests.crypto.logfactory import LogFactory, seeded_random
 from tests.crypto.postkit import Group, craft, craft_from
 from vault.crypto import epochs, labels
-from vault.crypto.attachments import Attachment, make_attachment
+from vault.crypto.attachments import MAX_ATTACHMENT_SIZE, Attachment, make_attachment
 from vault.crypto.encoding import Tag
 from vault.crypto.errors import (
     DecryptionError,
+    EpochStaleError,
     MalformedError,
     NotAMemberError,
     PostError,
+    RotationPendingError,
     SignatureError,
     TooLargeError,
     UnknownLogHeadError,
     VaultError,
+    all_error_classes,
 )
 from vault.crypto.identity import Identity
 from vault.crypto.padding import pad
@@ -34,6 +37,7 @@ from vault.crypto.posts import (
     PostBody,
     PostEnvelope,
     PostKind,
+    check_can_post,
     open_post,
     seal_post,
 )
@@ -110,7 +114,7 @@ ids = st.binary(min_size=16, max_size=16)
 keys32 = st.binary(min_size=32, max_size=32)
 u64 = st.integers(0, 2**64 - 1)
 attachments = st.builds(
-    Attachment, ids, keys32, keys32, st.integers(0, 10 * 1024 * 1024),
+    Attachment, ids, keys32, keys32, st.integers(0, MAX_ATTACHMENT_SIZE),
     st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=127),
 )
 
@@ -506,3 +510,54 @@ def test_oversized_attachment_inside_a_sealed_body_is_a_post_error() -> None:
     envelope = craft_from(ALICE, body, G.key, body_bytes=forged)
     with pytest.raises(PostError, match="malformed"):
         open_post(envelope, G.key, G.state)
+
+
+# --- may this device post now? --------------------------------------------------------------
+
+
+def test_check_can_post_in_the_current_epoch() -> None:
+    f = LogFactory("can post")
+    alice = f.add_member()
+    check_can_post(f.state, 0)
+    check_can_post(f.state, 0, author=alice.sign_pk)
+    with pytest.raises(NotAMemberError):
+        check_can_post(f.state, 0, author=f.identity().sign_pk)
+
+
+def test_check_can_post_refuses_a_stale_or_unknown_epoch() -> None:
+    f = LogFactory("stale epoch")
+    alice, bob = f.add_member(), f.add_member()
+    f.remove(bob)  # epoch 1: bob still holds epoch 0's key
+    with pytest.raises(EpochStaleError, match="epoch 0, but the membership log's current epoch "
+                       "is 1") as info:
+        check_can_post(f.state, 0, author=alice.sign_pk)
+    assert info.value.code == "epoch_stale"
+    with pytest.raises(EpochStaleError):
+        check_can_post(f.state, 2)  # not in this log yet
+    check_can_post(f.state, 1, author=alice.sign_pk)
+    with pytest.raises(NotAMemberError):  # checked first
+        check_can_post(f.state, 0, author=bob.sign_pk)
+
+
+def test_check_can_post_waits_for_the_rotation_after_a_leave() -> None:
+    f = LogFactory("rotation pending")
+    alice, leaver = f.add_member(), f.add_member()
+    f.leave(leaver)
+    assert f.state.rotation_pending
+    with pytest.raises(RotationPendingError, match="rotates") as info:
+        check_can_post(f.state, 0, author=alice.sign_pk)
+    assert info.value.code == "rotation_pending"
+    with pytest.raises(EpochStaleError):  # a wrong epoch is named as such first
+        check_can_post(f.state, 1)
+    f.rotate()
+    check_can_post(f.state, 1, author=alice.sign_pk)
+    f.leave(f.add_member())
+    f.remove(f.add_member())  # a removal also starts the next epoch
+    check_can_post(f.state, 2)
+
+
+def test_new_error_codes_are_registered() -> None:
+    codes = all_error_classes()
+    assert codes["rotation_pending"] is RotationPendingError
+    assert codes["epoch_stale"] is EpochStaleError
+    assert issubclass(RotationPendingError, VaultError) and issubclass(EpochStaleError, VaultError)

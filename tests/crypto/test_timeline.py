@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.crypto.logfactory import LogFactory
 from tests.crypto.postkit import Group
+from vault.crypto.encoding import U64_MAX
 from vault.crypto.errors import DecryptionError, EquivocationError
-from vault.crypto.posts import PostKind, open_post
+from vault.crypto.group_state import GroupState
+from vault.crypto.identity import Identity
+from vault.crypto.log import Role
+from vault.crypto.posts import OpenedPost, PostKind, open_post
 from vault.crypto.timeline import (
+    MAX_SEQ_JUMP,
     DuplicateIgnored,
     GapDetected,
     GapFilled,
     MissingReferences,
     NewPost,
+    SequenceJump,
     Timeline,
     UnknownHead,
+    VisiblePost,
     thread_view,
 )
 
@@ -69,18 +78,116 @@ def test_gaps_are_detected_and_filled() -> None:
     a = g.alice.sign_pk
     assert timeline.add(g.post(g.alice, author_seq=1))[1:] == []
     events = timeline.add(g.post(g.alice, author_seq=4))
-    assert events[1:] == [GapDetected(a, (2, 3))]
-    assert timeline.gaps() == {a: (2, 3)}
+    assert events[1:] == [GapDetected(a, 2, 3)] and events[1].count == 2  # type: ignore[union-attr]
+    assert timeline.gaps() == {a: ((2, 3),)}
     events = timeline.add(g.post(g.bob, author_seq=2))
-    assert events[1:] == [GapDetected(g.bob.sign_pk, (1,))]
-    assert timeline.gaps() == {a: (2, 3), g.bob.sign_pk: (1,)}
+    assert events[1:] == [GapDetected(g.bob.sign_pk, 1, 1)]
+    assert timeline.gaps() == {a: ((2, 3),), g.bob.sign_pk: ((1, 1),)}
     assert timeline.add(g.post(g.alice, author_seq=3))[1:] == [GapFilled(a, 3)]
-    assert timeline.add(g.post(g.alice, author_seq=7))[1:] == [GapDetected(a, (5, 6))]
-    assert timeline.gaps()[a] == (2, 5, 6)
-    for seq in (2, 5, 6):
-        timeline.add(g.post(g.alice, author_seq=seq))
+    assert timeline.add(g.post(g.alice, author_seq=9))[1:] == [GapDetected(a, 5, 8)]
+    assert timeline.gaps()[a] == ((2, 2), (5, 8))
+    assert timeline.add(g.post(g.alice, author_seq=6))[1:] == [GapFilled(a, 6)]
+    assert timeline.gaps()[a] == ((2, 2), (5, 5), (7, 8))  # a range split in two
+    for seq in (2, 5, 8, 7):
+        assert timeline.add(g.post(g.alice, author_seq=seq))[1:] == [GapFilled(a, seq)]
     timeline.add(g.post(g.bob, author_seq=1))
     assert timeline.gaps() == {}
+
+
+def test_a_huge_sequence_number_is_a_jump_not_a_gap() -> None:
+    """The audit's PoC: one post numbered 2**64 - 1 used to materialise every missing number."""
+    g = Group()
+    timeline = Timeline()
+    a = g.alice.sign_pk
+    timeline.add(g.post(g.alice, author_seq=1))
+    envelope = g.seal(g.alice, g.body(g.alice, author_seq=U64_MAX))
+    events = timeline.add_envelope(envelope, g.key, g.state)
+    assert events[1:] == [SequenceJump(envelope.post_id, a, U64_MAX, 1)]
+    assert timeline.gaps() == {} and envelope.post_id in timeline
+    # Later posts below it neither fill nor open gaps; the next number is refused by the body.
+    assert timeline.add(g.post(g.alice, author_seq=U64_MAX - 1))[1:] == []
+    assert timeline.add(g.post(g.alice, author_seq=5))[1:] == []
+    assert timeline.gaps() == {}
+    with pytest.raises(ValueError, match="out of range"):
+        g.body(g.alice, author_seq=U64_MAX + 1)
+
+
+def test_the_jump_bound() -> None:
+    g = Group()
+    timeline = Timeline()
+    a, b = g.alice.sign_pk, g.bob.sign_pk
+    # From nothing seen: up to MAX_SEQ_JUMP is one gap range to wait for (not 99,999 numbers).
+    events = timeline.add(g.post(g.alice, author_seq=MAX_SEQ_JUMP))
+    assert events[1:] == [GapDetected(a, 1, MAX_SEQ_JUMP - 1)]
+    assert timeline.gaps() == {a: ((1, MAX_SEQ_JUMP - 1),)}
+    # One more is misbehaviour: reported, post kept, nothing to wait for.
+    bob = g.post(g.bob, author_seq=MAX_SEQ_JUMP + 1)
+    assert timeline.add(bob)[1:] == [SequenceJump(bob.post_id, b, MAX_SEQ_JUMP + 1, 0)]
+    assert b not in timeline.gaps() and bob.post_id in timeline
+    # Measured from the author's highest number seen, and the author goes on normally.
+    top = MAX_SEQ_JUMP + 1 + MAX_SEQ_JUMP
+    assert timeline.add(g.post(g.bob, author_seq=top))[1:] == [
+        GapDetected(b, MAX_SEQ_JUMP + 2, top - 1)]
+    assert timeline.add(g.post(g.bob, author_seq=top + 2))[1:] == [GapDetected(b, top + 1, top + 1)]
+
+
+_AUTHORS_G = Group(LogFactory("huge seqs"))
+_AUTHORS = [_AUTHORS_G.alice, _AUTHORS_G.bob, _AUTHORS_G.mod]
+_SEQS = st.one_of(
+    st.integers(1, 40),
+    st.integers(MAX_SEQ_JUMP - 3, MAX_SEQ_JUMP + 3),
+    st.integers(1, U64_MAX),
+    st.integers(U64_MAX - 5, U64_MAX),
+)
+
+
+def _expected_gaps(arrivals: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """Reference model, by interval arithmetic: [1, highest] minus what arrived, minus the
+    numbers skipped by jumps (never materialised either)."""
+    highest = 0
+    covered = [(seq, seq) for seq in arrivals]
+    for seq in arrivals:
+        if seq > highest + MAX_SEQ_JUMP:
+            covered.append((highest + 1, seq - 1))
+        highest = max(highest, seq)
+    gaps, next_free = [], 1
+    for low, high in sorted(covered):
+        if low > next_free:
+            gaps.append((next_free, low - 1))
+        next_free = max(next_free, high + 1)
+    return tuple(gaps)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 2), _SEQS), max_size=25,
+                unique_by=lambda pair: pair))  # type: ignore[arg-type]
+def test_any_sequence_numbers_keep_the_timeline_bounded(posts: list[tuple[int, int]]) -> None:
+    """Whatever u64 numbers authors pick: no exception but VaultError, gaps exactly as the
+    model says, and the bookkeeping bounded by the number of posts (at most one missing
+    range per post), never by the numbers themselves."""
+    g = _AUTHORS_G
+    timeline = Timeline()
+    arrivals: dict[bytes, list[int]] = {}
+    for who, seq in posts:
+        author = _AUTHORS[who]
+        events = timeline.add(g.post(author, author_seq=seq))  # any other exception fails
+        arrivals.setdefault(author.sign_pk, []).append(seq)
+        for event in events:
+            if isinstance(event, GapDetected):
+                assert 1 <= event.first <= event.last < seq
+                assert event.count <= MAX_SEQ_JUMP
+            elif isinstance(event, SequenceJump):
+                assert seq - event.previous > MAX_SEQ_JUMP
+    gaps = timeline.gaps()
+    for author, seqs in arrivals.items():
+        expected = _expected_gaps(seqs)
+        assert gaps.get(author, ()) == expected
+        assert len(expected) <= len(seqs)
+    assert set(gaps) <= set(arrivals)
+    assert len(timeline) == len(posts)
+    for who, seq in posts[:1]:  # reusing an (author, seq) is a VaultError, nothing else
+        with pytest.raises(EquivocationError):
+            timeline.add(g.post(_AUTHORS[who], author_seq=seq))
 
 
 def test_missing_references_are_reported() -> None:
@@ -168,7 +275,7 @@ def test_order_and_gaps_do_not_depend_on_arrival(posts: list, repeat: int) -> No
     for post in [*posts, posts[repeat]]:
         timeline.add(post)
     assert timeline.ordered() == reference.ordered()
-    assert timeline.gaps() == reference.gaps() == {_G.bob.sign_pk: (2, 3, 4)}
+    assert timeline.gaps() == reference.gaps() == {_G.bob.sign_pk: ((2, 4),)}
 
 
 # --- thread view --------------------------------------------------------------------------
@@ -265,3 +372,139 @@ def test_deleted_post_hides_edits_and_reactions() -> None:
     (post,) = thread_view(timeline, g.state).posts
     assert post.deleted and post.text == "" and post.content_warning is None
     assert post.reactions == () and post.attachments == ()
+
+
+def test_visible_post_repr_never_shows_what_members_wrote() -> None:
+    post = VisiblePost(b"\0" * 16, b"\1" * 32, PostKind.POST, None, 0, "my abuser is ...",
+                       "cw: violence", (), reactions=(("hugs for you", (b"\2" * 32,)),))
+    for secret in ("abuser", "violence", "hugs"):
+        assert secret not in repr(post) and secret not in str(post)
+    g = Group()
+    timeline = Timeline()
+    root = g.post(g.alice, text="only for the group", content_warning="grief")
+    timeline.add(root)
+    timeline.add(g.post(g.bob, PostKind.REACTION, refs=(root.post_id,), text="with you"))
+    view = thread_view(timeline, g.state)
+    for secret in ("only for the group", "grief", "with you"):
+        assert secret not in repr(view)
+
+
+# --- rights judged at the action's own log position ---------------------------------------
+
+
+def _acting(g: Group, author: Identity, kind: PostKind, state: GroupState, epoch_key: bytes,
+            **changes: Any) -> OpenedPost:
+    """A post written against an *older* view of the log (and that epoch's key), opened
+    against the current log: what a removed member still holding an old key can write."""
+    body = g.body(author, kind, state=state, **changes)
+    return open_post(g.seal(author, body, key=epoch_key), epoch_key, g.state)
+
+
+def test_removed_moderators_backdated_delete_of_a_later_post_is_ignored() -> None:
+    """The audit's PoC: a moderator is removed, a member posts in the new epoch, and the
+    removed moderator signs a DELETE dated at a log position where they were still one."""
+    g = Group(LogFactory("removed moderator"))
+    while_moderator, key0 = g.state, g.key
+    g.f.remove(g.mod)  # epoch 1; the moderator keeps epoch 0's key
+    written_after = g.post(g.alice, text="something written after the removal")
+    reply_after = g.post(g.bob, PostKind.REPLY, refs=(written_after.post_id,), text="yes")
+    timeline = Timeline()
+    timeline.add(written_after)
+    timeline.add(reply_after)
+    forged = [
+        _acting(g, g.mod, PostKind.DELETE, while_moderator, key0, refs=(written_after.post_id,),
+                text=""),
+        _acting(g, g.mod, PostKind.REPLY, while_moderator, key0, refs=(written_after.post_id,),
+                text="a reply from before this post existed"),
+        _acting(g, g.mod, PostKind.REACTION, while_moderator, key0,
+                refs=(reply_after.post_id,), text="+1"),
+        _acting(g, g.mod, PostKind.DELETE, while_moderator, key0, refs=(reply_after.post_id,),
+                text=""),
+    ]
+    for post in forged:  # every one opens: the author was a member at that log position
+        assert isinstance(timeline.add(post)[0], NewPost)
+    view = thread_view(timeline, g.state)
+    assert [p.post_id for p in view.posts] == [written_after.post_id, reply_after.post_id]
+    assert not any(p.deleted for p in view.posts)
+    assert view.posts[1].reactions == ()
+    assert {i.post_id for i in view.ignored} == {p.post_id for p in forged}
+    assert all("older membership log entry" in i.reason for i in view.ignored)
+
+
+def test_a_delete_written_while_moderator_stays_valid_after_removal() -> None:
+    g = Group(LogFactory("moderator then removed"))
+    timeline = Timeline()
+    target = g.post(g.alice, text="against the rules")
+    timeline.add(target)
+    timeline.add(g.post(g.mod, PostKind.DELETE, refs=(target.post_id,), text=""))
+    g.f.remove(g.mod)
+    (shown,) = thread_view(timeline, g.state).posts
+    assert shown.deleted and shown.deleted_by == g.mod.sign_pk
+
+
+def test_a_delete_made_before_promotion_does_not_apply_after_it() -> None:
+    """The audit's PoC: a plain member's DELETE must not start to count once promoted."""
+    g = Group(LogFactory("promotion"))
+    timeline = Timeline()
+    target = g.post(g.alice, text="A's post")
+    early = g.post(g.bob, PostKind.DELETE, refs=(target.post_id,), text="")
+    timeline.add(target)
+    timeline.add(early)
+    assert not thread_view(timeline, g.state).posts[0].deleted
+    g.f.set_role(g.bob, Role.MODERATOR)
+    view = thread_view(timeline, g.state)
+    assert not view.posts[0].deleted
+    assert [i.post_id for i in view.ignored] == [early.post_id]
+    assert "moderator at the time" in view.ignored[0].reason
+    # A delete written after the promotion (at a log position that has it) applies.
+    timeline.add(g.post(g.bob, PostKind.DELETE, refs=(target.post_id,), text=""))
+    (shown,) = thread_view(timeline, g.state).posts
+    assert shown.deleted and shown.deleted_by == g.bob.sign_pk
+
+
+def test_a_delete_made_after_demotion_does_not_apply() -> None:
+    g = Group(LogFactory("demotion"))
+    timeline = Timeline()
+    kept = g.post(g.alice, text="kept")
+    gone = g.post(g.alice, text="gone")
+    timeline.add(kept)
+    timeline.add(gone)
+    timeline.add(g.post(g.mod, PostKind.DELETE, refs=(gone.post_id,), text=""))
+    g.f.set_role(g.mod, Role.MEMBER)
+    late = g.post(g.mod, PostKind.DELETE, refs=(kept.post_id,), text="")
+    timeline.add(late)
+    view = thread_view(timeline, g.state)
+    shown = {p.post_id: p.deleted for p in view.posts}
+    assert shown == {kept.post_id: False, gone.post_id: True}
+    assert [i.post_id for i in view.ignored] == [late.post_id]
+
+
+def test_honest_moderator_and_author_actions_at_the_same_log_position_apply() -> None:
+    """Acting at the very log position the target was written at is not backdating."""
+    g = Group(LogFactory("same position"))
+    timeline = Timeline()
+    target = g.post(g.bob, text="x")
+    edited = g.post(g.alice, text="draft")
+    for post in (target, edited,
+                 g.post(g.mod, PostKind.DELETE, refs=(target.post_id,), text=""),
+                 g.post(g.alice, PostKind.EDIT, refs=(edited.post_id,), text="final")):
+        timeline.add(post)
+    assert target.body.log_seq == edited.body.log_seq == g.state.seq
+    view = thread_view(timeline, g.state)
+    assert view.ignored == ()
+    assert view.posts[0].deleted and view.posts[1].text == "final"
+
+
+def test_backdated_edit_by_the_author_is_ignored() -> None:
+    g = Group(LogFactory("backdated edit"))
+    before, key = g.state, g.key
+    g.f.add_member()
+    post = g.post(g.alice, text="original")
+    backdated = _acting(g, g.alice, PostKind.EDIT, before, key, refs=(post.post_id,),
+                        text="rewritten history")
+    timeline = Timeline()
+    timeline.add(post)
+    timeline.add(backdated)
+    view = thread_view(timeline, g.state)
+    assert view.posts[0].text == "original"
+    assert [i.post_id for i in view.ignored] == [backdated.post_id]

@@ -29,7 +29,15 @@ import pytest
 from argon2 import low_level as argon2_low
 
 from vault.crypto import auth, keystore, labels
-from vault.crypto.attachments import Attachment, blob_digest, decrypt_attachment, make_attachment
+from vault.crypto.attachments import (
+    MIB,
+    Attachment,
+    blob_digest,
+    decrypt_attachment,
+    is_blob_size,
+    make_attachment,
+    padded_size,
+)
 from vault.crypto.encoding import Reader, Tag, Writer, b64decode, b64encode
 from vault.crypto.epochs import (
     EpochGrant,
@@ -450,7 +458,23 @@ def state_summary(state: GroupState) -> Json:
         "group_metadata": meta(state.group_metadata),
         "profiles": [meta(state.profiles[k]) for k in sorted(state.profiles)],
         "hashes": [x.hex() for x in state.hashes],
+        "role_history": [{"sign_pk": pk.hex(),
+                          "roles": [{"from_seq": seq, "role": int(role)}
+                                    for seq, role in state.role_history[pk]]}
+                         for pk in sorted(state.role_history)],
     }
+
+
+def check_role_history(state: GroupState, expected: Json) -> None:
+    """``role_at`` follows the vector's role history at every seq of the log."""
+    history = {b(h["sign_pk"]): [(r["from_seq"], r["role"]) for r in h["roles"]]
+               for h in expected["role_history"]}
+    for pk, periods in history.items():
+        for seq in range(state.seq + 1):
+            held = [role for start, role in periods if start <= seq]
+            want = held[-1] if held and state.was_member_at(pk, seq) else None
+            got = state.role_at(pk, seq)
+            assert (None if got is None else int(got)) == want, (pk.hex(), seq)
 
 
 @check("log", "verify_log")
@@ -459,6 +483,7 @@ def _verify_log(inputs: Json, expected: Json) -> None:
     if "entries" in inputs:
         state = verify_log(group_id, [b(e) for e in inputs["entries"]])
         assert state_summary(state) == expected["state"]
+        check_role_history(state, expected["state"])
         assert state.checkpoint().encode() == b(expected["checkpoint"])
         return
     entries = full_log()[1][: inputs["entries_from_full_log"]]
@@ -625,6 +650,22 @@ def attachment(d: Json) -> Attachment:
                       d["media_type"])
 
 
+@check("attachments", "attachment_padded_size")
+def _attachment_padded_size(inputs: Json, expected: Json) -> None:
+    length = inputs["length"]
+    if "error" in expected:
+        expect_error(expected, lambda: padded_size(length))
+        return
+    size = expected["padded_size"]
+    assert padded_size(length) == size > length
+    # the rule: powers of two from 256 B to 1 MiB, then multiples of 1 MiB up to 10 MiB
+    if length < MIB:
+        assert size == max(256, 1 << length.bit_length())
+    else:
+        assert size % MIB == 0 and size - MIB <= length
+    assert is_blob_size(size + 40)
+
+
 @check("attachments", "make_attachment")
 def _make_attachment(inputs: Json, expected: Json) -> None:
     data, key, nonce = b(inputs["data"]), b(inputs["blob_key"]), b(inputs["nonce"])
@@ -634,8 +675,12 @@ def _make_attachment(inputs: Json, expected: Json) -> None:
     assert blob == b(expected["blob"])
     assert blob[:24] == nonce
     assert b(expected["aad"]) == frame(labels.ATTACHMENT)
+    padded = b(expected["padded"])
+    assert len(padded) == padded_size(len(data)) and len(blob) == len(padded) + 40
+    assert padded == data + b"\x80" + bytes(len(padded) - len(data) - 1)
+    assert nacl.bindings.sodium_pad(data, len(padded)) == padded
     assert nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        blob[24:], frame(labels.ATTACHMENT), nonce, key) == data
+        blob[24:], frame(labels.ATTACHMENT), nonce, key) == padded
     assert blob_digest(blob) == labelled_hash(labels.ATTACHMENT_DIGEST, blob) == b(
         expected["digest"])
     assert made == attachment(expected["attachment"])

@@ -36,7 +36,15 @@ import nacl.bindings
 from argon2 import low_level as argon2_low
 
 from vault.crypto import auth, labels
-from vault.crypto.attachments import Attachment, blob_digest, decrypt_attachment, make_attachment
+from vault.crypto.attachments import (
+    MAX_ATTACHMENT_SIZE,
+    MIB,
+    Attachment,
+    blob_digest,
+    decrypt_attachment,
+    make_attachment,
+    padded_size,
+)
 from vault.crypto.encoding import Tag, Writer, b64decode, b64encode
 from vault.crypto.epochs import (
     EpochGrant,
@@ -637,6 +645,10 @@ def state_summary(state: GroupState) -> Json:
         "group_metadata": meta(state.group_metadata),
         "profiles": [meta(state.profiles[k]) for k in sorted(state.profiles)],
         "hashes": [x.hex() for x in state.hashes],
+        "role_history": [{"sign_pk": pk.hex(),
+                          "roles": [{"from_seq": seq, "role": int(role)}
+                                    for seq, role in state.role_history[pk]]}
+                         for pk in sorted(state.role_history)],
     }
 
 
@@ -718,6 +730,11 @@ def log_doc(world: World) -> Json:
          [next_entry(world, p["approved"],
                      MetadataBody(p["approved"].sign_pk, 2, b"\x00" * 256))],
          "log_unauthorized", "the member removed at entry 11 signs a profile change"),
+        ("reject_metadata_for_an_old_epoch",
+         [next_entry(world, p["admin"],
+                     MetadataBody(None, 1, world.metadata_envelopes["group"]))],
+         "log_entry_invalid", "group metadata encrypted for epoch 1 while the current epoch "
+         "is 2: the joiner, who left at entry 12, holds epoch 1's key"),
         ("reject_readding_removed_key",
          [next_entry(world, p["owner"], AddBody(p["approved"].public, Role.MEMBER))],
          "log_entry_invalid", "a removed key can never be added again"),
@@ -946,6 +963,14 @@ def make_attachments() -> list[tuple[bytes, str, tuple[bytes, bytes, bytes], Att
 
 def attachments_doc(atts: list[Any]) -> Json:
     vectors: list[Json] = []
+    for length in (0, 1, 255, 256, 1000, 1024, 65536, MIB // 2, MIB - 1, MIB, MIB + 1,
+                   2 * MIB, 5 * MIB + 12345, MAX_ATTACHMENT_SIZE):
+        vectors.append(vec(f"padded_size_{length}", "attachment_padded_size",
+                           {"length": length}, {"padded_size": padded_size(length)}))
+    vectors.append(vec(f"reject_padded_size_{MAX_ATTACHMENT_SIZE + 1}", "attachment_padded_size",
+                       {"length": MAX_ATTACHMENT_SIZE + 1},
+                       error_of("too_large", lambda: padded_size(MAX_ATTACHMENT_SIZE + 1)),
+                       "10 MiB of data does not fit the 10 MiB bucket with its padding byte"))
     for data, media, (key, nonce, blob_id), att, blob in atts:
         wire = Writer()
         att.write_to(wire)
@@ -953,12 +978,27 @@ def attachments_doc(atts: list[Any]) -> Json:
             f"attachment_{len(data)}_{media.split('/')[0]}", "make_attachment",
             {"data": data.hex(), "media_type": media, "blob_key": key.hex(),
              "nonce": nonce.hex(), "blob_id": blob_id.hex()},
-            {"aad": frame(labels.ATTACHMENT).hex(), "blob": blob.hex(),
+            {"padded": pad_to(data, padded_size(len(data))).hex(),
+             "aad": frame(labels.ATTACHMENT).hex(), "blob": blob.hex(),
              "digest": blob_digest(blob).hex(), "attachment": attachment_json(att),
              "attachment_wire": wire.finish().hex()}))
-    _data, _media, _draws, att, blob = atts[0]
+    data, _media, (key, nonce, _blob_id), att, blob = atts[0]
     other_key = replace(att, blob_key=bytes(32))
+    misstated = replace(att, size=len(data) - 1)
+
+    def sealed_as_is(plaintext: bytes) -> tuple[Attachment, bytes]:
+        """A blob whose plaintext the key holder chose (here: not validly padded)."""
+        forged = nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            plaintext, frame(labels.ATTACHMENT), nonce, key)
+        return replace(att, digest=blob_digest(forged)), forged
+
+    unpadded_att, unpadded_blob = sealed_as_is(data + bytes(256 - len(data)))
     for name, attachment, served, code, description in (
+        ("reject_size_misstated", misstated, blob, "attachment_mismatch",
+         "the right blob, but the attachment says one byte less (same bucket): caught after "
+         "unpadding"),
+        ("reject_bad_padding", unpadded_att, unpadded_blob, "decryption_failed",
+         "256 bytes encrypted without the 0x80 marker (digest and size bucket match)"),
         ("reject_flipped_blob_byte", att, flip(blob, 30), "attachment_mismatch",
          "one ciphertext byte flipped: the digest no longer matches"),
         ("reject_truncated_blob", att, blob[:-1], "attachment_mismatch", "one byte short"),
@@ -972,9 +1012,10 @@ def attachments_doc(atts: list[Any]) -> Json:
             {"attachment": attachment_json(attachment), "blob": served.hex()},
             error_of(code, lambda a=attachment, b=served: decrypt_attachment(a, b)),
             description))
-    return doc("attachments", "Attachment blobs: nonce || XChaCha20-Poly1305(data, aad = "
-               "the attachment label) under a random key; the digest a post records; the "
-               "attachment's wire form inside a post body.", vectors)
+    return doc("attachments", "Attachment blobs: the data padded to a size bucket, then nonce "
+               "|| XChaCha20-Poly1305(padded, aad = the attachment label) under a random key; "
+               "the digest a post records; the attachment's wire form inside a post body.",
+               vectors)
 
 
 # --- posts ---------------------------------------------------------------------------------
@@ -1175,6 +1216,12 @@ def metadata_doc(world: World) -> Json:
         vectors.append(vec(f"member_profile_{len(value.encode())}", "member_profile",
                            {"display_name": value.display_name},
                            {"encoded": value.encode().hex()}))
+    for name, display_name in (
+        ("member_profile_nfc", "Jose\u0301"),  # decomposed: encoded precomposed (NFC)
+        ("member_profile_emoji_sequence", "Sam \U0001f3f3\ufe0f\u200d\U0001f308"),
+    ):
+        vectors.append(vec(name, "member_profile", {"display_name": display_name},
+                           {"encoded": MemberProfile(display_name).encode().hex()}))
     cases: list[tuple[str, int, str | None, Any, bytes]] = [
         ("group_metadata_epoch_0", 0, None, GROUP_METADATA_0, world.metadata_nonces["group"]),
         ("member_profile_epoch_0", 0, "member", PROFILE_0, world.metadata_nonces["profile"]),
@@ -1221,6 +1268,10 @@ def metadata_doc(world: World) -> Json:
         return Writer(Tag.METADATA_ENVELOPE).fixed(nonce, 24).var(ct).finish()
 
     bidi = Writer(Tag.MEMBER_PROFILE).text("Mia\u202e").finish()
+    zero_width = Writer(Tag.MEMBER_PROFILE).text("Ad\u200bmin").finish()
+    decomposed = Writer(Tag.MEMBER_PROFILE).text("Jose\u0301").finish()
+    line_break = (Writer(Tag.GROUP_METADATA).text("Tuesday\u2028circle").text("").text("")
+                  .finish())
     negatives: list[tuple[str, bytes, int, bytes, bytes | None, str, str]] = [
         ("reject_profile_under_other_subject", profile_env, 0, k0, p["owner"].sign_pk,
          "decryption_failed", "the member's profile presented as the owner's"),
@@ -1236,6 +1287,12 @@ def metadata_doc(world: World) -> Json:
          "metadata_invalid", "a member profile encrypted with the group metadata's AAD"),
         ("reject_bidi_control_in_name", raw_seal(bidi, member_pk), 0, k0, member_pk,
          "metadata_invalid", "a display name containing U+202E (right-to-left override)"),
+        ("reject_zero_width_space_in_name", raw_seal(zero_width, member_pk), 0, k0, member_pk,
+         "metadata_invalid", "a display name containing U+200B (zero width space, category Cf)"),
+        ("reject_line_separator_in_group_name", raw_seal(line_break, None), 0, k0, None,
+         "metadata_invalid", "a group name containing U+2028 (line separator, category Zl)"),
+        ("reject_name_not_nfc", raw_seal(decomposed, member_pk), 0, k0, member_pk,
+         "metadata_invalid", "a display name in decomposed form (e + U+0301), not NFC"),
     ]
     for name, data, epoch, key, subject, code, description in negatives:
         vectors.append(vec(

@@ -1,10 +1,19 @@
 """Attachments: blobs encrypted under their own random key, referenced from a post.
 
 The relay stores the blob
-``nonce[24] || XChaCha20-Poly1305(data, aad=frame("vault/v1/attachment"))``
+``nonce[24] || XChaCha20-Poly1305(pad(data), aad=frame("vault/v1/attachment"))``
 under a client-chosen 16-byte ``blob_id``. The post body carries the blob's key, its
 digest ``H("vault/v1/attachment-digest", blob)`` and the plaintext size, so a client can
-check a served blob before decrypting it and the relay learns nothing but the blob size.
+check a served blob before decrypting it and the relay learns nothing but the blob's
+size bucket.
+
+Padding: ISO/IEC 7816-4 (``0x80`` then zeros, as ``sodium_pad``; see
+:mod:`vault.crypto.padding`) to the smallest bucket at least one byte longer than the
+data. Buckets (:func:`padded_size`): powers of two from 256 bytes to 1 MiB, then whole
+multiples of 1 MiB up to 10 MiB. So the data is at most 10 MiB - 1 byte
+(:data:`MAX_ATTACHMENT_SIZE`) and a blob is ``bucket + 40`` bytes, at most
+:data:`MAX_BLOB_SIZE` = 10 MiB + 40. After decrypting, the unpadded data must be exactly
+``size`` bytes.
 
 Wire form of one attachment inside a post body (no header of its own)::
 
@@ -23,6 +32,7 @@ import nacl.exceptions
 from vault.crypto import labels
 from vault.crypto.encoding import Reader, Writer
 from vault.crypto.errors import AttachmentMismatchError, DecryptionError, PostError, TooLargeError
+from vault.crypto.padding import pad_to, unpad
 from vault.crypto.primitives import (
     HASH_SIZE,
     KEY_SIZE,
@@ -33,12 +43,17 @@ from vault.crypto.primitives import (
 )
 
 BLOB_ID_SIZE: Final = 16
-MAX_ATTACHMENT_SIZE: Final = 10 * 1024 * 1024
+MIB: Final = 1024 * 1024
+MIN_PADDED_SIZE: Final = 256
+MAX_PADDED_SIZE: Final = 10 * MIB
+MAX_ATTACHMENT_SIZE: Final = MAX_PADDED_SIZE - 1
+"""Largest attachment (plaintext bytes): padding always adds at least one byte."""
 MAX_MEDIA_TYPE: Final = 127
 NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
 BLOB_OVERHEAD: Final = NONCE_SIZE + TAG_SIZE
-MAX_BLOB_SIZE: Final = MAX_ATTACHMENT_SIZE + BLOB_OVERHEAD
+MAX_BLOB_SIZE: Final = MAX_PADDED_SIZE + BLOB_OVERHEAD
+"""Largest blob a relay must accept: 10 MiB + 40 = 10,485,800 bytes."""
 
 _encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
 _decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
@@ -91,6 +106,31 @@ class Attachment:
                 f"media_type={self.media_type!r})")
 
 
+def padded_size(length: int) -> int:
+    """The bucket *length* bytes of attachment data are padded to (at least length + 1)."""
+    if length < 0:
+        raise ValueError("length must not be negative")
+    if length > MAX_ATTACHMENT_SIZE:
+        raise TooLargeError(
+            f"attachment is {length} bytes; attachments are at most {MAX_ATTACHMENT_SIZE} bytes"
+        )
+    if length < MIN_PADDED_SIZE:
+        return MIN_PADDED_SIZE
+    if length < MIB:
+        return 1 << length.bit_length()  # smallest power of two > length
+    return (length // MIB + 1) * MIB  # smallest multiple of 1 MiB > length
+
+
+def is_blob_size(size: int) -> bool:
+    """Whether *size* is a possible blob length (a bucket + 40): a check the relay can make."""
+    padded = size - BLOB_OVERHEAD
+    if not MIN_PADDED_SIZE <= padded <= MAX_PADDED_SIZE:
+        return False
+    if padded <= MIB:
+        return padded & (padded - 1) == 0
+    return padded % MIB == 0
+
+
 def blob_digest(blob: bytes) -> bytes:
     """The digest a post records for an encrypted blob."""
     return labelled_hash(labels.ATTACHMENT_DIGEST, blob)
@@ -99,16 +139,13 @@ def blob_digest(blob: bytes) -> bytes:
 def encrypt_attachment(
     data: bytes, *, random: RandomSource = default_random
 ) -> tuple[bytes, bytes, bytes]:
-    """Encrypt *data* under a fresh key: returns ``(blob_key, digest, blob)``."""
-    if len(data) > MAX_ATTACHMENT_SIZE:
-        raise TooLargeError(
-            f"attachment is {len(data)} bytes; attachments are at most {MAX_ATTACHMENT_SIZE} bytes"
-        )
+    """Pad *data* and encrypt it under a fresh key: returns ``(blob_key, digest, blob)``."""
+    padded = pad_to(data, padded_size(len(data)))
     key = random(KEY_SIZE)
     nonce = random(NONCE_SIZE)
     if len(key) != KEY_SIZE or len(nonce) != NONCE_SIZE:
         raise ValueError("the random source returned the wrong number of bytes")
-    blob = nonce + _encrypt(data, _AAD, nonce, key)
+    blob = nonce + _encrypt(padded, _AAD, nonce, key)
     return key, blob_digest(blob), blob
 
 
@@ -124,8 +161,9 @@ def make_attachment(
 
 
 def decrypt_attachment(attachment: Attachment, blob: bytes) -> bytes:
-    """Check a served *blob* against *attachment* (size, digest), then decrypt it."""
-    if len(blob) != attachment.size + BLOB_OVERHEAD:
+    """Check a served *blob* against *attachment* (size bucket, digest), decrypt and
+    unpad it, and check the data is exactly ``attachment.size`` bytes."""
+    if len(blob) != padded_size(attachment.size) + BLOB_OVERHEAD:
         raise AttachmentMismatchError(
             "the blob served has the wrong size for this attachment (the relay served "
             "another or a truncated blob)"
@@ -136,8 +174,14 @@ def decrypt_attachment(attachment: Attachment, blob: bytes) -> bytes:
             "another or an altered blob)"
         )
     try:
-        data: bytes = _decrypt(blob[NONCE_SIZE:], _AAD, blob[:NONCE_SIZE],
-                               attachment.blob_key)
+        padded: bytes = _decrypt(blob[NONCE_SIZE:], _AAD, blob[:NONCE_SIZE],
+                                 attachment.blob_key)
     except nacl.exceptions.CryptoError:
         raise DecryptionError() from None
+    data = unpad(padded, max_size=MAX_PADDED_SIZE)
+    if len(data) != attachment.size:
+        raise AttachmentMismatchError(
+            "the attachment holds another number of bytes than its post says (the post's "
+            "author described it wrongly)"
+        )
     return data

@@ -166,6 +166,20 @@ class EquivocationError(PostError):
     code = "post_equivocation"
 
 
+class EpochStaleError(VaultError):
+    """This device is about to write in an epoch that is not the log's current one: sync
+    the log (and fetch the current epoch key) before posting."""
+
+    code = "epoch_stale"
+
+
+class RotationPendingError(VaultError):
+    """A member left and no admin has started the next epoch yet: the current epoch key is
+    still held by the member who left, so nothing new may be written under it."""
+
+    code = "rotation_pending"
+
+
 class TooLargeError(VaultError):
     """Content larger than the protocol allows."""
 

@@ -70,17 +70,22 @@ beyond a member's (moderation acts on posts). "Admin" below means admin or owner
 * ROTATE (admin): ``new_epoch == epoch + 1`` [InvalidEntryError]; clears
   ``rotation_pending``.
 * METADATA: subject None (the group's metadata) needs an admin; otherwise the subject
-  must be the author (a member's own profile) [UnauthorizedEntryError]; the epoch is not
-  after the current one [InvalidEntryError].
+  must be the author (a member's own profile) [UnauthorizedEntryError]; the epoch is the
+  current one [InvalidEntryError], so members removed before it cannot read it.
+
+Roles over time: every ROLE entry is kept in ``role_history``, so :meth:`GroupState.role_at`
+answers "which role did this key have in the state after entry *seq*" (moderation rights
+of a post are judged at the post's own ``log_seq``, not at the reader's head).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Final
+from types import MappingProxyType
+from typing import Final, TypeAlias
 
 from vault.crypto.encoding import Reader, Tag, Writer
 from vault.crypto.errors import (
@@ -98,6 +103,7 @@ __all__ = [
     "InviteState",
     "LogCheckpoint",
     "Member",
+    "RoleHistory",
     "apply_entry",
     "check_checkpoint",
     "check_same_entry",
@@ -107,6 +113,12 @@ __all__ = [
 ]
 
 CHECKPOINT_SIZE: Final = 2 + HASH_SIZE + 8 + HASH_SIZE
+
+RoleHistory: TypeAlias = tuple[tuple[int, Role], ...]
+"""``((from_seq, role), ...)``, oldest first: each role holds from the state after entry
+``from_seq`` until the next pair's ``from_seq`` (the first pair is the member's join)."""
+
+_NO_ROLE_CHANGES: Final[Mapping[bytes, RoleHistory]] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -171,8 +183,10 @@ class GroupState:
     """The verified state of a group after entry ``seq`` (whose hash is ``head``).
 
     Mappings are read-only views, keyed by signing key (``members``, ``former_members``,
-    ``profiles``), invite id (``invites``) or epoch number. ``hashes[i]`` is the hash of
-    entry *i*. ``epoch_start_seq[e]`` is the seq of the entry that started epoch *e*.
+    ``profiles``, ``role_history``), invite id (``invites``) or epoch number. ``hashes[i]``
+    is the hash of entry *i*. ``epoch_start_seq[e]`` is the seq of the entry that started
+    epoch *e*. ``role_history`` lists only the (current or former) members whose role was
+    ever changed by a ROLE entry; everyone else held ``Member.role`` throughout.
     """
 
     group_id: bytes
@@ -189,6 +203,7 @@ class GroupState:
     group_metadata: MetadataBody | None
     profiles: Mapping[bytes, MetadataBody]
     hashes: tuple[bytes, ...]
+    role_history: Mapping[bytes, RoleHistory] = field(default_factory=lambda: _NO_ROLE_CHANGES)
 
     def role_of(self, sign_pk: bytes) -> Role | None:
         """The current role of a member, or None for anyone who is not a member now."""
@@ -253,8 +268,24 @@ class GroupState:
             return False
         return member.removed_seq is None or seq < member.removed_seq
 
+    def role_at(self, sign_pk: bytes, seq: int) -> Role | None:
+        """The role *sign_pk* had in the state after entry *seq*, or None if it was not a
+        member then (or *seq* is beyond this state). O(log role changes)."""
+        if not self.was_member_at(sign_pk, seq):
+            return None
+        history = self.role_history.get(sign_pk)
+        if history is None:
+            member = self.member_record(sign_pk)
+            return None if member is None else member.role
+        # was_member_at guarantees seq >= joined_seq == history[0][0], so index >= 0.
+        return history[bisect_right(history, seq, key=_from_seq) - 1][1]
+
     def checkpoint(self) -> LogCheckpoint:
         return LogCheckpoint(self.group_id, self.seq, self.head)
+
+
+def _from_seq(period: tuple[int, Role]) -> int:
+    return period[0]
 
 
 def genesis_state(

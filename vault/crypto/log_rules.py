@@ -26,7 +26,7 @@ from vault.crypto.errors import (
     UnauthorizedEntryError,
     UnknownInviteError,
 )
-from vault.crypto.group_state import GroupState, InviteState, Member
+from vault.crypto.group_state import GroupState, InviteState, Member, RoleHistory
 from vault.crypto.identity import PublicIdentity
 from vault.crypto.log import (
     ZERO_HASH,
@@ -86,6 +86,7 @@ class StateBuilder:
         self.profiles: dict[bytes, MetadataBody] = {}
         self.hashes: list[bytes] = []
         self.owners = 0
+        self.role_history: dict[bytes, RoleHistory] = {}
 
     # --- construction -----------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class StateBuilder:
         builder.profiles = dict(state.profiles)
         builder.hashes = list(state.hashes)
         builder.owners = sum(1 for m in builder.members.values() if m.role == Role.OWNER)
+        builder.role_history = dict(state.role_history)
         return builder
 
     def freeze(self) -> GroupState:
@@ -153,6 +155,7 @@ class StateBuilder:
             group_metadata=self.group_metadata,
             profiles=MappingProxyType(self.profiles),
             hashes=tuple(self.hashes),
+            role_history=MappingProxyType(self.role_history),
         )
 
     def snapshot(self) -> GroupState:
@@ -425,6 +428,9 @@ class StateBuilder:
             )
         self.members[body.member] = replace(target, role=body.role)
         self.owners += (body.role == Role.OWNER) - (target.role == Role.OWNER)
+        # Role changes are rare: keep each one so rights can be judged at any past seq.
+        history = self.role_history.get(body.member, ((target.joined_seq, target.role),))
+        self.role_history[body.member] = (*history, (entry.seq, body.role))
 
     def _rotate(self, entry: LogEntry, author: Member, body: RotateBody) -> None:
         self._require_admin(entry, author, "start a new epoch")
@@ -438,10 +444,12 @@ class StateBuilder:
             raise UnauthorizedEntryError(
                 f"{_where(entry)}: a member may change only their own profile"
             )
-        if body.epoch > self.epoch:
+        if body.epoch != self.epoch:
+            # Always the current epoch: metadata under an older key would be readable by
+            # the members removed since, and a later epoch has no key yet.
             raise InvalidEntryError(
-                f"{_where(entry)} is encrypted for epoch {body.epoch}, after the current "
-                f"epoch {self.epoch}"
+                f"{_where(entry)} is encrypted for epoch {body.epoch}, but the current "
+                f"epoch is {self.epoch}: metadata must be encrypted under the current epoch"
             )
         if body.subject is None:
             self.group_metadata = body

@@ -17,12 +17,22 @@ Wire layouts (every object starts with its tag byte and the protocol version byt
 
 The plaintext is padded so the *whole envelope* is a bucket size (a power of two from 256
 bytes up to 16 KiB, the most a log entry carries).
+
+Names (the group name and display names) are single-line: no character of Unicode
+category Cc (controls, including U+0085), Cf (format: bidi controls, zero-width
+characters, soft hyphen, ...), Zl or Zp (line and paragraph separators), except U+200D
+ZERO WIDTH JOINER between two emoji and U+FE0F VARIATION SELECTOR-16 next to an emoji
+("emoji" approximated as category So, the skin-tone modifiers U+1F3FB..U+1F3FF and the
+keycap U+20E3). A name is NFC-normalised when the value is built (so sealing always
+writes NFC) and a decoded name that is not NFC is refused, so one name has one encoding.
+No text may hold an unpaired surrogate (it has no UTF-8 form).
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 import nacl.bindings
@@ -53,26 +63,91 @@ _U64 = struct.Struct(">Q")
 _encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
 _decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
-# Characters that could make one name look like another or break a layout.
-_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Categories that could make one name look like another or break a layout: controls
+# (Cc, which includes U+0085), format characters (Cf: bidi controls, zero-width
+# characters, soft hyphen, ...), line and paragraph separators, and surrogates.
+_REFUSED_IN_NAMES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_ZWJ: Final = "\u200d"
+_VS16: Final = "\ufe0f"
+_KEYCAP: Final = "\u20e3"
+
+
+def _is_emoji(ch: str) -> bool:
+    """Approximately Extended_Pictographic: symbols (So), skin-tone modifiers, keycap."""
+    return (unicodedata.category(ch) == "So" or "\U0001f3fb" <= ch <= "\U0001f3ff"
+            or ch == _KEYCAP)
+
+
+def _allowed_joiner(value: str, index: int) -> bool:
+    """U+200D between two emoji (an emoji's U+FE0F counts), U+FE0F next to an emoji."""
+    before = value[index - 1] if index > 0 else ""
+    after = value[index + 1] if index + 1 < len(value) else ""
+    if value[index] == _VS16:
+        return bool(before and _is_emoji(before)) or bool(after and _is_emoji(after))
+    if not (after and _is_emoji(after)):
+        return False
+    if before == _VS16:
+        before = value[index - 2] if index > 1 else ""
+    return bool(before) and _is_emoji(before)
+
+
+_NOT_SINGLE_LINE: Final = (
+    "no control, format (invisible or text-direction) or line-breaking characters"
+)
+_STRAY_JOINER: Final = "no zero-width joiner or emoji variation selector outside an emoji"
+
+
+def _name_problem(value: str) -> str | None:
+    if value.isascii():
+        return None if value.isprintable() else _NOT_SINGLE_LINE
+    for index, ch in enumerate(value):
+        if ch in (_ZWJ, _VS16):
+            if not _allowed_joiner(value, index):
+                return _STRAY_JOINER
+        elif unicodedata.category(ch) in _REFUSED_IN_NAMES:
+            return _NOT_SINGLE_LINE
+    return None
 
 
 def _check_text(value: str, limit: int, what: str, *, single_line: bool) -> None:
-    if len(value) * 4 > limit and len(value.encode("utf-8")) > limit:
+    if value.isascii():
+        size = len(value)
+    else:
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise MetadataError(f"{what} is not valid Unicode (an unpaired surrogate)") from None
+    if size > limit:
         raise TooLargeError(f"{what} is at most {limit} bytes")
-    if single_line and any(ch < " " or ch == "\x7f" or ch in _BIDI_CONTROLS for ch in value):
-        raise MetadataError(f"{what} must not contain control or text-direction characters")
+    if single_line:
+        problem = _name_problem(value)
+        if problem is not None:
+            raise MetadataError(f"{what} must be a single line of visible text: {problem}")
+
+
+def _nfc(value: str) -> str:
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
+
+
+def _require_nfc(value: str, what: str) -> str:
+    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+        raise MalformedError(f"{what} is not in Unicode normalisation form NFC")
+    return value
 
 
 @dataclass(frozen=True)
 class GroupMetadata:
-    """The group's name, description and rules (set by admins)."""
+    """The group's name, description and rules (set by admins).
 
-    name: str
-    description: str = ""
-    rules: str = ""
+    The name is stored NFC-normalised. ``repr`` never shows what was written.
+    """
+
+    name: str = field(repr=False)
+    description: str = field(default="", repr=False)
+    rules: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "name", _nfc(self.name))
         _check_text(self.name, MAX_GROUP_NAME, "group name", single_line=True)
         _check_text(self.description, MAX_DESCRIPTION, "group description", single_line=False)
         _check_text(self.rules, MAX_RULES, "group rules", single_line=False)
@@ -84,7 +159,7 @@ class GroupMetadata:
     @classmethod
     def decode(cls, data: bytes) -> GroupMetadata:
         reader = Reader(data, "group metadata", Tag.GROUP_METADATA)
-        name = reader.text(MAX_GROUP_NAME, "name")
+        name = _require_nfc(reader.text(MAX_GROUP_NAME, "name"), "group metadata: the name")
         description = reader.text(MAX_DESCRIPTION, "description")
         rules = reader.text(MAX_RULES, "rules")
         reader.done()
@@ -93,11 +168,15 @@ class GroupMetadata:
 
 @dataclass(frozen=True)
 class MemberProfile:
-    """How a member presents themself in this group (their own choice)."""
+    """How a member presents themself in this group (their own choice).
 
-    display_name: str
+    The display name is stored NFC-normalised. ``repr`` never shows it.
+    """
+
+    display_name: str = field(repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "display_name", _nfc(self.display_name))
         _check_text(self.display_name, MAX_DISPLAY_NAME, "display name", single_line=True)
 
     def encode(self) -> bytes:
@@ -106,7 +185,8 @@ class MemberProfile:
     @classmethod
     def decode(cls, data: bytes) -> MemberProfile:
         reader = Reader(data, "member profile", Tag.MEMBER_PROFILE)
-        display_name = reader.text(MAX_DISPLAY_NAME, "display name")
+        display_name = _require_nfc(reader.text(MAX_DISPLAY_NAME, "display name"),
+                                    "member profile: the display name")
         reader.done()
         return cls(display_name)
 

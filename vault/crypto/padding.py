@@ -7,7 +7,8 @@ above :data:`MAX_BUCKET` (64 KiB). The relay therefore learns only which bucket 
 profile falls into, not its length.
 
 :func:`pad_to` / :func:`unpad` also serve objects whose *total* wire size is what lands
-on a bucket (see :mod:`vault.crypto.metadata`).
+on a bucket (see :mod:`vault.crypto.metadata`), and attachments, which have buckets of
+their own up to 10 MiB (see :mod:`vault.crypto.attachments`; ``unpad(..., max_size=...)``).
 """
 
 from __future__ import annotations
@@ -61,15 +62,23 @@ def pad_to(data: bytes, size: int) -> bytes:
     return data + _MARKER + bytes(size - len(data) - 1)
 
 
-def unpad(padded: bytes) -> bytes:
+def unpad(padded: bytes, *, max_size: int = MAX_BUCKET) -> bytes:
     """Remove padding; a bad pad is the one opaque :class:`DecryptionError`.
 
     Padding is only removed after authenticated decryption, so a bad pad means the
     holder of the key produced it; callers still treat it as "could not decrypt".
+    Inputs longer than *max_size* are refused (:data:`MAX_BUCKET` unless said otherwise).
     """
-    if len(padded) > MAX_BUCKET:
+    if len(padded) > max_size:
         raise DecryptionError()
     end = padded.rfind(_MARKER)  # valid iff only zeros follow the last 0x80
-    if end < 0 or not padded.endswith(_ZEROS[: len(padded) - end - 1]):
+    if end < 0:
+        raise DecryptionError()
+    zeros = len(padded) - end - 1
+    if zeros <= MAX_BUCKET:
+        valid = padded.endswith(_ZEROS[:zeros])
+    else:  # only attachments pad this far
+        valid = padded.count(0, end + 1) == zeros
+    if not valid:
         raise DecryptionError()
     return padded[:end]

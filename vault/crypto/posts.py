@@ -23,6 +23,9 @@ Wire layouts (every object starts with its tag byte and the protocol version byt
 The associated data binds version, group, epoch, post id, the author's view of the log
 (``log_seq``, ``log_head``) and the expiry; the body repeats them under the author's
 signature and :func:`open_post` checks that both agree.
+
+Before writing, a client calls :func:`check_can_post` on its verified log: it refuses a
+stale epoch and the window after a LEAVE in which the leaver still holds the current key.
 """
 
 from __future__ import annotations
@@ -47,9 +50,11 @@ from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag
 from vault.crypto.epochs import post_key
 from vault.crypto.errors import (
     DecryptionError,
+    EpochStaleError,
     MalformedError,
     NotAMemberError,
     PostError,
+    RotationPendingError,
     TooLargeError,
     UnknownLogHeadError,
 )
@@ -83,6 +88,7 @@ __all__ = [
     "PostBody",
     "PostEnvelope",
     "PostKind",
+    "check_can_post",
     "decrypt_attachment",
     "encrypt_attachment",
     "make_attachment",
@@ -174,6 +180,31 @@ class OpenedPost:
     @property
     def author(self) -> bytes:
         return self.body.author
+
+
+def check_can_post(state: GroupState, epoch: int, *, author: bytes | None = None) -> None:
+    """Refuse to write a post in *epoch* on top of the verified membership log *state*.
+
+    Raises, in this order: :class:`NotAMemberError` when *author* (a signing key, if
+    given) is not a current member; :class:`EpochStaleError` when *epoch* is not
+    ``state.epoch`` (members removed since an older epoch still hold its key; a newer one
+    is not in this log yet); :class:`RotationPendingError` when a member left and no
+    admin has rotated yet (the leaver still holds the current key). The same check
+    applies before sealing metadata. :func:`seal_post` does not call it: the caller
+    decides when its log is fresh enough.
+    """
+    if author is not None and not state.is_member(author):
+        raise NotAMemberError("this identity is not a member of the group any more")
+    if epoch != state.epoch:
+        raise EpochStaleError(
+            f"this post would be encrypted for epoch {epoch}, but the membership log's "
+            f"current epoch is {state.epoch}: sync the log and the epoch keys, then retry"
+        )
+    if state.rotation_pending:
+        raise RotationPendingError(
+            "a member left and no admin has started a new epoch yet; the member who left "
+            "still holds the current key, so posting waits until an admin rotates"
+        )
 
 
 def seal_post(

@@ -7,7 +7,11 @@ as often as the relay repeats them. It
 * catches equivocation (:class:`EquivocationError`): one post id with two different
   bodies, or one author's sequence number used for two different post ids;
 * reports gaps per author (``author_seq`` starts at 1 and has no holes, so a hole means
-  the relay withheld a post, or it has not arrived yet);
+  the relay withheld a post, or it has not arrived yet) as ``(first, last)`` ranges, never
+  number by number: ``author_seq`` is a u64 the author chooses, so memory and time stay
+  proportional to the posts received whatever the numbers are;
+* reports an author whose sequence jumps more than :data:`MAX_SEQ_JUMP` above the highest
+  number seen from them (:class:`SequenceJump`) as misbehaviour, not as a gap to wait for;
 * keeps envelopes whose log head this device does not know (a fork, or this device is
   behind) so they can be retried after the log is synced;
 * orders posts causally: references before referrers, and each author's posts in
@@ -19,10 +23,11 @@ as often as the relay repeats them. It
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from vault.crypto.attachments import Attachment
 from vault.crypto.errors import EquivocationError, UnknownLogHeadError
@@ -31,6 +36,12 @@ from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, ope
 
 if TYPE_CHECKING:
     from vault.crypto.group_state import GroupState
+
+MAX_SEQ_JUMP: Final = 100_000
+"""How far above an author's highest seen ``author_seq`` a post may land and still open a
+gap to wait for. Honest clients number their posts 1, 2, 3, ...; a larger jump is reported
+as :class:`SequenceJump` (the author misbehaves, or this device missed a great many of
+their posts, e.g. it cannot read the history from before it joined)."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +60,30 @@ class DuplicateIgnored:
 
 @dataclass(frozen=True)
 class GapDetected:
-    """Newly detected holes in one author's sequence: posts withheld or not yet arrived."""
+    """A newly detected hole in one author's sequence: their posts numbered ``first`` to
+    ``last`` (inclusive) were withheld or have not arrived yet."""
 
     author: bytes
-    missing: tuple[int, ...]
+    first: int
+    last: int
+
+    @property
+    def count(self) -> int:
+        """How many posts the hole spans."""
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True)
+class SequenceJump:
+    """An author's post numbered more than :data:`MAX_SEQ_JUMP` above their highest number
+    seen so far (``previous``, 0 if none). The post is kept, but the skipped numbers are not
+    a gap to wait for: honest clients never skip, so this is misbehaviour by the author (or
+    this device missed that many of their posts)."""
+
+    post_id: bytes
+    author: bytes
+    author_seq: int
+    previous: int
 
 
 @dataclass(frozen=True)
@@ -82,8 +113,16 @@ class UnknownHead:
 
 
 TimelineEvent: TypeAlias = (
-    NewPost | DuplicateIgnored | GapDetected | GapFilled | MissingReferences | UnknownHead
+    NewPost | DuplicateIgnored | GapDetected | GapFilled | SequenceJump | MissingReferences
+    | UnknownHead
 )
+
+Gap: TypeAlias = tuple[int, int]
+"""``(first, last)``: an inclusive range of missing sequence numbers."""
+
+
+def _gap_first(gap: Gap) -> int:
+    return gap[0]
 
 
 class Timeline:
@@ -93,7 +132,9 @@ class Timeline:
         self._posts: dict[bytes, OpenedPost] = {}
         self._seqs: dict[bytes, dict[int, bytes]] = {}
         self._highest: dict[bytes, int] = {}
-        self._missing: dict[bytes, set[int]] = {}
+        # Per author, disjoint sorted (first, last) ranges: at most one more range than
+        # the author has posts here, whatever their sequence numbers are.
+        self._missing: dict[bytes, list[Gap]] = {}
         self._pending: dict[bytes, PostEnvelope] = {}
         self._ordered: tuple[OpenedPost, ...] | None = None
 
@@ -136,21 +177,34 @@ class Timeline:
         highest = self._highest.get(author, 0)
         if seq > highest:
             self._highest[author] = seq
-            if seq > highest + 1:
-                newly = tuple(range(highest + 1, seq))
-                self._missing.setdefault(author, set()).update(newly)
-                events.append(GapDetected(author, newly))
-        else:
-            missing = self._missing.get(author)
-            if missing is not None and seq in missing:
-                missing.discard(seq)
-                if not missing:
-                    del self._missing[author]
-                events.append(GapFilled(author, seq))
+            if seq > highest + MAX_SEQ_JUMP:
+                events.append(SequenceJump(post_id, author, seq, highest))
+            elif seq > highest + 1:
+                self._missing.setdefault(author, []).append((highest + 1, seq - 1))
+                events.append(GapDetected(author, highest + 1, seq - 1))
+        elif self._fill(author, seq):
+            events.append(GapFilled(author, seq))
         unseen = tuple(ref for ref in body.refs if ref not in self._posts)
         if unseen:
             events.append(MissingReferences(post_id, unseen))
         return events
+
+    def _fill(self, author: bytes, seq: int) -> bool:
+        """Remove *seq* from the author's missing ranges; False if it was not missing."""
+        gaps = self._missing.get(author)
+        if gaps is None:
+            return False
+        index = bisect_right(gaps, seq, key=_gap_first) - 1
+        if index < 0:
+            return False
+        first, last = gaps[index]
+        if seq > last:
+            return False
+        pieces = [(lo, hi) for lo, hi in ((first, seq - 1), (seq + 1, last)) if lo <= hi]
+        gaps[index : index + 1] = pieces
+        if not gaps:
+            del self._missing[author]
+        return True
 
     def add_envelope(
         self, envelope: PostEnvelope, epoch_key: bytes, state: GroupState
@@ -172,9 +226,13 @@ class Timeline:
         """Envelopes held back because their log head was unknown (retry after a log sync)."""
         return tuple(self._pending.values())
 
-    def gaps(self) -> Mapping[bytes, tuple[int, ...]]:
-        """author -> sorted author_seqs missing below the highest seen (only authors with gaps)."""
-        return {author: tuple(sorted(seqs)) for author, seqs in self._missing.items()}
+    def gaps(self) -> Mapping[bytes, tuple[Gap, ...]]:
+        """author -> the ``(first, last)`` ranges (inclusive, sorted, disjoint) of their
+        sequence numbers still missing below the highest seen; only authors with gaps.
+
+        Numbers skipped by a :class:`SequenceJump` are not listed.
+        """
+        return {author: tuple(gaps) for author, gaps in self._missing.items()}
 
     def ordered(self) -> tuple[OpenedPost, ...]:
         """All posts, causally ordered, ties broken by ``(timestamp_ms, post_id)``.
@@ -252,26 +310,29 @@ class Timeline:
 
 @dataclass(frozen=True)
 class VisiblePost:
-    """A post or reply as members see it, after edits, deletes and reactions."""
+    """A post or reply as members see it, after edits, deletes and reactions.
+
+    ``repr`` never shows what members wrote (text, warning, reactions).
+    """
 
     post_id: bytes
     author: bytes
     kind: PostKind
     reply_to: bytes | None
     timestamp_ms: int
-    text: str
-    content_warning: str | None
+    text: str = field(repr=False)
+    content_warning: str | None = field(repr=False)
     attachments: tuple[Attachment, ...]
     edited_at_ms: int | None = None
     deleted: bool = False
     deleted_by: bytes | None = None
-    reactions: tuple[tuple[str, tuple[bytes, ...]], ...] = ()
+    reactions: tuple[tuple[str, tuple[bytes, ...]], ...] = field(default=(), repr=False)
     """(reaction text, authors who reacted with it), sorted by text."""
 
 
 @dataclass(frozen=True)
 class IgnoredAction:
-    """An edit, delete or reaction that was not applied, and why."""
+    """A reply, edit, delete or reaction that was not applied, and why."""
 
     post_id: bytes
     reason: str
@@ -285,12 +346,24 @@ class ThreadView:
 
 _CONTENT_KINDS = (PostKind.POST, PostKind.REPLY)
 
+_NOT_RECEIVED: Final = "its target post has not been received"
+_BACKDATED: Final = (
+    "it names an older membership log entry than the post it acts on, so it claims to "
+    "have been written before that post existed (how a removed member would backdate it)"
+)
 
-def _may_delete(state: GroupState, deleter: bytes, target_author: bytes) -> bool:
-    if deleter == target_author:
+
+def _backdated(action: PostBody, target: OpenedPost) -> bool:
+    """An action written at a log position before its target's: impossible for an honest
+    client, which can only open (and so act on) posts whose log entry it has."""
+    return target.body.log_seq > action.log_seq
+
+
+def _may_delete(state: GroupState, action: PostBody, target_author: bytes) -> bool:
+    if action.author == target_author:
         return True
-    record = state.member_record(deleter)
-    return record is not None and record.role >= Role.MODERATOR
+    role = state.role_at(action.author, action.log_seq)
+    return role is not None and role >= Role.MODERATOR
 
 
 def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
@@ -298,13 +371,19 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
 
     * EDIT replaces text, warning and attachments of a post or reply, only by its author;
       the edit with the highest ``author_seq`` wins.
-    * DELETE by the author, or by anyone whose role (current, or last role if removed) is
-      moderator or above, tombstones a post or reply (shown as deleted, content dropped)
-      or withdraws a reaction.
+    * DELETE by the author, or by anyone who was moderator or above *at the delete's own
+      log position* (``state.role_at(author, log_seq)``: neither the current role nor the
+      last one), tombstones a post or reply (shown as deleted, content dropped) or
+      withdraws a reaction. A delete written before its author's promotion stays ignored.
     * REACTION adds ``text`` from its author to a post or reply (once per author and text).
+    * A REPLY, REACTION, EDIT or DELETE whose target was written at a later log position
+      (``target.log_seq > action.log_seq``) is ignored: it claims a view of the group from
+      before its target existed, which is how a removed member holding an old epoch key
+      would backdate an action against posts written after their removal.
 
     Actions whose target has not been received, is of the wrong kind or is not theirs to
     change are listed in ``ignored``; a later view may apply them once the target arrives.
+    Ignored replies are not shown.
     """
     posts = timeline.ordered()
     by_id = {post.post_id: post for post in posts}
@@ -318,7 +397,9 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
             continue
         target = by_id.get(body.refs[0])
         if target is None:
-            ignored.append(IgnoredAction(body.post_id, "its target post has not been received"))
+            ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED))
+        elif _backdated(body, target):
+            ignored.append(IgnoredAction(body.post_id, _BACKDATED))
         elif body.kind is PostKind.EDIT:
             if target.body.kind not in _CONTENT_KINDS:
                 ignored.append(IgnoredAction(body.post_id, "only posts and replies can be edited"))
@@ -330,9 +411,11 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
                     edits[target.post_id] = body
         elif target.body.kind is PostKind.EDIT or target.body.kind is PostKind.DELETE:
             ignored.append(IgnoredAction(body.post_id, "edits and deletes cannot be deleted"))
-        elif not _may_delete(state, body.author, target.author):
+        elif not _may_delete(state, body, target.author):
             ignored.append(IgnoredAction(
-                body.post_id, "only the author or a moderator can delete a post"))
+                body.post_id,
+                "only the author, or a moderator at the time the delete was written, can "
+                "delete a post"))
         elif target.body.kind is PostKind.REACTION:
             withdrawn.add(target.post_id)
         else:
@@ -344,7 +427,9 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
             continue
         target = by_id.get(body.refs[0])
         if target is None:
-            ignored.append(IgnoredAction(body.post_id, "its target post has not been received"))
+            ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED))
+        elif _backdated(body, target):
+            ignored.append(IgnoredAction(body.post_id, _BACKDATED))
         elif target.body.kind not in _CONTENT_KINDS:
             ignored.append(IgnoredAction(body.post_id, "only posts and replies take reactions"))
         else:
@@ -357,6 +442,11 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
         if body.kind not in _CONTENT_KINDS:
             continue
         reply_to = body.refs[0] if body.kind is PostKind.REPLY else None
+        if reply_to is not None:
+            parent = by_id.get(reply_to)
+            if parent is not None and _backdated(body, parent):
+                ignored.append(IgnoredAction(body.post_id, _BACKDATED))
+                continue
         deleter = deleted.get(body.post_id)
         if deleter is not None:
             visible.append(VisiblePost(body.post_id, body.author, body.kind, reply_to,
