@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(BIN)/python -m vault.walkthrough
 
 lint: $(STAMP)
-	$(BIN)/ruff check vault tests benchmarks
-	$(BIN)/mypy --strict vault/crypto
+	$(BIN)/ruff check vault tests clients benchmarks
+	$(BIN)/mypy --strict vault/crypto clients/python/vault_client
 
 test: lint
 	$(BIN)/python -m pytest

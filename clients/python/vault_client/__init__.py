@@ -1,0 +1,112 @@
+"""vault_client: the Vault SDK. Build a member's client on the Vault protocol.
+
+    from vault_client import Client
+
+    with Client(passphrase, relay_url="https://relay.example") as client:
+        group = client.create_group("Tuesday circle", rules="Be kind.")
+        invite = client.create_invite(group, max_uses=5)
+        invite.save_qr("invite.png")
+
+See ``clients/python/README.md`` for the guide. Everything cryptographic happens in
+:mod:`vault.crypto`; the SDK drives it over HTTP and a local store.
+"""
+
+from vault_client import errors, events
+from vault_client.client import Client, default_home, has_keystore, wipe_home
+from vault_client.errors import (
+    ForkError,
+    NotAMemberError,
+    RelayUnreachableError,
+    RollbackError,
+    VaultError,
+)
+from vault_client.events import (
+    EpochStarted,
+    Equivocation,
+    Event,
+    GroupUpdated,
+    InvalidGrant,
+    InvalidPost,
+    JoinApproved,
+    KeyReceived,
+    MemberJoined,
+    MemberLeft,
+    NewPost,
+    PostsWithheld,
+    ProfileUpdated,
+    RemovedFromGroup,
+    RoleChanged,
+    RotationPending,
+    SequenceJumped,
+    SyncWarning,
+    UndeliverablePost,
+    UnknownLogHead,
+    UnreadableMetadata,
+)
+from vault_client.types import (
+    AttachmentInfo,
+    GroupInfo,
+    GroupStatus,
+    HistoryPolicy,
+    Invite,
+    JoinRequestInfo,
+    JoinResult,
+    MemberInfo,
+    Posted,
+    PostView,
+    QrFormat,
+    Role,
+    SyncReport,
+    Thread,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AttachmentInfo",
+    "Client",
+    "EpochStarted",
+    "Equivocation",
+    "Event",
+    "ForkError",
+    "GroupInfo",
+    "GroupStatus",
+    "GroupUpdated",
+    "HistoryPolicy",
+    "InvalidGrant",
+    "InvalidPost",
+    "Invite",
+    "JoinApproved",
+    "JoinRequestInfo",
+    "JoinResult",
+    "KeyReceived",
+    "MemberInfo",
+    "MemberJoined",
+    "MemberLeft",
+    "NewPost",
+    "NotAMemberError",
+    "PostView",
+    "Posted",
+    "PostsWithheld",
+    "ProfileUpdated",
+    "QrFormat",
+    "RelayUnreachableError",
+    "RemovedFromGroup",
+    "Role",
+    "RoleChanged",
+    "RollbackError",
+    "RotationPending",
+    "SequenceJumped",
+    "SyncReport",
+    "SyncWarning",
+    "Thread",
+    "UndeliverablePost",
+    "UnknownLogHead",
+    "UnreadableMetadata",
+    "VaultError",
+    "default_home",
+    "errors",
+    "events",
+    "has_keystore",
+    "wipe_home",
+]

@@ -1,0 +1,334 @@
+"""The sync engine, sans-I/O: it consumes what the relay served and decides what it means.
+
+Nothing here touches the network or the disk. The client fetches, hands the bytes to these
+functions together with the group's in-memory :class:`GroupView`, and carries out what
+comes back (store these posts, hold those, warn about that, grant keys to these members).
+Every check is a call into :mod:`vault.crypto`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from vault.crypto.encoding import b64encode
+from vault.crypto.epochs import epoch_commitment
+from vault.crypto.errors import (
+    EquivocationError,
+    MalformedError,
+    PostRejectedError,
+    RollbackError,
+    VaultError,
+)
+from vault.crypto.group_state import GroupState, check_same_entry, extend_log
+from vault.crypto.identity import Identity, PublicIdentity
+from vault.crypto.log import EntryKind, LogEntry, commitment_group_id
+from vault.crypto.posts import OpenedPost, PostEnvelope, PostKind
+from vault.crypto.timeline import GapDetected, NewPost, SequenceJump, Timeline, UnknownHead
+from vault_client import events as ev
+from vault_client.types import HistoryPolicy
+
+
+@dataclass
+class GroupView:
+    """Everything this device knows about one group, in memory."""
+
+    group_id: bytes
+    relay_url: str
+    status: str
+    me: Identity
+    state: GroupState | None
+    entries: list[bytes]
+    policy: HistoryPolicy
+    keys: dict[int, bytes] = field(default_factory=dict)
+    timeline: Timeline = field(default_factory=Timeline)
+    stubs: dict[bytes, set[int]] = field(default_factory=dict)
+    stub_ids: set[bytes] = field(default_factory=set)
+    rejected: set[bytes] = field(default_factory=set)
+    held: dict[bytes, tuple[str | None, bytes]] = field(default_factory=dict)
+    issued: set[tuple[int, bytes]] = field(default_factory=set)
+    post_cursor: str | None = None
+    event_cursor: str | None = None
+    names: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
+    expiring: dict[bytes, int] = field(default_factory=dict)
+    tombstones: set[bytes] = field(default_factory=set)
+
+    @property
+    def gid(self) -> str:
+        return b64encode(self.group_id)
+
+    def entry(self, seq: int) -> LogEntry:
+        return LogEntry.decode(self.entries[seq])
+
+    def joined_seq(self) -> int:
+        assert self.state is not None
+        record = self.state.member_record(self.me.sign_pk)
+        return 0 if record is None else record.joined_seq
+
+
+# --- the log ---------------------------------------------------------------------------------
+
+
+def apply_log(state: GroupState, served: Sequence[bytes], head_seq: int,
+              now_ms: int) -> GroupState:
+    """Extend *state* with entries served from ``state.seq`` on (the first one overlaps).
+
+    The overlapping entry must be the one this device verified (else :class:`ForkError`);
+    a log that ends before it is a :class:`RollbackError`; the rest must chain and pass
+    every rule (the core's typed errors).
+    """
+    if not served:
+        raise RollbackError(
+            f"the relay served an older log than this device already verified: it ends at "
+            f"entry {head_seq}, but this device has seen entry {state.seq}. The relay may be "
+            "hiding recent membership changes (such as a removal); do not post until it "
+            "serves the full log again"
+        )
+    check_same_entry(state, state.seq, LogEntry.decode(served[0]).hash)
+    return extend_log(state, list(served[1:]), now_ms=now_ms)
+
+
+def log_events(view: GroupView, old: GroupState, new: GroupState) -> list[ev.Event]:
+    """What changed between two verified states, as events (and warnings)."""
+    gid = view.gid
+    out: list[ev.Event] = []
+    if new.seq == old.seq:
+        return out
+    for pk, member in new.members.items():
+        before = old.members.get(pk)
+        if before is None:
+            kind = view.entry(member.joined_seq).kind
+            out.append(ev.MemberJoined(gid, b64encode(pk), member.role, kind is EntryKind.JOIN))
+        elif before.role != member.role:
+            out.append(ev.RoleChanged(gid, b64encode(pk), member.role))
+    for pk in old.members:
+        if pk not in new.members:
+            former = new.former_members.get(pk)
+            removed = former is not None and former.removed_seq is not None and (
+                view.entry(former.removed_seq).kind is EntryKind.REMOVE)
+            if pk == view.me.sign_pk:
+                out.append(ev.RemovedFromGroup(gid, removed))
+            else:
+                out.append(ev.MemberLeft(gid, b64encode(pk), removed))
+    for epoch in range(old.epoch + 1, new.epoch + 1):
+        out.append(ev.EpochStarted(gid, epoch))
+    if new.group_metadata != old.group_metadata:
+        out.append(ev.GroupUpdated(gid))
+    for pk, body in new.profiles.items():
+        if old.profiles.get(pk) != body:
+            out.append(ev.ProfileUpdated(gid, b64encode(pk)))
+    if new.rotation_pending and not old.rotation_pending and not new.is_admin(view.me.sign_pk):
+        out.append(ev.RotationPending(
+            gid, "a member left and the group key has not been changed yet; an admin's "
+            "device will start a new epoch when it next syncs"))
+    return out
+
+
+def key_matches(state: GroupState | None, epoch: int, key: bytes) -> bool | None:
+    """Whether *key* is the one the log commits to for *epoch* (None: epoch not in the log)."""
+    if state is None:
+        return None
+    expected = state.epoch_commitments.get(epoch)
+    if expected is None:
+        return None
+    bound = commitment_group_id(state.group_id, epoch)
+    return epoch_commitment(bound, epoch, key) == expected
+
+
+# --- posts -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Ingest:
+    """What ingesting a batch of served posts decided."""
+
+    stored: list[tuple[OpenedPost, str | None]] = field(default_factory=list)
+    held: list[tuple[bytes, str | None, bytes]] = field(default_factory=list)
+    released: list[bytes] = field(default_factory=list)
+    rejected: list[tuple[bytes, str]] = field(default_factory=list)
+    events: list[ev.Event] = field(default_factory=list)
+    warnings: list[ev.SyncWarning] = field(default_factory=list)
+    gaps: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)
+    unknown_heads: list[tuple[bytes, int, str]] = field(default_factory=list)
+    unreadable_history: int = 0
+    highest_own_seq: int = 0
+
+
+def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
+           *, retrying: bool = False) -> Ingest:
+    """Open, check and place served posts ``(post_id, cursor, envelope bytes)``.
+
+    Posts without a key yet, or written against a log head this device lacks, are held
+    (and retried later); posts that fail a check are rejected with a warning; equivocation
+    is a warning and the second version is rejected.
+    """
+    state = view.state
+    assert state is not None
+    out = Ingest()
+    gid = view.gid
+    joined = view.joined_seq()
+    for post_id, cursor, raw in items:
+        if post_id in view.rejected or post_id in view.stub_ids:
+            continue
+        known = view.timeline.get(post_id)
+        if known is not None and known.envelope.encode() == raw:
+            continue
+        try:
+            envelope = PostEnvelope.decode(raw)
+            if envelope.post_id != post_id:
+                raise PostRejectedError("the relay served a post under another post's id")
+        except (MalformedError, PostRejectedError, ValueError) as error:
+            code = error.code if isinstance(error, VaultError) else MalformedError.code
+            out.rejected.append((post_id, code))
+            out.warnings.append(ev.InvalidPost(gid, str(error), b64encode(post_id), code))
+            continue
+        key = view.keys.get(envelope.epoch)
+        if key is None:
+            if envelope.log_seq < joined:
+                out.unreadable_history += 1
+            if post_id not in view.held:
+                out.held.append((post_id, cursor, raw))
+            continue
+        try:
+            added = view.timeline.add_envelope(envelope, key, state)
+        except EquivocationError as error:
+            out.rejected.append((post_id, error.code))
+            out.warnings.append(ev.Equivocation(gid, error.message, b64encode(post_id)))
+            continue
+        except VaultError as error:
+            out.rejected.append((post_id, error.code))
+            out.warnings.append(ev.InvalidPost(
+                gid, f"a post was refused: {error.message}", b64encode(post_id), error.code))
+            continue
+        if retrying:
+            out.released.append(post_id)
+        for event in added:
+            if isinstance(event, NewPost):
+                body = event.post.body
+                out.stored.append((event.post, cursor))
+                out.events.append(ev.NewPost(gid, b64encode(post_id), b64encode(body.author),
+                                             body.kind.name.lower()))
+                if body.author == view.me.sign_pk:
+                    out.highest_own_seq = max(out.highest_own_seq, body.author_seq)
+            elif isinstance(event, GapDetected):
+                out.gaps.setdefault(event.author, []).append((event.first, event.last))
+            elif isinstance(event, SequenceJump):
+                out.warnings.append(ev.SequenceJumped(
+                    gid, f"member {b64encode(event.author)[:8]} numbered a post "
+                    f"{event.author_seq} right after {event.previous}: their client misbehaves, "
+                    "or this device missed a great many of their posts",
+                    b64encode(event.author), event.previous, event.author_seq))
+            elif isinstance(event, UnknownHead):
+                if post_id not in view.held:
+                    out.held.append((post_id, cursor, raw))
+                out.unknown_heads.append((post_id, event.log_seq, event.reason))
+    return out
+
+
+def _deleted_unseen(view: GroupView) -> dict[bytes, int]:
+    """Per author: posts they deleted (a signed DELETE) that the relay erased before this
+    device saw them. Each explains one hole in that author's numbering."""
+    counts: dict[bytes, int] = {}
+    for post in view.timeline.ordered():
+        body = post.body
+        if body.kind is PostKind.DELETE and body.refs[0] in view.tombstones \
+                and body.refs[0] not in view.timeline:
+            counts[body.author] = counts.get(body.author, 0) + 1
+    return counts
+
+
+def _intersect(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]
+               ) -> list[tuple[int, int]]:
+    out = []
+    for lo1, hi1 in a:
+        for lo2, hi2 in b:
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            if lo <= hi:
+                out.append((lo, hi))
+    return sorted(set(out))
+
+
+def _unexplained(ranges: Sequence[tuple[int, int]], stubs: set[int]) -> int:
+    """How many numbers in *ranges* are not posts this device saw expire."""
+    total = sum(hi - lo + 1 for lo, hi in ranges)
+    return total - sum(1 for seq in stubs if any(lo <= seq <= hi for lo, hi in ranges))
+
+
+def gap_warnings(view: GroupView, detected: dict[bytes, list[tuple[int, int]]]
+                 ) -> list[ev.SyncWarning]:
+    """Warnings for holes detected in this sync that are still open at its end. Holes that
+    posts this device saw expire, or the author's own signed deletions, account for are not
+    warned about."""
+    still = view.timeline.gaps()
+    out: list[ev.SyncWarning] = []
+    explained = _deleted_unseen(view) if detected else {}
+    for author, ranges in detected.items():
+        stubs = view.stubs.get(author, set())
+        open_now = _intersect(ranges, still.get(author, ()))
+        missing = _unexplained(open_now, stubs)
+        if missing <= 0 or _unexplained(still.get(author, ()), stubs) <= explained.get(author, 0):
+            continue
+        who = b64encode(author)
+        shown = ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in open_now[:10])
+        out.append(ev.PostsWithheld(
+            view.gid,
+            f"{missing} post(s) by member {who[:8]} are missing (numbers {shown}): the relay "
+            "withheld them, they have not arrived yet, or they were deleted before this device "
+            "saw them",
+            who, tuple(open_now), missing))
+    return out
+
+
+# --- admin duties ------------------------------------------------------------------------------
+
+
+def _self_joined_since(view: GroupView, start: int) -> list[PublicIdentity]:
+    assert view.state is not None
+    return [m.identity for m in view.state.members.values()
+            if m.joined_seq > start and view.entry(m.joined_seq).kind is EntryKind.JOIN]
+
+
+def needs_rotation(view: GroupView) -> bool:
+    """An admin's device starts a new epoch after a leave, and (history policy ``none``)
+    after someone joined by themself with a pre-authorised invite."""
+    state = view.state
+    if state is None or not state.is_admin(view.me.sign_pk):
+        return False
+    if state.rotation_pending:
+        return True
+    return view.policy == "none" and bool(
+        _self_joined_since(view, state.epoch_start_seq[state.epoch]))
+
+
+def history_epochs(view: GroupView, policy: HistoryPolicy) -> list[int]:
+    """Past epochs (held by this device) a new member gets under *policy*."""
+    assert view.state is not None
+    current = view.state.epoch
+    if policy in ("none", "current"):
+        return []
+    since = 0 if policy == "all" else int(policy)
+    return sorted(e for e in view.keys if since <= e < current)
+
+
+def owed_grants(view: GroupView) -> dict[int, list[PublicIdentity]]:
+    """Grants this admin's device still owes: for the epoch it started, every member; for
+    members it added, or who joined by themselves, the current epoch (and history)."""
+    state = view.state
+    me = view.me.sign_pk
+    if state is None or not state.is_admin(me) or state.epoch not in view.keys:
+        return {}
+    epoch = state.epoch
+    start = state.epoch_start_seq[epoch]
+    starter = view.entry(start).author
+    owed: dict[int, list[PublicIdentity]] = {}
+    for pk, member in state.members.items():
+        admission = view.entry(member.joined_seq)
+        mine = starter == me or (member.joined_seq > start and (
+            admission.kind is EntryKind.JOIN or admission.author == me))
+        if mine and (epoch, pk) not in view.issued:
+            owed.setdefault(epoch, []).append(member.identity)
+        if admission.kind is EntryKind.JOIN and member.joined_seq > start:
+            for past in history_epochs(view, view.policy):
+                if (past, pk) not in view.issued:
+                    owed.setdefault(past, []).append(member.identity)
+    return owed

@@ -1,0 +1,193 @@
+"""Events and warnings that syncing reports.
+
+Events say what changed (a post arrived, someone joined, a key was rotated). Warnings say
+that something is wrong or cannot be checked — posts withheld, a post from a log this
+device has not seen (a possible fork), equivocation, a post or grant that fails its checks
+— and are never dropped silently: every sync returns them in its :class:`SyncReport`, and
+:meth:`Client.warnings` keeps them for the client's lifetime. Problems that make the whole
+group untrustworthy (the relay rolled the log back or forked it) are raised as errors
+(:class:`RollbackError`, :class:`ForkError`) instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vault.crypto.log import Role
+
+__all__ = [
+    "EpochStarted",
+    "Equivocation",
+    "Event",
+    "GroupUpdated",
+    "InvalidGrant",
+    "InvalidPost",
+    "JoinApproved",
+    "KeyReceived",
+    "MemberJoined",
+    "MemberLeft",
+    "NewPost",
+    "PostsWithheld",
+    "ProfileUpdated",
+    "RemovedFromGroup",
+    "RoleChanged",
+    "RotationPending",
+    "SequenceJumped",
+    "SyncWarning",
+    "UndeliverablePost",
+    "UnknownLogHead",
+    "UnreadableMetadata",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    group_id: str
+
+
+@dataclass(frozen=True)
+class NewPost(Event):
+    """A post, reply, reaction, edit or delete arrived (read the result with posts/threads)."""
+
+    post_id: str
+    author: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class MemberJoined(Event):
+    member_id: str
+    role: Role
+    self_joined: bool
+    """True when a pre-authorised invite admitted them (no admin approved them)."""
+
+
+@dataclass(frozen=True)
+class MemberLeft(Event):
+    member_id: str
+    removed: bool
+    """True when an admin removed them, False when they left."""
+
+
+@dataclass(frozen=True)
+class RoleChanged(Event):
+    member_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class EpochStarted(Event):
+    """A new epoch key: everything from now on is unreadable to departed members."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
+class KeyReceived(Event):
+    epoch: int
+
+
+@dataclass(frozen=True)
+class GroupUpdated(Event):
+    """The group's name, description or rules changed."""
+
+
+@dataclass(frozen=True)
+class ProfileUpdated(Event):
+    member_id: str
+
+
+@dataclass(frozen=True)
+class JoinApproved(Event):
+    """This device's join request was approved: it is a member now."""
+
+
+@dataclass(frozen=True)
+class RemovedFromGroup(Event):
+    """This device is no longer a member (removed by an admin, or it left)."""
+
+    removed: bool
+
+
+# --- warnings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncWarning(Event):
+    """Something this device could not verify or that should not happen. ``message`` is
+    meant for a person."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class PostsWithheld(SyncWarning):
+    """Holes in one author's numbered posts: the relay withheld them, they have not arrived
+    yet, or they were deleted before this device saw them."""
+
+    author: str
+    missing: tuple[tuple[int, int], ...]
+    """Inclusive ``(first, last)`` ranges of the author's post numbers that are missing."""
+    count: int
+
+
+@dataclass(frozen=True)
+class SequenceJumped(SyncWarning):
+    """An author's post numbers jumped far ahead: their client misbehaves (honest clients
+    number 1, 2, 3...), or this device missed a great many of their posts."""
+
+    author: str
+    previous: int
+    author_seq: int
+
+
+@dataclass(frozen=True)
+class UnknownLogHead(SyncWarning):
+    """A post was written against a membership log this device does not have: it was
+    shown another log (a fork) or the relay hides entries. The post is kept aside."""
+
+    post_id: str
+    log_seq: int
+
+
+@dataclass(frozen=True)
+class Equivocation(SyncWarning):
+    """An author published two different posts under one id or one sequence number."""
+
+    post_id: str
+
+
+@dataclass(frozen=True)
+class InvalidPost(SyncWarning):
+    """A post failed its checks (cannot decrypt, bad signature, author not a member...)."""
+
+    post_id: str
+    code: str
+
+
+@dataclass(frozen=True)
+class InvalidGrant(SyncWarning):
+    epoch: int
+    code: str
+
+
+@dataclass(frozen=True)
+class UnreadableMetadata(SyncWarning):
+    """The group's name or a member's profile could not be decrypted or is invalid."""
+
+    member_id: str | None
+    code: str
+
+
+@dataclass(frozen=True)
+class RotationPending(SyncWarning):
+    """A member left and no admin has started a new epoch yet: the one who left still holds
+    the current key. Admins' clients rotate on their next sync."""
+
+
+@dataclass(frozen=True)
+class UndeliverablePost(SyncWarning):
+    """The relay refused a post waiting in the outbox for good; it was dropped."""
+
+    post_id: str
+    code: str

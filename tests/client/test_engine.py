@@ -1,0 +1,105 @@
+"""The sans-I/O sync engine: what it decides from what a (possibly hostile) relay served."""
+
+from __future__ import annotations
+
+import pytest
+from vault_client import events as ev
+from vault_client._internal import sync
+from vault_client._internal.sync import GroupView
+
+from tests.crypto.logfactory import LogFactory
+from tests.crypto.postkit import Group
+from vault.crypto.errors import ChainBrokenError, ForkError, RollbackError
+from vault.crypto.group_state import verify_log
+from vault.crypto.identity import Identity
+from vault.crypto.log import Role
+
+
+def view_of(group: Group, me: Identity, *, keys: bool = True) -> GroupView:
+    f = group.f
+    view = GroupView(f.group_id, "https://relay.example", "member", me, f.state, f.raw, "none")
+    if keys:
+        view.keys.update(f.epoch_keys)
+    return view
+
+
+def items(*posts: object) -> list[tuple[bytes, str | None, bytes]]:
+    return [(p.post_id, str(i), p.envelope.encode()) for i, p in enumerate(posts)]  # type: ignore[attr-defined]
+
+
+def test_log_rollback_fork_and_broken_chain() -> None:
+    f = LogFactory("engine-log")
+    f.add_members(2)
+    old = verify_log(f.group_id, f.raw)
+    f.rotate()
+    served = f.raw[old.seq:]
+    new = sync.apply_log(old, served, f.state.seq, f.now_ms)
+    assert new.seq == f.state.seq
+    with pytest.raises(RollbackError):
+        sync.apply_log(old, [], old.seq - 1, f.now_ms)
+    other = LogFactory("engine-log")  # same start, another history from the fork point
+    other.add_members(1)
+    other.add_member(Role.MODERATOR)  # entry 2 differs from the one "old" verified
+    with pytest.raises(ForkError):
+        sync.apply_log(old, other.raw[old.seq:], other.state.seq, other.now_ms)
+    with pytest.raises(ChainBrokenError):
+        sync.apply_log(old, [served[0], served[0]], old.seq + 1, f.now_ms)
+
+
+def test_gaps_equivocation_and_bad_posts_are_warnings() -> None:
+    group = Group()
+    view = view_of(group, group.alice)
+    one = group.post(group.bob, text="one")
+    group.body(group.bob)  # burns bob's seq 2: the relay "withholds" it
+    three = group.post(group.bob, text="three")
+    result = sync.ingest(view, items(one, three))
+    assert [p.post_id for p, _ in result.stored] == [one.post_id, three.post_id]
+    assert [e.kind for e in result.events if isinstance(e, ev.NewPost)] == ["post", "post"]
+    (gap,) = sync.gap_warnings(view, result.gaps)
+    assert isinstance(gap, ev.PostsWithheld) and gap.missing == ((2, 2),) and gap.count == 1
+
+    twin = group.post(group.bob, text="same number, other words", author_seq=3)
+    tampered = group.post(group.alice, text="x")
+    raw = bytearray(tampered.envelope.encode())
+    raw[-1] ^= 1
+    result = sync.ingest(view, [(twin.post_id, "9", twin.envelope.encode()),
+                                (tampered.post_id, "10", bytes(raw)),
+                                (b"\x01" * 16, "11", b"junk")])
+    kinds = [type(w) for w in result.warnings]
+    assert kinds == [ev.Equivocation, ev.InvalidPost, ev.InvalidPost]
+    assert {pid for pid, _ in result.rejected} == {twin.post_id, tampered.post_id, b"\x01" * 16}
+    # A repeat of a post already held is silently a duplicate.
+    assert not sync.ingest(view, items(one)).stored
+
+
+def test_missing_key_and_unknown_head_are_held() -> None:
+    group = Group()
+    view = view_of(group, group.alice, keys=False)
+    post = group.post(group.bob)
+    result = sync.ingest(view, items(post))
+    assert result.held and not result.stored and not result.warnings
+    view.keys.update(group.f.epoch_keys)
+    # A post written against a log this view does not have (another entry at its seq).
+    body = group.body(group.bob, log_head=b"\x07" * 32)
+    env = group.seal(group.bob, body)
+    result = sync.ingest(view, [(env.post_id, "1", env.encode())])
+    assert result.held and result.unknown_heads and not result.stored
+
+
+def test_admin_duties() -> None:
+    group = Group()
+    f = group.f
+    view = view_of(group, group.owner)
+    ticket = f.invite(requires_approval=False)
+    joiner = f.join(ticket)
+    view.state, view.entries = f.state, f.raw
+    assert sync.needs_rotation(view)  # policy "none": a self-join starts a new epoch
+    view.policy = "current"
+    assert not sync.needs_rotation(view)
+    owed = sync.owed_grants(view)
+    assert joiner.public in owed[view.state.epoch]
+    f.leave(group.bob)
+    view.state, view.entries = f.state, f.raw
+    assert sync.needs_rotation(view)  # someone left: rotation_pending
+    member_view = view_of(group, group.alice)
+    assert not sync.needs_rotation(member_view) and sync.owed_grants(member_view) == {}
