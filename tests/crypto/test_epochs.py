@@ -331,3 +331,20 @@ def test_grant_content_matches_the_documented_layout(group: Grp) -> None:
                      + content.signature)
     assert content.raw == plain and content.signed_bytes == plain[:-64]
     assert f.epoch_keys[2].hex() not in repr(content)
+
+
+def test_a_former_admin_vouches_only_for_epochs_it_administered() -> None:
+    f = LogFactory("grant-roles")
+    member, reader = f.add_member(), f.add_member()
+    f.rotate()                                 # epoch 1 starts; member is not an admin yet
+    f.set_role(member, Role.ADMIN)             # promoted during epoch 1
+    f.rotate()                                 # epoch 2 starts while member is admin
+    f.set_role(member, Role.MEMBER)            # demoted during epoch 2
+    f.rotate()                                 # epoch 3: no longer admin
+    for epoch in (1, 2):
+        grant = grants_for(f, member, epoch, None, reader)[reader.sign_pk]
+        assert open_grant(grant, reader, f.state) == f.epoch_keys[epoch]
+    for epoch in (0, 3):
+        grant = grants_for(f, member, epoch, None, reader)[reader.sign_pk]
+        with pytest.raises(GrantError, match="not an admin"):
+            open_grant(grant, reader, f.state)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.crypto.logfactory import DAY_MS, T0, LogFactory, seeded_random
+from tests.crypto.logfactory import DAY_MS, T0, LogFactory, opaque_metadata, seeded_random
 from vault.crypto.errors import (
     ChainBrokenError,
     ForkError,
@@ -332,7 +332,7 @@ ADMIN_BODIES = {
     "remove": lambda f, p: remove_body(f, p["victim"]),
     "rotate": lambda f, p: rotate_body(f),
     "role": lambda f, p: RoleBody(p["victim"].sign_pk, Role.MODERATOR),
-    "group metadata": lambda f, p: MetadataBody(None, 0, b"\x00" * 32),
+    "group metadata": lambda f, p: MetadataBody(None, 0, opaque_metadata()),
 }
 
 
@@ -611,10 +611,10 @@ def test_can_helper() -> None:
 def test_metadata_rights_and_epochs(f: LogFactory) -> None:
     member, admin = f.add_member(), f.add_member(Role.ADMIN)
     f.rotate()
-    group = MetadataBody(None, 1, b"\x01" * 40)
+    group = MetadataBody(None, 1, opaque_metadata(1))
     assert accepted(f, admin, group).group_metadata == group
     refused(f, member, MetadataBody(None, 1, b""), UnauthorizedEntryError)
-    own = MetadataBody(member.sign_pk, 1, b"\x02" * 40)
+    own = MetadataBody(member.sign_pk, 1, opaque_metadata(2))
     assert accepted(f, member, own).profiles[member.sign_pk] == own
     for author in (member, admin, f.owner):
         refused(f, author, MetadataBody(f.identity().sign_pk, 1, b""), UnauthorizedEntryError,
@@ -632,8 +632,8 @@ def test_metadata_must_use_the_current_epoch(f: LogFactory) -> None:
             "encrypted for epoch 0, but the current epoch is 1")
     refused(f, member, MetadataBody(member.sign_pk, 0, b"\x01" * 40), InvalidEntryError,
             "current epoch")
-    accepted(f, f.owner, MetadataBody(None, 1, b"\x01" * 40))
-    accepted(f, member, MetadataBody(member.sign_pk, 1, b"\x02" * 40))
+    accepted(f, f.owner, MetadataBody(None, 1, opaque_metadata(1)))
+    accepted(f, member, MetadataBody(member.sign_pk, 1, opaque_metadata(2)))
 
 
 # --- invites ------------------------------------------------------------------------------
@@ -875,3 +875,8 @@ def test_an_invite_dies_with_its_creators_admin_rights(f: LogFactory) -> None:
         f.approve(by_demoted)
     joiner = f.join(by_owner)  # invites of a creator who keeps the right still work
     assert f.state.is_member(joiner.sign_pk)
+
+
+def test_metadata_must_be_an_envelope(f: LogFactory) -> None:
+    refused(f, f.owner, MetadataBody(None, 0, b"\x01" * 40), InvalidEntryError,
+            "no valid metadata envelope")

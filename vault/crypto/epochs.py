@@ -231,9 +231,28 @@ def build_grants(
     return tuple(grants)
 
 
-def _is_admin_ever(state: GroupState, sign_pk: bytes) -> bool:
-    member = state.member_record(sign_pk)  # current, or last role of a former member
-    return member is not None and member.role >= Role.ADMIN
+def _may_grant(state: GroupState, sign_pk: bytes, epoch: int) -> bool:
+    """An admin or owner now, or at some point while *epoch* was in force.
+
+    So a since-removed or demoted admin's grants of epochs it administered stay valid
+    and a current admin may share history, but a former admin cannot vouch for epochs
+    from before or after its time as admin, and someone never an admin vouches for none.
+    """
+    current = state.role_of(sign_pk)
+    if current is not None and current >= Role.ADMIN:
+        return True
+    record = state.member_record(sign_pk)
+    if record is None:
+        return False
+    epoch_from = state.epoch_start_seq.get(epoch, 0)
+    epoch_until = state.epoch_start_seq.get(epoch + 1, state.seq + 1)
+    member_until = record.removed_seq if record.removed_seq is not None else state.seq + 1
+    history = state.role_history.get(sign_pk) or ((record.joined_seq, record.role),)
+    for index, (role_from, role) in enumerate(history):
+        role_until = history[index + 1][0] if index + 1 < len(history) else member_until
+        if role >= Role.ADMIN and role_from < epoch_until and role_until > epoch_from:
+            return True
+    return False
 
 
 def open_grant(grant: EpochGrant, me: Identity, state: GroupState) -> bytes:
@@ -269,7 +288,7 @@ def open_grant(grant: EpochGrant, me: Identity, state: GroupState) -> bytes:
             f"epoch grant is for epoch {content.epoch}, which this device's membership log "
             "does not contain (sync the log and retry)"
         )
-    if not _is_admin_ever(state, content.granter_sign_pk):
+    if not _may_grant(state, content.granter_sign_pk, content.epoch):
         raise GrantError("epoch grant was made by someone who is not an admin of this group")
     try:
         verify(content.granter_sign_pk, labels.EPOCH_GRANT, content.signed_bytes,

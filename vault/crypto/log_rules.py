@@ -45,6 +45,7 @@ from vault.crypto.log import (
     group_id_of,
     join_proof_message,
 )
+from vault.crypto.metadata import check_metadata_envelope
 from vault.crypto.primitives import verify
 
 MAX_FUTURE_SKEW_MS: Final = 5 * 60 * 1000
@@ -451,6 +452,11 @@ class StateBuilder:
                 f"{_where(entry)} is encrypted for epoch {body.epoch}, but the current "
                 f"epoch is {self.epoch}: metadata must be encrypted under the current epoch"
             )
+        try:
+            check_metadata_envelope(body.ciphertext)
+        except MalformedError as exc:
+            raise InvalidEntryError(f"{_where(entry)} carries no valid metadata envelope "
+                                    f"({exc.message})") from None
         if body.subject is None:
             self.group_metadata = body
         else:
