@@ -492,9 +492,12 @@ def test_repr_never_shows_what_members_wrote() -> None:
 
 
 def test_unpaired_surrogate_is_a_post_error_not_a_crash() -> None:
-    for changes in ({"text": "\ud800"}, {"content_warning": "\udfff"}):
+    for changes in ({"text": "\ud800"}, {"content_warning": "\udfff"},
+                    {"text": "a" * 9000 + "\ud800"}, {"content_warning": "b" * 200 + "\ud800"}):
         with pytest.raises(PostError, match="surrogate"):
             G.seal(ALICE, G.body(ALICE, **changes))
+    with pytest.raises(PostError, match="surrogate"):
+        G.body(ALICE, PostKind.REACTION, refs=(b"\x05" * 16,), text="\ud800")
 
 
 def test_oversized_attachment_inside_a_sealed_body_is_a_post_error() -> None:

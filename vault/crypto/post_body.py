@@ -64,7 +64,16 @@ _NEEDS_TARGET: Final = frozenset({PostKind.REPLY, PostKind.REACTION, PostKind.ED
 
 def _utf8_len(text: str, cheap_limit: int) -> int:
     """Byte length of *text*, or a lower bound when it obviously fits (<= cheap_limit)."""
-    return len(text) if len(text) * 4 <= cheap_limit else len(text.encode("utf-8"))
+    if len(text) * 4 <= cheap_limit:
+        return len(text)  # encodability is checked when the body is encoded
+    return len(_utf8(text))
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PostError("post text is not valid Unicode (an unpaired surrogate)") from None
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class PostBody:
         if len(self.attachments) > MAX_ATTACHMENTS:
             raise TooLargeError(f"a post carries at most {MAX_ATTACHMENTS} attachments")
         if kind is PostKind.REACTION:
-            if not 0 < len(self.text.encode("utf-8")) <= MAX_REACTION:
+            if not 0 < len(_utf8(self.text)) <= MAX_REACTION:
                 raise PostError(f"post body: a reaction is 1 to {MAX_REACTION} bytes of text")
             if self.attachments:
                 raise PostError("post body: a reaction carries no attachments")
