@@ -22,6 +22,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check vault tests clients benchmarks
 	$(BIN)/mypy --strict vault/crypto clients/python/vault_client
+	$(BIN)/mypy --strict vault/api
 
 test: lint
 	$(BIN)/python -m pytest

@@ -1,7 +1,14 @@
-"""The ``vault`` command. For now: ``vault relay serve|purge|migrate``."""
+"""The ``vault`` command's entry point, and its ``relay serve|purge|migrate`` group.
+
+The member's commands live in the SDK (:mod:`vault_client.cli`, which attaches the
+``relay`` group from here). :func:`entry_point` runs that full command when the SDK's
+dependencies are installed (``vault[client]``), and the relay group alone on an installation
+with only ``vault[relay]``, so a relay host needs neither httpx nor the QR-reading libraries.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -87,6 +94,27 @@ def migrate() -> None:
     """Upgrade the database schema to the latest version (run once per deploy)."""
     _build_app(VAULT_AUTO_MIGRATE="1")
     click.echo("schema is up to date")
+
+
+RELAY_ONLY_ARGS = {"relay", "--help", "-h", "--version"}
+
+
+def entry_point(argv: list[str] | None = None) -> Any:
+    """The ``vault`` console script: the SDK's full command if it can be imported, else the
+    relay's commands (with a one-line hint for anything else)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:  # imported by name: the SDK is no part of the relay (nor of its type checks)
+        client_main = importlib.import_module("vault_client.cli").main
+    except ImportError as error:
+        missing = (error.name or "").split(".")[0]
+        if missing in ("vault", "vault_client"):  # a broken installation: say so
+            raise
+        if args and args[0] not in RELAY_ONLY_ARGS:
+            click.echo(f"vault: `{args[0]}` needs the client's dependencies ({missing} is "
+                       "missing): pip install 'vault[client]'", err=True)
+            sys.exit(2)
+        return main.main(args=args, prog_name="vault")
+    return client_main(args)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -25,6 +26,23 @@ class FakeClock:
 
     def advance(self, ms: int) -> None:
         self.now += ms
+
+
+class RelayLogFactory(LogFactory):
+    """A LogFactory dated by the relay's clock, as a member's device would be.
+
+    The relay refuses entries dated more than 5 minutes away from its clock either way, so
+    entries follow the (fake) relay clock: each is 1 ms after the previous one, or the relay's
+    "now" if that is later (after a test advances the clock).
+    """
+
+    def __init__(self, seed: str, clock: Callable[[], int]) -> None:
+        self._relay_clock = clock
+        super().__init__(seed, now_ms=clock())
+
+    def tick(self, ms: int = 1) -> int:
+        self.now_ms = max(self.now_ms + ms, self._relay_clock())
+        return self.now_ms
 
 
 class Api:
@@ -67,7 +85,7 @@ class RelayGroup:
 
     def __init__(self, api: Api, seed: str = "relay-tests", *, create: bool = True) -> None:
         self.api = api
-        self.f = LogFactory(seed)
+        self.f = RelayLogFactory(seed, api.app.config["VAULT_CLOCK"])
         self.gid = b64encode(self.f.group_id)
         self.base = f"/v1/groups/{self.gid}"
         self.pushed = 0
@@ -130,15 +148,18 @@ class RelayGroup:
 
     def envelope(self, author: Identity, *, text: str = "hello",
                  expires_at_ms: int | None = None, post_id: bytes | None = None,
-                 epoch: int | None = None) -> tuple[str, str]:
+                 epoch: int | None = None, timestamp_ms: int | None = None,
+                 log_seq: int | None = None) -> tuple[str, str]:
         """(post id b64, envelope b64) of a real sealed post at the relay's head."""
         state = self.f.state
         epoch = state.epoch if epoch is None else epoch
         pid = post_id or self.random(16)
         seq = next(self._author_seq.setdefault(author.sign_pk, itertools.count(1)))
         body = PostBody(author=author.sign_pk, group_id=self.f.group_id, epoch=epoch,
-                        post_id=pid, author_seq=seq, log_seq=state.seq, log_head=state.head,
-                        timestamp_ms=self.f.now_ms, kind=PostKind.POST, text=text,
+                        post_id=pid, author_seq=seq,
+                        log_seq=state.seq if log_seq is None else log_seq, log_head=state.head,
+                        timestamp_ms=self.f.now_ms if timestamp_ms is None else timestamp_ms,
+                        kind=PostKind.POST, text=text,
                         expires_at_ms=expires_at_ms)
         envelope = seal_post(author, self.f.epoch_keys[epoch], body, random=self.random)
         return b64encode(pid), b64encode(envelope.encode())

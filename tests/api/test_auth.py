@@ -144,3 +144,26 @@ def test_token_is_stored_hashed(api: Api) -> None:
         rows = db.session.query(SessionRow).all()
         assert rows and all(row.token_hash != token for row in rows)
         db.session.remove()
+
+
+def test_no_session_is_refused_before_any_input_is_read(api: Api) -> None:
+    """Endpoints that need a session answer 401 to a request without one, whatever its path,
+    query or body (the relay parses nothing for an unauthenticated caller)."""
+    g = RelayGroup(api)
+    bad = "not-an-id"
+    for method, path, kwargs in (
+        ("GET", f"/v1/groups/{bad}/posts", {"query": {"limit": "x"}}),
+        ("PUT", f"{g.base}/posts/{bad}", {"data": "{", "content_type": "application/json"}),
+        ("DELETE", f"{g.base}/posts/{bad}", {}),
+        ("PUT", f"{g.base}/blobs/{bad}", {"data": b"x" * 10, "content_type": "text/plain"}),
+        ("GET", f"{g.base}/blobs/{bad}", {}),
+        ("POST", f"{g.base}/grants", {"json": {"epoch": "x"}}),
+        ("GET", f"{g.base}/events", {"query": {"timeout": "99"}}),
+        ("GET", f"{g.base}/log", {"query": {"from": "-1"}}),
+        ("DELETE", f"{g.base}/join-requests/{bad}", {}),
+    ):
+        for token in (None, "A" * 43, b64encode(bytes(32))):
+            response = api.call(method, path, token=token, **kwargs)
+            assert response.status_code == 401 and code(response) == "unauthenticated", (
+                method, path, token, response.get_json())
+

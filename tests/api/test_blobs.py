@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.api.conftest import make_app, row_counts
 from tests.api.helpers import Api, FakeClock, RelayGroup, code
+from vault.crypto.attachments import MAX_ATTACHMENT_SIZE, MAX_BLOB_SIZE, encrypt_attachment
 from vault.crypto.encoding import b64encode
 
 OCTETS = "application/octet-stream"
@@ -47,3 +48,14 @@ def test_limits_and_types(database_url: str, clock: FakeClock) -> None:
     assert bad.status_code == 400 and code(bad) == "malformed"
     assert row_counts(app) == before
     assert api.put(path, data=b"x" * 1000, content_type=OCTETS, token=token).status_code == 201
+
+
+def test_the_largest_attachment_a_client_can_make_is_accepted(api: Api) -> None:
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    _key, _digest, blob = encrypt_attachment(b"\x00" * MAX_ATTACHMENT_SIZE)
+    response = api.put(f"{g.base}/blobs/{b64encode(b'm' * 16)}", data=blob,
+                       content_type=OCTETS, token=g.token(alice))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["size"] == len(blob) == MAX_BLOB_SIZE

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from vault.cli import main
@@ -48,3 +51,66 @@ def test_serve_prints_address_and_serves(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_production_gunicorn_config_serves(tmp_path: Path) -> None:
+    """The documented production command (gunicorn -c python:vault.api.gunicorn_conf)."""
+    env = {**os.environ, "VAULT_DATA_DIR": str(tmp_path), "VAULT_LOG_LEVEL": "WARNING"}
+    env.pop("VAULT_DATABASE_URL", None)
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:vault.api.gunicorn_conf",
+             "--workers", "1", "--bind", "127.0.0.1:0", "--log-level", "info",
+             "vault.api:create_app()"],
+            stdout=handle, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        address = None
+        for _ in range(300):
+            text = log.read_text(errors="replace")
+            found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", text)
+            if found and "Booting worker" in text:
+                address = found.group(1)
+                break
+            assert proc.poll() is None, text
+            time.sleep(0.05)
+        assert address is not None, log.read_text()
+        assert "Using worker: gthread" in log.read_text()
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{address}/v1/health", timeout=10) as response:
+                    assert json.load(response)["status"] == "ok"
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(log.read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_relay_only_installation(monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the client extra (no httpx), `vault relay ...` still works and anything else
+    says which extra to install."""
+    import importlib
+
+    from vault import cli
+
+    real = importlib.import_module
+
+    def without_client(name: str, package: str | None = None) -> object:
+        if name == "vault_client.cli":
+            raise ModuleNotFoundError("No module named 'httpx'", name="httpx")
+        return real(name, package)
+
+    monkeypatch.setattr(cli.importlib, "import_module", without_client)
+    with pytest.raises(SystemExit) as exit_:
+        cli.entry_point(["relay", "--help"])
+    assert exit_.value.code == 0 and "serve" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        cli.entry_point(["group", "list"])
+    assert exit_.value.code == 2
+    assert "pip install 'vault[client]'" in capsys.readouterr().err

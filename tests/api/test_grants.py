@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.api.conftest import row_counts
 from tests.api.helpers import Api, RelayGroup, code
 from vault.crypto.encoding import b64decode, b64encode
@@ -87,3 +89,23 @@ def test_large_rotation_in_one_request(api: Api) -> None:
     response = api.post(f"{g.base}/grants", json={"epoch": 1, "grants": grants},
                         token=g.token(g.owner))
     assert response.status_code == 201 and response.get_json()["stored"] == 601
+
+
+def test_epoch_written_as_an_integral_number(api: Api) -> None:
+    """JSON does not tell 1 from 1.0 (nor does JSON Schema's integer): both are epoch 1.
+    1.5, true and "1" are not integers."""
+    g = RelayGroup(api)
+    members = g.f.add_members(2)
+    g.f.rotate()
+    g.sync()
+    grants = _grants(g, 1, [g.owner, *members])
+    for epoch in ("1.5", "true", '"1"', "1e400", "NaN"):
+        data = f'{{"epoch": {epoch}, "grants": {json.dumps(grants)}}}'
+        response = api.post(f"{g.base}/grants", data=data, content_type="application/json",
+                            token=g.token(g.owner))
+        assert response.status_code == 400 and code(response) == "invalid_request", epoch
+    for epoch in ("1.0", "1e0", "10E-1"):
+        data = f'{{"epoch": {epoch}, "grants": {json.dumps(grants)}}}'
+        response = api.post(f"{g.base}/grants", data=data, content_type="application/json",
+                            token=g.token(g.owner))
+        assert response.status_code == 201 and response.get_json()["epoch"] == 1, epoch

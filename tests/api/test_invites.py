@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import sqlalchemy as sa
 from flask import Flask
 
 from tests.api.conftest import row_counts
 from tests.api.helpers import Api, FakeClock, RelayGroup, code, join_request, real_invite
+from vault.api.db import db
+from vault.api.models import InviteRow
 from vault.crypto.encoding import b64encode
-from vault.crypto.invites import InviteLink
+from vault.crypto.invites import InviteLink, make_join_request
 
 
 def test_submit_list_approve(api: Api) -> None:
@@ -99,3 +102,35 @@ def test_concurrent_redemptions_never_exceed_max_uses(api: Api, app: Flask) -> N
     assert sorted(statuses).count((201, "")) == 3, statuses
     assert all(s == (409, "invite_exhausted") for s in statuses if s[0] != 201), statuses
     assert row_counts(app)["join_requests"] == 3
+
+
+def _redemptions(app: Flask) -> int:
+    with app.app_context():
+        total = db.session.scalar(sa.select(sa.func.sum(InviteRow.redemptions)))
+        db.session.remove()
+    return int(total or 0)
+
+
+def test_join_requests_must_be_dated_near_the_relay_clock(api: Api, app: Flask,
+                                                          clock: FakeClock) -> None:
+    g = RelayGroup(api)
+    link, _ticket = real_invite(g)
+    for offset in (-300_001, 300_001, -10**9):
+        request = make_join_request(g.f.identity(), link, now_ms=clock.now + offset)
+        response = api.post(f"{g.base}/join-requests",
+                            json={"request": b64encode(request.encode())})
+        assert response.status_code == 422 and code(response) == "join_request_stale"
+    assert row_counts(app)["join_requests"] == 0 and _redemptions(app) == 0
+    accepted = []
+    for offset in (-299_000, 299_000):
+        request = make_join_request(g.f.identity(), link, now_ms=clock.now + offset)
+        body = {"request": b64encode(request.encode())}
+        response = api.post(f"{g.base}/join-requests", json=body)
+        assert response.status_code == 201, response.get_json()
+        accepted.append(body)
+    # a retry of a request the relay already holds is answered, however old it is by now
+    clock.advance(10 * 60_000)
+    for body in accepted:
+        response = api.post(f"{g.base}/join-requests", json=body)
+        assert response.status_code == 200 and response.get_json()["status"] == "pending"
+    assert row_counts(app)["join_requests"] == 2 and _redemptions(app) == 2

@@ -9,8 +9,8 @@ from flask import Flask
 from tests.api.conftest import make_app, row_counts
 from tests.api.helpers import Api, FakeClock, RelayGroup, code
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.group_state import verify_log
-from vault.crypto.log import AddBody, LogEntry, Role
+from vault.crypto.group_state import apply_entry, verify_log
+from vault.crypto.log import AddBody, JoinBody, LogEntry, Role
 
 
 def _accept(g: RelayGroup, entry: LogEntry) -> None:
@@ -159,3 +159,46 @@ def test_state_rebuilt_from_database(database_url: str, clock: FakeClock) -> Non
     g.f.add_member()
     g.sync()
     assert row_counts(first)["log_entries"] == len(g.f.entries)
+
+
+def test_entries_dated_far_from_the_relay_clock(api: Api, clock: FakeClock) -> None:
+    """The relay bounds entry timestamps with its own clock: at most 5 minutes behind
+    (log_entry_stale, the relay's rule) or ahead (log_entry_invalid, the core's rule)."""
+    g = RelayGroup(api)
+    clock.advance(10 * 60_000)  # so "5 minutes ago" is still after the genesis (rule C4)
+    token = g.token(g.owner)
+    before = row_counts(api.app)
+    for offset, status, error in ((-300_001, 422, "log_entry_stale"),
+                                  (300_001, 422, "log_entry_invalid")):
+        entry = g.f.make(g.owner, AddBody(g.f.identity().public, Role.MEMBER),
+                         now_ms=clock.now + offset)
+        response = g.push_entry(entry, token)
+        assert response.status_code == status and code(response) == error, response.get_json()
+        assert row_counts(api.app) == before
+    for offset in (-299_000, 299_000):  # within the window on either side: accepted
+        entry = g.f.make(g.owner, AddBody(g.f.identity().public, Role.MEMBER),
+                         now_ms=clock.now + offset)
+        response = g.push_entry(entry, token)
+        assert response.status_code == 201, response.get_json()
+        _accept(g, entry)
+
+
+def test_backdated_join_cannot_use_an_expired_invite(api: Api, clock: FakeClock) -> None:
+    """A JOIN dated before the invite's expiry, sent after it: the core alone would accept it
+    (its invite rule reads the entry's own timestamp); the relay's clock refuses it."""
+    g = RelayGroup(api)
+    ticket = g.f.invite(max_uses=5, expires_in_ms=10 * 60_000)  # no approval needed
+    g.sync()
+    invited_at = g.f.now_ms
+    clock.advance(20 * 60_000)  # the invite expired 10 minutes ago
+    joiner = g.f.identity()
+    body = JoinBody(ticket.invite_id, joiner.public, ticket.proof(joiner.public))
+    backdated = g.f.make(joiner, body, now_ms=invited_at + 60_000)
+    apply_entry(g.f.state, backdated)  # the core, without a clock, has no objection
+    before = row_counts(api.app)
+    response = g.push_entry(backdated)
+    assert response.status_code == 422 and code(response) == "log_entry_stale"
+    honest = g.f.make(joiner, body)  # dated now: past the expiry
+    response = g.push_entry(honest)
+    assert response.status_code == 410 and code(response) == "invite_expired"
+    assert row_counts(api.app) == before

@@ -101,7 +101,9 @@ def test_expired_posts_not_served_and_purged(api: Api, clock: FakeClock) -> None
     g, (alice, _bob, _mod) = _group(api)
     short, _ = g.put_post(alice, expires_at_ms=clock.now + 10_000)
     keep, _ = g.put_post(alice)
-    _pid, response = g.put_post(alice, expires_at_ms=clock.now - 1)
+    # written a minute ago (by the author's clock), already expired by the relay's
+    _pid, response = g.put_post(alice, expires_at_ms=clock.now - 1,
+                                timestamp_ms=clock.now - 60_000)
     assert response.status_code == 422 and code(response) == "post_expired"
     token = g.token(alice)
     listed = [p["post_id"] for p in api.get(f"{g.base}/posts", token=token).get_json()["posts"]]
@@ -160,3 +162,17 @@ def test_fifty_concurrent_uploads_with_retries(api: Api, app: Flask) -> None:
     assert sorted(served) == sorted(pid for _a, pid, _e in posts)
     assert len(served) == len(set(served)) == 50
     assert row_counts(app)["posts"] == 50
+
+
+def test_a_refused_post_takes_no_cursor(api: Api) -> None:
+    """An envelope ahead of the group (a later epoch, a log entry the relay has not got) is
+    refused, and the cursor it would have taken is not used up: cursors stay gap-free."""
+    g, (alice, _bob, _mod) = _group(api)
+    _pid, first = g.put_post(alice)
+    g.f.epoch_keys[3] = bytes(32)
+    for kwargs in ({"epoch": 3}, {"log_seq": g.f.state.seq + 1}):
+        pid, env = g.envelope(alice, **kwargs)
+        response = api.put(f"{g.base}/posts/{pid}", json={"envelope": env}, token=g.token(alice))
+        assert response.status_code == 422 and code(response) == "post_rejected", kwargs
+    _pid, second = g.put_post(alice)
+    assert int(second.get_json()["cursor"]) == int(first.get_json()["cursor"]) + 1

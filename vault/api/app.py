@@ -8,13 +8,16 @@ VAULT_DATABASE_URL             ``sqlite:///path`` or ``postgresql+psycopg://...`
 VAULT_DATA_DIR                 default ``./var/relay``
 VAULT_AUTO_MIGRATE             upgrade the schema at start (default: on for SQLite, off for
                                PostgreSQL where operators run ``vault relay migrate``)
-VAULT_MAX_BLOB_BYTES           attachment size limit (default 10 MiB)
+VAULT_MAX_BLOB_BYTES           attachment size limit (default 10 MiB + 40, the protocol's maximum)
 VAULT_RATE_LIMIT / _BURST      requests/s and burst per client address, per process
                                (default 50 / 200; 0 disables)
 VAULT_RATE_LIMIT_EXPENSIVE     group creation, challenges, join requests (default 2 / 30)
 VAULT_PROXY_HOPS               trusted reverse proxies in front (X-Forwarded-For), default 0
 VAULT_SESSION_TTL_S            session lifetime (default 3600)
 VAULT_EVENTS_POLL_MS           how often a long-poll re-reads the database (default 500)
+VAULT_BODY_TIMEOUT_S / _MIN_RATE  a request body must arrive within this many seconds plus
+                               one per MIN_RATE bytes, else it is cut off (default 20 / 4096;
+                               0 disables; see vault/api/slowclients.py)
 VAULT_LOG_LEVEL                default INFO
 =============================  ===========================================================
 """
@@ -35,19 +38,24 @@ from vault.api.db import configure_engine, db
 from vault.api.errors import register_error_handlers
 from vault.api.logs import install_request_logging, setup_logging
 from vault.api.ratelimit import TokenBuckets
+from vault.api.schemas import GRANTS_MAX_BODY
+from vault.api.slowclients import BodyDeadline
 from vault.api.state import StateCache
 from vault.api.util import EventBell
+from vault.crypto.attachments import MAX_BLOB_SIZE
 from vault.crypto.errors import RelayConfigError
 from vault.crypto.primitives import default_clock
 
-MIGRATIONS_DIR = str(Path(__file__).resolve().parents[2] / "migrations")
+# Shipped inside the package (package data), so an installed wheel can migrate and serve.
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 MIB = 1024 * 1024
 
 DEFAULTS: dict[str, Any] = {
     "VAULT_DATA_DIR": "./var/relay",
     "VAULT_DATABASE_URL": None,
     "VAULT_AUTO_MIGRATE": None,
-    "VAULT_MAX_BLOB_BYTES": 10 * MIB,
+    # The largest encrypted attachment a client can make (10 MiB padded + nonce + tag).
+    "VAULT_MAX_BLOB_BYTES": MAX_BLOB_SIZE,
     "VAULT_RATE_LIMIT": 50.0,
     "VAULT_RATE_BURST": 200.0,
     "VAULT_RATE_LIMIT_EXPENSIVE": 2.0,
@@ -58,8 +66,9 @@ DEFAULTS: dict[str, Any] = {
     "VAULT_EVENTS_POLL_MS": 500,
     "VAULT_LOG_LEVEL": "INFO",
     "VAULT_DB_BUSY_TIMEOUT_MS": 10_000,
+    "VAULT_BODY_TIMEOUT_S": 20.0,
+    "VAULT_BODY_MIN_RATE": 4096.0,
 }
-GRANTS_MAX_BODY = 6 * MIB
 
 
 def _settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -76,7 +85,7 @@ def _settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
         except (TypeError, ValueError):
             raise RelayConfigError(f"{key} must be a whole number") from None
     for key in ("VAULT_RATE_LIMIT", "VAULT_RATE_BURST", "VAULT_RATE_LIMIT_EXPENSIVE",
-                "VAULT_RATE_BURST_EXPENSIVE"):
+                "VAULT_RATE_BURST_EXPENSIVE", "VAULT_BODY_TIMEOUT_S", "VAULT_BODY_MIN_RATE"):
         try:
             settings[key] = float(settings[key])
         except (TypeError, ValueError):
@@ -155,6 +164,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         "expensive": (settings["VAULT_RATE_LIMIT_EXPENSIVE"],
                       settings["VAULT_RATE_BURST_EXPENSIVE"]),
     })
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app, timeout_s=settings["VAULT_BODY_TIMEOUT_S"],
+        min_rate=settings["VAULT_BODY_MIN_RATE"], max_body=app.config["MAX_CONTENT_LENGTH"])
     if settings["VAULT_PROXY_HOPS"] > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -215,6 +227,6 @@ def check_schema() -> None:
         current = set(MigrationContext.configure(conn).get_current_heads())
     if current != heads:
         raise RelayConfigError(
-            "the database schema is not up to date: run `vault relay migrate` "
-            "(or `flask --app vault.api:create_app db upgrade`) first"
+            "the database schema is not up to date: run `vault relay migrate` first "
+            "(or set VAULT_AUTO_MIGRATE=1)"
         )

@@ -7,11 +7,12 @@ verified log), so a member removed after its session was issued is refused at on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import request
-from sqlalchemy import and_, select
+from flask import g, request
+from sqlalchemy import and_, bindparam, select
 
-from vault.api.db import db
+from vault.api.db import db, run
 from vault.api.models import InviteRow, MemberRow, SessionRow
 from vault.api.util import now_ms
 from vault.crypto.auth import TOKEN_SIZE, AuthSubject, session_token_hash
@@ -56,30 +57,56 @@ def _bearer_token() -> bytes:
     return token
 
 
-def authenticate(group_id: bytes, *, allow_invite: bool = False) -> Caller:
+# Every authenticated request runs this: built once, with the token hash bound per call.
+SESSION_LOOKUP = (
+    select(
+        SessionRow.group_id,
+        SessionRow.kind,
+        SessionRow.subject,
+        SessionRow.expires_at_ms,
+        MemberRow.role,
+        MemberRow.removed_seq,
+    )
+    .outerjoin(
+        MemberRow,
+        and_(
+            MemberRow.group_id == SessionRow.group_id,
+            MemberRow.sign_pk == SessionRow.subject,
+        ),
+    )
+    .where(SessionRow.token_hash == bindparam("token_hash"))
+)
+
+
+def _session() -> Any:
+    """The session behind this request's bearer token (with the member row, if any)."""
     token_hash = session_token_hash(_bearer_token())
-    row = db.session.execute(
-        select(
-            SessionRow.group_id,
-            SessionRow.kind,
-            SessionRow.subject,
-            SessionRow.expires_at_ms,
-            MemberRow.role,
-            MemberRow.removed_seq,
-        )
-        .outerjoin(
-            MemberRow,
-            and_(
-                MemberRow.group_id == SessionRow.group_id,
-                MemberRow.sign_pk == SessionRow.subject,
-            ),
-        )
-        .where(SessionRow.token_hash == token_hash)
-    ).first()
+    row = run(SESSION_LOOKUP, {"token_hash": token_hash}).first()
     if row is None:
         raise AuthError("the session token is not valid; sign a new challenge")
     if row.expires_at_ms <= now_ms():
         raise SessionExpiredError("the session has expired; sign a new challenge")
+    return row
+
+
+def require_session() -> None:
+    """Refuse a request without a live session before any of its input is parsed (401).
+
+    The registry calls this first for endpoints that need a session; the handler's
+    :func:`authenticate` then checks the session against the group in the URL, reusing
+    the row read here.
+    """
+    g.vault_session = _session()
+
+
+def authenticate(group_id: bytes, *, allow_invite: bool = False, fresh: bool = False) -> Caller:
+    """Who is calling, as a member (or invite holder) of *group_id*; raises otherwise.
+
+    ``fresh`` re-reads the session and membership (a long-poll re-checks after waiting).
+    """
+    row = None if fresh else g.pop("vault_session", None)
+    if row is None:
+        row = _session()
     if row.group_id != group_id:
         raise AuthError("this session belongs to another group")
     kind = AuthSubject(row.kind)

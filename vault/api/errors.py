@@ -44,6 +44,8 @@ STATUS: dict[type[E.VaultError], int] = {
     E.InviteError: 422,
     E.GrantError: 422,
     E.PostRejectedError: 422,
+    E.LogEntryStaleError: 422,
+    E.JoinRequestStaleError: 422,
     E.TooLargeError: 413,
 }
 
@@ -51,7 +53,7 @@ STATUS: dict[type[E.VaultError], int] = {
 def status_of(error: E.VaultError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 

@@ -22,14 +22,15 @@ ERROR_STATUSES = {
     "409": "Conflict (log_conflict, post_conflict, blob_conflict, grant_conflict, ...)",
     "413": "Body too large (payload_too_large)",
     "415": "Wrong content type (unsupported_media_type)",
-    "422": "Well-formed but refused by the protocol rules (log_*, invite_*, post_*, grant_*)",
+    "422": "Well-formed but refused by the protocol rules (log_*, invite_*, post_*, grant_*, "
+           "join_request_stale)",
     "429": "Rate limited (rate_limited)",
 }
-PATH_PARAMS = {
-    "gid": ("group id: 32 bytes, unpadded base64url", 43),
-    "post_id": ("post id: 16 bytes, unpadded base64url", 22),
-    "blob_id": ("blob id: 16 bytes, unpadded base64url", 22),
-    "joiner": ("joiner's signing key: 32 bytes, unpadded base64url", 43),
+PATH_PARAMS = {  # name: (description, size in bytes)
+    "gid": ("group id: 32 bytes, unpadded base64url", 32),
+    "post_id": ("post id: 16 bytes, unpadded base64url", 16),
+    "blob_id": ("blob id: 16 bytes, unpadded base64url", 16),
+    "joiner": ("joiner's signing key: 32 bytes, unpadded base64url", 32),
 }
 
 
@@ -68,10 +69,11 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
     }
     params: list[dict[str, Any]] = []
     for name in spec.path_params:
-        description, length = PATH_PARAMS[name]
+        description, size = PATH_PARAMS[name]
+        length = schemas.b64_chars(size)
         params.append({
             "name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "pattern": schemas.B64_PATTERN,
+            "schema": {"type": "string", "pattern": schemas.b64_pattern(size),
                        "minLength": length, "maxLength": length},
         })
     if spec.query is not None:
@@ -80,8 +82,10 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
         op["parameters"] = params
     if spec.body == RAW:
         op["requestBody"] = {"required": True, "content": {
-            "application/octet-stream": {"schema": {"type": "string",
-                                                    "contentMediaType": "application/octet-stream"}}
+            "application/octet-stream": {"schema": {
+                "type": "string", "contentMediaType": "application/octet-stream", "minLength": 1,
+                "description": "not empty; at most the relay's VAULT_MAX_BLOB_BYTES (else 413)",
+            }}
         }}
     elif isinstance(spec.body, type):
         op["requestBody"] = {"required": True, "content": {
@@ -92,6 +96,10 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
     elif spec.auth == "member_or_invite":
         op["security"] = [{"session": []}]
         op["description"] = "A member session, or a joiner's invite session."
+    elif spec.auth == "member_or_join":
+        op["security"] = [{"session": []}, {}]
+        op["description"] = ("A member session (the entry's author), except for a JOIN entry, "
+                             "which carries its own invite proof and needs none.")
     else:
         op["security"] = []
     responses: dict[str, Any] = {}
@@ -107,8 +115,8 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
         responses[str(status)] = {"description": "OK" if status == 200 else "Created",
                                   "content": content}
     error = {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}
-    for status, description in ERROR_STATUSES.items():
-        responses[status] = {"description": description, "content": error}
+    for error_status, description in ERROR_STATUSES.items():
+        responses[error_status] = {"description": description, "content": error}
     responses["default"] = {"description": "Any other error (405, 410, 5xx)", "content": error}
     op["responses"] = responses
     return op

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from vault.api.db import write_txn
+from vault.api.db import affected, write_txn
 from vault.api.models import AuthChallenge, PostRow, SessionRow
 from vault.api.util import now_ms as current_ms
 
@@ -19,17 +19,17 @@ def purge_expired(now_ms: int | None = None) -> dict[str, int]:
     """
     now = current_ms() if now_ms is None else now_ms
     with write_txn() as tx:
-        posts = tx.execute(
+        posts = affected(tx.execute(
             delete(PostRow).where(PostRow.expires_at_ms.is_not(None),
                                   PostRow.expires_at_ms <= now),
             execution_options=NO_SYNC,
-        ).rowcount
-        challenges = tx.execute(
+        ))
+        challenges = affected(tx.execute(
             delete(AuthChallenge).where(AuthChallenge.expires_at_ms <= now),
             execution_options=NO_SYNC,
-        ).rowcount
-        sessions = tx.execute(
+        ))
+        sessions = affected(tx.execute(
             delete(SessionRow).where(SessionRow.expires_at_ms <= now),
             execution_options=NO_SYNC,
-        ).rowcount
+        ))
     return {"posts": int(posts), "challenges": int(challenges), "sessions": int(sessions)}

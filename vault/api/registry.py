@@ -10,15 +10,23 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from vault.api.authn import require_session
+from vault.api.db import autocommit_request
 from vault.api.ratelimit import check_rate
 from vault.crypto import errors as E
 
-AuthKind = Literal["none", "member", "member_or_invite"]
+# none: public. member / member_or_invite: a session is required, and checked before any
+# input is parsed. member_or_join: POST /log, where a JOIN entry carries its own invite proof
+# and needs no session (the handler authenticates every other entry).
+AuthKind = Literal["none", "member", "member_or_invite", "member_or_join"]
+SESSION_REQUIRED = ("member", "member_or_invite")
 RAW = "raw"  # marker: the body is application/octet-stream
 
 
@@ -35,6 +43,7 @@ class RouteSpec:
     responses: dict[int, type[BaseModel] | str]
     max_body: int
     rate: str
+    autocommit: bool = False
     path_params: list[str] = field(default_factory=list)
 
 
@@ -62,13 +71,34 @@ def _validation_message(error: ValidationError) -> str:
     return "; ".join(parts)[:300]
 
 
+def read_body() -> bytes:
+    """The whole request body: never one cut short, never one over the endpoint's limit.
+
+    Servers such as gunicorn mark their input as terminated, so werkzeug returns whatever
+    arrived when a client disconnects half-way through its body, and stops reading a chunked
+    body at the limit without a word. Either would be taken for a whole body (and a blob
+    stored truncated), so both are checked here.
+    """
+    data = request.get_data(cache=False)
+    declared = request.content_length
+    if declared is not None:
+        if len(data) != declared:
+            raise E.InvalidRequestError(
+                "the request body ended before its declared length (the connection was cut); "
+                "send it again")
+    elif request.environ["wsgi.input"].read(1):  # more than the limit, chunked
+        raise RequestEntityTooLarge()
+    return data
+
+
 def _parse_json(spec: RouteSpec) -> Any:
     mimetype = request.mimetype
     if mimetype != "application/json":
         raise E.UnsupportedMediaTypeError("send the body as application/json")
-    data = request.get_data(cache=False)
+    data = read_body()
     try:
-        document = json.loads(data)
+        # Numbers with a fraction part or exponent are read exactly (see schemas.BodyInt).
+        document = json.loads(data, parse_float=Decimal)
     except (ValueError, RecursionError):
         raise E.InvalidJsonError("the body is not valid JSON") from None
     if not isinstance(document, dict):
@@ -103,7 +133,10 @@ def api_route(
     query: type[BaseModel] | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     rate: str = "default",
+    autocommit: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a route. *autocommit*: the handler writes, if at all, in single statements
+    (atomic by themselves), so on PostgreSQL it runs in autocommit mode like every GET."""
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
         spec = RouteSpec(
             rule=(bp.url_prefix or "") + rule,
@@ -117,6 +150,7 @@ def api_route(
             responses=responses,
             max_body=max_body,
             rate=rate,
+            autocommit=autocommit or method == "GET",
             path_params=re.findall(r"<(?:\w+:)?(\w+)>", rule),
         )
         REGISTRY.append(spec)
@@ -124,6 +158,10 @@ def api_route(
         @functools.wraps(handler)
         def view(**kwargs: Any) -> Any:
             check_rate(spec.rate)
+            if spec.autocommit and spec.auth != "none":
+                autocommit_request()
+            if spec.auth in SESSION_REQUIRED:
+                require_session()
             limit = spec.max_body
             if spec.body == RAW:
                 limit = int(current_app.config["VAULT_MAX_BLOB_BYTES"])
@@ -132,7 +170,7 @@ def api_route(
             if spec.body == RAW:
                 if request.mimetype != "application/octet-stream":
                     raise E.UnsupportedMediaTypeError("send the body as application/octet-stream")
-                call.raw = request.get_data(cache=False)
+                call.raw = read_body()
             elif spec.body is not None:
                 call.body = _parse_json(spec)
             elif request.content_length:
@@ -140,8 +178,9 @@ def api_route(
             result = handler(call, **kwargs)
             if isinstance(result, Response):
                 return result
-            model, status = result
-            response = jsonify(model.model_dump(mode="json"))
+            body, status = result
+            # A response model, or (on hot paths) a plain dict already in the model's shape.
+            response = jsonify(body if isinstance(body, dict) else body.model_dump(mode="json"))
             response.status_code = status
             return response
 

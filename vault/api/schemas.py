@@ -1,39 +1,77 @@
 """Request and response bodies: pydantic models that validate requests and feed OpenAPI.
 
 Binary values travel as unpadded base64url (``vault.crypto.encoding.b64encode``); the
-models bound their text length and alphabet, and the handlers decode them with the core's
-strict ``b64decode`` (which also checks canonical form).
+models bound their text length and hold it to :data:`B64_PATTERN`, which admits exactly the
+canonical unpadded base64url texts (so a text the document allows is one the core's strict
+``b64decode`` accepts), and the handlers decode them with that ``b64decode``.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 MAX_DB_INT = 2**62  # every integer a client sends fits a signed 64-bit column
-B64_PATTERN = r"^[A-Za-z0-9_-]*$"
+_B64 = "[A-Za-z0-9_-]"
+# Canonical unpadded base64url: whole quads, then an optional 2- or 3-character tail whose
+# last character carries no stray bits (1 trailing byte: 4 zero bits; 2 bytes: 2 zero bits).
+B64_PATTERN = rf"^(?:{_B64}{{4}})*(?:{_B64}[AQgw]|{_B64}{{2}}[AEIMQUYcgkosw048])?$"
 CURSOR_PATTERN = r"^[0-9]{1,18}$"
 
 
-def b64_text(max_bytes: int, min_bytes: int = 1) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(
-            pattern=B64_PATTERN,
-            min_length=(min_bytes * 4) // 3,
-            max_length=(max_bytes * 4 + 2) // 3,
-        ),
-    ]
+def b64_chars(size: int) -> int:
+    """Length of the unpadded base64url text of *size* bytes."""
+    return -(-size * 4 // 3)
 
 
-B64Key = b64_text(32, 32)
-B64Id16 = b64_text(16, 16)
-B64Sig = b64_text(64, 64)
+def b64_pattern(size: int) -> str:
+    """The canonical unpadded base64url texts of exactly *size* bytes (a pattern that fixes
+    the length itself, so generators of matching text need not filter on length)."""
+    quads, rest = divmod(size, 3)
+    tail = ("", f"{_B64}[AQgw]", f"{_B64}{{2}}[AEIMQUYcgkosw048]")[rest]
+    return f"^{_B64}{{{4 * quads}}}{tail}$"
+
+
+def b64_text(max_bytes: int, min_bytes: int = 1) -> StringConstraints:
+    """Constraints of a base64url field of *min_bytes* to *max_bytes* bytes:
+    ``Annotated[str, b64_text(32, 32)]``."""
+    return StringConstraints(
+        pattern=b64_pattern(max_bytes) if min_bytes == max_bytes else B64_PATTERN,
+        min_length=b64_chars(min_bytes),
+        max_length=b64_chars(max_bytes),
+    )
+
+
+def _exact_integer(value: Any) -> Any:
+    """JSON does not tell 1 from 1.0 (JSON Schema's ``integer`` admits both): the request
+    parser reads numbers with a fraction part as exact Decimals, and an integral one is
+    accepted as the integer it denotes. Everything else reaches strict validation unchanged
+    (so ``true``, ``"1"`` and ``1.5`` are still refused)."""
+    if (isinstance(value, Decimal) and value.is_finite() and value.adjusted() < 20
+            and value == value.to_integral_value()):
+        return int(value)  # (adjusted() bounds the work: "1e999999999" stays a Decimal)
+    return value
+
+
+B64Key = Annotated[str, b64_text(32, 32)]
+B64Id16 = Annotated[str, b64_text(16, 16)]
+B64Sig = Annotated[str, b64_text(64, 64)]
 Cursor = Annotated[
     str, StringConstraints(pattern=CURSOR_PATTERN), Field(description="opaque cursor")
 ]
 BoundedInt = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
+# An integer in a JSON body (query strings are parsed separately, in lax mode).
+BodyInt = Annotated[int, Field(ge=0, le=MAX_DB_INT), BeforeValidator(_exact_integer)]
 
 MAX_ENTRY_BYTES = 64 * 1024 + 1024
 MAX_JOIN_REQUEST_BYTES = 4 * 1024
@@ -41,10 +79,14 @@ MAX_GRANT_BYTES = 512
 MAX_GRANTS = 10_000
 MAX_ENVELOPE_BYTES = 70 * 1024
 
-EntryB64 = b64_text(MAX_ENTRY_BYTES)
-JoinRequestB64 = b64_text(MAX_JOIN_REQUEST_BYTES)
-GrantB64 = b64_text(MAX_GRANT_BYTES)
-EnvelopeB64 = b64_text(MAX_ENVELOPE_BYTES)
+# The largest grants upload the schema allows (every grant at its maximum, JSON quoting and
+# commas, the epoch and braces) must fit the endpoint's byte limit.
+GRANTS_MAX_BODY = MAX_GRANTS * (b64_chars(MAX_GRANT_BYTES) + 3) + 4096
+
+EntryB64 = Annotated[str, b64_text(MAX_ENTRY_BYTES)]
+JoinRequestB64 = Annotated[str, b64_text(MAX_JOIN_REQUEST_BYTES)]
+GrantB64 = Annotated[str, b64_text(MAX_GRANT_BYTES)]
+EnvelopeB64 = Annotated[str, b64_text(MAX_ENVELOPE_BYTES)]
 
 
 class Body(BaseModel):
@@ -78,9 +120,26 @@ class HealthResponse(Body):
 # --- auth ----------------------------------------------------------------------------------
 
 
+def _one_subject(model: Any) -> Any:
+    if (model.member is None) == (model.invite_id is None):
+        raise ValueError("give exactly one of 'member' and 'invite_id'")
+    return model
+
+
+# In the document: exactly one of the two is a string (the other absent or null).
+ONE_SUBJECT_SCHEMA: JsonDict = {"oneOf": [
+    {"required": ["member"], "properties": {"member": {"type": "string"}}},
+    {"required": ["invite_id"], "properties": {"invite_id": {"type": "string"}}},
+]}
+
+
 class ChallengeRequest(Body):
+    model_config = ConfigDict(json_schema_extra=ONE_SUBJECT_SCHEMA)
+
     member: B64Key | None = Field(None, description="member sign_pk (a member session)")
     invite_id: B64Id16 | None = Field(None, description="invite id (a joiner's read session)")
+
+    _one_subject = model_validator(mode="after")(_one_subject)
 
 
 class ChallengeResponse(Body):
@@ -89,10 +148,14 @@ class ChallengeResponse(Body):
 
 
 class SessionRequest(Body):
+    model_config = ConfigDict(json_schema_extra=ONE_SUBJECT_SCHEMA)
+
     member: B64Key | None = None
     invite_id: B64Id16 | None = None
     challenge: B64Key
     signature: B64Sig
+
+    _one_subject = model_validator(mode="after")(_one_subject)
 
 
 class SessionResponse(Body):
@@ -160,7 +223,7 @@ class JoinRequestList(Body):
 
 
 class GrantsUpload(Body):
-    epoch: BoundedInt
+    epoch: BodyInt
     grants: Annotated[
         list[GrantB64],
         Field(min_length=1, max_length=MAX_GRANTS),

@@ -1,12 +1,13 @@
 """Serving the relay with gunicorn (the production server), programmatically.
 
-Production command (same thing, from a shell)::
+Production command (the same settings, from a shell; see :mod:`vault.api.gunicorn_conf`)::
 
     VAULT_DATABASE_URL=postgresql+psycopg://vault@db/vault \\
-    gunicorn --worker-class gthread --workers 4 --threads 16 --timeout 60 \\
+    gunicorn -c python:vault.api.gunicorn_conf --workers 4 --threads 16 \\
              --bind 0.0.0.0:8080 'vault.api:create_app()'
 
-(gthread workers, because event long-polls hold a thread for up to 30 s.)
+(gthread workers, because event long-polls hold a thread for up to 30 s; every worker runs
+the purge timer.)
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def run_gunicorn(app_factory: Callable[[], Flask], host: str, port: int, *, work
                  threads: int, on_ready: Callable[[str], None]) -> None:
     from gunicorn.app.base import BaseApplication
 
-    class RelayServer(BaseApplication):  # type: ignore[misc]
+    class RelayServer(BaseApplication):
         def load_config(self) -> None:
             settings: dict[str, Any] = {
                 "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
@@ -65,10 +66,14 @@ def run_gunicorn(app_factory: Callable[[], Flask], host: str, port: int, *, work
                 ),
                 "post_worker_init": lambda worker: start_purge_timer(worker.wsgi),
             }
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25
+                # No runtime control socket (one per user by default, shared by every
+                # gunicorn of that user on the host): the relay is managed by its process.
+                settings["control_socket_disable"] = True
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> Flask:
+        def load(self) -> Any:  # a WSGI app (the stubs' WSGI type is narrower than Flask's)
             return app_factory()
 
     RelayServer().run()

@@ -11,6 +11,12 @@ from flask import current_app
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import MalformedError
 
+# How far the relay lets a client's clock trail its own: a log entry or join request dated
+# earlier than this is refused as stale. (The core bounds the future side of log entries with
+# vault.crypto.log_rules.MAX_FUTURE_SKEW_MS, also 5 minutes; the relay applies that bound to
+# join requests too.)
+MAX_PAST_SKEW_MS = 5 * 60 * 1000
+
 
 def now_ms() -> int:
     clock = cast(Callable[[], int], current_app.config["VAULT_CLOCK"])

@@ -11,6 +11,7 @@ See ``clients/python/README.md`` for the guide. Everything cryptographic happens
 :mod:`vault.crypto`; the SDK drives it over HTTP and a local store.
 """
 
+from vault.crypto.invites import normalize_relay_url
 from vault_client import errors, events
 from vault_client.client import Client, default_home, has_keystore, wipe_home
 from vault_client.errors import (
@@ -108,5 +109,6 @@ __all__ = [
     "errors",
     "events",
     "has_keystore",
+    "normalize_relay_url",
     "wipe_home",
 ]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
+import httpx
 import platformdirs
 
 from vault.crypto.attachments import decrypt_attachment, make_attachment
@@ -55,7 +56,13 @@ from vault.crypto.errors import (
     UnknownInviteError,
     VaultError,
 )
-from vault.crypto.group_state import GroupState, LogCheckpoint, apply_entry, verify_log
+from vault.crypto.group_state import (
+    GroupState,
+    LogCheckpoint,
+    apply_entry,
+    extend_log,
+    verify_log,
+)
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.identity_export import ExportedIdentity
 from vault.crypto.identity_export import export_identity as seal_identity_export
@@ -141,6 +148,8 @@ DATABASE_FILE: Final = "client.db"
 LOCK_FILE: Final = ".lock"
 DAY_MS: Final = 86_400_000
 _GRANT_CHUNK: Final = 5000
+_POST_PAGE: Final = 100  # posts per request when syncing: the most the relay serves
+_COMMIT_POSTS: Final = 1000  # posts read from the relay per local-store commit when syncing
 _APPEND_ATTEMPTS: Final = 4
 _HOME_FILES: Final = (DATABASE_FILE, DATABASE_FILE + "-wal", DATABASE_FILE + "-shm",
                       KEYSTORE_FILE, LOCK_FILE)
@@ -221,6 +230,10 @@ class Client:
     :param timeout: seconds for one HTTP request.
     :param retry_for: how long requests that are safe to repeat are retried while a relay
         is unreachable, in seconds.
+    :param transport: an ``httpx.BaseTransport`` every request to every relay goes through
+        (default: httpx's own network transport). For tests and embedding: for instance an
+        ``httpx.WSGITransport`` over an in-process relay, or a proxy that rewrites answers
+        the way a hostile relay would. The client verifies whatever comes back as usual.
     """
 
     def __init__(
@@ -232,6 +245,7 @@ class Client:
         timeout: float = 30.0,
         retry_for: float = 20.0,
         clock: Callable[[], int] = default_clock,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.home = _home_path(home)
         os.makedirs(self.home, mode=0o700, exist_ok=True)
@@ -239,6 +253,7 @@ class Client:
         self._timeout = timeout
         self._retry_for = retry_for
         self._clock = clock
+        self._http_transport = transport
         self._lock = threading.RLock()
         self._lock_handle = _lock_home(self.home)
         self._closed = False
@@ -254,6 +269,7 @@ class Client:
         self._views: dict[bytes, GroupView] = {}
         self._transports: dict[str, Transport] = {}
         self._warnings: list[ev.SyncWarning] = []
+        self._fences: dict[bytes, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -311,7 +327,8 @@ class Client:
     def _transport(self, relay_url: str) -> Transport:
         transport = self._transports.get(relay_url)
         if transport is None:
-            transport = Transport(relay_url, timeout=self._timeout, retry_for=self._retry_for)
+            transport = Transport(relay_url, timeout=self._timeout, retry_for=self._retry_for,
+                                  transport=self._http_transport)
             self._transports[relay_url] = transport
         return transport
 
@@ -357,6 +374,10 @@ class Client:
         view = GroupView(gid, row.relay_url, row.status, identity, state, entries,
                          _policy_from_text(row.history_policy),
                          post_cursor=row.post_cursor, event_cursor=row.event_cursor)
+        saved = self._store.meta(_fence_key(gid))
+        view.fence_seq = _fence_from(saved, row.post_cursor)
+        if saved is not None:
+            self._fences[gid] = saved
         for epoch, sealed in self._store.epoch_keys(gid):
             key = self._open("epoch-key", record_id(gid, epoch), sealed)
             if engine.key_matches(state, epoch, key) is False:
@@ -577,9 +598,8 @@ class Client:
             transport = self._transport(link.relay_url)
             invite_sk, invite_pk = invite_keypair(link.secret)
             reader = InviteAuth(gid, link.invite_id, invite_sk)
-            entries, _head = self._fetch_log(transport, reader, 0)
+            state, entries = self._fetch_log(transport, reader, gid)
             now = self._now()
-            state = verify_log(gid, entries, now_ms=now)
             invite = state.invites.get(link.invite_id)
             if invite is None or invite.invite_pk != invite_pk:
                 raise UnknownInviteError("this group has no such invite; ask for a new one")
@@ -660,7 +680,7 @@ class Client:
                                                  row.pending))
         try:
             transport.forget_sessions(view.group_id)
-            self._fetch_log(transport, self._auth(view), 0, limit=1)
+            transport.read_log(self._auth(view), 0, 1)
         except NotAMemberError:
             if pending.request is None:
                 return
@@ -676,6 +696,18 @@ class Client:
                 self._store.update_group(view.group_id, status="denied")
             if status != "approved":
                 return
+        # The relay's word alone never makes this device a member (a relay can claim an
+        # approval no admin gave): the verified log must show it.
+        warnings: list[ev.SyncWarning] = []
+        try:
+            self._sync_log(view, events, warnings)
+        except NotAMemberError:
+            return
+        for warning in warnings:
+            self._warn(warning)
+        assert view.state is not None
+        if not view.state.is_member(view.me.sign_pk):
+            return
         view.status = "member"
         self._store.update_group(view.group_id, status="member", pending=None)
         events.append(ev.JoinApproved(view.gid))
@@ -858,8 +890,7 @@ class Client:
                 raise AlreadyMemberError("this device is already in that group")
             transport = self._transport(exported.relay_url)
             auth = MemberAuth(gid, exported.identity)
-            entries, _head = self._fetch_log(transport, auth, 0)
-            state = verify_log(gid, entries, now_ms=self._now())
+            state, entries = self._fetch_log(transport, auth, gid)
             if not state.is_member(exported.identity.sign_pk):
                 raise NotAMemberError("this identity is no longer a member of its group")
             self._keys.add_identity(gid, exported.identity)
@@ -1098,7 +1129,8 @@ class Client:
             self._flush_outbox(view, warnings)
             changed = self._sync_log(view, events, warnings)
             if view.status == "member":
-                self._sync_grants(view, events, warnings, force=changed)
+                self._sync_grants(view, events, warnings,
+                                  force=changed or engine.missing_keys(view))
                 new_posts, unreadable = self._sync_posts(view, events, warnings)
                 self._expire(view)
                 self._duties(view, events, warnings)
@@ -1109,15 +1141,27 @@ class Client:
                           -1 if state is None else state.seq,
                           self._store.outbox_count(view.group_id), unreadable)
 
-    def _fetch_log(self, transport: Transport, auth: Auth, start: int,
-                   limit: int | None = None) -> tuple[list[bytes], int]:
-        """Entries from *start* to the relay's head, and the head's seq as the relay says."""
+    def _fetch_log(self, transport: Transport, auth: Auth, gid: bytes,
+                   known: GroupState | None = None) -> tuple[GroupState, list[bytes]]:
+        """The relay's log up to its head, verified page by page as it arrives: from the
+        genesis entry, or on top of *known* (whose last entry the relay serves again first).
+        Returns the verified state and the entries served. Reading stops at the first page
+        that does not verify, so a relay cannot make this device fetch, and hold, an endless
+        log."""
+        start = 0 if known is None else known.seq
         fetched: list[bytes] = []
+        state = known
         while True:
-            page = transport.read_log(auth, start + len(fetched), 500 if limit is None else limit)
+            page = transport.read_log(auth, start + len(fetched), 500)
+            if state is None:
+                state = verify_log(gid, page.entries, now_ms=self._now())
+            elif not fetched:
+                state = engine.apply_log(state, page.entries, page.head_seq, self._now())
+            else:
+                state = extend_log(state, page.entries, now_ms=self._now())
             fetched.extend(page.entries)
-            if not page.entries or limit is not None or start + len(fetched) > page.head_seq:
-                return fetched, page.head_seq
+            if not page.entries or start + len(fetched) > page.head_seq:
+                return state, fetched
 
     def _sync_log(self, view: GroupView, events: list[ev.Event],
                   warnings: list[ev.SyncWarning], reader: Auth | None = None) -> bool:
@@ -1125,14 +1169,14 @@ class Client:
         old = view.state
         assert old is not None
         transport = self._transport(view.relay_url)
-        served, head_seq = self._fetch_log(transport, reader or self._auth(view), old.seq)
-        new = engine.apply_log(old, served, head_seq, self._now())
+        new, served = self._fetch_log(transport, reader or self._auth(view), view.group_id, old)
         if new.seq == old.seq:
             return False
         added = served[1:]
         self._store.save_log(view.group_id, old.seq + 1, added, new.checkpoint().encode())
         view.entries.extend(added)
         view.state = new
+        self._adopt_saved_keys(view)
         for event in engine.log_events(view, old, new):
             if isinstance(event, ev.SyncWarning):
                 warnings.append(event)
@@ -1142,6 +1186,15 @@ class Client:
                 view.status = "removed" if event.removed else "left"
                 self._store.update_group(view.group_id, status=view.status)
         return True
+
+    def _adopt_saved_keys(self, view: GroupView) -> None:
+        """Take up keys this device saved for epochs the log has only now shown to start:
+        a rotation of its own whose answer was lost (the relay went away), found landed."""
+        for epoch, sealed in self._store.epoch_keys(view.group_id):
+            if epoch not in view.keys:
+                key = self._open("epoch-key", record_id(view.group_id, epoch), sealed)
+                if engine.key_matches(view.state, epoch, key):
+                    view.keys[epoch] = key
 
     def _sync_grants(self, view: GroupView, events: list[ev.Event],
                      warnings: list[ev.SyncWarning], *, force: bool) -> None:
@@ -1164,6 +1217,10 @@ class Client:
                 continue
             self._save_key(view, epoch, key)
             view.keys[epoch] = key
+            # This device's own grant is on the relay: that epoch's grants went out (see
+            # engine.owed_grants), also when this identity was imported from another device.
+            self._store.record_issued(view.group_id, epoch, [view.me.sign_pk])
+            view.issued.add((epoch, view.me.sign_pk))
             events.append(ev.KeyReceived(view.gid, epoch))
             got = True
         if got and view.held:
@@ -1176,27 +1233,48 @@ class Client:
         gaps: dict[bytes, list[tuple[int, int]]] = {}
         unknown: list[tuple[bytes, int, str]] = []
         total = unreadable = 0
-        while True:
-            page = transport.posts(auth, view.post_cursor, 100)
-            items = [(p.post_id, p.cursor, p.envelope) for p in page.posts
-                     if not p.deleted and p.envelope is not None]
-            result = engine.ingest(view, items)
-            for gone in (p.post_id for p in page.posts if p.deleted or p.envelope is None):
-                if gone not in view.tombstones and gone not in view.rejected:
-                    view.tombstones.add(gone)
-                    result.rejected.append((gone, TOMBSTONE))
-            self._commit(view, result, page.cursor)
-            events.extend(result.events)
-            warnings.extend(result.warnings)
-            for author, ranges in result.gaps.items():
-                gaps.setdefault(author, []).extend(ranges)
-            unknown.extend(result.unknown_heads)
-            total += len(result.stored)
-            unreadable += result.unreadable_history
-            if page.cursor is not None:
-                view.post_cursor = page.cursor
-            if not page.more or not page.posts:
-                break
+        # Pages are written to the local store together, up to _COMMIT_POSTS at a time (one
+        # durable commit each, not one per page); whatever was read is written on the way
+        # out, also when a later page fails.
+        unwritten: list[tuple[engine.Ingest, str | None]] = []
+        count = 0
+        assert view.state is not None
+        fence = view.state.seq  # see GroupView.fence_seq: set once this read completes
+        try:
+            while True:
+                page = transport.posts(auth, view.post_cursor, _POST_PAGE)
+                items = [(p.post_id, p.cursor, p.envelope) for p in page.posts
+                         if not p.deleted and p.envelope is not None]
+                result = engine.ingest(view, items)
+                for gone in (p.post_id for p in page.posts if p.deleted or p.envelope is None):
+                    if gone not in view.tombstones and gone not in view.rejected:
+                        view.tombstones.add(gone)
+                        result.rejected.append((gone, TOMBSTONE))
+                self._apply(view, result)
+                unwritten.append((result, page.cursor))
+                count += len(page.posts)
+                if count >= _COMMIT_POSTS:
+                    self._write(view, unwritten)
+                    unwritten, count = [], 0
+                events.extend(result.events)
+                warnings.extend(result.warnings)
+                for author, ranges in result.gaps.items():
+                    gaps.setdefault(author, []).extend(ranges)
+                unknown.extend(result.unknown_heads)
+                total += len(result.stored)
+                unreadable += result.unreadable_history
+                if page.cursor is not None:
+                    view.post_cursor = page.cursor
+                if not page.more or not page.posts:
+                    break
+        finally:
+            if unwritten:
+                self._write(view, unwritten)
+        view.fence_seq = fence
+        saved = f"{view.post_cursor or ''}/{fence}"
+        if self._fences.get(view.group_id) != saved:  # (a write only when it moved)
+            self._store.set_meta(_fence_key(view.group_id), saved)
+            self._fences[view.group_id] = saved
         if unknown:
             assert view.state is not None
             if any(seq > view.state.seq for _, seq, _ in unknown):
@@ -1211,35 +1289,48 @@ class Client:
 
     def _retry_held(self, view: GroupView, events: list[ev.Event],
                     warnings: list[ev.SyncWarning]) -> set[bytes]:
+        """Try held posts again; returns those that still name a log this device lacks."""
         items = [(pid, cursor, raw) for pid, (cursor, raw) in view.held.items()]
         result = engine.ingest(view, items, retrying=True)
         self._commit(view, result, None)
         events.extend(result.events)
         warnings.extend(result.warnings)
-        return set(view.held)
+        return {post_id for post_id, _seq, _reason in result.unknown_heads}
 
     def _commit(self, view: GroupView, result: engine.Ingest, cursor: str | None) -> None:
+        self._write(view, [(result, cursor)])
+        self._apply(view, result)
+
+    def _write(self, view: GroupView, pages: Sequence[tuple[engine.Ingest, str | None]]
+               ) -> None:
+        """Write what ingesting *pages* decided to the local store, in one transaction."""
         gid = view.group_id
-        rows = [(opened.post_id, c, opened.body.epoch, opened.body.expires_at_ms,
-                 self._seal("post", record_id(gid, opened.post_id), encode_stored_post(opened)))
-                for opened, c in result.stored]
-        done = set(result.released) | {pid for pid, _ in result.rejected}
         with self._store.tx() as db:
-            self._store.save_posts(db, gid, rows)
-            self._store.hold(db, gid, result.held)
-            self._store.unhold(db, gid, done)
-            self._store.reject(db, gid, result.rejected)
-            self._store.set_cursor(db, gid, cursor)
+            for result, cursor in pages:
+                rows = [(opened.post_id, c, opened.body.epoch, opened.body.expires_at_ms,
+                         self._seal("post", record_id(gid, opened.post_id),
+                                    encode_stored_post(opened)))
+                        for opened, c in result.stored]
+                self._store.save_posts(db, gid, rows)
+                self._store.hold(db, gid, result.held)
+                self._store.unhold(db, gid, _done(result))
+                self._store.reject(db, gid, result.rejected)
+                self._store.set_cursor(db, gid, cursor)
+        highest = max(result.highest_own_seq for result, _ in pages)
+        if highest:
+            self._store.bump_author_seq(gid, highest + 1)
+
+    @staticmethod
+    def _apply(view: GroupView, result: engine.Ingest) -> None:
+        """What ingesting decided, in memory (the timeline itself is updated by ingest)."""
         for opened, _c in result.stored:
             if opened.body.expires_at_ms is not None:
                 view.expiring[opened.post_id] = opened.body.expires_at_ms
         for pid, c, raw in result.held:
             view.held[pid] = (c, raw)
-        for pid in done:
+        for pid in _done(result):
             view.held.pop(pid, None)
         view.rejected.update(pid for pid, _ in result.rejected)
-        if result.highest_own_seq:
-            self._store.bump_author_seq(gid, result.highest_own_seq + 1)
 
     def _expire(self, view: GroupView) -> None:
         now = self._now()
@@ -1275,6 +1366,14 @@ class Client:
                 self._issue(view, epoch, recipients)
             state = view.state
             assert state is not None
+            meta = state.group_metadata
+            if meta is not None and meta.epoch < state.epoch and state.epoch in view.keys \
+                    and view.entry(state.epoch_start_seq[state.epoch]).author == view.me.sign_pk:
+                # This device started the epoch but did not finish (the relay went away):
+                # the group's name goes into the new epoch, as a rotation does.
+                current = V.group_metadata(view)
+                if current is not None:
+                    self._publish_group_metadata(view, current)
             mine = state.profiles.get(view.me.sign_pk)
             if mine is not None and mine.epoch < state.epoch and state.epoch in view.keys:
                 name = V.display_name(view, view.me.sign_pk)
@@ -1389,6 +1488,24 @@ class Client:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _fence_key(group_id: bytes) -> str:
+    return "post-fence/" + b64encode(group_id)
+
+
+def _fence_from(saved: str | None, post_cursor: str | None) -> int:
+    """The saved fence (see :attr:`GroupView.fence_seq`), if it belongs to the post cursor
+    the group is at (a read cut short, or a group joined again, starts without one)."""
+    cursor, _, seq = (saved or "").rpartition("/")
+    if saved is None or cursor != (post_cursor or "") or not seq.isdigit():
+        return -1
+    return int(seq)
+
+
+def _done(result: engine.Ingest) -> set[bytes]:
+    """Posts no longer held: released after a retry, or rejected."""
+    return set(result.released) | {pid for pid, _ in result.rejected}
 
 
 def _add_body(request: JoinRequest, role: Role) -> EntryBody:

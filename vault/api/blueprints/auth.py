@@ -12,7 +12,7 @@ from flask import Blueprint, current_app
 from sqlalchemy import delete
 
 from vault.api.blueprints.common import ID16, NO_SYNC, group_id_param
-from vault.api.db import db, write_txn
+from vault.api.db import affected, db, write_txn
 from vault.api.models import AuthChallenge, Group, InviteRow, MemberRow, SessionRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import ChallengeRequest, ChallengeResponse, SessionRequest, SessionResponse
@@ -118,10 +118,10 @@ def session(call: Call, gid: str) -> Any:
     token = new_session_token()
     expires = now + int(current_app.config["VAULT_SESSION_TTL_S"]) * 1000
     with write_txn() as tx:
-        consumed = tx.execute(
+        consumed = affected(tx.execute(
             delete(AuthChallenge).where(*match, AuthChallenge.expires_at_ms > now),
             execution_options=NO_SYNC,
-        ).rowcount
+        ))
         if consumed != 1:
             raise ChallengeExpiredError(
                 "this challenge is unknown, already used or expired; ask for a new one"

@@ -21,7 +21,7 @@ from vault.api.blueprints.posts import not_expired, post_item
 from vault.api.db import db
 from vault.api.models import Group, LogEntryRow, PostRow
 from vault.api.registry import Call, api_route
-from vault.api.schemas import EventItem, EventsQuery, EventsResponse
+from vault.api.schemas import EventsQuery, EventsResponse
 from vault.api.util import EventBell, cursor_text, now_ms, parse_cursor
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import NotFoundError
@@ -32,7 +32,8 @@ MAX_EVENTS = 100
 EVENT_BYTES = 4 * 1024 * 1024
 
 
-def _collect(group_id: bytes, after: int, upto: int) -> EventsResponse:
+def _collect(group_id: bytes, after: int, upto: int) -> dict[str, Any]:
+    """The EventsResponse after *after* up to *upto* (built as a dict, like post pages)."""
     posts = db.session.execute(
         select(PostRow.post_id, PostRow.cursor, PostRow.envelope, PostRow.deleted,
                PostRow.created_at_ms, PostRow.expires_at_ms)
@@ -48,27 +49,27 @@ def _collect(group_id: bytes, after: int, upto: int) -> EventsResponse:
         .order_by(LogEntryRow.event_seq)
         .limit(MAX_EVENTS + 1)
     ).all()
-    merged: list[tuple[int, EventItem]] = [
-        (row.cursor, EventItem(cursor=cursor_text(row.cursor), type="post", post=post_item(row)))
+    merged: list[tuple[int, dict[str, Any], int]] = [
+        (row.cursor, {"cursor": cursor_text(row.cursor), "type": "post", "post": post_item(row),
+                      "seq": None, "entry": None}, len(row.envelope or b""))
         for row in posts
     ] + [
-        (row.event_seq, EventItem(cursor=cursor_text(row.event_seq), type="log", seq=row.seq,
-                                  entry=b64encode(row.raw)))
+        (row.event_seq, {"cursor": cursor_text(row.event_seq), "type": "log", "post": None,
+                         "seq": row.seq, "entry": b64encode(row.raw)}, len(row.raw))
         for row in entries
     ]
-    merged.sort(key=lambda pair: pair[0])
-    events: list[EventItem] = []
+    merged.sort(key=lambda triple: triple[0])
+    events: list[dict[str, Any]] = []
     total = 0
     more = False
-    for index, (_cursor, item) in enumerate(merged):
-        size = len(item.entry or "") + len((item.post.envelope or "") if item.post else "")
+    for index, (_cursor, item, size) in enumerate(merged):
         total += size
         if index >= MAX_EVENTS or (events and total > EVENT_BYTES):
             more = True
             break
         events.append(item)
-    cursor = events[-1].cursor if more else cursor_text(upto)
-    return EventsResponse(events=events, cursor=cursor, more=more)
+    cursor = events[-1]["cursor"] if more else cursor_text(upto)
+    return {"events": events, "cursor": cursor, "more": more}
 
 
 @api_route(bp, "/<gid>/events", "GET", query=EventsQuery,
@@ -87,11 +88,11 @@ def events(call: Call, gid: str) -> Any:
         if upto is None:
             raise NotFoundError("no group with this id on this relay")
         if upto > after:
-            authenticate(group_id)  # still a member now, not only when the poll began
+            authenticate(group_id, fresh=True)  # still a member now, not only at the start
             return _collect(group_id, after, int(upto)), 200
         db.session.close()  # hold no connection while waiting
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return EventsResponse(events=[], cursor=cursor_text(max(after, int(upto))),
-                                  more=False), 200
+            return {"events": [], "cursor": cursor_text(max(after, int(upto))),
+                    "more": False}, 200
         bell.wait(generation, min(remaining, poll))

@@ -14,13 +14,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vault.api.app import GRANTS_MAX_BODY
 from vault.api.authn import authenticate
 from vault.api.blueprints.common import get_group, group_id_param
 from vault.api.db import db, write_txn
 from vault.api.models import GrantRow, MemberRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import (
+    GRANTS_MAX_BODY,
     MAX_GRANT_BYTES,
     GrantItem,
     GrantsQuery,

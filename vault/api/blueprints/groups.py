@@ -29,12 +29,13 @@ from vault.api.schemas import (
     LogResponse,
 )
 from vault.api.state import load_state, remember, sync_derived
-from vault.api.util import cursor_text, decode_b64, now_ms, ring_events
+from vault.api.util import MAX_PAST_SKEW_MS, cursor_text, decode_b64, now_ms, ring_events
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     ChainBrokenError,
     ForbiddenError,
     LogConflictError,
+    LogEntryStaleError,
 )
 from vault.crypto.group_state import apply_entry, genesis_state
 from vault.crypto.log import EntryKind, LogEntry, group_id_of
@@ -106,7 +107,7 @@ def _conflict(group_id: bytes) -> LogConflictError:
     )
 
 
-@api_route(bp, "/<gid>/log", "POST", auth="member", body=AppendRequest,
+@api_route(bp, "/<gid>/log", "POST", auth="member_or_join", body=AppendRequest,
            max_body=ENTRY_BODY_LIMIT,
            summary="Append one entry (compare-and-swap on the head; JOIN entries need no "
                    "session: they carry their own invite proof)",
@@ -122,10 +123,19 @@ def append_entry(call: Call, gid: str) -> Any:
     group = get_group(group_id)
     if entry.group_id != group_id:
         raise ChainBrokenError("this entry belongs to another group")
+    now = now_ms()
+    if entry.timestamp_ms < now - MAX_PAST_SKEW_MS:
+        # The core only forbids dating an entry before its predecessor; the relay's clock
+        # bounds the past, so nobody can backdate an entry (say, a JOIN under an invite that
+        # has since expired) or replay one signed long ago.
+        raise LogEntryStaleError(
+            "this entry is dated more than 5 minutes before the relay's clock; rebuild it "
+            "on the current head (and check this device's clock)"
+        )
     if entry.seq != group.head_seq + 1 or entry.prev_hash != group.head_hash:
         raise _conflict(group_id)
     old = load_state(group_id, group.head_seq, group.head_hash)
-    new = apply_entry(old, entry, now_ms=now_ms())
+    new = apply_entry(old, entry, now_ms=now)  # also refuses entries > 5 min in the future
     try:
         with write_txn() as tx:
             event = tx.execute(
@@ -140,7 +150,7 @@ def append_entry(call: Call, gid: str) -> Any:
             if event is None:
                 raise LogConflictError("the head moved")
             tx.add(LogEntryRow(group_id=group_id, seq=new.seq, entry_hash=new.head, raw=raw,
-                               event_seq=event, created_at_ms=now_ms()))
+                               event_seq=event, created_at_ms=now))
             sync_derived(tx, old, new)
     except (LogConflictError, IntegrityError):
         raise _conflict(group_id) from None

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vault.api.authn import authenticate
 from vault.api.blueprints.common import NO_SYNC, get_group, group_id_param
-from vault.api.db import db, write_txn
+from vault.api.db import affected, db, write_txn
 from vault.api.models import InviteRow, JoinRequestRow, MemberRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import (
@@ -31,7 +31,7 @@ from vault.api.schemas import (
     JoinRequestStatus,
 )
 from vault.api.state import REQUEST_DENIED, REQUEST_PENDING
-from vault.api.util import decode_b64, decode_id, now_ms
+from vault.api.util import MAX_PAST_SKEW_MS, decode_b64, decode_id, now_ms
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     AlreadyMemberError,
@@ -40,11 +40,13 @@ from vault.crypto.errors import (
     InviteExhaustedError,
     InviteExpiredError,
     InviteRevokedError,
+    JoinRequestStaleError,
     NotFoundError,
     UnknownInviteError,
 )
 from vault.crypto.invites import JoinRequest
 from vault.crypto.log import Role
+from vault.crypto.log_rules import MAX_FUTURE_SKEW_MS
 
 bp = Blueprint("invites", __name__, url_prefix="/v1/groups")
 
@@ -55,6 +57,20 @@ MAX_LISTED = 500
 def _status(row: JoinRequestRow) -> JoinRequestStatus:
     return JoinRequestStatus(joiner=b64encode(row.joiner_pk), invite_id=b64encode(row.invite_id),
                              status=STATUS_NAMES[row.status])  # type: ignore[arg-type]
+
+
+def _check_fresh(request: JoinRequest, now: int) -> None:
+    """A new join request must be dated within 5 minutes of the relay's clock, either way."""
+    if request.requested_at_ms < now - MAX_PAST_SKEW_MS:
+        raise JoinRequestStaleError(
+            "this join request is dated more than 5 minutes before the relay's clock; "
+            "make a new one (and check this device's clock)"
+        )
+    if request.requested_at_ms > now + MAX_FUTURE_SKEW_MS:
+        raise JoinRequestStaleError(
+            "this join request is dated more than 5 minutes after the relay's clock; "
+            "correct this device's clock and make a new one"
+        )
 
 
 def _live_invite(invite: InviteRow | None, now: int) -> InviteRow:
@@ -90,9 +106,10 @@ def submit(call: Call, gid: str) -> Any:
         existing = db.session.get(JoinRequestRow, (group_id, joiner))
         if existing is not None:  # a retry: never counts a second redemption
             return _status(existing), 200
+        _check_fresh(request, now)  # only a request not yet recorded must be fresh
         try:
             with write_txn() as tx:
-                taken = tx.execute(
+                taken = affected(tx.execute(
                     update(InviteRow)
                     .where(
                         InviteRow.group_id == group_id,
@@ -103,7 +120,7 @@ def submit(call: Call, gid: str) -> Any:
                     )
                     .values(redemptions=InviteRow.redemptions + 1),
                     execution_options=NO_SYNC,
-                ).rowcount
+                ))
                 if taken != 1:
                     raise InviteExhaustedError("this invite has been used as often as allowed")
                 row = JoinRequestRow(group_id=group_id, joiner_pk=joiner,

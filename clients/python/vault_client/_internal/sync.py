@@ -16,15 +16,24 @@ from vault.crypto.epochs import epoch_commitment
 from vault.crypto.errors import (
     EquivocationError,
     MalformedError,
+    NotAMemberError,
     PostRejectedError,
     RollbackError,
+    UnknownLogHeadError,
     VaultError,
 )
 from vault.crypto.group_state import GroupState, check_same_entry, extend_log
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import EntryKind, LogEntry, commitment_group_id
-from vault.crypto.posts import OpenedPost, PostEnvelope, PostKind
-from vault.crypto.timeline import GapDetected, NewPost, SequenceJump, Timeline, UnknownHead
+from vault.crypto.posts import OpenedPost, PostEnvelope, PostKind, open_post
+from vault.crypto.timeline import (
+    GapDetected,
+    NewPost,
+    SequenceJump,
+    Timeline,
+    TimelineEvent,
+    UnknownHead,
+)
 from vault_client import events as ev
 from vault_client.types import HistoryPolicy
 
@@ -52,6 +61,12 @@ class GroupView:
     names: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
     expiring: dict[bytes, int] = field(default_factory=dict)
     tombstones: set[bytes] = field(default_factory=set)
+    fence_seq: int = -1
+    """The log entry this device had verified when it began its last complete read of the
+    relay's posts (-1: none yet). Every post a member uploaded before leaving or being
+    removed was served by the end of that read if the departure is at or before this entry,
+    so such a member's post served later was written after they departed (and dated
+    before: only a relay that lets them in can serve it)."""
 
     @property
     def gid(self) -> str:
@@ -167,6 +182,7 @@ def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
     out = Ingest()
     gid = view.gid
     joined = view.joined_seq()
+    departed = set() if retrying else _departed_by(state, view.fence_seq)
     for post_id, cursor, raw in items:
         if post_id in view.rejected or post_id in view.stub_ids:
             continue
@@ -188,9 +204,12 @@ def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
                 out.unreadable_history += 1
             if post_id not in view.held:
                 out.held.append((post_id, cursor, raw))
+            beyond = _beyond_log(state, envelope)
+            if beyond is not None:  # reported like an unknown head (not silently held)
+                out.unknown_heads.append((post_id, envelope.log_seq, beyond))
             continue
         try:
-            added = view.timeline.add_envelope(envelope, key, state)
+            added = _add(view, envelope, key, state, departed)
         except EquivocationError as error:
             out.rejected.append((post_id, error.code))
             out.warnings.append(ev.Equivocation(gid, error.message, b64encode(post_id)))
@@ -200,7 +219,9 @@ def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
             out.warnings.append(ev.InvalidPost(
                 gid, f"a post was refused: {error.message}", b64encode(post_id), error.code))
             continue
-        if retrying:
+        if retrying and not any(isinstance(event, UnknownHead) for event in added):
+            # Still written against a log head this device lacks: it stays held (released,
+            # it would be dropped without the UnknownLogHead warning ever being reported).
             out.released.append(post_id)
         for event in added:
             if isinstance(event, NewPost):
@@ -223,6 +244,53 @@ def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
                     out.held.append((post_id, cursor, raw))
                 out.unknown_heads.append((post_id, event.log_seq, event.reason))
     return out
+
+
+def _departed_by(state: GroupState, seq: int) -> set[bytes]:
+    """Signing keys of the members who left or were removed at or before entry *seq*."""
+    if seq < 0:
+        return set()
+    return {pk for pk, member in state.former_members.items()
+            if member.removed_seq is not None and member.removed_seq <= seq}
+
+
+def _add(view: GroupView, envelope: PostEnvelope, key: bytes, state: GroupState,
+         departed: set[bytes]) -> list[TimelineEvent]:
+    """Open a post and add it to the timeline (an unknown log head keeps it pending);
+    refuse it (:class:`NotAMemberError`) if its author is in *departed*."""
+    if not departed:
+        return view.timeline.add_envelope(envelope, key, state)
+    try:
+        opened = open_post(envelope, key, state)
+    except UnknownLogHeadError:
+        return view.timeline.add_envelope(envelope, key, state)
+    if opened.author in departed:
+        raise NotAMemberError(
+            "its author had already left or been removed when this device last read the "
+            "group's posts, and it was served only afterwards: it was written after they "
+            "departed (and dated before)"
+        )
+    return view.timeline.add(opened)
+
+
+def _beyond_log(state: GroupState, envelope: PostEnvelope) -> str | None:
+    """Why a post this device holds no key for names a membership log it does not have, or
+    None. Only the clear header says so (it is checked again once the post can be opened),
+    but without this a relay that hides the entry starting a new epoch (a removal) would
+    leave the new epoch's posts silently waiting for a key that never comes."""
+    if envelope.log_seq > state.seq or envelope.epoch > state.epoch:
+        return (
+            f"a post names log entry {envelope.log_seq} and epoch {envelope.epoch}, beyond "
+            f"the membership log this device has (entry {state.seq}, epoch {state.epoch}): "
+            "the relay may be hiding entries (such as a removal) or showing members "
+            "different logs"
+        )
+    if state.hash_at(envelope.log_seq) != envelope.log_head:
+        return (
+            f"a post names a different log entry {envelope.log_seq} than this device has: "
+            "its author was shown another membership log (possible fork)"
+        )
+    return None
 
 
 def _deleted_unseen(view: GroupView) -> dict[bytes, int]:
@@ -310,6 +378,18 @@ def history_epochs(view: GroupView, policy: HistoryPolicy) -> list[int]:
     return sorted(e for e in view.keys if since <= e < current)
 
 
+def missing_keys(view: GroupView) -> bool:
+    """Whether this device lacks the key of an epoch that started while it was a member:
+    its grant is late (an admin's rotation was cut short and its grants go out later), so
+    syncing asks the relay for this device's grants again."""
+    state = view.state
+    if state is None:
+        return False
+    joined = view.joined_seq()
+    return any(epoch not in view.keys and state.epoch_start_seq[epoch] > joined
+               for epoch in range(state.epoch + 1))
+
+
 def owed_grants(view: GroupView) -> dict[int, list[PublicIdentity]]:
     """Grants this admin's device still owes: for the epoch it started, every member; for
     members it added, or who joined by themselves, the current epoch (and history)."""
@@ -331,4 +411,17 @@ def owed_grants(view: GroupView) -> dict[int, list[PublicIdentity]]:
             for past in history_epochs(view, view.policy):
                 if (past, pk) not in view.issued:
                     owed.setdefault(past, []).append(member.identity)
+    # An earlier epoch this device started whose grants never went out (the relay went away
+    # mid-rotation, and another rotation followed before a sync): its own grant, the first
+    # of every rotation's, is missing. The members of the group at that rotation who are
+    # still members get it now, or their posts of that epoch would stay unreadable to them.
+    for past in range(epoch):
+        if past not in view.keys or (past, me) in view.issued:
+            continue
+        past_start = state.epoch_start_seq[past]
+        if view.entry(past_start).author != me:
+            continue
+        for pk, member in state.members.items():
+            if member.joined_seq <= past_start and (past, pk) not in view.issued:
+                owed.setdefault(past, []).append(member.identity)
     return owed

@@ -187,6 +187,7 @@ class Transport:
         retry_for: float = 20.0,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.relay_url = relay_url
         self.retry_for = retry_for
@@ -194,7 +195,7 @@ class Transport:
         self._sleep = sleep
         self._http = http or httpx.Client(
             base_url=relay_url, timeout=timeout, headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
+            follow_redirects=False, transport=transport,
         )
         self._tokens: dict[tuple[bytes, str, bytes], str] = {}
 
@@ -264,7 +265,7 @@ class Transport:
             message = body["error"]["message"]
             if not isinstance(code, str) or not isinstance(message, str):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # nested too deep: not ours
             if response.status_code in _GATEWAY:
                 return RelayUnreachableError(
                     f"the relay at {self.relay_url} is not answering (HTTP "
@@ -283,7 +284,7 @@ class Transport:
             raise self._error(response)
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested 100,000 deep
             raise MalformedError("relay response is not JSON") from None
 
     def _token(self, auth: Auth, *, fresh: bool = False) -> str:
@@ -298,6 +299,8 @@ class Transport:
                   "signature": b64encode(auth.sign(challenge))}
         response = self._send("POST", f"{base}/session", json=signed, idempotent=True)
         token = _field(self._json(response, 201), "token", str)
+        # It goes into a header: only the base64url text the relay makes (not any text).
+        b64decode(token, "relay response 'token'", max_len=64)
         self._tokens[key] = token
         return str(token)
 
@@ -386,7 +389,17 @@ class Transport:
             auth, "PUT", f"{self._base(auth.group_id)}/posts/{b64encode(post_id)}",
             json={"envelope": b64encode(envelope)}, idempotent=True,
         )
-        return _cursor(_field(self._json(response, 200, 201), "cursor", str))
+        if response.status_code not in (200, 201):
+            raise self._error(response)  # the relay's refusal (or its trouble), typed
+        try:
+            return _cursor(_field(self._json(response, 200, 201), "cursor", str))
+        except MalformedError:
+            # A success status with an answer that cannot be read (a proxy's error page...):
+            # whether the post was stored is unknown. It is not refused: the upload is
+            # idempotent, so the caller keeps it and sends it again.
+            raise RelayUnreachableError(
+                f"the relay at {self.relay_url} answered a post upload with something that "
+                "is not a Vault answer; the post will be sent again") from None
 
     def posts(self, auth: Auth, after: str | None, limit: int = 100) -> PostsPage:
         params: dict[str, str | int] = {"limit": limit}
@@ -396,9 +409,13 @@ class Transport:
                                 params=params, idempotent=True)
         body = self._json(response, 200)
         cursor = _opt(body, "cursor", str)
-        return PostsPage([_post(p) for p in _field(body, "posts", list)],
+        page = PostsPage([_post(p) for p in _field(body, "posts", list)],
                          None if cursor is None else _cursor(cursor),
                          bool(_field(body, "more", bool)))
+        if page.more and (page.cursor is None or int(page.cursor) <= int(after or "0")):
+            # Else a relay serving one page over and over would keep the client paging.
+            raise MalformedError("relay response: more posts, but the cursor did not advance")
+        return page
 
     def delete_post(self, auth: Auth, post_id: bytes) -> None:
         response = self._authed(
