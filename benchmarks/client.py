@@ -167,7 +167,7 @@ def best_of(repeats: int, run: Callable[[], None]) -> float:
 
 def view(client: Client, group_id: str) -> Any:
     """The client's in-memory view of a group (benchmark-only peek: floor inputs)."""
-    return client._view(group_id)
+    return client._device.view(group_id)
 
 
 def new_client(root: Path, name: str, relay: Relay) -> Client:

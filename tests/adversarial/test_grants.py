@@ -49,7 +49,7 @@ def test_relay_hands_member_forged_epoch_key(people: SimpleNamespace, hostile: H
     ben.sync(other)
     gid_b = b64decode(gid)
     epoch = ann.group(gid).epoch
-    ben_identity = ben._view(gid).me.public  # public keys: the relay knows them
+    ben_identity = ben._device.view(gid).me.public  # public keys: the relay knows them
     ben_pk = ben_identity.sign_pk
     cleo_pk = b64decode(cleo.me(gid).member_id)
     ann_identity, _ = secrets_of(ann, gid)  # a compromised admin device
@@ -85,7 +85,7 @@ def test_relay_hands_member_forged_epoch_key(people: SimpleNamespace, hostile: H
         refused = [(w.epoch, w.code) for w in report.warnings if isinstance(w, InvalidGrant)]
         assert refused == [(epoch, code)], what
         assert not [e for e in report.events if isinstance(e, KeyReceived)], what
-        assert epoch not in ben._view(gid).keys, what
+        assert epoch not in ben._device.view(gid).keys, what
         before = len(hostile.requests)
         with pytest.raises(EpochKeyMissingError):
             ben.post(gid, canary("post"))
@@ -123,6 +123,6 @@ def test_relay_tampers_with_grant_bytes(people: SimpleNamespace, hostile: Hostil
     assert {w.code for w in refused} <= {GrantError.code, DecryptionError.code,
                                          MalformedError.code}
     assert not [e for e in report.events if isinstance(e, KeyReceived)]
-    assert epoch not in ben._view(gid).keys
+    assert epoch not in ben._device.view(gid).keys
     hostile.reset()
     assert KeyReceived(gid, epoch) in ben.sync(gid)[0].events

@@ -56,7 +56,7 @@ def warnings_of(kind: type, report: Any) -> list[Any]:
 
 def secrets_of(client: Client, gid: str) -> tuple[Identity, dict[int, bytes]]:
     """A malicious member's own identity and epoch keys (read out of its device)."""
-    view = client._view(gid)
+    view = client._device.view(gid)
     return view.me, dict(view.keys)
 
 
@@ -87,7 +87,7 @@ def open_raw(envelope: bytes, key: bytes) -> tuple[bytes, bytes]:
 
 def body_like(client: Client, gid: str, *, author: bytes, author_seq: int,
               text: str) -> PostBody:
-    view = client._view(gid)
+    view = client._device.view(gid)
     state = view.state
     assert state is not None
     return PostBody(author=author, group_id=state.group_id, epoch=state.epoch,

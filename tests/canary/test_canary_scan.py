@@ -195,7 +195,7 @@ class Journey:
 
         # Positive control: members read every canary (so each was written and sent).
         owner.sync(gid)
-        bodies = [p.body for p in owner._view(gid).timeline.ordered()]
+        bodies = [p.body for p in owner._device.view(gid).timeline.ordered()]
         seen = " ".join(f"{b.text} {b.content_warning}" for b in bodies)
         info = owner.group(gid)
         seen += f" {info.name} {info.description} {info.rules} "
@@ -210,12 +210,12 @@ class Journey:
             self.texts["file-content"].encode(), self.texts["bytes-attachment"].encode()}
 
         for name, client in (("owner", owner), ("bea", bea), ("cal", cal)):
-            for view in client._views.values():
+            for view in client._device.views.values():
                 self.secrets[f"{name}-sign-seed"] = view.me.sign_seed
                 self.secrets[f"{name}-box-key"] = view.me.box_sk
                 for epoch, key in view.keys.items():
                     self.secrets[f"epoch-key-{epoch}"] = key
-            self.secrets[f"{name}-store-key"] = client._store_key
+            self.secrets[f"{name}-store-key"] = client._device.store_key
         self.public = {"group id": b64decode(gid),
                        "owner key": b64decode(owner.me(gid).member_id)}
         return gid

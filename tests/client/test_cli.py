@@ -12,12 +12,13 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner, Result
-from vault_client import PostsWithheld
-from vault_client.cli import _commands, cli
+from vault_client import Posted, PostsWithheld, UndeliverablePost
+from vault_client.cli import _posting, cli
 from vault_client.cli._support import State, from_error, parse_duration, show_warnings
 from vault_client.errors import ForkError, RollbackError
 
@@ -223,7 +224,7 @@ def test_error_paths(root: Path, relay: RelayProcess, monkeypatch: pytest.Monkey
     editor.write_text('#!/bin/sh\nprintf "from the editor: %s\\n" '
                       '"${VAULT_PASSPHRASE:-no passphrase here}" > "$1"\n')
     editor.chmod(0o755)
-    monkeypatch.setattr(_commands, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(_posting, "stdin_is_terminal", lambda: True)
     ann("post", "-g", "1", env={"EDITOR": str(editor)})
     assert "from the editor: no passphrase here" in ann("read", "-g", "1").output
     assert "no post matches" in only_error(ann("react", "-g", "1", "zzzzzzzz", "+1",
@@ -282,6 +283,32 @@ def test_units() -> None:
     result = CliRunner().invoke(show)
     assert result.stderr == ("WARNING: 2 posts by Ben are missing\n"
                              "WARNING: 1 post by Cleo is missing\n")
+
+
+def test_what_became_of_a_post_is_said_as_it_is() -> None:
+    """`vault post` and its siblings say what became of the post: sent; kept on this device
+    because the relay could not be reached; or refused by the relay, said as such (the
+    warning printed when the command ends says why), not as sent nor as waiting."""
+    refused = Posted("g", "refused-post-id", False)
+    warning = UndeliverablePost("g", "a post could not be delivered and was dropped: too "
+                                "late", refused.post_id, "post_expired")
+
+    class Reported:
+        def warnings(self) -> list[UndeliverablePost]:
+            return [warning]
+
+    @click.command()
+    def show() -> None:
+        client: Any = Reported()
+        _posting._posted(client, Posted("g", "sent-post-id", True), "Posted")
+        _posting._posted(client, Posted("g", "waiting-post-id", False), "Replied")
+        _posting._posted(client, refused, "Posted")
+
+    lines = CliRunner().invoke(show).output.splitlines()
+    assert lines[0] == "Posted (id sent-pos)."
+    assert lines[1].startswith("Replied on this device only (id waiting-): the relay could "
+                               "not be reached.")
+    assert lines[2].startswith("Posted on this device only (id refused-): the relay refused")
 
 
 def test_relay_group_without_the_relay_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -135,17 +135,17 @@ def test_three_members(people: dict[str, Client], tmp_path: Path) -> None:
 
     with pytest.raises(NotAMemberError):  # the relay answers 403 not_a_member
         ben.sync(gid)
-    transport = ben._transport(ben.group(gid).relay_url)
+    transport = ben._device.transport(ben.group(gid).relay_url)
     with pytest.raises(NotAMemberError):
-        transport.posts(MemberAuth(b64decode(gid), ben._view(gid).me), None)
+        transport.posts(MemberAuth(b64decode(gid), ben._device.view(gid).me), None)
     # ...and with every key his device holds, the new post does not open.
-    ann_view = ann._view(gid)
-    page = ann._transport(ann_view.relay_url).posts(MemberAuth(ann_view.group_id, ann_view.me),
-                                                    None)
+    ann_view = ann._device.view(gid)
+    page = ann._device.transport(ann_view.relay_url).posts(
+        MemberAuth(ann_view.group_id, ann_view.me), None)
     raw = next(p.envelope for p in page.posts if p.post_id == b64decode(after.post_id))
     assert raw is not None
     envelope = PostEnvelope.decode(raw)
-    ben_view = ben._view(gid)
+    ben_view = ben._device.view(gid)
     assert envelope.epoch not in ben_view.keys and ben_view.keys
     for key in ben_view.keys.values():
         with pytest.raises(DecryptionError):

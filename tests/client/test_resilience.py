@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vault_client import Client
+from vault_client import Client, UndeliverablePost
 from vault_client._internal.transport import AmbiguousAppend, MemberAuth, Transport
 
 from tests.client.conftest import PASSPHRASE, RelayProcess
+from vault.crypto.encoding import b64decode
+from vault.crypto.errors import PostExpiredError
+from vault.crypto.primitives import default_clock
 
 
 def member_pair(tmp_path: Path, relay: RelayProcess) -> tuple[Client, Client, str]:
@@ -30,8 +33,8 @@ def member_pair(tmp_path: Path, relay: RelayProcess) -> tuple[Client, Client, st
 
 
 def relay_post_ids(client: Client, gid: str) -> list[bytes]:
-    view = client._view(gid)
-    transport = client._transport(view.relay_url)
+    view = client._device.view(gid)
+    transport = client._device.transport(view.relay_url)
     auth = MemberAuth(view.group_id, view.me)
     ids: list[bytes] = []
     cursor = None
@@ -118,3 +121,29 @@ def test_lost_append_answer_is_resolved_by_reading_the_log(
     finally:
         ann.close()
         ben.close()
+
+
+def test_a_post_the_relay_refuses_is_not_delivered(tmp_path: Path, relay: RelayProcess) -> None:
+    """Posted.delivered is True only when the relay accepted the post. Ann's clock is a
+    minute behind the relay's, so a post that disappears after a second has expired by the
+    time it arrives: the relay refuses it (post_expired). post() says it was not delivered
+    (it used to say it was, with only a warning telling otherwise), the warning says why,
+    and the post is not kept to be sent again."""
+    ann = Client(PASSPHRASE, home=tmp_path / "ann", relay_url=relay.url, retry_for=1.0,
+                 clock=lambda: default_clock() - 60_000)
+    try:
+        gid = ann.create_group("Slow clocks").group_id
+        refused = ann.post(gid, "gone before it arrives", expires_in=1)
+        assert not refused.delivered
+        (warning,) = ann.warnings()
+        assert isinstance(warning, UndeliverablePost)
+        assert warning.post_id == refused.post_id and warning.code == PostExpiredError.code
+        assert ann.group(gid).unsent_posts == 0  # refused for good: not sent again
+        report = ann.sync(gid)[0]
+        assert report.unsent_posts == 0 and not report.warnings
+
+        kept = ann.post(gid, "this one stays")  # a refusal says nothing about the next post
+        assert kept.delivered
+        assert relay_post_ids(ann, gid) == [b64decode(kept.post_id)]
+    finally:
+        ann.close()

@@ -69,8 +69,8 @@ def relay_log(client: Any, gid: str) -> list[bytes]:
     """The raw log entries the relay holds now (read through *client*'s session)."""
     from vault_client._internal.transport import MemberAuth
 
-    view = client._view(gid)
-    transport = client._transport(view.relay_url)
+    view = client._device.view(gid)
+    transport = client._device.transport(view.relay_url)
     auth = MemberAuth(view.group_id, view.me)
     entries: list[bytes] = []
     while True:
@@ -84,8 +84,8 @@ def relay_post_ids(client: Any, gid: str) -> Counter[bytes]:
     """Every post id the relay holds now, with how often each appears."""
     from vault_client._internal.transport import MemberAuth
 
-    view = client._view(gid)
-    transport = client._transport(view.relay_url)
+    view = client._device.view(gid)
+    transport = client._device.transport(view.relay_url)
     auth = MemberAuth(view.group_id, view.me)
     ids: Counter[bytes] = Counter()
     cursor = None

@@ -137,7 +137,7 @@ def converge(world: World, clients: list[Client] | None = None) -> None:
     views = [{p.post_id for p in c.posts(gid)} for c in clients]
     union = set().union(*views)
     assert all(v == union for v in views), "clients see different posts: " + "; ".join(
-        f"client {i} lacks {len(union - v)} (epochs held {sorted(c._view(gid).keys)}, "
+        f"client {i} lacks {len(union - v)} (epochs held {sorted(c._device.view(gid).keys)}, "
         f"log epoch {c.group(gid).epoch}, warnings {[type(w).__name__ for w in c.warnings()]})"
         for i, (c, v) in enumerate(zip(clients, views, strict=True)) if v != union)
     assert world.acked_posts <= views[0], "an acknowledged post is not readable by members"
@@ -207,7 +207,7 @@ def test_relay_killed_during_log_appends(world: World) -> None:
 
 def _profile_names(owner: Client, gid: str, entries: list[LogEntry]) -> list[tuple[str, int]]:
     """(display name, epoch) of every profile entry of the owner."""
-    view = owner._view(gid)
+    view = owner._device.view(gid)
     names = []
     for entry in entries:
         body = entry.body
@@ -236,7 +236,7 @@ def test_relay_killed_during_grant_uploads(world: World) -> None:
         converge(world)
         for member in (world.bea, world.cal):
             epoch = member.group(gid).epoch
-            assert epoch in member._view(gid).keys
+            assert epoch in member._device.view(gid).keys
 
 
 def test_relay_killed_during_post_uploads(world: World) -> None:
@@ -370,7 +370,7 @@ def test_a_rotation_whose_answer_was_lost_with_the_relay(
     monkeypatch.undo()
     FAULT_RUNS["rotation answer lost"] += 1
     owner.sync(gid)
-    state = owner._view(gid).state
+    state = owner._device.view(gid).state
     assert state is not None and state.epoch == before + 1
     assert state.group_metadata is not None and state.group_metadata.epoch == state.epoch
     world.acked_posts.add(owner.post(gid, "after the lost rotation").post_id)

@@ -170,12 +170,12 @@ def _capture(wsgi: httpx.BaseTransport, alice: Client, gid: str) -> dict[str, tu
                 seen[route] = (body, response.status_code)
             return response
 
-    transport = alice._transport(alice._view(gid).relay_url)
+    transport = alice._device.transport(alice._device.view(gid).relay_url)
     original = transport._http
     transport._http = httpx.Client(base_url=URL, transport=Recorder())
     transport.forget_sessions()
     try:
-        view = alice._view(gid)
+        view = alice._device.view(gid)
         view.keys.pop(max(view.keys))  # so that sync fetches this device's grants
         alice.sync(gid)
         alice.pending_requests(gid)
@@ -184,7 +184,7 @@ def _capture(wsgi: httpx.BaseTransport, alice: Client, gid: str) -> dict[str, tu
     finally:
         transport._http = original
         transport.forget_sessions()
-        alice._views.clear()
+        alice._device.views.clear()
     return seen
 
 
@@ -199,7 +199,7 @@ def _first_attachment(alice: Client, gid: str) -> Any:
 
 
 def _dump(client: Client) -> dict[str, list[tuple[Any, ...]]]:
-    db_path = client._store.path
+    db_path = client._device.store.path
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
@@ -208,7 +208,7 @@ def _dump(client: Client) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _verified(dump: dict[str, list[tuple[Any, ...]]], client: Client) -> dict[str, Any]:
-    with sqlite3.connect(f"file:{client._store.path}?mode=ro", uri=True) as conn:
+    with sqlite3.connect(f"file:{client._device.store.path}?mode=ro", uri=True) as conn:
         columns = [r[1] for r in conn.execute("PRAGMA table_info(groups)")]
     keep = [columns.index(name) for name in GROUP_VERIFIED]
     out: dict[str, Any] = {t: dump[t] for t in VERIFIED}
@@ -220,15 +220,15 @@ def _verified(dump: dict[str, list[tuple[Any, ...]]], client: Client) -> dict[st
 
 def _restore(client: Client, dump: dict[str, list[tuple[Any, ...]]]) -> None:
     """Put the local store back as *dump* and drop everything held in memory."""
-    with client._store.tx() as conn:
+    with client._device.store.tx() as conn:
         for table, rows in dump.items():
             conn.execute(f"DELETE FROM {table}")
             if rows:
                 marks = ", ".join("?" * len(rows[0]))
                 conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
-    client._views.clear()
-    client._warnings.clear()
-    for transport in client._transports.values():
+    client._device.views.clear()
+    client._device.warnings.clear()
+    for transport in client._device.transports.values():
         transport.forget_sessions()
 
 
@@ -244,7 +244,7 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 def _memory(client: Client, gid: str) -> dict[str, Any]:
     """What the in-memory view of the group holds (comparable with a fresh load)."""
-    view = client._view(gid)
+    view = client._device.view(gid)
     state = view.state
     return {
         "status": view.status,
@@ -326,9 +326,9 @@ def test_client_survives_any_answer(world: World, route: str) -> None:
         if route == "GET grants" and force_grants:
             # Without its current key the device fetches its grants when it syncs (and may
             # legitimately get that key back from a genuine grant left in a damaged answer).
-            view = client._view(world.gid)
-            client._store.delete_epoch_key(view.group_id, max(view.keys))
-            client._views.clear()
+            view = client._device.view(world.gid)
+            client._device.store.delete_epoch_key(view.group_id, max(view.keys))
+            client._device.views.clear()
             before = _dump(client)
         proxy.target, proxy.answer, proxy.requests, proxy.fuzzed = route, answer, 0, 0
         raised: BaseException | None = None
@@ -347,7 +347,7 @@ def test_client_survives_any_answer(world: World, route: str) -> None:
                 assert after == before, \
                     f"a refused answer ({raised.code}) changed the store: {_changed(before, after)}"
                 memory = _memory(client, world.gid)
-                client._views.clear()
+                client._device.views.clear()
                 assert memory == _memory(client, world.gid), \
                     "the in-memory view drifted from the store"
         finally:
@@ -416,8 +416,8 @@ def test_a_posts_page_that_never_ends_does_not_hang_the_client(world: World) -> 
     from vault_client._internal.transport import MemberAuth
 
     alice = world.alice
-    view = alice._view(world.gid)
-    transport = alice._transport(view.relay_url)
+    view = alice._device.view(world.gid)
+    transport = alice._device.transport(view.relay_url)
     first = transport._authed(MemberAuth(view.group_id, view.me), "GET",
                               f"/v1/groups/{world.gid}/posts", params={"limit": 2},
                               idempotent=True).json()
@@ -441,7 +441,7 @@ def test_a_log_that_never_ends_does_not_hang_the_client(world: World, call: str,
     from vault.crypto.encoding import b64encode
 
     alice = world.alice
-    view = alice._view(world.gid)
+    view = alice._device.view(world.gid)
     page = {"entries": [b64encode(raw) for raw in view.entries[-3:]], "head_seq": 10**12}
     answer = Answer(200, json.dumps(page).encode())
     if call == "sync":

@@ -212,5 +212,7 @@ class Posted:
     group_id: str
     post_id: str
     delivered: bool
-    """False when the relay could not be reached: the post waits on this device and goes
-    out with the next :meth:`Client.sync` (exactly once)."""
+    """True when the relay accepted the post; False when it did not: either the relay could
+    not be reached (the post waits on this device and goes out with the next
+    :meth:`Client.sync`, exactly once), or it refused the post (it is not sent again; an
+    :class:`~vault_client.events.UndeliverablePost` warning says why)."""

@@ -1,9 +1,9 @@
 """The sync engine, sans-I/O: it consumes what the relay served and decides what it means.
 
-Nothing here touches the network or the disk. The client fetches, hands the bytes to these
-functions together with the group's in-memory :class:`GroupView`, and carries out what
-comes back (store these posts, hold those, warn about that, grant keys to these members).
-Every check is a call into :mod:`vault.crypto`.
+Nothing here touches the network or the disk. The client (:mod:`.sync_io`) fetches, hands
+the bytes to these functions together with the group's in-memory :class:`GroupView`, and
+carries out what comes back (store these posts, hold those, warn about that, grant keys to
+these members). Every check is a call into :mod:`vault.crypto`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""Turning verified core objects into the public result types."""
+"""Turning verified core objects into the public result types, and the values people pass
+in (ids, durations, attachments) into what the core takes."""
 
 from __future__ import annotations
 
 import mimetypes
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import DecryptionError, MalformedError, MetadataError, VaultError
@@ -32,6 +34,16 @@ def to_bytes(value: object, size: int, what: str) -> bytes:
         if len(raw) == size:
             return raw
     raise ValueError(f"not a valid {what}: give its base64url id or the object carrying it")
+
+
+def duration_ms(value: timedelta | float | int | None) -> int | None:
+    """A duration given as a timedelta or seconds, in milliseconds (None stays None)."""
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return int(seconds * 1000)
 
 
 def read_attachment(item: AttachmentInput) -> tuple[bytes, str]:

@@ -1,0 +1,252 @@
+"""What one open client holds, and the steps every part of it shares.
+
+A :class:`Device` is the unlocked keystore, the local store, the connections to relays and
+the groups loaded in memory (:class:`GroupView`). The modules next to this one do the work
+of the client's methods as functions of a device and a group's view; the
+:class:`~vault_client.Client` holds the lock around every call, so nothing here is
+thread-safe by itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import httpx
+
+from vault.crypto.encoding import b64decode, b64encode
+from vault.crypto.errors import (
+    DecryptionError,
+    EpochKeyMissingError,
+    JoinDeniedError,
+    JoinPendingError,
+    LocalStoreError,
+    MalformedError,
+    NotAMemberError,
+    UnknownGroupError,
+)
+from vault.crypto.group_state import GroupState, LogCheckpoint, verify_log
+from vault.crypto.localstore import decode_post_stub, decode_stored_post, open_record, record_id
+from vault.crypto.localstore import seal_record as seal_local_record
+from vault_client import events as ev
+from vault_client._internal import sync as engine
+from vault_client._internal import views as V
+from vault_client._internal.home import DATABASE_FILE, KEYSTORE_FILE
+from vault_client._internal.keys import KeyHolder, Passphrase
+from vault_client._internal.store import Store
+from vault_client._internal.sync import GroupView
+from vault_client._internal.transport import MemberAuth, Transport
+from vault_client.types import GroupStatus, HistoryPolicy
+
+
+class Device:
+    """A member's device, opened: keys, local store, relays, and groups in memory."""
+
+    def __init__(self, home: str, passphrase: Passphrase, *, timeout: float, retry_for: float,
+                 clock: Callable[[], int], transport: httpx.BaseTransport | None) -> None:
+        self.home = home
+        self.closed = False
+        self.views: dict[bytes, GroupView] = {}
+        self.transports: dict[str, Transport] = {}
+        self.warnings: list[ev.SyncWarning] = []
+        self.fences: dict[bytes, str] = {}
+        """The post fence saved for each group (see :func:`fence_key`), to write it only
+        when it moves."""
+        self._timeout = timeout
+        self._retry_for = retry_for
+        self._clock = clock
+        self._http_transport = transport
+        self.keys = KeyHolder(os.path.join(home, KEYSTORE_FILE), passphrase)
+        self.keys.unlock()
+        self.store_key = self.keys.store_key()
+        self.store = Store(os.path.join(home, DATABASE_FILE))
+        self._check_store_owner()
+
+    def close(self) -> None:
+        """Close connections and the local store, and forget the unlocked keys."""
+        self.closed = True
+        for transport in self.transports.values():
+            transport.close()
+        self.store.close()
+        self.keys.lock()
+        self.views.clear()
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise LocalStoreError("this client is closed; open a new Client")
+
+    def _check_store_owner(self) -> None:
+        marker = self.store.meta("owner")
+        rid = record_id(b"owner")
+        if marker is None:
+            sealed = self.seal("owner", rid, b"vault-local-store")
+            self.store.set_meta("owner", b64encode(sealed))
+            return
+        try:
+            open_record(self.store_key, "owner", rid, b64decode(marker))
+        except (DecryptionError, MalformedError):
+            raise LocalStoreError(
+                f"the local store in {self.home} belongs to another keystore; use the "
+                "keystore it was made with, or wipe it"
+            ) from None
+
+    def now(self) -> int:
+        return self._clock()
+
+    def transport(self, relay_url: str) -> Transport:
+        transport = self.transports.get(relay_url)
+        if transport is None:
+            transport = Transport(relay_url, timeout=self._timeout, retry_for=self._retry_for,
+                                  transport=self._http_transport)
+            self.transports[relay_url] = transport
+        return transport
+
+    def warn(self, warning: ev.SyncWarning) -> None:
+        self.warnings.append(warning)
+
+    # --- local records -------------------------------------------------------------------------
+
+    def seal(self, kind: str, rid: bytes, plaintext: bytes) -> bytes:
+        return seal_local_record(self.store_key, kind, rid, plaintext)
+
+    def unseal(self, kind: str, rid: bytes, sealed: bytes) -> bytes:
+        try:
+            return open_record(self.store_key, kind, rid, sealed)
+        except (DecryptionError, MalformedError):
+            raise LocalStoreError(
+                "a record in the local store is damaged or was moved; wipe the local store "
+                "and sync again"
+            ) from None
+
+    # --- groups in memory ----------------------------------------------------------------------
+
+    def view(self, group: object) -> GroupView:
+        """A group's view (*group*: its id, as text or bytes, or a result carrying it),
+        loaded from the local store the first time."""
+        self.check_open()
+        gid = V.to_bytes(group, 32, "group id")
+        view = self.views.get(gid)
+        if view is None:
+            view = self._load(gid)
+            self.views[gid] = view
+        return view
+
+    def member_view(self, group: object) -> GroupView:
+        """As :meth:`view`, for a group this device is a member of (else the typed error)."""
+        view = self.view(group)
+        if view.status == "pending":
+            raise JoinPendingError("this device's join request is still waiting for an admin")
+        if view.status == "denied":
+            raise JoinDeniedError("an admin denied this device's join request")
+        if view.status in ("removed", "left") or view.state is None or not view.state.is_member(
+                view.me.sign_pk):
+            raise NotAMemberError("this device is no longer a member of that group")
+        return view
+
+    def _load(self, gid: bytes) -> GroupView:
+        row = self.store.group(gid)
+        if row is None:
+            raise UnknownGroupError("this device is not in that group")
+        identity = self.keys.identity(gid)
+        if identity is None:
+            raise LocalStoreError("the keystore holds no identity for this group")
+        entries = self.store.log_entries(gid)
+        state: GroupState | None = None
+        if entries:
+            checkpoint = None if row.checkpoint is None else LogCheckpoint.decode(row.checkpoint)
+            state = verify_log(gid, entries, checkpoint=checkpoint)
+        view = GroupView(gid, row.relay_url, row.status, identity, state, entries,
+                         policy_from_text(row.history_policy),
+                         post_cursor=row.post_cursor, event_cursor=row.event_cursor)
+        saved = self.store.meta(fence_key(gid))
+        view.fence_seq = fence_from(saved, row.post_cursor)
+        if saved is not None:
+            self.fences[gid] = saved
+        for epoch, sealed in self.store.epoch_keys(gid):
+            key = self.unseal("epoch-key", record_id(gid, epoch), sealed)
+            if engine.key_matches(state, epoch, key) is False:
+                self.store.delete_epoch_key(gid, epoch)  # a candidate that never landed
+            else:
+                view.keys[epoch] = key
+        for post in self.store.posts(gid):
+            plaintext = self.unseal("post", record_id(gid, post.post_id), post.sealed)
+            if post.stub:
+                stub = decode_post_stub(plaintext)
+                view.stubs.setdefault(stub.author, set()).add(stub.author_seq)
+                view.stub_ids.add(stub.post_id)
+            else:
+                opened = decode_stored_post(plaintext)
+                view.timeline.add(opened)
+                if opened.body.expires_at_ms is not None:
+                    view.expiring[opened.post_id] = opened.body.expires_at_ms
+        for post_id, cursor, envelope in self.store.held(gid):
+            view.held[post_id] = (cursor, envelope)
+        view.rejected = self.store.rejected(gid)
+        view.tombstones = self.store.tombstones(gid)
+        view.issued = self.store.issued(gid)
+        return view
+
+    def forget(self, view: GroupView) -> None:
+        """Delete a group from this device: its rows, its identity, its sessions."""
+        self.store.delete_group(view.group_id)
+        self.keys.remove_identity(view.group_id)
+        self.views.pop(view.group_id, None)
+        self.transport(view.relay_url).forget_sessions(view.group_id)
+
+    def auth(self, view: GroupView) -> MemberAuth:
+        return MemberAuth(view.group_id, view.me)
+
+    # --- epoch keys ----------------------------------------------------------------------------
+
+    def save_key(self, view: GroupView, epoch: int, key: bytes) -> None:
+        self.store.save_epoch_key(view.group_id, epoch,
+                                  self.seal("epoch-key", record_id(view.group_id, epoch), key))
+
+    @staticmethod
+    def key_for(view: GroupView, epoch: int) -> bytes:
+        key = view.keys.get(epoch)
+        if key is None:
+            raise EpochKeyMissingError(
+                "this device does not hold the group's current key yet: an admin's device "
+                "shares it after admitting or rotating; sync again in a moment"
+            )
+        return key
+
+
+# --- values kept in the local store ------------------------------------------------------------
+
+
+def fence_key(group_id: bytes) -> str:
+    return "post-fence/" + b64encode(group_id)
+
+
+def fence_from(saved: str | None, post_cursor: str | None) -> int:
+    """The saved fence (see :attr:`GroupView.fence_seq`), if it belongs to the post cursor
+    the group is at (a read cut short, or a group joined again, starts without one)."""
+    cursor, _, seq = (saved or "").rpartition("/")
+    if saved is None or cursor != (post_cursor or "") or not seq.isdigit():
+        return -1
+    return int(seq)
+
+
+def status(text: str) -> GroupStatus:
+    if text in ("member", "pending", "denied", "removed", "left"):
+        return text  # type: ignore[return-value]
+    raise LocalStoreError("the local store holds an unknown group status")
+
+
+def check_policy(policy: HistoryPolicy) -> HistoryPolicy:
+    if isinstance(policy, bool) or not (policy in ("none", "current", "all") or (
+            isinstance(policy, int) and policy >= 0)):
+        raise ValueError("history policy is 'none', 'current', 'all' or an epoch number >= 0")
+    return policy
+
+
+def policy_text(policy: HistoryPolicy) -> str:
+    return str(policy)
+
+
+def policy_from_text(text: str) -> HistoryPolicy:
+    if text in ("none", "current", "all"):
+        return text  # type: ignore[return-value]
+    return int(text)

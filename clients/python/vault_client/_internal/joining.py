@@ -1,0 +1,225 @@
+"""Invites and joining: making and revoking invites, joining with one (asking an admin, or
+admitted by a pre-authorised invite), and an admin's side of join requests."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from vault.crypto.encoding import b64encode
+from vault.crypto.errors import (
+    AlreadyMemberError,
+    InviteExhaustedError,
+    InviteExpiredError,
+    InviteRevokedError,
+    NotFoundError,
+    RelayUnreachableError,
+    UnknownInviteError,
+    VaultError,
+)
+from vault.crypto.group_state import GroupState
+from vault.crypto.identity import Identity
+from vault.crypto.invites import (
+    InviteLink,
+    JoinRequest,
+    invite_keypair,
+    join_proof,
+    make_join_request,
+    new_invite,
+    parse_invite_uri,
+)
+from vault.crypto.localstore import PendingJoin, encode_pending_join, record_id
+from vault.crypto.log import (
+    AddBody,
+    EntryBody,
+    EntryKind,
+    InviteBody,
+    InviteRevokeBody,
+    JoinBody,
+    Role,
+)
+from vault.crypto.safety import safety_number as core_safety_number
+from vault_client import events as ev
+from vault_client._internal import sync as engine
+from vault_client._internal import views as V
+from vault_client._internal.device import Device, check_policy, status
+from vault_client._internal.log_io import append, fetch_log, sync_log
+from vault_client._internal.rotation import issue, rotate
+from vault_client._internal.sync import GroupView
+from vault_client._internal.sync_io import check_pending, sync_group
+from vault_client._internal.transport import InviteAuth
+from vault_client.types import (
+    GroupStatus,
+    HistoryPolicy,
+    Invite,
+    JoinRequestInfo,
+    JoinResult,
+    MemberInfo,
+)
+
+# --- invites ---------------------------------------------------------------------------------
+
+
+def create_invite(device: Device, view: GroupView, *, max_uses: int,
+                  expires_in: timedelta | float, require_approval: bool) -> Invite:
+    expires_ms = V.duration_ms(expires_in)
+    assert expires_ms is not None
+    invite_id, secret = new_invite()
+    _sk, invite_pk = invite_keypair(secret)
+    holder: dict[str, int] = {}
+
+    def build(state: GroupState) -> EntryBody:
+        holder["expires"] = max(device.now(), state.timestamp_ms) + expires_ms
+        return InviteBody(invite_id, invite_pk, max_uses, holder["expires"], require_approval)
+
+    append(device, view, build)
+    link = InviteLink(view.relay_url, view.group_id, invite_id, secret)
+    return Invite(view.gid, b64encode(invite_id), link.to_uri(), max_uses, holder["expires"],
+                  require_approval)
+
+
+def revoke_invite(device: Device, view: GroupView, invite_id: str | bytes | Invite) -> None:
+    iid = V.to_bytes(invite_id.invite_id if isinstance(invite_id, Invite) else invite_id,
+                     16, "invite id")
+    append(device, view, lambda s: InviteRevokeBody(iid))
+
+
+# --- joining ---------------------------------------------------------------------------------
+
+
+def join(device: Device, uri: str) -> JoinResult:
+    device.check_open()
+    link = parse_invite_uri(uri)
+    gid = link.group_id
+    if device.store.group(gid) is not None:
+        view = device.view(gid)
+        if view.status == "pending":
+            return _join_result(view, link, "pending")
+        raise AlreadyMemberError("this device is already in that group")
+    transport = device.transport(link.relay_url)
+    invite_sk, invite_pk = invite_keypair(link.secret)
+    reader = InviteAuth(gid, link.invite_id, invite_sk)
+    state, entries = fetch_log(device, transport, reader, gid)
+    now = device.now()
+    invite = state.invites.get(link.invite_id)
+    if invite is None or invite.invite_pk != invite_pk:
+        raise UnknownInviteError("this group has no such invite; ask for a new one")
+    if invite.revoked:
+        raise InviteRevokedError("this invite was revoked; ask for a new one")
+    if invite.expires_at_ms <= now:
+        raise InviteExpiredError("this invite has expired; ask for a new one")
+    if invite.uses >= invite.max_uses:
+        raise InviteExhaustedError("this invite has been used up; ask for a new one")
+    identity = Identity.generate()
+    device.keys.add_identity(gid, identity)
+    pending_status = "pending" if invite.requires_approval else "member"
+    request = make_join_request(identity, link, now_ms=now) \
+        if invite.requires_approval else None
+    pending = device.seal("pending-join", record_id(gid),
+                          encode_pending_join(PendingJoin(link.to_uri(), request)))
+    device.store.add_group(gid, link.relay_url, pending_status, "none", now, pending)
+    device.store.replace_log(gid, entries, state.checkpoint().encode())
+    view = device.view(gid)
+    try:
+        if request is not None:
+            with contextlib.suppress(RelayUnreachableError):  # join_status resends it
+                transport.submit_join_request(gid, request.encode())
+            return _join_result(view, link, "pending")
+        proof = join_proof(link.secret, gid, link.invite_id, identity.public)
+        append(device, view, lambda s: JoinBody(link.invite_id, identity.public, proof),
+               as_member=False, reader=reader)
+    except RelayUnreachableError:
+        raise  # it may have landed: keep the identity (sync tells)
+    except VaultError:
+        device.forget(view)  # refused (used up, revoked...): nothing to keep
+        raise
+    device.store.update_group(gid, pending=None)
+    with contextlib.suppress(RelayUnreachableError):
+        sync_group(device, view)
+    return _join_result(view, link, "joined")
+
+
+def _join_result(view: GroupView, link: InviteLink, status: str) -> JoinResult:
+    assert view.state is not None
+    invite = view.state.invites[link.invite_id]
+    inviter = view.state.member_record(invite.created_by)
+    assert inviter is not None
+    number = core_safety_number(view.me.public, inviter.identity)
+    return JoinResult(view.gid, "pending" if status == "pending" else "joined",
+                      b64encode(view.me.sign_pk), b64encode(invite.created_by), number)
+
+
+def join_status(device: Device, view: GroupView) -> GroupStatus:
+    if view.status == "pending":
+        check_pending(device, view, [])
+        if view.status == "member":
+            sync_group(device, view)
+    return status(view.status)
+
+
+# --- an admin's side -------------------------------------------------------------------------
+
+
+def pending_requests(device: Device, view: GroupView) -> list[JoinRequestInfo]:
+    sync_log(device, view, [], [])
+    return [_request_info(view, r) for r in _requests(device, view)]
+
+
+def _requests(device: Device, view: GroupView) -> list[JoinRequest]:
+    """The join requests the relay holds that verify against their invite, from people
+    who may still join."""
+    assert view.state is not None
+    found = []
+    for item in device.transport(view.relay_url).join_requests(device.auth(view)):
+        try:
+            request = JoinRequest.decode(item.request)
+            invite = view.state.invites.get(request.invite_id)
+            if request.group_id != view.group_id or invite is None:
+                continue
+            request.verify(invite.invite_pk)
+        except VaultError as error:
+            device.warn(ev.InvalidPost(view.gid, f"a join request was refused: "
+                                       f"{error.message}", b64encode(item.joiner), error.code))
+            continue
+        if view.state.can(request.joiner.sign_pk, EntryKind.JOIN):  # never a member
+            found.append(request)
+    return found
+
+
+def _request_info(view: GroupView, request: JoinRequest) -> JoinRequestInfo:
+    return JoinRequestInfo(
+        joiner=b64encode(request.joiner.sign_pk),
+        invite_id=b64encode(request.invite_id),
+        safety_number=core_safety_number(view.me.public, request.joiner),
+        fingerprint=request.joiner.short_fingerprint(),
+        requested_at_ms=request.requested_at_ms,
+    )
+
+
+def approve(device: Device, view: GroupView, joiner: object, *, role: Role,
+            share_history: HistoryPolicy | None) -> MemberInfo:
+    joiner_pk = V.to_bytes(joiner, 32, "member id")
+    policy = view.policy if share_history is None else check_policy(share_history)
+    sync_log(device, view, [], [])
+    matches = [r for r in _requests(device, view) if r.joiner.sign_pk == joiner_pk]
+    if not matches:
+        raise NotFoundError("no pending join request from this member")
+    request = matches[0]
+    append(device, view, lambda s: _add_body(request, role))
+    assert view.state is not None
+    if policy == "none":
+        rotate(device, view, [])
+    else:
+        issue(device, view, view.state.epoch, [request.joiner])
+        for past in engine.history_epochs(view, policy):
+            issue(device, view, past, [request.joiner])
+    return next(m for m in V.members(view) if m.member_id == b64encode(joiner_pk))
+
+
+def deny(device: Device, view: GroupView, joiner: object) -> None:
+    joiner_pk = V.to_bytes(joiner, 32, "member id")
+    device.transport(view.relay_url).deny(device.auth(view), joiner_pk)
+
+
+def _add_body(request: JoinRequest, role: Role) -> EntryBody:
+    return AddBody(request.joiner, Role(role), request.invite_id, request.proof)

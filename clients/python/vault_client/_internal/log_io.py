@@ -1,0 +1,124 @@
+"""The membership log at the relay: reading it (verified page by page) and appending to it
+(checked locally first, compare-and-swap at the relay, never sent blindly twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from vault.crypto.errors import LogConflictError, RelayUnreachableError
+from vault.crypto.group_state import GroupState, apply_entry, extend_log, verify_log
+from vault.crypto.localstore import record_id
+from vault.crypto.log import EntryBody, LogEntry, new_entry
+from vault_client import events as ev
+from vault_client._internal import sync as engine
+from vault_client._internal.device import Device
+from vault_client._internal.sync import GroupView
+from vault_client._internal.transport import AmbiguousAppend, Auth, Transport
+
+APPEND_ATTEMPTS: Final = 4
+
+
+def fetch_log(device: Device, transport: Transport, auth: Auth, gid: bytes,
+              known: GroupState | None = None) -> tuple[GroupState, list[bytes]]:
+    """The relay's log up to its head, verified page by page as it arrives: from the
+    genesis entry, or on top of *known* (whose last entry the relay serves again first).
+    Returns the verified state and the entries served. Reading stops at the first page
+    that does not verify, so a relay cannot make this device fetch, and hold, an endless
+    log."""
+    start = 0 if known is None else known.seq
+    fetched: list[bytes] = []
+    state = known
+    while True:
+        page = transport.read_log(auth, start + len(fetched), 500)
+        if state is None:
+            state = verify_log(gid, page.entries, now_ms=device.now())
+        elif not fetched:
+            state = engine.apply_log(state, page.entries, page.head_seq, device.now())
+        else:
+            state = extend_log(state, page.entries, now_ms=device.now())
+        fetched.extend(page.entries)
+        if not page.entries or start + len(fetched) > page.head_seq:
+            return state, fetched
+
+
+def sync_log(device: Device, view: GroupView, events: list[ev.Event],
+             warnings: list[ev.SyncWarning], reader: Auth | None = None) -> bool:
+    """Bring the verified log to the relay's head; True if it moved."""
+    old = view.state
+    assert old is not None
+    transport = device.transport(view.relay_url)
+    new, served = fetch_log(device, transport, reader or device.auth(view), view.group_id, old)
+    if new.seq == old.seq:
+        return False
+    added = served[1:]
+    device.store.save_log(view.group_id, old.seq + 1, added, new.checkpoint().encode())
+    view.entries.extend(added)
+    view.state = new
+    _adopt_saved_keys(device, view)
+    for event in engine.log_events(view, old, new):
+        if isinstance(event, ev.SyncWarning):
+            warnings.append(event)
+        else:
+            events.append(event)
+        if isinstance(event, ev.RemovedFromGroup):
+            view.status = "removed" if event.removed else "left"
+            device.store.update_group(view.group_id, status=view.status)
+    return True
+
+
+def _adopt_saved_keys(device: Device, view: GroupView) -> None:
+    """Take up keys this device saved for epochs the log has only now shown to start:
+    a rotation of its own whose answer was lost (the relay went away), found landed."""
+    for epoch, sealed in device.store.epoch_keys(view.group_id):
+        if epoch not in view.keys:
+            key = device.unseal("epoch-key", record_id(view.group_id, epoch), sealed)
+            if engine.key_matches(view.state, epoch, key):
+                view.keys[epoch] = key
+
+
+def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryBody], *,
+           as_member: bool = True, reader: Auth | None = None) -> LogEntry:
+    """Append one entry built on the current head: checked locally by the core's rules
+    first, compare-and-swap at the relay, and on an unanswered request the log is read
+    again to see whether the entry landed (never sent blindly twice on a new head)."""
+    transport = device.transport(view.relay_url)
+    auth = device.auth(view) if as_member else None
+    last: LogEntry | None = None
+    ambiguous = False
+    for _attempt in range(APPEND_ATTEMPTS):
+        sync_log(device, view, [], [], reader)
+        state = view.state
+        assert state is not None
+        if last is not None and state.hash_at(last.seq) == last.hash:
+            return last  # an earlier unanswered attempt did land
+        now = device.now()
+        if last is None or state.seq != last.seq - 1 or state.head != last.prev_hash:
+            last = new_entry(state, view.me, build(state), now_ms=now)
+        new_state = apply_entry(state, last, now_ms=max(now, last.timestamp_ms))
+        try:
+            transport.append(auth, view.group_id, last.raw)
+        except LogConflictError:
+            continue
+        except AmbiguousAppend:
+            ambiguous = True  # the next pass reads the log to see whether it landed
+            continue
+        device.store.save_log(view.group_id, last.seq, [last.raw],
+                              new_state.checkpoint().encode())
+        view.entries.append(last.raw)
+        old, view.state = state, new_state
+        for event in engine.log_events(view, old, new_state):
+            if isinstance(event, ev.RemovedFromGroup):
+                view.status = "left"
+                device.store.update_group(view.group_id, status="left")
+        return last
+    sync_log(device, view, [], [], reader)  # RelayUnreachableError: still cannot tell
+    if last is not None and view.state is not None and \
+            view.state.hash_at(last.seq) == last.hash:
+        return last
+    if ambiguous:
+        raise RelayUnreachableError(
+            "the relay did not confirm the change and it has not appeared in the log; "
+            "nothing was changed — try again")
+    raise LogConflictError("the group's log kept changing while this device tried to "
+                           "change it; try again")

@@ -1,0 +1,77 @@
+"""Membership: members and their roles, this member's display name, removals, leaving,
+safety numbers, and moving an identity to another device."""
+
+from __future__ import annotations
+
+from vault.crypto.encoding import b64encode
+from vault.crypto.errors import AlreadyMemberError, NotAMemberError
+from vault.crypto.identity_export import ExportedIdentity
+from vault.crypto.identity_export import export_identity as seal_identity_export
+from vault.crypto.identity_export import import_identity as open_identity_export
+from vault.crypto.log import LeaveBody, Role, RoleBody
+from vault.crypto.safety import safety_number as core_safety_number
+from vault_client._internal import outbox
+from vault_client._internal import views as V
+from vault_client._internal.device import Device
+from vault_client._internal.log_io import append, fetch_log
+from vault_client._internal.rotation import rotate
+from vault_client._internal.sync import GroupView
+from vault_client._internal.sync_io import sync_group
+from vault_client._internal.transport import MemberAuth
+from vault_client.types import MemberInfo
+
+
+def me(view: GroupView) -> MemberInfo:
+    mine = b64encode(view.me.sign_pk)
+    return next(m for m in V.members(view) if m.member_id == mine)
+
+
+def set_role(device: Device, view: GroupView, member: object, role: Role) -> None:
+    pk = V.to_bytes(member, 32, "member id")
+    append(device, view, lambda s: RoleBody(pk, Role(role)))
+
+
+def remove(device: Device, view: GroupView, member: object) -> None:
+    pk = V.to_bytes(member, 32, "member id")
+    rotate(device, view, [], remove=pk)
+
+
+def leave(device: Device, view: GroupView) -> None:
+    """Send what waits in the outbox, leave, and forget the group."""
+    outbox.flush(device, view, [])
+    append(device, view, lambda s: LeaveBody())
+    device.forget(view)
+
+
+def safety_number(view: GroupView, member: object) -> str:
+    pk = V.to_bytes(member, 32, "member id")
+    assert view.state is not None
+    record = view.state.member_record(pk)
+    if record is None:
+        raise NotAMemberError("that key is not a member of this group")
+    return core_safety_number(view.me.public, record.identity)
+
+
+def export_identity(view: GroupView, passphrase: str) -> bytes:
+    return seal_identity_export(ExportedIdentity(view.me, view.group_id, view.relay_url),
+                                passphrase)
+
+
+def import_identity(device: Device, data: bytes, passphrase: str) -> GroupView:
+    """Take an exported identity whose group this device is not in, and sync the group."""
+    device.check_open()
+    exported = open_identity_export(data, passphrase)
+    gid = exported.group_id
+    if device.store.group(gid) is not None:
+        raise AlreadyMemberError("this device is already in that group")
+    transport = device.transport(exported.relay_url)
+    auth = MemberAuth(gid, exported.identity)
+    state, entries = fetch_log(device, transport, auth, gid)
+    if not state.is_member(exported.identity.sign_pk):
+        raise NotAMemberError("this identity is no longer a member of its group")
+    device.keys.add_identity(gid, exported.identity)
+    device.store.add_group(gid, exported.relay_url, "member", "none", device.now())
+    device.store.replace_log(gid, entries, state.checkpoint().encode())
+    view = device.view(gid)
+    sync_group(device, view)
+    return view

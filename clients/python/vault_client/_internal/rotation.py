@@ -1,0 +1,108 @@
+"""Epochs: starting a new one (a rotation, or a removal), granting an epoch's key to
+members, and sealing the group's metadata and this member's profile under the current key
+(again after every rotation)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any, Final
+
+from vault.crypto.epochs import build_grants, epoch_commitment, new_epoch_key
+from vault.crypto.errors import GrantConflictError, VaultError
+from vault.crypto.group_state import GroupState
+from vault.crypto.identity import PublicIdentity
+from vault.crypto.log import EntryBody, MetadataBody, RemoveBody, RotateBody, commitment_group_id
+from vault.crypto.metadata import GroupMetadata, MemberProfile, seal_metadata
+from vault.crypto.posts import check_can_post
+from vault_client import events as ev
+from vault_client._internal import views as V
+from vault_client._internal.device import Device
+from vault_client._internal.log_io import append
+from vault_client._internal.sync import GroupView
+
+GRANT_CHUNK: Final = 5000
+
+
+def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
+           remove: bytes | None = None) -> int:
+    """Start a new epoch (removing *remove* in the same entry, if given), grant its key to
+    every member, and carry the group's name and this member's profile into it. Returns
+    the new epoch."""
+    holder: dict[str, Any] = {}
+
+    def build(state: GroupState) -> EntryBody:
+        epoch = state.epoch + 1
+        key = new_epoch_key()
+        device.save_key(view, epoch, key)  # before the entry exists: never lose a key
+        holder["epoch"], holder["key"] = epoch, key
+        commitment = epoch_commitment(commitment_group_id(view.group_id, epoch), epoch, key)
+        if remove is not None:
+            return RemoveBody(remove, epoch, commitment)
+        return RotateBody(epoch, commitment)
+
+    append(device, view, build)
+    epoch: int = holder["epoch"]
+    view.keys[epoch] = holder["key"]
+    events.append(ev.EpochStarted(view.gid, epoch))
+    assert view.state is not None
+    # Everyone, this device included: its own grant lets an imported identity (a new
+    # phone) recover the key from the relay.
+    issue(device, view, epoch, [m.identity for m in view.state.members.values()])
+    meta = None
+    with contextlib.suppress(VaultError):
+        old = view.state.group_metadata
+        if old is not None and old.epoch < epoch:
+            meta = V.group_metadata(view)
+    if meta is not None:
+        publish_group_metadata(device, view, meta)
+    mine = view.state.profiles.get(view.me.sign_pk)
+    if mine is not None and mine.epoch < epoch:
+        name = V.display_name(view, view.me.sign_pk)
+        if name is not None:
+            publish_profile(device, view, MemberProfile(name))
+    return epoch
+
+
+def issue(device: Device, view: GroupView, epoch: int,
+          recipients: Sequence[PublicIdentity]) -> None:
+    """Grant *epoch*'s key to *recipients* (one request per 5,000), recording it."""
+    if not recipients:
+        return
+    key = device.key_for(view, epoch)
+    transport = device.transport(view.relay_url)
+    auth = device.auth(view)
+    for start in range(0, len(recipients), GRANT_CHUNK):
+        chunk = list(recipients[start:start + GRANT_CHUNK])
+        grants = build_grants(view.me, view.group_id, epoch, key, chunk)
+        try:
+            transport.upload_grants(auth, epoch, [g.encode() for g in grants])
+        except GrantConflictError:  # another admin granted some already
+            for grant in grants:
+                with contextlib.suppress(GrantConflictError):
+                    transport.upload_grants(auth, epoch, [grant.encode()])
+        pks = [r.sign_pk for r in chunk]
+        device.store.record_issued(view.group_id, epoch, pks)
+        view.issued.update((epoch, pk) for pk in pks)
+
+
+def publish_group_metadata(device: Device, view: GroupView, metadata: GroupMetadata) -> None:
+    """The group's name, description and rules, sealed under the current epoch's key."""
+    def build(state: GroupState) -> EntryBody:
+        check_can_post(state, state.epoch)
+        key = device.key_for(view, state.epoch)
+        return MetadataBody(None, state.epoch,
+                            seal_metadata(key, view.group_id, state.epoch, None, metadata))
+    append(device, view, build)
+
+
+def publish_profile(device: Device, view: GroupView, profile: MemberProfile) -> None:
+    """This member's profile (display name), sealed under the current epoch's key."""
+    me = view.me.sign_pk
+
+    def build(state: GroupState) -> EntryBody:
+        check_can_post(state, state.epoch, author=me)
+        key = device.key_for(view, state.epoch)
+        return MetadataBody(me, state.epoch,
+                            seal_metadata(key, view.group_id, state.epoch, me, profile))
+    append(device, view, build)

@@ -1,0 +1,316 @@
+"""A sync of one group: the I/O around the sans-I/O engine (:mod:`.sync`).
+
+In order: a pending join is checked with the relay; waiting posts go out; the membership
+log, this device's key grants and new posts are fetched, verified and stored; expired posts
+are dropped; and the device does its duties (an admin's rotation after a leave, grants it
+owes, metadata carried into a new epoch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from vault.crypto.encoding import b64encode
+from vault.crypto.epochs import EpochGrant, open_grant
+from vault.crypto.errors import (
+    AlreadyMemberError,
+    EpochStaleError,
+    ForbiddenError,
+    GrantError,
+    InviteExhaustedError,
+    InviteExpiredError,
+    InviteRevokedError,
+    LogConflictError,
+    NotAMemberError,
+    RotationPendingError,
+    UnknownInviteError,
+    VaultError,
+)
+from vault.crypto.localstore import (
+    PostStub,
+    decode_pending_join,
+    encode_post_stub,
+    encode_stored_post,
+    record_id,
+)
+from vault.crypto.metadata import MemberProfile
+from vault.crypto.timeline import Timeline
+from vault_client import events as ev
+from vault_client._internal import outbox
+from vault_client._internal import sync as engine
+from vault_client._internal import views as V
+from vault_client._internal.device import Device, fence_key
+from vault_client._internal.log_io import sync_log
+from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
+from vault_client._internal.store import TOMBSTONE
+from vault_client._internal.sync import GroupView
+from vault_client.types import SyncReport
+
+POST_PAGE: Final = 100  # posts per request when syncing: the most the relay serves
+COMMIT_POSTS: Final = 1000  # posts read from the relay per local-store commit when syncing
+
+
+def sync_group(device: Device, view: GroupView) -> SyncReport:
+    """One group's sync, reported (its warnings are also kept on the device)."""
+    events: list[ev.Event] = []
+    warnings: list[ev.SyncWarning] = []
+    new_posts = 0
+    unreadable = 0
+    if view.status == "pending":
+        check_pending(device, view, events)
+    if view.status == "member":
+        outbox.flush(device, view, warnings)
+        changed = sync_log(device, view, events, warnings)
+        if view.status == "member":
+            sync_grants(device, view, events, warnings,
+                        force=changed or engine.missing_keys(view))
+            new_posts, unreadable = _sync_posts(device, view, events, warnings)
+            _expire(device, view)
+            _duties(device, view, events, warnings)
+    for warning in warnings:
+        device.warn(warning)
+    state = view.state
+    return SyncReport(view.gid, tuple(events), tuple(warnings), new_posts,
+                      -1 if state is None else state.seq,
+                      device.store.outbox_count(view.group_id), unreadable)
+
+
+def check_pending(device: Device, view: GroupView, events: list[ev.Event]) -> None:
+    """Ask the relay about this device's pending join (sending the request again if the
+    relay lost it); the device becomes a member only when the verified log shows it."""
+    transport = device.transport(view.relay_url)
+    row = device.store.group(view.group_id)
+    assert row is not None and row.pending is not None
+    pending = decode_pending_join(device.unseal("pending-join", record_id(view.group_id),
+                                                row.pending))
+    try:
+        transport.forget_sessions(view.group_id)
+        transport.read_log(device.auth(view), 0, 1)
+    except NotAMemberError:
+        if pending.request is None:
+            return
+        try:
+            status = transport.submit_join_request(view.group_id, pending.request.encode())
+        except AlreadyMemberError:
+            status = "approved"
+        except (InviteExpiredError, InviteRevokedError, InviteExhaustedError,
+                UnknownInviteError, ForbiddenError):
+            return
+        if status == "denied":
+            view.status = "denied"
+            device.store.update_group(view.group_id, status="denied")
+        if status != "approved":
+            return
+    # The relay's word alone never makes this device a member (a relay can claim an
+    # approval no admin gave): the verified log must show it.
+    warnings: list[ev.SyncWarning] = []
+    try:
+        sync_log(device, view, events, warnings)
+    except NotAMemberError:
+        return
+    for warning in warnings:
+        device.warn(warning)
+    assert view.state is not None
+    if not view.state.is_member(view.me.sign_pk):
+        return
+    view.status = "member"
+    device.store.update_group(view.group_id, status="member", pending=None)
+    events.append(ev.JoinApproved(view.gid))
+
+
+def sync_grants(device: Device, view: GroupView, events: list[ev.Event],
+                warnings: list[ev.SyncWarning], *, force: bool) -> None:
+    """Fetch and open this device's key grants (when *force*, or the current key is
+    missing), then retry posts held for lack of a key."""
+    state = view.state
+    assert state is not None
+    if not force and state.epoch in view.keys:
+        return
+    got = False
+    for epoch, raw in device.transport(view.relay_url).grants(device.auth(view)):
+        if epoch in view.keys or epoch > state.epoch:
+            continue
+        try:
+            grant = EpochGrant.decode(raw)
+            if grant.epoch != epoch or grant.group_id != view.group_id:
+                raise GrantError("the relay served a grant under another epoch or group")
+            key = open_grant(grant, view.me, state)
+        except VaultError as error:
+            warnings.append(ev.InvalidGrant(view.gid, f"a key grant was refused: "
+                                            f"{error.message}", epoch, error.code))
+            continue
+        device.save_key(view, epoch, key)
+        view.keys[epoch] = key
+        # This device's own grant is on the relay: that epoch's grants went out (see
+        # engine.owed_grants), also when this identity was imported from another device.
+        device.store.record_issued(view.group_id, epoch, [view.me.sign_pk])
+        view.issued.add((epoch, view.me.sign_pk))
+        events.append(ev.KeyReceived(view.gid, epoch))
+        got = True
+    if got and view.held:
+        _retry_held(device, view, events, warnings)
+
+
+def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
+                warnings: list[ev.SyncWarning]) -> tuple[int, int]:
+    transport = device.transport(view.relay_url)
+    auth = device.auth(view)
+    gaps: dict[bytes, list[tuple[int, int]]] = {}
+    unknown: list[tuple[bytes, int, str]] = []
+    total = unreadable = 0
+    # Pages are written to the local store together, up to COMMIT_POSTS at a time (one
+    # durable commit each, not one per page); whatever was read is written on the way
+    # out, also when a later page fails.
+    unwritten: list[tuple[engine.Ingest, str | None]] = []
+    count = 0
+    assert view.state is not None
+    fence = view.state.seq  # see GroupView.fence_seq: set once this read completes
+    try:
+        while True:
+            page = transport.posts(auth, view.post_cursor, POST_PAGE)
+            items = [(p.post_id, p.cursor, p.envelope) for p in page.posts
+                     if not p.deleted and p.envelope is not None]
+            result = engine.ingest(view, items)
+            for gone in (p.post_id for p in page.posts if p.deleted or p.envelope is None):
+                if gone not in view.tombstones and gone not in view.rejected:
+                    view.tombstones.add(gone)
+                    result.rejected.append((gone, TOMBSTONE))
+            _apply(view, result)
+            unwritten.append((result, page.cursor))
+            count += len(page.posts)
+            if count >= COMMIT_POSTS:
+                _write(device, view, unwritten)
+                unwritten, count = [], 0
+            events.extend(result.events)
+            warnings.extend(result.warnings)
+            for author, ranges in result.gaps.items():
+                gaps.setdefault(author, []).extend(ranges)
+            unknown.extend(result.unknown_heads)
+            total += len(result.stored)
+            unreadable += result.unreadable_history
+            if page.cursor is not None:
+                view.post_cursor = page.cursor
+            if not page.more or not page.posts:
+                break
+    finally:
+        if unwritten:
+            _write(device, view, unwritten)
+    view.fence_seq = fence
+    saved = f"{view.post_cursor or ''}/{fence}"
+    if device.fences.get(view.group_id) != saved:  # (a write only when it moved)
+        device.store.set_meta(fence_key(view.group_id), saved)
+        device.fences[view.group_id] = saved
+    if unknown:
+        assert view.state is not None
+        if any(seq > view.state.seq for _, seq, _ in unknown):
+            sync_log(device, view, events, warnings)
+        still = _retry_held(device, view, events, warnings)
+        for post_id, log_seq, reason in unknown:
+            if post_id in still:
+                warnings.append(ev.UnknownLogHead(view.gid, reason, b64encode(post_id),
+                                                  log_seq))
+    warnings.extend(engine.gap_warnings(view, gaps))
+    return total, unreadable
+
+
+def _retry_held(device: Device, view: GroupView, events: list[ev.Event],
+                warnings: list[ev.SyncWarning]) -> set[bytes]:
+    """Try held posts again; returns those that still name a log this device lacks."""
+    items = [(pid, cursor, raw) for pid, (cursor, raw) in view.held.items()]
+    result = engine.ingest(view, items, retrying=True)
+    _write(device, view, [(result, None)])
+    _apply(view, result)
+    events.extend(result.events)
+    warnings.extend(result.warnings)
+    return {post_id for post_id, _seq, _reason in result.unknown_heads}
+
+
+def _write(device: Device, view: GroupView,
+           pages: Sequence[tuple[engine.Ingest, str | None]]) -> None:
+    """Write what ingesting *pages* decided to the local store, in one transaction."""
+    gid = view.group_id
+    store = device.store
+    with store.tx() as db:
+        for result, cursor in pages:
+            rows = [(opened.post_id, c, opened.body.epoch, opened.body.expires_at_ms,
+                     device.seal("post", record_id(gid, opened.post_id),
+                                 encode_stored_post(opened)))
+                    for opened, c in result.stored]
+            store.save_posts(db, gid, rows)
+            store.hold(db, gid, result.held)
+            store.unhold(db, gid, _done(result))
+            store.reject(db, gid, result.rejected)
+            store.set_cursor(db, gid, cursor)
+    highest = max(result.highest_own_seq for result, _ in pages)
+    if highest:
+        store.bump_author_seq(gid, highest + 1)
+
+
+def _apply(view: GroupView, result: engine.Ingest) -> None:
+    """What ingesting decided, in memory (the timeline itself is updated by ingest)."""
+    for opened, _c in result.stored:
+        if opened.body.expires_at_ms is not None:
+            view.expiring[opened.post_id] = opened.body.expires_at_ms
+    for pid, c, raw in result.held:
+        view.held[pid] = (c, raw)
+    for pid in _done(result):
+        view.held.pop(pid, None)
+    view.rejected.update(pid for pid, _ in result.rejected)
+
+
+def _done(result: engine.Ingest) -> set[bytes]:
+    """Posts no longer held: released after a retry, or rejected."""
+    return set(result.released) | {pid for pid, _ in result.rejected}
+
+
+def _expire(device: Device, view: GroupView) -> None:
+    now = device.now()
+    due = [pid for pid, when in view.expiring.items() if when <= now]
+    expired = [p for p in (view.timeline.get(pid) for pid in due) if p is not None]
+    for pid in due:
+        del view.expiring[pid]
+    if not expired:
+        return
+    gid = view.group_id
+    stubs = []
+    for post in expired:
+        stub = PostStub(post.post_id, post.body.author, post.body.author_seq)
+        stubs.append((post.post_id, device.seal("post", record_id(gid, post.post_id),
+                                                encode_post_stub(stub))))
+        view.stubs.setdefault(stub.author, set()).add(stub.author_seq)
+        view.stub_ids.add(stub.post_id)
+    device.store.make_stubs(gid, stubs)
+    timeline = Timeline()
+    for post in view.timeline.ordered():
+        if post.post_id not in view.stub_ids:
+            timeline.add(post)
+    view.timeline = timeline
+
+
+def _duties(device: Device, view: GroupView, events: list[ev.Event],
+            warnings: list[ev.SyncWarning]) -> None:
+    """What this device does by itself: an admin rotates after a leave and grants keys
+    it owes; every member re-encrypts its profile for a new epoch."""
+    try:
+        if engine.needs_rotation(view):
+            rotate(device, view, events)
+        for epoch, recipients in engine.owed_grants(view).items():
+            issue(device, view, epoch, recipients)
+        state = view.state
+        assert state is not None
+        meta = state.group_metadata
+        if meta is not None and meta.epoch < state.epoch and state.epoch in view.keys \
+                and view.entry(state.epoch_start_seq[state.epoch]).author == view.me.sign_pk:
+            # This device started the epoch but did not finish (the relay went away):
+            # the group's name goes into the new epoch, as a rotation does.
+            current = V.group_metadata(view)
+            if current is not None:
+                publish_group_metadata(device, view, current)
+        mine = state.profiles.get(view.me.sign_pk)
+        if mine is not None and mine.epoch < state.epoch and state.epoch in view.keys:
+            name = V.display_name(view, view.me.sign_pk)
+            if name is not None:
+                publish_profile(device, view, MemberProfile(name))
+    except (LogConflictError, RotationPendingError, EpochStaleError):
+        pass  # another admin acted first, or an admin must rotate: the next sync looks again

@@ -1,0 +1,136 @@
+"""``vault group create|list|info|update``."""
+
+from __future__ import annotations
+
+import click
+
+from vault_client.cli._options import (
+    HISTORY_HELP,
+    group_option,
+    indent,
+    parse_history,
+    session,
+    table,
+)
+from vault_client.cli._support import (
+    SHORT,
+    State,
+    fail,
+    group_label,
+    note,
+    open_client,
+    pass_state,
+    sync_quietly,
+)
+
+
+@click.group("group")
+def group_command() -> None:
+    """Create groups and see the ones this device is in."""
+
+
+@group_command.command("create")
+@click.argument("name")
+@click.option("--description", default="", help="A short description members see.")
+@click.option("--rules", default="", help="The group's rules, shown to members.")
+@click.option("--display-name", "--as", "display_name", metavar="NAME",
+              help="How you appear to members.")
+@click.option("--history", "history", metavar="POLICY", default="none", show_default=True,
+              help=HISTORY_HELP)
+@click.option("--relay", "relay", metavar="URL",
+              help="The relay to create it on (default: --relay / VAULT_RELAY / settings).")
+@pass_state
+def group_create(state: State, name: str, description: str, rules: str,
+                 display_name: str | None, history: str, relay: str | None) -> None:
+    """Create a group with you as its owner. Its name, description and rules are encrypted:
+    the relay never sees them."""
+    policy = parse_history(history)
+    assert policy is not None
+    relay_url = relay or state.relay_url()
+    if not relay_url:
+        fail("no relay to create the group on: add --relay URL, set VAULT_RELAY, or save one "
+             "with `vault config --relay URL`")
+    client = open_client(state)
+    info = client.create_group(name, description, rules, relay_url=relay_url,
+                               display_name=display_name, history_policy=policy)
+    number = [g.group_id for g in client.groups()].index(info.group_id) + 1
+    click.echo(f"Created {group_label(info)} (number {number}, id {info.group_id[:SHORT]}) on "
+               f"{info.relay_url}. You are its owner.")
+    click.echo(f"Next: invite people with `vault invite -g {number}`.")
+
+
+@group_command.command("list")
+@pass_state
+def group_list(state: State) -> None:
+    """The groups this device is in (or asked to join), numbered for --group."""
+    client = open_client(state)
+    groups = client.groups()
+    if not groups:
+        click.echo("This device is in no group yet. Create one with `vault group create NAME`, "
+                   "or join one with `vault join INVITE`.")
+        return
+    rows = [("#", "NAME", "STATUS", "ROLE", "MEMBERS", "ID")]
+    for number, info in enumerate(groups, 1):
+        name = info.name or ("(waiting for approval)" if info.status == "pending"
+                             else "(not readable yet)")
+        rows.append((str(number), name, info.status,
+                     info.my_role.name.lower() if info.my_role is not None else "-",
+                     str(info.member_count), info.group_id[:SHORT]))
+    table(rows)
+
+
+@group_command.command("info")
+@click.argument("group_ref", metavar="[GROUP]", required=False, envvar="VAULT_GROUP")
+@click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
+@pass_state
+def group_info(state: State, group_ref: str | None, no_sync: bool) -> None:
+    """Everything about one group: name, rules, your role, its key epoch and log head."""
+    client, info = session(state, group_ref)
+    if not no_sync:
+        info = sync_quietly(client, info)
+    role = info.my_role.name.lower() if info.my_role is not None else "-"
+    lines = [
+        ("name", info.name or "(not readable yet: this device has no key for it)"),
+        ("id", info.group_id),
+        ("relay", info.relay_url),
+        ("status", info.status),
+        ("your role", role),
+        ("your member id", info.my_member_id),
+        ("members", str(info.member_count)),
+        ("key epoch", str(info.epoch)),
+        ("log", f"{info.log_seq + 1} entries, head {info.log_head}"),
+        ("history for new members", str(info.history_policy)),
+    ]
+    if info.unsent_posts:
+        lines.append(("unsent posts", f"{info.unsent_posts} (sent with the next `vault sync`)"))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        click.echo(f"{key + ':':<{width + 1}} {value}")
+    if info.rotation_pending:
+        note("A member left and no admin has started a new key yet; an admin's next sync does.")
+    for title, text in (("Description", info.description), ("Rules", info.rules)):
+        if text:
+            click.echo(f"\n{title}:\n{indent(text, '  ')}")
+
+
+@group_command.command("update")
+@group_option
+@click.option("--name", help="A new name.")
+@click.option("--description", help="A new description.")
+@click.option("--rules", help="New rules.")
+@click.option("--history", metavar="POLICY", help=HISTORY_HELP + " (this device's setting)")
+@pass_state
+def group_update(state: State, group_ref: str | None, name: str | None,
+                 description: str | None, rules: str | None, history: str | None) -> None:
+    """Change a group's name, description or rules (admins), or what your device lets new
+    members read."""
+    if name is None and description is None and rules is None and history is None:
+        fail("nothing to change: give --name, --description, --rules or --history")
+    client, info = session(state, group_ref)
+    policy = parse_history(history)
+    if policy is not None:
+        client.set_history_policy(info.group_id, policy)
+    if name is not None or description is not None or rules is not None:
+        info = client.update_group(info.group_id, name=name, description=description,
+                                   rules=rules)
+    click.echo(f"Updated {group_label(client.group(info.group_id))}.")

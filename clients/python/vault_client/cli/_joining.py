@@ -1,0 +1,195 @@
+"""``vault invite``, ``revoke-invite`` and ``join``; an admin's ``requests``, ``approve``
+and ``deny``."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from vault_client.cli._options import (
+    HISTORY_HELP,
+    ROLES,
+    duration_callback,
+    group_option,
+    parse_history,
+    parse_role,
+    session,
+    yes_option,
+)
+from vault_client.cli._support import (
+    SHORT,
+    State,
+    TimedOut,
+    confirm,
+    fail,
+    find_request,
+    group_label,
+    open_client,
+    pass_state,
+    private_file,
+    safety_block,
+    when,
+)
+from vault_client.errors import JoinPendingError
+
+
+@click.command("invite")
+@group_option
+@click.option("--max-uses", default=1, show_default=True, type=click.IntRange(1, 10_000),
+              help="How many people may use it.")
+@click.option("--expires", default="7d", show_default=True, callback=duration_callback,
+              metavar="DURATION",
+              help="How long it is valid: 30m, 12h, 7d, 2w...")
+@click.option("--require-approval/--pre-authorised", "require_approval", default=True,
+              show_default=True,
+              help="Require an admin to approve each person (after comparing safety "
+                   "numbers), or let the invite admit them by itself.")
+@click.option("--png", "png", type=click.Path(dir_okay=False), help="Also write the QR code "
+              "as a PNG image here.")
+@click.option("--svg", "svg", type=click.Path(dir_okay=False), help="Also write the QR code "
+              "as an SVG image here.")
+@click.option("--no-qr", is_flag=True, help="Do not draw the QR code in the terminal.")
+@click.option("--force", is_flag=True, help="Overwrite image files that exist.")
+@pass_state
+def invite_command(state: State, group_ref: str | None, max_uses: int, expires: float,
+                   require_approval: bool, png: str | None, svg: str | None, no_qr: bool,
+                   force: bool) -> None:
+    """Make an invite (admins): a QR code to scan, or a link to pass on in person."""
+    client, info = session(state, group_ref)
+    invite = client.create_invite(info.group_id, max_uses=max_uses, expires_in=expires,
+                                  require_approval=require_approval)
+    if not no_qr:
+        click.echo(str(invite.render_qr("text")))
+    for path, fmt in ((png, "png"), (svg, "svg")):
+        if path is not None:
+            data = invite.render_qr(fmt)  # type: ignore[arg-type]
+            with private_file(path, overwrite=force) as handle:
+                handle.write(data.encode() if isinstance(data, str) else data)
+            click.echo(f"QR code written to {path}")
+    people = "1 person" if max_uses == 1 else f"up to {max_uses} people"
+    click.echo(f"Invite to {group_label(info)} for {people}, valid until "
+               f"{when(invite.expires_at_ms)}.")
+    if require_approval:
+        click.echo("Each person who scans it asks to join; approve them with `vault requests` "
+                   "and `vault approve` after comparing safety numbers with them.")
+    else:
+        click.echo("It admits whoever uses it, without approval.")
+    click.echo("Anyone holding this code can use it: show it only to the people it is for.")
+    click.echo(f"invite link: {invite.uri}")
+    click.echo(f"invite id (to revoke it): {invite.invite_id}")
+
+
+@click.command("revoke-invite")
+@group_option
+@click.argument("invite_id")
+@pass_state
+def revoke_invite(state: State, group_ref: str | None, invite_id: str) -> None:
+    """Stop an invite from admitting anyone else (admins)."""
+    client, info = session(state, group_ref)
+    client.revoke_invite(info.group_id, invite_id)
+    click.echo("The invite is revoked: nobody else can use it.")
+
+
+@click.command("join")
+@click.argument("invite", metavar="INVITE")
+@click.option("--name", "display_name", metavar="NAME", help="How you want to appear to "
+              "members (set once you are admitted).")
+@click.option("--wait", "wait_for", callback=duration_callback, default=None, metavar="DURATION",
+              help="Wait this long for an admin to approve (e.g. 10m).")
+@pass_state
+def join_command(state: State, invite: str, display_name: str | None,
+                 wait_for: float | None) -> None:
+    """Join a group with an invite: the link, or an image (photo, screenshot) of its QR code."""
+    client = open_client(state)
+    if os.path.isfile(invite):
+        result = client.join_from_image(invite)
+    elif "://" not in invite and os.path.splitext(invite)[1].lower() in (
+            ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"):
+        fail(f"there is no file {invite}")
+    else:
+        result = client.join(invite)
+    label = f"group {result.group_id[:SHORT]}"
+    if result.status == "joined":
+        info = client.group(result.group_id)
+        click.echo(f"You joined {group_label(info)}.")
+    else:
+        click.echo(f"You asked to join {label}. An admin has to approve you; they see your "
+                   f"request as {result.member_id[:SHORT]}.")
+    click.echo("Your safety number with the person who made the invite:\n")
+    click.echo(safety_block(result.safety_number))
+    click.echo("\nCompare it with them, in person or on a call: if the numbers differ, "
+               "someone is in between; do not continue.")
+    if result.status == "pending":
+        if wait_for is None:
+            click.echo(f"Then wait for approval: `vault wait -g {result.group_id[:SHORT]}`.")
+            if display_name:
+                click.echo("Once you are in, set your name: "
+                           f"`vault name -g {result.group_id[:SHORT]} '{display_name}'`.")
+            return
+        click.echo("Waiting for an admin to approve...")
+        try:
+            client.wait_for_approval(result.group_id, timeout=wait_for)
+        except JoinPendingError:
+            raise TimedOut("nobody approved the request in time; it is still waiting. Run "
+                           f"`vault wait -g {result.group_id[:SHORT]}` later.") from None
+        click.echo(f"Approved: you are a member of {group_label(client.group(result.group_id))}.")
+    if display_name:
+        client.set_display_name(result.group_id, display_name)
+        click.echo(f"Members see you as {display_name}.")
+
+
+@click.command("requests")
+@group_option
+@pass_state
+def requests_command(state: State, group_ref: str | None) -> None:
+    """People waiting to join (admins), each with the safety number to compare."""
+    client, info = session(state, group_ref)
+    requests = client.pending_requests(info.group_id)
+    if not requests:
+        click.echo(f"Nobody is waiting to join {group_label(info)}.")
+        return
+    for number, request in enumerate(requests, 1):
+        click.echo(f"{number}. {request.joiner[:SHORT]} (fingerprint {request.fingerprint}), "
+                   f"asked {when(request.requested_at_ms)}")
+        click.echo("   safety number:")
+        click.echo(safety_block(request.safety_number, "     "))
+    click.echo("\nAsk each person to read out the number their device shows. Only if it is "
+               "the same: `vault approve NUMBER`. Otherwise: `vault deny NUMBER`.")
+
+
+@click.command("approve")
+@group_option
+@click.argument("who", metavar="REQUEST")
+@click.option("--role", type=click.Choice(ROLES, case_sensitive=False), default="member",
+              show_default=True)
+@click.option("--history", metavar="POLICY", help=HISTORY_HELP + " (default: the group's "
+              "setting on this device)")
+@yes_option
+@pass_state
+def approve_command(state: State, group_ref: str | None, who: str, role: str,
+                    history: str | None, yes: bool) -> None:
+    """Admit someone waiting to join (its number from `vault requests`, or its id)."""
+    client, info = session(state, group_ref)
+    request = find_request(client.pending_requests(info.group_id), who)
+    click.echo(f"Safety number with {request.joiner[:SHORT]}:\n")
+    click.echo(safety_block(request.safety_number))
+    confirm("\nIs it the same number their device shows?", yes)
+    member = client.approve(info.group_id, request.joiner, role=parse_role(role),
+                            share_history=parse_history(history))
+    click.echo(f"Approved: {member.member_id[:SHORT]} is now a {role.lower()} of "
+               f"{group_label(info)}.")
+
+
+@click.command("deny")
+@group_option
+@click.argument("who", metavar="REQUEST")
+@yes_option
+@pass_state
+def deny_command(state: State, group_ref: str | None, who: str, yes: bool) -> None:
+    """Refuse someone waiting to join (its number from `vault requests`, or its id)."""
+    client, info = session(state, group_ref)
+    request = find_request(client.pending_requests(info.group_id), who)
+    confirm(f"Refuse {request.joiner[:SHORT]}'s request to join {group_label(info)}?", yes)
+    client.deny(info.group_id, request.joiner)
+    click.echo("Refused.")

@@ -1,0 +1,145 @@
+"""``vault members``, ``name``, ``role``, ``remove``, ``leave``, ``forget`` and ``verify``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from vault_client.cli._options import (
+    ROLES,
+    group_option,
+    parse_role,
+    session,
+    table,
+    yes_option,
+)
+from vault_client.cli._support import (
+    SHORT,
+    Failure,
+    State,
+    confirm,
+    digits,
+    fail,
+    find_member,
+    group_label,
+    member_label,
+    note,
+    pass_state,
+    safety_block,
+    sync_quietly,
+)
+
+
+@click.command("members")
+@group_option
+@click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
+@pass_state
+def members_command(state: State, group_ref: str | None, no_sync: bool) -> None:
+    """Who is in the group, with roles (numbered for the commands that take a member)."""
+    client, info = session(state, group_ref)
+    if not no_sync:
+        info = sync_quietly(client, info)
+    rows = [("#", "NAME", "ROLE", "FINGERPRINT", "ID")]
+    for number, member in enumerate(client.members(info.group_id), 1):
+        name = (member.display_name or "(no name yet)") + (" (you)" if member.is_me else "")
+        rows.append((str(number), name, member.role.name.lower(), member.fingerprint,
+                     member.member_id[:SHORT]))
+    table(rows)
+
+
+@click.command("name")
+@group_option
+@click.argument("name")
+@pass_state
+def name_command(state: State, group_ref: str | None, name: str) -> None:
+    """Set how you appear to the group's members (encrypted; each group separately)."""
+    client, info = session(state, group_ref)
+    client.set_display_name(info.group_id, name)
+    click.echo(f"Members of {group_label(info)} see you as {name}.")
+
+
+@click.command("role")
+@group_option
+@click.argument("who", metavar="MEMBER")
+@click.argument("role", type=click.Choice(ROLES, case_sensitive=False))
+@pass_state
+def role_command(state: State, group_ref: str | None, who: str, role: str) -> None:
+    """Change a member's role (admins; only owners make admins and owners)."""
+    client, info = session(state, group_ref)
+    member = find_member(client, info, who)
+    client.set_role(info.group_id, member.member_id, parse_role(role))
+    click.echo(f"{member_label(member)} is now {role.lower()}.")
+
+
+@click.command("remove")
+@group_option
+@click.argument("who", metavar="MEMBER")
+@yes_option
+@pass_state
+def remove_command(state: State, group_ref: str | None, who: str, yes: bool) -> None:
+    """Remove a member (admins). A new group key is started: they can read nothing posted
+    from now on."""
+    client, info = session(state, group_ref)
+    member = find_member(client, info, who)
+    if member.is_me:
+        fail("that is you; to go, use `vault leave`")
+    confirm(f"Remove {member_label(member)} from {group_label(info)}?", yes)
+    client.remove(info.group_id, member.member_id)
+    click.echo(f"Removed {member_label(member)}. A new key was shared with everyone else.")
+
+
+@click.command("leave")
+@group_option
+@yes_option
+@pass_state
+def leave_command(state: State, group_ref: str | None, yes: bool) -> None:
+    """Leave a group. This device then forgets it: its keys and posts."""
+    client, info = session(state, group_ref)
+    confirm(f"Leave {group_label(info)}? To come back you would need a new invite.", yes)
+    client.leave(info.group_id)
+    click.echo(f"You left {group_label(info)}; this device no longer keeps anything of it.")
+
+
+@click.command("forget")
+@group_option
+@yes_option
+@pass_state
+def forget_command(state: State, group_ref: str | None, yes: bool) -> None:
+    """Delete a group from this device without telling anyone: after you were removed, a
+    request was refused, or the identity moved to another device."""
+    client, info = session(state, group_ref)
+    if info.status == "member":
+        note("This device is still a member; members will keep seeing you in the group. To "
+             "end your membership, use `vault leave` instead.")
+    confirm(f"Delete {group_label(info)} and its keys and posts from this device?", yes)
+    client.forget_group(info.group_id)
+    click.echo(f"This device no longer keeps anything of {group_label(info)}.")
+
+
+@click.command("verify")
+@group_option
+@click.argument("who", metavar="MEMBER")
+@click.argument("number", nargs=-1)
+@pass_state
+def verify_command(state: State, group_ref: str | None, who: str, number: Sequence[str]) -> None:
+    """Show your safety number with a member, or check the NUMBER they read out to you."""
+    client, info = session(state, group_ref)
+    member = find_member(client, info, who)
+    if member.is_me:
+        fail("that is you; a safety number is compared with another member")
+    mine = client.safety_number(info.group_id, member.member_id)
+    label = member_label(member)
+    if not number:
+        click.echo(f"Your safety number with {label}:\n")
+        click.echo(safety_block(mine))
+        click.echo(f"\nCompare it with the number {label}'s device shows for you, in person or "
+                   "on a call. The same number means nobody is in between.")
+        return
+    given = digits(" ".join(number))
+    if given == digits(mine):
+        click.echo(f"The numbers match: the keys your device sees are {label}'s.")
+        return
+    raise Failure(f"the numbers do NOT match. The keys your device sees for {label} may not "
+                  "be theirs: do not trust this member's messages, and tell an admin.",
+                  alarm=True)

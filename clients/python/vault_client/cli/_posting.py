@@ -1,0 +1,124 @@
+"""``vault post`` (and replies), ``react``, ``edit`` and ``delete``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from vault_client import Client, Posted
+from vault_client import events as ev
+from vault_client.cli._options import duration_callback, group_option, session, yes_option
+from vault_client.cli._support import (
+    SHORT,
+    State,
+    confirm,
+    fail,
+    find_post,
+    pass_state,
+    read_stdin,
+    stdin_is_terminal,
+)
+
+_EDITOR_NOTE = "# Write your post above. Lines starting with '#' are left out.\n"
+
+
+def _text(text: str | None, what: str) -> str:
+    """The text argument; '-' or nothing reads stdin when it is not a terminal, else an
+    editor opens."""
+    if text == "-" or (text is None and not stdin_is_terminal()):
+        text = read_stdin()
+    elif text is None:
+        edited = click.edit("\n\n" + _EDITOR_NOTE)
+        text = "" if edited is None else "\n".join(
+            line for line in edited.splitlines() if not line.startswith("#"))
+    text = text.strip("\n")
+    if not text.strip():
+        fail(f"nothing to {what}: the text is empty")
+    return text
+
+
+def _posted(client: Client, posted: Posted, verb: str) -> None:
+    if posted.delivered:
+        click.echo(f"{verb} (id {posted.post_id[:SHORT]}).")
+    elif any(isinstance(w, ev.UndeliverablePost) and w.post_id == posted.post_id
+             for w in client.warnings()):
+        click.echo(f"{verb} on this device only (id {posted.post_id[:SHORT]}): the relay "
+                   "refused it (see the warning), so it is not sent again.")
+    else:
+        click.echo(f"{verb} on this device only (id {posted.post_id[:SHORT]}): the relay could "
+                   "not be reached. It is sent with your next `vault sync`, once.")
+
+
+@click.command("post")
+@group_option
+@click.argument("text", required=False)
+@click.option("--reply-to", metavar="POST", help="Reply to this post (an id from `vault read`).")
+@click.option("--cw", "content_warning", metavar="WARNING",
+              help="A content warning: readers see only it until they choose to read on.")
+@click.option("--expires", callback=duration_callback, default=None, metavar="DURATION",
+              help="Make it disappear for everyone after this long (e.g. 1d).")
+@click.option("--attach", "attachments", multiple=True,
+              type=click.Path(exists=True, dir_okay=False), help="Attach a file (encrypted). "
+              "Repeat for more.")
+@pass_state
+def post_command(state: State, group_ref: str | None, text: str | None,
+                 reply_to: str | None, content_warning: str | None, expires: float | None,
+                 attachments: Sequence[str]) -> None:
+    """Post to the group. TEXT, or '-' for standard input; without it an editor opens."""
+    body = _text(text, "post")
+    client, info = session(state, group_ref)
+    if content_warning is not None and not content_warning.strip():
+        fail("a content warning needs some words (e.g. --cw 'loss')")
+    if reply_to is not None:
+        target = find_post(client, info, reply_to)
+        posted = client.reply(info.group_id, target.post_id, body,
+                              content_warning=content_warning, expires_in=expires,
+                              attachments=list(attachments))
+        _posted(client, posted, "Replied")
+    else:
+        posted = client.post(info.group_id, body, content_warning=content_warning,
+                             expires_in=expires, attachments=list(attachments))
+        _posted(client, posted, "Posted")
+
+
+@click.command("react")
+@group_option
+@click.argument("post", metavar="POST")
+@click.argument("reaction")
+@pass_state
+def react_command(state: State, group_ref: str | None, post: str, reaction: str) -> None:
+    """React to a post (e.g. with an emoji)."""
+    client, info = session(state, group_ref)
+    target = find_post(client, info, post)
+    _posted(client, client.react(info.group_id, target.post_id, reaction), "Reacted")
+
+
+@click.command("edit")
+@group_option
+@click.argument("post", metavar="POST")
+@click.argument("text", required=False)
+@click.option("--cw", "content_warning", metavar="WARNING", help="The content warning "
+              "(leave it out to remove one).")
+@pass_state
+def edit_command(state: State, group_ref: str | None, post: str, text: str | None,
+                 content_warning: str | None) -> None:
+    """Replace the text of one of your posts."""
+    body = _text(text, "post")
+    client, info = session(state, group_ref)
+    target = find_post(client, info, post)
+    edited = client.edit(info.group_id, target.post_id, body, content_warning=content_warning)
+    _posted(client, edited, "Edited")
+
+
+@click.command("delete")
+@group_option
+@click.argument("post", metavar="POST")
+@yes_option
+@pass_state
+def delete_command(state: State, group_ref: str | None, post: str, yes: bool) -> None:
+    """Delete one of your posts (moderators: anyone's)."""
+    client, info = session(state, group_ref)
+    target = find_post(client, info, post)
+    confirm(f"Delete post {target.post_id[:SHORT]} for everyone?", yes)
+    _posted(client, client.delete(info.group_id, target.post_id), "Deleted")

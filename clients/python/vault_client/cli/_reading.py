@@ -1,0 +1,220 @@
+"""``vault read`` and ``attachments``; ``sync`` and ``wait`` (which prints new posts as they
+come)."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import time
+
+import click
+
+from vault_client import Client, PostView, SyncReport, Thread
+from vault_client import events as ev
+from vault_client.cli._options import duration_callback, group_option, indent, session
+from vault_client.cli._support import (
+    SHORT,
+    State,
+    TimedOut,
+    describe_events,
+    fail,
+    find_group,
+    find_post,
+    group_label,
+    names_of,
+    note,
+    open_client,
+    pass_state,
+    private_file,
+    show_warnings,
+    size_text,
+    sync_quietly,
+    when,
+)
+from vault_client.errors import JoinPendingError, VaultError
+
+
+def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: int) -> str:
+    pad = "    " * depth
+    body = pad + "    "
+    who = post.author_name or names.get(post.author, post.author[:SHORT])
+    flags = []
+    if post.is_mine:
+        flags.append("you")
+    if post.edited_at_ms is not None:
+        flags.append("edited")
+    if post.expires_at_ms is not None:
+        flags.append(f"disappears {when(post.expires_at_ms)}")
+    extra = f" ({', '.join(flags)})" if flags else ""
+    lines = [f"{pad}[{post.post_id[:SHORT]}] {who}, {when(post.created_at_ms)}{extra}"]
+    if post.deleted:
+        lines.append(body + "(deleted)")
+        return "\n".join(lines)
+    hidden = post.hidden_by_default and not show_cw
+    if post.content_warning is not None:
+        if hidden:
+            lines.append(f"{body}Content warning: {post.content_warning}. Hidden; to read it: "
+                         f"vault read --show-cw")
+        else:
+            lines.append(f"{body}Content warning: {post.content_warning}")
+    if not hidden:
+        lines.append(indent(post.text, body))
+        for item in post.attachments:
+            lines.append(f"{body}attachment: {item.media_type}, {size_text(item.size)} "
+                         f"(save it: vault attachments {post.post_id[:SHORT]})")
+    if post.reactions:
+        lines.append(body + "reactions: " + ", ".join(
+            f"{text} {len(who_)}" for text, who_ in post.reactions))
+    return "\n".join(lines)
+
+
+def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool) -> str:
+    depth = {thread.root.post_id: 0}
+    parts = [render_post(thread.root, names, show_cw=show_cw, depth=0)]
+    for reply in thread.replies:
+        level = min(depth.get(reply.reply_to or "", 0) + 1, 4)
+        depth[reply.post_id] = level
+        parts.append(render_post(reply, names, show_cw=show_cw, depth=level))
+    return "\n".join(parts)
+
+
+@click.command("read")
+@group_option
+@click.option("--show-cw", is_flag=True, help="Show posts behind content warnings too.")
+@click.option("--thread", "thread_ref", metavar="POST", help="Only the thread of this post.")
+@click.option("--last", type=click.IntRange(1), metavar="N", help="Only the last N threads.")
+@click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
+@pass_state
+def read_command(state: State, group_ref: str | None, show_cw: bool, thread_ref: str | None,
+                 last: int | None, no_sync: bool) -> None:
+    """Read the group's posts, as threads. Posts with a content warning stay hidden unless
+    you add --show-cw."""
+    client, info = session(state, group_ref)
+    if not no_sync:
+        info = sync_quietly(client, info)
+    if info.status == "pending":
+        click.echo(f"Your request to join {group_label(info)} is still waiting for an admin.")
+        return
+    threads = client.threads(info.group_id)
+    if thread_ref is not None:
+        target = find_post(client, info, thread_ref)
+        threads = [t for t in threads if target.post_id in
+                   {t.root.post_id, *(r.post_id for r in t.replies)}]
+    if last is not None:
+        threads = threads[-last:]
+    if not threads:
+        click.echo(f"No posts in {group_label(info)} yet. Write one with `vault post`.")
+        return
+    names = names_of(client, info)
+    click.echo(f"{group_label(info)}\n")
+    click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw) for t in threads))
+    hidden = sum(1 for t in threads for p in (t.root, *t.replies)
+                 if p.hidden_by_default and not p.deleted)
+    if hidden and not show_cw:
+        note(f"\n{hidden} post(s) hidden behind content warnings; add --show-cw to read them.")
+
+
+@click.command("attachments")
+@group_option
+@click.argument("post", metavar="POST")
+@click.option("--to", "directory", type=click.Path(file_okay=False), default=".",
+              show_default=True, help="The folder to save them in.")
+@pass_state
+def attachments_command(state: State, group_ref: str | None, post: str, directory: str) -> None:
+    """Download, decrypt and save the attachments of a post."""
+    client, info = session(state, group_ref)
+    target = find_post(client, info, post)
+    if not target.attachments:
+        fail(f"post {target.post_id[:SHORT]} has no attachments")
+    os.makedirs(directory, exist_ok=True)
+    for number, item in enumerate(target.attachments, 1):
+        data = client.attachment(info.group_id, item)
+        ext = mimetypes.guess_extension(item.media_type) or ".bin"
+        path = os.path.join(directory, f"{target.post_id[:SHORT]}-{number}{ext}")
+        with private_file(path, overwrite=False) as handle:
+            handle.write(data)
+        click.echo(f"saved {path} ({item.media_type}, {size_text(len(data))})")
+
+
+# --- syncing and waiting -----------------------------------------------------------------------
+
+
+def _report_line(client: Client, report: SyncReport) -> str:
+    info = client.group(report.group_id)
+    if info.status == "pending":
+        return f"{group_label(info)}: still waiting for an admin to approve you"
+    names = names_of(client, info) if info.status == "member" else {}
+    words = describe_events(report, names)
+    if report.unsent_posts:
+        words.append(f"{report.unsent_posts} post(s) still waiting to be sent")
+    if report.unreadable_history:
+        words.append(f"{report.unreadable_history} older post(s) from before you joined "
+                     "are not shared with you")
+    return f"{group_label(info)}: {', '.join(words) if words else 'nothing new'}"
+
+
+@click.command("sync")
+@group_option
+@pass_state
+def sync_command(state: State, group_ref: str | None) -> None:
+    """Fetch and check what is new (every group, or one with --group); send waiting posts."""
+    client = open_client(state)
+    if group_ref is not None:
+        reports = client.sync(find_group(client, group_ref).group_id)
+    else:
+        reports = client.sync()
+    show_warnings(client)
+    if not reports:
+        click.echo("This device is in no group yet.")
+    for report in reports:
+        click.echo(_report_line(client, report))
+
+
+@click.command("wait")
+@group_option
+@click.option("--timeout", default="60s", show_default=True, callback=duration_callback,
+              metavar="DURATION",
+              help="Give up after this long (exit status 3).")
+@click.option("--follow", is_flag=True, help="Keep waiting and print new posts as they come.")
+@click.option("--show-cw", is_flag=True, help="Print posts behind content warnings too.")
+@pass_state
+def wait_command(state: State, group_ref: str | None, timeout: float, follow: bool,
+                 show_cw: bool) -> None:
+    """Wait for something to happen in a group: an admin approving your join, or new posts
+    and members. For scripts: exit status 0 when something happened, 3 on timeout."""
+    client, info = session(state, group_ref)
+    if info.status == "pending":
+        try:
+            info = client.wait_for_approval(info.group_id, timeout=timeout)
+        except JoinPendingError:
+            raise TimedOut(f"nobody approved the request within {int(timeout)} seconds; it is "
+                           "still waiting") from None
+        click.echo(f"Approved: you are a member of {group_label(info)}.")
+        return
+    if info.status != "member":
+        fail(f"this device is no longer a member of {group_label(info)}")
+    deadline = time.monotonic() + timeout
+    happened = False
+    while follow or time.monotonic() < deadline:
+        remaining = 30.0 if follow else max(1.0, deadline - time.monotonic())
+        report = client.wait(info.group_id, timeout=min(30.0, remaining))
+        show_warnings(client)
+        if not report.events:
+            if not follow and time.monotonic() >= deadline:
+                break
+            continue
+        happened = True
+        names = names_of(client, info)
+        for line in describe_events(report, {**names}):
+            click.echo(f"{group_label(info)}: {line}")
+        for event in report.events:
+            if isinstance(event, ev.NewPost) and event.kind in ("post", "reply"):
+                try:
+                    post = client.get_post(info.group_id, event.post_id)
+                except VaultError:  # deleted or expired meanwhile
+                    continue
+                click.echo(render_post(post, names, show_cw=show_cw, depth=0))
+        if not follow:
+            return
+    if not happened:
+        raise TimedOut(f"nothing new within {int(timeout)} seconds")
