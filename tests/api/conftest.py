@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +19,7 @@ from flask import Flask
 from tests.api.helpers import Api, FakeClock
 from tests.conftest import POSTGRES_URL
 from tests.crypto.logfactory import T0
+from tests.relayproc import with_schema
 from vault.api import create_app
 from vault.api.db import db
 from vault.api.models import ALL_TABLES
@@ -39,11 +39,6 @@ QUIET: dict[str, Any] = {
 }
 
 
-def _with_schema(url: str, schema: str) -> str:
-    option = quote(f"-csearch_path={schema}")
-    return f"{url}{'&' if '?' in url else '?'}options={option}"
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "relay.db"
@@ -61,7 +56,7 @@ def pg_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = _with_schema(POSTGRES_URL, schema)
+    url = with_schema(POSTGRES_URL, schema)
     app = create_app({"VAULT_DATABASE_URL": url, "VAULT_AUTO_MIGRATE": "1", **QUIET})
     with app.app_context():
         db.engine.dispose()

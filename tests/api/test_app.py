@@ -50,7 +50,7 @@ def test_clear_startup_errors(config: dict[str, str], fragment: str) -> None:
 def test_unmigrated_postgres_is_refused(postgres_url: str) -> None:
     import sqlalchemy as sa
 
-    from tests.api.conftest import _with_schema
+    from tests.relayproc import with_schema
 
     admin = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
@@ -58,7 +58,7 @@ def test_unmigrated_postgres_is_refused(postgres_url: str) -> None:
         conn.execute(sa.text("CREATE SCHEMA vault_api_empty"))
     try:
         with pytest.raises(RelayConfigError) as caught:
-            create_app({"VAULT_DATABASE_URL": _with_schema(postgres_url, "vault_api_empty"),
+            create_app({"VAULT_DATABASE_URL": with_schema(postgres_url, "vault_api_empty"),
                         "VAULT_LOG_LEVEL": "WARNING"})
         assert "vault relay migrate" in caught.value.message
     finally:

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from vault_client import Client
 
 from tests.conftest import POSTGRES_URL
-from tests.faults.relay import RelayProcess, postgres_schema
+from tests.relayproc import RelayProcess, postgres_schema
 from vault.crypto import keystore
 from vault.crypto.encoding import b64decode
 from vault.crypto.invites import parse_invite_uri

@@ -44,7 +44,7 @@ from tests.faults.common import (
     relay_post_ids,
     use_cheap_kdf,
 )
-from tests.faults.relay import RelayProcess
+from tests.relayproc import RelayProcess
 from vault.crypto.encoding import b64encode
 from vault.crypto.log import InviteBody, LogEntry, MetadataBody, RemoveBody, RotateBody
 from vault.crypto.metadata import open_member_profile

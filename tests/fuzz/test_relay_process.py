@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.faults.relay import RelayProcess
 from tests.fuzz.conftest import ABUSE_CASES
+from tests.relayproc import RelayProcess
 from vault.api.blueprints.groups import ENTRY_BODY_LIMIT
 
 THREADS = 4

@@ -1,8 +1,7 @@
-"""A real relay process (``vault relay serve``: gunicorn) for the fault, canary and slow-client
-tests, with its stdout and stderr captured to files and a fixed port across restarts.
-
-Kept separate from ``tests/client/conftest.py`` (which discards the relay's stderr) because
-these tests read everything the relay writes.
+"""A real relay process (``vault relay serve``: gunicorn) on 127.0.0.1 for the end-to-end,
+fault, canary and slow-client tests: stdout and stderr captured to files (the canary scan
+reads them), a fixed port and data directory across restarts, and a private PostgreSQL
+schema when the tests run on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -127,7 +126,7 @@ def postgres_schema(url: str) -> Iterator[tuple[str, str]]:
     schema's name."""
     import sqlalchemy as sa
 
-    schema = f"vault_faults_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    schema = f"vault_tests_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
