@@ -38,6 +38,7 @@ from vault.crypto.primitives import (
     KEY_SIZE,
     RandomSource,
     default_random,
+    draw,
     frame,
     labelled_hash,
 )
@@ -141,10 +142,8 @@ def encrypt_attachment(
 ) -> tuple[bytes, bytes, bytes]:
     """Pad *data* and encrypt it under a fresh key: returns ``(blob_key, digest, blob)``."""
     padded = pad_to(data, padded_size(len(data)))
-    key = random(KEY_SIZE)
-    nonce = random(NONCE_SIZE)
-    if len(key) != KEY_SIZE or len(nonce) != NONCE_SIZE:
-        raise ValueError("the random source returned the wrong number of bytes")
+    key = draw(random, KEY_SIZE)
+    nonce = draw(random, NONCE_SIZE)
     blob = nonce + _encrypt(padded, _AAD, nonce, key)
     return key, blob_digest(blob), blob
 
@@ -157,7 +156,7 @@ def make_attachment(
     The blob id is 16 random bytes, so an upload retry is idempotent on it.
     """
     key, digest, blob = encrypt_attachment(data, random=random)
-    return Attachment(random(BLOB_ID_SIZE), key, digest, len(data), media_type), blob
+    return Attachment(draw(random, BLOB_ID_SIZE), key, digest, len(data), media_type), blob
 
 
 def decrypt_attachment(attachment: Attachment, blob: bytes) -> bytes:

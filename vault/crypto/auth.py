@@ -31,6 +31,7 @@ from vault.crypto.primitives import (
     PUBLIC_KEY_SIZE,
     RandomSource,
     default_random,
+    draw,
     labelled_hash,
     sign,
     verify,
@@ -71,11 +72,11 @@ def auth_message(kind: AuthSubject, group_id: bytes, subject: bytes, challenge: 
 
 
 def new_challenge(random: RandomSource = default_random) -> bytes:
-    return random(CHALLENGE_SIZE)
+    return draw(random, CHALLENGE_SIZE)
 
 
 def new_session_token(random: RandomSource = default_random) -> bytes:
-    return random(TOKEN_SIZE)
+    return draw(random, TOKEN_SIZE)
 
 
 def session_token_hash(token: bytes) -> bytes:

@@ -45,6 +45,7 @@ from vault.crypto.primitives import (
     RandomSource,
     default_random,
     derive_key,
+    draw,
     labelled_hash,
     sign,
     verify,
@@ -71,10 +72,7 @@ _box_seal_open = nacl.bindings.crypto_box_seal_open
 
 def new_epoch_key(random: RandomSource = default_random) -> bytes:
     """A fresh random epoch key (32 bytes)."""
-    key = random(EPOCH_KEY_SIZE)
-    if len(key) != EPOCH_KEY_SIZE:
-        raise ValueError("the random source returned the wrong number of bytes")
-    return key
+    return draw(random, EPOCH_KEY_SIZE)
 
 
 def _epoch_context(group_id: bytes, epoch: int) -> bytes:

@@ -19,6 +19,7 @@ from vault.crypto.primitives import (
     SIGNATURE_SIZE,
     RandomSource,
     default_random,
+    draw,
     labelled_hash,
     sign,
     verify,
@@ -108,7 +109,7 @@ class Identity:
 
     @classmethod
     def generate(cls, random: RandomSource = default_random) -> Identity:
-        return cls(random(SEED_SIZE), random(SEED_SIZE))
+        return cls(draw(random, SEED_SIZE), draw(random, SEED_SIZE))
 
     @cached_property
     def sign_sk(self) -> bytes:

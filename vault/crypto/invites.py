@@ -45,6 +45,7 @@ from vault.crypto.primitives import (
     default_clock,
     default_random,
     derive_key,
+    draw,
     sign,
 )
 from vault.crypto.primitives import verify as verify_signature
@@ -245,7 +246,7 @@ def parse_invite_uri(text: str) -> InviteLink:
 
 def new_invite(random: RandomSource = default_random) -> tuple[bytes, bytes]:
     """A fresh ``(invite_id, secret)``: draws ``random(16)`` then ``random(32)``."""
-    return random(INVITE_ID_SIZE), random(SECRET_SIZE)
+    return draw(random, INVITE_ID_SIZE), draw(random, SECRET_SIZE)
 
 
 def invite_keypair(secret: bytes) -> tuple[bytes, bytes]:

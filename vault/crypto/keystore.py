@@ -42,7 +42,7 @@ from vault.crypto.errors import (
     TooLargeError,
     WeakKdfParametersError,
 )
-from vault.crypto.primitives import KEY_SIZE, RandomSource, default_random, frame
+from vault.crypto.primitives import KEY_SIZE, RandomSource, default_random, draw, frame
 
 SALT_SIZE: Final = 16
 NONCE_SIZE: Final = 24
@@ -318,8 +318,8 @@ def seal_keystore(
         raise PassphraseRejectedError(
             "choose a passphrase: a keystore cannot be sealed without one"
         )
-    salt = random(SALT_SIZE)
-    nonce = random(NONCE_SIZE)
+    salt = draw(random, SALT_SIZE)
+    nonce = draw(random, NONCE_SIZE)
     header = _header(params, salt, nonce)
     key = _kdf(secret, salt, params)
     ciphertext: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(

@@ -49,6 +49,7 @@ from vault.crypto.primitives import (
     RandomSource,
     default_random,
     derive_key,
+    draw,
 )
 
 __all__ = [
@@ -84,10 +85,7 @@ _decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
 def new_local_store_secret(random: RandomSource = default_random) -> bytes:
     """A fresh secret for a new local store (keep it in the keystore)."""
-    secret = random(KEY_SIZE)
-    if len(secret) != KEY_SIZE:
-        raise ValueError("the random source returned the wrong number of bytes")
-    return secret
+    return draw(random, KEY_SIZE)
 
 
 def local_store_key(secret: bytes) -> bytes:
@@ -127,9 +125,7 @@ def seal_record(
         raise ValueError("the local store key is 32 bytes")
     if len(plaintext) > MAX_RECORD_SIZE:
         raise ValueError(f"a local record holds at most {MAX_RECORD_SIZE} bytes")
-    nonce = random(NONCE_SIZE)
-    if len(nonce) != NONCE_SIZE:
-        raise ValueError("the random source returned the wrong number of bytes")
+    nonce = draw(random, NONCE_SIZE)
     ciphertext: bytes = _encrypt(plaintext, _aad(kind, record_id), nonce, key)
     return Writer(Tag.LOCAL_RECORD).fixed(nonce, NONCE_SIZE).var(ciphertext).finish()
 

@@ -68,6 +68,7 @@ from vault.crypto.primitives import (
     RandomSource,
     default_clock,
     default_random,
+    draw,
     labelled_hash,
     sign,
     verify,
@@ -221,7 +222,7 @@ def create_group(
     from vault.crypto.epochs import epoch_commitment  # epochs imports group_state -> log
 
     commitment = epoch_commitment(commitment_group_id(ZERO_HASH, 0), 0, epoch_key)
-    body = CreateBody(creator.public, random(GROUP_NONCE_SIZE), commitment)
+    body = CreateBody(creator.public, draw(random, GROUP_NONCE_SIZE), commitment)
     timestamp = default_clock() if now_ms is None else now_ms
     return sign_entry(
         creator, body, group_id=ZERO_HASH, seq=0, prev_hash=ZERO_HASH, timestamp_ms=timestamp

@@ -48,7 +48,7 @@ from vault.crypto.errors import (
 )
 from vault.crypto.log_entries import MAX_METADATA_CIPHERTEXT
 from vault.crypto.padding import bucket_size, is_bucket, pad_to, unpad
-from vault.crypto.primitives import PUBLIC_KEY_SIZE, RandomSource, default_random
+from vault.crypto.primitives import PUBLIC_KEY_SIZE, RandomSource, default_random, draw
 
 MAX_GROUP_NAME: Final = 128
 MAX_DESCRIPTION: Final = 4096
@@ -228,9 +228,7 @@ def seal_metadata(
     if total > MAX_ENVELOPE:
         raise TooLargeError(f"encrypted metadata would exceed {MAX_ENVELOPE} bytes")
     padded = pad_to(plaintext, total - ENVELOPE_OVERHEAD)
-    nonce = random(NONCE_SIZE)
-    if len(nonce) != NONCE_SIZE:
-        raise ValueError("the random source returned the wrong number of bytes")
+    nonce = draw(random, NONCE_SIZE)
     key = metadata_key(epoch_key, group_id, epoch)
     ciphertext: bytes = _encrypt(padded, _aad(group_id, epoch, subject), nonce, key)
     return Writer(Tag.METADATA_ENVELOPE).fixed(nonce, NONCE_SIZE).var(ciphertext).finish()

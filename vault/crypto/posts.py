@@ -69,7 +69,7 @@ from vault.crypto.post_body import (
     PostBody,
     PostKind,
 )
-from vault.crypto.primitives import SIGNATURE_SIZE, RandomSource, default_random, verify
+from vault.crypto.primitives import SIGNATURE_SIZE, RandomSource, default_random, draw, verify
 
 if TYPE_CHECKING:
     from vault.crypto.group_state import GroupState
@@ -215,7 +215,7 @@ def seal_post(
         raise PostError("post body names another author than the identity sealing it")
     signed = body.encode()
     plaintext = pad(signed + author.sign(labels.POST_SIGNATURE, signed))
-    nonce = random(NONCE_SIZE)
+    nonce = draw(random, NONCE_SIZE)
     group_id, epoch = body.group_id, body.epoch
     header = _envelope_header(group_id, epoch, body.post_id, body.log_seq, body.log_head,
                               body.expires_at_ms)

@@ -35,6 +35,16 @@ default_random: RandomSource = nacl.utils.random
 _blake2b = nacl.bindings.crypto_generichash_blake2b_salt_personal
 
 
+def draw(random: RandomSource, size: int) -> bytes:
+    """*size* bytes from *random*, refusing a source that returns another length (a
+    pinned test source that ran dry, say) rather than letting a short nonce or key
+    reach libsodium."""
+    value = random(size)
+    if len(value) != size:
+        raise ValueError("the random source returned the wrong number of bytes")
+    return value
+
+
 def default_clock() -> int:
     return time.time_ns() // 1_000_000
 

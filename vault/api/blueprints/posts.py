@@ -195,6 +195,17 @@ class _NewPost:
                 f"the envelope names log entry {self.envelope.log_seq}, beyond the head "
                 f"({head.head_seq})")
 
+    def answered_before(self, *, compare_first: bool) -> tuple[int, int] | None:
+        """The stored answer for a retry (same bytes) or a conflict; an expired post that
+        was never stored is refused (PostExpiredError)."""
+        if compare_first or self.expired:
+            earlier = self.stored_before()
+            if earlier is not None:
+                return earlier
+        if self.expired:
+            raise PostExpiredError("this post's expiry has already passed")
+        return None
+
     def store(self, *, compare_first: bool) -> tuple[int, int]:
         """Inside a write transaction (SQLite): (cursor, HTTP status).
 
@@ -202,12 +213,9 @@ class _NewPost:
         the INSERT fail (IntegrityError, the transaction rolls back) and the caller comes
         back with *compare_first*, which answers from the stored row.
         """
-        if compare_first or self.expired:
-            earlier = self.stored_before()
-            if earlier is not None:
-                return earlier
-        if self.expired:
-            raise PostExpiredError("this post's expiry has already passed")
+        earlier = self.answered_before(compare_first=compare_first)
+        if earlier is not None:
+            return earlier
         head = run(TAKE_CURSOR, {"gid": self.group_id}).first()
         self.check(head)
         assert head is not None
@@ -222,12 +230,9 @@ class _NewPost:
 
     def store_in_one_statement(self, *, compare_first: bool) -> tuple[int, int]:
         """PostgreSQL, in autocommit mode: the write is one statement, atomic by itself."""
-        if compare_first or self.expired:
-            earlier = self.stored_before()
-            if earlier is not None:
-                return earlier
-        if self.expired:
-            raise PostExpiredError("this post's expiry has already passed")
+        earlier = self.answered_before(compare_first=compare_first)
+        if earlier is not None:
+            return earlier
         cursor = run(INSERT_POST_AT_CURSOR, {
             "gid": self.group_id, "pid": self.pid, "post_epoch": self.envelope.epoch,
             "log_seq": self.envelope.log_seq, "uploader": self.uploader,
