@@ -30,6 +30,7 @@ from vault.crypto.group_state import GroupState, genesis_state
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import (
     AddBody,
+    AddRotateBody,
     EntryBody,
     InviteBody,
     InviteRevokeBody,
@@ -201,6 +202,21 @@ class LogFactory:
         body = AddBody(joiner.public, role, ticket.invite_id, ticket.proof(joiner.public))
         self.append(by or self.owner, body)
         return joiner
+
+    def add_rotating(
+        self, ticket: InviteTicket | None = None, *, identity: Identity | None = None,
+        role: Role = Role.MEMBER, by: Identity | None = None,
+    ) -> tuple[Identity, bytes]:
+        """An admin admits a member (with *ticket*'s proof, or directly) in the entry that
+        starts the next epoch (ADD_ROTATE); returns the member and the new epoch's key."""
+        member = identity or self.identity()
+        epoch, key, commitment = self.next_epoch()
+        invite_id = None if ticket is None else ticket.invite_id
+        proof = None if ticket is None else ticket.proof(member.public)
+        self.append(by or self.owner,
+                    AddRotateBody(member.public, role, invite_id, proof, epoch, commitment))
+        self.epoch_keys[epoch] = key
+        return member, key
 
     def revoke(self, ticket: InviteTicket, *, by: Identity | None = None) -> None:
         self.append(by or self.owner, InviteRevokeBody(ticket.invite_id))

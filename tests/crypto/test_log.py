@@ -18,6 +18,7 @@ from vault.crypto.log import (
     MAX_METADATA_CIPHERTEXT,
     ZERO_HASH,
     AddBody,
+    AddRotateBody,
     CreateBody,
     EntryBody,
     EntryKind,
@@ -127,6 +128,7 @@ bodies: st.SearchStrategy[EntryBody] = st.one_of(
     st.builds(InviteRevokeBody, b16),
     st.builds(JoinBody, b16, identities, b64),
     st.builds(AddBody, identities, roles, st.none() | b16, st.none() | b64),
+    st.builds(AddRotateBody, identities, roles, st.none() | b16, st.none() | b64, u64, b32),
     st.builds(RemoveBody, b32, u64, b32),
     st.just(LeaveBody()),
     st.builds(RoleBody, b32, roles),
@@ -168,6 +170,7 @@ def sample_entries() -> list[LogEntry]:
     f.leave(member)
     f.rotate()
     f.remove(f.add_member())
+    f.add_rotating(f.invite(max_uses=1, requires_approval=True))
     kinds = {entry.kind for entry in f.entries}
     assert kinds == set(EntryKind)
     return f.entries
@@ -219,7 +222,7 @@ def test_signature_under_another_label_is_rejected() -> None:
 
 
 def test_unknown_kind_is_malformed() -> None:
-    for kind in (0, 11, 255):
+    for kind in (0, 12, 255):
         with pytest.raises(MalformedError, match="unknown entry kind"):
             LogEntry.decode(raw_entry(ALICE, kind, b""))
 

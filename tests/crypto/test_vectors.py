@@ -56,8 +56,15 @@ from vault.crypto.group_state import (
     genesis_state,
     verify_log,
 )
+from vault.crypto.group_state import LogCheckpoint as _Checkpoint
 from vault.crypto.identity import Identity, PublicIdentity
-from vault.crypto.identity_export import ExportedIdentity, export_identity, import_identity
+from vault.crypto.identity_export import (
+    ExportedIdentity,
+    decode_post_marks,
+    encode_post_marks,
+    export_identity,
+    import_identity,
+)
 from vault.crypto.invites import (
     InviteLink,
     JoinRequest,
@@ -85,6 +92,7 @@ from vault.crypto.localstore import (
 )
 from vault.crypto.log import (
     AddBody,
+    AddRotateBody,
     CreateBody,
     EntryBody,
     EntryKind,
@@ -108,7 +116,7 @@ from vault.crypto.metadata import GroupMetadata, MemberProfile, open_metadata, s
 from vault.crypto.padding import bucket_size, is_bucket, pad, pad_to, unpad
 from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, open_post, seal_post
 from vault.crypto.primitives import derive_key, frame, labelled_hash, sign, verify
-from vault.crypto.safety import safety_number
+from vault.crypto.safety import group_code, safety_number
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors"
 FAMILIES = ("primitives", "identity", "safety", "log", "epochs", "padding", "attachments",
@@ -373,6 +381,10 @@ def entry_body(kind: int, d: Json) -> EntryBody:
             return RotateBody(d["new_epoch"], b(d["epoch_commitment"]))
         case EntryKind.METADATA:
             return MetadataBody(ob(d["subject"]), d["epoch"], b(d["ciphertext"]))
+        case EntryKind.ADD_ROTATE:
+            return AddRotateBody(PublicIdentity.decode(b(d["member"])), Role(d["role"]),
+                                 ob(d["invite_id"]), ob(d["proof"]), d["new_epoch"],
+                                 b(d["epoch_commitment"]))
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -381,7 +393,7 @@ def check_derivations(inputs: Json, body: EntryBody) -> None:
     notes = inputs.get("derivation", {})
     group_id = b(inputs["group_id"])
     if "epoch_key" in notes:
-        assert isinstance(body, CreateBody | RemoveBody | RotateBody)
+        assert isinstance(body, CreateBody | RemoveBody | RotateBody | AddRotateBody)
         epoch = 0 if isinstance(body, CreateBody) else body.new_epoch
         bound = commitment_group_id(group_id, epoch)
         assert body.epoch_commitment == epoch_commitment(bound, epoch, b(notes["epoch_key"]))
@@ -489,6 +501,12 @@ def _verify_log(inputs: Json, expected: Json) -> None:
     entries = full_log()[1][: inputs["entries_from_full_log"]]
     entries += [b(e) for e in inputs["extra_entries"]]
     checkpoint = inputs["checkpoint"]
+    if "state" in expected:  # the full log extended by entries a vector adds
+        assert checkpoint is None
+        state = verify_log(group_id, entries)
+        assert state_summary(state) == expected["state"]
+        check_role_history(state, expected["state"])
+        return
     saved = None if checkpoint is None else LogCheckpoint.decode(b(checkpoint))
     expect_error(expected, lambda: verify_log(group_id, entries, checkpoint=saved))
 
@@ -513,8 +531,9 @@ def _decode_log_entry(inputs: Json, expected: Json) -> None:
 
 def test_new_entry_reproduces_the_log() -> None:
     """``new_entry`` on each verified state signs exactly the next committed entry."""
-    entries = [v for v in load("log")["vectors"] if v["op"] == "log_entry"]
     group_id, raw = full_log()
+    entries = [v for v in load("log")["vectors"]
+               if v["op"] == "log_entry" and v["inputs"]["seq"] < len(raw)]
     state = genesis_state(LogEntry.decode(raw[0]), group_id)
     for vector, encoded in zip(entries[1:], raw[1:], strict=True):
         inputs = vector["inputs"]
@@ -952,23 +971,59 @@ def _open_keystore(inputs: Json, expected: Json) -> None:
     assert open_keystore(data, passphrase) == contents_of(expected["entries"])
 
 
+@check("safety", "group_code")
+def _group_code(inputs: Json, expected: Json) -> None:
+    group_id, head = b(inputs["group_id"]), b(inputs["head"])
+    seq, epoch = inputs["seq"], inputs["epoch"]
+    message = group_id + seq.to_bytes(8, "big") + head + epoch.to_bytes(8, "big")
+    assert framed(labels.GROUP_CODE, message) == b(expected["hash_input"])
+    digest = labelled_hash(labels.GROUP_CODE, message, size=20)
+    assert digest == b(expected["digest"])
+    groups = [f"{int.from_bytes(digest[i:i + 5], 'big') % 100000:05d}" for i in range(0, 20, 5)]
+    assert " ".join(groups) == expected["group_code"] == group_code(group_id, seq, head, epoch)
+    state = full_state()
+    assert state.hash_at(seq) == head and state.epoch_at(seq) == epoch
+
+
+@check("keystore", "post_marks")
+def _post_marks(inputs: Json, expected: Json) -> None:
+    marks = [(b(a), m) for a, m in inputs["post_marks"]]
+    assert encode_post_marks(marks) == b(expected["chunk"])
+    assert decode_post_marks(b(expected["chunk"])) == marks
+
+
+@check("keystore", "decode_post_marks")
+def _decode_post_marks(inputs: Json, expected: Json) -> None:
+    expect_error(expected, lambda: decode_post_marks(b(inputs["chunk"])))
+
+
 @check("keystore", "export_identity")
 def _export_identity(inputs: Json, expected: Json) -> None:
     me = Identity(b(inputs["sign_seed"]), b(inputs["box_sk"]))
-    exported = ExportedIdentity(me, b(inputs["group_id"]), inputs["relay_url"])
+    checkpoint = None if "checkpoint" not in inputs else _Checkpoint.decode(
+        b(inputs["checkpoint"]))
+    marks = {b(a): m for a, m in inputs.get("post_marks", [])}
+    exported = ExportedIdentity(me, b(inputs["group_id"]), inputs["relay_url"], checkpoint,
+                                marks)
     params = KdfParams(**inputs["params"])
     draws = Scripted(b(inputs["salt"]), b(inputs["nonce"]))
     sealed = export_identity(exported, inputs["passphrase"], params=params, random=draws)
     draws.done()
     assert sealed == b(expected["keystore"])
-    contents = KeystoreContents((("vault/identity", me.encode_private()),
-                                 ("vault/group", b(inputs["group_id"])),
-                                 ("vault/relay", expected["relay_url"].encode())))
+    entries: list[tuple[str, bytes]] = [("vault/identity", me.encode_private()),
+                                        ("vault/group", b(inputs["group_id"])),
+                                        ("vault/relay", expected["relay_url"].encode())]
+    if checkpoint is not None:
+        entries.append(("vault/checkpoint", checkpoint.encode()))
+    if marks:
+        entries.append(("vault/post-marks/0", encode_post_marks(sorted(marks.items()))))
+    contents = KeystoreContents(tuple(entries))
     assert contents.encode() == b(expected["contents"])
     assert open_keystore(sealed, inputs["passphrase"]) == contents
     back = import_identity(sealed, inputs["passphrase"])
     assert back.identity.encode_private() == me.encode_private()
     assert (back.group_id, back.relay_url) == (b(inputs["group_id"]), expected["relay_url"])
+    assert (back.checkpoint, dict(back.post_marks)) == (checkpoint, marks)
 
 
 @check("keystore", "import_identity")
@@ -1103,7 +1158,7 @@ def _verify_auth(inputs: Json, expected: Json) -> None:
 
 
 TEXT_FIELDS = frozenset({
-    "label", "constant", "kind_name", "short_fingerprint", "safety_number", "text",
+    "label", "constant", "kind_name", "short_fingerprint", "safety_number", "group_code", "text",
     "content_warning", "media_type", "name", "description", "rules", "display_name", "type",
     "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri",
 })

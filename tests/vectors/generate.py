@@ -63,7 +63,13 @@ from vault.crypto.group_state import (
     verify_log,
 )
 from vault.crypto.identity import Identity, PublicIdentity
-from vault.crypto.identity_export import ExportedIdentity, export_identity, import_identity
+from vault.crypto.identity_export import (
+    ExportedIdentity,
+    decode_post_marks,
+    encode_post_marks,
+    export_identity,
+    import_identity,
+)
 from vault.crypto.invites import (
     InviteLink,
     JoinRequest,
@@ -96,6 +102,7 @@ from vault.crypto.localstore import (
 )
 from vault.crypto.log import (
     AddBody,
+    AddRotateBody,
     CreateBody,
     EntryBody,
     InviteBody,
@@ -131,7 +138,7 @@ from vault.crypto.primitives import (
     sign,
     verify,
 )
-from vault.crypto.safety import safety_number
+from vault.crypto.safety import group_code, safety_number
 
 VECTOR_DIR = Path(__file__).resolve().parent
 T0 = 1_700_000_000_000
@@ -250,7 +257,7 @@ def signature_input(label: bytes, message: bytes) -> str:
 
 # --- the world: one group whose log uses every entry kind ----------------------------------
 
-CAST = ("owner", "admin", "joiner", "approved", "member", "outsider")
+CAST = ("owner", "admin", "joiner", "approved", "member", "outsider", "newcomer")
 
 
 @dataclass
@@ -546,8 +553,19 @@ def safety_doc(world: World) -> Json:
             {"a": pa.encode().hex(), "b": pb.encode().hex()},
             {"fingerprint_low": low.hex(), "fingerprint_high": high.hex(),
              "digest": digest.hex(), "safety_number": safety_number(pa, pb)}))
+    state = world.state
+    for seq in (0, 6, state.seq):
+        head, epoch = state.hashes[seq], state.epoch_at(seq)
+        message = world.group_id + seq.to_bytes(8, "big") + head + epoch.to_bytes(8, "big")
+        vectors.append(vec(
+            f"group_code_at_{seq:02d}", "group_code",
+            {"group_id": world.group_id.hex(), "seq": seq, "head": head.hex(), "epoch": epoch},
+            {"hash_input": (frame(labels.GROUP_CODE) + message).hex(),
+             "digest": labelled_hash(labels.GROUP_CODE, message, size=20).hex(),
+             "group_code": group_code(world.group_id, seq, head, epoch)}))
     return doc("safety", "Safety numbers: 60 digits in 12 groups of 5 from two identities' "
-               "fingerprints, the same in either order.", vectors)
+               "fingerprints, the same in either order; group codes: 20 digits in 4 groups of "
+               "5 from a verified log at one entry (the full log's state).", vectors)
 
 
 # --- the membership log --------------------------------------------------------------------
@@ -578,6 +596,10 @@ def body_json(body: EntryBody) -> Json:
         return {"member": body.member.hex(), "role": int(body.role)}
     if isinstance(body, RotateBody):
         return {"new_epoch": body.new_epoch, "epoch_commitment": body.epoch_commitment.hex()}
+    if isinstance(body, AddRotateBody):
+        return {"member": body.member.encode().hex(), "role": int(body.role),
+                "invite_id": h(body.invite_id), "proof": h(body.proof),
+                "new_epoch": body.new_epoch, "epoch_commitment": body.epoch_commitment.hex()}
     return {"subject": h(body.subject), "epoch": body.epoch, "ciphertext": body.ciphertext.hex()}
 
 
@@ -680,7 +702,7 @@ def log_doc(world: World) -> Json:
     body_start = 2 + 32 + 8 + 32 + 32 + 8 + 1 + 4
     unknown_kind = sign_entry(p["owner"], LeaveBody(), group_id=gid, seq=14,
                               prev_hash=state.head, timestamp_ms=T0 + 14 * MINUTE).raw
-    unknown_kind = unknown_kind[: body_start - 5] + b"\x0b" + unknown_kind[body_start - 4 : -64]
+    unknown_kind = unknown_kind[: body_start - 5] + b"\x0c" + unknown_kind[body_start - 4 : -64]
     unknown_kind += sign(p["owner"].sign_sk, labels.LOG_ENTRY_SIGNATURE, unknown_kind)
     for name, data, code, description in (
         ("reject_flipped_body_byte", flip(add_admin, body_start + 40), "bad_signature",
@@ -694,7 +716,7 @@ def log_doc(world: World) -> Json:
         ("reject_version_2", add_admin[:1] + b"\x02" + add_admin[2:], "malformed",
          "entry 5 with protocol version 2"),
         ("reject_unknown_kind", unknown_kind, "malformed",
-         "a validly signed entry of kind 11 (no such kind)"),
+         "a validly signed entry of kind 12 (no such kind)"),
     ):
         vectors.append(vec(name, "decode_log_entry", {"entry": data.hex()},
                            error_of(code, lambda data=data: LogEntry.decode(data)), description))
@@ -761,6 +783,19 @@ def log_doc(world: World) -> Json:
             {"group_id": gid.hex(), "entries_from_full_log": len(full),
              "extra_entries": [r.hex() for r in raw], "checkpoint": None},
             error_of(code, lambda raw=raw: verify_log(gid, full + raw)), description))
+    # ADD_ROTATE, one entry past the full log: the newcomer is admitted by the entry that
+    # starts epoch 3 (so the state's epoch 3 begins at the newcomer's joined_seq).
+    key_3 = seeded_random("vault/vectors/add-rotate")(32)
+    add_rotate = next_entry(world, p["owner"], AddRotateBody(
+        p["newcomer"].public, Role.MEMBER, None, None, 3,
+        epoch_commitment(commitment_group_id(gid, 3), 3, key_3)))
+    vectors.append(entry_vector(world, add_rotate, {"epoch_key": h(key_3)},
+                                "entry_14_add_rotate_after_full_log"))
+    vectors.append(vec(
+        "full_log_then_add_rotate", "verify_log",
+        {"group_id": gid.hex(), "entries_from_full_log": len(full),
+         "extra_entries": [add_rotate.raw.hex()], "checkpoint": None},
+        {"state": state_summary(verify_log(gid, [*full, add_rotate.raw]))}))
     fork = next_entry(world, p["admin"], RotateBody(2, bytes(32)), seq=13,
                       prev_hash=state.hashes[12])
     cp = state.checkpoint().encode()
@@ -1510,6 +1545,57 @@ def keystore_doc(world: World) -> Json:
          "keystore": export.hex()},
         "an identity export (a keystore file with fixed entries) reusing the salt and nonce "
         "above only to keep the test cheap"))
+    # With what the exporting device verified: the log checkpoint and post marks (a second
+    # nonce: one key never seals two plaintexts under one nonce, even in vectors).
+    nonce_2 = rng(24)
+    state = world.state
+    marks = {world.people[n].sign_pk: seq for n, seq in (("member", 4), ("owner", 12),
+                                                          ("joiner", 1))}
+    full = ExportedIdentity(member, gid, RELAY_URL, state.checkpoint(), marks)
+    scripted = Scripted(salt, nonce_2)
+    export_full = export_identity(full, PASSPHRASE, params=params, random=scripted)
+    scripted.done()
+    chunk = encode_post_marks(sorted(marks.items()))
+    full_contents = KeystoreContents((
+        *export_contents.entries, ("vault/checkpoint", state.checkpoint().encode()),
+        ("vault/post-marks/0", chunk)))
+    assert open_keystore(export_full, PASSPHRASE) == full_contents
+    vectors.append(vec(
+        "export_identity_with_checkpoint_and_marks", "export_identity",
+        {"sign_seed": member.sign_seed.hex(), "box_sk": member.box_sk.hex(),
+         "group_id": gid.hex(), "relay_url": RELAY_URL, "passphrase": PASSPHRASE,
+         "params": {"time_cost": params.time_cost, "memory_kib": params.memory_kib,
+                    "parallelism": params.parallelism},
+         "salt": salt.hex(), "nonce": nonce_2.hex(),
+         "checkpoint": state.checkpoint().encode().hex(),
+         "post_marks": [[a.hex(), m] for a, m in sorted(marks.items())]},
+        {"relay_url": RELAY_URL, "contents": full_contents.encode().hex(),
+         "keystore": export_full.hex()},
+        "the same identity exported with its device's log checkpoint (the full log) and the "
+        "highest post number it saw from three authors, in one PostMarks chunk"))
+    vectors.append(vec("post_marks", "post_marks",
+                       {"post_marks": [[a.hex(), m] for a, m in sorted(marks.items())]},
+                       {"chunk": chunk.hex()}))
+    unordered = bytes((Tag.POST_MARKS, 1)) + (2).to_bytes(4, "big") + chunk[46:86] + chunk[6:46]
+    for name, data, description in (
+        ("reject_post_marks_zero", chunk[:-8] + bytes(8), "the last author's mark is 0"),
+        ("reject_post_marks_trailing_byte", chunk + b"\x00", "a chunk plus one byte"),
+        ("reject_post_marks_too_many", bytes((Tag.POST_MARKS, 1)) + (1601).to_bytes(4, "big"),
+         "a count of 1,601 (at most 1,600 per chunk)"),
+    ):
+        vectors.append(vec(name, "decode_post_marks", {"chunk": data.hex()},
+                           error_of("malformed", lambda d=data: decode_post_marks(d)),
+                           description))
+    bad_order = KeystoreContents((*export_contents.entries,
+                                  ("vault/post-marks/0", unordered)))
+    scripted = Scripted(salt, rng(24))
+    sealed_bad = seal_keystore(bad_order, PASSPHRASE, params=params, random=scripted)
+    scripted.done()
+    vectors.append(vec(
+        "reject_import_marks_out_of_order", "import_identity",
+        {"keystore": sealed_bad.hex(), "passphrase": PASSPHRASE},
+        error_of("keystore_corrupt", lambda: import_identity(sealed_bad, PASSPHRASE)),
+        "an export whose post marks list two authors in decreasing order"))
     vectors.append(vec(
         "reject_import_plain_keystore", "import_identity",
         {"keystore": sealed.hex(), "passphrase": PASSPHRASE},

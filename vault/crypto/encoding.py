@@ -55,6 +55,7 @@ class Tag:
     STORED_POST: Final = 0x11
     POST_STUB: Final = 0x12
     PENDING_JOIN: Final = 0x13
+    POST_MARKS: Final = 0x14
 
 
 class Writer:

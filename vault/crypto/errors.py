@@ -460,3 +460,18 @@ class LocalStoreError(ClientError):
     """The local store on this device is damaged, or belongs to another keystore."""
 
     code = "local_store_invalid"
+
+
+class NameTakenError(ClientError):
+    """Another current member of the group already has this display name, or one that
+    looks the same (another case, or letters from another script that look alike)."""
+
+    code = "display_name_taken"
+
+
+class NotPermittedError(ClientError):
+    """This member's role (or authorship) does not allow what was asked: editing someone
+    else's post, deleting it without being a moderator, an admin's action as a member.
+    Refused on this device, before anything is written or sent."""
+
+    code = "not_permitted"

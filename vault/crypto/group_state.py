@@ -51,6 +51,10 @@ beyond a member's (moderation acts on posts). "Admin" below means admin or owner
   owners [UnauthorizedEntryError]; same "new key" rule as JOIN [InvalidEntryError];
   invite id and proof both present or both absent [InvalidEntryError]; with an invite,
   the invite checks (any invite, approval or not); without one, a direct add.
+* ADD_ROTATE (admin): every ADD rule, then ``new_epoch == epoch + 1``
+  [InvalidEntryError]. Admits the member and starts the new epoch at the same entry
+  (clearing ``rotation_pending``): how an admin admits someone who must read nothing
+  written before (history "none"), in one step that cannot half-happen.
 * Invite checks: the invite exists [UnknownInviteError], is not revoked
   [InviteRevokedError], the entry's timestamp is before its expiry [InviteExpiredError],
   ``uses < max_uses`` [InviteExhaustedError], and the proof verifies
@@ -160,6 +164,8 @@ class Member:
     role: Role
     joined_seq: int
     removed_seq: int | None = None
+    removed_at_ms: int | None = None
+    """The timestamp of the entry that ended the membership (REMOVE or LEAVE)."""
 
     @property
     def sign_pk(self) -> bytes:
@@ -279,6 +285,17 @@ class GroupState:
             return None if member is None else member.role
         # was_member_at guarantees seq >= joined_seq == history[0][0], so index >= 0.
         return history[bisect_right(history, seq, key=_from_seq) - 1][1]
+
+    @cached_property
+    def _departures(self) -> tuple[tuple[int, bytes], ...]:
+        return tuple(sorted((m.removed_seq, pk) for pk, m in self.former_members.items()
+                            if m.removed_seq is not None))
+
+    def departed_after(self, seq: int) -> list[Member]:
+        """Former members whose membership ended at an entry after *seq*, in the order
+        they departed. O(log departures + the answer)."""
+        start = bisect_right(self._departures, (seq, b"\xff" * 33))
+        return [self.former_members[pk] for _, pk in self._departures[start:]]
 
     def checkpoint(self) -> LogCheckpoint:
         return LogCheckpoint(self.group_id, self.seq, self.head)

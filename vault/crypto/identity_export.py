@@ -1,30 +1,50 @@
-"""A portable identity: one group's private keys, sealed under a passphrase to move devices.
+"""A portable identity: one group's private keys, sealed under a passphrase to move devices,
+together with what the exporting device had verified, so the new device detects a relay
+that rolls the group back to before the export just as the old one would.
 
 It is a keystore file (:mod:`vault.crypto.keystore`: Argon2id + XChaCha20-Poly1305, the
-same format and the same minimum cost) whose contents hold exactly these entries::
+same format and the same minimum cost) whose contents hold these entries::
 
-    "vault/identity"   the private identity (Tag.PRIVATE_IDENTITY encoding)
-    "vault/group"      the 32-byte group id
-    "vault/relay"      the relay URL, UTF-8 (normalised as in invites)
+    "vault/identity"       the private identity (Tag.PRIVATE_IDENTITY encoding)
+    "vault/group"          the 32-byte group id
+    "vault/relay"          the relay URL, UTF-8 (normalised as in invites)
+    "vault/checkpoint"     optional: the exporting device's LogCheckpoint (Tag.LOG_CHECKPOINT)
+    "vault/post-marks/0"   optional, then "/1", "/2", ... without holes: PostMarks chunks
+
+PostMarks (``Tag.POST_MARKS``)::
+
+    count u32 (<= 1,600), then count x (author[32] highest_author_seq u64)
+
+the highest post number the exporting device had seen from each author (this identity's
+own included, so the new device never numbers a post twice), authors in strictly
+increasing byte order across all chunks. Chunks keep each keystore secret under 64 KiB.
 
 Epoch keys are not exported: the new device fetches its own grants from the relay.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final
 
+from vault.crypto.encoding import U64_MAX, Reader, Tag, Writer
 from vault.crypto.errors import InviteUriError, KeystoreCorruptError, MalformedError
+from vault.crypto.group_state import LogCheckpoint
 from vault.crypto.identity import Identity
 from vault.crypto.invites import normalize_relay_url
 from vault.crypto.keystore import KdfParams, KeystoreContents, open_keystore, seal_keystore
-from vault.crypto.primitives import HASH_SIZE, RandomSource, default_random
+from vault.crypto.primitives import HASH_SIZE, PUBLIC_KEY_SIZE, RandomSource, default_random
 
 IDENTITY_ENTRY: Final = "vault/identity"
 GROUP_ENTRY: Final = "vault/group"
 RELAY_ENTRY: Final = "vault/relay"
+CHECKPOINT_ENTRY: Final = "vault/checkpoint"
+MARKS_ENTRY_PREFIX: Final = "vault/post-marks/"
+MARKS_PER_CHUNK: Final = 1600
 _DEFAULT_PARAMS: Final = KdfParams()
+_NO_MARKS: Final[Mapping[bytes, int]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, repr=False)
@@ -32,9 +52,38 @@ class ExportedIdentity:
     identity: Identity
     group_id: bytes
     relay_url: str
+    checkpoint: LogCheckpoint | None = None
+    """The log the exporting device had verified (None in exports made without one)."""
+    post_marks: Mapping[bytes, int] = field(default_factory=lambda: _NO_MARKS)
+    """Author signing key -> the highest ``author_seq`` the exporting device had seen."""
 
     def __repr__(self) -> str:
         return f"ExportedIdentity(relay_url={self.relay_url!r}, identity={self.identity!r})"
+
+
+def encode_post_marks(marks: list[tuple[bytes, int]]) -> bytes:
+    """One PostMarks chunk (at most :data:`MARKS_PER_CHUNK` pairs, authors increasing)."""
+    if len(marks) > MARKS_PER_CHUNK:
+        raise ValueError(f"a post-marks chunk holds at most {MARKS_PER_CHUNK} authors")
+    writer = Writer(Tag.POST_MARKS).u32(len(marks))
+    for author, seq in marks:
+        if not 1 <= seq <= U64_MAX:
+            raise ValueError("a post mark is a post number >= 1")
+        writer.fixed(author, PUBLIC_KEY_SIZE).u64(seq)
+    return writer.finish()
+
+
+def decode_post_marks(data: bytes) -> list[tuple[bytes, int]]:
+    reader = Reader(data, "post marks", Tag.POST_MARKS)
+    count = reader.u32("count")
+    if count > MARKS_PER_CHUNK:
+        raise MalformedError(f"post marks: {count} authors, at most {MARKS_PER_CHUNK}")
+    marks = [(reader.fixed(PUBLIC_KEY_SIZE, "author"), reader.u64("post number"))
+             for _ in range(count)]
+    reader.done()
+    if any(seq < 1 for _, seq in marks):
+        raise MalformedError("post marks: a post number is 0")
+    return marks
 
 
 def export_identity(
@@ -44,17 +93,27 @@ def export_identity(
     params: KdfParams = _DEFAULT_PARAMS,
     random: RandomSource = default_random,
 ) -> bytes:
-    """Seal one group's identity under *passphrase* (a keystore file's bytes)."""
-    contents = KeystoreContents((
+    """Seal one group's identity (and what its device verified) under *passphrase*."""
+    if exported.checkpoint is not None and exported.checkpoint.group_id != exported.group_id:
+        raise ValueError("the checkpoint belongs to another group")
+    entries: list[tuple[str, bytes]] = [
         (IDENTITY_ENTRY, exported.identity.encode_private()),
         (GROUP_ENTRY, exported.group_id),
         (RELAY_ENTRY, normalize_relay_url(exported.relay_url).encode("utf-8")),
-    ))
-    return seal_keystore(contents, passphrase, params=params, random=random)
+    ]
+    if exported.checkpoint is not None:
+        entries.append((CHECKPOINT_ENTRY, exported.checkpoint.encode()))
+    marks = sorted(exported.post_marks.items())
+    for index, start in enumerate(range(0, len(marks), MARKS_PER_CHUNK)):
+        entries.append((f"{MARKS_ENTRY_PREFIX}{index}",
+                        encode_post_marks(marks[start:start + MARKS_PER_CHUNK])))
+    return seal_keystore(KeystoreContents(tuple(entries)), passphrase, params=params,
+                         random=random)
 
 
 def import_identity(data: bytes, passphrase: str) -> ExportedIdentity:
-    """Open an exported identity (keystore errors as :func:`open_keystore` raises them)."""
+    """Open an exported identity (keystore errors as :func:`open_keystore` raises them;
+    anything inside that is not a valid export: :class:`KeystoreCorruptError`)."""
     contents = open_keystore(data, passphrase)
     raw_identity = contents.get(IDENTITY_ENTRY)
     group_id = contents.get(GROUP_ENTRY)
@@ -64,6 +123,32 @@ def import_identity(data: bytes, passphrase: str) -> ExportedIdentity:
     try:
         identity = Identity.decode_private(raw_identity)
         relay_url = normalize_relay_url(relay.decode("utf-8"))
+        checkpoint = _checkpoint(contents.get(CHECKPOINT_ENTRY), group_id)
+        marks = _marks(contents)
     except (MalformedError, InviteUriError, UnicodeDecodeError):
         raise KeystoreCorruptError("the exported identity is damaged") from None
-    return ExportedIdentity(identity, group_id, relay_url)
+    return ExportedIdentity(identity, group_id, relay_url, checkpoint,
+                            MappingProxyType(marks))
+
+
+def _checkpoint(raw: bytes | None, group_id: bytes) -> LogCheckpoint | None:
+    if raw is None:
+        return None
+    checkpoint = LogCheckpoint.decode(raw)
+    if checkpoint.group_id != group_id:
+        raise MalformedError("the checkpoint belongs to another group")
+    return checkpoint
+
+
+def _marks(contents: KeystoreContents) -> dict[bytes, int]:
+    marks: dict[bytes, int] = {}
+    last = b""
+    index = 0
+    while (raw := contents.get(f"{MARKS_ENTRY_PREFIX}{index}")) is not None:
+        for author, seq in decode_post_marks(raw):
+            if author <= last:
+                raise MalformedError("post marks: authors out of order or repeated")
+            marks[author] = seq
+            last = author
+        index += 1
+    return marks

@@ -24,6 +24,9 @@ LEAVE       (empty)
 ROLE        member sign_pk[32], role u8
 ROTATE      new_epoch u64, epoch_commitment[32]
 METADATA    opt subject sign_pk[32], epoch u64, ciphertext var (at most 16 KiB)
+ADD_ROTATE  member identity, role u8, opt invite_id[16], opt proof[64], new_epoch u64,
+            epoch_commitment[32]  (an ADD that also starts the next epoch, so a member
+            admitted under history "none" never holds a key from before their admission)
 ========== ==============================================================================
 """
 
@@ -57,6 +60,7 @@ class EntryKind(IntEnum):
     ROLE = 8
     ROTATE = 9
     METADATA = 10
+    ADD_ROTATE = 11
 
 
 class Role(IntEnum):
@@ -207,6 +211,42 @@ class AddBody(_Body):
 
 
 @dataclass(frozen=True)
+class AddRotateBody(_Body):
+    """An ADD and a ROTATE in one entry: the member is admitted by the entry that starts the
+    next epoch, so admission and the new key are one indivisible step for every device."""
+
+    member: PublicIdentity
+    role: Role
+    invite_id: bytes | None
+    proof: bytes | None
+    new_epoch: int
+    epoch_commitment: bytes
+
+    KIND: ClassVar[EntryKind] = EntryKind.ADD_ROTATE
+
+    def write_to(self, writer: Writer) -> None:
+        write_identity(writer, self.member)
+        writer.u8(self.role)
+        writer.opt_fixed(self.invite_id, INVITE_ID_SIZE)
+        writer.opt_fixed(self.proof, SIGNATURE_SIZE)
+        writer.u64(self.new_epoch).fixed(self.epoch_commitment, COMMITMENT_SIZE)
+
+    @classmethod
+    def read_from(cls, reader: Reader) -> AddRotateBody:
+        member = read_identity(reader, "member")
+        role = read_role(reader)
+        invite_id = reader.opt_fixed(INVITE_ID_SIZE, "invite id")
+        proof = reader.opt_fixed(SIGNATURE_SIZE, "join proof")
+        new_epoch = reader.u64("new epoch")
+        return cls(member, role, invite_id, proof, new_epoch,
+                   reader.fixed(COMMITMENT_SIZE, "epoch commitment"))
+
+    def as_add(self) -> AddBody:
+        """The admission part, checked by the same rules as an ADD."""
+        return AddBody(self.member, self.role, self.invite_id, self.proof)
+
+
+@dataclass(frozen=True)
 class RemoveBody(_Body):
     """Removal of another member; always starts a new epoch."""
 
@@ -311,6 +351,7 @@ EntryBody: TypeAlias = (
     | RoleBody
     | RotateBody
     | MetadataBody
+    | AddRotateBody
 )
 
 BODY_TYPES: Final[dict[EntryKind, type[EntryBody]]] = {
@@ -326,6 +367,7 @@ BODY_TYPES: Final[dict[EntryKind, type[EntryBody]]] = {
         RoleBody,
         RotateBody,
         MetadataBody,
+        AddRotateBody,
     )
 }
 

@@ -31,6 +31,7 @@ from vault.crypto.identity import PublicIdentity
 from vault.crypto.log import (
     ZERO_HASH,
     AddBody,
+    AddRotateBody,
     CreateBody,
     InviteBody,
     InviteRevokeBody,
@@ -184,6 +185,8 @@ class StateBuilder:
                 self._revoke_invite(entry, author, body)
             elif isinstance(body, AddBody):
                 self._add(entry, author, body)
+            elif isinstance(body, AddRotateBody):
+                self._add_rotate(entry, author, body)
             elif isinstance(body, RemoveBody):
                 self._remove(entry, author, body)
             elif isinstance(body, LeaveBody):
@@ -304,7 +307,8 @@ class StateBuilder:
 
     def _depart(self, entry: LogEntry, member: Member) -> None:
         del self.members[member.sign_pk]
-        self.former[member.sign_pk] = replace(member, removed_seq=entry.seq)
+        self.former[member.sign_pk] = replace(member, removed_seq=entry.seq,
+                                              removed_at_ms=entry.timestamp_ms)
         if member.role == Role.OWNER:
             self.owners -= 1
 
@@ -351,6 +355,21 @@ class StateBuilder:
         self._admit(entry, body.joiner, Role.MEMBER)
 
     def _add(self, entry: LogEntry, author: Member, body: AddBody) -> None:
+        invite = self._check_add(entry, author, body)
+        self._admit_with(entry, body, invite)
+
+    def _add_rotate(self, entry: LogEntry, author: Member, body: AddRotateBody) -> None:
+        # Every rule of ADD and of ROTATE is checked before anything changes. The member is
+        # then admitted by the very entry that starts the next epoch: the epoch in force at
+        # their admission begins with it, so no key from before they joined is theirs.
+        add = body.as_add()
+        invite = self._check_add(entry, author, add)
+        self._check_next_epoch(entry, body.new_epoch)
+        self._admit_with(entry, add, invite)
+        self._start_epoch(entry, body.new_epoch, body.epoch_commitment)
+
+    def _check_add(self, entry: LogEntry, author: Member, body: AddBody) -> InviteState | None:
+        """The ADD rules (an ADD_ROTATE's too); returns the invite it uses, if any."""
         self._require_admin(entry, author, "add members")
         self._check_grant(entry, author, body.role)
         self._check_new_key(entry, body.member.sign_pk)
@@ -359,7 +378,11 @@ class StateBuilder:
                 f"{_where(entry)}: an add carries both an invite id and a join proof, or neither"
             )
         if body.invite_id is not None and body.proof is not None:
-            invite = self._check_invite(entry, body.invite_id, body.member, body.proof)
+            return self._check_invite(entry, body.invite_id, body.member, body.proof)
+        return None
+
+    def _admit_with(self, entry: LogEntry, body: AddBody, invite: InviteState | None) -> None:
+        if invite is not None:
             self.invites[invite.invite_id] = replace(invite, uses=invite.uses + 1)
         self._admit(entry, body.member, body.role)
 

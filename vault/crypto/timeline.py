@@ -189,6 +189,17 @@ class Timeline:
             events.append(MissingReferences(post_id, unseen))
         return events
 
+    def expect(self, author: bytes, seq: int) -> GapDetected | None:
+        """Another device of this member saw *author*'s posts up to number *seq* (a
+        restored identity's high-water mark): numbers above the highest seen here become
+        missing, as if a post numbered *seq* + 1 had arrived. Returns the new gap, if any."""
+        highest = self._highest.get(author, 0)
+        if seq <= highest:
+            return None
+        self._highest[author] = seq
+        self._missing.setdefault(author, []).append((highest + 1, seq))
+        return GapDetected(author, highest + 1, seq)
+
     def _fill(self, author: bytes, seq: int) -> bool:
         """Remove *seq* from the author's missing ranges; False if it was not missing."""
         gaps = self._missing.get(author)
@@ -327,7 +338,12 @@ class VisiblePost:
     deleted: bool = False
     deleted_by: bytes | None = None
     reactions: tuple[tuple[str, tuple[bytes, ...]], ...] = field(default=(), repr=False)
-    """(reaction text, authors who reacted with it), sorted by text."""
+    """(reaction text, authors who reacted with it), sorted by text: reactions without a
+    content warning."""
+    warned_reactions: tuple[tuple[str, str, tuple[bytes, ...]], ...] = field(
+        default=(), repr=False)
+    """(content warning, reaction text, authors), sorted by warning then text: reactions
+    that carry a content warning, to be shown behind it like a post with one."""
 
 
 @dataclass(frozen=True)
@@ -375,7 +391,9 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
       log position* (``state.role_at(author, log_seq)``: neither the current role nor the
       last one), tombstones a post or reply (shown as deleted, content dropped) or
       withdraws a reaction. A delete written before its author's promotion stays ignored.
-    * REACTION adds ``text`` from its author to a post or reply (once per author and text).
+    * REACTION adds ``text`` from its author to a post or reply (once per author, text and
+      content warning); reactions with a content warning are listed apart
+      (``warned_reactions``), so a reader's client hides them like a post behind one.
     * A REPLY, REACTION, EDIT or DELETE whose target was written at a later log position
       (``target.log_seq > action.log_seq``) is ignored: it claims a view of the group from
       before its target existed, which is how a removed member holding an old epoch key
@@ -420,7 +438,7 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
             withdrawn.add(target.post_id)
         else:
             deleted.setdefault(target.post_id, body.author)
-    reactions: dict[bytes, dict[str, list[bytes]]] = {}
+    reactions: dict[bytes, dict[tuple[str | None, str], list[bytes]]] = {}
     for post in posts:
         body = post.body
         if body.kind is not PostKind.REACTION or body.post_id in withdrawn:
@@ -433,7 +451,8 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
         elif target.body.kind not in _CONTENT_KINDS:
             ignored.append(IgnoredAction(body.post_id, "only posts and replies take reactions"))
         else:
-            authors = reactions.setdefault(target.post_id, {}).setdefault(body.text, [])
+            key = (body.content_warning, body.text)
+            authors = reactions.setdefault(target.post_id, {}).setdefault(key, [])
             if body.author not in authors:
                 authors.append(body.author)
     visible: list[VisiblePost] = []
@@ -454,11 +473,14 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
             continue
         edit = edits.get(body.post_id)
         content = body if edit is None else edit
-        counted = sorted(reactions.get(body.post_id, {}).items())
+        counted = reactions.get(body.post_id, {})
         visible.append(VisiblePost(
             body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
             content.content_warning, content.attachments,
             None if edit is None else edit.timestamp_ms, False, None,
-            tuple((text, tuple(who)) for text, who in counted),
+            tuple((text, tuple(who)) for (cw, text), who in sorted(
+                (k, v) for k, v in counted.items() if k[0] is None)),
+            tuple((cw, text, tuple(who)) for (cw, text), who in sorted(
+                ((k[0], k[1]), v) for k, v in counted.items() if k[0] is not None)),
         ))
     return ThreadView(tuple(visible), tuple(ignored))
