@@ -36,7 +36,8 @@ def test_no_plaintext_in_storage(api: Api, backend: str) -> None:
                                                               for x in grants]},
              token=g.token(g.owner))
     api.put(f"{g.base}/blobs/{b64encode(bytes(16))}", data=b"\x00" * 64,
-            content_type="application/octet-stream", token=g.token(alice))
+            content_type="application/octet-stream", token=g.token(alice),
+            query={"post_id": b64encode(bytes(16))})
     dump = bytearray()
     with api.app.app_context():
         for table in ALL_TABLES:

@@ -23,7 +23,7 @@ def test_purge_and_migrate(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["relay", "migrate"], env=env)
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(main, ["relay", "purge"], env=env)
-    assert result.exit_code == 0 and "posts=0" in result.output
+    assert result.exit_code == 0 and "posts=0 blobs=0 challenges=0" in result.output
 
 
 def test_bad_configuration_is_one_line(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""Join requests: redemption with the join proof, atomic use counting, deny, approve."""
+"""Join requests: redemption with the join proof, atomic use counting, deny, approve; a
+used-up invite opens nothing."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -11,7 +13,8 @@ from tests.api.conftest import row_counts
 from tests.api.helpers import Api, FakeClock, RelayGroup, code, join_request, real_invite
 from vault.api.db import db
 from vault.api.models import InviteRow
-from vault.crypto.encoding import b64encode
+from vault.crypto.auth import sign_invite_challenge
+from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.invites import InviteLink, make_join_request
 
 
@@ -134,3 +137,106 @@ def test_join_requests_must_be_dated_near_the_relay_clock(api: Api, app: Flask,
         response = api.post(f"{g.base}/join-requests", json=body)
         assert response.status_code == 200 and response.get_json()["status"] == "pending"
     assert row_counts(app)["join_requests"] == 2 and _redemptions(app) == 2
+
+
+def _invite_uses(app: Flask, invite_id: bytes) -> tuple[int, int]:
+    """(uses, redemptions) of an invite, as the relay keeps them."""
+    with app.app_context():
+        row = db.session.execute(sa.select(InviteRow.uses, InviteRow.redemptions)
+                                 .where(InviteRow.invite_id == invite_id)).one()
+        db.session.remove()
+    return int(row.uses), int(row.redemptions)
+
+
+def _challenge(g: RelayGroup, invite_id: bytes) -> Any:
+    return g.api.post(f"{g.base}/auth/challenge", json={"invite_id": b64encode(invite_id)})
+
+
+def _signed_challenge(g: RelayGroup, ticket: Any) -> dict[str, str]:
+    """A challenge for the invite, signed with its key, not yet exchanged for a session."""
+    response = _challenge(g, ticket.invite_id)
+    assert response.status_code == 201, response.get_json()
+    challenge = b64decode(response.get_json()["challenge"])
+    signature = sign_invite_challenge(ticket.invite_sk, g.f.group_id, ticket.invite_id,
+                                      challenge)
+    return {"invite_id": b64encode(ticket.invite_id), "challenge": b64encode(challenge),
+            "signature": b64encode(signature)}
+
+
+def _opens_nothing(g: RelayGroup, link: Any, ticket: Any, token: str,
+                   signed: dict[str, str]) -> None:
+    """A used-up invite: no challenge, no session, its session reads nothing, no new join
+    request (all 409 invite_exhausted), and nothing is written."""
+    before = row_counts(g.api.app)
+    responses = [
+        _challenge(g, ticket.invite_id),
+        g.api.post(f"{g.base}/auth/session", json=signed),
+        g.api.get(f"{g.base}/log", token=token),
+        g.api.get(f"{g.base}/log", token=token, query={"from": 1, "limit": 1}),
+        g.api.post(f"{g.base}/join-requests", json={"request": join_request(g, link)[1]}),
+    ]
+    for response in responses:
+        assert response.status_code == 409, (response.request.path, response.get_json())
+        assert code(response) == "invite_exhausted"
+    after = row_counts(g.api.app)
+    assert {k: v for k, v in after.items() if k != "auth_challenges"} == \
+        {k: v for k, v in before.items() if k != "auth_challenges"}
+
+
+def test_an_invite_used_up_by_a_join_opens_nothing(api: Api, app: Flask) -> None:
+    g = RelayGroup(api)
+    link, ticket = real_invite(g, max_uses=1, requires_approval=False)
+    token = g.invite_token(ticket.invite_id, ticket.invite_sk)
+    signed = _signed_challenge(g, ticket)
+    assert api.get(f"{g.base}/log", token=token).status_code == 200
+    g.f.join(ticket)  # the JOIN entry carries its own proof
+    g.sync()
+    assert _invite_uses(app, ticket.invite_id) == (1, 0)
+    _opens_nothing(g, link, ticket, token, signed)
+
+
+def test_an_invite_used_up_by_an_approval_opens_nothing(api: Api, app: Flask) -> None:
+    g = RelayGroup(api)
+    link, ticket = real_invite(g, max_uses=2)
+    token = g.invite_token(ticket.invite_id, ticket.invite_sk)
+    g.f.approve(ticket)  # ADD entries naming the invite, each using it once
+    g.sync()
+    assert _invite_uses(app, ticket.invite_id) == (1, 0)
+    assert api.get(f"{g.base}/log", token=token).status_code == 200  # one use left
+    signed = _signed_challenge(g, ticket)
+    g.f.approve(ticket)
+    g.sync()
+    assert _invite_uses(app, ticket.invite_id) == (2, 0)
+    _opens_nothing(g, link, ticket, token, signed)
+
+
+def test_an_invite_used_up_by_join_requests_opens_nothing(api: Api, app: Flask) -> None:
+    g = RelayGroup(api)
+    link, ticket = real_invite(g, max_uses=2)
+    token = g.invite_token(ticket.invite_id, ticket.invite_sk)
+    signed = _signed_challenge(g, ticket)
+    requests = [join_request(g, link)[1] for _ in range(2)]
+    for request in requests:
+        response = api.post(f"{g.base}/join-requests", json={"request": request})
+        assert response.status_code == 201
+    assert _invite_uses(app, ticket.invite_id) == (0, 2)
+    _opens_nothing(g, link, ticket, token, signed)
+    # a request the relay already holds is still answered (its own redemption used it up)
+    for request in requests:
+        response = api.post(f"{g.base}/join-requests", json={"request": request})
+        assert response.status_code == 200 and response.get_json()["status"] == "pending"
+    assert _invite_uses(app, ticket.invite_id) == (0, 2)
+
+
+def test_an_invite_with_uses_left_still_works(api: Api, app: Flask) -> None:
+    g = RelayGroup(api)
+    link, ticket = real_invite(g, max_uses=3, requires_approval=False)
+    g.f.join(ticket)
+    g.sync()
+    _joiner, request = join_request(g, link)
+    assert api.post(f"{g.base}/join-requests", json={"request": request}).status_code == 201
+    assert _invite_uses(app, ticket.invite_id) == (1, 1)
+    token = g.invite_token(ticket.invite_id, ticket.invite_sk)  # challenge and session
+    response = api.get(f"{g.base}/log", token=token)
+    assert response.status_code == 200
+    assert len(response.get_json()["entries"]) == g.pushed

@@ -1,14 +1,18 @@
-"""Posts: idempotent upload, cursor pages, tombstones, expiry and purge."""
+"""Posts: idempotent upload, cursor pages, tombstones, expiry and purge, stale epochs."""
 
 from __future__ import annotations
 
 import random
 import threading
 
+import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from tests.api.conftest import row_counts
 from tests.api.helpers import Api, FakeClock, RelayGroup, code
+from vault.api.db import db
+from vault.api.models import Group
 from vault.api.purge import purge_expired
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.log import Role
@@ -176,3 +180,67 @@ def test_a_refused_post_takes_no_cursor(api: Api) -> None:
         assert response.status_code == 422 and code(response) == "post_rejected", kwargs
     _pid, second = g.put_post(alice)
     assert int(second.get_json()["cursor"]) == int(first.get_json()["cursor"]) + 1
+
+
+def _event_seq(app: Flask, g: RelayGroup) -> int:
+    with app.app_context():
+        value = db.session.scalar(sa.select(Group.event_seq)
+                                  .where(Group.group_id == g.f.group_id))
+        db.session.remove()
+    assert value is not None
+    return int(value)
+
+
+@pytest.mark.parametrize("change", ["rotate", "remove"])
+def test_a_new_post_in_an_epoch_the_group_left_is_refused(api: Api, app: Flask,
+                                                          change: str) -> None:
+    """Defence in depth for a member kept on a stale view: once the log starts a new epoch
+    (ROTATE, REMOVE), a new post sealed under an older one is refused (409 epoch_stale),
+    stores nothing and takes no cursor."""
+    g, (alice, bob, _mod) = _group(api)
+    _pid, first = g.put_post(alice)
+    assert first.status_code == 201
+    before_seq = g.f.state.seq
+    if change == "rotate":
+        g.f.rotate()
+    else:
+        g.f.remove(bob)
+    g.sync()
+    assert g.f.state.epoch == 1
+    counts, cursor = row_counts(app), _event_seq(app, g)
+    for kwargs in ({"epoch": 0, "log_seq": before_seq}, {"epoch": 0}):
+        pid, env = g.envelope(alice, **kwargs)
+        response = api.put(f"{g.base}/posts/{pid}", json={"envelope": env},
+                           token=g.token(alice))
+        assert response.status_code == 409 and code(response) == "epoch_stale", kwargs
+        assert "epoch 1" in response.get_json()["error"]["message"]
+    assert row_counts(app) == counts and _event_seq(app, g) == cursor
+    _pid, current = g.put_post(alice)  # the current epoch: stored, at the next cursor
+    assert current.status_code == 201
+    assert int(current.get_json()["cursor"]) == cursor + 1
+
+
+def test_a_post_stored_before_a_rotation_is_still_answered(api: Api, app: Flask) -> None:
+    """Idempotency holds across a rotation: a retry of a post stored under the old epoch
+    gets 200 and its cursor; other bytes under its id stay a conflict, a deleted one 410."""
+    g, (alice, _bob, mod) = _group(api)
+    pid, env = g.envelope(alice)
+    path = f"{g.base}/posts/{pid}"
+    first = api.put(path, json={"envelope": env}, token=g.token(alice))
+    assert first.status_code == 201
+    gone, gone_env = g.envelope(alice)
+    assert api.put(f"{g.base}/posts/{gone}", json={"envelope": gone_env},
+                   token=g.token(alice)).status_code == 201
+    assert api.delete(f"{g.base}/posts/{gone}", token=g.token(mod)).status_code == 200
+    g.f.rotate()
+    g.sync()
+    counts, cursor = row_counts(app), _event_seq(app, g)
+    again = api.put(path, json={"envelope": env}, token=g.token(alice))
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    _same, other = g.envelope(alice, post_id=b64decode(pid), epoch=0)
+    response = api.put(path, json={"envelope": other}, token=g.token(alice))
+    assert response.status_code == 409 and code(response) == "post_conflict"
+    response = api.put(f"{g.base}/posts/{gone}", json={"envelope": gone_env},
+                       token=g.token(alice))
+    assert response.status_code == 410 and code(response) == "post_deleted"
+    assert row_counts(app) == counts and _event_seq(app, g) == cursor

@@ -2,7 +2,8 @@
 
 Every route that needs a session is called by everyone who should be refused: nobody, a
 garbage or unknown token, a session of another group, a removed member, a member who left,
-an invite holder's read session, an expired session, and a plain member on admin routes.
+an invite holder's read session, an expired session, and a plain member on admin routes. (A
+former member may read the log, up to the entry that ended its membership, and nothing else.)
 The handshake is attacked with expired, replayed, burned, cross-member and cross-group
 challenges. Every route gets a body one byte over its limit (and one just under), and every
 schema bound is crossed by one. Each answer must be the documented JSON error with its stable
@@ -120,8 +121,8 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
     assert response.status_code == 201
     blob = b64encode(b"\x07" * 16)
     assert api.put(f"{g.base}/blobs/{blob}", data=b"\x01" * 296,
-                   content_type="application/octet-stream",
-                   token=tokens["alice"]).status_code == 201
+                   content_type="application/octet-stream", token=tokens["alice"],
+                   query={"post_id": pid}).status_code == 201
     joiner, request_b64 = join_request(g, link)
     assert api.post(f"{g.base}/join-requests",
                     json={"request": request_b64}).status_code == 201
@@ -151,10 +152,16 @@ def _path(spec: RouteSpec, params: dict[str, str]) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: params[m.group(1)], spec.rule)
 
 
+def _query(spec: RouteSpec, relay: Relay) -> dict[str, str] | None:
+    """The query a route requires (an attachment names its post)."""
+    return {"post_id": relay.params["post_id"]} if spec.body == RAW else None
+
+
 def _body(spec: RouteSpec, relay: Relay, author: str) -> dict[str, Any]:
-    """A body that would pass validation, so refusals come from authentication."""
+    """A body (and query) that would pass validation, so refusals come from authentication."""
     if spec.body == RAW:
-        return {"data": b"\x01" * 296, "content_type": "application/octet-stream"}
+        return {"data": b"\x01" * 296, "content_type": "application/octet-stream",
+                "query": _query(spec, relay)}
     if spec.body is None:
         return {}
     name = spec.body.__name__
@@ -193,8 +200,8 @@ def test_non_members_are_refused_on_every_member_route(relay: Relay) -> None:
     for spec in routes:
         for caller, (token_name, status, code) in CALLERS.items():
             token = relay.tokens.get(token_name or "", token_name)
-            if caller == "invite" and spec.auth == "member_or_invite":
-                continue  # an invite holder may read the log (tested below)
+            if caller in ("invite", "removed", "left") and spec.auth == "member_or_invite":
+                continue  # invite holders and former members may read the log (tested below)
             if caller in ("not_bearer",):
                 headers = {"Authorization": token_name or ""}
                 token = None
@@ -213,6 +220,28 @@ def test_invite_sessions_read_the_log_and_nothing_else(relay: Relay) -> None:
     response = relay.api.get(f"{relay.g.base}/log", token=relay.tokens["invite"])
     CASES.append("invite GET log")
     assert response.status_code == 200 and response.get_json()["entries"]
+
+
+def test_former_members_read_the_log_only_up_to_their_departure(relay: Relay) -> None:
+    """bob was removed, then carol left (in that order, the last two entries of the
+    fixture's log): each reads up to its own departure, however far the log has grown
+    since."""
+    g = relay.g
+    g.f.rotate()  # (carol's leave left a rotation pending)
+    g.sync()
+    full = relay.api.get(f"{g.base}/log", token=relay.tokens["owner"],
+                         query={"limit": 1000}).get_json()
+    for name in ("bob", "carol"):
+        response = relay.api.get(f"{g.base}/log", token=relay.tokens[name],
+                                 query={"limit": 1000})
+        CASES.append(f"{name} (former member) GET log")
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert body["head_seq"] < full["head_seq"]
+        assert body["entries"] == full["entries"][:body["head_seq"] + 1]
+    removed = relay.api.get(f"{g.base}/log", token=relay.tokens["bob"]).get_json()
+    left = relay.api.get(f"{g.base}/log", token=relay.tokens["carol"]).get_json()
+    assert left["head_seq"] == removed["head_seq"] + 1
 
 
 ADMIN_ROUTES = [("POST", "/grants"), ("GET", "/join-requests"),
@@ -316,11 +345,13 @@ def test_challenges_expire_are_single_use_and_bound(relay: Relay) -> None:
                     sign_member_challenge(owner, g.f.group_id, made_up)),
            401, "challenge_expired", "made-up challenge")
 
-    # outsiders, removed members and unknown groups get no challenge at all
-    for who, member, status, code in (("outsider", outsider.sign_pk, 403, "not_a_member"),
-                                      ("removed", bob_pk, 403, "not_a_member")):
-        response = relay.api.post(f"{g.base}/auth/challenge", json={"member": b64encode(member)})
-        _error(response, status, code, f"challenge for {who}")
+    # outsiders and unknown groups get no challenge at all (a former member does: its
+    # session reads the log up to its departure, and nothing else)
+    response = relay.api.post(f"{g.base}/auth/challenge",
+                              json={"member": b64encode(outsider.sign_pk)})
+    _error(response, 403, "not_a_member", "challenge for outsider")
+    response = relay.api.post(f"{g.base}/auth/challenge", json={"member": b64encode(bob_pk)})
+    assert response.status_code == 201, response.get_json()
     unknown_group = b64encode(bytes(32))
     response = relay.api.post(f"/v1/groups/{unknown_group}/auth/challenge",
                               json={"member": b64encode(owner.sign_pk)})
@@ -334,7 +365,8 @@ def test_challenges_expire_are_single_use_and_bound(relay: Relay) -> None:
     _error(response, 400, "invalid_request", "challenge for two subjects")
 
 
-def test_a_member_removed_between_challenge_and_session_gets_no_session(relay: Relay) -> None:
+def test_a_member_removed_between_challenge_and_session_reads_only_the_log(
+        relay: Relay) -> None:
     g = relay.g
     dave = g.f.add_member()
     g.sync()
@@ -342,8 +374,14 @@ def test_a_member_removed_between_challenge_and_session_gets_no_session(relay: R
     signature = sign_member_challenge(dave, g.f.group_id, challenge)
     g.f.remove(dave)
     g.sync()
-    _error(_session(relay, g, dave.sign_pk, challenge, signature), 403, "not_a_member",
-           "removed between challenge and session")
+    removal = g.f.state.seq
+    response = _session(relay, g, dave.sign_pk, challenge, signature)
+    assert response.status_code == 201, response.get_json()
+    token = response.get_json()["token"]
+    _error(relay.api.get(f"{g.base}/posts", token=token), 403, "not_a_member",
+           "removed between challenge and session, then GET posts")
+    log = relay.api.get(f"{g.base}/log", token=token, query={"from": removal}).get_json()
+    assert log["head_seq"] == removal and len(log["entries"]) == 1
 
 
 # --- bodies just too big -------------------------------------------------------------------------
@@ -367,13 +405,14 @@ def test_a_body_one_byte_over_each_limit_is_refused(relay: Relay) -> None:
             # No body expected: any body is refused, a huge one without being read.
             for size in (1, DEFAULT_MAX_BODY + 1):
                 response = relay.api.call(spec.method, path, token=token, data=b"x" * size,
-                                          content_type="application/octet-stream")
+                                          content_type="application/octet-stream",
+                                          query=_query(spec, relay))
                 _error(response, (400, 413), ("invalid_request", "payload_too_large"),
                        f"{size}-byte body on {spec.method} {spec.rule}")
             continue
         content_type = "application/octet-stream" if spec.body == RAW else "application/json"
         over = relay.api.call(spec.method, path, token=token, data=b" " * (limit + 1),
-                              content_type=content_type)
+                              content_type=content_type, query=_query(spec, relay))
         _error(over, 413, "payload_too_large", f"limit+1 on {spec.method} {spec.rule}")
         if spec.body != RAW:  # at the limit: read, then refused as JSON that is not valid
             at = relay.api.call(spec.method, path, token=token, data=b" " * limit,
@@ -434,7 +473,13 @@ def test_every_field_one_over_its_bound_is_refused(relay: Relay) -> None:
          ("malformed", "invalid_request")),
         ("PUT", f"{g.base}/blobs/{b64encode(bytes(16))}", {
             "data": b"\x01" * (MAX_BLOB + 1), "content_type": "application/octet-stream",
-            "token": owner}, 413, "payload_too_large"),
+            "token": owner, "query": {"post_id": pid}}, 413, "payload_too_large"),
+        ("PUT", f"{g.base}/blobs/{b64encode(bytes(16))}", {
+            "data": b"\x01", "content_type": "application/octet-stream", "token": owner,
+            "query": {"post_id": _over_b64(16)}}, 400, "invalid_request"),
+        ("PUT", f"{g.base}/blobs/{b64encode(bytes(16))}", {
+            "data": b"\x01", "content_type": "application/octet-stream", "token": owner},
+         400, "invalid_request"),
         ("PATCH", f"{g.base}/posts/{pid}", {"token": owner}, 405, "method_not_allowed"),
         ("GET", "/v1/nothing-here", {}, 404, "not_found"),
     ]
@@ -487,7 +532,8 @@ def test_a_body_cut_short_is_never_taken_for_a_whole_one(relay: Relay) -> None:
     g = relay.g
     before = _counts(relay.app)
     blob = b64encode(b"\x0c" * 16)
-    response = _terminated(relay, "PUT", f"{g.base}/blobs/{blob}", b"\x01" * 500,
+    post = relay.params["post_id"]
+    response = _terminated(relay, "PUT", f"{g.base}/blobs/{blob}?post_id={post}", b"\x01" * 500,
                            declared=1000, content_type="application/octet-stream",
                            token=relay.tokens["owner"])
     _error(response, 400, "invalid_request", "blob cut short")
@@ -500,7 +546,7 @@ def test_a_body_cut_short_is_never_taken_for_a_whole_one(relay: Relay) -> None:
     assert _counts(relay.app) == before
     response = relay.api.put(f"{g.base}/blobs/{blob}", data=b"\x01" * 1000,
                              content_type="application/octet-stream",
-                             token=relay.tokens["owner"])
+                             token=relay.tokens["owner"], query={"post_id": post})
     assert response.status_code == 201  # the retry with the whole blob is stored
 
 
@@ -510,11 +556,12 @@ def test_a_chunked_body_over_the_limit_is_refused_not_truncated(relay: Relay) ->
     g = relay.g
     before = _counts(relay.app)
     blob = b64encode(b"\x0d" * 16)
-    response = _terminated(relay, "PUT", f"{g.base}/blobs/{blob}", b"\x01" * (MAX_BLOB + 1),
+    path = f"{g.base}/blobs/{blob}?post_id={relay.params['post_id']}"
+    response = _terminated(relay, "PUT", path, b"\x01" * (MAX_BLOB + 1),
                            declared=None, content_type="application/octet-stream",
                            token=relay.tokens["owner"])
     _error(response, 413, "payload_too_large", "chunked blob over the limit")
-    response = _terminated(relay, "PUT", f"{g.base}/blobs/{blob}", b"\x01" * MAX_BLOB,
+    response = _terminated(relay, "PUT", path, b"\x01" * MAX_BLOB,
                            declared=None, content_type="application/octet-stream",
                            token=relay.tokens["owner"])
     assert response.status_code == 201  # exactly at the limit: whole, and stored
@@ -556,7 +603,7 @@ def test_any_body_to_any_route_gets_a_typed_answer(relay: Relay, spec: RouteSpec
         data, content_type = body
         before = _counts(relay.app)
         response = relay.api.call(spec.method, path, token=token, data=data,
-                                  content_type=content_type or None)
+                                  content_type=content_type or None, query=_query(spec, relay))
         assert response.status_code < 500, (response.status_code, response.data[:300])
         if response.status_code >= 400:
             _error(response, response.status_code, tuple(KNOWN_CODES),

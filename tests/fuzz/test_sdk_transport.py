@@ -108,7 +108,7 @@ def _calls() -> dict[str, Callable[[Transport], Any]]:
         "posts": lambda t: t.posts(member, "5"),
         "delete_post": lambda t: t.delete_post(member, c.opened.post_id),
         "events": lambda t: t.events(member, "5", 0),
-        "put_blob": lambda t: t.put_blob(member, bytes(16), b"blob"),
+        "put_blob": lambda t: t.put_blob(member, bytes(16), b"blob", c.opened.post_id),
         "get_blob": lambda t: t.get_blob(member, bytes(16)),
     }
 

@@ -1,7 +1,10 @@
 """Who is calling: a session token bound to one group and one member (or one invite).
 
 Membership is checked on every request against the ``members`` table (derived from the
-verified log), so a member removed after its session was issued is refused at once.
+verified log), so a member removed after its session was issued is refused at once. The one
+exception is reading the log (``allow_former``): a former member (removed, or left) may read
+it up to the entry that ended its membership, so that its device learns of it. An invite
+session is refused once its invite is revoked, expired or used up.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from vault.crypto.encoding import b64decode
 from vault.crypto.errors import (
     AuthError,
     ForbiddenError,
+    InviteExhaustedError,
     MalformedError,
     NotAMemberError,
     SessionExpiredError,
@@ -32,7 +36,8 @@ class Caller:
     group_id: bytes
     kind: AuthSubject
     subject: bytes  # member sign_pk, or invite id for an invite session
-    role: Role | None  # None for invite sessions
+    role: Role | None  # None for invite sessions and former members
+    removed_seq: int | None = None  # a former member's: the entry that ended its membership
 
     @property
     def is_member(self) -> bool:
@@ -99,10 +104,13 @@ def require_session() -> None:
     g.vault_session = _session()
 
 
-def authenticate(group_id: bytes, *, allow_invite: bool = False, fresh: bool = False) -> Caller:
+def authenticate(group_id: bytes, *, allow_invite: bool = False, allow_former: bool = False,
+                 fresh: bool = False) -> Caller:
     """Who is calling, as a member (or invite holder) of *group_id*; raises otherwise.
 
-    ``fresh`` re-reads the session and membership (a long-poll re-checks after waiting).
+    ``allow_former`` admits a former member too (``Caller.removed_seq`` set, no role): only
+    the log read uses it. ``fresh`` re-reads the session and membership (a long-poll
+    re-checks after waiting).
     """
     row = None if fresh else g.pop("vault_session", None)
     if row is None:
@@ -118,9 +126,15 @@ def authenticate(group_id: bytes, *, allow_invite: bool = False, fresh: bool = F
         invite = db.session.get(InviteRow, (group_id, row.subject))
         if invite is None or invite.revoked or invite.expires_at_ms <= now_ms():
             raise ForbiddenError("the invite behind this session is revoked or expired")
+        if invite.used_up:
+            raise InviteExhaustedError(
+                "the invite behind this session has been used as often as it allows"
+            )
         return Caller(group_id, kind, row.subject, None)
-    if row.role is None or row.removed_seq is not None:
+    if row.role is None or (row.removed_seq is not None and not allow_former):
         raise NotAMemberError(
             "this key is not a member of the group (it was removed or left)"
         )
+    if row.removed_seq is not None:
+        return Caller(group_id, kind, row.subject, None, removed_seq=int(row.removed_seq))
     return Caller(group_id, kind, row.subject, Role(row.role))

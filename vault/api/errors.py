@@ -36,6 +36,7 @@ STATUS: dict[type[E.VaultError], int] = {
     E.InviteExpiredError: 410,
     E.InviteRevokedError: 410,
     E.InviteExhaustedError: 409,
+    E.EpochStaleError: 409,
     E.RateLimitedError: 429,
     E.RelayUnavailableError: 503,
     E.InternalError: 500,

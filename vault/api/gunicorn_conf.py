@@ -7,8 +7,9 @@ What this adds to the command line's settings:
 
 * ``gthread`` workers: an event long-poll holds its thread (not its database connection)
   for up to 30 s, so each worker serves many requests at once from a thread pool;
-* every worker purges expired posts, auth challenges and sessions once a minute (the
-  same timer ``vault relay serve`` runs), so expired ciphertext does not linger;
+* every worker purges expired posts (with their attachments), orphan attachments, auth
+  challenges and sessions once a minute (the same timer ``vault relay serve`` runs), so
+  expired ciphertext does not linger;
 * no gunicorn control socket (gunicorn >= 25 opens one per user by default, shared by
   every gunicorn that user runs on the host; the relay is managed by its process manager).
 """

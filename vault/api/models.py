@@ -9,7 +9,8 @@
 * ``auth_challenges`` / ``sessions``: single-use challenges; session tokens only hashed.
 * ``grants``: sealed epoch-key grants, routed by (epoch, recipient).
 * ``posts``: padded ciphertext envelopes (erased on delete, leaving a tombstone).
-* ``blobs``: encrypted attachment bytes.
+* ``blobs``: encrypted attachment bytes, each tagged with the id of the post it belongs to
+  (named by the uploader; deleted with that post, or as an orphan when no such post came).
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ class InviteRow(db.Model):  # type: ignore[name-defined,misc]
     revoked: Mapped[bool] = mapped_column(Boolean)
     # join requests the relay accepted for this invite (counted atomically)
     redemptions: Mapped[int] = mapped_column(BigInteger)
+    # uses in the verified log (JOIN entries, ADD entries with this invite)
+    uses: Mapped[int] = mapped_column(BigInteger)
+
+    @property
+    def used_up(self) -> bool:
+        """Used as often as it allows, by the verified log or by accepted join requests."""
+        return self.uses >= self.max_uses or self.redemptions >= self.max_uses
 
 
 class JoinRequestRow(db.Model):  # type: ignore[name-defined,misc]
@@ -163,6 +171,16 @@ class BlobRow(db.Model):  # type: ignore[name-defined,misc]
     data: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # The post this attachment belongs to (16 bytes), or LEGACY_POST_ID for a blob stored
+    # before blobs named their post (schema 0001): those are kept.
+    post_id: Mapped[bytes] = mapped_column(LargeBinary(16))
+
+    # (group_id, post_id) finds a post's blobs; created_at_ms makes the index cover the
+    # orphan sweep (in SQLite a row's created_at_ms lies after its attachment bytes).
+    __table_args__ = (Index("ix_blobs_group_post", "group_id", "post_id", "created_at_ms"),)
+
+
+LEGACY_POST_ID = b""  # never a post id (those are 16 bytes)
 
 
 ALL_TABLES = (

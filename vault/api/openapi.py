@@ -19,7 +19,8 @@ ERROR_STATUSES = {
     "401": "No valid session (unauthenticated, session_expired, challenge_expired)",
     "403": "Not allowed (forbidden, not_a_member)",
     "404": "Not found",
-    "409": "Conflict (log_conflict, post_conflict, blob_conflict, grant_conflict, ...)",
+    "409": "Conflict (log_conflict, post_conflict, blob_conflict, grant_conflict, "
+           "epoch_stale, invite_exhausted, ...)",
     "413": "Body too large (payload_too_large)",
     "415": "Wrong content type (unsupported_media_type)",
     "422": "Well-formed but refused by the protocol rules (log_*, invite_*, post_*, grant_*, "
@@ -95,7 +96,9 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
         op["security"] = [{"session": []}]
     elif spec.auth == "member_or_invite":
         op["security"] = [{"session": []}]
-        op["description"] = "A member session, or a joiner's invite session."
+        op["description"] = ("A member session, or a joiner's invite session (refused once the "
+                             "invite is revoked, expired or used up). A former member's "
+                             "session reads only up to the entry that ended its membership.")
     elif spec.auth == "member_or_join":
         op["security"] = [{"session": []}, {}]
         op["description"] = ("A member session (the entry's author), except for a JOIN entry, "

@@ -23,8 +23,9 @@ from vault.api.ratelimit import check_rate
 from vault.crypto import errors as E
 
 # none: public. member / member_or_invite: a session is required, and checked before any
-# input is parsed. member_or_join: POST /log, where a JOIN entry carries its own invite proof
-# and needs no session (the handler authenticates every other entry).
+# input is parsed (member_or_invite: the log read, open to invite sessions and, up to their
+# removal, to former members). member_or_join: POST /log, where a JOIN entry carries its
+# own invite proof and needs no session (the handler authenticates every other entry).
 AuthKind = Literal["none", "member", "member_or_invite", "member_or_join"]
 SESSION_REQUIRED = ("member", "member_or_invite")
 RAW = "raw"  # marker: the body is application/octet-stream

@@ -312,6 +312,14 @@ class EventsResponse(Body):
 # --- blobs ---------------------------------------------------------------------------------
 
 
+class BlobQuery(Query):
+    post_id: B64Id16 = Field(
+        description="id of the post this attachment belongs to (16 bytes, unpadded base64url): "
+                    "the attachment is deleted with that post, and as an orphan if no such "
+                    "post is stored within 24 hours of the upload",
+    )
+
+
 class BlobStored(Body):
     blob_id: str
     size: int

@@ -24,7 +24,8 @@ PURGE_INTERVAL_S = 60.0
 
 
 def start_purge_timer(app: Flask, interval: float = PURGE_INTERVAL_S) -> threading.Thread:
-    """Purge expired posts, challenges and sessions every *interval* seconds (daemon)."""
+    """Purge expired posts and their attachments, orphan attachments, challenges and
+    sessions every *interval* seconds (daemon)."""
     from vault.api.logs import relay_log
     from vault.api.purge import purge_expired
 

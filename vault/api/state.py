@@ -81,7 +81,8 @@ def remember(state: GroupState) -> None:
 
 
 def sync_derived(session: Session, old: GroupState | None, new: GroupState) -> None:
-    """Bring ``members``, ``invites`` and ``join_requests`` in line with *new* (same txn)."""
+    """Bring ``members``, ``invites`` (revocations and uses too) and ``join_requests`` in
+    line with *new* (same txn)."""
     gid = new.group_id
     old_members = {} if old is None else old.members
     if old is None or old.members is not new.members:
@@ -120,11 +121,11 @@ def sync_derived(session: Session, old: GroupState | None, new: GroupState) -> N
                     group_id=gid, invite_id=invite_id, invite_pk=invite.invite_pk,
                     max_uses=invite.max_uses, expires_at_ms=invite.expires_at_ms,
                     requires_approval=invite.requires_approval, revoked=invite.revoked,
-                    redemptions=0,
+                    redemptions=0, uses=invite.uses,
                 ))
-            elif before_inv.revoked != invite.revoked:
+            elif before_inv.revoked != invite.revoked or before_inv.uses != invite.uses:
                 session.execute(
                     update(InviteRow)
                     .where(InviteRow.group_id == gid, InviteRow.invite_id == invite_id)
-                    .values(revoked=invite.revoked)
+                    .values(revoked=invite.revoked, uses=invite.uses)
                 )

@@ -2,6 +2,10 @@
 
 POST /v1/groups/<gid>/auth/challenge  -> 32 random bytes, single use, 60 s
 POST /v1/groups/<gid>/auth/session    -> a session token (stored only hashed), 1 h
+
+Subjects: a key that is or was a member (a former member's session reads the log up to the
+entry that ended its membership, and nothing else), or an invite that is not revoked,
+expired or used up.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from vault.crypto.errors import (
     AuthError,
     ChallengeExpiredError,
     InvalidRequestError,
+    InviteExhaustedError,
     InviteExpiredError,
     InviteRevokedError,
     NotAMemberError,
@@ -52,11 +57,13 @@ def _subject(member: str | None, invite_id: str | None) -> tuple[AuthSubject, by
 
 
 def _check_subject(group_id: bytes, kind: AuthSubject, subject: bytes) -> bytes | None:
-    """Raise unless *subject* may hold a session now; return the invite key for invites."""
+    """Raise unless *subject* may hold a session now; return the invite key for invites.
+
+    A former member may (what its session can do is decided per request, in authenticate).
+    """
     if kind is AuthSubject.MEMBER:
-        member = db.session.get(MemberRow, (group_id, subject))
-        if member is None or member.removed_seq is not None:
-            raise NotAMemberError("this key is not a current member of the group")
+        if db.session.get(MemberRow, (group_id, subject)) is None:
+            raise NotAMemberError("this key is not a member of the group")
         return None
     invite = db.session.get(InviteRow, (group_id, subject))
     if invite is None:
@@ -65,6 +72,8 @@ def _check_subject(group_id: bytes, kind: AuthSubject, subject: bytes) -> bytes 
         raise InviteRevokedError("this invite was revoked")
     if invite.expires_at_ms <= now_ms():
         raise InviteExpiredError("this invite has expired")
+    if invite.used_up:
+        raise InviteExhaustedError("this invite has been used as often as it allows")
     return invite.invite_pk
 
 

@@ -1,7 +1,9 @@
 """Groups and their membership log.
 
 POST /v1/groups                 create from a genesis entry (anyone; rate limited)
-GET  /v1/groups/<gid>/log       read entries from a seq (members, or a joiner's invite session)
+GET  /v1/groups/<gid>/log       read entries from a seq (members, or a joiner's invite session;
+                                a former member reads up to the entry that ended its
+                                membership, which is then its head_seq)
 POST /v1/groups/<gid>/log       append one entry: validated against the stored head with
                                 vault/crypto, inserted as compare-and-swap on the head
 """
@@ -74,18 +76,21 @@ def create_group(call: Call) -> Any:
 
 
 @api_route(bp, "/<gid>/log", "GET", auth="member_or_invite", query=LogQuery,
-           summary="Read log entries from a sequence number",
+           summary="Read log entries from a sequence number (a former member: up to the "
+                   "entry that ended its membership)",
            responses={200: LogResponse})
 def read_log(call: Call, gid: str) -> Any:
     group_id = group_id_param(gid)
-    authenticate(group_id, allow_invite=True)
+    caller = authenticate(group_id, allow_invite=True, allow_former=True)
     group = get_group(group_id)
-    rows = db.session.scalars(
-        select(LogEntryRow.raw)
-        .where(LogEntryRow.group_id == group_id, LogEntryRow.seq >= call.query.from_)
-        .order_by(LogEntryRow.seq)
-        .limit(call.query.limit)
-    )
+    head_seq = group.head_seq
+    query = (select(LogEntryRow.raw)
+             .where(LogEntryRow.group_id == group_id, LogEntryRow.seq >= call.query.from_))
+    if caller.removed_seq is not None:
+        # A former member learns how its membership ended, and nothing after.
+        head_seq = min(head_seq, caller.removed_seq)
+        query = query.where(LogEntryRow.seq <= head_seq)
+    rows = db.session.scalars(query.order_by(LogEntryRow.seq).limit(call.query.limit))
     entries: list[str] = []
     total = 0
     for raw in rows:
@@ -93,7 +98,7 @@ def read_log(call: Call, gid: str) -> Any:
         if entries and total > LOG_PAGE_BYTES:
             break
         entries.append(b64encode(raw))
-    return LogResponse(entries=entries, head_seq=group.head_seq), 200
+    return LogResponse(entries=entries, head_seq=head_seq), 200
 
 
 def _conflict(group_id: bytes) -> LogConflictError:

@@ -7,7 +7,10 @@ DELETE /v1/groups/<gid>/join-requests/<joiner>   admins: deny
 
 Approval is an ADD entry on the log (which marks the request approved); revocation is an
 INVITE_REVOKE entry. Redemptions are counted with one conditional UPDATE, so concurrent
-requests never exceed the invite's max uses.
+requests never exceed the invite's max uses. A new request under an invite that is used up
+(by the verified log, or by the requests accepted so far) is refused (invite_exhausted); a
+request already recorded is answered with its status all the same (its own redemption may be
+what used the invite up).
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ def submit(call: Call, gid: str) -> Any:
                         InviteRow.group_id == group_id,
                         InviteRow.invite_id == request.invite_id,
                         InviteRow.redemptions < InviteRow.max_uses,
+                        InviteRow.uses < InviteRow.max_uses,
                         InviteRow.revoked.is_(False),
                         InviteRow.expires_at_ms > now,
                     )

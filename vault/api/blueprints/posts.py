@@ -1,10 +1,15 @@
 """Posts: idempotent upload on the client's post id, cursor pages, tombstones.
 
-PUT    /v1/groups/<gid>/posts/<post_id>   new -> 201; same bytes again -> 200 (same cursor);
-                                          other bytes -> 409 post_conflict
+PUT    /v1/groups/<gid>/posts/<post_id>   new -> 201; same bytes again -> 200 (same cursor,
+                                          also after the epoch changed); other bytes -> 409
+                                          post_conflict; deleted -> 410 post_deleted; a new
+                                          post sealed under an epoch older than the group's
+                                          current one -> 409 epoch_stale (nothing stored, no
+                                          cursor taken); ahead of the group -> 422 post_rejected
 GET    /v1/groups/<gid>/posts             ?after=<cursor>&limit=L, or ?newest=L
-DELETE /v1/groups/<gid>/posts/<post_id>   uploader or moderator+: erase the ciphertext, keep
-                                          a tombstone at a new cursor so syncing clients learn it
+DELETE /v1/groups/<gid>/posts/<post_id>   uploader or moderator+: erase the ciphertext and the
+                                          post's attachments, keep a tombstone at a new cursor
+                                          so syncing clients learn it
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from flask import Blueprint
 from sqlalchemy import (
     BigInteger,
     bindparam,
+    delete,
     false,
     insert,
     literal_column,
@@ -34,7 +40,7 @@ from vault.api.db import (
     run_is_postgresql,
     write_txn,
 )
-from vault.api.models import Group, PostRow
+from vault.api.models import BlobRow, Group, PostRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import (
     MAX_ENVELOPE_BYTES,
@@ -48,6 +54,7 @@ from vault.api.util import cursor_text, decode_b64, decode_id, now_ms, parse_cur
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     ConflictError,
+    EpochStaleError,
     ForbiddenError,
     InvalidRequestError,
     NotFoundError,
@@ -106,12 +113,12 @@ TAKE_CURSOR = (update(_GROUPS).where(_GROUPS.c.group_id == bindparam("gid"))
 INSERT_POST = insert(_POSTS)
 # PostgreSQL: one statement, atomic on its own, run in autocommit mode (so the group row is
 # locked for this statement only, and the upload costs no BEGIN/COMMIT round trips). The
-# cursor is taken only if the envelope is not ahead of the group, so a refused post leaves
-# no gap. (Parameter names must not be column names of `groups`: Core would add those to the
-# UPDATE's SET clause.)
+# cursor is taken only if the envelope is in the group's current epoch and not ahead of its
+# log, so a refused post leaves no gap. (Parameter names must not be column names of
+# `groups`: Core would add those to the UPDATE's SET clause.)
 _TAKEN = (update(_GROUPS)
           .where(_GROUPS.c.group_id == bindparam("gid"),
-                 _GROUPS.c.epoch >= bindparam("post_epoch"),
+                 _GROUPS.c.epoch == bindparam("post_epoch"),
                  _GROUPS.c.head_seq >= bindparam("log_seq"))
           .values(event_seq=_GROUPS.c.event_seq + literal_column("1"))
           .returning(_GROUPS.c.event_seq)
@@ -160,6 +167,15 @@ def put_post(call: Call, gid: str, post_id: str) -> Any:
             db.session.rollback()
             autocommit_request()
             compare_first = True
+        except EpochStaleError:
+            # In an epoch the group has left: nothing was written. A retry of a post stored
+            # before the epoch changed is still answered from its row (the next pass compares
+            # first); a post that is not stored is refused.
+            if compare_first:
+                raise
+            db.session.rollback()
+            autocommit_request()
+            compare_first = True
     raise ConflictError("the post could not be stored because of concurrent uploads; retry")
 
 
@@ -184,12 +200,18 @@ class _NewPost:
         return int(existing.cursor), 200
 
     def check(self, head: Any) -> None:
-        """Refuse an envelope ahead of the group (*head*: its epoch and head_seq, or None)."""
+        """Refuse an envelope ahead of the group, or in an epoch the group has left (*head*:
+        its epoch and head_seq, or None)."""
         if head is None:
             raise NotFoundError("no group with this id on this relay")
         if self.envelope.epoch > head.epoch:
             raise PostRejectedError(
                 f"epoch {self.envelope.epoch} does not exist yet (current: {head.epoch})")
+        if self.envelope.epoch < head.epoch:
+            raise EpochStaleError(
+                f"this post is sealed under epoch {self.envelope.epoch}, but the group has "
+                f"moved on to epoch {head.epoch}: sync the log, fetch the current epoch key "
+                "and seal the post again")
         if self.envelope.log_seq > head.head_seq:
             raise PostRejectedError(
                 f"the envelope names log entry {self.envelope.log_seq}, beyond the head "
@@ -276,7 +298,8 @@ def list_posts(call: Call, gid: str) -> Any:
 
 
 @api_route(bp, "/<gid>/posts/<post_id>", "DELETE",
-           summary="Delete a post (its uploader or a moderator+): leaves a tombstone",
+           summary="Delete a post (its uploader or a moderator+) and its attachments: leaves "
+                   "a tombstone",
            responses={200: PostDeleted})
 def delete_post(call: Call, gid: str, post_id: str) -> Any:
     group_id = group_id_param(gid)
@@ -301,5 +324,7 @@ def delete_post(call: Call, gid: str, post_id: str) -> Any:
             .values(envelope=None, deleted=True, cursor=cursor),
             execution_options=NO_SYNC,
         )
+        tx.execute(delete(BlobRow).where(BlobRow.group_id == group_id, BlobRow.post_id == pid),
+                   execution_options=NO_SYNC)
     ring_events()
     return PostDeleted(post_id=post_id, cursor=cursor_text(cursor), deleted=True), 200

@@ -1,0 +1,163 @@
+"""Schema migrations upgrade a database with data in it, on SQLite and on PostgreSQL.
+
+0001 -> 0002: ``invites.uses`` is filled in from each group's verified log (a group whose
+stored log does not verify has its invites marked used up), and blobs stored before blobs
+named their post are kept (with ``LEGACY_POST_ID``, which the purge leaves alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import Migrate
+
+from tests.api.conftest import make_app
+from tests.api.helpers import Api, FakeClock, code
+from tests.conftest import POSTGRES_URL
+from tests.crypto.logfactory import InviteTicket, LogFactory
+from tests.relayproc import postgres_schema
+from vault.api.app import MIGRATIONS_DIR
+from vault.api.db import db
+from vault.api.models import LEGACY_POST_ID, BlobRow, InviteRow
+from vault.api.purge import purge_expired
+from vault.crypto.auth import sign_invite_challenge
+from vault.crypto.encoding import b64decode, b64encode
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture
+def empty_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'relay.db'}"
+        return
+    assert POSTGRES_URL
+    with postgres_schema(POSTGRES_URL) as (url, _schema):
+        yield url
+
+
+def _alembic(url: str, command_name: str, revision: str) -> None:
+    """Run one Alembic command on *url* (no relay app: the relay refuses an old schema)."""
+    from alembic import command
+
+    app = Flask("migration-test")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url.replace("postgresql://",
+                                                        "postgresql+psycopg://", 1)
+    db.init_app(app)
+    Migrate(app, db, directory=MIGRATIONS_DIR)
+    with app.app_context():
+        config = app.extensions["migrate"].migrate.get_config(MIGRATIONS_DIR)
+        getattr(command, command_name)(config, revision)
+        db.engine.dispose()
+
+
+def _rows_0001(f: LogFactory, invites: list[InviteTicket], *,
+               broken: bool = False) -> dict[str, list[dict[str, object]]]:
+    """A group's rows as the relay at revision 0001 stored them (no uses, no blob post)."""
+    state = f.state
+    gid = f.group_id
+    raws = list(f.raw)
+    if broken:  # a stored entry whose signature no longer verifies
+        raws[-1] = raws[-1][:-1] + bytes([raws[-1][-1] ^ 1])
+    return {
+        "groups": [{"group_id": gid, "head_seq": state.seq, "head_hash": state.head,
+                    "epoch": state.epoch, "event_seq": state.seq + 1, "created_at_ms": 1}],
+        "log_entries": [{"group_id": gid, "seq": seq, "entry_hash": state.hashes[seq],
+                         "raw": raw, "event_seq": seq + 1, "created_at_ms": 1}
+                        for seq, raw in enumerate(raws)],
+        "members": [{"group_id": gid, "sign_pk": pk, "role": int(m.role),
+                     "joined_seq": m.joined_seq, "removed_seq": None}
+                    for pk, m in state.members.items()],
+        "invites": [{"group_id": gid, "invite_id": t.invite_id, "invite_pk": t.invite_pk,
+                     "max_uses": state.invites[t.invite_id].max_uses,
+                     "expires_at_ms": state.invites[t.invite_id].expires_at_ms,
+                     "requires_approval": state.invites[t.invite_id].requires_approval,
+                     "revoked": False, "redemptions": 0} for t in invites],
+        "blobs": [{"group_id": gid, "blob_id": bytes([i]) * 16, "uploader": f.owner.sign_pk,
+                   "data": b"\x01" * 50, "size": 50, "created_at_ms": 1} for i in (1, 2)],
+    }
+
+
+def _insert(url: str, rows: dict[str, list[dict[str, object]]]) -> None:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    metadata = sa.MetaData()
+    with engine.begin() as conn:
+        for name in ("groups", "log_entries", "members", "invites", "blobs"):
+            table = sa.Table(name, metadata, autoload_with=conn)
+            conn.execute(table.insert(), rows[name])
+    engine.dispose()
+
+
+def _invite_challenge(api: Api, gid: bytes, ticket: InviteTicket) -> int:
+    base = f"/v1/groups/{b64encode(gid)}"
+    response = api.post(f"{base}/auth/challenge", json={"invite_id": b64encode(ticket.invite_id)})
+    if response.status_code != 201:
+        assert code(response) == "invite_exhausted"
+        return response.status_code
+    challenge = b64decode(response.get_json()["challenge"])
+    signature = sign_invite_challenge(ticket.invite_sk, gid, ticket.invite_id, challenge)
+    return api.post(f"{base}/auth/session", json={
+        "invite_id": b64encode(ticket.invite_id), "challenge": b64encode(challenge),
+        "signature": b64encode(signature)}).status_code
+
+
+def test_0002_upgrades_a_0001_database_with_data(empty_url: str) -> None:
+    _alembic(empty_url, "upgrade", "0001")
+    f = LogFactory("migration-a")
+    used_up = f.invite(max_uses=1)
+    f.join(used_up)  # a JOIN uses it once: used up
+    half = f.invite(max_uses=2, requires_approval=True)
+    f.approve(half)  # an ADD naming it uses it once: one use left
+    fresh = f.invite(max_uses=5)
+    broken = LogFactory("migration-b")
+    broken_invite = broken.invite(max_uses=3)
+    broken.add_member()
+    _insert(empty_url, _rows_0001(f, [used_up, half, fresh]))
+    _insert(empty_url, _rows_0001(broken, [broken_invite], broken=True))
+
+    _alembic(empty_url, "upgrade", "head")
+
+    clock = FakeClock(f.now_ms + 60_000)
+    app = make_app(empty_url, clock)  # the schema is current: the relay starts
+    try:
+        with app.app_context():
+            uses = {row.invite_id: row.uses for row in
+                    db.session.execute(sa.select(InviteRow.invite_id, InviteRow.uses))}
+            posts = set(db.session.scalars(sa.select(BlobRow.post_id)))
+            db.session.remove()
+        assert uses == {used_up.invite_id: 1, half.invite_id: 1, fresh.invite_id: 0,
+                        broken_invite.invite_id: 3}
+        assert posts == {LEGACY_POST_ID}
+        api = Api(app)
+        assert _invite_challenge(api, f.group_id, used_up) == 409
+        assert _invite_challenge(api, broken.group_id, broken_invite) == 409
+        assert _invite_challenge(api, f.group_id, half) == 201
+        assert _invite_challenge(api, f.group_id, fresh) == 201
+        # blobs from before are kept: the purge leaves them alone, however old
+        with app.app_context():
+            assert purge_expired(clock.now + 365 * DAY_MS)["blobs"] == 0
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(BlobRow)) == 4
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+    # and back: 0002 downgrades to 0001 (its columns and index go), then upgrades again
+    _alembic(empty_url, "downgrade", "0001")
+    engine = sa.create_engine(empty_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        assert "uses" not in {c["name"] for c in inspector.get_columns("invites")}
+        assert "post_id" not in {c["name"] for c in inspector.get_columns("blobs")}
+    engine.dispose()
+    _alembic(empty_url, "upgrade", "head")
+    app = make_app(empty_url, clock)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(BlobRow)) == 4
+        db.session.remove()
+        db.engine.dispose()
