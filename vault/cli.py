@@ -80,7 +80,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 @relay.command()
 def purge() -> None:
-    """Delete expired posts, auth challenges and sessions now."""
+    """Delete expired posts and their attachments, orphan attachments, auth challenges and
+    sessions now."""
     app = _build_app()
     from vault.api.purge import purge_expired
 

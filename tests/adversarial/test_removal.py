@@ -15,6 +15,7 @@ from vault_client import (
     EpochStarted,
     InvalidPost,
     KeyReceived,
+    PostsFromDepartedMember,
     RemovedFromGroup,
     RotationPending,
     UnknownLogHead,
@@ -146,18 +147,27 @@ def test_relay_accepts_post_from_removed_member_after_restart(
 def test_post_written_before_removal_still_shown(people: SimpleNamespace, hostile: HostileRelay,
                                                  canary: Callable[[str], str]) -> None:
     """Not an attack: the check above must not refuse what a member wrote before being
-    removed, even when a device first reads it after the removal (it was offline)."""
+    removed, even when a device first reads it after the removal (it was offline). It
+    cannot tell it from a post a relay let her backdate after her removal, so it shows it
+    marked, with one warning saying both are possible (audit point 4); once only."""
     ann, ben, cleo = people.ann, people.ben, people.cleo
     gid = circle(canary, ann, ben, cleo)
     ben.sync(gid)
     last_words = canary("post")
-    cleo.post(gid, last_words)
+    posted = cleo.post(gid, last_words)
     ann.remove(gid, cleo.me(gid).member_id)
     report = ben.sync(gid)[0]
-    assert not report.warnings
+    (warning,) = report.warnings
+    assert isinstance(warning, PostsFromDepartedMember)
+    assert warning.post_ids == (posted.post_id,) and "may have been written before" in \
+        warning.message
     assert texts(ben, gid) == [last_words]
-    ben.sync(gid)
+    (post,) = ben.posts(gid)
+    assert post.from_departed_member and post.notice is not None
+    assert not ben.sync(gid)[0].warnings
     assert texts(ben, gid) == [last_words]
+    (post,) = ben.posts(gid)
+    assert post.from_departed_member  # the mark stays: it is kept with the post
 
 
 # --- rotation suppressed ---------------------------------------------------------------------

@@ -351,3 +351,49 @@ def test_installed_command(root: Path, relay: RelayProcess) -> None:
                             text=True, timeout=60, check=False)
     assert failed.returncode == 1 and failed.stderr.strip() == \
         "vault: no group matches 'nope'; see `vault group list`"
+
+
+def test_arguments_that_begin_with_a_dash_are_ids() -> None:
+    """How every member command splits what it is given (ids are base64url: one in 64
+    begins with "-", one in 4,096 with "--")."""
+    from vault_client.cli._ids import split_arguments
+    from vault_client.cli._joining import approve_command, revoke_invite
+    from vault_client.cli._reading import read_command
+
+    assert split_arguments(approve_command, ["-q36DYln"]) == ["--", "-q36DYln"]
+    assert split_arguments(approve_command, ["-g", "2", "-q36DYln", "-y"]) == \
+        ["-g", "2", "-y", "--", "-q36DYln"]
+    assert split_arguments(approve_command, ["-g3", "--role", "moderator", "-yq36"]) == \
+        ["-g3", "--role", "moderator", "--", "-yq36"]
+    assert split_arguments(approve_command, ["-gx9", "-y"]) == ["-y", "--", "-gx9"]
+    assert split_arguments(approve_command, ["-y", "abc"]) == ["-y", "abc"]  # unchanged
+    assert split_arguments(approve_command, ["--history=none", "--QtdM"]) == \
+        ["--history=none", "--", "--QtdM"]
+    assert split_arguments(revoke_invite, ["--", "-abc"]) == ["--", "-abc"]
+    assert split_arguments(read_command, ["--thread", "-abc", "-g", "-def"]) == \
+        ["--thread", "-abc", "-g", "-def"]  # option values stay with their option
+
+
+def test_any_printed_id_is_accepted(root: Path, relay: RelayProcess) -> None:
+    """Posts whose ids begin with "-": the ids `vault` prints for them work in every
+    command that takes a post."""
+    from vault_client import Client
+
+    ann = Person("ann", root / "dash", relay)
+    ann("group", "create", "Dashes", "--as", "Ann")
+    with Client(ann.passphrase, home=ann.home) as client:
+        (group,) = client.groups()
+        dashed = None
+        for number in range(2000):
+            posted = client.post(group.group_id, f"post {number}")
+            if posted.post_id.startswith("-"):
+                dashed = posted.post_id
+                break
+        assert dashed is not None
+    shown = ann("read", "--thread", dashed[:8])
+    assert f"[{dashed[:8]}]" in shown.output
+    ann("react", dashed[:8], "🤍")
+    ann("edit", dashed, "edited with a dash id")
+    ann("post", "--reply-to", dashed[:8], "a reply")
+    done = ann("delete", dashed[:8], "--yes")
+    assert "Deleted" in done.output

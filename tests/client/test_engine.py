@@ -10,6 +10,7 @@ from vault_client._internal.sync import GroupView
 from tests.crypto.logfactory import LogFactory
 from tests.crypto.postkit import Group
 from vault.crypto.errors import ChainBrokenError, ForkError, RollbackError
+from vault.crypto.freshness import Arrival
 from vault.crypto.group_state import verify_log
 from vault.crypto.identity import Identity
 from vault.crypto.log import Role
@@ -23,8 +24,12 @@ def view_of(group: Group, me: Identity, *, keys: bool = True) -> GroupView:
     return view
 
 
-def items(*posts: object) -> list[tuple[bytes, str | None, bytes]]:
-    return [(p.post_id, str(i), p.envelope.encode()) for i, p in enumerate(posts)]  # type: ignore[attr-defined]
+NOW = Arrival()  # no read completed before: nothing refused for arriving late
+
+
+def items(*posts: object) -> list[sync.Served]:
+    return [(p.post_id, str(i), p.envelope.encode(), NOW)  # type: ignore[attr-defined]
+            for i, p in enumerate(posts)]
 
 
 def test_log_rollback_fork_and_broken_chain() -> None:
@@ -53,7 +58,7 @@ def test_gaps_equivocation_and_bad_posts_are_warnings() -> None:
     group.body(group.bob)  # burns bob's seq 2: the relay "withholds" it
     three = group.post(group.bob, text="three")
     result = sync.ingest(view, items(one, three))
-    assert [p.post_id for p, _ in result.stored] == [one.post_id, three.post_id]
+    assert [p.post_id for p, _, _ in result.stored] == [one.post_id, three.post_id]
     assert [e.kind for e in result.events if isinstance(e, ev.NewPost)] == ["post", "post"]
     (gap,) = sync.gap_warnings(view, result.gaps)
     assert isinstance(gap, ev.PostsWithheld) and gap.missing == ((2, 2),) and gap.count == 1
@@ -62,9 +67,9 @@ def test_gaps_equivocation_and_bad_posts_are_warnings() -> None:
     tampered = group.post(group.alice, text="x")
     raw = bytearray(tampered.envelope.encode())
     raw[-1] ^= 1
-    result = sync.ingest(view, [(twin.post_id, "9", twin.envelope.encode()),
-                                (tampered.post_id, "10", bytes(raw)),
-                                (b"\x01" * 16, "11", b"junk")])
+    result = sync.ingest(view, [(twin.post_id, "9", twin.envelope.encode(), NOW),
+                                (tampered.post_id, "10", bytes(raw), NOW),
+                                (b"\x01" * 16, "11", b"junk", NOW)])
     kinds = [type(w) for w in result.warnings]
     assert kinds == [ev.Equivocation, ev.InvalidPost, ev.InvalidPost]
     assert {pid for pid, _ in result.rejected} == {twin.post_id, tampered.post_id, b"\x01" * 16}
@@ -82,7 +87,7 @@ def test_missing_key_and_unknown_head_are_held() -> None:
     # A post written against a log this view does not have (another entry at its seq).
     body = group.body(group.bob, log_head=b"\x07" * 32)
     env = group.seal(group.bob, body)
-    result = sync.ingest(view, [(env.post_id, "1", env.encode())])
+    result = sync.ingest(view, [(env.post_id, "1", env.encode(), NOW)])
     assert result.held and result.unknown_heads and not result.stored
 
 

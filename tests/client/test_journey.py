@@ -20,6 +20,7 @@ from vault_client import (
     MemberJoined,
     MemberLeft,
     NewPost,
+    RemovedFromGroup,
     Role,
 )
 from vault_client._internal.transport import MemberAuth
@@ -133,8 +134,13 @@ def test_three_members(people: dict[str, Client], tmp_path: Path) -> None:
     assert any(isinstance(e, NewPost) and e.post_id == after.post_id for e in events)
     assert any(p.post_id == after.post_id for p in cleo.posts(gid))
 
-    with pytest.raises(NotAMemberError):  # the relay answers 403 not_a_member
-        ben.sync(gid)
+    # Ben's device learns it from the verified log (a former member may read it up to the
+    # entry that removed him), and says so; writing is refused.
+    report = ben.sync(gid)[0]
+    assert any(isinstance(e, RemovedFromGroup) and e.removed for e in report.events)
+    assert ben.group(gid).status == "removed"
+    with pytest.raises(NotAMemberError, match="an admin removed you"):
+        ben.post(gid, "still here?")
     transport = ben._device.transport(ben.group(gid).relay_url)
     with pytest.raises(NotAMemberError):
         transport.posts(MemberAuth(b64decode(gid), ben._device.view(gid).me), None)
@@ -239,7 +245,9 @@ def test_wait_returns_when_something_happens(people: dict[str, Client]) -> None:
     posted = ann.post(group, "are you there?")
     waiter.join(timeout=30)
     assert reports, "wait() did not return"
+    # The first wait after a sync waits for what the sync had not seen (audit point 13):
+    # it is not woken by what that sync already read.
     events = list(reports[0].events)
-    if not any(isinstance(e, NewPost) for e in events):  # woken by an earlier log event
-        events += ben.wait(group.group_id, 20).events
     assert any(isinstance(e, NewPost) and e.post_id == posted.post_id for e in events)
+    # And a wait with nothing new comes back empty when its time is up.
+    assert not ben.wait(group.group_id, 1).events

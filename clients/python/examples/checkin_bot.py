@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from vault_client import Client, PostView, VaultError
+from vault_client.errors import ClientError
 
 NAME = "Check-in bot"
 PROMPT = "Daily check-in ({day}): how are you doing today? Reply here, one line is enough."
@@ -83,6 +84,13 @@ def run(client: Client, group: str, *, once: bool, out: Callable[[str], None] = 
         client.wait(group, timeout=25)
 
 
+def only_group(client: Client) -> str:
+    groups = [g for g in client.groups() if g.status == "member"]
+    if len(groups) != 1:
+        raise ClientError(f"the bot is in {len(groups)} groups: say which one to run in")
+    return groups[0].group_id
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", default=None, help="the bot's data directory")
@@ -90,9 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     join = commands.add_parser("join", help="join a group with an invite URI")
     join.add_argument("uri")
     runner = commands.add_parser("run", help="post the daily prompt and read the replies")
-    runner.add_argument("group")
+    runner.add_argument("group", nargs="?",
+                        help="the group's id (default: the only group the bot is in)")
     runner.add_argument("--once", action="store_true")
-    args = parser.parse_args(argv)
+    # A group id may begin with "-" (ids are base64url): argparse hands such an id back
+    # as an unknown option, and it is taken as the group here.
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "run" and args.group is None and len(extra) == 1:
+        args.group, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
     passphrase = os.environ.get("VAULT_PASSPHRASE")
     if not passphrase:
         print("checkin_bot: set VAULT_PASSPHRASE", file=sys.stderr)
@@ -107,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print("waiting for an admin to approve...")
                     client.wait_for_approval(result.group_id)
             else:
-                run(client, args.group, once=args.once)
+                run(client, args.group or only_group(client), once=args.once)
     except VaultError as error:
         print(f"checkin_bot: {error.message}", file=sys.stderr)
         return 1

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 
+from vault.crypto.attachments import Attachment
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import JoinDeniedError, JoinPendingError, NotFoundError
 from vault.crypto.invites import normalize_relay_url
 from vault.crypto.log import Role
-from vault.crypto.metadata import MemberProfile
 from vault.crypto.posts import PostKind
 from vault.crypto.primitives import default_clock
 from vault_client import events as ev
@@ -291,10 +291,12 @@ class Client:
             return membership.me(self._device.member_view(group))
 
     def set_display_name(self, group: GroupRef, name: str) -> None:
-        """Set how this device's person appears in the group (encrypted for members)."""
+        """Set how this device's person appears in the group (encrypted for members).
+
+        Refused (:class:`NameTakenError`) when another current member's name looks the same
+        (the same letters in another case, or lookalike letters of another script)."""
         with self._lock:
-            rotation.publish_profile(self._device, self._device.member_view(group),
-                                     MemberProfile(name))
+            membership.set_display_name(self._device, self._device.member_view(group), name)
 
     def set_role(self, group: GroupRef, member: MemberRef, role: Role) -> None:
         """Change a member's role (admins; only owners make or change admins and owners)."""
@@ -328,6 +330,15 @@ class Client:
         with self._lock:
             self._device.forget(self._device.view(group))
 
+    def group_code(self, group: GroupRef, at_seq: int | None = None) -> str:
+        """20 digits that commit to the group's membership log as this device verified it,
+        up to entry *at_seq* (default: its last). Two members who read out their codes for
+        the same entry and get different ones are being shown different logs (a fork); a
+        safety number would not tell. :attr:`GroupInfo.log_seq` says which entry a code is
+        for; a member further along can give the code at the other's entry."""
+        with self._lock:
+            return groups.group_code(self._device.view(group), at_seq)
+
     def safety_number(self, group: GroupRef, member: MemberRef) -> str:
         """The 60-digit number to compare, in person, with *member*'s device."""
         with self._lock:
@@ -336,9 +347,15 @@ class Client:
     def export_identity(self, group: GroupRef, passphrase: str) -> bytes:
         """This device's identity in a group, sealed under *passphrase* (a keystore file's
         bytes, Argon2id). With it, :meth:`import_identity` on another device rejoins as the
-        same member; epoch keys come again from the relay. Keep it as safe as the keystore."""
+        same member; epoch keys come again from the relay. It carries what this device
+        verified (the log's last entry, the highest post number seen from each author), so
+        the other device detects a relay that rolls the group back to before the export.
+        Keep it as safe as the keystore."""
         with self._lock:
-            return membership.export_identity(self._device.view(group), passphrase)
+            view = self._device.view(group)
+            row = self._device.store.group(view.group_id)
+            assert row is not None
+            return membership.export_identity(view, passphrase, row.next_author_seq)
 
     def import_identity(self, data: bytes, passphrase: str) -> GroupInfo:
         """Take an identity exported by :meth:`export_identity` and sync its group."""
@@ -372,22 +389,37 @@ class Client:
         return self._publish(group, PostKind.REPLY, (target,), text, content_warning,
                              expires_in, attachments)
 
-    def react(self, group: GroupRef, to: PostRef, reaction: str) -> Posted:
-        """React to a post or reply (1 to 64 bytes of text, e.g. an emoji)."""
+    def react(self, group: GroupRef, to: PostRef, reaction: str, *,
+              content_warning: str | None = None) -> Posted:
+        """React to a post or reply (1 to 64 bytes of text, e.g. an emoji). With a
+        ``content_warning``, readers' clients hide the reaction behind it, as a post."""
         return self._publish(group, PostKind.REACTION, (V.to_bytes(to, 16, "post id"),),
-                             reaction, None, None, ())
+                             reaction, content_warning, None, ())
 
     def edit(self, group: GroupRef, post: PostRef, text: str, *,
-             content_warning: str | None = None,
-             attachments: Sequence[V.AttachmentInput] = ()) -> Posted:
-        """Replace the text, warning and attachments of one's own post or reply."""
-        return self._publish(group, PostKind.EDIT, (V.to_bytes(post, 16, "post id"),), text,
-                             content_warning, None, attachments)
+             content_warning: str | None = None, keep_warning: bool = True,
+             attachments: Sequence[V.AttachmentInput] = (),
+             keep_attachments: bool = True) -> Posted:
+        """Replace the text of one's own post or reply. Its content warning and attachments
+        stay as they are unless given (``content_warning=``, ``attachments=``) or removed
+        (``keep_warning=False``, ``keep_attachments=False``): an edit never drops a warning
+        by omission."""
+        target = V.to_bytes(post, 16, "post id")
+        with self._lock:
+            view = self._device.member_view(group)
+            current = posting.editable(view, target)
+        warning = content_warning if content_warning is not None or not keep_warning \
+            else current.content_warning
+        kept = current.attachments if keep_attachments and not attachments else ()
+        return self._publish(group, PostKind.EDIT, (target,), text, warning, None,
+                             attachments, kept)
 
     def delete(self, group: GroupRef, post: PostRef) -> Posted:
         """Delete one's own post, reply or reaction (moderators: anyone's). Members' clients
-        drop its content; the relay erases its ciphertext."""
+        drop its content; the relay erases its ciphertext, its edits' and its attachments."""
         target = V.to_bytes(post, 16, "post id")
+        with self._lock:
+            posting.check_delete(self._device.member_view(group), target)
         posted = self._publish(group, PostKind.DELETE, (target,), "", None, None, ())
         with self._lock:
             posting.erase(self._device, self._device.member_view(group), target)
@@ -395,10 +427,11 @@ class Client:
 
     def _publish(self, group: GroupRef, kind: PostKind, refs: tuple[bytes, ...], text: str,
                  warning: str | None, expires_in: timedelta | float | None,
-                 attachments: Sequence[V.AttachmentInput]) -> Posted:
+                 attachments: Sequence[V.AttachmentInput],
+                 kept: Sequence[Attachment] = ()) -> Posted:
         with self._lock:
             return posting.publish(self._device, self._device.member_view(group), kind, refs,
-                                   text, warning, expires_in, attachments)
+                                   text, warning, expires_in, attachments, kept)
 
     def attachment(self, group: GroupRef, attachment: Any) -> bytes:
         """Download and decrypt an attachment (an :class:`AttachmentInfo` from a post)."""
@@ -453,16 +486,20 @@ class Client:
                     for row in device.store.groups() if row.status in ("member", "pending")]
 
     def wait(self, group: GroupRef, timeout: float = 25.0) -> SyncReport:
-        """Wait (long-poll, up to *timeout* seconds, at most 30) until something new
-        happens in the group, then sync it. Releases the client's lock while waiting."""
-        with self._lock:
-            view = self._device.member_view(group)
-            transport = self._device.transport(view.relay_url)
-            auth = self._device.auth(view)
-            cursor = view.event_cursor or view.post_cursor or "0"
-        page = transport.events(auth, cursor, max(0, min(30, int(timeout))))
-        with self._lock:
-            if page.cursor != cursor:
-                view.event_cursor = page.cursor
-                self._device.store.update_group(view.group_id, event_cursor=page.cursor)
-            return sync_io.sync_group(self._device, view)
+        """Wait (long-poll, up to *timeout* seconds, at most 30) until something this
+        device has not seen happens in the group, then sync it. Releases the client's lock
+        while waiting. Returns the sync's report (no events when nothing came in time)."""
+        deadline = time.monotonic() + max(0.0, min(30.0, timeout))
+        while True:
+            with self._lock:
+                view = self._device.member_view(group)
+                transport = self._device.transport(view.relay_url)
+                auth = self._device.auth(view)
+                cursor = sync_io.event_cursor(view)
+            remaining = max(0, int(deadline - time.monotonic()))
+            page = transport.events(auth, cursor, remaining)
+            with self._lock:
+                news = sync_io.news(view, page)
+                sync_io.save_event_cursor(self._device, view, page.cursor)
+                if news or remaining == 0 or time.monotonic() >= deadline:
+                    return sync_io.sync_group(self._device, view)

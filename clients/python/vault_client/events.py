@@ -27,12 +27,14 @@ __all__ = [
     "MemberJoined",
     "MemberLeft",
     "NewPost",
+    "PostsFromDepartedMember",
     "PostsWithheld",
     "ProfileUpdated",
     "RemovedFromGroup",
     "RoleChanged",
     "RotationPending",
     "SequenceJumped",
+    "StaleViewPosts",
     "SyncWarning",
     "UndeliverablePost",
     "UnknownLogHead",
@@ -129,6 +131,30 @@ class PostsWithheld(SyncWarning):
     missing: tuple[tuple[int, int], ...]
     """Inclusive ``(first, last)`` ranges of the author's post numbers that are missing."""
     count: int
+
+
+@dataclass(frozen=True)
+class PostsFromDepartedMember(SyncWarning):
+    """Posts by a member who had already left or been removed when this device first
+    received them. They are shown, marked (:attr:`PostView.from_departed_member`): they may
+    have been written before the departure and not read here yet, or after it by someone
+    who kept the member's keys, with a relay's help."""
+
+    author: str
+    post_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StaleViewPosts(SyncWarning):
+    """Posts written on an out-of-date view of the group: their author had not yet seen
+    that the members in ``readers`` had left or been removed (a relay hid it, or the
+    author's device was offline), so those former members may have read them. ``mine``:
+    this device wrote them. Shown, marked (:attr:`PostView.may_have_been_read_by`)."""
+
+    author: str
+    post_ids: tuple[str, ...]
+    readers: tuple[str, ...]
+    mine: bool
 
 
 @dataclass(frozen=True)

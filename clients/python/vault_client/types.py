@@ -67,6 +67,10 @@ class GroupInfo:
     rotation_pending: bool
     history_policy: HistoryPolicy
     unsent_posts: int
+    group_code: str = ""
+    """20 digits committing to the membership log up to :attr:`log_seq` (see
+    :meth:`Client.group_code`): read it out with another member whose device is at the
+    same entry; different codes mean you are shown different versions of the group."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class MemberInfo:
     """Short fingerprint for display; compare :meth:`Client.safety_number` to verify."""
     joined_seq: int
     is_me: bool
+    label: str = ""
+    """How to show this member: their name, with the start of their fingerprint when
+    another member's name looks the same (or ``member <fingerprint>`` without a name yet).
+    Show this rather than :attr:`display_name`: two people can never look like one."""
+    name_clash: bool = False
+    """Another current or former member's name looks the same as this one's."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,20 @@ class PostView:
     """(reaction, member ids who reacted with it), sorted by reaction."""
     expires_at_ms: int | None
     is_mine: bool
+    author_label: str = ""
+    """The author as :attr:`MemberInfo.label` shows them (tells alike names apart)."""
+    reactions_behind_warning: tuple[tuple[str, str, tuple[str, ...]], ...] = field(
+        default=(), repr=False)
+    """(content warning, reaction, member ids) of reactions that carry a warning: show
+    the warning, and the reaction only when the reader asks."""
+    from_departed_member: bool = False
+    """It arrived after its author had left or been removed (see
+    :class:`~vault_client.events.PostsFromDepartedMember`)."""
+    may_have_been_read_by: tuple[str, ...] = ()
+    """Former members who may have read it: it was written before its author saw that
+    they had left (see :class:`~vault_client.events.StaleViewPosts`)."""
+    notice: str | None = None
+    """The two marks above in a sentence for people, or None."""
 
     @property
     def hidden_by_default(self) -> bool:

@@ -25,7 +25,9 @@ from vault.crypto.errors import (
     NotAMemberError,
     UnknownGroupError,
 )
+from vault.crypto.freshness import Arrival
 from vault.crypto.group_state import GroupState, LogCheckpoint, verify_log
+from vault.crypto.identity_export import MARKS_PER_CHUNK, decode_post_marks, encode_post_marks
 from vault.crypto.localstore import decode_post_stub, decode_stored_post, open_record, record_id
 from vault.crypto.localstore import seal_record as seal_local_record
 from vault_client import events as ev
@@ -138,7 +140,12 @@ class Device:
             raise JoinPendingError("this device's join request is still waiting for an admin")
         if view.status == "denied":
             raise JoinDeniedError("an admin denied this device's join request")
-        if view.status in ("removed", "left") or view.state is None or not view.state.is_member(
+        if view.status == "removed":
+            raise NotAMemberError(
+                "an admin removed you from this group, so this device can no longer read "
+                "what is new or write there; what it kept stays readable here until you "
+                "forget the group")
+        if view.status == "left" or view.state is None or not view.state.is_member(
                 view.me.sign_pk):
             raise NotAMemberError("this device is no longer a member of that group")
         return view
@@ -170,6 +177,7 @@ class Device:
                 view.keys[epoch] = key
         for post in self.store.posts(gid):
             plaintext = self.unseal("post", record_id(gid, post.post_id), post.sealed)
+            view.arrivals[post.post_id] = Arrival(post.known_seq, post.fence_seq)
             if post.stub:
                 stub = decode_post_stub(plaintext)
                 view.stubs.setdefault(stub.author, set()).add(stub.author_seq)
@@ -179,12 +187,39 @@ class Device:
                 view.timeline.add(opened)
                 if opened.body.expires_at_ms is not None:
                     view.expiring[opened.post_id] = opened.body.expires_at_ms
-        for post_id, cursor, envelope in self.store.held(gid):
-            view.held[post_id] = (cursor, envelope)
+        view.marks = self.load_marks(gid)
+        for author, seq in view.marks.items():
+            gap = view.timeline.expect(author, seq)
+            if gap is not None:
+                view.mark_gaps.setdefault(author, []).append((gap.first, gap.last))
+        for held in self.store.held(gid):
+            view.held[held.post_id] = engine.Held(held.cursor, held.envelope,
+                                                  Arrival(held.known_seq, held.fence_seq))
         view.rejected = self.store.rejected(gid)
         view.tombstones = self.store.tombstones(gid)
         view.issued = self.store.issued(gid)
         return view
+
+    def save_marks(self, gid: bytes, marks: dict[bytes, int]) -> None:
+        """Keep the post high-water marks an imported identity brought (sealed: how much
+        each member wrote is not for anyone who copies the store)."""
+        items = sorted(marks.items())
+        for index, start in enumerate(range(0, len(items), MARKS_PER_CHUNK)):
+            chunk = encode_post_marks(items[start:start + MARKS_PER_CHUNK])
+            sealed = self.seal("post-marks", record_id(gid, index), chunk)
+            self.store.set_meta(f"post-marks/{b64encode(gid)}/{index}", b64encode(sealed))
+
+    def load_marks(self, gid: bytes) -> dict[bytes, int]:
+        marks: dict[bytes, int] = {}
+        index = 0
+        while (saved := self.store.meta(f"post-marks/{b64encode(gid)}/{index}")) is not None:
+            plain = self.unseal("post-marks", record_id(gid, index), b64decode(saved))
+            try:
+                marks.update(decode_post_marks(plain))
+            except MalformedError:
+                raise LocalStoreError("the saved post marks are damaged") from None
+            index += 1
+        return marks
 
     def forget(self, view: GroupView) -> None:
         """Delete a group from this device: its rows, its identity, its sessions."""

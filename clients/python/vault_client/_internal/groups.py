@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from vault.crypto.encoding import b64encode
 from vault.crypto.epochs import new_epoch_key
+from vault.crypto.errors import LogError
 from vault.crypto.group_state import verify_log
 from vault.crypto.identity import Identity
 from vault.crypto.invites import normalize_relay_url
 from vault.crypto.log import MetadataBody, create_group, group_id_of
 from vault.crypto.metadata import GroupMetadata, MemberProfile, seal_metadata
+from vault.crypto.safety import group_code as core_group_code
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, policy_text, status
 from vault_client._internal.log_io import append
@@ -38,7 +40,21 @@ def info(device: Device, view: GroupView) -> GroupInfo:
         rotation_pending=False if state is None else state.rotation_pending,
         history_policy=view.policy,
         unsent_posts=device.store.outbox_count(view.group_id),
+        group_code="" if state is None else group_code(view, None),
     )
+
+
+def group_code(view: GroupView, at_seq: int | None) -> str:
+    """The group code at log entry *at_seq* (default: the last this device verified)."""
+    state = view.state
+    if state is None:
+        raise LogError("this device has not verified the group's log yet; sync first")
+    seq = state.seq if at_seq is None else at_seq
+    head = state.hash_at(seq)
+    if head is None:
+        raise LogError(f"this device has verified the log up to entry {state.seq} only; "
+                       "compare the code at an entry both of you have")
+    return core_group_code(state.group_id, seq, head, state.epoch_at(seq))
 
 
 def create(device: Device, name: str, description: str, rules: str, *, relay_url: str | None,

@@ -205,11 +205,13 @@ def approve(device: Device, view: GroupView, joiner: object, *, role: Role,
     if not matches:
         raise NotFoundError("no pending join request from this member")
     request = matches[0]
-    append(device, view, lambda s: _add_body(request, role))
-    assert view.state is not None
     if policy == "none":
-        rotate(device, view, [])
+        # One entry admits them and starts a new epoch: whatever fails afterwards, they
+        # can only ever be granted keys from their admission on.
+        rotate(device, view, [], admit=_add_body(request, role))
     else:
+        append(device, view, lambda s: _add_body(request, role))
+        assert view.state is not None
         issue(device, view, view.state.epoch, [request.joiner])
         for past in engine.history_epochs(view, policy):
             issue(device, view, past, [request.joiner])
@@ -221,5 +223,5 @@ def deny(device: Device, view: GroupView, joiner: object) -> None:
     device.transport(view.relay_url).deny(device.auth(view), joiner_pk)
 
 
-def _add_body(request: JoinRequest, role: Role) -> EntryBody:
+def _add_body(request: JoinRequest, role: Role) -> AddBody:
     return AddBody(request.joiner, Role(role), request.invite_id, request.proof)

@@ -6,12 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from vault.crypto.errors import LogConflictError, RelayUnreachableError
-from vault.crypto.group_state import GroupState, apply_entry, extend_log, verify_log
+from vault.crypto.errors import (
+    InviteError,
+    LogConflictError,
+    NotAMemberError,
+    RelayUnreachableError,
+)
+from vault.crypto.group_state import (
+    GroupState,
+    LogCheckpoint,
+    apply_entry,
+    check_checkpoint,
+    extend_log,
+    verify_log,
+)
 from vault.crypto.localstore import record_id
 from vault.crypto.log import EntryBody, LogEntry, new_entry
 from vault_client import events as ev
 from vault_client._internal import sync as engine
+from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.sync import GroupView
 from vault_client._internal.transport import AmbiguousAppend, Auth, Transport
@@ -20,12 +33,22 @@ APPEND_ATTEMPTS: Final = 4
 
 
 def fetch_log(device: Device, transport: Transport, auth: Auth, gid: bytes,
-              known: GroupState | None = None) -> tuple[GroupState, list[bytes]]:
+              known: GroupState | None = None, *, checkpoint: LogCheckpoint | None = None
+              ) -> tuple[GroupState, list[bytes]]:
     """The relay's log up to its head, verified page by page as it arrives: from the
     genesis entry, or on top of *known* (whose last entry the relay serves again first).
     Returns the verified state and the entries served. Reading stops at the first page
     that does not verify, so a relay cannot make this device fetch, and hold, an endless
-    log."""
+    log. A *checkpoint* (a high-water mark verified elsewhere) must be reached and
+    matched (:class:`RollbackError`, :class:`ForkError`)."""
+    state, fetched = _fetch(device, transport, auth, gid, known)
+    if checkpoint is not None:
+        check_checkpoint(state, checkpoint)
+    return state, fetched
+
+
+def _fetch(device: Device, transport: Transport, auth: Auth, gid: bytes,
+           known: GroupState | None) -> tuple[GroupState, list[bytes]]:
     start = 0 if known is None else known.seq
     fetched: list[bytes] = []
     state = known
@@ -64,6 +87,9 @@ def sync_log(device: Device, view: GroupView, events: list[ev.Event],
         if isinstance(event, ev.RemovedFromGroup):
             view.status = "removed" if event.removed else "left"
             device.store.update_group(view.group_id, status=view.status)
+    # Departures this device sees only now can show that posts it holds were written on
+    # a view of the group without them (its own included: see vault.crypto.freshness).
+    warnings.extend(V.departure_warnings(view, {}, engine.newly_exposed(view, old)))
     return True
 
 
@@ -77,6 +103,21 @@ def _adopt_saved_keys(device: Device, view: GroupView) -> None:
                 view.keys[epoch] = key
 
 
+def _reread(device: Device, view: GroupView, reader: Auth | None) -> None:
+    """The log before an append (or after one whose answer was lost). A joiner reads it
+    with its invite, which stops opening anything once used up (its own JOIN may have
+    used it last): then, as the member it may have become."""
+    try:
+        sync_log(device, view, [], [], reader)
+    except InviteError as refused:
+        if reader is None:
+            raise
+        try:
+            sync_log(device, view, [], [], None)
+        except NotAMemberError:
+            raise refused from None
+
+
 def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryBody], *,
            as_member: bool = True, reader: Auth | None = None) -> LogEntry:
     """Append one entry built on the current head: checked locally by the core's rules
@@ -87,7 +128,7 @@ def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryB
     last: LogEntry | None = None
     ambiguous = False
     for _attempt in range(APPEND_ATTEMPTS):
-        sync_log(device, view, [], [], reader)
+        _reread(device, view, reader)
         state = view.state
         assert state is not None
         if last is not None and state.hash_at(last.seq) == last.hash:
@@ -112,7 +153,7 @@ def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryB
                 view.status = "left"
                 device.store.update_group(view.group_id, status="left")
         return last
-    sync_log(device, view, [], [], reader)  # RelayUnreachableError: still cannot tell
+    _reread(device, view, reader)  # RelayUnreachableError: still cannot tell
     if last is not None and view.state is not None and \
             view.state.hash_at(last.seq) == last.hash:
         return last

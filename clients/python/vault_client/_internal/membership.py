@@ -4,17 +4,19 @@ safety numbers, and moving an identity to another device."""
 from __future__ import annotations
 
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import AlreadyMemberError, NotAMemberError
+from vault.crypto.errors import AlreadyMemberError, NameTakenError, NotAMemberError
 from vault.crypto.identity_export import ExportedIdentity
 from vault.crypto.identity_export import export_identity as seal_identity_export
 from vault.crypto.identity_export import import_identity as open_identity_export
 from vault.crypto.log import LeaveBody, Role, RoleBody
+from vault.crypto.metadata import MemberProfile
 from vault.crypto.safety import safety_number as core_safety_number
 from vault_client._internal import outbox
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.log_io import append, fetch_log
-from vault_client._internal.rotation import rotate
+from vault_client._internal.names import name_key
+from vault_client._internal.rotation import publish_profile, rotate
 from vault_client._internal.sync import GroupView
 from vault_client._internal.sync_io import sync_group
 from vault_client._internal.transport import MemberAuth
@@ -24,6 +26,20 @@ from vault_client.types import MemberInfo
 def me(view: GroupView) -> MemberInfo:
     mine = b64encode(view.me.sign_pk)
     return next(m for m in V.members(view) if m.member_id == mine)
+
+
+def set_display_name(device: Device, view: GroupView, name: str) -> None:
+    """Publish this member's name, unless another current member's looks the same."""
+    profile = MemberProfile(name)  # the protocol's rules first (length, characters, NFC)
+    assert view.state is not None
+    key = name_key(profile.display_name)
+    for pk in view.state.members:
+        other = V.display_name(view, pk)
+        if pk != view.me.sign_pk and other is not None and name_key(other) == key:
+            raise NameTakenError(
+                f"another member is already called {other!r}, which looks the same; choose "
+                "a name others can tell apart (add an initial, for instance)")
+    publish_profile(device, view, profile)
 
 
 def set_role(device: Device, view: GroupView, member: object, role: Role) -> None:
@@ -52,9 +68,22 @@ def safety_number(view: GroupView, member: object) -> str:
     return core_safety_number(view.me.public, record.identity)
 
 
-def export_identity(view: GroupView, passphrase: str) -> bytes:
-    return seal_identity_export(ExportedIdentity(view.me, view.group_id, view.relay_url),
-                                passphrase)
+def export_identity(view: GroupView, passphrase: str, next_seq: int) -> bytes:
+    """The identity, with the log checkpoint and the highest post number seen from each
+    author (this member's own included: the other device goes on numbering from there)."""
+    assert view.state is not None
+    # Posts this device holds (not expired ones, which the relay no longer serves: they
+    # would look withheld), marks it was given itself, and its own numbering.
+    marks: dict[bytes, int] = dict(view.marks)
+    for post in view.timeline.ordered():
+        author, seq = post.body.author, post.body.author_seq
+        marks[author] = max(marks.get(author, 0), seq)
+    if next_seq > 1:
+        me = view.me.sign_pk
+        marks[me] = max(marks.get(me, 0), next_seq - 1)
+    return seal_identity_export(
+        ExportedIdentity(view.me, view.group_id, view.relay_url, view.state.checkpoint(),
+                         marks), passphrase)
 
 
 def import_identity(device: Device, data: bytes, passphrase: str) -> GroupView:
@@ -66,12 +95,19 @@ def import_identity(device: Device, data: bytes, passphrase: str) -> GroupView:
         raise AlreadyMemberError("this device is already in that group")
     transport = device.transport(exported.relay_url)
     auth = MemberAuth(gid, exported.identity)
-    state, entries = fetch_log(device, transport, auth, gid)
+    # The exporting device's checkpoint: a relay serving an older log than it had
+    # verified is caught here as it would have been there (RollbackError, ForkError).
+    state, entries = fetch_log(device, transport, auth, gid, checkpoint=exported.checkpoint)
     if not state.is_member(exported.identity.sign_pk):
         raise NotAMemberError("this identity is no longer a member of its group")
     device.keys.add_identity(gid, exported.identity)
     device.store.add_group(gid, exported.relay_url, "member", "none", device.now())
     device.store.replace_log(gid, entries, state.checkpoint().encode())
+    own = exported.post_marks.get(exported.identity.sign_pk)
+    if own is not None:
+        device.store.bump_author_seq(gid, own + 1)  # never number a post twice
+    if exported.post_marks:
+        device.save_marks(gid, dict(exported.post_marks))
     view = device.view(gid)
     sync_group(device, view)
     return view

@@ -12,7 +12,15 @@ from vault.crypto.epochs import build_grants, epoch_commitment, new_epoch_key
 from vault.crypto.errors import GrantConflictError, VaultError
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import PublicIdentity
-from vault.crypto.log import EntryBody, MetadataBody, RemoveBody, RotateBody, commitment_group_id
+from vault.crypto.log import (
+    AddBody,
+    AddRotateBody,
+    EntryBody,
+    MetadataBody,
+    RemoveBody,
+    RotateBody,
+    commitment_group_id,
+)
 from vault.crypto.metadata import GroupMetadata, MemberProfile, seal_metadata
 from vault.crypto.posts import check_can_post
 from vault_client import events as ev
@@ -25,10 +33,12 @@ GRANT_CHUNK: Final = 5000
 
 
 def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
-           remove: bytes | None = None) -> int:
-    """Start a new epoch (removing *remove* in the same entry, if given), grant its key to
-    every member, and carry the group's name and this member's profile into it. Returns
-    the new epoch."""
+           remove: bytes | None = None, admit: AddBody | None = None) -> int:
+    """Start a new epoch (removing *remove*, or admitting *admit*, in the same entry), grant
+    its key to every member, and carry the group's name and this member's profile into it.
+    Returns the new epoch. Admitting in the entry that starts the epoch (ADD_ROTATE) makes
+    admission and the new key one step: a member admitted so never holds an older key,
+    whatever happens to this device or the relay afterwards."""
     holder: dict[str, Any] = {}
 
     def build(state: GroupState) -> EntryBody:
@@ -39,6 +49,9 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
         commitment = epoch_commitment(commitment_group_id(view.group_id, epoch), epoch, key)
         if remove is not None:
             return RemoveBody(remove, epoch, commitment)
+        if admit is not None:
+            return AddRotateBody(admit.member, admit.role, admit.invite_id, admit.proof,
+                                 epoch, commitment)
         return RotateBody(epoch, commitment)
 
     append(device, view, build)

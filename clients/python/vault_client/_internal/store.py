@@ -7,7 +7,8 @@ Everything secret or written by members is a sealed local record
 (:mod:`vault.crypto.localstore`) under a key that only the unlocked keystore yields:
 epoch keys, decrypted posts, posts and attachments waiting to be uploaded, pending joins.
 
-Schema (version 1)::
+Schema (``PRAGMA user_version`` 2; :data:`MIGRATIONS` bring an older store up to it, in
+order, each in one transaction)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)
     groups(group_id BLOB PK, relay_url TEXT, status TEXT, checkpoint BLOB,
@@ -16,8 +17,13 @@ Schema (version 1)::
     log_entries(group_id, seq, raw BLOB, PK(group_id, seq))
     epoch_keys(group_id, epoch, sealed BLOB, PK(group_id, epoch))
     posts(group_id, post_id, cursor TEXT, epoch INT, expires_at_ms INT, stub INT,
-          sealed BLOB, PK(group_id, post_id))
-    held_posts(group_id, post_id, cursor TEXT, envelope BLOB, PK(group_id, post_id))
+          sealed BLOB, known_seq INT, fence_seq INT, PK(group_id, post_id))
+    held_posts(group_id, post_id, cursor TEXT, envelope BLOB, known_seq INT, fence_seq INT,
+               PK(group_id, post_id))
+
+``known_seq``/``fence_seq``: what this device knew when the post first arrived (see
+:class:`vault.crypto.freshness.Arrival`); -1 where it was not recorded (posts stored by
+schema 1).
     rejected_posts(group_id, post_id, code TEXT, PK(group_id, post_id))
     outbox(group_id, post_id, created_at_ms INT, sealed BLOB, PK(group_id, post_id))
     outbox_blobs(group_id, blob_id, post_id, sealed BLOB, PK(group_id, blob_id))
@@ -36,11 +42,10 @@ from typing import Any, Final
 
 from vault.crypto.errors import LocalStoreError
 
-SCHEMA_VERSION: Final = "1"
 TOMBSTONE: Final = "relay_deleted"
 """``rejected_posts.code`` of a post the relay says was deleted (its ciphertext erased)."""
 
-_SCHEMA: Final = """
+_SCHEMA_1: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS groups (
     group_id BLOB PRIMARY KEY,
@@ -89,6 +94,18 @@ CREATE TABLE IF NOT EXISTS grants_issued (
 );
 """
 
+MIGRATIONS: Final = (
+    _SCHEMA_1,
+    """
+ALTER TABLE held_posts ADD COLUMN known_seq INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE held_posts ADD COLUMN fence_seq INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE posts ADD COLUMN known_seq INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE posts ADD COLUMN fence_seq INTEGER NOT NULL DEFAULT -1;
+""",
+)
+"""Migration *i* brings a store from version *i* to *i* + 1 (version 0: a new file)."""
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
 _GROUP_TABLES: Final = ("log_entries", "epoch_keys", "posts", "held_posts", "rejected_posts",
                         "outbox", "outbox_blobs", "grants_issued", "groups")
 
@@ -115,6 +132,17 @@ class PostRow:
     expires_at_ms: int | None
     stub: bool
     sealed: bytes
+    known_seq: int
+    fence_seq: int
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    post_id: bytes
+    cursor: str | None
+    envelope: bytes
+    known_seq: int
+    fence_seq: int
 
 
 class Store:
@@ -128,15 +156,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
-            found = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if found is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif found[0] != SCHEMA_VERSION:
-                raise LocalStoreError(
-                    f"the local store at {path} was written by another version of the Vault "
-                    "SDK; update the SDK"
-                )
+            self._migrate(path)
         except sqlite3.DatabaseError as error:
             raise LocalStoreError(
                 f"the local store at {path} cannot be opened ({type(error).__name__})"
@@ -144,6 +164,23 @@ class Store:
         if hasattr(os, "chmod"):
             with contextlib.suppress(OSError):
                 os.chmod(path, 0o600)
+
+    def _migrate(self, path: str) -> None:
+        """Bring the file to :data:`SCHEMA_VERSION`, one migration per transaction."""
+        with self.tx() as db:  # the write lock, so two processes never migrate at once
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version == 0 and db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is not None:
+                version = 1  # stores written before versioning: schema 1, marked in meta
+            if version > SCHEMA_VERSION:
+                raise LocalStoreError(
+                    f"the local store at {path} was written by a newer version of the Vault "
+                    "SDK; update the SDK"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in filter(str.strip, MIGRATIONS[number].split(";")):
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -263,32 +300,47 @@ class Store:
     # --- posts -------------------------------------------------------------------------------
 
     def posts(self, group_id: bytes) -> list[PostRow]:
-        return [PostRow(bytes(p), c, int(e), x, bool(s), bytes(d)) for p, c, e, x, s, d in
-                self._all("SELECT post_id, cursor, epoch, expires_at_ms, stub, sealed FROM posts "
-                          "WHERE group_id=? ORDER BY rowid", (group_id,))]
+        return [PostRow(bytes(p), c, int(e), x, bool(s), bytes(d), int(k), int(f))
+                for p, c, e, x, s, d, k, f in self._all(
+                    "SELECT post_id, cursor, epoch, expires_at_ms, stub, sealed, known_seq, "
+                    "fence_seq FROM posts WHERE group_id=? ORDER BY rowid", (group_id,))]
 
     def save_posts(self, db: sqlite3.Connection, group_id: bytes,
-                   rows: list[tuple[bytes, str | None, int, int | None, bytes]]) -> None:
+                   rows: list[tuple[bytes, str | None, int, int | None, bytes, int, int]]
+                   ) -> None:
+        """``(post_id, cursor, epoch, expires_at_ms, sealed, known_seq, fence_seq)`` rows; a
+        post already stored only takes the cursor (its first arrival stays)."""
         db.executemany(
-            "INSERT INTO posts (group_id, post_id, cursor, epoch, expires_at_ms, stub, sealed) "
-            "VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (group_id, post_id) DO UPDATE SET "
+            "INSERT INTO posts (group_id, post_id, cursor, epoch, expires_at_ms, stub, sealed, "
+            "known_seq, fence_seq) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) "
+            "ON CONFLICT (group_id, post_id) DO UPDATE SET "
             "cursor=COALESCE(excluded.cursor, posts.cursor)",
             [(group_id, *row) for row in rows])
+
+    def replace_post(self, db: sqlite3.Connection, group_id: bytes, post_id: bytes,
+                     epoch: int, sealed: bytes, known_seq: int) -> None:
+        """This device's own unsent post, sealed again (for a newer epoch)."""
+        db.execute("UPDATE posts SET epoch=?, sealed=?, known_seq=? "
+                   "WHERE group_id=? AND post_id=?",
+                   (epoch, sealed, known_seq, group_id, post_id))
 
     def make_stubs(self, group_id: bytes, stubs: list[tuple[bytes, bytes]]) -> None:
         with self.tx() as db:
             db.executemany("UPDATE posts SET stub=1, sealed=? WHERE group_id=? AND post_id=?",
                            [(sealed, group_id, pid) for pid, sealed in stubs])
 
-    def held(self, group_id: bytes) -> list[tuple[bytes, str | None, bytes]]:
-        return [(bytes(p), c, bytes(e)) for p, c, e in self._all(
-            "SELECT post_id, cursor, envelope FROM held_posts WHERE group_id=? ORDER BY rowid",
-            (group_id,))]
+    def held(self, group_id: bytes) -> list[HeldRow]:
+        return [HeldRow(bytes(p), c, bytes(e), int(k), int(f)) for p, c, e, k, f in self._all(
+            "SELECT post_id, cursor, envelope, known_seq, fence_seq FROM held_posts "
+            "WHERE group_id=? ORDER BY rowid", (group_id,))]
 
-    def hold(self, db: sqlite3.Connection, group_id: bytes,
-             rows: list[tuple[bytes, str | None, bytes]]) -> None:
-        db.executemany("INSERT OR REPLACE INTO held_posts VALUES (?, ?, ?, ?)",
-                       [(group_id, *row) for row in rows])
+    def hold(self, db: sqlite3.Connection, group_id: bytes, rows: list[HeldRow]) -> None:
+        """Keep posts to retry; a post held already keeps its first arrival."""
+        db.executemany(
+            "INSERT INTO held_posts (group_id, post_id, cursor, envelope, known_seq, fence_seq) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, post_id) DO NOTHING",
+            [(group_id, r.post_id, r.cursor, r.envelope, r.known_seq, r.fence_seq)
+             for r in rows])
 
     def unhold(self, db: sqlite3.Connection, group_id: bytes, post_ids: Iterable[bytes]) -> None:
         db.executemany("DELETE FROM held_posts WHERE group_id=? AND post_id=?",
@@ -313,6 +365,12 @@ class Store:
             db.execute("UPDATE groups SET post_cursor=? WHERE group_id=?", (cursor, group_id))
 
     # --- outbox ------------------------------------------------------------------------------
+
+    def requeue(self, db: sqlite3.Connection, group_id: bytes, post_id: bytes,
+                sealed: bytes) -> None:
+        """Replace a waiting post's envelope (sealed again for a newer epoch)."""
+        db.execute("UPDATE outbox SET sealed=? WHERE group_id=? AND post_id=?",
+                   (sealed, group_id, post_id))
 
     def queue(self, db: sqlite3.Connection, group_id: bytes, post_id: bytes, now_ms: int,
               sealed: bytes, blobs: list[tuple[bytes, bytes]]) -> None:

@@ -16,12 +16,12 @@ from vault.crypto.epochs import epoch_commitment
 from vault.crypto.errors import (
     EquivocationError,
     MalformedError,
-    NotAMemberError,
     PostRejectedError,
     RollbackError,
     UnknownLogHeadError,
     VaultError,
 )
+from vault.crypto.freshness import Arrival, check_not_departed, judge
 from vault.crypto.group_state import GroupState, check_same_entry, extend_log
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import EntryKind, LogEntry, commitment_group_id
@@ -36,6 +36,16 @@ from vault.crypto.timeline import (
 )
 from vault_client import events as ev
 from vault_client.types import HistoryPolicy
+
+
+@dataclass(frozen=True)
+class Held:
+    """A post kept to retry (no key for its epoch yet, or a log head this device lacks), with
+    what this device knew when it first arrived: a retry is judged as that arrival was."""
+
+    cursor: str | None
+    envelope: bytes
+    arrival: Arrival
 
 
 @dataclass
@@ -54,7 +64,14 @@ class GroupView:
     stubs: dict[bytes, set[int]] = field(default_factory=dict)
     stub_ids: set[bytes] = field(default_factory=set)
     rejected: set[bytes] = field(default_factory=set)
-    held: dict[bytes, tuple[str | None, bytes]] = field(default_factory=dict)
+    held: dict[bytes, Held] = field(default_factory=dict)
+    arrivals: dict[bytes, Arrival] = field(default_factory=dict)
+    """What this device knew when each stored post first arrived (absent: not recorded)."""
+    marks: dict[bytes, int] = field(default_factory=dict)
+    """Per author, the highest post number the device this identity was imported from had
+    seen (empty for an identity made here)."""
+    mark_gaps: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)
+    """Holes those marks opened, reported by the next sync unless its posts fill them."""
     issued: set[tuple[int, bytes]] = field(default_factory=set)
     post_cursor: str | None = None
     event_cursor: str | None = None
@@ -66,7 +83,14 @@ class GroupView:
     relay's posts (-1: none yet). Every post a member uploaded before leaving or being
     removed was served by the end of that read if the departure is at or before this entry,
     so such a member's post served later was written after they departed (and dated
-    before: only a relay that lets them in can serve it)."""
+    before: only a relay that lets them in can serve it).
+
+    With the log's last entry it makes a post's :class:`Arrival`
+    (:meth:`arrival_now`)."""
+
+    def arrival_now(self) -> Arrival:
+        assert self.state is not None
+        return Arrival(self.state.seq, self.fence_seq)
 
     @property
     def gid(self) -> str:
@@ -157,8 +181,8 @@ def key_matches(state: GroupState | None, epoch: int, key: bytes) -> bool | None
 class Ingest:
     """What ingesting a batch of served posts decided."""
 
-    stored: list[tuple[OpenedPost, str | None]] = field(default_factory=list)
-    held: list[tuple[bytes, str | None, bytes]] = field(default_factory=list)
+    stored: list[tuple[OpenedPost, str | None, Arrival]] = field(default_factory=list)
+    held: list[tuple[bytes, Held]] = field(default_factory=list)
     released: list[bytes] = field(default_factory=list)
     rejected: list[tuple[bytes, str]] = field(default_factory=list)
     events: list[ev.Event] = field(default_factory=list)
@@ -167,28 +191,39 @@ class Ingest:
     unknown_heads: list[tuple[bytes, int, str]] = field(default_factory=list)
     unreadable_history: int = 0
     highest_own_seq: int = 0
+    late: dict[bytes, list[bytes]] = field(default_factory=dict)
+    """Author -> posts first received after they had departed (marked, see freshness)."""
+    exposed: dict[tuple[bytes, tuple[bytes, ...]], list[bytes]] = field(default_factory=dict)
+    """(author, former members who may have read them) -> posts written on a stale view."""
 
 
-def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
-           *, retrying: bool = False) -> Ingest:
-    """Open, check and place served posts ``(post_id, cursor, envelope bytes)``.
+Served = tuple[bytes, str | None, bytes, Arrival]
+"""``(post_id, cursor, envelope bytes, arrival)``: a served post and when it first came."""
+
+
+def ingest(view: GroupView, items: Sequence[Served]) -> Ingest:
+    """Open, check and place served posts.
 
     Posts without a key yet, or written against a log head this device lacks, are held
-    (and retried later); posts that fail a check are rejected with a warning; equivocation
-    is a warning and the second version is rejected.
+    (and retried later, judged by the same *arrival*); posts that fail a check are rejected
+    with a warning; equivocation is a warning and the second version is rejected; posts
+    from departed members and posts written on a stale view are kept and marked
+    (:mod:`vault.crypto.freshness`).
     """
     state = view.state
     assert state is not None
     out = Ingest()
     gid = view.gid
     joined = view.joined_seq()
-    departed = set() if retrying else _departed_by(state, view.fence_seq)
-    for post_id, cursor, raw in items:
+    for post_id, cursor, raw, arrival in items:
         if post_id in view.rejected or post_id in view.stub_ids:
             continue
         known = view.timeline.get(post_id)
         if known is not None and known.envelope.encode() == raw:
             continue
+        retrying = post_id in view.held
+        if retrying:  # judged as it was when it first arrived
+            arrival = view.held[post_id].arrival
         try:
             envelope = PostEnvelope.decode(raw)
             if envelope.post_id != post_id:
@@ -202,14 +237,14 @@ def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
         if key is None:
             if envelope.log_seq < joined:
                 out.unreadable_history += 1
-            if post_id not in view.held:
-                out.held.append((post_id, cursor, raw))
+            if not retrying:
+                out.held.append((post_id, Held(cursor, raw, arrival)))
             beyond = _beyond_log(state, envelope)
             if beyond is not None:  # reported like an unknown head (not silently held)
                 out.unknown_heads.append((post_id, envelope.log_seq, beyond))
             continue
         try:
-            added = _add(view, envelope, key, state, departed)
+            added = _add(view, envelope, key, state, arrival)
         except EquivocationError as error:
             out.rejected.append((post_id, error.code))
             out.warnings.append(ev.Equivocation(gid, error.message, b64encode(post_id)))
@@ -226,11 +261,16 @@ def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
         for event in added:
             if isinstance(event, NewPost):
                 body = event.post.body
-                out.stored.append((event.post, cursor))
+                out.stored.append((event.post, cursor, arrival))
                 out.events.append(ev.NewPost(gid, b64encode(post_id), b64encode(body.author),
                                              body.kind.name.lower()))
                 if body.author == view.me.sign_pk:
                     out.highest_own_seq = max(out.highest_own_seq, body.author_seq)
+                verdict = judge(state, body, arrival)
+                if verdict.late_author:
+                    out.late.setdefault(body.author, []).append(post_id)
+                if verdict.exposed_to:
+                    out.exposed.setdefault((body.author, verdict.exposed_to), []).append(post_id)
             elif isinstance(event, GapDetected):
                 out.gaps.setdefault(event.author, []).append((event.first, event.last))
             elif isinstance(event, SequenceJump):
@@ -240,37 +280,58 @@ def ingest(view: GroupView, items: Sequence[tuple[bytes, str | None, bytes]],
                     "or this device missed a great many of their posts",
                     b64encode(event.author), event.previous, event.author_seq))
             elif isinstance(event, UnknownHead):
-                if post_id not in view.held:
-                    out.held.append((post_id, cursor, raw))
+                if not retrying:
+                    out.held.append((post_id, Held(cursor, raw, arrival)))
                 out.unknown_heads.append((post_id, event.log_seq, event.reason))
     return out
 
 
-def _departed_by(state: GroupState, seq: int) -> set[bytes]:
-    """Signing keys of the members who left or were removed at or before entry *seq*."""
-    if seq < 0:
-        return set()
-    return {pk for pk, member in state.former_members.items()
-            if member.removed_seq is not None and member.removed_seq <= seq}
-
-
 def _add(view: GroupView, envelope: PostEnvelope, key: bytes, state: GroupState,
-         departed: set[bytes]) -> list[TimelineEvent]:
+         arrival: Arrival) -> list[TimelineEvent]:
     """Open a post and add it to the timeline (an unknown log head keeps it pending);
-    refuse it (:class:`NotAMemberError`) if its author is in *departed*."""
-    if not departed:
-        return view.timeline.add_envelope(envelope, key, state)
+    refuse it (:class:`NotAMemberError`) if its author had departed by the fence."""
     try:
         opened = open_post(envelope, key, state)
     except UnknownLogHeadError:
         return view.timeline.add_envelope(envelope, key, state)
-    if opened.author in departed:
-        raise NotAMemberError(
-            "its author had already left or been removed when this device last read the "
-            "group's posts, and it was served only afterwards: it was written after they "
-            "departed (and dated before)"
-        )
+    check_not_departed(state, opened.body, arrival)
     return view.timeline.add(opened)
+
+
+def replace_own_post(view: GroupView, post: OpenedPost) -> None:
+    """Put this device's post, sealed again for a newer epoch before it was ever sent, in
+    place of its earlier version (same id and number: the timeline is rebuilt without the
+    old one, which nobody received)."""
+    timeline = Timeline()
+    for existing in view.timeline.ordered():
+        if existing.post_id != post.post_id:
+            timeline.add(existing)
+    timeline.add(post)
+    view.timeline = timeline
+
+
+def newly_exposed(view: GroupView, old: GroupState
+                  ) -> dict[tuple[bytes, tuple[bytes, ...]], list[bytes]]:
+    """Stored posts that departures new since *old* show were written on a stale view:
+    ``(author, former members who may have read them) -> post ids``. (Posts ingested in
+    the same sync are judged when they arrive.)"""
+    state = view.state
+    assert state is not None
+    fresh = [m for m in state.departed_after(old.seq)]
+    if not fresh:
+        return {}
+    earliest = min(m.removed_seq for m in fresh if m.removed_seq is not None)
+    found: dict[tuple[bytes, tuple[bytes, ...]], list[bytes]] = {}
+    for post in view.timeline.ordered():
+        body = post.body
+        if body.log_seq >= earliest:
+            continue
+        arrival = view.arrivals.get(post.post_id, Arrival())
+        readers = tuple(pk for pk in judge(state, body, arrival).exposed_to
+                        if pk not in old.former_members)
+        if readers:
+            found.setdefault((body.author, readers), []).append(post.post_id)
+    return found
 
 
 def _beyond_log(state: GroupState, envelope: PostEnvelope) -> str | None:
@@ -379,15 +440,25 @@ def history_epochs(view: GroupView, policy: HistoryPolicy) -> list[int]:
 
 
 def missing_keys(view: GroupView) -> bool:
-    """Whether this device lacks the key of an epoch that started while it was a member:
-    its grant is late (an admin's rotation was cut short and its grants go out later), so
-    syncing asks the relay for this device's grants again."""
+    """Whether this device lacks a key it may yet be given: of an epoch that started while
+    it was a member (its grant is late: an admin's rotation was cut short and its grants go
+    out later), or of a held post's epoch the log has. Syncing then asks the relay for this
+    device's grants again."""
     state = view.state
     if state is None:
         return False
     joined = view.joined_seq()
-    return any(epoch not in view.keys and state.epoch_start_seq[epoch] > joined
-               for epoch in range(state.epoch + 1))
+    if any(epoch not in view.keys and state.epoch_start_seq[epoch] > joined
+           for epoch in range(state.epoch + 1)):
+        return True
+    for held in view.held.values():
+        try:
+            epoch = PostEnvelope.decode(held.envelope).epoch
+        except MalformedError:
+            continue
+        if epoch not in view.keys and epoch <= state.epoch:
+            return True
+    return False
 
 
 def owed_grants(view: GroupView) -> dict[int, list[PublicIdentity]]:
@@ -403,8 +474,14 @@ def owed_grants(view: GroupView) -> dict[int, list[PublicIdentity]]:
     owed: dict[int, list[PublicIdentity]] = {}
     for pk, member in state.members.items():
         admission = view.entry(member.joined_seq)
-        mine = starter == me or (member.joined_seq > start and (
-            admission.kind is EntryKind.JOIN or admission.author == me))
+        if member.joined_seq <= start:
+            mine = starter == me  # members when the epoch began: its starter grants it
+        elif admission.kind is EntryKind.JOIN:
+            # Self-joined since the epoch began: under history "none" they get no key of
+            # an epoch that began before them (needs_rotation starts one for them).
+            mine = view.policy != "none"
+        else:
+            mine = admission.author == me  # an ADD of this device's: the admin chose to share
         if mine and (epoch, pk) not in view.issued:
             owed.setdefault(epoch, []).append(member.identity)
         if admission.kind is EntryKind.JOIN and member.joined_seq > start:

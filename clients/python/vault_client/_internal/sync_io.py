@@ -23,6 +23,7 @@ from vault.crypto.errors import (
     InviteRevokedError,
     LogConflictError,
     NotAMemberError,
+    RelayUnavailableError,
     RotationPendingError,
     UnknownInviteError,
     VaultError,
@@ -43,8 +44,9 @@ from vault_client._internal import views as V
 from vault_client._internal.device import Device, fence_key
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
-from vault_client._internal.store import TOMBSTONE
+from vault_client._internal.store import TOMBSTONE, HeldRow
 from vault_client._internal.sync import GroupView
+from vault_client._internal.transport import EventsPage
 from vault_client.types import SyncReport
 
 POST_PAGE: Final = 100  # posts per request when syncing: the most the relay serves
@@ -60,8 +62,17 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
     if view.status == "pending":
         check_pending(device, view, events)
     if view.status == "member":
-        outbox.flush(device, view, warnings)
-        changed = sync_log(device, view, events, warnings)
+        try:
+            outbox.flush(device, view, warnings, refresh=lambda: refresh_keys(device, view))
+        except NotAMemberError:
+            # The relay says this device is no longer a member: believed only if the
+            # verified log shows it (a former member may read the log up to the entry that
+            # ended its membership), else raised.
+            sync_log(device, view, events, warnings)
+            if view.status == "member":
+                raise
+        changed = sync_log(device, view, events, warnings) if view.status == "member" \
+            else False
         if view.status == "member":
             sync_grants(device, view, events, warnings,
                         force=changed or engine.missing_keys(view))
@@ -74,6 +85,41 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
     return SyncReport(view.gid, tuple(events), tuple(warnings), new_posts,
                       -1 if state is None else state.seq,
                       device.store.outbox_count(view.group_id), unreadable)
+
+
+def event_cursor(view: GroupView) -> str:
+    """Where to wait from: the furthest of the last wait and the last read of posts (a
+    sync moves the latter, so what it read is not waited for again)."""
+    return max((view.event_cursor or "0", view.post_cursor or "0"), key=int)
+
+
+def news(view: GroupView, page: EventsPage) -> bool:
+    """Whether an events page holds something this device has not seen: a post it does
+    not hold, or a log entry beyond its verified log."""
+    state = view.state
+    assert state is not None
+    if any(seq > state.seq for seq in page.log_seqs):
+        return True
+    return any(pid not in view.timeline and pid not in view.rejected
+               and pid not in view.stub_ids and pid not in view.held
+               for pid in page.post_ids) or page.more
+
+
+def save_event_cursor(device: Device, view: GroupView, cursor: str) -> None:
+    if cursor != view.event_cursor and int(cursor) >= int(event_cursor(view)):
+        view.event_cursor = cursor
+        device.store.update_group(view.group_id, event_cursor=cursor)
+
+
+def refresh_keys(device: Device, view: GroupView) -> None:
+    """The relay knows a newer epoch than this device: bring the log and keys up to it."""
+    events: list[ev.Event] = []
+    warnings: list[ev.SyncWarning] = []
+    changed = sync_log(device, view, events, warnings)
+    if view.status == "member":
+        sync_grants(device, view, events, warnings, force=changed or engine.missing_keys(view))
+    for warning in warnings:
+        device.warn(warning)
 
 
 def check_pending(device: Device, view: GroupView, events: list[ev.Event]) -> None:
@@ -156,7 +202,9 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
                 warnings: list[ev.SyncWarning]) -> tuple[int, int]:
     transport = device.transport(view.relay_url)
     auth = device.auth(view)
-    gaps: dict[bytes, list[tuple[int, int]]] = {}
+    # Holes an imported identity's marks opened are reported like those found here.
+    gaps: dict[bytes, list[tuple[int, int]]] = {a: list(r) for a, r in view.mark_gaps.items()}
+    view.mark_gaps.clear()
     unknown: list[tuple[bytes, int, str]] = []
     total = unreadable = 0
     # Pages are written to the local store together, up to COMMIT_POSTS at a time (one
@@ -169,7 +217,8 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
     try:
         while True:
             page = transport.posts(auth, view.post_cursor, POST_PAGE)
-            items = [(p.post_id, p.cursor, p.envelope) for p in page.posts
+            arrival = view.arrival_now()
+            items = [(p.post_id, p.cursor, p.envelope, arrival) for p in page.posts
                      if not p.deleted and p.envelope is not None]
             result = engine.ingest(view, items)
             for gone in (p.post_id for p in page.posts if p.deleted or p.envelope is None):
@@ -184,6 +233,7 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
                 unwritten, count = [], 0
             events.extend(result.events)
             warnings.extend(result.warnings)
+            warnings.extend(V.departure_warnings(view, result.late, result.exposed))
             for author, ranges in result.gaps.items():
                 gaps.setdefault(author, []).extend(ranges)
             unknown.extend(result.unknown_heads)
@@ -217,12 +267,13 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
 def _retry_held(device: Device, view: GroupView, events: list[ev.Event],
                 warnings: list[ev.SyncWarning]) -> set[bytes]:
     """Try held posts again; returns those that still name a log this device lacks."""
-    items = [(pid, cursor, raw) for pid, (cursor, raw) in view.held.items()]
-    result = engine.ingest(view, items, retrying=True)
+    items = [(pid, held.cursor, held.envelope, held.arrival) for pid, held in view.held.items()]
+    result = engine.ingest(view, items)
     _write(device, view, [(result, None)])
     _apply(view, result)
     events.extend(result.events)
     warnings.extend(result.warnings)
+    warnings.extend(V.departure_warnings(view, result.late, result.exposed))
     return {post_id for post_id, _seq, _reason in result.unknown_heads}
 
 
@@ -235,10 +286,13 @@ def _write(device: Device, view: GroupView,
         for result, cursor in pages:
             rows = [(opened.post_id, c, opened.body.epoch, opened.body.expires_at_ms,
                      device.seal("post", record_id(gid, opened.post_id),
-                                 encode_stored_post(opened)))
-                    for opened, c in result.stored]
+                                 encode_stored_post(opened)),
+                     arrival.known_seq, arrival.fence_seq)
+                    for opened, c, arrival in result.stored]
             store.save_posts(db, gid, rows)
-            store.hold(db, gid, result.held)
+            store.hold(db, gid, [HeldRow(pid, held.cursor, held.envelope,
+                                         held.arrival.known_seq, held.arrival.fence_seq)
+                                 for pid, held in result.held])
             store.unhold(db, gid, _done(result))
             store.reject(db, gid, result.rejected)
             store.set_cursor(db, gid, cursor)
@@ -249,11 +303,12 @@ def _write(device: Device, view: GroupView,
 
 def _apply(view: GroupView, result: engine.Ingest) -> None:
     """What ingesting decided, in memory (the timeline itself is updated by ingest)."""
-    for opened, _c in result.stored:
+    for opened, _c, arrival in result.stored:
+        view.arrivals[opened.post_id] = arrival
         if opened.body.expires_at_ms is not None:
             view.expiring[opened.post_id] = opened.body.expires_at_ms
-    for pid, c, raw in result.held:
-        view.held[pid] = (c, raw)
+    for pid, held in result.held:
+        view.held.setdefault(pid, held)
     for pid in _done(result):
         view.held.pop(pid, None)
     view.rejected.update(pid for pid, _ in result.rejected)
@@ -312,5 +367,6 @@ def _duties(device: Device, view: GroupView, events: list[ev.Event],
             name = V.display_name(view, view.me.sign_pk)
             if name is not None:
                 publish_profile(device, view, MemberProfile(name))
-    except (LogConflictError, RotationPendingError, EpochStaleError):
-        pass  # another admin acted first, or an admin must rotate: the next sync looks again
+    except (LogConflictError, RotationPendingError, EpochStaleError, RelayUnavailableError):
+        pass  # another admin acted first, an admin must rotate, or the relay went away:
+        # what this device owes is worked out again from the log by the next sync

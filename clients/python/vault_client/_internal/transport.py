@@ -146,6 +146,10 @@ class EventsPage:
     count: int
     cursor: str
     more: bool
+    post_ids: tuple[bytes, ...] = ()
+    """The posts (new, or deleted: tombstones) among the events."""
+    log_seqs: tuple[int, ...] = ()
+    """The log entries among the events."""
 
 
 @dataclass(frozen=True)
@@ -430,13 +434,24 @@ class Transport:
             timeout=timeout + self._timeout,
         )
         body = self._json(response, 200)
-        return EventsPage(len(_field(body, "events", list)),
-                          _cursor(_field(body, "cursor", str)), bool(_field(body, "more", bool)))
+        items = _field(body, "events", list)
+        post_ids: list[bytes] = []
+        log_seqs: list[int] = []
+        for item in items:
+            kind = _field(item, "type", str)
+            if kind == "post":
+                post_ids.append(_b64(_field(item, "post", dict), "post_id"))
+            elif kind == "log":
+                log_seqs.append(int(_field(item, "seq", int)))
+            else:
+                raise MalformedError("relay response: unknown event type")
+        return EventsPage(len(items), _cursor(_field(body, "cursor", str)),
+                          bool(_field(body, "more", bool)), tuple(post_ids), tuple(log_seqs))
 
-    def put_blob(self, auth: Auth, blob_id: bytes, data: bytes) -> None:
+    def put_blob(self, auth: Auth, blob_id: bytes, data: bytes, post_id: bytes) -> None:
         response = self._authed(
             auth, "PUT", f"{self._base(auth.group_id)}/blobs/{b64encode(blob_id)}",
-            content=data, idempotent=True)
+            content=data, params={"post_id": b64encode(post_id)}, idempotent=True)
         self._json(response, 200, 201)
 
     def get_blob(self, auth: Auth, blob_id: bytes) -> bytes:

@@ -10,8 +10,11 @@ from datetime import timedelta
 
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import DecryptionError, MalformedError, MetadataError, VaultError
+from vault.crypto.freshness import Arrival, judge
 from vault.crypto.metadata import GroupMetadata, open_group_metadata, open_member_profile
 from vault.crypto.timeline import VisiblePost, thread_view
+from vault_client import events as ev
+from vault_client._internal.names import clashing
 from vault_client._internal.sync import GroupView
 from vault_client.types import AttachmentInfo, MemberInfo, PostView, Thread
 
@@ -93,18 +96,56 @@ def display_name(view: GroupView, sign_pk: bytes) -> str | None:
     return name
 
 
+def labels(view: GroupView) -> dict[bytes, tuple[str, bool]]:
+    """Signing key -> (how to show them, whether their name clashes with another's) for
+    every current and former member: a name alone when it is theirs only; with the start
+    of their fingerprint when another member's name looks the same (see :mod:`.names`), or
+    when they have no readable name yet."""
+    state = view.state
+    assert state is not None
+    everyone = {**state.former_members, **state.members}
+    names = {pk: display_name(view, pk) for pk in everyone}
+    clash = clashing(names.items())
+    out: dict[bytes, tuple[str, bool]] = {}
+    for pk, member in everyone.items():
+        short = member.identity.short_fingerprint()[:9]
+        name = names[pk]
+        if name is None:
+            out[pk] = (f"member {short}", False)
+        else:
+            out[pk] = (f"{name} ({short})" if pk in clash else name, pk in clash)
+    return out
+
+
+def name_or_id(view: GroupView, sign_pk: bytes) -> str:
+    """A member as a sentence names them."""
+    found = labels(view).get(sign_pk) if view.state is not None else None
+    return found[0] if found is not None else f"member {b64encode(sign_pk)[:8]}"
+
+
 def members(view: GroupView) -> list[MemberInfo]:
     assert view.state is not None
     me = view.me.sign_pk
+    shown = labels(view)
     return [
         MemberInfo(b64encode(pk), display_name(view, pk), m.role, m.identity.short_fingerprint(),
-                   m.joined_seq, pk == me)
+                   m.joined_seq, pk == me, shown[pk][0], shown[pk][1])
         for pk, m in sorted(view.state.members.items(), key=lambda kv: kv[1].joined_seq)
     ]
 
 
-def _post_view(view: GroupView, post: VisiblePost, expires: int | None) -> PostView:
+def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
+               shown: dict[bytes, tuple[str, bool]]) -> PostView:
     gid = view.gid
+    state = view.state
+    assert state is not None
+    opened = view.timeline.get(post.post_id)
+    late = False
+    exposed: tuple[bytes, ...] = ()
+    if opened is not None:
+        verdict = judge(state, opened.body, view.arrivals.get(post.post_id, Arrival()))
+        late, exposed = verdict.late_author, verdict.exposed_to
+    label = shown.get(post.author, (f"member {b64encode(post.author)[:8]}", False))[0]
     return PostView(
         post_id=b64encode(post.post_id),
         group_id=gid,
@@ -123,19 +164,45 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None) -> PostV
                         for text, who in post.reactions),
         expires_at_ms=expires,
         is_mine=post.author == view.me.sign_pk,
+        author_label=label,
+        reactions_behind_warning=tuple(
+            (warning, text, tuple(b64encode(pk) for pk in who))
+            for warning, text, who in post.warned_reactions),
+        from_departed_member=late,
+        may_have_been_read_by=tuple(b64encode(pk) for pk in exposed),
+        notice=_notice(view, post.author, late, exposed, shown),
     )
+
+
+def _notice(view: GroupView, author: bytes, late: bool, exposed: Sequence[bytes],
+            shown: dict[bytes, tuple[str, bool]]) -> str | None:
+    """The marks of :mod:`vault.crypto.freshness`, in words."""
+    def who(pk: bytes) -> str:
+        return shown.get(pk, (f"member {b64encode(pk)[:8]}", False))[0]
+
+    parts = []
+    if late:
+        parts.append(f"This arrived after {who(author)} had left the group: it may have been "
+                     "written before they left, or afterwards by someone who kept their keys.")
+    if exposed:
+        names = ", ".join(who(pk) for pk in exposed)
+        writer = "You" if author == view.me.sign_pk else who(author)
+        parts.append(f"{writer} wrote this before seeing that {names} had left, so {names} "
+                     "may have read it.")
+    return " ".join(parts) or None
 
 
 def post_views(view: GroupView, now_ms: int) -> list[PostView]:
     assert view.state is not None
     result = thread_view(view.timeline, view.state)
+    shown = labels(view)
     out: list[PostView] = []
     for post in result.posts:
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
         if expires is not None and expires <= now_ms:
             continue
-        out.append(_post_view(view, post, expires))
+        out.append(_post_view(view, post, expires, shown))
     return out
 
 
@@ -161,3 +228,31 @@ def threads(posts: Sequence[PostView]) -> list[Thread]:
         else:
             roots.setdefault(root, []).append(post)
     return [Thread(by_id[r], tuple(roots.get(r, ()))) for r in order]
+
+
+def departure_warnings(view: GroupView, late: dict[bytes, list[bytes]],
+                       exposed: dict[tuple[bytes, tuple[bytes, ...]], list[bytes]]
+                       ) -> list[ev.SyncWarning]:
+    """In words: posts from members who had departed when they arrived, and posts written
+    on a stale view (see :mod:`vault.crypto.freshness`)."""
+    out: list[ev.SyncWarning] = []
+    for author, post_ids in late.items():
+        who = name_or_id(view, author)
+        out.append(ev.PostsFromDepartedMember(
+            view.gid,
+            f"{len(post_ids)} post(s) by {who} arrived only after {who} had left or been "
+            f"removed. They are shown, marked: they may have been written before {who} "
+            "left, or afterwards by someone who kept their keys.",
+            b64encode(author), tuple(b64encode(p) for p in post_ids)))
+    for (author, readers), post_ids in exposed.items():
+        names = ", ".join(name_or_id(view, pk) for pk in readers)
+        mine = author == view.me.sign_pk
+        writer = "You" if mine else name_or_id(view, author)
+        out.append(ev.StaleViewPosts(
+            view.gid,
+            f"{writer} wrote {len(post_ids)} post(s) before seeing that {names} had left "
+            f"or been removed, so {names} may have read them (the relay hid the change, or "
+            "the device was offline). Newer posts use a new key they do not have.",
+            b64encode(author), tuple(b64encode(p) for p in post_ids),
+            tuple(b64encode(pk) for pk in readers), mine))
+    return out

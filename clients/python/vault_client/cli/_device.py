@@ -8,6 +8,7 @@ import os
 import click
 
 from vault_client import normalize_relay_url, wipe_home
+from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import group_option, session, yes_option
 from vault_client.cli._support import (
     State,
@@ -26,7 +27,7 @@ from vault_client.cli._support import (
 from vault_client.errors import InviteUriError
 
 
-@click.command("config")
+@click.command("config", cls=IdCommand)
 @click.option("--relay", "new_relay", metavar="URL",
               help="Save the relay new groups are created on.")
 @click.option("--unset-relay", is_flag=True, help="Forget the saved relay.")
@@ -51,7 +52,7 @@ def config_command(state: State, new_relay: str | None, unset_relay: bool) -> No
     click.echo(f"relay for new groups: {relay or '(none: set one with vault config --relay URL)'}")
 
 
-@click.command("export-identity")
+@click.command("export-identity", cls=IdCommand)
 @group_option
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
@@ -72,7 +73,7 @@ def export_identity_command(state: State, group_ref: str | None, path: str, forc
                "(not `vault leave`, which would end your membership).")
 
 
-@click.command("import-identity")
+@click.command("import-identity", cls=IdCommand)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @pass_state
 def import_identity_command(state: State, path: str) -> None:
@@ -84,7 +85,7 @@ def import_identity_command(state: State, path: str) -> None:
     click.echo(f"Imported: this device is now your member identity in {group_label(info)}.")
 
 
-@click.command("wipe")
+@click.command("wipe", cls=IdCommand)
 @yes_option
 @pass_state
 def wipe_command(state: State, yes: bool) -> None:

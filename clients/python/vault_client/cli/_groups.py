@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import (
     HISTORY_HELP,
     group_option,
@@ -29,7 +30,7 @@ def group_command() -> None:
     """Create groups and see the ones this device is in."""
 
 
-@group_command.command("create")
+@group_command.command("create", cls=IdCommand)
 @click.argument("name")
 @click.option("--description", default="", help="A short description members see.")
 @click.option("--rules", default="", help="The group's rules, shown to members.")
@@ -59,7 +60,7 @@ def group_create(state: State, name: str, description: str, rules: str,
     click.echo(f"Next: invite people with `vault invite -g {number}`.")
 
 
-@group_command.command("list")
+@group_command.command("list", cls=IdCommand)
 @pass_state
 def group_list(state: State) -> None:
     """The groups this device is in (or asked to join), numbered for --group."""
@@ -79,12 +80,16 @@ def group_list(state: State) -> None:
     table(rows)
 
 
-@group_command.command("info")
+@group_command.command("info", cls=IdCommand)
 @click.argument("group_ref", metavar="[GROUP]", required=False, envvar="VAULT_GROUP")
 @click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
+@click.option("--code-at", "code_at", type=click.IntRange(0), metavar="ENTRY",
+              help="Show the group code at this log entry (to compare with a member whose "
+                   "device is at that entry).")
 @pass_state
-def group_info(state: State, group_ref: str | None, no_sync: bool) -> None:
-    """Everything about one group: name, rules, your role, its key epoch and log head."""
+def group_info(state: State, group_ref: str | None, no_sync: bool, code_at: int | None) -> None:
+    """Everything about one group: name, rules, your role, its key epoch and log head, and
+    the group code to compare with other members."""
     client, info = session(state, group_ref)
     if not no_sync:
         info = sync_quietly(client, info)
@@ -101,11 +106,16 @@ def group_info(state: State, group_ref: str | None, no_sync: bool) -> None:
         ("log", f"{info.log_seq + 1} entries, head {info.log_head}"),
         ("history for new members", str(info.history_policy)),
     ]
+    if info.log_seq >= 0:
+        lines.insert(-1, ("group code", f"{client.group_code(info.group_id, code_at)} (at "
+                                        f"entry {info.log_seq if code_at is None else code_at})"))
     if info.unsent_posts:
         lines.append(("unsent posts", f"{info.unsent_posts} (sent with the next `vault sync`)"))
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key + ':':<{width + 1}} {value}")
+    note("Compare the group code with another member, in person, for the same entry: a "
+         "different code means you are shown different versions of the group.")
     if info.rotation_pending:
         note("A member left and no admin has started a new key yet; an admin's next sync does.")
     for title, text in (("Description", info.description), ("Rules", info.rules)):
@@ -113,7 +123,7 @@ def group_info(state: State, group_ref: str | None, no_sync: bool) -> None:
             click.echo(f"\n{title}:\n{indent(text, '  ')}")
 
 
-@group_command.command("update")
+@group_command.command("update", cls=IdCommand)
 @group_option
 @click.option("--name", help="A new name.")
 @click.option("--description", help="A new description.")

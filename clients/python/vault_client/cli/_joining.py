@@ -7,6 +7,7 @@ import os
 
 import click
 
+from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import (
     HISTORY_HELP,
     ROLES,
@@ -34,7 +35,7 @@ from vault_client.cli._support import (
 from vault_client.errors import JoinPendingError
 
 
-@click.command("invite")
+@click.command("invite", cls=IdCommand)
 @group_option
 @click.option("--max-uses", default=1, show_default=True, type=click.IntRange(1, 10_000),
               help="How many people may use it.")
@@ -80,7 +81,7 @@ def invite_command(state: State, group_ref: str | None, max_uses: int, expires: 
     click.echo(f"invite id (to revoke it): {invite.invite_id}")
 
 
-@click.command("revoke-invite")
+@click.command("revoke-invite", cls=IdCommand)
 @group_option
 @click.argument("invite_id")
 @pass_state
@@ -91,7 +92,7 @@ def revoke_invite(state: State, group_ref: str | None, invite_id: str) -> None:
     click.echo("The invite is revoked: nobody else can use it.")
 
 
-@click.command("join")
+@click.command("join", cls=IdCommand)
 @click.argument("invite", metavar="INVITE")
 @click.option("--name", "display_name", metavar="NAME", help="How you want to appear to "
               "members (set once you are admitted).")
@@ -139,7 +140,7 @@ def join_command(state: State, invite: str, display_name: str | None,
         click.echo(f"Members see you as {display_name}.")
 
 
-@click.command("requests")
+@click.command("requests", cls=IdCommand)
 @group_option
 @pass_state
 def requests_command(state: State, group_ref: str | None) -> None:
@@ -158,7 +159,7 @@ def requests_command(state: State, group_ref: str | None) -> None:
                "the same: `vault approve NUMBER`. Otherwise: `vault deny NUMBER`.")
 
 
-@click.command("approve")
+@click.command("approve", cls=IdCommand)
 @group_option
 @click.argument("who", metavar="REQUEST")
 @click.option("--role", type=click.Choice(ROLES, case_sensitive=False), default="member",
@@ -181,7 +182,7 @@ def approve_command(state: State, group_ref: str | None, who: str, role: str,
                f"{group_label(info)}.")
 
 
-@click.command("deny")
+@click.command("deny", cls=IdCommand)
 @group_option
 @click.argument("who", metavar="REQUEST")
 @yes_option

