@@ -442,3 +442,16 @@ def test_join_request_round_trip(seed: bytes, secret: bytes, now_ms: int) -> Non
     assert decoded == request
     assert isinstance(decoded.joiner, PublicIdentity)
     decoded.verify(invite_keypair(secret)[1])
+
+
+def test_trim_set_is_white_space_and_byte_order_mark() -> None:
+    """§8.2: Unicode White_Space and U+FEFF, not str.strip()'s set (which adds U+001C-U+001F
+    and lacks U+FEFF)."""
+    python_space = {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    separators = {chr(c) for c in range(0x1C, 0x20)}
+    assert set(invites.TRIMMED) == (python_space - separators) | {"\ufeff"}
+    link = InviteLink("https://relay.example.org", bytes(32), bytes(16), bytes(32))
+    assert parse_invite_uri("\ufeff" + link.to_uri() + "\u0085") == link
+    for text in ("\x1c" + link.to_uri(), link.to_uri() + "\x1f", "\u200b" + link.to_uri()):
+        with pytest.raises(InviteUriError):
+            parse_invite_uri(text)

@@ -287,3 +287,28 @@ def test_repr_never_shows_what_was_written() -> None:
     for secret in ("Survivors", "Elm St", "be kind"):
         assert secret not in repr(group) and secret not in str(group)
     assert "Jane" not in repr(profile) and "Jane" not in str(profile)
+
+
+def test_refused_list_is_unicode_14_format_and_control_characters_frozen() -> None:
+    """§7.1's refused list is exactly Unicode 14.0's Cc, Cf, Zl, Zp and Cs, written out, so the
+    name rules do not move with the runtime's Unicode version."""
+    import unicodedata
+
+    from vault.crypto.metadata import _refused
+
+    if unicodedata.unidata_version == "14.0.0":  # Python 3.11: compare with the tables
+        refused = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+        assert [c for c in range(0x110000)
+                if _refused(chr(c)) != (unicodedata.category(chr(c)) in refused)] == []
+    # Whatever the runtime: a format character added after 14.0 is allowed, as the spec says.
+    assert MemberProfile("Ra \U00013439").display_name == "Ra \U00013439"
+
+
+def test_joiners_need_visible_non_ascii_neighbours() -> None:
+    for good in ("\U0001f469\U0001f3fd\u200d\U0001f4bb", "1\ufe0f\u20e3", "\u00a9\ufe0f",
+                 "\u0915\u094d\u200d\u0937", "Sam \U0001f3f3\ufe0f\u200d\U0001f308"):
+        assert MemberProfile(good).display_name == good
+    for bad in ("Ad\u200dmin", "\U0001f308\u200d", "\u200d\U0001f308", "A\ufe0f", "\ufe0f",
+                "\U0001f308\u200d\u200d\U0001f308", "\u0915\u200d\u200b\u0937"):
+        with pytest.raises(MetadataError):
+            MemberProfile(bad)

@@ -29,6 +29,7 @@ import pytest
 from argon2 import low_level as argon2_low
 
 from vault.crypto import auth, keystore, labels
+from vault.crypto import invites as invites_module
 from vault.crypto.attachments import (
     MIB,
     Attachment,
@@ -49,10 +50,14 @@ from vault.crypto.epochs import (
     post_key,
 )
 from vault.crypto.errors import VaultError, all_error_classes
+from vault.crypto.freshness import Arrival, check_not_departed, judge
 from vault.crypto.group_state import (
     GroupState,
     LogCheckpoint,
     apply_entry,
+    check_checkpoint,
+    check_same_entry,
+    extend_log,
     genesis_state,
     verify_log,
 )
@@ -73,6 +78,7 @@ from vault.crypto.invites import (
     join_proof_message,
     make_join_request,
     new_invite,
+    normalize_relay_url,
     parse_invite_uri,
     verify_join_proof,
 )
@@ -88,6 +94,7 @@ from vault.crypto.localstore import (
     encode_stored_post,
     local_store_key,
     open_record,
+    record_id,
     seal_record,
 )
 from vault.crypto.log import (
@@ -114,9 +121,29 @@ from vault.crypto.log import (
 )
 from vault.crypto.metadata import GroupMetadata, MemberProfile, open_metadata, seal_metadata
 from vault.crypto.padding import bucket_size, is_bucket, pad, pad_to, unpad
-from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, open_post, seal_post
+from vault.crypto.posts import (
+    OpenedPost,
+    PostBody,
+    PostEnvelope,
+    PostKind,
+    check_can_post,
+    open_post,
+    seal_post,
+)
 from vault.crypto.primitives import derive_key, frame, labelled_hash, sign, verify
 from vault.crypto.safety import group_code, safety_number
+from vault.crypto.timeline import (
+    DuplicateIgnored,
+    GapDetected,
+    GapFilled,
+    MissingReferences,
+    NewPost,
+    Resealed,
+    SequenceJump,
+    Timeline,
+    UnknownHead,
+    thread_view,
+)
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors"
 FAMILIES = ("primitives", "identity", "safety", "log", "epochs", "padding", "attachments",
@@ -211,12 +238,19 @@ def signer(sign_seed: str) -> Identity:
     return Identity(b(sign_seed), bytes(32))
 
 
+URI_REASONS = ("NOT_AN_INVITE", "INCOMPLETE", "DAMAGED", "NEWER", "TOO_LONG", "INSECURE",
+               "USERINFO", "BAD_SERVER")
+
+
 def expect_error(expected: Json, action: Callable[[], object]) -> None:
     code = expected["error"]
     assert code in all_error_classes(), f"{code} is not a VaultError code"
     with pytest.raises(VaultError) as info:
         action()
     assert info.value.code == code, f"raised {info.value.code}: {info.value}"
+    if "reason" in expected:  # which message of protocol §8.2
+        assert expected["reason"] in URI_REASONS
+        assert info.value.message == getattr(invites_module, expected["reason"])
 
 
 def framed(label: bytes, message: bytes) -> bytes:
@@ -240,9 +274,23 @@ def full_state() -> GroupState:
     return verify_log(group_id, entries)
 
 
+@functools.cache
 def state_for(ref: str) -> GroupState:
-    assert ref == FULL_LOG, f"unknown state reference {ref}"
-    return full_state()
+    """A state reference (README: ``log.json#full_log``, ``log.json#full_log@12``, or the
+    name of any positive ``verify_log`` vector)."""
+    assert ref.startswith("log.json#"), f"unknown state reference {ref}"
+    name, _, upto = ref.removeprefix("log.json#").partition("@")
+    group_id, entries = full_log()
+    if name == "full_log":
+        if upto:
+            return verify_log(group_id, entries[: int(upto) + 1])
+        return full_state()
+    assert not upto, ref
+    vector = next(v for v in load("log")["vectors"] if v["name"] == name)
+    assert vector["op"] == "verify_log" and "error" not in vector["expected"], ref
+    inputs = vector["inputs"]
+    served = entries[: inputs["entries_from_full_log"]] + [b(e) for e in inputs["extra_entries"]]
+    return verify_log(b(inputs["group_id"]), served)
 
 
 # --- primitives ----------------------------------------------------------------------------
@@ -443,6 +491,7 @@ def state_summary(state: GroupState) -> Json:
         out = {"sign_pk": m.sign_pk.hex(), "role": int(m.role), "joined_seq": m.joined_seq}
         if m.removed_seq is not None:
             out["removed_seq"] = m.removed_seq
+            out["removed_at_ms"] = m.removed_at_ms
         return out
 
     def meta(body: MetadataBody | None) -> Json | None:
@@ -493,22 +542,50 @@ def check_role_history(state: GroupState, expected: Json) -> None:
 def _verify_log(inputs: Json, expected: Json) -> None:
     group_id = b(inputs["group_id"])
     if "entries" in inputs:
-        state = verify_log(group_id, [b(e) for e in inputs["entries"]])
-        assert state_summary(state) == expected["state"]
-        check_role_history(state, expected["state"])
-        assert state.checkpoint().encode() == b(expected["checkpoint"])
-        return
-    entries = full_log()[1][: inputs["entries_from_full_log"]]
-    entries += [b(e) for e in inputs["extra_entries"]]
-    checkpoint = inputs["checkpoint"]
-    if "state" in expected:  # the full log extended by entries a vector adds
-        assert checkpoint is None
-        state = verify_log(group_id, entries)
-        assert state_summary(state) == expected["state"]
-        check_role_history(state, expected["state"])
-        return
+        entries = [b(e) for e in inputs["entries"]]
+    else:
+        entries = full_log()[1][: inputs["entries_from_full_log"]]
+        entries += [b(e) for e in inputs["extra_entries"]]
+    checkpoint = inputs.get("checkpoint")
     saved = None if checkpoint is None else LogCheckpoint.decode(b(checkpoint))
-    expect_error(expected, lambda: verify_log(group_id, entries, checkpoint=saved))
+    now_ms = inputs.get("now_ms")  # the verifier's clock, when the vector supplies one
+    if "error" in expected:
+        expect_error(expected, lambda: verify_log(group_id, entries, checkpoint=saved,
+                                                  now_ms=now_ms))
+        return
+    state = verify_log(group_id, entries, checkpoint=saved, now_ms=now_ms)
+    assert "state" in expected or "checkpoint" in expected
+    if "state" in expected:
+        assert state_summary(state) == expected["state"]
+        check_role_history(state, expected["state"])
+    if "checkpoint" in expected:
+        assert state.checkpoint().encode() == b(expected["checkpoint"])
+    # Incremental verification gives the same state (protocol §4.8).
+    if len(entries) > 1:
+        half = verify_log(group_id, entries[: len(entries) // 2], now_ms=now_ms)
+        assert extend_log(half, entries[len(entries) // 2:], now_ms=now_ms) == state
+
+
+@check("log", "check_checkpoint")
+def _check_checkpoint(inputs: Json, expected: Json) -> None:
+    state = state_for(inputs["state"])
+    checkpoint = LogCheckpoint.decode(b(inputs["checkpoint"]))
+    if "error" in expected:
+        expect_error(expected, lambda: check_checkpoint(state, checkpoint))
+        return
+    assert expected == {"ok": True}
+    check_checkpoint(state, checkpoint)
+    check_checkpoint(list(state.hashes), checkpoint)
+
+
+@check("log", "check_same_entry")
+def _check_same_entry(inputs: Json, expected: Json) -> None:
+    state = state_for(inputs["state"])
+    if "error" in expected:
+        expect_error(expected, lambda: check_same_entry(state, inputs["seq"], b(inputs["hash"])))
+        return
+    assert expected == {"ok": True}
+    check_same_entry(state, inputs["seq"], b(inputs["hash"]))
 
 
 @check("log", "log_checkpoint")
@@ -620,8 +697,12 @@ def _epoch_grant(inputs: Json, expected: Json) -> None:
 def _open_grant(inputs: Json, expected: Json) -> None:
     me = Identity(b(inputs["opener_sign_seed"]), b(inputs["opener_box_sk"]))
     state = state_for(inputs["state"])
-    expect_error(expected, lambda: open_grant(EpochGrant.decode(b(inputs["epoch_grant"])), me,
-                                              state))
+    if "error" in expected:
+        expect_error(expected, lambda: open_grant(EpochGrant.decode(b(inputs["epoch_grant"])),
+                                                  me, state))
+        return
+    assert open_grant(EpochGrant.decode(b(inputs["epoch_grant"])), me, state) == b(
+        expected["epoch_key"])
 
 
 @check("epochs", "decode_epoch_grant")
@@ -777,6 +858,132 @@ def _decode_post_envelope(inputs: Json, expected: Json) -> None:
     expect_error(expected, lambda: PostEnvelope.decode(b(inputs["data"])))
 
 
+@check("posts", "decode_post_body")
+def _decode_post_body(inputs: Json, expected: Json) -> None:
+    expect_error(expected, lambda: PostBody.decode(b(inputs["data"])))
+
+
+@check("posts", "check_can_post")
+def _check_can_post(inputs: Json, expected: Json) -> None:
+    state = state_for(inputs["state"])
+    author = ob(inputs["author"])
+    if "error" in expected:
+        expect_error(expected, lambda: check_can_post(state, inputs["epoch"], author=author))
+        return
+    assert expected == {"ok": True}
+    check_can_post(state, inputs["epoch"], author=author)
+
+
+@check("posts", "judge_arrival")
+def _judge_arrival(inputs: Json, expected: Json) -> None:
+    state = state_for(inputs["state"])
+    body = PostBody.decode(b(inputs["body"]))
+    arrival = Arrival(inputs["known_seq"], inputs["fence_seq"])
+    if "error" in expected:
+        expect_error(expected, lambda: check_not_departed(state, body, arrival))
+        return
+    check_not_departed(state, body, arrival)
+    verdict = judge(state, body, arrival)
+    assert verdict.late_author == expected["late_author"]
+    assert [x.hex() for x in verdict.exposed_to] == expected["exposed_to"]
+
+
+def opened(pair: Json) -> OpenedPost:
+    """An opened post from its signed body bytes and signature (all the timeline reads)."""
+    body = PostBody.decode(b(pair["body"]))
+    verify(body.author, labels.POST_SIGNATURE, b(pair["body"]), b(pair["signature"]), "post")
+    shell = PostEnvelope(body.group_id, body.epoch, body.post_id, body.log_seq, body.log_head,
+                         body.expires_at_ms, bytes(24), b"")
+    return OpenedPost(body, shell, b(pair["signature"]))
+
+
+def events(items: Any) -> list[Json]:
+    out: list[Json] = []
+    for e in items:
+        if isinstance(e, NewPost):
+            out.append({"event": "NewPost", "post_id": e.post.post_id.hex()})
+        elif isinstance(e, DuplicateIgnored):
+            out.append({"event": "DuplicateIgnored", "post_id": e.post_id.hex()})
+        elif isinstance(e, Resealed):
+            out.append({"event": "Resealed", "post_id": e.post_id.hex()})
+        elif isinstance(e, GapDetected):
+            out.append({"event": "GapDetected", "author": e.author.hex(), "first": e.first,
+                        "last": e.last})
+        elif isinstance(e, SequenceJump):
+            out.append({"event": "SequenceJump", "post_id": e.post_id.hex(),
+                        "author": e.author.hex(), "author_seq": e.author_seq,
+                        "previous": e.previous})
+        elif isinstance(e, GapFilled):
+            out.append({"event": "GapFilled", "author": e.author.hex(),
+                        "author_seq": e.author_seq})
+        elif isinstance(e, MissingReferences):
+            out.append({"event": "MissingReferences", "post_id": e.post_id.hex(),
+                        "refs": [r.hex() for r in e.refs]})
+        else:
+            assert isinstance(e, UnknownHead)
+            out.append({"event": "UnknownHead", "post_id": e.post_id.hex(),
+                        "log_seq": e.log_seq, "log_head": e.log_head.hex()})
+    return out
+
+
+def run_step(timeline: Timeline, step: Json) -> list[Json]:
+    if "add" in step:
+        return events(timeline.add(opened(step["add"])))
+    if "expect" in step:
+        gap = timeline.expect(b(step["expect"]["author"]), step["expect"]["seq"])
+        return events([] if gap is None else [gap])
+    e = step["add_envelope"]
+    return events(timeline.add_envelope(PostEnvelope.decode(b(e["envelope"])),
+                                        b(e["epoch_key"]), state_for(e["state"])))
+
+
+@check("posts", "timeline")
+def _timeline(inputs: Json, expected: Json) -> None:
+    timeline = Timeline()
+    steps = inputs["steps"]
+    if "error" in expected:
+        for step in steps[:-1]:
+            run_step(timeline, step)
+        expect_error(expected, lambda: run_step(timeline, steps[-1]))
+        return
+    assert len(expected["steps"]) == len(steps)
+    for step, want in zip(steps, expected["steps"], strict=True):
+        if isinstance(want, dict):  # a step that fails, and changes nothing
+            before = (timeline.ordered(), dict(timeline.gaps()), timeline.pending())
+            expect_error(want, lambda step=step: run_step(timeline, step))
+            assert (timeline.ordered(), dict(timeline.gaps()), timeline.pending()) == before
+        else:
+            assert run_step(timeline, step) == want
+    assert [{"author": a.hex(), "ranges": [list(g) for g in gaps]}
+            for a, gaps in sorted(timeline.gaps().items())] == expected["gaps"]
+    assert sorted(e.post_id.hex() for e in timeline.pending()) == expected["pending"]
+    assert [post.post_id.hex() for post in timeline.ordered()] == expected["ordered"]
+    assert [post.body.log_seq for post in timeline.ordered()] == expected["ordered_log_seqs"]
+
+
+@check("posts", "thread_view")
+def _thread_view(inputs: Json, expected: Json) -> None:
+    timeline = Timeline()
+    for pair in inputs["posts"]:
+        timeline.add(opened(pair))
+    view = thread_view(timeline, state_for(inputs["state"]))
+    assert [{
+        "post_id": v.post_id.hex(), "author": v.author.hex(), "kind": int(v.kind),
+        "reply_to": None if v.reply_to is None else v.reply_to.hex(),
+        "timestamp_ms": v.timestamp_ms, "text": v.text, "content_warning": v.content_warning,
+        "attachments": [{"blob_id": a.blob_id.hex(), "blob_key": a.blob_key.hex(),
+                         "digest": a.digest.hex(), "size": a.size, "media_type": a.media_type}
+                        for a in v.attachments],
+        "edited_at_ms": v.edited_at_ms, "deleted": v.deleted,
+        "deleted_by": None if v.deleted_by is None else v.deleted_by.hex(),
+        "reactions": [{"text": t, "authors": [x.hex() for x in who]} for t, who in v.reactions],
+        "warned_reactions": [{"content_warning": cw, "text": t, "authors": [x.hex() for x in who]}
+                             for cw, t, who in v.warned_reactions],
+    } for v in view.posts] == expected["posts"]
+    assert [{"post_id": i.post_id.hex(), "cause": i.cause}
+            for i in view.ignored] == expected["ignored"]
+
+
 # --- metadata ------------------------------------------------------------------------------
 
 
@@ -789,9 +996,17 @@ def _group_metadata(inputs: Json, expected: Json) -> None:
 
 @check("metadata", "member_profile")
 def _member_profile(inputs: Json, expected: Json) -> None:
+    if "error" in expected:
+        expect_error(expected, lambda: MemberProfile(inputs["display_name"]))
+        return
     value = MemberProfile(inputs["display_name"])
     assert value.encode() == b(expected["encoded"])
     assert MemberProfile.decode(b(expected["encoded"])) == value
+
+
+@check("metadata", "decode_member_profile")
+def _decode_member_profile(inputs: Json, expected: Json) -> None:
+    expect_error(expected, lambda: MemberProfile.decode(b(inputs["data"])))
 
 
 @check("metadata", "seal_metadata")
@@ -874,6 +1089,16 @@ def _parse_invite_uri(inputs: Json, expected: Json) -> None:
                               b(expected["invite_id"]), b(expected["secret"]))
 
 
+@check("invites", "normalize_relay_url")
+def _normalize_relay_url(inputs: Json, expected: Json) -> None:
+    if "error" in expected:
+        expect_error(expected, lambda: normalize_relay_url(inputs["relay_url"]))
+        return
+    canonical = normalize_relay_url(inputs["relay_url"])
+    assert canonical == expected["relay_url"]
+    assert normalize_relay_url(canonical) == canonical  # the canonical form is a fixed point
+
+
 @check("invites", "join_proof")
 def _join_proof(inputs: Json, expected: Json) -> None:
     secret, group_id, invite_id = b(inputs["secret"]), b(inputs["group_id"]), b(inputs["invite_id"])
@@ -925,6 +1150,11 @@ def contents_of(entries: list[Json]) -> KeystoreContents:
     return KeystoreContents(tuple((e["name"], b(e["secret"])) for e in entries))
 
 
+@check("keystore", "decode_keystore_contents")
+def _decode_keystore_contents(inputs: Json, expected: Json) -> None:
+    expect_error(expected, lambda: KeystoreContents.decode(b(inputs["data"])))
+
+
 @check("keystore", "keystore_contents")
 def _keystore_contents(inputs: Json, expected: Json) -> None:
     contents = contents_of(inputs["entries"])
@@ -934,6 +1164,12 @@ def _keystore_contents(inputs: Json, expected: Json) -> None:
 
 @check("keystore", "seal_keystore")
 def _seal_keystore(inputs: Json, expected: Json) -> None:
+    if "error" in expected:
+        expect_error(expected, lambda: seal_keystore(
+            contents_of(inputs["entries"]), inputs["passphrase"],
+            params=KdfParams(**inputs["params"]),
+            random=Scripted(b(inputs["salt"]), b(inputs["nonce"]))))
+        return
     params = KdfParams(**inputs["params"])
     assert params == KdfParams()  # the vector uses the real default cost
     contents = contents_of(inputs["entries"])
@@ -1028,7 +1264,16 @@ def _export_identity(inputs: Json, expected: Json) -> None:
 
 @check("keystore", "import_identity")
 def _import_identity(inputs: Json, expected: Json) -> None:
-    expect_error(expected, lambda: import_identity(b(inputs["keystore"]), inputs["passphrase"]))
+    if "error" in expected:
+        expect_error(expected, lambda: import_identity(b(inputs["keystore"]),
+                                                       inputs["passphrase"]))
+        return
+    back = import_identity(b(inputs["keystore"]), inputs["passphrase"])
+    assert back.identity.encode_private() == b(expected["identity"])
+    assert (back.group_id, back.relay_url) == (b(expected["group_id"]), expected["relay_url"])
+    assert back.checkpoint == (None if expected["checkpoint"] is None
+                               else LogCheckpoint.decode(b(expected["checkpoint"])))
+    assert [[a.hex(), m] for a, m in sorted(back.post_marks.items())] == expected["post_marks"]
 
 
 # --- the local store -----------------------------------------------------------------------
@@ -1040,6 +1285,15 @@ def _local_store_key(inputs: Json, expected: Json) -> None:
     assert framed(labels.LOCAL_STORE_KEY, b"records") == b(expected["blake2b_message"])
     assert local_store_key(secret) == derive_key(secret, labels.LOCAL_STORE_KEY, b"records")
     assert local_store_key(secret) == b(expected["key"])
+
+
+@check("localstore", "record_id")
+def _record_id(inputs: Json, expected: Json) -> None:
+    parts = [part["u64"] if "u64" in part else b(part["bytes"]) for part in inputs["parts"]]
+    assert record_id(*parts) == b(expected["record_id"])
+    layout = b"".join(bytes((0,)) + p.to_bytes(8, "big") if isinstance(p, int)
+                      else bytes((1,)) + len(p).to_bytes(4, "big") + p for p in parts)
+    assert layout == b(expected["record_id"])
 
 
 @check("localstore", "seal_record")
@@ -1160,7 +1414,8 @@ def _verify_auth(inputs: Json, expected: Json) -> None:
 TEXT_FIELDS = frozenset({
     "label", "constant", "kind_name", "short_fingerprint", "safety_number", "group_code", "text",
     "content_warning", "media_type", "name", "description", "rules", "display_name", "type",
-    "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri",
+    "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri", "reason", "event",
+    "cause",
 })
 """The string-valued fields that are text (README.md); every other string is hex bytes."""
 
@@ -1185,13 +1440,16 @@ def test_every_family_is_present_and_well_formed() -> None:
         names = [v["name"] for v in document["vectors"]]
         assert len(names) == len(set(names)), f"{family}: duplicate vector names"
         for vector in document["vectors"]:
-            assert set(vector) <= {"name", "op", "description", "inputs", "expected"}
+            assert set(vector) <= {"name", "op", "description", "rules", "inputs", "expected"}
             assert (family, vector["op"]) in CHECKS, f"{family}: no check for {vector['op']}"
             negative = "error" in vector["expected"]
             assert vector["name"].startswith("reject_") == negative, vector["name"]
+            rules = vector.get("rules", {})
+            assert set(rules) <= {"accept", "reject"} and all(rules.values()), vector["name"]
             if negative:
-                assert list(vector["expected"]) == ["error"]
+                assert list(vector["expected"]) in (["error"], ["error", "reason"])
                 assert "description" in vector, vector["name"]
+                assert rules.get("reject"), f"{vector['name']}: a negative names its rule"
             for key, text in strings([vector["inputs"], vector["expected"]]):
                 if key not in TEXT_FIELDS:
                     assert len(text) % 2 == 0 and bytes.fromhex(text).hex() == text, (
@@ -1214,7 +1472,69 @@ def test_coverage_of_labels_kinds_and_errors() -> None:
                   if v["op"] == "seal_post"}
     assert post_kinds == {int(k) for k in PostKind}
     negatives = sum("error" in v["expected"] for f in FAMILIES for v in load(f)["vectors"])
-    assert negatives >= 50
+    assert negatives >= 300
+
+
+# --- rules: every rule of the specification is accepted and rejected by some vector -------
+
+
+def spec_rules() -> list[Any]:
+    from tests.vectors import generate
+
+    return generate.spec_rules()
+
+
+def coverage() -> dict[str, tuple[list[str], list[str]]]:
+    from tests.vectors import generate
+
+    return generate.rule_coverage({f"{f}.json": load(f) for f in FAMILIES})
+
+
+def test_every_rule_of_the_spec_has_accepting_and_rejecting_vectors() -> None:
+    """docs/protocol.md defines each rule by a table row whose first cell is its identifier;
+    each must be named by a vector that accepts it and one that rejects it."""
+    rules = spec_rules()
+    idents = [rule.ident for rule in rules]
+    assert len(idents) >= 200, "the rule tables of docs/protocol.md were not found"
+    assert len(idents) == len(set(idents)), "a rule identifier is defined twice"
+    covered = coverage()
+    missing = [f"{i}: {'accepting' if not covered.get(i, ([], []))[0] else 'rejecting'}"
+               for i in idents if not all(covered.get(i, ([], [])))]
+    assert missing == [], f"rules without vectors: {missing}"
+    assert sorted(set(covered) - set(idents)) == [], "vectors name rules the spec lacks"
+
+
+def test_negative_vectors_fail_with_their_rules_error() -> None:
+    """A negative vector's error (and §8.2 message) is one its rejected rule's row names, when
+    the row names any."""
+    codes = set(all_error_classes())
+    by_ident = {rule.ident: rule.codes(codes) for rule in spec_rules()}
+    by_reason = {rule.ident: {r for r in URI_REASONS if r in rule.row.rsplit("|", 2)[-2]}
+                 for rule in spec_rules()}
+    wrong = []
+    for family in FAMILIES:
+        for vector in load(family)["vectors"]:
+            if "error" not in vector["expected"]:
+                continue
+            named = set().union(*(by_ident[i] for i in vector["rules"]["reject"]))
+            if named and vector["expected"]["error"] not in named:
+                wrong.append(f"{family}:{vector['name']} {vector['expected']['error']} "
+                             f"not in {sorted(named)}")
+            reasons = set().union(*(by_reason[i] for i in vector["rules"]["reject"]))
+            if reasons and vector["expected"].get("reason") not in reasons:
+                wrong.append(f"{family}:{vector['name']} {vector['expected'].get('reason')} "
+                             f"not in {sorted(reasons)}")
+    assert wrong == []
+
+
+def test_readme_rule_table_is_current() -> None:
+    from tests.vectors import generate
+
+    documents = {f"{f}.json": load(f) for f in FAMILIES}
+    readme = (VECTOR_DIR / "README.md").read_text(encoding="utf-8")
+    assert generate.render_readme(documents, readme) == readme, (
+        "tests/vectors/README.md's rule table is stale: run `make vectors`")
+    assert "**none**" not in readme
 
 
 def test_generator_reproduces_the_committed_files() -> None:

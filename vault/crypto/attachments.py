@@ -94,7 +94,13 @@ class Attachment:
 
     @classmethod
     def read_from(cls, reader: Reader) -> Attachment:
-        return cls(
+        return cls(*cls.read_fields(reader))
+
+    @staticmethod
+    def read_fields(reader: Reader) -> tuple[bytes, bytes, bytes, int, str]:
+        """The five fields, unchecked: a post body checks its attachments' rules only once
+        its whole structure has been read (protocol §1.1, decoding order)."""
+        return (
             reader.fixed(BLOB_ID_SIZE, "attachment blob id"),
             reader.fixed(KEY_SIZE, "attachment key"),
             reader.fixed(HASH_SIZE, "attachment digest"),

@@ -7,7 +7,7 @@ it by in this group, and gets a short-lived session token back. Two kinds of sub
 * a **joiner** holding an invite signs with the invite key derived from the QR secret
   (``invite_pk`` from the log), which lets it read the log before it is a member.
 
-Signed message (label ``RELAY_AUTH``), wire form ``Tag.AUTH_CHALLENGE``::
+Signed message (label ``RELAY_AUTH``), wire form ``Tag.AUTH_MESSAGE`` (AuthMessage)::
 
     tag || version || kind[1] || group_id[32] || subject || challenge[32]
 
@@ -62,7 +62,7 @@ def auth_message(kind: AuthSubject, group_id: bytes, subject: bytes, challenge: 
     if len(challenge) != CHALLENGE_SIZE:
         raise MalformedError("auth challenge: challenge must be 32 bytes")
     return (
-        Writer(Tag.AUTH_CHALLENGE)
+        Writer(Tag.AUTH_MESSAGE)
         .u8(kind)
         .fixed(group_id, GROUP_ID_SIZE)
         .fixed(subject, _SUBJECT_SIZE[kind])

@@ -47,7 +47,11 @@ class Tag:
     JOIN_REQUEST: Final = 0x09
     KEYSTORE_CONTENTS: Final = 0x0A
     PRIVATE_IDENTITY: Final = 0x0B
-    AUTH_CHALLENGE: Final = 0x0C
+    AUTH_MESSAGE: Final = 0x0C
+    """The message a relay-auth answer signs (protocol §9: AuthMessage)."""
+    AUTH_CHALLENGE: Final = AUTH_MESSAGE
+    """The former name of :attr:`AUTH_MESSAGE` (the tag is the signed message's, not the
+    relay's 32-byte challenge's)."""
     METADATA_ENVELOPE: Final = 0x0D
     LOG_CHECKPOINT: Final = 0x0E
     KEYSTORE_FILE: Final = 0x0F

@@ -475,3 +475,17 @@ class NotPermittedError(ClientError):
     Refused on this device, before anything is written or sent."""
 
     code = "not_permitted"
+
+
+class UnknownReferenceError(ClientError):
+    """What was given to name a group, a member, a post or an invite names none (or several)
+    of those this device knows: give its id as Vault shows it, or its name."""
+
+    code = "reference_unknown"
+
+
+class InvalidArgumentError(ClientError):
+    """A value given to the SDK is not one it can use (a duration that is not positive, an
+    unknown history policy or QR format, a file that cannot be read, no relay to use)."""
+
+    code = "invalid_argument"

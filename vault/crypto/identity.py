@@ -61,20 +61,25 @@ class PublicIdentity:
 
     @classmethod
     def decode(cls, data: bytes) -> PublicIdentity:
-        """Decode and check the binding signature (a swapped box key is rejected here)."""
+        """Decode, then check the binding signature (a swapped box key is rejected here).
+
+        Structure first (``malformed``: tag, version, length, trailing bytes), then the
+        binding (``bad_signature``): the decoding order of protocol §1.1.
+        """
         reader = Reader(data, "public identity", Tag.PUBLIC_IDENTITY)
-        identity = cls.read_from(reader)
+        identity = cls.read_unchecked(reader)
         reader.done()
+        identity.check_binding()
         return identity
 
     @classmethod
-    def read_from(cls, reader: Reader) -> PublicIdentity:
+    def read_unchecked(cls, reader: Reader) -> PublicIdentity:
+        """Read the three fields (after the header) *without* checking the binding: the
+        caller checks it with :meth:`check_binding` once its own structure is complete."""
         sign_pk = reader.fixed(PUBLIC_KEY_SIZE, "signing key")
         box_pk = reader.fixed(PUBLIC_KEY_SIZE, "box key")
         binding_sig = reader.fixed(SIGNATURE_SIZE, "binding signature")
-        identity = cls(sign_pk, box_pk, binding_sig)
-        identity.check_binding()
-        return identity
+        return cls(sign_pk, box_pk, binding_sig)
 
     def check_binding(self) -> None:
         verify(

@@ -34,7 +34,7 @@ from typing import ClassVar, Final
 import nacl.bindings
 
 from vault.crypto import labels
-from vault.crypto.encoding import Reader, Tag, Writer, b64decode, b64encode
+from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer, b64decode, b64encode
 from vault.crypto.errors import InviteUriError, MalformedError
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import INVITE_ID_SIZE, join_proof_message
@@ -55,6 +55,7 @@ __all__ = [
     "INVITE_ID_SIZE",
     "MAX_URI_LENGTH",
     "SECRET_SIZE",
+    "TRIMMED",
     "InviteLink",
     "JoinRequest",
     "invite_keypair",
@@ -104,6 +105,14 @@ _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _SEGMENT = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+")
 _NEWER_VERSION = re.compile(r"v[1-9][0-9]{0,8}")
 _DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+TRIMMED: Final = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+"""The characters trimmed from both ends of scanned or pasted text (protocol §8.2): Unicode's
+White_Space (U+0009-U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
+U+202F, U+205F, U+3000) and U+FEFF. Not ``str.strip()``, which also trims U+001C-U+001F and
+keeps U+FEFF, nor JavaScript's ``trim()``, which keeps U+0085."""
 _LOOPBACK_V4: Final = ipaddress.IPv4Network("127.0.0.0/8")
 
 
@@ -205,7 +214,7 @@ def parse_invite_uri(text: str) -> InviteLink:
     message a person can act on; no message ever repeats any part of the text."""
     if not isinstance(text, str):
         raise InviteUriError(NOT_AN_INVITE)
-    text = text.strip()
+    text = text.strip(TRIMMED)
     if not text:
         raise InviteUriError(NOT_AN_INVITE)
     if len(text) > MAX_URI_LENGTH:
@@ -297,16 +306,23 @@ class JoinRequest:
 
     @classmethod
     def decode(cls, data: bytes) -> JoinRequest:
-        """Decode and check the joiner's signature and identity binding (not the proof)."""
+        """Decode and check the joiner's identity binding and signature (not the proof).
+
+        Order (protocol §1.1): the structure, the joiner's header included (``malformed``),
+        then the joiner's binding, then the request's signature (``bad_signature``).
+        """
         reader = Reader(data, "join request", Tag.JOIN_REQUEST)
         group_id = reader.fixed(GROUP_ID_SIZE, "group id")
         invite_id = reader.fixed(INVITE_ID_SIZE, "invite id")
-        joiner = PublicIdentity.decode(reader.fixed(PublicIdentity.ENCODED_SIZE, "joiner"))
+        if reader.fixed(2, "joiner") != bytes((Tag.PUBLIC_IDENTITY, PROTOCOL_VERSION)):
+            raise MalformedError("join request: the joiner is not a version-1 public identity")
+        joiner = PublicIdentity.read_unchecked(reader)
         proof = reader.fixed(SIGNATURE_SIZE, "join proof")
         requested_at_ms = reader.u64("request time")
         signed = reader.consumed()
         signature = reader.fixed(SIGNATURE_SIZE, "signature")
         reader.done()
+        joiner.check_binding()
         verify_signature(joiner.sign_pk, labels.JOIN_REQUEST, signed, signature, "join request")
         raw = reader.consumed()
         return cls(group_id, invite_id, joiner, proof, requested_at_ms, signature, raw)

@@ -78,6 +78,7 @@ MAX_RECORD_SIZE: Final = 16 * 1024 * 1024
 _MAX_ENVELOPE: Final = 70 * 1024
 _MAX_BODY: Final = 64 * 1024
 _POST_ID_SIZE: Final = 16
+_MAX_REQUEST: Final = 4096
 
 _encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
 _decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
@@ -170,10 +171,13 @@ def decode_stored_post(data: bytes) -> OpenedPost:
     The envelope and the body must still agree on their shared fields.
     """
     reader = Reader(data, "stored post", Tag.STORED_POST)
-    envelope = PostEnvelope.decode(reader.var(_MAX_ENVELOPE, "envelope"))
-    body = PostBody.decode(reader.var(_MAX_BODY, "body"))
+    raw_envelope = reader.var(_MAX_ENVELOPE, "envelope")
+    raw_body = reader.var(_MAX_BODY, "body")
     signature = reader.fixed(SIGNATURE_SIZE, "signature")
     reader.done()
+    # Its own structure first, then the nested objects in field order (protocol §1.1).
+    envelope = PostEnvelope.decode(raw_envelope)
+    body = PostBody.decode(raw_body)
     if (body.post_id != envelope.post_id or body.group_id != envelope.group_id
             or body.epoch != envelope.epoch or body.log_seq != envelope.log_seq
             or body.log_head != envelope.log_head
@@ -234,7 +238,8 @@ def encode_pending_join(pending: PendingJoin) -> bytes:
 def decode_pending_join(data: bytes) -> PendingJoin:
     reader = Reader(data, "pending join", Tag.PENDING_JOIN)
     uri = reader.text(MAX_URI_LENGTH, "invite")
-    request = JoinRequest.decode(reader.var(4096, "join request")) if reader.flag() else None
+    raw_request = reader.var(_MAX_REQUEST, "join request") if reader.flag() else None
     reader.done()
+    request = None if raw_request is None else JoinRequest.decode(raw_request)
     return PendingJoin(uri, request)
 

@@ -77,9 +77,11 @@ def write_identity(writer: Writer, identity: PublicIdentity) -> None:
 
 
 def read_identity(reader: Reader, field: str) -> PublicIdentity:
+    """A nested public identity's header and fields; its binding is checked by
+    :func:`decode_body` once the whole body has been read (protocol §1.1, decoding order)."""
     if reader.fixed(2, field) != _IDENTITY_HEADER:
         raise MalformedError(f"log entry: {field} is not a version-1 public identity")
-    return PublicIdentity.read_from(reader)
+    return PublicIdentity.read_unchecked(reader)
 
 
 def read_role(reader: Reader) -> Role:
@@ -372,9 +374,24 @@ BODY_TYPES: Final[dict[EntryKind, type[EntryBody]]] = {
 }
 
 
+def nested_identity(body: EntryBody) -> PublicIdentity | None:
+    """The public identity a body carries (CREATE, JOIN, ADD, ADD_ROTATE), if any."""
+    if isinstance(body, CreateBody):
+        return body.creator
+    if isinstance(body, JoinBody):
+        return body.joiner
+    if isinstance(body, AddBody | AddRotateBody):
+        return body.member
+    return None
+
+
 def decode_body(kind: EntryKind, data: bytes) -> EntryBody:
-    """Strictly decode the body of an entry of *kind* (no trailing bytes)."""
+    """Strictly decode the body of an entry of *kind*: every field and no trailing bytes
+    (``malformed``), then the binding of a nested identity (``bad_signature``)."""
     reader = Reader(data, f"{kind.name.lower()} entry body")
     body = BODY_TYPES[kind].read_from(reader)
     reader.done()
+    identity = nested_identity(body)
+    if identity is not None:
+        identity.check_binding()
     return body

@@ -18,13 +18,15 @@ Wire layouts (every object starts with its tag byte and the protocol version byt
 The plaintext is padded so the *whole envelope* is a bucket size (a power of two from 256
 bytes up to 16 KiB, the most a log entry carries).
 
-Names (the group name and display names) are single-line: no character of Unicode
-category Cc (controls, including U+0085), Cf (format: bidi controls, zero-width
-characters, soft hyphen, ...), Zl or Zp (line and paragraph separators), except U+200D
-ZERO WIDTH JOINER between two emoji and U+FE0F VARIATION SELECTOR-16 next to an emoji
-("emoji" approximated as category So, the skin-tone modifiers U+1F3FB..U+1F3FF and the
-keycap U+20E3). A name is NFC-normalised when the value is built (so sealing always
-writes NFC) and a decoded name that is not NFC is refused, so one name has one encoding.
+Names (the group name and display names) are single-line: no code point of the frozen
+list :data:`REFUSED_IN_NAMES` (Unicode 14.0's Cc, Cf, Zl, Zp and Cs: controls, U+0085,
+format characters such as bidi controls, zero-width characters, soft hyphen and U+FEFF,
+line and paragraph separators), except U+200D ZERO WIDTH JOINER between two visible
+non-ASCII characters and U+FE0F VARIATION SELECTOR-16 next to one (emoji sequences, and
+the scripts that join with U+200D); U+FE0F is refused elsewhere. The rule uses code point
+values only, so it is the same on every Unicode version. A name is NFC-normalised when the
+value is built (so sealing always writes NFC) and a decoded name that is not NFC is
+refused, so one name has one encoding.
 No text may hold an unpaired surrogate (it has no UTF-8 form).
 """
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import struct
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
@@ -63,38 +66,56 @@ _U64 = struct.Struct(">Q")
 _encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
 _decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
-# Categories that could make one name look like another or break a layout: controls
-# (Cc, which includes U+0085), format characters (Cf: bidi controls, zero-width
-# characters, soft hyphen, ...), line and paragraph separators, and surrogates.
-_REFUSED_IN_NAMES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Code points a name may not hold: exactly the characters of Unicode 14.0's categories Cc
+# (controls, U+0085 included), Cf (format: bidi controls, zero-width characters, soft
+# hyphen, U+FEFF, ...), Zl, Zp and Cs (surrogates), written out as a frozen list (protocol
+# §7.1), so the rule is the same on every Unicode version and needs no Unicode tables.
+REFUSED_IN_NAMES: Final = (
+    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
+    (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
+    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xD800, 0xDFFF),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
+    (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
+_REFUSED_STARTS: Final = tuple(first for first, _last in REFUSED_IN_NAMES)
 _ZWJ: Final = "\u200d"
 _VS16: Final = "\ufe0f"
-_KEYCAP: Final = "\u20e3"
 
 
-def _is_emoji(ch: str) -> bool:
-    """Approximately Extended_Pictographic: symbols (So), skin-tone modifiers, keycap."""
-    return (unicodedata.category(ch) == "So" or "\U0001f3fb" <= ch <= "\U0001f3ff"
-            or ch == _KEYCAP)
+def _refused(ch: str) -> bool:
+    index = bisect_right(_REFUSED_STARTS, ord(ch)) - 1
+    return index >= 0 and ord(ch) <= REFUSED_IN_NAMES[index][1]
+
+
+def _visible(ch: str) -> bool:
+    """A character a joiner or selector may stand next to: not ASCII, not refused, and
+    not itself U+200D or U+FE0F (protocol §7.1; emoji, their modifiers and the keycap are
+    such characters, and so are the letters and marks of scripts that join with U+200D)."""
+    return bool(ch) and not ch.isascii() and ch not in (_ZWJ, _VS16) and not _refused(ch)
 
 
 def _allowed_joiner(value: str, index: int) -> bool:
-    """U+200D between two emoji (an emoji's U+FE0F counts), U+FE0F next to an emoji."""
+    """U+200D between two visible characters (a visible character's U+FE0F counts),
+    U+FE0F next to a visible character."""
     before = value[index - 1] if index > 0 else ""
     after = value[index + 1] if index + 1 < len(value) else ""
     if value[index] == _VS16:
-        return bool(before and _is_emoji(before)) or bool(after and _is_emoji(after))
-    if not (after and _is_emoji(after)):
+        return _visible(before) or _visible(after)
+    if not _visible(after):
         return False
     if before == _VS16:
         before = value[index - 2] if index > 1 else ""
-    return bool(before) and _is_emoji(before)
+    return _visible(before)
 
 
 _NOT_SINGLE_LINE: Final = (
     "no control, format (invisible or text-direction) or line-breaking characters"
 )
-_STRAY_JOINER: Final = "no zero-width joiner or emoji variation selector outside an emoji"
+_STRAY_JOINER: Final = (
+    "no zero-width joiner or variation selector 16 next to plain ASCII, at either end of "
+    "the name, or next to another invisible character"
+)
 
 
 def _name_problem(value: str) -> str | None:
@@ -104,7 +125,7 @@ def _name_problem(value: str) -> str | None:
         if ch in (_ZWJ, _VS16):
             if not _allowed_joiner(value, index):
                 return _STRAY_JOINER
-        elif unicodedata.category(ch) in _REFUSED_IN_NAMES:
+        elif _refused(ch):
             return _NOT_SINGLE_LINE
     return None
 

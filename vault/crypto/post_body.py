@@ -213,9 +213,11 @@ class PostBody:
         count = reader.u32("attachment count")
         if count > MAX_ATTACHMENTS:
             raise MalformedError(f"post body: {count} attachments, at most {MAX_ATTACHMENTS}")
-        attachments = tuple(Attachment.read_from(reader) for _ in range(count))
+        fields = [Attachment.read_fields(reader) for _ in range(count)]
         expires_at_ms = reader.opt_u64("expiry")
         reader.done()
+        # The structure is complete: now each attachment's rules, then the kind rules.
+        attachments = tuple(Attachment(*f) for f in fields)
         return cls(author, group_id, epoch, post_id, author_seq, log_seq, log_head,
                    timestamp_ms, kind, refs, text, content_warning, attachments, expires_at_ms)
 

@@ -59,6 +59,25 @@ class DuplicateIgnored:
 
 
 @dataclass(frozen=True)
+class Resealed:
+    """The same post (author, number, time, kind, references and content) under another
+    epoch and log position: its author sealed it again for a newer epoch. Not an
+    equivocation; the sealing with the higher ``(epoch, log_seq)`` is kept."""
+
+    post_id: bytes
+
+
+def resealed(a: PostBody, b: PostBody) -> bool:
+    """Whether two bodies are one post sealed for two epochs (every field equal but
+    ``epoch``, ``log_seq`` and ``log_head``, which must differ)."""
+    return (a.epoch, a.log_seq, a.log_head) != (b.epoch, b.log_seq, b.log_head) and (
+        a.author, a.post_id, a.author_seq, a.timestamp_ms, a.kind, a.refs, a.text,
+        a.content_warning, a.attachments, a.expires_at_ms) == (
+        b.author, b.post_id, b.author_seq, b.timestamp_ms, b.kind, b.refs, b.text,
+        b.content_warning, b.attachments, b.expires_at_ms)
+
+
+@dataclass(frozen=True)
 class GapDetected:
     """A newly detected hole in one author's sequence: their posts numbered ``first`` to
     ``last`` (inclusive) were withheld or have not arrived yet."""
@@ -113,8 +132,8 @@ class UnknownHead:
 
 
 TimelineEvent: TypeAlias = (
-    NewPost | DuplicateIgnored | GapDetected | GapFilled | SequenceJump | MissingReferences
-    | UnknownHead
+    NewPost | DuplicateIgnored | Resealed | GapDetected | GapFilled | SequenceJump
+    | MissingReferences | UnknownHead
 )
 
 Gap: TypeAlias = tuple[int, int]
@@ -123,6 +142,18 @@ Gap: TypeAlias = tuple[int, int]
 
 def _gap_first(gap: Gap) -> int:
     return gap[0]
+
+
+def _merged(gaps: list[Gap]) -> tuple[Gap, ...]:
+    """Sorted disjoint ranges with adjacent ones joined (a mark's range and the gap after
+    it are kept apart inside, one range to the reader)."""
+    out: list[Gap] = []
+    for first, last in gaps:
+        if out and out[-1][1] + 1 == first:
+            out[-1] = (out[-1][0], last)
+        else:
+            out.append((first, last))
+    return tuple(out)
 
 
 class Timeline:
@@ -158,6 +189,13 @@ class Timeline:
         if known is not None:
             if known.body.encode() == body.encode() and known.signature == post.signature:
                 return [DuplicateIgnored(post_id)]
+            if resealed(known.body, body):
+                # The author sealed the same post again for a newer epoch (its first answer
+                # was lost as the group moved on): one post, the newest sealing kept.
+                if (body.epoch, body.log_seq) > (known.body.epoch, known.body.log_seq):
+                    self._posts[post_id] = post
+                    self._ordered = None
+                return [Resealed(post_id)]
             if known.body.author != body.author:
                 raise EquivocationError(
                     "two different authors used one post id (one of them copied it)"
@@ -238,12 +276,13 @@ class Timeline:
         return tuple(self._pending.values())
 
     def gaps(self) -> Mapping[bytes, tuple[Gap, ...]]:
-        """author -> the ``(first, last)`` ranges (inclusive, sorted, disjoint) of their
-        sequence numbers still missing below the highest seen; only authors with gaps.
+        """author -> the ``(first, last)`` ranges (inclusive, sorted, disjoint and maximal:
+        adjacent ranges are merged) of their sequence numbers still missing below the
+        highest seen; only authors with gaps.
 
         Numbers skipped by a :class:`SequenceJump` are not listed.
         """
-        return {author: tuple(gaps) for author, gaps in self._missing.items()}
+        return {author: _merged(gaps) for author, gaps in self._missing.items()}
 
     def ordered(self) -> tuple[OpenedPost, ...]:
         """All posts, causally ordered, ties broken by ``(timestamp_ms, post_id)``.
@@ -346,12 +385,24 @@ class VisiblePost:
     that carry a content warning, to be shown behind it like a post with one."""
 
 
+TARGET_NOT_RECEIVED: Final = "target_not_received"
+BACKDATED: Final = "backdated"
+WRONG_KIND: Final = "wrong_kind"
+NOT_PERMITTED: Final = "not_permitted"
+
+
 @dataclass(frozen=True)
 class IgnoredAction:
-    """A reply, edit, delete or reaction that was not applied, and why."""
+    """A reply, edit, delete or reaction that was not applied, and why.
+
+    ``reason`` is for people; ``cause`` is the stable cause of protocol §6.7
+    (:data:`TARGET_NOT_RECEIVED`, :data:`BACKDATED`, :data:`WRONG_KIND`,
+    :data:`NOT_PERMITTED`).
+    """
 
     post_id: bytes
     reason: str
+    cause: str = ""
 
 
 @dataclass(frozen=True)
@@ -415,25 +466,28 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
             continue
         target = by_id.get(body.refs[0])
         if target is None:
-            ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED))
+            ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED))
         elif _backdated(body, target):
-            ignored.append(IgnoredAction(body.post_id, _BACKDATED))
+            ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
         elif body.kind is PostKind.EDIT:
             if target.body.kind not in _CONTENT_KINDS:
-                ignored.append(IgnoredAction(body.post_id, "only posts and replies can be edited"))
+                ignored.append(IgnoredAction(body.post_id, "only posts and replies can be edited",
+                                              WRONG_KIND))
             elif body.author != target.author:
-                ignored.append(IgnoredAction(body.post_id, "only the author can edit a post"))
+                ignored.append(IgnoredAction(body.post_id, "only the author can edit a post",
+                                              NOT_PERMITTED))
             else:
                 latest = edits.get(target.post_id)
                 if latest is None or latest.author_seq < body.author_seq:
                     edits[target.post_id] = body
         elif target.body.kind is PostKind.EDIT or target.body.kind is PostKind.DELETE:
-            ignored.append(IgnoredAction(body.post_id, "edits and deletes cannot be deleted"))
+            ignored.append(IgnoredAction(body.post_id, "edits and deletes cannot be deleted",
+                                          WRONG_KIND))
         elif not _may_delete(state, body, target.author):
             ignored.append(IgnoredAction(
                 body.post_id,
                 "only the author, or a moderator at the time the delete was written, can "
-                "delete a post"))
+                "delete a post", NOT_PERMITTED))
         elif target.body.kind is PostKind.REACTION:
             withdrawn.add(target.post_id)
         else:
@@ -445,11 +499,12 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
             continue
         target = by_id.get(body.refs[0])
         if target is None:
-            ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED))
+            ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED))
         elif _backdated(body, target):
-            ignored.append(IgnoredAction(body.post_id, _BACKDATED))
+            ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
         elif target.body.kind not in _CONTENT_KINDS:
-            ignored.append(IgnoredAction(body.post_id, "only posts and replies take reactions"))
+            ignored.append(IgnoredAction(body.post_id, "only posts and replies take reactions",
+                                          WRONG_KIND))
         else:
             key = (body.content_warning, body.text)
             authors = reactions.setdefault(target.post_id, {}).setdefault(key, [])
@@ -464,7 +519,7 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
         if reply_to is not None:
             parent = by_id.get(reply_to)
             if parent is not None and _backdated(body, parent):
-                ignored.append(IgnoredAction(body.post_id, _BACKDATED))
+                ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
         deleter = deleted.get(body.post_id)
         if deleter is not None:
