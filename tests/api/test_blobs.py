@@ -163,3 +163,32 @@ def test_purge_deletes_the_blobs_of_expired_posts_and_orphans(api: Api,
     g.tokens.clear()
     got = api.get(f"{g.base}/blobs/{b64encode(b'3' * 16)}", token=g.token(alice))
     assert got.status_code == 200 and got.data == b"3" * 64
+
+
+def test_a_blob_sent_again_starts_its_grace_again_and_names_its_post(
+        api: Api, clock: FakeClock) -> None:
+    """A device re-sends a post's blobs right before the post (its outbox waited longer
+    than a day): the orphan purge counts its 24 hours from the last upload, and a blob
+    stored before blobs named their post takes the post it is sent with."""
+    from vault.api.models import LEGACY_POST_ID
+
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    waiting = b64encode(b"w" * 16)  # its post is uploaded only after the purge
+    assert put_blob(g, alice, b"7" * 16, b"7" * 64, waiting).status_code == 201
+    clock.advance(ORPHAN_BLOB_GRACE_MS - 1)
+    g.tokens.clear()  # (sessions last an hour)
+    assert put_blob(g, alice, b"7" * 16, b"7" * 64, waiting).status_code == 200
+    clock.advance(2)
+    with api.app.app_context():
+        assert purge_expired(clock.now)["blobs"] == 0
+    assert _blob_ids(api.app) == {b"7" * 16}
+
+    with api.app.app_context():  # a blob from before migration 0002
+        db.session.execute(sa.update(BlobRow).values(post_id=LEGACY_POST_ID))
+        db.session.commit()
+    post, _ = g.put_post(alice)
+    assert put_blob(g, alice, b"7" * 16, b"7" * 64, post).status_code == 200
+    assert api.delete(f"{g.base}/posts/{post}", token=g.token(alice)).status_code == 200
+    assert _blob_ids(api.app) == set()

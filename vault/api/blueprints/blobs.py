@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from vault.api.authn import authenticate
-from vault.api.blueprints.common import ID16, get_group, group_id_param
+from vault.api.blueprints.common import ID16, NO_SYNC, get_group, group_id_param
 from vault.api.db import db, write_txn
 from vault.api.models import LEGACY_POST_ID, BlobRow
 from vault.api.registry import RAW, Call, api_route
@@ -54,9 +54,14 @@ def put_blob(call: Call, gid: str, blob_id: str) -> Any:
                 if existing is not None:
                     if existing.data != data:
                         raise BlobConflictError("different bytes are stored under this blob id")
-                    # (a blob stored before blobs named their post is answered all the same)
                     if existing.post_id not in (pid, LEGACY_POST_ID):
                         raise BlobConflictError("this blob is stored for another post")
+                    # Sent again right before its post: the orphan purge's 24 hours start
+                    # again, and a blob stored before blobs named their post now names it.
+                    tx.execute(update(BlobRow)
+                               .where(BlobRow.group_id == group_id, BlobRow.blob_id == bid)
+                               .values(created_at_ms=now_ms(), post_id=pid),
+                               execution_options=NO_SYNC)
                     status = 200
                 else:
                     tx.add(BlobRow(group_id=group_id, blob_id=bid, uploader=caller.subject,
