@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import SimpleNamespace
 
-import pytest
 from vault_client import InvalidGrant, KeyReceived
 
 from tests.adversarial.conftest import circle, texts
@@ -18,7 +17,6 @@ from vault.crypto.encoding import b64decode
 from vault.crypto.epochs import EpochGrant, build_grants, new_epoch_key
 from vault.crypto.errors import (
     DecryptionError,
-    EpochKeyMissingError,
     GrantError,
     MalformedError,
 )
@@ -38,8 +36,8 @@ def _relabel_epoch(grant: bytes, epoch: int) -> bytes:
 def test_relay_hands_member_forged_epoch_key(people: SimpleNamespace, hostile: HostileRelay,
                                              canary: Callable[[str], str]) -> None:
     """Ann rotates; in place of Ben's grant for the new epoch the relay serves, in turn,
-    each forgery below. Ben's device refuses each with the reason, keeps no key, and will
-    not post (EpochKeyMissingError, nothing sent) until the real grant comes."""
+    each forgery below. Ben's device refuses each with the reason, keeps no key, and sends
+    nothing: what he writes waits on his device, unsealed, until the real grant comes."""
     ann, ben, cleo = people.ann, people.ben, people.cleo
     gid = circle(canary, ann, ben, cleo)
     other = circle(canary, ann, ben)
@@ -87,18 +85,19 @@ def test_relay_hands_member_forged_epoch_key(people: SimpleNamespace, hostile: H
         assert not [e for e in report.events if isinstance(e, KeyReceived)], what
         assert epoch not in ben._device.view(gid).keys, what
         before = len(hostile.requests)
-        with pytest.raises(EpochKeyMissingError):
-            ben.post(gid, canary("post"))
+        waiting = ben.post(gid, canary("post"))
+        assert waiting.status == "queued" and "key" in (waiting.reason or ""), what
         assert not [r for r in hostile.requests[before:] if r[1] == "PUT"], what
-        assert ben.group(gid).unsent_posts == 0
+    assert ben.group(gid).unsent_posts == len(forgeries)
 
     hostile.reset()
     report = ben.sync(gid)[0]
     assert KeyReceived(gid, epoch) in report.events
+    assert ben.group(gid).unsent_posts == 0  # sealed under the real key and sent
     text = canary("post")
     ben.post(gid, text)
     ann.sync(gid)
-    assert texts(ann, gid) == [text]
+    assert texts(ann, gid)[-1] == text and len(texts(ann, gid)) == len(forgeries) + 1
 
 
 def test_relay_tampers_with_grant_bytes(people: SimpleNamespace, hostile: HostileRelay,

@@ -28,11 +28,9 @@ from vault.crypto.encoding import b64decode
 from vault.crypto.epochs import EpochGrant, open_grant
 from vault.crypto.errors import (
     DecryptionError,
-    EpochKeyMissingError,
     GrantError,
     NotAMemberError,
     PostError,
-    RotationPendingError,
 )
 from vault.crypto.group_state import verify_log
 from vault.crypto.posts import PostEnvelope, open_post
@@ -178,8 +176,8 @@ def test_relay_suppresses_rotation_after_removal(people: SimpleNamespace, hostil
     """Ann removes Cleo. The relay hides the REMOVE entry from Ben (so he would go on
     writing under the key Cleo holds): Ann's next post names a log and an epoch beyond his,
     an UnknownLogHead warning. Then it shows him the removal but withholds his grant for the
-    new epoch: his device refuses to post (EpochKeyMissingError) and sends nothing, rather
-    than fall back to the old key."""
+    new epoch: what he writes waits on his device, unsealed, and nothing is sent, rather
+    than fall back to the old key; it goes out under the new key once that arrives."""
     ann, ben, cleo = people.ann, people.ben, people.cleo
     gid = circle(canary, ann, ben, cleo)
     removed_at = ann.group(gid).log_seq + 1
@@ -199,22 +197,28 @@ def test_relay_suppresses_rotation_after_removal(people: SimpleNamespace, hostil
     assert EpochStarted(gid, new_epoch) in report.events
     assert not [e for e in report.events if isinstance(e, KeyReceived)]
     before = len(hostile.requests)
-    with pytest.raises(EpochKeyMissingError):
-        ben.post(gid, canary("post"))
+    written = canary("post")
+    waiting = ben.post(gid, written)
+    assert waiting.status == "queued"
     assert not [r for r in hostile.requests[before:] if r[1] == "PUT"]
-    assert ben.group(gid).unsent_posts == 0
+    assert ben.group(gid).unsent_posts == 1
 
     hostile.reset()
     report = ben.sync(gid)[0]
     assert KeyReceived(gid, new_epoch) in report.events
-    assert texts(ben, gid) == [ann.get_post(gid, posted).text]  # the held post, now opened
+    assert ben.group(gid).unsent_posts == 0
+    assert texts(ben, gid) == [ann.get_post(gid, posted).text, written]  # held, now opened
+    from vault.crypto.posts import PostEnvelope
+
+    sent = PostEnvelope.decode(hostile.envelope(b64decode(gid), b64decode(waiting.post_id)))
+    assert sent.epoch == new_epoch
 
 
 def test_relay_suppresses_rotation_after_leave(people: SimpleNamespace, hostile: HostileRelay,
                                                canary: Callable[[str], str]) -> None:
     """Cleo leaves; Ann's device rotates; the relay hides the ROTATE entry from Ben. His
-    device sees a member left and no new epoch: RotationPending, and it refuses to post
-    (RotationPendingError) under the key Cleo still holds."""
+    device sees a member left and no new epoch: RotationPending, and what he writes waits
+    on his device instead of going out under the key Cleo still holds."""
     ann, ben, cleo = people.ann, people.ben, people.cleo
     gid = circle(canary, ann, ben, cleo)
     cleo.leave(gid)
@@ -226,13 +230,13 @@ def test_relay_suppresses_rotation_after_leave(people: SimpleNamespace, hostile:
     assert [w for w in report.warnings if isinstance(w, RotationPending)]
     assert ben.group(gid).rotation_pending
     before = len(hostile.requests)
-    with pytest.raises(RotationPendingError):
-        ben.post(gid, canary("post"))
+    waiting = ben.post(gid, canary("post"))
+    assert waiting.status == "queued" and "changed the group's key" in (waiting.reason or "")
     assert not [r for r in hostile.requests[before:] if r[1] == "PUT"]
     hostile.reset()
     ben.sync(gid)
-    assert not ben.group(gid).rotation_pending
-    ben.post(gid, canary("post"))
+    assert not ben.group(gid).rotation_pending and ben.group(gid).unsent_posts == 0
+    assert ben.post(gid, canary("post")).delivered
 
 
 def test_relay_claims_member_was_removed(people: SimpleNamespace, hostile: HostileRelay,

@@ -9,6 +9,7 @@ thread-safe by itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 
@@ -18,11 +19,13 @@ from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import (
     DecryptionError,
     EpochKeyMissingError,
+    InvalidArgumentError,
     JoinDeniedError,
     JoinPendingError,
     LocalStoreError,
     MalformedError,
     NotAMemberError,
+    RelayUnreachableError,
     UnknownGroupError,
 )
 from vault.crypto.freshness import Arrival
@@ -30,22 +33,25 @@ from vault.crypto.group_state import GroupState, LogCheckpoint, verify_log
 from vault.crypto.identity_export import MARKS_PER_CHUNK, decode_post_marks, encode_post_marks
 from vault.crypto.localstore import decode_post_stub, decode_stored_post, open_record, record_id
 from vault.crypto.localstore import seal_record as seal_local_record
+from vault.crypto.posts import PostBody
 from vault_client import events as ev
+from vault_client._internal import refs
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
-from vault_client._internal.home import DATABASE_FILE, KEYSTORE_FILE
-from vault_client._internal.keys import KeyHolder, Passphrase
+from vault_client._internal.home import DATABASE_FILE, KEYSTORE_FILE, KEYSTORE_LOCK, SEND_LOCK
+from vault_client._internal.keys import KeyHolder, Passphrase, exclusive_lock
 from vault_client._internal.store import Store
 from vault_client._internal.sync import GroupView
 from vault_client._internal.transport import MemberAuth, Transport
-from vault_client.types import GroupStatus, HistoryPolicy
+from vault_client.types import GroupStatus, HistoryPolicy, RetryNotice
 
 
 class Device:
     """A member's device, opened: keys, local store, relays, and groups in memory."""
 
     def __init__(self, home: str, passphrase: Passphrase, *, timeout: float, retry_for: float,
-                 clock: Callable[[], int], transport: httpx.BaseTransport | None) -> None:
+                 clock: Callable[[], int], transport: httpx.BaseTransport | None,
+                 on_retry: Callable[[RetryNotice], None] | None = None) -> None:
         self.home = home
         self.closed = False
         self.views: dict[bytes, GroupView] = {}
@@ -58,10 +64,13 @@ class Device:
         self._retry_for = retry_for
         self._clock = clock
         self._http_transport = transport
-        self.keys = KeyHolder(os.path.join(home, KEYSTORE_FILE), passphrase)
+        self._on_retry = on_retry
+        self.keys = KeyHolder(os.path.join(home, KEYSTORE_FILE), passphrase,
+                              os.path.join(home, KEYSTORE_LOCK))
         self.keys.unlock()
         self.store_key = self.keys.store_key()
         self.store = Store(os.path.join(home, DATABASE_FILE))
+        self._store_version = self.store.data_version()
         self._check_store_owner()
 
     def close(self) -> None:
@@ -99,7 +108,7 @@ class Device:
         transport = self.transports.get(relay_url)
         if transport is None:
             transport = Transport(relay_url, timeout=self._timeout, retry_for=self._retry_for,
-                                  transport=self._http_transport)
+                                  transport=self._http_transport, on_retry=self._on_retry)
             self.transports[relay_url] = transport
         return transport
 
@@ -126,12 +135,32 @@ class Device:
         """A group's view (*group*: its id, as text or bytes, or a result carrying it),
         loaded from the local store the first time."""
         self.check_open()
-        gid = V.to_bytes(group, 32, "group id")
+        self._catch_up()
+        gid = refs.group_id(group, self._group_names)
         view = self.views.get(gid)
         if view is None:
             view = self._load(gid)
             self.views[gid] = view
         return view
+
+    def _catch_up(self) -> None:
+        """Another program sharing this home wrote to the local store: the groups in memory
+        are loaded again from it (lazily), so nothing it did is overlooked or undone."""
+        version = self.store.data_version()
+        if version != self._store_version:
+            self._store_version = version
+            self.views.clear()
+
+    def sending(self) -> contextlib.AbstractContextManager[None]:
+        """One program at a time sends what waits in the outboxes (and seals it)."""
+        return exclusive_lock(os.path.join(self.home, SEND_LOCK))
+
+    def _group_names(self) -> list[tuple[bytes, str | None]]:
+        found: list[tuple[bytes, str | None]] = []
+        for row in self.store.groups():
+            meta = V.group_metadata(self.view(row.group_id))
+            found.append((row.group_id, None if meta is None else meta.name))
+        return found
 
     def member_view(self, group: object) -> GroupView:
         """As :meth:`view`, for a group this device is a member of (else the typed error)."""
@@ -140,6 +169,10 @@ class Device:
             raise JoinPendingError("this device's join request is still waiting for an admin")
         if view.status == "denied":
             raise JoinDeniedError("an admin denied this device's join request")
+        if view.status == "creating":
+            raise RelayUnreachableError(
+                "this group is not created on the relay yet (it could not be reached); it is "
+                "kept on this device and created when you sync")
         if view.status == "removed":
             raise NotAMemberError(
                 "an admin removed you from this group, so this device can no longer read "
@@ -164,17 +197,21 @@ class Device:
             state = verify_log(gid, entries, checkpoint=checkpoint)
         view = GroupView(gid, row.relay_url, row.status, identity, state, entries,
                          policy_from_text(row.history_policy),
-                         post_cursor=row.post_cursor, event_cursor=row.event_cursor)
+                         post_cursor=row.post_cursor, event_cursor=row.event_cursor,
+                         number=row.number)
         saved = self.store.meta(fence_key(gid))
-        view.fence_seq = fence_from(saved, row.post_cursor)
+        view.fence_seq = fence_from(saved)
         if saved is not None:
             self.fences[gid] = saved
         for epoch, sealed in self.store.epoch_keys(gid):
             key = self.unseal("epoch-key", record_id(gid, epoch), sealed)
-            if engine.key_matches(state, epoch, key) is False:
+            matches = engine.key_matches(state, epoch, key)
+            if matches is False:
                 self.store.delete_epoch_key(gid, epoch)  # a candidate that never landed
-            else:
+            elif matches:
                 view.keys[epoch] = key
+            # None: a candidate for an epoch the log does not show yet (this device's own
+            # rotation whose answer was lost): taken up only if the log shows it start.
         for post in self.store.posts(gid):
             plaintext = self.unseal("post", record_id(gid, post.post_id), post.sealed)
             view.arrivals[post.post_id] = Arrival(post.known_seq, post.fence_seq)
@@ -195,6 +232,11 @@ class Device:
         for held in self.store.held(gid):
             view.held[held.post_id] = engine.Held(held.cursor, held.envelope,
                                                   Arrival(held.known_seq, held.fence_seq))
+        for waiting in self.store.outbox(gid):
+            view.unsent.add(waiting.post_id)
+            if not waiting.sealed and waiting.draft is not None:
+                view.drafts[waiting.post_id] = PostBody.decode(
+                    self.unseal("outbox-draft", record_id(gid, waiting.post_id), waiting.draft))
         view.rejected = self.store.rejected(gid)
         view.tombstones = self.store.tombstones(gid)
         view.issued = self.store.issued(gid)
@@ -222,8 +264,15 @@ class Device:
         return marks
 
     def forget(self, view: GroupView) -> None:
-        """Delete a group from this device: its rows, its identity, its sessions."""
+        """Delete a group from this device: its rows, what is kept about it in ``meta``,
+        its identity, its sessions."""
+        gid = b64encode(view.group_id)
         self.store.delete_group(view.group_id)
+        self.store.delete_meta(fence_key(view.group_id))
+        self.store.delete_meta(f"wanted-name/{gid}")
+        for prefix in (f"post-marks/{gid}/", f"create/{gid}/"):
+            self.store.delete_meta_prefix(prefix)
+        self.fences.pop(view.group_id, None)
         self.keys.remove_identity(view.group_id)
         self.views.pop(view.group_id, None)
         self.transport(view.relay_url).forget_sessions(view.group_id)
@@ -255,17 +304,16 @@ def fence_key(group_id: bytes) -> str:
     return "post-fence/" + b64encode(group_id)
 
 
-def fence_from(saved: str | None, post_cursor: str | None) -> int:
-    """The saved fence (see :attr:`GroupView.fence_seq`), if it belongs to the post cursor
-    the group is at (a read cut short, or a group joined again, starts without one)."""
-    cursor, _, seq = (saved or "").rpartition("/")
-    if saved is None or cursor != (post_cursor or "") or not seq.isdigit():
-        return -1
-    return int(seq)
+def fence_from(saved: str | None) -> int:
+    """The saved fence (see :attr:`GroupView.fence_seq`), or -1. A complete read stays
+    complete whatever later reads do (one cut short included), so the fence only ever rises;
+    forgetting the group deletes it. (Stores before schema 3 saved ``cursor/seq``.)"""
+    seq = (saved or "").rpartition("/")[2]
+    return int(seq) if seq.isdigit() else -1
 
 
 def status(text: str) -> GroupStatus:
-    if text in ("member", "pending", "denied", "removed", "left"):
+    if text in ("member", "pending", "denied", "removed", "left", "creating"):
         return text  # type: ignore[return-value]
     raise LocalStoreError("the local store holds an unknown group status")
 
@@ -273,7 +321,8 @@ def status(text: str) -> GroupStatus:
 def check_policy(policy: HistoryPolicy) -> HistoryPolicy:
     if isinstance(policy, bool) or not (policy in ("none", "current", "all") or (
             isinstance(policy, int) and policy >= 0)):
-        raise ValueError("history policy is 'none', 'current', 'all' or an epoch number >= 0")
+        raise InvalidArgumentError("the history policy is 'none', 'current', 'all' or an "
+                                   "epoch number (0 or more)")
     return policy
 
 

@@ -7,13 +7,13 @@ Everything secret or written by members is a sealed local record
 (:mod:`vault.crypto.localstore`) under a key that only the unlocked keystore yields:
 epoch keys, decrypted posts, posts and attachments waiting to be uploaded, pending joins.
 
-Schema (``PRAGMA user_version`` 2; :data:`MIGRATIONS` bring an older store up to it, in
+Schema (``PRAGMA user_version`` 3; :data:`MIGRATIONS` bring an older store up to it, in
 order, each in one transaction)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)
     groups(group_id BLOB PK, relay_url TEXT, status TEXT, checkpoint BLOB,
            post_cursor TEXT, event_cursor TEXT, next_author_seq INT,
-           history_policy TEXT, pending BLOB, created_at_ms INT)
+           history_policy TEXT, pending BLOB, created_at_ms INT, number INT UNIQUE)
     log_entries(group_id, seq, raw BLOB, PK(group_id, seq))
     epoch_keys(group_id, epoch, sealed BLOB, PK(group_id, epoch))
     posts(group_id, post_id, cursor TEXT, epoch INT, expires_at_ms INT, stub INT,
@@ -23,9 +23,13 @@ order, each in one transaction)::
 
 ``known_seq``/``fence_seq``: what this device knew when the post first arrived (see
 :class:`vault.crypto.freshness.Arrival`); -1 where it was not recorded (posts stored by
-schema 1).
+schema 1). ``outbox.draft``: the post as written (a sealed PostBody whose epoch and log
+position are filled in when it is sealed for the group); ``outbox.sealed``: its envelope,
+empty until it could be sealed (no key yet, a rotation pending). ``groups.number``: the
+number a person uses for the group on this device, never reused.
     rejected_posts(group_id, post_id, code TEXT, PK(group_id, post_id))
-    outbox(group_id, post_id, created_at_ms INT, sealed BLOB, PK(group_id, post_id))
+    outbox(group_id, post_id, created_at_ms INT, sealed BLOB, draft BLOB,
+           PK(group_id, post_id))
     outbox_blobs(group_id, blob_id, post_id, sealed BLOB, PK(group_id, blob_id))
     grants_issued(group_id, epoch, recipient, PK(group_id, epoch, recipient))
 """
@@ -102,6 +106,17 @@ ALTER TABLE held_posts ADD COLUMN fence_seq INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE posts ADD COLUMN known_seq INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE posts ADD COLUMN fence_seq INTEGER NOT NULL DEFAULT -1;
 """,
+    """
+ALTER TABLE outbox ADD COLUMN draft BLOB;
+ALTER TABLE groups ADD COLUMN number INTEGER;
+UPDATE groups SET number = (SELECT COUNT(*) FROM groups AS g
+                            WHERE g.created_at_ms < groups.created_at_ms
+                               OR (g.created_at_ms = groups.created_at_ms
+                                   AND g.rowid <= groups.rowid));
+CREATE UNIQUE INDEX IF NOT EXISTS groups_number ON groups (number);
+INSERT OR REPLACE INTO meta VALUES ('next-group-number',
+                                    (SELECT COALESCE(MAX(number), 0) + 1 FROM groups));
+""",
 )
 """Migration *i* brings a store from version *i* to *i* + 1 (version 0: a new file)."""
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -122,6 +137,17 @@ class GroupRow:
     history_policy: str
     pending: bytes | None
     created_at_ms: int
+    number: int
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    post_id: bytes
+    sealed: bytes
+    """The envelope's local record; empty until the post could be sealed."""
+    draft: bytes | None
+    """The post as written (a local record); None for posts queued by schema 2."""
+    blobs: list[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True)
@@ -152,7 +178,9 @@ class Store:
         self.path = path
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # (timeout: several programs of one person may share the file; a writer waits)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                       timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -186,6 +214,10 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (another program) commits to the file."""
+        return int(self._all("PRAGMA data_version")[0][0])
+
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -211,28 +243,40 @@ class Store:
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def delete_meta(self, key: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM meta WHERE key=?", (key,))
+
+    def delete_meta_prefix(self, prefix: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+
     # --- groups ------------------------------------------------------------------------------
 
     def groups(self) -> list[GroupRow]:
         return [GroupRow(*row) for row in self._all(
             "SELECT group_id, relay_url, status, checkpoint, post_cursor, event_cursor, "
-            "next_author_seq, history_policy, pending, created_at_ms FROM groups "
-            "ORDER BY created_at_ms")]
+            "next_author_seq, history_policy, pending, created_at_ms, number FROM groups "
+            "ORDER BY number")]
 
     def group(self, group_id: bytes) -> GroupRow | None:
         rows = self._all(
             "SELECT group_id, relay_url, status, checkpoint, post_cursor, event_cursor, "
-            "next_author_seq, history_policy, pending, created_at_ms FROM groups "
+            "next_author_seq, history_policy, pending, created_at_ms, number FROM groups "
             "WHERE group_id=?", (group_id,))
         return GroupRow(*rows[0]) if rows else None
 
     def add_group(self, group_id: bytes, relay_url: str, status: str, policy: str,
                   now_ms: int, pending: bytes | None = None) -> None:
         with self.tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='next-group-number'").fetchone()
+            number = 1 if row is None else int(row[0])
             db.execute(
                 "INSERT INTO groups (group_id, relay_url, status, history_policy, pending, "
-                "created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                (group_id, relay_url, status, policy, pending, now_ms))
+                "created_at_ms, number) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (group_id, relay_url, status, policy, pending, now_ms, number))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('next-group-number', ?)",
+                       (str(number + 1),))
 
     def update_group(self, group_id: bytes, **fields: Any) -> None:
         allowed = {"status", "post_cursor", "event_cursor", "history_policy", "pending",
@@ -318,9 +362,11 @@ class Store:
             [(group_id, *row) for row in rows])
 
     def replace_post(self, db: sqlite3.Connection, group_id: bytes, post_id: bytes,
-                     epoch: int, sealed: bytes, known_seq: int) -> None:
-        """This device's own unsent post, sealed again (for a newer epoch)."""
-        db.execute("UPDATE posts SET epoch=?, sealed=?, known_seq=? "
+                     epoch: int, sealed: bytes, known_seq: int | None = None) -> None:
+        """A post sealed again for a newer epoch: this device's own unsent post (with the
+        log position it now knows), or a post its author sealed again (protocol TL-8; its
+        first arrival stays, *known_seq* None)."""
+        db.execute("UPDATE posts SET epoch=?, sealed=?, known_seq=COALESCE(?, known_seq) "
                    "WHERE group_id=? AND post_id=?",
                    (epoch, sealed, known_seq, group_id, post_id))
 
@@ -373,20 +419,23 @@ class Store:
                    (sealed, group_id, post_id))
 
     def queue(self, db: sqlite3.Connection, group_id: bytes, post_id: bytes, now_ms: int,
-              sealed: bytes, blobs: list[tuple[bytes, bytes]]) -> None:
-        db.execute("INSERT INTO outbox VALUES (?, ?, ?, ?)", (group_id, post_id, now_ms, sealed))
+              draft: bytes, blobs: list[tuple[bytes, bytes]]) -> None:
+        """Keep a post as written, with its encrypted attachments, until it is sent."""
+        db.execute("INSERT INTO outbox (group_id, post_id, created_at_ms, sealed, draft) "
+                   "VALUES (?, ?, ?, ?, ?)", (group_id, post_id, now_ms, b"", draft))
         db.executemany("INSERT INTO outbox_blobs VALUES (?, ?, ?, ?)",
                        [(group_id, blob_id, post_id, b) for blob_id, b in blobs])
 
-    def outbox(self, group_id: bytes) -> list[tuple[bytes, bytes, list[tuple[bytes, bytes]]]]:
+    def outbox(self, group_id: bytes) -> list[OutboxRow]:
         items = []
-        for post_id, sealed in self._all(
-                "SELECT post_id, sealed FROM outbox WHERE group_id=? ORDER BY created_at_ms, rowid",
-                (group_id,)):
+        for post_id, sealed, draft in self._all(
+                "SELECT post_id, sealed, draft FROM outbox WHERE group_id=? "
+                "ORDER BY created_at_ms, rowid", (group_id,)):
             blobs = [(bytes(b), bytes(s)) for b, s in self._all(
                 "SELECT blob_id, sealed FROM outbox_blobs WHERE group_id=? AND post_id=?",
                 (group_id, post_id))]
-            items.append((bytes(post_id), bytes(sealed), blobs))
+            items.append(OutboxRow(bytes(post_id), bytes(sealed),
+                                   None if draft is None else bytes(draft), blobs))
         return items
 
     def blob_sent(self, group_id: bytes, blob_id: bytes) -> None:
@@ -402,6 +451,13 @@ class Store:
             if cursor is not None:
                 db.execute("UPDATE posts SET cursor=? WHERE group_id=? AND post_id=?",
                            (cursor, group_id, post_id))
+
+    def unqueue(self, group_id: bytes, post_id: bytes) -> None:
+        """A post never sent, taken back: out of the outbox and the group's posts."""
+        with self.tx() as db:
+            for table in ("outbox", "outbox_blobs", "posts"):
+                db.execute(f"DELETE FROM {table} WHERE group_id=? AND post_id=?",  # noqa: S608
+                           (group_id, post_id))
 
     def outbox_count(self, group_id: bytes) -> int:
         return int(self._all("SELECT COUNT(*) FROM outbox WHERE group_id=?", (group_id,))[0][0])

@@ -25,10 +25,11 @@ from vault.crypto.freshness import Arrival, check_not_departed, judge
 from vault.crypto.group_state import GroupState, check_same_entry, extend_log
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import EntryKind, LogEntry, commitment_group_id
-from vault.crypto.posts import OpenedPost, PostEnvelope, PostKind, open_post
+from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, open_post
 from vault.crypto.timeline import (
     GapDetected,
     NewPost,
+    Resealed,
     SequenceJump,
     Timeline,
     TimelineEvent,
@@ -67,6 +68,10 @@ class GroupView:
     held: dict[bytes, Held] = field(default_factory=dict)
     arrivals: dict[bytes, Arrival] = field(default_factory=dict)
     """What this device knew when each stored post first arrived (absent: not recorded)."""
+    drafts: dict[bytes, PostBody] = field(default_factory=dict)
+    """This device's posts as written that could not be sealed yet (see the outbox)."""
+    unsent: set[bytes] = field(default_factory=set)
+    """This device's posts waiting in the outbox (drafts, and sealed posts not sent yet)."""
     marks: dict[bytes, int] = field(default_factory=dict)
     """Per author, the highest post number the device this identity was imported from had
     seen (empty for an identity made here)."""
@@ -75,6 +80,7 @@ class GroupView:
     issued: set[tuple[int, bytes]] = field(default_factory=set)
     post_cursor: str | None = None
     event_cursor: str | None = None
+    number: int = 0
     names: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
     expiring: dict[bytes, int] = field(default_factory=dict)
     tombstones: set[bytes] = field(default_factory=set)
@@ -195,6 +201,9 @@ class Ingest:
     """Author -> posts first received after they had departed (marked, see freshness)."""
     exposed: dict[tuple[bytes, tuple[bytes, ...]], list[bytes]] = field(default_factory=dict)
     """(author, former members who may have read them) -> posts written on a stale view."""
+    resealed: list[OpenedPost] = field(default_factory=list)
+    """Stored posts their author sealed again for a newer epoch (protocol TL-8): the newer
+    sealing replaces the stored one; the first arrival stays."""
 
 
 Served = tuple[bytes, str | None, bytes, Arrival]
@@ -221,9 +230,12 @@ def ingest(view: GroupView, items: Sequence[Served]) -> Ingest:
         known = view.timeline.get(post_id)
         if known is not None and known.envelope.encode() == raw:
             continue
-        retrying = post_id in view.held
-        if retrying:  # judged as it was when it first arrived
-            arrival = view.held[post_id].arrival
+        held = view.held.get(post_id)
+        retrying = held is not None
+        if held is not None and held.envelope == raw:
+            arrival = held.arrival  # the same bytes: judged as when they first arrived
+        # (Other bytes under a held id are a new arrival: the relay may not dress a post
+        # up as one that arrived before the fence.)
         try:
             envelope = PostEnvelope.decode(raw)
             if envelope.post_id != post_id:
@@ -271,6 +283,10 @@ def ingest(view: GroupView, items: Sequence[Served]) -> Ingest:
                     out.late.setdefault(body.author, []).append(post_id)
                 if verdict.exposed_to:
                     out.exposed.setdefault((body.author, verdict.exposed_to), []).append(post_id)
+            elif isinstance(event, Resealed):
+                kept = view.timeline.get(post_id)
+                if kept is not None and kept.envelope.encode() == raw:
+                    out.resealed.append(kept)
             elif isinstance(event, GapDetected):
                 out.gaps.setdefault(event.author, []).append((event.first, event.last))
             elif isinstance(event, SequenceJump):
@@ -302,11 +318,16 @@ def replace_own_post(view: GroupView, post: OpenedPost) -> None:
     """Put this device's post, sealed again for a newer epoch before it was ever sent, in
     place of its earlier version (same id and number: the timeline is rebuilt without the
     old one, which nobody received)."""
+    remove_own_post(view, post.post_id)
+    view.timeline.add(post)
+
+
+def remove_own_post(view: GroupView, post_id: bytes) -> None:
+    """Take a post this device wrote and never sent out of its timeline (rebuilt)."""
     timeline = Timeline()
     for existing in view.timeline.ordered():
-        if existing.post_id != post.post_id:
+        if existing.post_id != post_id:
             timeline.add(existing)
-    timeline.add(post)
     view.timeline = timeline
 
 
@@ -324,8 +345,8 @@ def newly_exposed(view: GroupView, old: GroupState
     found: dict[tuple[bytes, tuple[bytes, ...]], list[bytes]] = {}
     for post in view.timeline.ordered():
         body = post.body
-        if body.log_seq >= earliest:
-            continue
+        if body.log_seq >= earliest or post.post_id in view.unsent:
+            continue  # (a post never sent is sealed again for the new epoch before it goes)
         arrival = view.arrivals.get(post.post_id, Arrival())
         readers = tuple(pk for pk in judge(state, body, arrival).exposed_to
                         if pk not in old.former_members)
@@ -383,6 +404,17 @@ def _unexplained(ranges: Sequence[tuple[int, int]], stubs: set[int]) -> int:
     return total - sum(1 for seq in stubs if any(lo <= seq <= hi for lo, hi in ranges))
 
 
+def _history_hidden(view: GroupView) -> bool:
+    """Whether this device joined after the group began and holds no key of some epoch in
+    force before it joined (so it cannot read everything written before it)."""
+    state = view.state
+    joined = view.joined_seq()
+    if state is None or joined == 0:
+        return False
+    return any(epoch not in view.keys for epoch in range(state.epoch + 1)
+               if state.epoch_start_seq[epoch] < joined)
+
+
 def gap_warnings(view: GroupView, detected: dict[bytes, list[tuple[int, int]]]
                  ) -> list[ev.SyncWarning]:
     """Warnings for holes detected in this sync that are still open at its end. Holes that
@@ -391,9 +423,14 @@ def gap_warnings(view: GroupView, detected: dict[bytes, list[tuple[int, int]]]
     still = view.timeline.gaps()
     out: list[ev.SyncWarning] = []
     explained = _deleted_unseen(view) if detected else {}
+    before_me = _history_hidden(view)
     for author, ranges in detected.items():
         stubs = view.stubs.get(author, set())
         open_now = _intersect(ranges, still.get(author, ()))
+        if before_me:
+            # An author's first numbers, never seen here, belong to posts written before
+            # this device joined, whose keys it was not given (history policy): not a hole.
+            open_now = [(lo, hi) for lo, hi in open_now if lo != 1]
         missing = _unexplained(open_now, stubs)
         if missing <= 0 or _unexplained(still.get(author, ()), stubs) <= explained.get(author, 0):
             continue

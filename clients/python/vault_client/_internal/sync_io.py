@@ -8,7 +8,9 @@ owes, metadata carried into a new epoch).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Final
 
 from vault.crypto.encoding import b64encode
@@ -22,6 +24,7 @@ from vault.crypto.errors import (
     InviteExpiredError,
     InviteRevokedError,
     LogConflictError,
+    NameTakenError,
     NotAMemberError,
     RelayUnavailableError,
     RotationPendingError,
@@ -38,15 +41,16 @@ from vault.crypto.localstore import (
 from vault.crypto.metadata import MemberProfile
 from vault.crypto.timeline import Timeline
 from vault_client import events as ev
-from vault_client._internal import outbox
+from vault_client._internal import naming, outbox
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, fence_key
+from vault_client._internal.groups import finish_create
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
 from vault_client._internal.store import TOMBSTONE, HeldRow
 from vault_client._internal.sync import GroupView
-from vault_client._internal.transport import EventsPage
+from vault_client._internal.transport import Auth, EventsPage, Transport
 from vault_client.types import SyncReport
 
 POST_PAGE: Final = 100  # posts per request when syncing: the most the relay serves
@@ -59,11 +63,15 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
     warnings: list[ev.SyncWarning] = []
     new_posts = 0
     unreadable = 0
+    before = view.state
     if view.status == "pending":
         check_pending(device, view, events)
+    if view.status == "creating":
+        finish_create(device, view)
     if view.status == "member":
         try:
-            outbox.flush(device, view, warnings, refresh=lambda: refresh_keys(device, view))
+            outbox.flush(device, view, warnings,
+                         refresh=lambda: refresh_keys(device, view, warnings))
         except NotAMemberError:
             # The relay says this device is no longer a member: believed only if the
             # verified log shows it (a former member may read the log up to the entry that
@@ -79,12 +87,46 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
             new_posts, unreadable = _sync_posts(device, view, events, warnings)
             _expire(device, view)
             _duties(device, view, events, warnings)
+            if view.unsent:  # posts that waited for a key or a rotation this sync brought
+                with contextlib.suppress(RelayUnavailableError):
+                    outbox.flush(device, view, warnings,
+                                 refresh=lambda: refresh_keys(device, view, warnings))
+    if before is not None and view.state is not None:
+        events = V.real_changes(view, before, events)  # (with the keys this sync brought)
+    events = _with_posts(device, view, events)
     for warning in warnings:
         device.warn(warning)
     state = view.state
     return SyncReport(view.gid, tuple(events), tuple(warnings), new_posts,
                       -1 if state is None else state.seq,
                       device.store.outbox_count(view.group_id), unreadable)
+
+
+def _with_posts(device: Device, view: GroupView, events: list[ev.Event]) -> list[ev.Event]:
+    """NewPost events of posts and replies, each carrying the post as members see it."""
+    wanted = {e.post_id for e in events if isinstance(e, ev.NewPost) and
+              e.kind in ("post", "reply")}
+    if not wanted or view.state is None:
+        return events
+    shown = {p.post_id: p for p in V.post_views(view, device.now()) if p.post_id in wanted}
+    return [replace(e, post=shown.get(e.post_id)) if isinstance(e, ev.NewPost) else e
+            for e in events]
+
+
+def failed_report(device: Device, view: GroupView, error: VaultError) -> SyncReport:
+    """The report of a group whose sync failed (in a sync of every group)."""
+    state = view.state
+    return SyncReport(view.gid, (), (), 0, -1 if state is None else state.seq,
+                      device.store.outbox_count(view.group_id), 0, error)
+
+
+@dataclass(frozen=True)
+class WaitTarget:
+    """What a long-poll needs: the relay, who asks, and the cursor to wait after."""
+
+    transport: Transport
+    auth: Auth
+    cursor: str
 
 
 def event_cursor(view: GroupView) -> str:
@@ -111,15 +153,18 @@ def save_event_cursor(device: Device, view: GroupView, cursor: str) -> None:
         device.store.update_group(view.group_id, event_cursor=cursor)
 
 
-def refresh_keys(device: Device, view: GroupView) -> None:
-    """The relay knows a newer epoch than this device: bring the log and keys up to it."""
+def refresh_keys(device: Device, view: GroupView,
+                 report: list[ev.SyncWarning] | None = None) -> None:
+    """The relay knows a newer epoch than this device: bring the log and keys up to it.
+    Warnings go to *report* (a sync's), else straight to the device."""
     events: list[ev.Event] = []
-    warnings: list[ev.SyncWarning] = []
+    warnings: list[ev.SyncWarning] = [] if report is None else report
     changed = sync_log(device, view, events, warnings)
     if view.status == "member":
         sync_grants(device, view, events, warnings, force=changed or engine.missing_keys(view))
-    for warning in warnings:
-        device.warn(warning)
+    if report is None:
+        for warning in warnings:
+            device.warn(warning)
 
 
 def check_pending(device: Device, view: GroupView, events: list[ev.Event]) -> None:
@@ -246,11 +291,10 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
     finally:
         if unwritten:
             _write(device, view, unwritten)
-    view.fence_seq = fence
-    saved = f"{view.post_cursor or ''}/{fence}"
-    if device.fences.get(view.group_id) != saved:  # (a write only when it moved)
-        device.store.set_meta(fence_key(view.group_id), saved)
-        device.fences[view.group_id] = saved
+    if fence > view.fence_seq:  # (only ever rises; a write only when it moved)
+        view.fence_seq = fence
+        device.store.set_meta(fence_key(view.group_id), str(fence))
+        device.fences[view.group_id] = str(fence)
     if unknown:
         assert view.state is not None
         if any(seq > view.state.seq for _, seq, _ in unknown):
@@ -290,6 +334,9 @@ def _write(device: Device, view: GroupView,
                      arrival.known_seq, arrival.fence_seq)
                     for opened, c, arrival in result.stored]
             store.save_posts(db, gid, rows)
+            for opened in result.resealed:
+                store.replace_post(db, gid, opened.post_id, opened.body.epoch, device.seal(
+                    "post", record_id(gid, opened.post_id), encode_stored_post(opened)))
             store.hold(db, gid, [HeldRow(pid, held.cursor, held.envelope,
                                          held.arrival.known_seq, held.arrival.fence_seq)
                                  for pid, held in result.held])
@@ -367,6 +414,15 @@ def _duties(device: Device, view: GroupView, events: list[ev.Event],
             name = V.display_name(view, view.me.sign_pk)
             if name is not None:
                 publish_profile(device, view, MemberProfile(name))
+        wanted = naming.wanted(device, view.group_id)
+        if wanted is not None and state.epoch in view.keys and not state.rotation_pending:
+            try:
+                naming.set_display_name(device, view, wanted)
+                events.append(ev.ProfileUpdated(view.gid, b64encode(view.me.sign_pk)))
+            except NameTakenError as error:
+                warnings.append(ev.NameNotSet(view.gid, f"the name you chose when joining "
+                                              f"was not set: {error.message}"))
+            naming.drop_wanted(device, view.group_id)
     except (LogConflictError, RotationPendingError, EpochStaleError, RelayUnavailableError):
         pass  # another admin acted first, an admin must rotate, or the relay went away:
         # what this device owes is worked out again from the log by the next sync
