@@ -3,18 +3,23 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The install is editable in "strict" mode (a tree of links to the sources, on sys.path by a
+# plain .pth file), so mypy and editors see vault_client too. New or removed source files
+# need it made again: the stamp's name changes with the list of files.
+SOURCES := $(shell find vault clients/python/vault_client -name '*.py' 2>/dev/null | sort | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(SOURCES)
 
 .PHONY: run test lint demo bench vectors clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/vault relay serve --host 127.0.0.1
+	$(BIN)/vault relay serve --host 127.0.0.1 --port 0
 
 demo: $(STAMP)
 	$(BIN)/python -m vault.walkthrough

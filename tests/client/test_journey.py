@@ -33,7 +33,7 @@ from vault.crypto.errors import (
     JoinDeniedError,
     JoinPendingError,
     NotAMemberError,
-    UnauthorizedEntryError,
+    NotPermittedError,
 )
 from vault.crypto.posts import PostEnvelope, open_post
 
@@ -120,7 +120,7 @@ def test_three_members(people: dict[str, Client], tmp_path: Path) -> None:
     assert {n: m.role for n, m in members.items()} == {
         "Ann": Role.OWNER, "Ben": Role.MEMBER, "Cleo": Role.MEMBER}
     ann.set_role(gid, members["Cleo"], Role.MODERATOR)
-    with pytest.raises(UnauthorizedEntryError):  # the core's rule, checked before sending
+    with pytest.raises(NotPermittedError, match="only admins"):  # refused before anything
         ben.set_role(gid, members["Ben"], Role.ADMIN)
 
     # Ben is removed: a new epoch, granted to Ann and Cleo in one request.

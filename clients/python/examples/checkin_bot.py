@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vault_client import Client, PostView, VaultError
+from vault_client import Client, Handlers, PostView, SyncWarning, VaultError
 from vault_client.errors import ClientError
 
 NAME = "Check-in bot"
@@ -57,10 +57,13 @@ def find_prompt(posts: Sequence[PostView], day: str) -> PostView | None:
     return None
 
 
-def check_in(client: Client, group: str, *, day: str | None = None) -> CheckIn:
-    """Sync, post today's prompt unless it is already there, and collect its replies."""
+def check_in(client: Client, group: str, *, day: str | None = None,
+             synced: bool = False) -> CheckIn:
+    """Sync (unless *synced*), post today's prompt unless it is already there, and collect
+    its replies."""
     day = day or today()
-    client.sync(group)
+    if not synced:
+        client.sync(group)
     if client.me(group).display_name is None:
         client.set_display_name(group, NAME)
     posts = client.posts(group)
@@ -74,14 +77,20 @@ def check_in(client: Client, group: str, *, day: str | None = None) -> CheckIn:
 
 
 def run(client: Client, group: str, *, once: bool, out: Callable[[str], None] = print) -> None:
-    while True:
-        result = check_in(client, group)
+    """The bot's loop, on the SDK's event handlers: each round (after a sync) it posts the
+    day's prompt if it is due and reports the replies; warnings are printed as they come."""
+    handlers = Handlers(client, group)
+
+    @handlers.on_tick
+    def check() -> None:
+        result = check_in(client, group, synced=True)
         out(("posted today's prompt; " if result.posted_now else "") + result.summary())
-        for warning in client.warnings():
-            out(f"warning: {warning.message}")
-        if once:
-            return
-        client.wait(group, timeout=25)
+
+    @handlers.on_warning
+    def warn(warning: SyncWarning) -> None:
+        out(f"warning: {warning.message}")
+
+    handlers.run(rounds=1 if once else None)
 
 
 def only_group(client: Client) -> str:

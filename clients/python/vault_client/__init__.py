@@ -13,6 +13,8 @@ See ``clients/python/README.md`` for the guide. Everything cryptographic happens
 
 from vault.crypto.invites import normalize_relay_url
 from vault_client import errors, events
+from vault_client._internal.strength import passphrase_strength
+from vault_client.aio import AsyncClient
 from vault_client.client import Client, default_home, has_keystore, wipe_home
 from vault_client.errors import (
     ForkError,
@@ -34,6 +36,7 @@ from vault_client.events import (
     KeyReceived,
     MemberJoined,
     MemberLeft,
+    NameNotSet,
     NewPost,
     PostsFromDepartedMember,
     PostsWithheld,
@@ -48,18 +51,22 @@ from vault_client.events import (
     UnknownLogHead,
     UnreadableMetadata,
 )
+from vault_client.handlers import Handlers
 from vault_client.types import (
     AttachmentInfo,
     GroupInfo,
     GroupStatus,
     HistoryPolicy,
     Invite,
+    InviteInfo,
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
+    PassphraseStrength,
     Posted,
     PostView,
     QrFormat,
+    RetryNotice,
     Role,
     SyncReport,
     Thread,
@@ -68,6 +75,7 @@ from vault_client.types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
     "AttachmentInfo",
     "Client",
     "EpochStarted",
@@ -77,10 +85,12 @@ __all__ = [
     "GroupInfo",
     "GroupStatus",
     "GroupUpdated",
+    "Handlers",
     "HistoryPolicy",
     "InvalidGrant",
     "InvalidPost",
     "Invite",
+    "InviteInfo",
     "JoinApproved",
     "JoinRequestInfo",
     "JoinResult",
@@ -88,10 +98,12 @@ __all__ = [
     "MemberInfo",
     "MemberJoined",
     "MemberLeft",
+    "NameNotSet",
     "NameTakenError",
     "NewPost",
     "NotAMemberError",
     "NotPermittedError",
+    "PassphraseStrength",
     "PostView",
     "Posted",
     "PostsFromDepartedMember",
@@ -100,6 +112,7 @@ __all__ = [
     "QrFormat",
     "RelayUnreachableError",
     "RemovedFromGroup",
+    "RetryNotice",
     "Role",
     "RoleChanged",
     "RollbackError",
@@ -118,5 +131,6 @@ __all__ = [
     "events",
     "has_keystore",
     "normalize_relay_url",
+    "passphrase_strength",
     "wipe_home",
 ]

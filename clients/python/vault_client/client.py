@@ -13,19 +13,32 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
 
 import httpx
 
 from vault.crypto.attachments import Attachment
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import JoinDeniedError, JoinPendingError, NotFoundError
-from vault.crypto.invites import normalize_relay_url
+from vault.crypto.errors import (
+    JoinDeniedError,
+    JoinPendingError,
+    UnknownReferenceError,
+    VaultError,
+)
 from vault.crypto.log import Role
 from vault.crypto.posts import PostKind
 from vault.crypto.primitives import default_clock
 from vault_client import events as ev
-from vault_client._internal import groups, joining, membership, posting, rotation, sync_io
+from vault_client._internal import (
+    groups,
+    joining,
+    membership,
+    naming,
+    permissions,
+    posting,
+    refs,
+    rotation,
+    sync_io,
+)
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.home import (
@@ -35,33 +48,34 @@ from vault_client._internal.home import (
     home_path,
     lock_home,
     unlock_home,
+    upgrade_lock,
     wipe_home,
 )
 from vault_client._internal.keys import Passphrase, PassphraseSource
 from vault_client._internal.qr import decode_invite_image
+from vault_client._internal.refs import GroupRef, InviteRef, MemberRef, PostRef
+from vault_client._internal.strength import require_strong
+from vault_client._internal.sync import GroupView
+from vault_client._internal.transport import EventsPage
 from vault_client.types import (
+    AttachmentInfo,
     GroupInfo,
     GroupStatus,
     HistoryPolicy,
     Invite,
+    InviteInfo,
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
     Posted,
     PostView,
+    RetryNotice,
     SyncReport,
     Thread,
 )
 
 __all__ = ["Client", "default_home", "has_keystore", "wipe_home"]
 
-GroupRef = Any
-"""A group: its id (base64url text or 32 bytes) or a :class:`GroupInfo`."""
-MemberRef = Any
-"""A member: their member id (base64url text or 32 bytes), a :class:`MemberInfo` or a
-:class:`JoinRequestInfo`."""
-PostRef = Any
-"""A post: its id (base64url text or 16 bytes), a :class:`PostView` or :class:`Posted`."""
 
 
 class Client:
@@ -72,13 +86,18 @@ class Client:
     deliberately slow (Argon2id). Use it as a context manager, or call :meth:`close`.
 
     :param passphrase: the keystore passphrase, or a callable that returns it (called once,
-        when first needed). It is never logged and never put in an exception.
+        when first needed). It is never logged and never put in an exception. Creating a
+        new keystore refuses one that is too easy to guess (:class:`PassphraseRejectedError`;
+        :func:`passphrase_strength` tells a user interface in advance).
     :param home: where the keystore and the local store live (default ``$VAULT_HOME``, else
         the platform's user data directory). Created with owner-only permissions.
     :param relay_url: the relay new groups are created on (joining uses the invite's relay).
     :param timeout: seconds for one HTTP request.
     :param retry_for: how long requests that are safe to repeat are retried while a relay
         is unreachable, in seconds.
+    :param on_retry: called (with a :class:`RetryNotice`: the relay, the seconds left) each
+        time a request to a relay failed and is tried again, so a user interface can say at
+        once that the relay cannot be reached rather than wait in silence.
     :param transport: an ``httpx.BaseTransport`` every request to every relay goes through
         (default: httpx's own network transport). For tests and embedding: for instance an
         ``httpx.WSGITransport`` over an in-process relay, or a proxy that rewrites answers
@@ -95,18 +114,26 @@ class Client:
         retry_for: float = 20.0,
         clock: Callable[[], int] = default_clock,
         transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
     ) -> None:
+        """Open the device in *home* (creating its keystore, under *passphrase*, when there
+        is none): see the class documentation for each parameter."""
         self.home = home_path(home)
         os.makedirs(self.home, mode=0o700, exist_ok=True)
-        self.relay_url = None if relay_url is None else normalize_relay_url(relay_url)
+        self.relay_url = None if relay_url is None else V.relay_address(relay_url)
         self._lock = threading.RLock()
         self._lock_handle = lock_home(self.home)
         try:
             self._device = Device(self.home, Passphrase(passphrase), timeout=timeout,
-                                  retry_for=retry_for, clock=clock, transport=transport)
+                                  retry_for=retry_for, clock=clock, transport=transport,
+                                  on_retry=on_retry)
         except BaseException:
             unlock_home(self._lock_handle)
             raise
+
+    @staticmethod
+    def _member(view: GroupView, member: MemberRef) -> bytes:
+        return refs.member_key(member, lambda: V.member_names(view))
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -129,8 +156,10 @@ class Client:
         store (keys, posts, logs) and their files, overwritten before removal. The client is
         closed afterwards. This cannot be undone: export identities first if needed."""
         with self._lock:
-            self.close()
+            upgrade_lock(self._lock_handle, self.home)  # nobody else may have it open
+            self._device.close()
             destroy_home(self.home)
+            unlock_home(self._lock_handle)
 
     # --- groups ------------------------------------------------------------------------------
 
@@ -175,6 +204,7 @@ class Client:
         """Change the group's name, description or rules (admins). Encrypted for members."""
         with self._lock:
             view = self._device.member_view(group)
+            permissions.require_admin(view, "update")
             groups.update(self._device, view, name=name, description=description, rules=rules)
             return groups.info(self._device, view)
 
@@ -202,34 +232,46 @@ class Client:
         ``expires_in`` is a timedelta or seconds.
         """
         with self._lock:
-            return joining.create_invite(self._device, self._device.member_view(group),
-                                         max_uses=max_uses, expires_in=expires_in,
+            view = self._device.member_view(group)
+            permissions.require_admin(view, "invite")
+            return joining.create_invite(self._device, view, max_uses=max_uses,
+                                         expires_in=expires_in,
                                          require_approval=require_approval)
 
-    def revoke_invite(self, group: GroupRef, invite_id: str | bytes | Invite) -> None:
+    def invites(self, group: GroupRef) -> list[InviteInfo]:
+        """Every invite of the group (from the verified log): uses so far, expiry, whether it
+        still admits anyone. Revoke one with :meth:`revoke_invite`."""
+        with self._lock:
+            return joining.invites(self._device, self._device.member_view(group))
+
+    def revoke_invite(self, group: GroupRef, invite_id: InviteRef) -> None:
         """Stop an invite from admitting anyone else (admins)."""
         with self._lock:
-            joining.revoke_invite(self._device, self._device.member_view(group), invite_id)
+            view = self._device.member_view(group)
+            permissions.require_admin(view, "revoke")
+            joining.revoke_invite(self._device, view, invite_id)
 
-    def join_from_image(self, path: str | os.PathLike[str]) -> JoinResult:
+    def join_from_image(self, path: str | os.PathLike[str], *,
+                        display_name: str | None = None) -> JoinResult:
         """Join with the invite in a QR code image (a photo or screenshot, PNG/JPEG...).
 
         Raises :class:`InviteImageError` when the image holds no QR code, or none that is a
         Vault invite. Then as :meth:`join`.
         """
-        return self.join(decode_invite_image(path).to_uri())
+        return self.join(decode_invite_image(path).to_uri(), display_name=display_name)
 
-    def join(self, uri: str) -> JoinResult:
+    def join(self, uri: str, *, display_name: str | None = None) -> JoinResult:
         """Use an invite (the text a QR code carries).
 
         This device verifies the group's whole membership log against the group id the
         invite pins, makes a fresh identity for the group and either asks to join (the
         result is ``pending`` until an admin approves: see :meth:`join_status`) or, with a
         pre-authorised invite, joins at once. Compare :attr:`JoinResult.safety_number` with
-        the admin in person.
+        the admin in person. ``display_name`` is how this person appears to members: set as
+        soon as it can be (once admitted and given the group's key), by a later sync.
         """
         with self._lock:
-            return joining.join(self._device, uri)
+            return joining.join(self._device, uri, display_name=display_name)
 
     def join_status(self, group: GroupRef) -> GroupStatus:
         """Check a pending join with the relay: ``pending``, ``member`` (approved: this
@@ -256,7 +298,9 @@ class Client:
         """Join requests waiting for an admin (admins), each checked against its invite and
         with the safety number to compare with the joiner before approving."""
         with self._lock:
-            return joining.pending_requests(self._device, self._device.member_view(group))
+            view = self._device.member_view(group)
+            permissions.require_admin(view, "requests")
+            return joining.pending_requests(self._device, view)
 
     def approve(self, group: GroupRef, joiner: MemberRef, *, role: Role = Role.MEMBER,
                 share_history: HistoryPolicy | None = None) -> MemberInfo:
@@ -267,13 +311,17 @@ class Client:
         written from now on.
         """
         with self._lock:
-            return joining.approve(self._device, self._device.member_view(group), joiner,
-                                   role=role, share_history=share_history)
+            view = self._device.member_view(group)
+            permissions.check_admit(view, Role(role))
+            return joining.approve(self._device, view, joiner, role=role,
+                                   share_history=share_history)
 
     def deny(self, group: GroupRef, joiner: MemberRef) -> None:
         """Refuse a pending join request (admins)."""
         with self._lock:
-            joining.deny(self._device, self._device.member_view(group), joiner)
+            view = self._device.member_view(group)
+            permissions.require_admin(view, "requests")
+            joining.deny(self._device, view, joiner)
 
     # --- membership ----------------------------------------------------------------------------
 
@@ -296,33 +344,48 @@ class Client:
         Refused (:class:`NameTakenError`) when another current member's name looks the same
         (the same letters in another case, or lookalike letters of another script)."""
         with self._lock:
-            membership.set_display_name(self._device, self._device.member_view(group), name)
+            naming.set_display_name(self._device, self._device.member_view(group), name)
 
     def set_role(self, group: GroupRef, member: MemberRef, role: Role) -> None:
         """Change a member's role (admins; only owners make or change admins and owners)."""
         with self._lock:
-            membership.set_role(self._device, self._device.member_view(group), member, role)
+            view = self._device.member_view(group)
+            permissions.check_role(view, self._member(view, member), Role(role))
+            membership.set_role(self._device, view, member, role)
 
     def remove(self, group: GroupRef, member: MemberRef) -> None:
         """Remove a member (admins). Starts a new epoch: a fresh key, granted to every
         remaining member in one request, so the removed member reads nothing new."""
         with self._lock:
-            membership.remove(self._device, self._device.member_view(group), member)
+            view = self._device.member_view(group)
+            permissions.check_remove(view, self._member(view, member))
+            membership.remove(self._device, view, member)
 
     def rotate(self, group: GroupRef) -> int:
         """Start a new epoch now (admins); returns its number. Admins' devices also do this
         by themselves when a member has left (``rotation_pending``)."""
         with self._lock:
-            return rotation.rotate(self._device, self._device.member_view(group), [])
+            view = self._device.member_view(group)
+            permissions.require_admin(view, "rotate")
+            return rotation.rotate(self._device, view, [])
 
-    def leave(self, group: GroupRef) -> None:
+    def leave(self, group: GroupRef, *, hand_over_to: MemberRef | None = None,
+              discard_unsent: bool = False) -> None:
         """Leave the group, then forget it on this device (its identity, keys and posts).
 
-        An admin's device then starts a new epoch for those who stay. The last owner must
-        make someone else an owner first.
+        An admin's device then starts a new epoch for those who stay. The group's last owner
+        names the member who becomes owner in their place (``hand_over_to``); without one,
+        leaving is refused (:class:`NotPermittedError`) and nothing changes. So is leaving
+        while this device's posts still wait to be sent, unless ``discard_unsent``.
         """
         with self._lock:
-            membership.leave(self._device, self._device.member_view(group))
+            view = self._device.member_view(group)
+            if hand_over_to is not None:
+                heir = self._member(view, hand_over_to)
+                permissions.check_role(view, heir, Role.OWNER)
+                membership.set_role(self._device, view, heir, Role.OWNER)
+            permissions.check_leave(view)
+            membership.leave(self._device, view, discard_unsent=discard_unsent)
 
     def forget_group(self, group: GroupRef) -> None:
         """Delete a group from this device without telling anyone (after a removal or a
@@ -352,6 +415,7 @@ class Client:
         the other device detects a relay that rolls the group back to before the export.
         Keep it as safe as the keystore."""
         with self._lock:
+            require_strong(passphrase, "an exported identity")
             view = self._device.view(group)
             row = self._device.store.group(view.group_id)
             assert row is not None
@@ -385,7 +449,7 @@ class Client:
               content_warning: str | None = None, expires_in: timedelta | float | None = None,
               attachments: Sequence[V.AttachmentInput] = ()) -> Posted:
         """Reply to a post or to another reply (as :meth:`post`)."""
-        target = V.to_bytes(to, 16, "post id")
+        target = refs.post_id(to)
         return self._publish(group, PostKind.REPLY, (target,), text, content_warning,
                              expires_in, attachments)
 
@@ -393,7 +457,7 @@ class Client:
               content_warning: str | None = None) -> Posted:
         """React to a post or reply (1 to 64 bytes of text, e.g. an emoji). With a
         ``content_warning``, readers' clients hide the reaction behind it, as a post."""
-        return self._publish(group, PostKind.REACTION, (V.to_bytes(to, 16, "post id"),),
+        return self._publish(group, PostKind.REACTION, (refs.post_id(to),),
                              reaction, content_warning, None, ())
 
     def edit(self, group: GroupRef, post: PostRef, text: str, *,
@@ -404,7 +468,7 @@ class Client:
         stay as they are unless given (``content_warning=``, ``attachments=``) or removed
         (``keep_warning=False``, ``keep_attachments=False``): an edit never drops a warning
         by omission."""
-        target = V.to_bytes(post, 16, "post id")
+        target = refs.post_id(post)
         with self._lock:
             view = self._device.member_view(group)
             current = posting.editable(view, target)
@@ -417,7 +481,7 @@ class Client:
     def delete(self, group: GroupRef, post: PostRef) -> Posted:
         """Delete one's own post, reply or reaction (moderators: anyone's). Members' clients
         drop its content; the relay erases its ciphertext, its edits' and its attachments."""
-        target = V.to_bytes(post, 16, "post id")
+        target = refs.post_id(post)
         with self._lock:
             posting.check_delete(self._device.member_view(group), target)
         posted = self._publish(group, PostKind.DELETE, (target,), "", None, None, ())
@@ -433,7 +497,7 @@ class Client:
             return posting.publish(self._device, self._device.member_view(group), kind, refs,
                                    text, warning, expires_in, attachments, kept)
 
-    def attachment(self, group: GroupRef, attachment: Any) -> bytes:
+    def attachment(self, group: GroupRef, attachment: AttachmentInfo) -> bytes:
         """Download and decrypt an attachment (an :class:`AttachmentInfo` from a post)."""
         with self._lock:
             return posting.attachment(self._device, self._device.member_view(group),
@@ -456,11 +520,15 @@ class Client:
         return V.threads(self.posts(group))
 
     def get_post(self, group: GroupRef, post: PostRef) -> PostView:
-        pid = b64encode(V.to_bytes(post, 16, "post id"))
+        """One visible post or reply as members see it (from this device's store), or
+        :class:`UnknownReferenceError` when this device shows no such post (not synced yet,
+        deleted, expired, or not a post or reply)."""
+        pid = b64encode(refs.post_id(post))
         for item in self.posts(group):
             if item.post_id == pid:
                 return item
-        raise NotFoundError("no such post on this device")
+        raise UnknownReferenceError("there is no such post on this device (sync first, or it "
+                                    "was deleted or has expired)")
 
     def warnings(self) -> list[ev.SyncWarning]:
         """Every warning reported since this client opened, oldest first."""
@@ -475,15 +543,25 @@ class Client:
         Sends posts waiting on this device first. An admin's device also does its duties:
         a new epoch after someone left, keys for members who joined by invite.
 
-        With no *group*, syncs every group this device is a member of (or waits to join).
+        With no *group*, syncs every group this device is a member of (or waits to join, or
+        is creating), each on its own: a group that cannot be synced (its relay is down, it
+        forked...) has :attr:`SyncReport.error` set instead of stopping the others.
         """
         with self._lock:
             device = self._device
             device.check_open()
             if group is not None:
                 return [sync_io.sync_group(device, device.view(group))]
-            return [sync_io.sync_group(device, device.view(row.group_id))
-                    for row in device.store.groups() if row.status in ("member", "pending")]
+            reports = []
+            for row in device.store.groups():
+                if row.status not in ("member", "pending", "creating"):
+                    continue
+                view = device.view(row.group_id)
+                try:
+                    reports.append(sync_io.sync_group(device, view))
+                except VaultError as error:  # this group only: the others still sync
+                    reports.append(sync_io.failed_report(device, view, error))
+            return reports
 
     def wait(self, group: GroupRef, timeout: float = 25.0) -> SyncReport:
         """Wait (long-poll, up to *timeout* seconds, at most 30) until something this
@@ -491,15 +569,28 @@ class Client:
         while waiting. Returns the sync's report (no events when nothing came in time)."""
         deadline = time.monotonic() + max(0.0, min(30.0, timeout))
         while True:
-            with self._lock:
-                view = self._device.member_view(group)
-                transport = self._device.transport(view.relay_url)
-                auth = self._device.auth(view)
-                cursor = sync_io.event_cursor(view)
+            target = self._wait_target(group)
             remaining = max(0, int(deadline - time.monotonic()))
-            page = transport.events(auth, cursor, remaining)
-            with self._lock:
-                news = sync_io.news(view, page)
-                sync_io.save_event_cursor(self._device, view, page.cursor)
-                if news or remaining == 0 or time.monotonic() >= deadline:
-                    return sync_io.sync_group(self._device, view)
+            page = target.transport.events(target.auth, target.cursor, remaining)
+            report = self._after_wait(group, page, remaining == 0 or
+                                      time.monotonic() >= deadline)
+            if report is not None:
+                return report
+
+    # (the two halves of a wait, shared with vault_client.aio.AsyncClient)
+
+    def _wait_target(self, group: GroupRef) -> sync_io.WaitTarget:
+        with self._lock:
+            view = self._device.member_view(group)
+            return sync_io.WaitTarget(self._device.transport(view.relay_url),
+                                      self._device.auth(view), sync_io.event_cursor(view))
+
+    def _after_wait(self, group: GroupRef, page: EventsPage, last: bool) -> SyncReport | None:
+        """Sync if the page holds news (or this was the last round), else None."""
+        with self._lock:
+            view = self._device.member_view(group)
+            news = sync_io.news(view, page)
+            sync_io.save_event_cursor(self._device, view, page.cursor)
+            if news or last:
+                return sync_io.sync_group(self._device, view)
+            return None

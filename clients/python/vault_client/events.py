@@ -11,9 +11,10 @@ group untrustworthy (the relay rolled the log back or forked it) are raised as e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vault.crypto.log import Role
+from vault_client.types import PostView
 
 __all__ = [
     "EpochStarted",
@@ -26,6 +27,7 @@ __all__ = [
     "KeyReceived",
     "MemberJoined",
     "MemberLeft",
+    "NameNotSet",
     "NewPost",
     "PostsFromDepartedMember",
     "PostsWithheld",
@@ -49,11 +51,14 @@ class Event:
 
 @dataclass(frozen=True)
 class NewPost(Event):
-    """A post, reply, reaction, edit or delete arrived (read the result with posts/threads)."""
+    """A post, reply, reaction, edit or delete arrived. For a post or reply, ``post`` is it
+    as members see it (after edits and reactions known so far), so a handler needs no
+    second query; for the other kinds, read the result with ``Client.posts``/``threads``."""
 
     post_id: str
     author: str
     kind: str
+    post: PostView | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,12 @@ class UnreadableMetadata(SyncWarning):
 class RotationPending(SyncWarning):
     """A member left and no admin has started a new epoch yet: the one who left still holds
     the current key. Admins' clients rotate on their next sync."""
+
+
+@dataclass(frozen=True)
+class NameNotSet(SyncWarning):
+    """The name chosen when joining could not be taken (another member's looks the same):
+    choose another with :meth:`Client.set_display_name`."""
 
 
 @dataclass(frozen=True)

@@ -20,19 +20,23 @@ __all__ = [
     "GroupStatus",
     "HistoryPolicy",
     "Invite",
+    "InviteInfo",
     "JoinRequestInfo",
     "JoinResult",
     "MemberInfo",
+    "PassphraseStrength",
     "PostView",
     "Posted",
     "QrFormat",
+    "RetryNotice",
     "Role",
     "SyncReport",
     "Thread",
 ]
 
-GroupStatus: TypeAlias = Literal["member", "pending", "denied", "removed", "left"]
-"""``pending``: a join request waits for an admin; ``removed``/``left``: no longer a member."""
+GroupStatus: TypeAlias = Literal["member", "pending", "denied", "removed", "left", "creating"]
+"""``pending``: a join request waits for an admin; ``removed``/``left``: no longer a member;
+``creating``: made on this device, not yet on the relay (the next sync creates it)."""
 
 HistoryPolicy: TypeAlias = Literal["none", "current", "all"] | int
 """What a newly admitted member may read:
@@ -67,6 +71,9 @@ class GroupInfo:
     rotation_pending: bool
     history_policy: HistoryPolicy
     unsent_posts: int
+    number: int = 0
+    """This group's number on this device: given when it joined, kept while it is here,
+    never given to another group (so a familiar number never names another group)."""
     group_code: str = ""
     """20 digits committing to the membership log up to :attr:`log_seq` (see
     :meth:`Client.group_code`): read it out with another member whose device is at the
@@ -115,6 +122,10 @@ class JoinResult:
     inviter: str
     safety_number: str
     """This device's safety number with the invite's creator: compare it in person."""
+    fingerprint: str = ""
+    """This device's short fingerprint in the group: what the approving admin sees."""
+    inviter_name: str | None = None
+    """The invite's creator's display name, when this device can read it."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,9 @@ class PostView:
         default=(), repr=False)
     """(content warning, reaction, member ids) of reactions that carry a warning: show
     the warning, and the reaction only when the reader asks."""
+    unsent: bool = False
+    """This device's own post, still waiting on this device to be sent (see
+    :attr:`Posted.status`)."""
     from_departed_member: bool = False
     """It arrived after its author had left or been removed (see
     :class:`~vault_client.events.PostsFromDepartedMember`)."""
@@ -216,6 +230,51 @@ class Invite:
 
 
 @dataclass(frozen=True)
+class InviteInfo:
+    """An invite as the verified log shows it (its secret, in the QR code, is not kept)."""
+
+    invite_id: str
+    max_uses: int
+    uses: int
+    """How many people it admitted so far."""
+    expires_at_ms: int
+    requires_approval: bool
+    revoked: bool
+    created_by: str
+    usable: bool
+    """Not revoked, not expired, uses left, and its creator is still an admin."""
+
+    @property
+    def uses_left(self) -> int:
+        return max(0, self.max_uses - self.uses)
+
+
+@dataclass(frozen=True)
+class PassphraseStrength:
+    """How hard a passphrase is to guess (:func:`vault_client.passphrase_strength`)."""
+
+    score: int
+    """0 (guessed at once) to 4 (very hard), zxcvbn's scale."""
+    acceptable: bool
+    """Strong enough for a new keystore or export (score 3 or more)."""
+    warning: str
+    """What makes it weak, or empty."""
+    suggestions: tuple[str, ...]
+    crack_time: str
+    """How long guessing it would take someone who copied the keystore, in words."""
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A request to the relay failed and is tried again (``Client(on_retry=...)``): a user
+    interface says so at once, with the time left, instead of waiting in silence."""
+
+    relay_url: str
+    seconds_left: float
+    """How long the client goes on trying before it gives up."""
+
+
+@dataclass(frozen=True)
 class SyncReport:
     """What one sync of one group found (events and warnings are also kept on the client)."""
 
@@ -227,16 +286,22 @@ class SyncReport:
     unsent_posts: int
     unreadable_history: int
     """Posts from before this device joined that it holds no key for (history not shared)."""
+    error: Exception | None = None
+    """Set (a :class:`~vault_client.errors.VaultError`) when this group could not be synced,
+    in a sync of every group: the others were synced all the same."""
 
 
 @dataclass(frozen=True)
 class Posted:
-    """What :meth:`Client.post` and its siblings return."""
+    """What :meth:`Client.post` and its siblings return: where the post is now."""
 
     group_id: str
     post_id: str
     delivered: bool
-    """True when the relay accepted the post; False when it did not: either the relay could
-    not be reached (the post waits on this device and goes out with the next
-    :meth:`Client.sync`, exactly once), or it refused the post (it is not sent again; an
-    :class:`~vault_client.events.UndeliverablePost` warning says why)."""
+    """True when the relay accepted the post."""
+    status: Literal["delivered", "queued", "refused"] = "delivered"
+    """``delivered``; ``queued``: kept on this device and sent by a later sync, exactly once
+    (:attr:`reason` says what it waits for: the relay, the group's key, a rotation);
+    ``refused``: not sent and not kept (:attr:`reason` says why)."""
+    reason: str | None = None
+    """Why it is queued or refused, as a sentence for a person; None when delivered."""

@@ -3,19 +3,26 @@ policy for it, and the :class:`GroupInfo` a client shows."""
 
 from __future__ import annotations
 
-from vault.crypto.encoding import b64encode
+import contextlib
+
+from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.epochs import new_epoch_key
-from vault.crypto.errors import LogError
+from vault.crypto.errors import InvalidArgumentError, LogError, RelayUnavailableError
 from vault.crypto.group_state import verify_log
 from vault.crypto.identity import Identity
-from vault.crypto.invites import normalize_relay_url
+from vault.crypto.localstore import record_id
 from vault.crypto.log import MetadataBody, create_group, group_id_of
-from vault.crypto.metadata import GroupMetadata, MemberProfile, seal_metadata
+from vault.crypto.metadata import (
+    GroupMetadata,
+    MemberProfile,
+    open_group_metadata,
+    seal_metadata,
+)
 from vault.crypto.safety import group_code as core_group_code
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, policy_text, status
 from vault_client._internal.log_io import append
-from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile
+from vault_client._internal.rotation import issue, publish_group_metadata
 from vault_client._internal.sync import GroupView
 from vault_client.types import GroupInfo, HistoryPolicy
 
@@ -23,6 +30,8 @@ from vault_client.types import GroupInfo, HistoryPolicy
 def info(device: Device, view: GroupView) -> GroupInfo:
     state = view.state
     meta = V.group_metadata(view)
+    if meta is None and view.status == "creating":
+        meta = _kept_metadata(device, view)
     me = view.me.sign_pk
     return GroupInfo(
         group_id=view.gid,
@@ -40,6 +49,7 @@ def info(device: Device, view: GroupView) -> GroupInfo:
         rotation_pending=False if state is None else state.rotation_pending,
         history_policy=view.policy,
         unsent_posts=device.store.outbox_count(view.group_id),
+        number=view.number,
         group_code="" if state is None else group_code(view, None),
     )
 
@@ -60,8 +70,13 @@ def group_code(view: GroupView, at_seq: int | None) -> str:
 def create(device: Device, name: str, description: str, rules: str, *, relay_url: str | None,
            display_name: str | None, history_policy: HistoryPolicy) -> GroupView:
     """A new group on *relay_url*, owned by a fresh identity; its metadata (and the owner's
-    profile) sealed under the first epoch key."""
-    relay = normalize_relay_url(relay_url or _no_relay())
+    profile) sealed under the first epoch key.
+
+    Everything is kept on this device first (keys, the genesis entry, the sealed name), with
+    the group's status ``creating``; then it is created on the relay. When the relay cannot
+    be reached the group stays ``creating`` and the next sync finishes it
+    (:func:`finish_create`): nothing is half-made, and nothing blocks other groups."""
+    relay = V.relay_address(relay_url or _no_relay())
     metadata = GroupMetadata(name, description, rules)
     policy = check_policy(history_policy)
     profile = None if display_name is None else MemberProfile(display_name)
@@ -72,19 +87,63 @@ def create(device: Device, name: str, description: str, rules: str, *, relay_url
     gid = group_id_of(genesis)
     # Keys first: a crash after the relay took the group must not lose its owner.
     device.keys.add_identity(gid, identity)
-    device.store.add_group(gid, relay, "member", policy_text(policy), now)
+    device.store.add_group(gid, relay, "creating", policy_text(policy), now)
     state = verify_log(gid, [genesis.raw])
     device.store.replace_log(gid, [genesis.raw], state.checkpoint().encode())
     view = device.view(gid)
     device.save_key(view, 0, key0)
     view.keys[0] = key0
-    device.transport(relay).create_group(genesis.raw)
-    sealed = seal_metadata(key0, gid, 0, None, metadata)
-    append(device, view, lambda s: MetadataBody(None, s.epoch, sealed))
-    issue(device, view, 0, [identity.public])  # recoverable after an identity import
+    _keep(device, gid, "metadata", seal_metadata(key0, gid, 0, None, metadata))
     if profile is not None:
-        publish_profile(device, view, profile)
+        _keep(device, gid, "profile", seal_metadata(key0, gid, 0, identity.sign_pk, profile))
+    with contextlib.suppress(RelayUnavailableError):
+        finish_create(device, view)
     return view
+
+
+def finish_create(device: Device, view: GroupView) -> None:
+    """Create on the relay a group made on this device (idempotent: each step is done only
+    if the log does not show it yet), then make it an ordinary group here."""
+    gid = view.group_id
+    device.transport(view.relay_url).create_group(view.entries[0])
+    metadata = _kept(device, gid, "metadata")
+    if metadata is not None and (view.state is None or view.state.group_metadata is None):
+        append(device, view, lambda s: MetadataBody(None, 0, metadata))
+    if (0, view.me.sign_pk) not in view.issued:
+        issue(device, view, 0, [view.me.public])  # recoverable after an identity import
+    profile = _kept(device, gid, "profile")
+    assert view.state is not None
+    if profile is not None and view.me.sign_pk not in view.state.profiles:
+        append(device, view, lambda s: MetadataBody(view.me.sign_pk, 0, profile))
+    view.status = "member"
+    device.store.update_group(gid, status="member")
+    for what in ("metadata", "profile"):
+        device.store.delete_meta(_kept_key(gid, what))
+
+
+def _kept_metadata(device: Device, view: GroupView) -> GroupMetadata | None:
+    """The name of a group made here and not yet on the relay (sealed under epoch 0)."""
+    kept = _kept(device, view.group_id, "metadata")
+    key = view.keys.get(0)
+    if kept is None or key is None:
+        return None
+    return open_group_metadata(kept, key, view.group_id, 0)
+
+
+def _kept_key(gid: bytes, what: str) -> str:
+    return f"create/{b64encode(gid)}/{what}"
+
+
+def _keep(device: Device, gid: bytes, what: str, envelope: bytes) -> None:
+    sealed = device.seal("create-" + what, record_id(gid), envelope)
+    device.store.set_meta(_kept_key(gid, what), b64encode(sealed))
+
+
+def _kept(device: Device, gid: bytes, what: str) -> bytes | None:
+    saved = device.store.meta(_kept_key(gid, what))
+    if saved is None:
+        return None
+    return device.unseal("create-" + what, record_id(gid), b64decode(saved))
 
 
 def update(device: Device, view: GroupView, *, name: str | None, description: str | None,
@@ -103,4 +162,5 @@ def set_history_policy(device: Device, view: GroupView, policy: HistoryPolicy) -
 
 
 def _no_relay() -> str:
-    raise ValueError("no relay: pass relay_url to Client(...) or to create_group(...)")
+    raise InvalidArgumentError("no relay to create the group on: pass relay_url to "
+                               "Client(...) or to create_group(...)")

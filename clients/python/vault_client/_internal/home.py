@@ -1,5 +1,5 @@
-"""The home directory: where it is, the files a client keeps there, the lock that gives one
-client at a time the use of them, and destroying them."""
+"""The home directory: where it is, the files a client keeps there, the locks that let
+several programs of one person share them, and destroying them."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from vault_client._internal.keys import destroy_file
 KEYSTORE_FILE: Final = "keystore.vault"
 DATABASE_FILE: Final = "client.db"
 LOCK_FILE: Final = ".lock"
+KEYSTORE_LOCK: Final = ".keystore.lock"
+SEND_LOCK: Final = ".send.lock"
 HOME_FILES: Final = (DATABASE_FILE, DATABASE_FILE + "-wal", DATABASE_FILE + "-shm",
-                     KEYSTORE_FILE, LOCK_FILE)
+                     KEYSTORE_FILE, KEYSTORE_LOCK, SEND_LOCK, LOCK_FILE)
 
 
 def default_home() -> str:
@@ -42,7 +44,7 @@ def wipe_home(home: str | os.PathLike[str] | None = None) -> bool:
     path = home_path(home)
     if not any(os.path.exists(os.path.join(path, name)) for name in HOME_FILES):
         return False
-    handle = lock_home(path)
+    handle = lock_home(path, exclusive=True)
     try:
         destroy_home(path)
     finally:
@@ -54,22 +56,40 @@ def home_path(home: str | os.PathLike[str] | None) -> str:
     return os.path.abspath(os.fspath(home) if home is not None else default_home())
 
 
-def lock_home(home: str) -> Any:
-    """Hold an exclusive lock on the home directory for the client's lifetime."""
+def lock_home(home: str, *, exclusive: bool = False) -> Any:
+    """Hold a lock on the home directory for the client's lifetime: shared, so several
+    programs of one person (a window that follows a group, a terminal that posts) use it
+    at once; exclusive to destroy it, which then waits for no one and fails while any
+    client has it open."""
     path = os.path.join(home, LOCK_FILE)
     handle = open(path, "a+b")  # noqa: SIM115 - held open on purpose
     try:
         import fcntl
 
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle.fileno(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                    | fcntl.LOCK_NB)
     except ImportError:  # pragma: no cover - not POSIX: no lock
         pass
     except OSError:
         handle.close()
         raise LocalStoreError(
-            f"another Vault client is using {home}; close it first (one client per home)"
-        ) from None
+            f"another Vault program is using {home}; close it first" if exclusive else
+            f"{home} is being wiped; try again when that is done") from None
     return handle
+
+
+def upgrade_lock(handle: Any, home: str) -> None:
+    """From a client's shared lock to the exclusive one wiping needs (fails while another
+    program has the home open)."""
+    try:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover
+        pass
+    except OSError:
+        raise LocalStoreError(
+            f"another Vault program is using {home}; close it first") from None
 
 
 def unlock_home(handle: Any) -> None:

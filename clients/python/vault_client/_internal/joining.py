@@ -40,6 +40,7 @@ from vault.crypto.log import (
 )
 from vault.crypto.safety import safety_number as core_safety_number
 from vault_client import events as ev
+from vault_client._internal import naming, refs
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, status
@@ -52,6 +53,7 @@ from vault_client.types import (
     GroupStatus,
     HistoryPolicy,
     Invite,
+    InviteInfo,
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
@@ -78,16 +80,33 @@ def create_invite(device: Device, view: GroupView, *, max_uses: int,
                   require_approval)
 
 
-def revoke_invite(device: Device, view: GroupView, invite_id: str | bytes | Invite) -> None:
-    iid = V.to_bytes(invite_id.invite_id if isinstance(invite_id, Invite) else invite_id,
-                     16, "invite id")
+def invites(device: Device, view: GroupView) -> list[InviteInfo]:
+    """Every invite the group's log holds, newest last, with its uses and whether it still
+    admits anyone."""
+    state = view.state
+    assert state is not None
+    now = device.now()
+    out = []
+    for invite in state.invites.values():
+        creator = state.members.get(invite.created_by)
+        usable = (not invite.revoked and invite.expires_at_ms > now
+                  and invite.uses < invite.max_uses
+                  and creator is not None and creator.role >= Role.ADMIN)
+        out.append(InviteInfo(b64encode(invite.invite_id), invite.max_uses, invite.uses,
+                              invite.expires_at_ms, invite.requires_approval, invite.revoked,
+                              b64encode(invite.created_by), usable))
+    return out
+
+
+def revoke_invite(device: Device, view: GroupView, invite_id: object) -> None:
+    iid = refs.invite_id(invite_id)
     append(device, view, lambda s: InviteRevokeBody(iid))
 
 
 # --- joining ---------------------------------------------------------------------------------
 
 
-def join(device: Device, uri: str) -> JoinResult:
+def join(device: Device, uri: str, *, display_name: str | None = None) -> JoinResult:
     device.check_open()
     link = parse_invite_uri(uri)
     gid = link.group_id
@@ -95,7 +114,11 @@ def join(device: Device, uri: str) -> JoinResult:
         view = device.view(gid)
         if view.status == "pending":
             return _join_result(view, link, "pending")
-        raise AlreadyMemberError("this device is already in that group")
+        if view.status in ("member", "creating"):
+            raise AlreadyMemberError("you are already a member of that group")
+        # Denied, removed or left: what this device kept goes, and the person asks again
+        # with a fresh identity (a key that left can never come back).
+        device.forget(view)
     transport = device.transport(link.relay_url)
     invite_sk, invite_pk = invite_keypair(link.secret)
     reader = InviteAuth(gid, link.invite_id, invite_sk)
@@ -119,6 +142,8 @@ def join(device: Device, uri: str) -> JoinResult:
                           encode_pending_join(PendingJoin(link.to_uri(), request)))
     device.store.add_group(gid, link.relay_url, pending_status, "none", now, pending)
     device.store.replace_log(gid, entries, state.checkpoint().encode())
+    if display_name is not None:
+        naming.keep_wanted(device, gid, display_name)
     view = device.view(gid)
     try:
         if request is not None:
@@ -146,7 +171,9 @@ def _join_result(view: GroupView, link: InviteLink, status: str) -> JoinResult:
     assert inviter is not None
     number = core_safety_number(view.me.public, inviter.identity)
     return JoinResult(view.gid, "pending" if status == "pending" else "joined",
-                      b64encode(view.me.sign_pk), b64encode(invite.created_by), number)
+                      b64encode(view.me.sign_pk), b64encode(invite.created_by), number,
+                      view.me.public.short_fingerprint(),
+                      V.display_name(view, invite.created_by))
 
 
 def join_status(device: Device, view: GroupView) -> GroupStatus:
@@ -198,7 +225,7 @@ def _request_info(view: GroupView, request: JoinRequest) -> JoinRequestInfo:
 
 def approve(device: Device, view: GroupView, joiner: object, *, role: Role,
             share_history: HistoryPolicy | None) -> MemberInfo:
-    joiner_pk = V.to_bytes(joiner, 32, "member id")
+    joiner_pk = refs.member_key(joiner, lambda: [])
     policy = view.policy if share_history is None else check_policy(share_history)
     sync_log(device, view, [], [])
     matches = [r for r in _requests(device, view) if r.joiner.sign_pk == joiner_pk]
@@ -219,7 +246,7 @@ def approve(device: Device, view: GroupView, joiner: object, *, role: Role,
 
 
 def deny(device: Device, view: GroupView, joiner: object) -> None:
-    joiner_pk = V.to_bytes(joiner, 32, "member id")
+    joiner_pk = refs.member_key(joiner, lambda: [])
     device.transport(view.relay_url).deny(device.auth(view), joiner_pk)
 
 

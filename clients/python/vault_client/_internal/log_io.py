@@ -119,10 +119,15 @@ def _reread(device: Device, view: GroupView, reader: Auth | None) -> None:
 
 
 def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryBody], *,
-           as_member: bool = True, reader: Auth | None = None) -> LogEntry:
+           as_member: bool = True, reader: Auth | None = None,
+           before_send: Callable[[LogEntry], None] | None = None) -> LogEntry:
     """Append one entry built on the current head: checked locally by the core's rules
     first, compare-and-swap at the relay, and on an unanswered request the log is read
-    again to see whether the entry landed (never sent blindly twice on a new head)."""
+    again to see whether the entry landed (never sent blindly twice on a new head).
+
+    *before_send* runs once the entry passed the local check and before it may reach the
+    relay (a new epoch's key is saved there): an entry this device refuses changes
+    nothing."""
     transport = device.transport(view.relay_url)
     auth = device.auth(view) if as_member else None
     last: LogEntry | None = None
@@ -137,6 +142,8 @@ def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryB
         if last is None or state.seq != last.seq - 1 or state.head != last.prev_hash:
             last = new_entry(state, view.me, build(state), now_ms=now)
         new_state = apply_entry(state, last, now_ms=max(now, last.timestamp_ms))
+        if before_send is not None:
+            before_send(last)
         try:
             transport.append(auth, view.group_id, last.raw)
         except LogConflictError:

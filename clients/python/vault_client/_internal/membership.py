@@ -4,19 +4,21 @@ safety numbers, and moving an identity to another device."""
 from __future__ import annotations
 
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import AlreadyMemberError, NameTakenError, NotAMemberError
+from vault.crypto.errors import (
+    AlreadyMemberError,
+    NotAMemberError,
+    NotPermittedError,
+)
 from vault.crypto.identity_export import ExportedIdentity
 from vault.crypto.identity_export import export_identity as seal_identity_export
 from vault.crypto.identity_export import import_identity as open_identity_export
 from vault.crypto.log import LeaveBody, Role, RoleBody
-from vault.crypto.metadata import MemberProfile
 from vault.crypto.safety import safety_number as core_safety_number
-from vault_client._internal import outbox
+from vault_client._internal import outbox, refs
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.log_io import append, fetch_log
-from vault_client._internal.names import name_key
-from vault_client._internal.rotation import publish_profile, rotate
+from vault_client._internal.rotation import rotate
 from vault_client._internal.sync import GroupView
 from vault_client._internal.sync_io import sync_group
 from vault_client._internal.transport import MemberAuth
@@ -28,39 +30,31 @@ def me(view: GroupView) -> MemberInfo:
     return next(m for m in V.members(view) if m.member_id == mine)
 
 
-def set_display_name(device: Device, view: GroupView, name: str) -> None:
-    """Publish this member's name, unless another current member's looks the same."""
-    profile = MemberProfile(name)  # the protocol's rules first (length, characters, NFC)
-    assert view.state is not None
-    key = name_key(profile.display_name)
-    for pk in view.state.members:
-        other = V.display_name(view, pk)
-        if pk != view.me.sign_pk and other is not None and name_key(other) == key:
-            raise NameTakenError(
-                f"another member is already called {other!r}, which looks the same; choose "
-                "a name others can tell apart (add an initial, for instance)")
-    publish_profile(device, view, profile)
-
-
 def set_role(device: Device, view: GroupView, member: object, role: Role) -> None:
-    pk = V.to_bytes(member, 32, "member id")
+    pk = refs.member_key(member, lambda: V.member_names(view))
     append(device, view, lambda s: RoleBody(pk, Role(role)))
 
 
 def remove(device: Device, view: GroupView, member: object) -> None:
-    pk = V.to_bytes(member, 32, "member id")
+    pk = refs.member_key(member, lambda: V.member_names(view))
     rotate(device, view, [], remove=pk)
 
 
-def leave(device: Device, view: GroupView) -> None:
-    """Send what waits in the outbox, leave, and forget the group."""
+def leave(device: Device, view: GroupView, *, discard_unsent: bool) -> None:
+    """Send what waits in the outbox, leave, and forget the group. Refused, changing
+    nothing, while posts still wait (unless *discard_unsent*)."""
     outbox.flush(device, view, [])
+    waiting = len(view.unsent)
+    if waiting and not discard_unsent:
+        raise NotPermittedError(
+            f"{waiting} of your posts in this group are still waiting to be sent; sync when "
+            "they can go out, or leave anyway and lose them")
     append(device, view, lambda s: LeaveBody())
     device.forget(view)
 
 
 def safety_number(view: GroupView, member: object) -> str:
-    pk = V.to_bytes(member, 32, "member id")
+    pk = refs.member_key(member, lambda: V.member_names(view))
     assert view.state is not None
     record = view.state.member_record(pk)
     if record is None:

@@ -19,6 +19,7 @@ refuses to take a name that clashes with another current member's.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -69,6 +70,28 @@ def skeleton(text: str) -> str:
 def name_key(name: str) -> str:
     """What two names are compared by: equal keys mean they look alike."""
     return " ".join(skeleton(skeleton(name).casefold()).split())
+
+
+@functools.cache
+def _label_shapes() -> tuple[str, re.Pattern[str]]:
+    """The key of "member " and a pattern for a fingerprint's groups, in key space (a
+    fingerprint's hex digits compared by their skeletons: 0 is o, 1 is l)."""
+    digits = "".join(sorted({name_key(ch) for ch in "0123456789abcdef"}))
+    group = f"[{re.escape(digits)}]{{4}}"
+    return name_key("member") + " ", re.compile(rf"{group}(?: ?{group}){{3}}")
+
+
+def looks_like_label(name: str) -> bool:
+    """Whether a name is shaped like a label this client makes from a fingerprint
+    (``member abcd ef01 ...``, or ``Name (abcd ef01 ...)``), compared by its key, so a
+    member cannot name themself into looking like another member's label."""
+    key = name_key(name)
+    prefix, fingerprint = _label_shapes()
+    if key.startswith(prefix) and fingerprint.fullmatch(key[len(prefix):].strip()):
+        return True
+    opened = key.rfind("(")
+    return key.endswith(")") and opened >= 0 and bool(
+        fingerprint.fullmatch(key[opened + 1:-1].strip()))
 
 
 def clashing(names: Iterable[tuple[bytes, str | None]]) -> set[bytes]:

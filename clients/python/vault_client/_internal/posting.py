@@ -6,16 +6,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from vault.crypto.attachments import Attachment, decrypt_attachment
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     ForbiddenError,
-    NotAMemberError,
     NotFoundError,
     NotPermittedError,
     RelayUnavailableError,
+    UnknownReferenceError,
+    VaultError,
 )
 from vault.crypto.log import Role
 from vault.crypto.posts import PostKind
@@ -28,47 +28,61 @@ from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import rotate
 from vault_client._internal.sync import GroupView
 from vault_client._internal.sync_io import refresh_keys, sync_grants
-from vault_client.types import Posted
+from vault_client.types import AttachmentInfo, Posted
+
+UNREACHABLE = "the relay cannot be reached; it will be sent when the relay is back"
+REMOVED = "you are no longer a member of this group, so it was not sent"
 
 
 def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ...],
             text: str, warning: str | None, expires_in: timedelta | float | None,
             attachments: Sequence[V.AttachmentInput],
             kept: Sequence[Attachment] = ()) -> Posted:
-    """Seal and keep the post, then send what waits in the outbox. It is delivered when
-    the relay accepted it; not when the relay could not be reached (it goes out with the
-    next sync) or refused it (an :class:`~vault_client.events.UndeliverablePost` warning
-    says why)."""
-    _freshen(device, view)
+    """Keep the post on this device first (from then on nothing loses it), then bring the
+    log and keys up to date and send what waits in the outbox. The result says whether it
+    was delivered, waits (and why), or was refused (and why)."""
     post_id = outbox.queue(device, view, kind, refs, text, warning, expires_in, attachments,
                            kept)
+    gid, pid = view.gid, b64encode(post_id)
     try:
-        refused = outbox.flush(device, view, [], refresh=lambda: refresh_keys(device, view))
+        _freshen(device, view)
+        if view.status != "member":
+            outbox.drop(device, view, post_id)
+            return Posted(gid, pid, False, "refused", REMOVED)
+        done = outbox.flush(device, view, [], refresh=lambda: refresh_keys(device, view))
     except RelayUnavailableError:
-        return Posted(view.gid, b64encode(post_id), False)
-    return Posted(view.gid, b64encode(post_id), post_id not in refused)
+        return Posted(gid, pid, False, "queued", UNREACHABLE)
+    except VaultError:
+        # This device refuses what the relay served (a rolled-back or forked log...): the
+        # command fails, and the post is not kept to go out later into such a group.
+        if post_id in view.unsent:
+            outbox.drop(device, view, post_id)
+        raise
+    outcome = done.outcomes.get(post_id, "waiting")
+    if outcome == "sent":
+        return Posted(gid, pid, True, "delivered", None)
+    if outcome == "refused":
+        return Posted(gid, pid, False, "refused", done.reasons.get(post_id))
+    return Posted(gid, pid, False, "queued", done.reasons.get(post_id, UNREACHABLE))
 
 
 def _freshen(device: Device, view: GroupView) -> None:
-    """Before writing: the latest log (so nothing goes out under a key a removed member
-    holds), a rotation this admin owes, and the current key. Offline, the local state
-    is used and the post waits in the outbox."""
+    """Before sending: the latest log (so nothing goes out under a key a removed member
+    holds), a rotation this admin owes, and the current key."""
     events: list[ev.Event] = []
     warnings: list[ev.SyncWarning] = []
     try:
         changed = sync_log(device, view, events, warnings)
         state = view.state
         assert state is not None
-        if state.rotation_pending and state.is_admin(view.me.sign_pk):
-            rotate(device, view, events)
-        elif changed or state.epoch not in view.keys:
-            sync_grants(device, view, events, warnings, force=True)
-    except RelayUnavailableError:
-        pass
-    for warning in warnings:
-        device.warn(warning)
-    if view.status != "member":
-        raise NotAMemberError("this device is no longer a member of that group")
+        if view.status == "member":
+            if state.rotation_pending and state.is_admin(view.me.sign_pk):
+                rotate(device, view, events)
+            elif changed or state.epoch not in view.keys:
+                sync_grants(device, view, events, warnings, force=True)
+    finally:
+        for warning in warnings:
+            device.warn(warning)
 
 
 def editable(view: GroupView, post_id: bytes) -> VisiblePost:
@@ -116,8 +130,10 @@ def erase(device: Device, view: GroupView, post_id: bytes) -> None:
             transport.delete_post(device.auth(view), pid)
 
 
-def attachment(device: Device, view: GroupView, attachment: Any) -> bytes:
+def attachment(device: Device, view: GroupView, attachment: AttachmentInfo) -> bytes:
     """Download and decrypt an attachment (an :class:`AttachmentInfo` from a post)."""
+    if not isinstance(attachment, AttachmentInfo):
+        raise UnknownReferenceError("give an attachment as a post shows it (an AttachmentInfo)")
     ref = attachment.ref
     blob = device.transport(view.relay_url).get_blob(device.auth(view), ref.blob_id)
     return decrypt_attachment(ref, blob)

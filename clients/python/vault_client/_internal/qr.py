@@ -6,7 +6,7 @@ import io
 import os
 from typing import Any
 
-from vault.crypto.errors import InviteImageError, InviteUriError
+from vault.crypto.errors import InvalidArgumentError, InviteImageError, InviteUriError
 from vault.crypto.invites import NOT_AN_INVITE, InviteLink, parse_invite_uri
 
 
@@ -39,7 +39,7 @@ def render(uri: str, fmt: str) -> bytes | str:
             raise RuntimeError("PNG QR codes need Pillow: pip install 'vault[client]'") from None
         image = code.make_image(image_factory=PilImage)
     else:
-        raise ValueError("QR format is 'png', 'svg' or 'text'")
+        raise InvalidArgumentError("a QR code is made as 'png', 'svg' or 'text'")
     out = io.BytesIO()
     image.save(out)
     return out.getvalue()

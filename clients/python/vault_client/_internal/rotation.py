@@ -16,6 +16,7 @@ from vault.crypto.log import (
     AddBody,
     AddRotateBody,
     EntryBody,
+    LogEntry,
     MetadataBody,
     RemoveBody,
     RotateBody,
@@ -44,7 +45,6 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
     def build(state: GroupState) -> EntryBody:
         epoch = state.epoch + 1
         key = new_epoch_key()
-        device.save_key(view, epoch, key)  # before the entry exists: never lose a key
         holder["epoch"], holder["key"] = epoch, key
         commitment = epoch_commitment(commitment_group_id(view.group_id, epoch), epoch, key)
         if remove is not None:
@@ -54,7 +54,12 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
                                  epoch, commitment)
         return RotateBody(epoch, commitment)
 
-    append(device, view, build)
+    def keep_key(_entry: LogEntry) -> None:
+        # Saved once the entry passed this device's check and before it may reach the
+        # relay: never lose the key of an epoch that starts, never keep one that did not.
+        device.save_key(view, holder["epoch"], holder["key"])
+
+    append(device, view, build, before_send=keep_key)
     epoch: int = holder["epoch"]
     view.keys[epoch] = holder["key"]
     events.append(ev.EpochStarted(view.gid, epoch))

@@ -34,6 +34,7 @@ from vault.crypto.errors import (
     all_error_classes,
 )
 from vault.crypto.identity import Identity
+from vault_client.types import RetryNotice
 
 _ERRORS: Final = all_error_classes()
 _GATEWAY: Final = frozenset({502, 503, 504})
@@ -192,9 +193,11 @@ class Transport:
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
     ) -> None:
         self.relay_url = relay_url
         self.retry_for = retry_for
+        self._on_retry = on_retry
         self._timeout = timeout
         self._sleep = sleep
         self._http = http or httpx.Client(
@@ -242,8 +245,8 @@ class Transport:
                     raise AmbiguousAppend() from None
                 if time.monotonic() + delay > deadline:
                     raise RelayUnreachableError(
-                        f"the relay at {self.relay_url} could not be reached "
-                        f"({type(error).__name__}); try again later"
+                        f"the relay at {self.relay_url} cannot be reached (no connection, "
+                        "or it does not answer); check the connection and try again later"
                     ) from None
             else:
                 if response.status_code in _GATEWAY:
@@ -259,6 +262,8 @@ class Transport:
                     continue
                 else:
                     return response
+            if self._on_retry is not None:
+                self._on_retry(RetryNotice(self.relay_url, max(0.0, deadline - time.monotonic())))
             self._sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -433,20 +438,15 @@ class Transport:
             params={"after": after, "timeout": timeout}, idempotent=True,
             timeout=timeout + self._timeout,
         )
-        body = self._json(response, 200)
-        items = _field(body, "events", list)
-        post_ids: list[bytes] = []
-        log_seqs: list[int] = []
-        for item in items:
-            kind = _field(item, "type", str)
-            if kind == "post":
-                post_ids.append(_b64(_field(item, "post", dict), "post_id"))
-            elif kind == "log":
-                log_seqs.append(int(_field(item, "seq", int)))
-            else:
-                raise MalformedError("relay response: unknown event type")
-        return EventsPage(len(items), _cursor(_field(body, "cursor", str)),
-                          bool(_field(body, "more", bool)), tuple(post_ids), tuple(log_seqs))
+        return events_page(self._json(response, 200))
+
+    def session_for(self, auth: Auth, *, fresh: bool = False) -> str:
+        """A session token for *auth* (for a request made elsewhere, e.g. an async one)."""
+        return self._token(auth, fresh=fresh)
+
+    def error_of(self, response: httpx.Response) -> VaultError:
+        """The typed error of a relay's answer (for a request made elsewhere)."""
+        return self._error(response)
 
     def put_blob(self, auth: Auth, blob_id: bytes, data: bytes, post_id: bytes) -> None:
         response = self._authed(
@@ -461,6 +461,23 @@ class Transport:
         if response.status_code != 200:
             raise self._error(response)
         return response.content
+
+
+def events_page(body: Any) -> EventsPage:
+    """An answer of ``GET /events``, checked like every answer (the relay is untrusted)."""
+    items = _field(body, "events", list)
+    post_ids: list[bytes] = []
+    log_seqs: list[int] = []
+    for item in items:
+        kind = _field(item, "type", str)
+        if kind == "post":
+            post_ids.append(_b64(_field(item, "post", dict), "post_id"))
+        elif kind == "log":
+            log_seqs.append(int(_field(item, "seq", int)))
+        else:
+            raise MalformedError("relay response: unknown event type")
+    return EventsPage(len(items), _cursor(_field(body, "cursor", str)),
+                      bool(_field(body, "more", bool)), tuple(post_ids), tuple(log_seqs))
 
 
 def _bad(what: str) -> bytes:

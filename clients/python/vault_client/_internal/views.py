@@ -9,34 +9,38 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.errors import DecryptionError, MalformedError, MetadataError, VaultError
+from vault.crypto.errors import (
+    DecryptionError,
+    InvalidArgumentError,
+    InviteUriError,
+    MalformedError,
+    MetadataError,
+    VaultError,
+)
 from vault.crypto.freshness import Arrival, judge
+from vault.crypto.group_state import GroupState
+from vault.crypto.invites import normalize_relay_url
+from vault.crypto.log import MetadataBody
 from vault.crypto.metadata import GroupMetadata, open_group_metadata, open_member_profile
+from vault.crypto.posts import PostKind
 from vault.crypto.timeline import VisiblePost, thread_view
 from vault_client import events as ev
-from vault_client._internal.names import clashing
+from vault_client._internal.names import clashing, looks_like_label, name_key
 from vault_client._internal.sync import GroupView
 from vault_client.types import AttachmentInfo, MemberInfo, PostView, Thread
 
 AttachmentInput = tuple[bytes, str] | str | os.PathLike[str]
 
 
-def to_bytes(value: object, size: int, what: str) -> bytes:
-    """An id given as raw bytes, base64url text, or an object with the id."""
-    for attr in ("post_id", "member_id", "group_id", "attachment_id", "joiner"):
-        if not isinstance(value, str | bytes) and hasattr(value, attr):
-            value = getattr(value, attr)
-            break
-    if isinstance(value, bytes) and len(value) == size:
-        return value
-    if isinstance(value, str):
-        try:
-            raw = b64decode(value.strip(), what)
-        except MalformedError:
-            raw = b""
-        if len(raw) == size:
-            return raw
-    raise ValueError(f"not a valid {what}: give its base64url id or the object carrying it")
+def relay_address(text: str) -> str:
+    """*text* as a relay address, in canonical form; or one plain error saying how to write
+    one (the core's messages speak of invites)."""
+    try:
+        return normalize_relay_url(text)
+    except InviteUriError:
+        raise InvalidArgumentError(
+            f"{text[:100]!r} is not a relay address: write it like https://relay.example.org "
+            "(plain http only for this computer, such as http://127.0.0.1:8080)") from None
 
 
 def duration_ms(value: timedelta | float | int | None) -> int | None:
@@ -45,7 +49,7 @@ def duration_ms(value: timedelta | float | int | None) -> int | None:
         return None
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     if seconds <= 0:
-        raise ValueError("a duration must be positive")
+        raise InvalidArgumentError("a duration must be more than zero")
     return int(seconds * 1000)
 
 
@@ -55,15 +59,23 @@ def read_attachment(item: AttachmentInput) -> tuple[bytes, str]:
         return bytes(data), media_type
     path = os.fspath(item)
     media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    with open(path, "rb") as handle:
-        return handle.read(), media_type
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), media_type
+    except OSError as error:
+        raise InvalidArgumentError(f"the file {path} cannot be read "
+                                   f"({error.strerror or 'error'})") from None
 
 
-def group_metadata(view: GroupView) -> GroupMetadata | None:
+def group_metadata(view: GroupView, body: MetadataBody | None = None) -> GroupMetadata | None:
+    """The group's name, description and rules (or those of an earlier METADATA *body*),
+    or None while this device cannot read them."""
     state = view.state
-    if state is None or state.group_metadata is None:
+    if state is None:
         return None
-    body = state.group_metadata
+    body = state.group_metadata if body is None else body
+    if body is None:
+        return None
     key = view.keys.get(body.epoch)
     if key is None:
         return None
@@ -73,11 +85,13 @@ def group_metadata(view: GroupView) -> GroupMetadata | None:
         return None
 
 
-def display_name(view: GroupView, sign_pk: bytes) -> str | None:
+def display_name(view: GroupView, sign_pk: bytes, body: MetadataBody | None = None
+                 ) -> str | None:
+    """A member's name (or the one an earlier profile *body* held), or None."""
     state = view.state
     if state is None:
         return None
-    body = state.profiles.get(sign_pk)
+    body = state.profiles.get(sign_pk) if body is None else body
     if body is None:
         return None
     cache_key = (sign_pk, body.ciphertext)
@@ -96,25 +110,63 @@ def display_name(view: GroupView, sign_pk: bytes) -> str | None:
     return name
 
 
+def real_changes(view: GroupView, old: GroupState, found: list[ev.Event]) -> list[ev.Event]:
+    """*found* without the metadata events whose content did not change (the name and each
+    profile are sealed again under every new epoch: not news to a person)."""
+    state = view.state
+    assert state is not None
+    kept: list[ev.Event] = []
+    just_joined = any(isinstance(event, ev.JoinApproved) for event in found)
+    me = b64encode(view.me.sign_pk)
+    for event in found:
+        if just_joined and (isinstance(event, ev.GroupUpdated) or (
+                isinstance(event, ev.MemberJoined) and event.member_id == me)):
+            continue  # a newcomer sees the group as it is: their own admission is the news
+        if isinstance(event, ev.GroupUpdated) and old.group_metadata is not None:
+            before = group_metadata(view, old.group_metadata)
+            if before is not None and before == group_metadata(view):
+                continue
+        if isinstance(event, ev.ProfileUpdated):
+            pk = b64decode(event.member_id)
+            earlier = old.profiles.get(pk)
+            if earlier is not None:
+                before_name = display_name(view, pk, earlier)
+                if before_name is not None and before_name == display_name(view, pk):
+                    continue
+        kept.append(event)
+    return kept
+
+
 def labels(view: GroupView) -> dict[bytes, tuple[str, bool]]:
     """Signing key -> (how to show them, whether their name clashes with another's) for
-    every current and former member: a name alone when it is theirs only; with the start
-    of their fingerprint when another member's name looks the same (see :mod:`.names`), or
-    when they have no readable name yet."""
+    every current and former member: a name alone when it is theirs only; with their short
+    fingerprint (8 bytes) when another member's name, or another member's label, looks the
+    same (see :mod:`.names`), or when they have no readable name yet. No name can make one
+    member look like another: a name shaped like a label is shown with a suffix too."""
     state = view.state
     assert state is not None
     everyone = {**state.former_members, **state.members}
     names = {pk: display_name(view, pk) for pk in everyone}
+    short = {pk: m.identity.short_fingerprint() for pk, m in everyone.items()}
     clash = clashing(names.items())
-    out: dict[bytes, tuple[str, bool]] = {}
-    for pk, member in everyone.items():
-        short = member.identity.short_fingerprint()[:9]
-        name = names[pk]
+    nameless = {name_key(f"member {short[pk]}"): pk for pk, n in names.items() if n is None}
+    for pk, name in names.items():
         if name is None:
-            out[pk] = (f"member {short}", False)
-        else:
-            out[pk] = (f"{name} ({short})" if pk in clash else name, pk in clash)
-    return out
+            continue
+        key = name_key(name)
+        if looks_like_label(name) or nameless.get(key, pk) != pk:
+            clash.add(pk)
+    return {pk: ((f"member {short[pk]}", False) if names[pk] is None else
+                 (f"{names[pk]} ({short[pk]})", True) if pk in clash else (str(names[pk]), False))
+            for pk in everyone}
+
+
+def member_names(view: GroupView) -> list[tuple[bytes, str | None]]:
+    """Every current and former member with their display name (None: unreadable)."""
+    state = view.state
+    if state is None:
+        return []
+    return [(pk, display_name(view, pk)) for pk in {**state.former_members, **state.members}]
 
 
 def name_or_id(view: GroupView, sign_pk: bytes) -> str:
@@ -168,6 +220,7 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         reactions_behind_warning=tuple(
             (warning, text, tuple(b64encode(pk) for pk in who))
             for warning, text, who in post.warned_reactions),
+        unsent=post.post_id in view.unsent,
         from_departed_member=late,
         may_have_been_read_by=tuple(b64encode(pk) for pk in exposed),
         notice=_notice(view, post.author, late, exposed, shown),
@@ -203,6 +256,23 @@ def post_views(view: GroupView, now_ms: int) -> list[PostView]:
         if expires is not None and expires <= now_ms:
             continue
         out.append(_post_view(view, post, expires, shown))
+    # What this device wrote that could not be sealed yet: shown last, marked unsent.
+    for draft in view.drafts.values():
+        if draft.kind not in (PostKind.POST, PostKind.REPLY):
+            continue
+        if draft.expires_at_ms is not None and draft.expires_at_ms <= now_ms:
+            continue
+        out.append(PostView(
+            post_id=b64encode(draft.post_id), group_id=view.gid, author=b64encode(draft.author),
+            author_name=display_name(view, draft.author),
+            kind="reply" if draft.kind is PostKind.REPLY else "post",
+            reply_to=None if draft.kind is PostKind.POST else b64encode(draft.refs[0]),
+            text=draft.text, content_warning=draft.content_warning,
+            attachments=tuple(AttachmentInfo(b64encode(a.blob_id), a.media_type, a.size, a)
+                              for a in draft.attachments),
+            created_at_ms=draft.timestamp_ms, edited_at_ms=None, deleted=False, reactions=(),
+            expires_at_ms=draft.expires_at_ms, is_mine=True,
+            author_label=shown.get(draft.author, ("", False))[0], unsent=True))
     return out
 
 

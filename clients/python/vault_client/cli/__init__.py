@@ -57,6 +57,7 @@ _SHORT_HELP = {
     "forget": "Delete a group from this device without telling anyone.",
     "import-identity": "Take an identity exported on another device.",
     "invite": "Make an invite: a QR code to scan, or a link (admins).",
+    "invites": "The group's invites, with uses left and expiry (admins).",
     "join": "Join a group with an invite link or a picture of its QR code.",
     "leave": "Leave a group; this device then forgets it.",
     "members": "Who is in a group, with their roles.",

@@ -18,6 +18,7 @@ from vault_client.cli._joining import (
     approve_command,
     deny_command,
     invite_command,
+    invites_command,
     join_command,
     requests_command,
     revoke_invite,
@@ -40,7 +41,7 @@ from vault_client.cli._reading import (
 )
 
 COMMANDS: tuple[click.Command, ...] = (
-    config_command, group_command, invite_command, revoke_invite, join_command,
+    config_command, group_command, invite_command, invites_command, revoke_invite, join_command,
     requests_command, approve_command, deny_command, post_command, react_command,
     edit_command, delete_command, read_command, attachments_command, members_command,
     name_command, role_command, remove_command, leave_command, forget_command, verify_command,

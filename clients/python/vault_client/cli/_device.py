@@ -40,8 +40,10 @@ def config_command(state: State, new_relay: str | None, unset_relay: bool) -> No
         if new_relay is not None:
             try:
                 values["relay"] = normalize_relay_url(new_relay)
-            except InviteUriError as error:
-                fail(f"'{new_relay}' is not a relay address: {error.message}")
+            except InviteUriError:
+                fail(f"'{new_relay}' is not a relay address: write it like "
+                     "https://relay.example.org (plain http only for this computer, such as "
+                     "http://127.0.0.1:8080)")
         else:
             values.pop("relay", None)
         write_config(values, path)
@@ -80,7 +82,7 @@ def import_identity_command(state: State, path: str) -> None:
     """Take an identity exported with `vault export-identity` and sync its group."""
     with open(path, "rb") as handle:
         data = handle.read()
-    client = open_client(state)
+    client = open_client(state, create=True)
     info = client.import_identity(data, transfer_passphrase())
     click.echo(f"Imported: this device is now your member identity in {group_label(info)}.")
 

@@ -51,10 +51,15 @@ def group_create(state: State, name: str, description: str, rules: str,
     if not relay_url:
         fail("no relay to create the group on: add --relay URL, set VAULT_RELAY, or save one "
              "with `vault config --relay URL`")
-    client = open_client(state)
+    client = open_client(state, create=True)
     info = client.create_group(name, description, rules, relay_url=relay_url,
                                display_name=display_name, history_policy=policy)
-    number = [g.group_id for g in client.groups()].index(info.group_id) + 1
+    number = info.number
+    if info.status == "creating":
+        click.echo(f"{group_label(info)} is kept on this device (number {number}) but not "
+                   f"created yet: the relay at {info.relay_url} cannot be reached. Run "
+                   "`vault sync` when it can; the group is created then.")
+        return
     click.echo(f"Created {group_label(info)} (number {number}, id {info.group_id[:SHORT]}) on "
                f"{info.relay_url}. You are its owner.")
     click.echo(f"Next: invite people with `vault invite -g {number}`.")
@@ -71,7 +76,8 @@ def group_list(state: State) -> None:
                    "or join one with `vault join INVITE`.")
         return
     rows = [("#", "NAME", "STATUS", "ROLE", "MEMBERS", "ID")]
-    for number, info in enumerate(groups, 1):
+    for info in groups:
+        number = info.number
         name = info.name or ("(waiting for approval)" if info.status == "pending"
                              else "(not readable yet)")
         rows.append((str(number), name, info.status,

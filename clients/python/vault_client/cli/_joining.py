@@ -16,6 +16,7 @@ from vault_client.cli._options import (
     parse_history,
     parse_role,
     session,
+    table,
     yes_option,
 )
 from vault_client.cli._support import (
@@ -30,6 +31,7 @@ from vault_client.cli._support import (
     pass_state,
     private_file,
     safety_block,
+    sync_quietly,
     when,
 )
 from vault_client.errors import JoinPendingError
@@ -57,9 +59,17 @@ def invite_command(state: State, group_ref: str | None, max_uses: int, expires: 
                    require_approval: bool, png: str | None, svg: str | None, no_qr: bool,
                    force: bool) -> None:
     """Make an invite (admins): a QR code to scan, or a link to pass on in person."""
+    for path in (png, svg):  # before the invite exists: a failure then leaves none behind
+        if path is not None and os.path.exists(path) and not force:
+            fail(f"{path} already exists; choose another name or add --force (no invite "
+                 "was made)")
+        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            fail(f"there is no folder {os.path.dirname(path)} for {path} (no invite was made)")
     client, info = session(state, group_ref)
     invite = client.create_invite(info.group_id, max_uses=max_uses, expires_in=expires,
                                   require_approval=require_approval)
+    # From here on the invite exists: its link and id are printed whatever else happens.
+    click.echo(f"invite id (to revoke it): {invite.invite_id}")
     if not no_qr:
         click.echo(str(invite.render_qr("text")))
     for path, fmt in ((png, "png"), (svg, "svg")):
@@ -78,7 +88,29 @@ def invite_command(state: State, group_ref: str | None, max_uses: int, expires: 
         click.echo("It admits whoever uses it, without approval.")
     click.echo("Anyone holding this code can use it: show it only to the people it is for.")
     click.echo(f"invite link: {invite.uri}")
-    click.echo(f"invite id (to revoke it): {invite.invite_id}")
+    click.echo("See every invite with `vault invites`; stop one with `vault revoke-invite ID`.")
+
+
+@click.command("invites", cls=IdCommand)
+@group_option
+@click.option("--all", "show_all", is_flag=True, help="Also list invites that no longer work.")
+@pass_state
+def invites_command(state: State, group_ref: str | None, show_all: bool) -> None:
+    """The group's invites (admins): uses left, expiry, and their ids to revoke them."""
+    client, info = session(state, group_ref)
+    sync_quietly(client, info)
+    items = [i for i in client.invites(info.group_id) if show_all or i.usable]
+    if not items:
+        click.echo(f"No {'' if show_all else 'working '}invites for {group_label(info)}.")
+        return
+    rows = [("ID", "USES LEFT", "EXPIRES", "APPROVAL", "STATE")]
+    for item in items:
+        condition = ("works" if item.usable else "revoked" if item.revoked
+                     else "used up" if item.uses_left == 0 else "expired or creator not admin")
+        rows.append((item.invite_id, f"{item.uses_left} of {item.max_uses}",
+                     when(item.expires_at_ms), "yes" if item.requires_approval else "no",
+                     condition))
+    table(rows)
 
 
 @click.command("revoke-invite", cls=IdCommand)
@@ -102,42 +134,43 @@ def revoke_invite(state: State, group_ref: str | None, invite_id: str) -> None:
 def join_command(state: State, invite: str, display_name: str | None,
                  wait_for: float | None) -> None:
     """Join a group with an invite: the link, or an image (photo, screenshot) of its QR code."""
-    client = open_client(state)
+    client = open_client(state, create=True)
     if os.path.isfile(invite):
-        result = client.join_from_image(invite)
+        result = client.join_from_image(invite, display_name=display_name)
     elif "://" not in invite and os.path.splitext(invite)[1].lower() in (
             ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"):
         fail(f"there is no file {invite}")
     else:
-        result = client.join(invite)
-    label = f"group {result.group_id[:SHORT]}"
+        result = client.join(invite, display_name=display_name)
+    info = client.group(result.group_id)
     if result.status == "joined":
-        info = client.group(result.group_id)
         click.echo(f"You joined {group_label(info)}.")
     else:
-        click.echo(f"You asked to join {label}. An admin has to approve you; they see your "
-                   f"request as {result.member_id[:SHORT]}.")
+        click.echo(f"You asked to join {group_label(info)}. An admin has to approve you; "
+                   f"they see your request with the fingerprint {result.fingerprint}.")
     click.echo("Your safety number with the person who made the invite:\n")
     click.echo(safety_block(result.safety_number))
     click.echo("\nCompare it with them, in person or on a call: if the numbers differ, "
                "someone is in between; do not continue.")
-    if result.status == "pending":
-        if wait_for is None:
-            click.echo(f"Then wait for approval: `vault wait -g {result.group_id[:SHORT]}`.")
-            if display_name:
-                click.echo("Once you are in, set your name: "
-                           f"`vault name -g {result.group_id[:SHORT]} '{display_name}'`.")
-            return
+    number = info.number
+    if result.status == "pending" and wait_for is not None:
         click.echo("Waiting for an admin to approve...")
         try:
             client.wait_for_approval(result.group_id, timeout=wait_for)
         except JoinPendingError:
             raise TimedOut("nobody approved the request in time; it is still waiting. Run "
-                           f"`vault wait -g {result.group_id[:SHORT]}` later.") from None
-        click.echo(f"Approved: you are a member of {group_label(client.group(result.group_id))}.")
+                           f"`vault wait -g {number}` later.") from None
+        info = client.group(result.group_id)
+        click.echo(f"Approved: you are a member of {group_label(info)}.")
+    elif result.status == "pending":
+        click.echo(f"Then wait for approval: `vault wait -g {number}`.")
     if display_name:
-        client.set_display_name(result.group_id, display_name)
-        click.echo(f"Members see you as {display_name}.")
+        shown = client.me(result.group_id).display_name if info.status == "member" else None
+        if shown == display_name:
+            click.echo(f"Members see you as {display_name}.")
+        else:
+            click.echo(f"Members will see you as {display_name} once you are admitted and "
+                       "your device has the group's key (it is set by itself then).")
 
 
 @click.command("requests", cls=IdCommand)

@@ -22,10 +22,12 @@ from vault_client.cli._support import (
     confirm,
     digits,
     fail,
+    find_group,
     find_member,
     group_label,
     member_label,
     note,
+    open_client,
     pass_state,
     safety_block,
     sync_quietly,
@@ -93,13 +95,24 @@ def remove_command(state: State, group_ref: str | None, who: str, yes: bool) -> 
 
 @click.command("leave", cls=IdCommand)
 @group_option
+@click.option("--hand-over-to", "heir", metavar="MEMBER",
+              help="The group's last owner names the member who becomes owner instead.")
+@click.option("--discard-unsent", is_flag=True,
+              help="Leave even though some of your posts were not sent yet (they are lost).")
 @yes_option
 @pass_state
-def leave_command(state: State, group_ref: str | None, yes: bool) -> None:
+def leave_command(state: State, group_ref: str | None, heir: str | None,
+                  discard_unsent: bool, yes: bool) -> None:
     """Leave a group. This device then forgets it: its keys and posts."""
     client, info = session(state, group_ref)
-    confirm(f"Leave {group_label(info)}? To come back you would need a new invite.", yes)
-    client.leave(info.group_id)
+    successor = None if heir is None else find_member(client, info, heir)
+    if successor is not None and successor.is_me:
+        fail("name another member to hand the group over to")
+    extra = "" if successor is None else f" {member_label(successor)} becomes its owner."
+    confirm(f"Leave {group_label(info)}?{extra} To come back you would need a new invite.",
+            yes)
+    client.leave(info.group_id, hand_over_to=None if successor is None else
+                 successor.member_id, discard_unsent=discard_unsent)
     click.echo(f"You left {group_label(info)}; this device no longer keeps anything of it.")
 
 
@@ -110,7 +123,8 @@ def leave_command(state: State, group_ref: str | None, yes: bool) -> None:
 def forget_command(state: State, group_ref: str | None, yes: bool) -> None:
     """Delete a group from this device without telling anyone: after you were removed, a
     request was refused, or the identity moved to another device."""
-    client, info = session(state, group_ref)
+    client = open_client(state)
+    info = find_group(client, group_ref, ("denied", "removed", "left"))
     if info.status == "member":
         note("This device is still a member; members will keep seeing you in the group. To "
              "end your membership, use `vault leave` instead.")
@@ -127,6 +141,7 @@ def forget_command(state: State, group_ref: str | None, yes: bool) -> None:
 def verify_command(state: State, group_ref: str | None, who: str, number: Sequence[str]) -> None:
     """Show your safety number with a member, or check the NUMBER they read out to you."""
     client, info = session(state, group_ref)
+    info = sync_quietly(client, info)  # the keys as the group's log has them now
     member = find_member(client, info, who)
     if member.is_me:
         fail("that is you; a safety number is compared with another member")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import click
 
 from vault_client import Client, Posted
-from vault_client import events as ev
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import duration_callback, group_option, session, yes_option
 from vault_client.cli._support import (
@@ -24,31 +24,35 @@ from vault_client.cli._support import (
 _EDITOR_NOTE = "# Write your post above. Lines starting with '#' are left out.\n"
 
 
-def _text(text: str | None, what: str) -> str:
-    """The text argument; '-' or nothing reads stdin when it is not a terminal, else an
-    editor opens."""
+def _text(text: str | None, what: str, *, empty_ok: bool = False) -> str:
+    """The text argument; '-' or nothing reads stdin when it is not a terminal; in a
+    terminal, the editor set in $VISUAL or $EDITOR opens, or the text is typed right here."""
     if text == "-" or (text is None and not stdin_is_terminal()):
         text = read_stdin()
-    elif text is None:
+    elif text is None and (os.environ.get("VISUAL") or os.environ.get("EDITOR")):
         edited = click.edit("\n\n" + _EDITOR_NOTE)
         text = "" if edited is None else "\n".join(
             line for line in edited.splitlines() if not line.startswith("#"))
+    elif text is None:
+        click.echo(f"Type your {what}; when it is done, press Ctrl-D on a new line (Ctrl-C "
+                   "cancels).", err=True)
+        text = read_stdin()
     text = text.strip("\n")
-    if not text.strip():
+    if not text.strip() and not empty_ok:
         fail(f"nothing to {what}: the text is empty")
     return text
 
 
-def _posted(client: Client, posted: Posted, verb: str) -> None:
-    if posted.delivered:
-        click.echo(f"{verb} (id {posted.post_id[:SHORT]}).")
-    elif any(isinstance(w, ev.UndeliverablePost) and w.post_id == posted.post_id
-             for w in client.warnings()):
-        click.echo(f"{verb} on this device only (id {posted.post_id[:SHORT]}): the relay "
-                   "refused it (see the warning), so it is not sent again.")
+def _posted(client: Client, posted: Posted, verb: str, target: str | None = None) -> None:
+    """Say where the post is now; a refused post is a failure (exit status 1)."""
+    what = f"post {target[:SHORT]}" if target is not None else f"id {posted.post_id[:SHORT]}"
+    if posted.status == "delivered":
+        click.echo(f"{verb} ({what}).")
+    elif posted.status == "queued":
+        click.echo(f"Saved on this device, not sent yet ({what}): {posted.reason}. "
+                   "Run `vault sync` to send what waits.")
     else:
-        click.echo(f"{verb} on this device only (id {posted.post_id[:SHORT]}): the relay could "
-                   "not be reached. It is sent with your next `vault sync`, once.")
+        fail(f"not sent: {posted.reason or 'the relay refused it'}")
 
 
 @click.command("post", cls=IdCommand)
@@ -66,8 +70,9 @@ def _posted(client: Client, posted: Posted, verb: str) -> None:
 def post_command(state: State, group_ref: str | None, text: str | None,
                  reply_to: str | None, content_warning: str | None, expires: float | None,
                  attachments: Sequence[str]) -> None:
-    """Post to the group. TEXT, or '-' for standard input; without it an editor opens."""
-    body = _text(text, "post")
+    """Post to the group. TEXT, or '-' for standard input; without it an editor opens (or
+    you type it here). With --attach, the text may be empty."""
+    body = _text(text, "post", empty_ok=bool(attachments))
     client, info = session(state, group_ref)
     if content_warning is not None and not content_warning.strip():
         fail("a content warning needs some words (e.g. --cw 'loss')")
@@ -99,7 +104,8 @@ def react_command(state: State, group_ref: str | None, post: str, reaction: str,
         fail("a content warning needs some words (e.g. --cw 'loss')")
     target = find_post(client, info, post)
     _posted(client, client.react(info.group_id, target.post_id, reaction,
-                                 content_warning=content_warning), "Reacted")
+                                 content_warning=content_warning), "Reacted to",
+            target.post_id)
 
 
 @click.command("edit", cls=IdCommand)
@@ -123,7 +129,7 @@ def edit_command(state: State, group_ref: str | None, post: str, text: str | Non
     target = find_post(client, info, post)
     edited = client.edit(info.group_id, target.post_id, body, content_warning=content_warning,
                          keep_warning=not remove_warning)
-    _posted(client, edited, "Edited")
+    _posted(client, edited, "Edited", target.post_id)
 
 
 @click.command("delete", cls=IdCommand)
@@ -136,4 +142,4 @@ def delete_command(state: State, group_ref: str | None, post: str, yes: bool) ->
     client, info = session(state, group_ref)
     target = find_post(client, info, post)
     confirm(f"Delete post {target.post_id[:SHORT]} for everyone?", yes)
-    _posted(client, client.delete(info.group_id, target.post_id), "Deleted")
+    _posted(client, client.delete(info.group_id, target.post_id), "Deleted", target.post_id)

@@ -9,18 +9,20 @@ import time
 
 import click
 
-from vault_client import Client, PostView, SyncReport, Thread
+from vault_client import Client, GroupInfo, PostView, SyncReport, Thread
 from vault_client import events as ev
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import duration_callback, group_option, indent, session
 from vault_client.cli._support import (
     SHORT,
+    Failure,
     State,
     TimedOut,
     describe_events,
     fail,
     find_group,
     find_post,
+    from_error,
     group_label,
     names_of,
     note,
@@ -32,16 +34,19 @@ from vault_client.cli._support import (
     sync_quietly,
     when,
 )
-from vault_client.errors import JoinPendingError, VaultError
+from vault_client.errors import JoinPendingError, RelayUnreachableError, VaultError
 
 
-def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: int) -> str:
+def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: int,
+                reveal: frozenset[str] = frozenset()) -> str:
     pad = "    " * depth
     body = pad + "    "
     who = post.author_label or names.get(post.author, post.author[:SHORT])
     flags = []
     if post.is_mine:
         flags.append("you")
+    if post.unsent:
+        flags.append("not sent yet")
     if post.edited_at_ms is not None:
         flags.append("edited")
     if post.expires_at_ms is not None:
@@ -51,11 +56,12 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     if post.deleted:
         lines.append(body + "(deleted)")
         return "\n".join(lines)
+    show_cw = show_cw or any(post.post_id.startswith(r) for r in reveal)
     hidden = post.hidden_by_default and not show_cw
     if post.content_warning is not None:
         if hidden:
             lines.append(f"{body}Content warning: {post.content_warning}. Hidden; to read it: "
-                         f"vault read --show-cw")
+                         f"vault read --reveal {post.post_id[:SHORT]}")
         else:
             lines.append(f"{body}Content warning: {post.content_warning}")
     if not hidden:
@@ -74,25 +80,28 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     return "\n".join(lines)
 
 
-def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool) -> str:
+def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool,
+                  reveal: frozenset[str] = frozenset()) -> str:
     depth = {thread.root.post_id: 0}
-    parts = [render_post(thread.root, names, show_cw=show_cw, depth=0)]
+    parts = [render_post(thread.root, names, show_cw=show_cw, depth=0, reveal=reveal)]
     for reply in thread.replies:
         level = min(depth.get(reply.reply_to or "", 0) + 1, 4)
         depth[reply.post_id] = level
-        parts.append(render_post(reply, names, show_cw=show_cw, depth=level))
+        parts.append(render_post(reply, names, show_cw=show_cw, depth=level, reveal=reveal))
     return "\n".join(parts)
 
 
 @click.command("read", cls=IdCommand)
 @group_option
-@click.option("--show-cw", is_flag=True, help="Show posts behind content warnings too.")
+@click.option("--show-cw", is_flag=True, help="Show every post behind a content warning too.")
+@click.option("--reveal", "reveal", metavar="POST", multiple=True,
+              help="Show this one post behind its content warning (repeat for more).")
 @click.option("--thread", "thread_ref", metavar="POST", help="Only the thread of this post.")
 @click.option("--last", type=click.IntRange(1), metavar="N", help="Only the last N threads.")
 @click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
 @pass_state
-def read_command(state: State, group_ref: str | None, show_cw: bool, thread_ref: str | None,
-                 last: int | None, no_sync: bool) -> None:
+def read_command(state: State, group_ref: str | None, show_cw: bool, reveal: tuple[str, ...],
+                 thread_ref: str | None, last: int | None, no_sync: bool) -> None:
     """Read the group's posts, as threads. Posts with a content warning stay hidden unless
     you add --show-cw."""
     client, info = session(state, group_ref)
@@ -102,6 +111,8 @@ def read_command(state: State, group_ref: str | None, show_cw: bool, thread_ref:
         click.echo(f"Your request to join {group_label(info)} is still waiting for an admin.")
         return
     threads = client.threads(info.group_id)
+    # Each post to reveal must be one this device has: a mistyped id says so, not nothing.
+    shown = frozenset(find_post(client, info, r).post_id for r in reveal if r.strip())
     if thread_ref is not None:
         target = find_post(client, info, thread_ref)
         threads = [t for t in threads if target.post_id in
@@ -113,11 +124,13 @@ def read_command(state: State, group_ref: str | None, show_cw: bool, thread_ref:
         return
     names = names_of(client, info)
     click.echo(f"{group_label(info)}\n")
-    click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw) for t in threads))
+    click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw, reveal=shown)
+                           for t in threads))
     hidden = sum(1 for t in threads for p in (t.root, *t.replies)
-                 if p.hidden_by_default and not p.deleted)
+                 if p.hidden_by_default and not p.deleted and p.post_id not in shown)
     if hidden and not show_cw:
-        note(f"\n{hidden} post(s) hidden behind content warnings; add --show-cw to read them.")
+        note(f"\n{hidden} post(s) hidden behind content warnings: `--reveal ID` shows one, "
+             "`--show-cw` all.")
 
 
 @click.command("attachments", cls=IdCommand)
@@ -147,15 +160,22 @@ def attachments_command(state: State, group_ref: str | None, post: str, director
 
 def _report_line(client: Client, report: SyncReport) -> str:
     info = client.group(report.group_id)
+    if report.error is not None:
+        failure = from_error(report.error)
+        return f"{group_label(info)}: could not sync: {failure.message}"
     if info.status == "pending":
         return f"{group_label(info)}: still waiting for an admin to approve you"
+    if info.status == "creating":
+        return f"{group_label(info)}: not created on the relay yet (it could not be reached)"
     names = names_of(client, info) if info.status == "member" else {}
     words = describe_events(report, names)
     if report.unsent_posts:
-        words.append(f"{report.unsent_posts} post(s) still waiting to be sent")
+        words.append(f"{report.unsent_posts} of your posts still waiting to be sent")
     if report.unreadable_history:
         words.append(f"{report.unreadable_history} older post(s) from before you joined "
                      "are not shared with you")
+    if info.status == "removed" and not words:
+        words.append("you were removed from this group")
     return f"{group_label(info)}: {', '.join(words) if words else 'nothing new'}"
 
 
@@ -163,7 +183,8 @@ def _report_line(client: Client, report: SyncReport) -> str:
 @group_option
 @pass_state
 def sync_command(state: State, group_ref: str | None) -> None:
-    """Fetch and check what is new (every group, or one with --group); send waiting posts."""
+    """Fetch and check what is new (every group, or one with --group); send waiting posts.
+    Each group is synced on its own: one that fails is named, and the others still sync."""
     client = open_client(state)
     if group_ref is not None:
         reports = client.sync(find_group(client, group_ref).group_id)
@@ -172,8 +193,16 @@ def sync_command(state: State, group_ref: str | None) -> None:
     show_warnings(client)
     if not reports:
         click.echo("This device is in no group yet.")
+    failed = [r for r in reports if r.error is not None]
     for report in reports:
-        click.echo(_report_line(client, report))
+        line = _report_line(client, report)
+        if report.error is not None:
+            click.secho(line, err=True, fg="red",
+                        bold=from_error(report.error).alarm)
+        else:
+            click.echo(line)
+    if failed:
+        raise Failure(f"{len(failed)} of {len(reports)} groups could not be synced (see above)")
 
 
 @click.command("wait", cls=IdCommand)
@@ -201,26 +230,49 @@ def wait_command(state: State, group_ref: str | None, timeout: float, follow: bo
         fail(f"this device is no longer a member of {group_label(info)}")
     deadline = time.monotonic() + timeout
     happened = False
-    while follow or time.monotonic() < deadline:
-        remaining = 30.0 if follow else max(1.0, deadline - time.monotonic())
-        report = client.wait(info.group_id, timeout=min(30.0, remaining))
-        show_warnings(client)
-        if not report.events:
-            if not follow and time.monotonic() >= deadline:
-                break
-            continue
-        happened = True
-        names = names_of(client, info)
-        for line in describe_events(report, {**names}):
-            click.echo(f"{group_label(info)}: {line}")
-        for event in report.events:
-            if isinstance(event, ev.NewPost) and event.kind in ("post", "reply"):
-                try:
-                    post = client.get_post(info.group_id, event.post_id)
-                except VaultError:  # deleted or expired meanwhile
-                    continue
-                click.echo(render_post(post, names, show_cw=show_cw, depth=0))
+    disconnected = False
+    try:
+        while follow or time.monotonic() < deadline:
+            remaining = 30.0 if follow else max(1.0, deadline - time.monotonic())
+            try:
+                report = client.wait(info.group_id, timeout=min(30.0, remaining))
+            except RelayUnreachableError:
+                if not follow:
+                    raise
+                if not disconnected:
+                    note("Disconnected from the relay; trying again...")
+                    disconnected = True
+                time.sleep(5)
+                continue
+            if disconnected:
+                note("Reconnected.")
+                disconnected = False
+            show_warnings(client)
+            if not report.events:
+                if not follow and time.monotonic() >= deadline:
+                    break
+                continue
+            happened = True
+            _print_news(client, info, report, show_cw)
+            if not follow:
+                return
+    except KeyboardInterrupt:
         if not follow:
-            return
+            raise
+        note("Stopped following.")
+        return
     if not happened:
         raise TimedOut(f"nothing new within {int(timeout)} seconds")
+
+
+def _print_news(client: Client, info: GroupInfo, report: SyncReport, show_cw: bool) -> None:
+    names = names_of(client, info)
+    for line in describe_events(report, {**names}):
+        click.echo(f"{group_label(info)}: {line}")
+    for event in report.events:
+        if isinstance(event, ev.NewPost) and event.kind in ("post", "reply"):
+            try:
+                post = client.get_post(info.group_id, event.post_id)
+            except VaultError:  # deleted or expired meanwhile
+                continue
+            click.echo(render_post(post, names, show_cw=show_cw, depth=0))

@@ -25,10 +25,12 @@ from vault_client import (
     JoinRequestInfo,
     MemberInfo,
     PostView,
+    RetryNotice,
     SyncReport,
     VaultError,
     default_home,
     has_keystore,
+    passphrase_strength,
 )
 from vault_client import events as ev
 from vault_client.errors import (
@@ -74,7 +76,12 @@ class TimedOut(Failure):
 
 
 class Interrupted(Failure):
+    """Ctrl-C: a plain line, not an alarm, and exit status 130."""
+
     exit_code = 130
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"vault: {self.message}", err=True)
 
 
 class Unavailable(Failure):
@@ -120,7 +127,7 @@ class VaultGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            raise Interrupted("interrupted") from None
+            raise interrupted(ctx.find_object(State)) from None
         except Exception as error:
             if os.environ.get(DEBUG_ENV) and not isinstance(error, VaultError):
                 raise
@@ -171,6 +178,10 @@ class State:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     warned: int = 0
     """How many of the client's warnings were printed already."""
+    retrying: set[str] = field(default_factory=set)
+    """Relays already said to be unreachable during this command (said once each)."""
+    unsent_at_start: int = -1
+    """Posts waiting on this device when the client opened (-1: not known)."""
     _config: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
@@ -217,21 +228,40 @@ def env_passphrase(name: str) -> str | None:
 
 
 def ask_new_passphrase(prompt: str) -> str:
+    """A new passphrase, typed twice; one too easy to guess is refused with what to do."""
     while True:
-        value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
-        if value.strip():
+        value: str = click.prompt(prompt, hide_input=True, err=True)
+        if not value.strip():
+            click.echo("The passphrase cannot be empty.", err=True)
+            continue
+        strength = passphrase_strength(value)
+        if not strength.acceptable:
+            reason = f" {strength.warning}" if strength.warning else ""
+            click.echo(f"That passphrase is too easy to guess: someone who copied this "
+                       f"device's files could find it in {strength.crack_time}.{reason} "
+                       f"{' '.join(strength.suggestions)} Four or more uncommon words work "
+                       "well. Try again.", err=True)
+            continue
+        click.echo(f"Strength: good (it would take about {strength.crack_time} to guess).",
+                   err=True)
+        again: str = click.prompt("Repeat for confirmation", hide_input=True, err=True)
+        if again == value:
             return value
-        click.echo("The passphrase cannot be empty.", err=True)
+        click.echo("The two entries differ. Try again.", err=True)
 
 
-def open_client(state: State) -> Client:
+def open_client(state: State, *, create: bool = False) -> Client:
     """The client for this invocation: unlocks the keystore (asking for the passphrase, or
-    reading it from $VAULT_PASSPHRASE) the first time a command needs it."""
+    reading it from $VAULT_PASSPHRASE) the first time a command needs it. Only a command
+    that brings the device into a group (*create*) makes a keystore where there is none."""
     if state.client is not None:
         return state.client
     home = state.home_dir
-    from_env = env_passphrase(PASSPHRASE_ENV)
     first = not has_keystore(home)
+    if first and not create:
+        fail("this device has no Vault keystore yet: create a group (`vault group create "
+             "NAME`) or join one (`vault join INVITE`) first")
+    from_env = env_passphrase(PASSPHRASE_ENV)
     if first and from_env is None:
         click.echo(f"This device has no Vault keystore yet (in {home}).\n"
                    "Choose a passphrase. It protects your keys and everything Vault keeps "
@@ -246,7 +276,8 @@ def open_client(state: State) -> Client:
         else:
             source = _ask
         try:
-            client = Client(source, home=home)
+            client = Client(source, home=home, retry_for=retry_seconds(),
+                            on_retry=lambda n: _say_retrying(state, n))
         except KeystoreLockedError:
             if attempt == attempts:
                 raise
@@ -254,9 +285,55 @@ def open_client(state: State) -> Client:
                        err=True)
             continue
         state.client = client
+        state.unsent_at_start = unsent_total(client)
         click.get_current_context().find_root().call_on_close(lambda: _close(state))
         return client
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+RETRY_ENV: Final = "VAULT_RETRY_SECONDS"
+
+
+def retry_seconds() -> float:
+    """How long to keep trying an unreachable relay: $VAULT_RETRY_SECONDS, else 20."""
+    text = os.environ.get(RETRY_ENV, "").strip()
+    if not text:
+        return 20.0
+    try:
+        value = float(text)
+    except ValueError:
+        fail(f"{RETRY_ENV} is a number of seconds, like 20")
+    if not 0 <= value <= 3600:
+        fail(f"{RETRY_ENV} is between 0 and 3600 seconds")
+    return value
+
+
+def _say_retrying(state: State, notice: RetryNotice) -> None:
+    if notice.relay_url in state.retrying:
+        return
+    state.retrying.add(notice.relay_url)
+    note(f"The relay at {notice.relay_url} cannot be reached; trying again for up to "
+         f"{max(1, round(notice.seconds_left))} seconds (Ctrl-C stops; nothing you wrote is "
+         "lost).")
+
+
+def unsent_total(client: Client) -> int:
+    """Posts waiting on this device, in every group."""
+    try:
+        return sum(g.unsent_posts for g in client.groups())
+    except VaultError:
+        return -1
+
+
+def interrupted(state: State | None) -> Interrupted:
+    """Ctrl-C: stop, and say whether what was being written is kept."""
+    client = None if state is None else state.client
+    if client is not None and state is not None and state.unsent_at_start >= 0:
+        with contextlib.suppress(Exception):
+            if unsent_total(client) > state.unsent_at_start:
+                return Interrupted("stopped. What you wrote is saved on this device and will "
+                                   "be sent with your next `vault sync`.")
+    return Interrupted("stopped.")
 
 
 def _close(state: State) -> None:
@@ -326,11 +403,12 @@ def _pick(ref: str, candidates: Sequence[_T], what: str, label: Callable[[_T], s
 
 
 def match(ref: str, items: Sequence[_T], ids: Callable[[_T], str],
-          names: Callable[[_T], Sequence[str | None]]) -> list[_T]:
-    """Items *ref* names, most specific rule first: a number from a listing (1-based), a
-    whole id, a whole name, the start of a name, the start of an id (4+ characters)."""
+          names: Callable[[_T], Sequence[str | None]], *, numbered: bool = True) -> list[_T]:
+    """Items *ref* names, most specific rule first: a number from a listing (1-based, when
+    *numbered*), a whole id, a whole name, the start of a name, the start of an id (4+
+    characters)."""
     text = ref.strip()
-    if text.isdigit() and 1 <= int(text) <= len(items) and len(text) < 4:
+    if numbered and text.isdigit() and 1 <= int(text) <= len(items) and len(text) < 4:
         return [items[int(text) - 1]]
     rules: list[Callable[[_T], bool]] = [
         lambda item: ids(item) == text,
@@ -350,20 +428,33 @@ def group_label(info: GroupInfo) -> str:
     return f"'{info.name}'" if info.name else f"group {info.group_id[:SHORT]}"
 
 
-def find_group(client: Client, ref: str | None) -> GroupInfo:
-    """The group *ref* names (its number in ``vault group list``, name, or id), or the only
-    group this device is in when *ref* is None."""
+ACTIVE: Final = ("member", "pending", "creating")
+
+
+def find_group(client: Client, ref: str | None,
+               statuses: Sequence[str] = ACTIVE) -> GroupInfo:
+    """The group *ref* names (its number in ``vault group list``, name, or id), or, when
+    *ref* is None, the only group this device has with one of *statuses* (or the only group
+    at all)."""
     groups = client.groups()
     if ref is None:
-        active = [g for g in groups if g.status in ("member", "pending")]
-        if len(active) == 1:
-            return active[0]
+        fitting = [g for g in groups if g.status in statuses]
+        if len(fitting) == 1:
+            return fitting[0]
+        if len(groups) == 1:
+            return groups[0]
         if not groups:
             fail("this device is in no group yet: create one with `vault group create NAME`, "
                  "or join one with `vault join INVITE`")
-        fail(f"this device is in {len(active) or len(groups)} groups; say which one with "
-             "--group (a number or name from `vault group list`)")
-    found = match(ref, groups, lambda g: g.group_id, lambda g: (g.name,))
+        fail(f"this device has {len(groups)} groups; say which one with --group (a number "
+             "or name from `vault group list`)")
+    text = ref.strip()
+    if text.isdigit() and len(text) < 6:  # the number `vault group list` shows: stable
+        numbered = [g for g in groups if g.number == int(text)]
+        if not numbered:
+            fail(f"this device has no group number {text} (any more); see `vault group list`")
+        return numbered[0]
+    found = match(ref, groups, lambda g: g.group_id, lambda g: (g.name,), numbered=False)
     return _pick(ref, found, "group", group_label, "see `vault group list`")
 
 

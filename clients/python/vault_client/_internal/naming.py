@@ -1,0 +1,56 @@
+"""This member's display name: taken only when no other member looks the same, and kept
+for later when it cannot be set yet (a join waiting for approval, or for the group's key)."""
+
+from __future__ import annotations
+
+from vault.crypto.encoding import b64decode, b64encode
+from vault.crypto.errors import NameTakenError
+from vault.crypto.localstore import record_id
+from vault.crypto.metadata import MemberProfile
+from vault_client._internal import views as V
+from vault_client._internal.device import Device
+from vault_client._internal.names import looks_like_label, name_key
+from vault_client._internal.rotation import publish_profile
+from vault_client._internal.sync import GroupView
+
+
+def set_display_name(device: Device, view: GroupView, name: str) -> None:
+    """Publish this member's name, unless another current member's looks the same."""
+    profile = MemberProfile(name)  # the protocol's rules first (length, characters, NFC)
+    assert view.state is not None
+    if looks_like_label(profile.display_name):
+        raise NameTakenError("a name cannot look like the labels Vault gives members (a "
+                             "fingerprint in brackets, or 'member' and a fingerprint)")
+    key = name_key(profile.display_name)
+    shown = V.labels(view)
+    for pk in view.state.members:
+        other = V.display_name(view, pk)
+        if pk == view.me.sign_pk:
+            continue
+        if (other is not None and name_key(other) == key) or name_key(shown[pk][0]) == key:
+            raise NameTakenError(
+                f"another member is already shown as {shown[pk][0]!r}, which looks the same; "
+                "choose a name others can tell apart (add an initial, for instance)")
+    publish_profile(device, view, profile)
+
+
+def _wanted_key(gid: bytes) -> str:
+    return f"wanted-name/{b64encode(gid)}"
+
+
+def keep_wanted(device: Device, gid: bytes, name: str) -> None:
+    """Remember the name a joiner chose, to set once it can be (sealed: it is theirs)."""
+    MemberProfile(name)  # refused now if the protocol refuses it
+    device.store.set_meta(_wanted_key(gid), b64encode(
+        device.seal("wanted-name", record_id(gid), name.encode("utf-8"))))
+
+
+def wanted(device: Device, gid: bytes) -> str | None:
+    saved = device.store.meta(_wanted_key(gid))
+    if saved is None:
+        return None
+    return device.unseal("wanted-name", record_id(gid), b64decode(saved)).decode("utf-8")
+
+
+def drop_wanted(device: Device, gid: bytes) -> None:
+    device.store.delete_meta(_wanted_key(gid))

@@ -1,0 +1,108 @@
+"""The client for ``asyncio`` programs: the same device, keys, store and checks as
+:class:`~vault_client.Client`, awaited.
+
+    async with AsyncClient(passphrase, home="./bot") as client:
+        report = await client.wait(group)          # an async long-poll: no thread waits
+        await client.post(group, "Good morning.")
+
+Waiting for news (:meth:`AsyncClient.wait`) is an ``httpx.AsyncClient`` long-poll on the
+relay's ``/events``, so any number of groups can be awaited at once without a thread
+each. Everything else — verifying the log, opening posts, sealing, the local store — is
+the synchronous client's work, run in a worker thread (``asyncio.to_thread``) behind its
+lock; its answers and errors are exactly those of :class:`Client`. Every method of
+:class:`Client` is available here as a coroutine function of the same name. (A
+``transport`` given for the synchronous requests does not carry the long-polls: give
+``async_transport`` for those.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import httpx
+
+from vault.crypto.encoding import b64encode
+from vault_client._internal.transport import events_page
+from vault_client.client import Client
+from vault_client.errors import AuthError, RelayUnreachableError
+from vault_client.types import SyncReport
+
+__all__ = ["AsyncClient"]
+
+_USER_AGENT = "vault-client/0.1 (async)"
+
+
+class AsyncClient:
+    """A :class:`Client` for ``asyncio`` (same arguments). Use ``async with``, or
+    ``await client.close()``."""
+
+    def __init__(self, *args: Any, async_transport: httpx.AsyncBaseTransport | None = None,
+                 **kwargs: Any) -> None:
+        self.sync_client = Client(*args, **kwargs)
+        """The synchronous client underneath (for code that is not async)."""
+        self._http = httpx.AsyncClient(headers={"User-Agent": _USER_AGENT},
+                                       follow_redirects=False, transport=async_transport)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await asyncio.to_thread(self.sync_client.close)
+
+    def __getattr__(self, name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+        method = getattr(self.sync_client, name)
+        if name.startswith("_") or not callable(method):
+            raise AttributeError(name)
+
+        @functools.wraps(method)
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(method, *args, **kwargs)
+
+        return run
+
+    async def wait(self, group: Any, timeout: float = 25.0) -> SyncReport:
+        """As :meth:`Client.wait`, with the long-poll awaited rather than held in a thread."""
+        client = self.sync_client
+        deadline = time.monotonic() + max(0.0, min(30.0, timeout))
+        while True:
+            target = await asyncio.to_thread(client._wait_target, group)
+            remaining = max(0, int(deadline - time.monotonic()))
+            page = await self._events(target, remaining)
+            last = remaining == 0 or time.monotonic() >= deadline
+            report = await asyncio.to_thread(client._after_wait, group, page, last)
+            if report is not None:
+                return report
+
+    async def _events(self, target: Any, timeout: int) -> Any:
+        """One ``GET /events`` long-poll, checked as the synchronous transport checks it."""
+        transport = target.transport
+        base = transport.relay_url
+        path = f"{base}/v1/groups/{b64encode(target.auth.group_id)}/events"
+        for fresh in (False, True):
+            token = await asyncio.to_thread(transport.session_for, target.auth, fresh=fresh)
+            try:
+                response = await self._http.get(
+                    path, params={"after": target.cursor, "timeout": timeout},
+                    headers={"Authorization": f"Bearer {token}"}, timeout=timeout + 30.0)
+            except httpx.TransportError:
+                raise RelayUnreachableError(
+                    f"the relay at {base} cannot be reached (no connection, or it does not "
+                    "answer); check the connection and try again later") from None
+            if response.status_code == 200:
+                try:
+                    return events_page(response.json())
+                except ValueError:
+                    raise transport.error_of(response) from None
+            error = transport.error_of(response)
+            if not (isinstance(error, AuthError) and not fresh):
+                raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
