@@ -150,10 +150,15 @@ def test_three_people(root: Path, relay: RelayProcess) -> None:
     thread = cleo("read", "--show-cw", "--thread", welcome, "--no-sync")
     assert "A poem that helped me." not in thread.output
 
+    assert f"attachment: {attachment.name} (text/plain" in cleo("read", "--no-sync").output
     saved = cleo("attachments", with_file, "--to", str(root / "flow" / "saved"))
     assert "saved" in saved.output
     (file,) = (root / "flow" / "saved").iterdir()
-    assert file.read_text() == "a poem"
+    assert file.name == attachment.name and file.read_text() == "a poem"
+    assert file.stat().st_mode & 0o077 == 0
+    cleo("attachments", with_file, "--to", str(root / "flow" / "saved"))  # never overwrites
+    again = root / "flow" / "saved" / f"{attachment.stem} (2){attachment.suffix}"
+    assert again.read_text() == "a poem" and file.read_text() == "a poem"
 
     members = ann("members")
     assert re.search(r"Ann \(you\)\s+owner", members.output)

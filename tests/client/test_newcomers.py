@@ -445,6 +445,34 @@ def test_plain_words_for_newcomers(tmp_path: Path, relay_up: RelayProcess) -> No
     edited = ann("edit", warned, "Hidden, edited.")
     assert f"Edited (post {warned})" in edited.output
     assert "Content warning: loss" in ann("read").output  # the edit kept it
+    missing = ann("read", "--reveal", "nosuchpost", expect=1)
+    assert "no post matches 'nosuchpost'" in only_error(missing)
+
+
+def test_an_attachment_keeps_its_file_name(tmp_path: Path, relay_up: RelayProcess) -> None:
+    """A member who saves an attachment gets the name the file had; a name that could
+    mislead (a right-to-left override) or escape the folder is made harmless before it is
+    sent, and a post another client sent with one would be refused (protocol ATT-3)."""
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben:
+        gid = circle(ann, ben)
+        tricky = tmp_path / "invoice\u202efdp.exe"
+        tricky.write_bytes(b"not a pdf")
+        plain = tmp_path / "Élodie's garden.txt"
+        plain.write_text("roses")
+        ann.post(gid, "Two files.", attachments=[tricky, plain, (b"raw", "text/plain")])
+        ben.sync(gid)
+        (post,) = [p for p in ben.posts(gid) if p.text == "Two files."]
+        assert [a.file_name for a in post.attachments] == [
+            "invoice_fdp.exe", "Élodie's garden.txt", ""]
+        folder = tmp_path / "saved"
+        folder.mkdir()
+        paths = [ben.save_attachment(gid, a, folder) for a in post.attachments]
+        assert [p.name for p in paths][:2] == ["invoice_fdp.exe", "Élodie's garden.txt"]
+        assert paths[2].name.startswith("attachment-") and paths[2].suffix == ".txt"
+        assert paths[1].read_text() == "roses"
+        assert ben.save_attachment(gid, post.attachments[1], folder).name == \
+            "Élodie's garden (2).txt"
 
 
 # --- 16-18. the SDK as a client author meets it ---------------------------------------------

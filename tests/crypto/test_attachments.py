@@ -19,6 +19,7 @@ from vault.crypto.attachments import (
     blob_digest,
     decrypt_attachment,
     encrypt_attachment,
+    file_name_from,
     is_blob_size,
     make_attachment,
     padded_size,
@@ -185,13 +186,44 @@ def test_media_type_rules(media: str) -> None:
         Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 1, media)
 
 
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "a\\b", "a\nb", "a\x7fb", "a\x85b",
+                                  "photo\u202egpj.exe", "a\u2066b", "a\u200fb", "é" * 128])
+def test_file_names_that_could_mislead_or_escape_are_refused(name: str) -> None:
+    with pytest.raises(PostError, match="file name"):
+        Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 1, "text/plain", name)
+    with pytest.raises(PostError, match="file name"):
+        make_attachment(b"data", "text/plain", name)
+
+
+@pytest.mark.parametrize(("local", "sent"), [
+    ("notes.txt", "notes.txt"), ("..", ""), (".", ""), ("a\nb.txt", "a_b.txt"),
+    ("photo\u202egpj.exe", "photo_gpj.exe"), ("é" * 200 + ".jpeg", "é" * 125 + ".jpeg"),
+    ("x" * 300, "x" * 255)])
+def test_a_local_name_becomes_a_valid_file_name(local: str, sent: str) -> None:
+    assert file_name_from(local) == sent
+    Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 1, "text/plain", sent)
+
+
+def test_a_file_name_travels_in_the_wire_form() -> None:
+    name = "Élodie's garden 🌷.png"
+    attachment = Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 7, "image/png", name)
+    writer = Writer()
+    attachment.write_to(writer)
+    raw = writer.finish()
+    encoded = name.encode()
+    assert raw.endswith(struct.pack(">I", len(encoded)) + encoded)
+    assert Attachment.read_from(Reader(raw, "attachment")) == attachment
+    assert Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 7, "image/png",
+                      "a" * 255).file_name == "a" * 255
+
+
 def test_wire_form_and_repr() -> None:
     attachment = Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 7, "image/png")
     writer = Writer()
     attachment.write_to(writer)
     raw = writer.finish()
     assert raw == (b"\x01" * 16 + b"\x02" * 32 + b"\x03" * 32 + struct.pack(">QI", 7, 9)
-                   + b"image/png")
+                   + b"image/png" + struct.pack(">I", 0))
     assert Attachment.read_from(Reader(raw, "attachment")) == attachment
     assert (b"\x02" * 32).hex() not in repr(attachment)
     with pytest.raises(ValueError):

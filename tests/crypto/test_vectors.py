@@ -747,7 +747,7 @@ def _unpad(inputs: Json, expected: Json) -> None:
 
 def attachment(d: Json) -> Attachment:
     return Attachment(b(d["blob_id"]), b(d["blob_key"]), b(d["digest"]), d["size"],
-                      d["media_type"])
+                      d["media_type"], d["file_name"])
 
 
 @check("attachments", "attachment_padded_size")
@@ -770,7 +770,7 @@ def _attachment_padded_size(inputs: Json, expected: Json) -> None:
 def _make_attachment(inputs: Json, expected: Json) -> None:
     data, key, nonce = b(inputs["data"]), b(inputs["blob_key"]), b(inputs["nonce"])
     draws = Scripted(key, nonce, b(inputs["blob_id"]))
-    made, blob = make_attachment(data, inputs["media_type"], random=draws)
+    made, blob = make_attachment(data, inputs["media_type"], inputs["file_name"], random=draws)
     draws.done()
     assert blob == b(expected["blob"])
     assert blob[:24] == nonce
@@ -1413,7 +1413,8 @@ def _verify_auth(inputs: Json, expected: Json) -> None:
 
 TEXT_FIELDS = frozenset({
     "label", "constant", "kind_name", "short_fingerprint", "safety_number", "group_code", "text",
-    "content_warning", "media_type", "name", "description", "rules", "display_name", "type",
+    "content_warning", "media_type", "file_name", "name", "description", "rules", "display_name",
+    "type",
     "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri", "reason", "event",
     "cause",
 })

@@ -1552,18 +1552,20 @@ def padding_doc() -> Json:
 
 def attachment_json(att: Attachment) -> Json:
     return {"blob_id": att.blob_id.hex(), "blob_key": att.blob_key.hex(),
-            "digest": att.digest.hex(), "size": att.size, "media_type": att.media_type}
+            "digest": att.digest.hex(), "size": att.size, "media_type": att.media_type,
+            "file_name": att.file_name}
 
 
 def make_attachments() -> list[tuple[bytes, str, tuple[bytes, bytes, bytes], Attachment, bytes]]:
     rng = seeded_random("vault/vectors/attachments")
     out = []
-    for data, media in ((b"Meeting notes: bring a friend.\n", "text/plain"),
-                        (bytes(range(256)) * 4, "application/octet-stream"),
-                        (b"", "image/png")):
+    for data, media, name in ((b"Meeting notes: bring a friend.\n", "text/plain",
+                               "meeting notes.txt"),
+                              (bytes(range(256)) * 4, "application/octet-stream", ""),
+                              (b"", "image/png", "Élodie's garden 🌷.png")):
         draws = (rng(32), rng(24), rng(16))  # blob key, nonce, blob id: the core's draw order
         scripted = Scripted(*draws)
-        att, blob = make_attachment(data, media, random=scripted)
+        att, blob = make_attachment(data, media, name, random=scripted)
         scripted.done()
         out.append((data, media, draws, att, blob))
     return out
@@ -1584,7 +1586,8 @@ def attachments_doc(atts: list[Any]) -> Json:
         att.write_to(wire)
         vectors.append(vec(
             f"attachment_{len(data)}_{media.split('/')[0]}", "make_attachment",
-            {"data": data.hex(), "media_type": media, "blob_key": key.hex(),
+            {"data": data.hex(), "media_type": media, "file_name": att.file_name,
+             "blob_key": key.hex(),
              "nonce": nonce.hex(), "blob_id": blob_id.hex()},
             {"padded": pad_to(data, padded_size(len(data))).hex(),
              "aad": frame(labels.ATTACHMENT).hex(), "blob": blob.hex(),
@@ -1806,13 +1809,13 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
 
 def raw_post_body(body: PostBody, **changes: Any) -> bytes:
     """A post body's wire form with any field changed, no rule checked (``kind`` an int;
-    ``attachments`` a list of ``(blob_id, key, digest, size, media_type)``)."""
+    ``attachments`` a list of ``(blob_id, key, digest, size, media_type[, file_name])``)."""
     f: dict[str, Any] = {
         "author": body.author, "group_id": body.group_id, "epoch": body.epoch,
         "post_id": body.post_id, "author_seq": body.author_seq, "log_seq": body.log_seq,
         "log_head": body.log_head, "timestamp_ms": body.timestamp_ms, "kind": int(body.kind),
         "refs": list(body.refs), "text": body.text, "content_warning": body.content_warning,
-        "attachments": [(a.blob_id, a.blob_key, a.digest, a.size, a.media_type)
+        "attachments": [(a.blob_id, a.blob_key, a.digest, a.size, a.media_type, a.file_name)
                         for a in body.attachments],
         "expires_at_ms": body.expires_at_ms,
     }
@@ -1823,8 +1826,9 @@ def raw_post_body(body: PostBody, **changes: Any) -> bytes:
     for ref in f["refs"]:
         w.raw(ref)
     w.text(f["text"]).opt_text(f["content_warning"]).u32(len(f["attachments"]))
-    for blob_id, key, digest, size, media in f["attachments"]:
+    for blob_id, key, digest, size, media, *name in f["attachments"]:
         w.fixed(blob_id, 16).fixed(key, 32).fixed(digest, 32).u64(size).text(media)
+        w.text(name[0] if name else "")
     return w.opt_u64(f["expires_at_ms"]).finish()
 
 
@@ -1911,7 +1915,8 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
     vectors: list[Json] = []
     k2 = world.epoch_keys[2]
     att = atts[0][3]
-    att_fields = (att.blob_id, att.blob_key, att.digest, att.size, att.media_type)
+    att_fields = (att.blob_id, att.blob_key, att.digest, att.size, att.media_type,
+                  att.file_name)
     other_id = rng(16)
 
     # --- the body rules, on a decoded body (POST, ATT, DEC-4) -------------------------------
@@ -1952,6 +1957,22 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
         ("reject_attachment_media_type_empty", raw_post_body(
             base, attachments=[(*att_fields[:4], "")]), "post_invalid", "an empty media type",
          ["ATT-2"]),
+        ("reject_attachment_file_name_path", raw_post_body(
+            base, attachments=[(*att_fields[:5], "../notes.txt")]), "post_invalid",
+         "a file name with a path separator", ["ATT-3"]),
+        ("reject_attachment_file_name_dot_dot", raw_post_body(
+            base, attachments=[(*att_fields[:5], "..")]), "post_invalid", "the file name ..",
+         ["ATT-3"]),
+        ("reject_attachment_file_name_bidi_override", raw_post_body(
+            base, attachments=[(*att_fields[:5], "photo\u202egpj.exe")]), "post_invalid",
+         "a right-to-left override that shows photo\u202egpj.exe as photoexe.jpg", ["ATT-3"]),
+        ("reject_attachment_file_name_newline", raw_post_body(
+            base, attachments=[(*att_fields[:5], "notes\n.txt")]), "post_invalid",
+         "a file name with a line feed", ["ATT-3"]),
+        ("reject_attachment_file_name_256_bytes", raw_post_body(
+            base, attachments=[(*att_fields[:5], "é" * 128)]), "malformed",
+         "a file name of 256 UTF-8 bytes (128 characters): longer than its field",
+         ["CODEC-4"]),
         ("reject_attachment_too_large_and_seq_0", raw_post_body(
             base, author_seq=0, attachments=[(*att_fields[:3], 10_485_760, "text/plain")]),
          "too_large", "an attachment too large and author_seq 0: attachments come before the "
@@ -3466,7 +3487,7 @@ RULES.update({
     "attachments": {
         "padded_size_10485759": _accepts("ATT-1"),
         "reject_padded_size_10485760": _rejects("ATT-1"),
-        **{name: _accepts("DA-1", "DA-2", "DA-3", "DA-4", "DA-5", "ATT-1", "ATT-2")
+        **{name: _accepts("DA-1", "DA-2", "DA-3", "DA-4", "DA-5", "ATT-1", "ATT-2", "ATT-3")
            for name in ("attachment_31_text", "attachment_1024_application",
                         "attachment_0_image")},
         "reject_truncated_blob": _rejects("DA-1"),
@@ -3480,7 +3501,7 @@ RULES.update({
         **{name: _accepts(*_OPEN_OK) for name in (
             "post_welcome", "reply_with_warning_and_expiry", "reaction", "edit", "delete",
             "post_in_epoch_0", "post_bucket_512")},
-        "post_with_attachments": _accepts(*_OPEN_OK, "ATT-1", "ATT-2"),
+        "post_with_attachments": _accepts(*_OPEN_OK, "ATT-1", "ATT-2", "ATT-3"),
         "reject_wrong_epoch_key": _rejects("OPEN-2"),
         "reject_flipped_ciphertext_byte": _rejects("OPEN-2"),
         "reject_flipped_tag_byte": _rejects("OPEN-2"),

@@ -18,6 +18,13 @@ multiples of 1 MiB up to 10 MiB. So the data is at most 10 MiB - 1 byte
 Wire form of one attachment inside a post body (no header of its own)::
 
     blob_id[16] blob_key[32] digest[32] size:u64 media_type:text(<=127 bytes, ASCII)
+    file_name:text(<=255 bytes)
+
+The file name is what the attachment was called on its author's device, so a member who
+saves it gets a file they recognise; empty when it had none. It is sealed inside the post
+like everything else here. Because a receiving device may use it as a file name, it may
+not be a path (``/``, ``\\``, ``.``, ``..``), hold control characters, or hold the
+bidirectional controls that make ``photo<U+202E>gpj.exe`` look like ``photoexe.jpg``.
 """
 
 from __future__ import annotations
@@ -50,6 +57,12 @@ MAX_PADDED_SIZE: Final = 10 * MIB
 MAX_ATTACHMENT_SIZE: Final = MAX_PADDED_SIZE - 1
 """Largest attachment (plaintext bytes): padding always adds at least one byte."""
 MAX_MEDIA_TYPE: Final = 127
+MAX_FILE_NAME: Final = 255
+"""Largest attachment file name, in UTF-8 bytes."""
+_FORBIDDEN_IN_FILE_NAME: Final = frozenset(
+    [*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), "/", "\\", "\u200e", "\u200f",
+     *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))])
+"""ATT-3: C0 and C1 controls, path separators, bidirectional marks and controls."""
 NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
 BLOB_OVERHEAD: Final = NONCE_SIZE + TAG_SIZE
@@ -71,6 +84,7 @@ class Attachment:
     digest: bytes
     size: int
     media_type: str
+    file_name: str = ""
 
     def __post_init__(self) -> None:
         if (len(self.blob_id) != BLOB_ID_SIZE or len(self.blob_key) != KEY_SIZE
@@ -87,18 +101,20 @@ class Attachment:
             raise PostError(
                 "attachment media type must be 1 to 127 printable ASCII characters without spaces"
             )
+        check_file_name(self.file_name)
 
     def write_to(self, writer: Writer) -> None:
         (writer.fixed(self.blob_id, BLOB_ID_SIZE).fixed(self.blob_key, KEY_SIZE)
-         .fixed(self.digest, HASH_SIZE).u64(self.size).text(self.media_type))
+         .fixed(self.digest, HASH_SIZE).u64(self.size).text(self.media_type)
+         .text(self.file_name))
 
     @classmethod
     def read_from(cls, reader: Reader) -> Attachment:
         return cls(*cls.read_fields(reader))
 
     @staticmethod
-    def read_fields(reader: Reader) -> tuple[bytes, bytes, bytes, int, str]:
-        """The five fields, unchecked: a post body checks its attachments' rules only once
+    def read_fields(reader: Reader) -> tuple[bytes, bytes, bytes, int, str, str]:
+        """The six fields, unchecked: a post body checks its attachments' rules only once
         its whole structure has been read (protocol §1.1, decoding order)."""
         return (
             reader.fixed(BLOB_ID_SIZE, "attachment blob id"),
@@ -106,11 +122,38 @@ class Attachment:
             reader.fixed(HASH_SIZE, "attachment digest"),
             reader.u64("attachment size"),
             reader.text(MAX_MEDIA_TYPE, "attachment media type"),
+            reader.text(MAX_FILE_NAME, "attachment file name"),
         )
 
     def __repr__(self) -> str:
         return (f"Attachment(blob_id={self.blob_id.hex()!r}, size={self.size}, "
-                f"media_type={self.media_type!r})")
+                f"media_type={self.media_type!r}, file_name={self.file_name!r})")
+
+
+def check_file_name(name: str) -> None:
+    """ATT-3: *name* may serve as a file name on the receiving device [PostError]."""
+    if (len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME or name in (".", "..")
+            or not _FORBIDDEN_IN_FILE_NAME.isdisjoint(name)):
+        raise PostError(
+            "attachment file name must be at most 255 bytes, not . or .., without path "
+            "separators, control characters or bidirectional controls"
+        )
+
+
+def file_name_from(name: str) -> str:
+    """*name* (the last component of a local path) made a valid attachment file name: each
+    character ATT-3 forbids becomes ``_``, and a name over 255 bytes is shortened, keeping
+    its extension; ``.`` and ``..`` become empty (no name)."""
+    name = "".join("_" if c in _FORBIDDEN_IN_FILE_NAME else c for c in name)
+    if name in (".", ".."):
+        return ""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension.encode("utf-8", "surrogatepass")) > 32:
+        stem, dot, extension = name, "", ""
+    while len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME:
+        stem = stem[:-1]
+        name = stem + dot + extension
+    return name
 
 
 def padded_size(length: int) -> int:
@@ -155,14 +198,17 @@ def encrypt_attachment(
 
 
 def make_attachment(
-    data: bytes, media_type: str, *, random: RandomSource = default_random
+    data: bytes, media_type: str, file_name: str = "", *,
+    random: RandomSource = default_random
 ) -> tuple[Attachment, bytes]:
     """Encrypt *data* and describe it: returns ``(Attachment, blob to upload)``.
 
     The blob id is 16 random bytes, so an upload retry is idempotent on it.
     """
+    check_file_name(file_name)  # before drawing anything: a refused name changes nothing
     key, digest, blob = encrypt_attachment(data, random=random)
-    return Attachment(draw(random, BLOB_ID_SIZE), key, digest, len(data), media_type), blob
+    return Attachment(draw(random, BLOB_ID_SIZE), key, digest, len(data), media_type,
+                      file_name), blob
 
 
 def decrypt_attachment(attachment: Attachment, blob: bytes) -> bytes:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 
@@ -37,6 +38,7 @@ from vault_client._internal import (
     posting,
     refs,
     rotation,
+    saving,
     sync_io,
 )
 from vault_client._internal import views as V
@@ -502,6 +504,15 @@ class Client:
         with self._lock:
             return posting.attachment(self._device, self._device.member_view(group),
                                       attachment)
+
+    def save_attachment(self, group: GroupRef, attachment: AttachmentInfo,
+                        directory: str | os.PathLike[str] = ".") -> Path:
+        """Download and decrypt an attachment and save it in *directory*, owner-only, under
+        the name its author's file had (``attachment-<id>.<ext>`` when it had none) — never
+        over an existing file: ``notes (2).txt`` then. Returns the path written."""
+        data = self.attachment(group, attachment)
+        return saving.save_new_file(directory, attachment.file_name, attachment.media_type,
+                                    "attachment-" + attachment.attachment_id[:8], data)
 
     # --- reading -------------------------------------------------------------------------------
 

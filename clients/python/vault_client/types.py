@@ -135,6 +135,8 @@ class AttachmentInfo:
     attachment_id: str
     media_type: str
     size: int
+    file_name: str
+    """What it was called on its author's device ("" when it had no name)."""
     ref: Attachment = field(repr=False, compare=False)
 
 

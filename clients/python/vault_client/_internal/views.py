@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 from datetime import timedelta
 
+from vault.crypto.attachments import Attachment, file_name_from
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import (
     DecryptionError,
@@ -29,7 +30,9 @@ from vault_client._internal.names import clashing, looks_like_label, name_key
 from vault_client._internal.sync import GroupView
 from vault_client.types import AttachmentInfo, MemberInfo, PostView, Thread
 
-AttachmentInput = tuple[bytes, str] | str | os.PathLike[str]
+AttachmentInput = tuple[bytes, str] | tuple[bytes, str, str] | str | os.PathLike[str]
+"""``(data, media_type)``, ``(data, media_type, file_name)`` or a file's path (its name
+goes with it)."""
 
 
 def relay_address(text: str) -> str:
@@ -53,18 +56,23 @@ def duration_ms(value: timedelta | float | int | None) -> int | None:
     return int(seconds * 1000)
 
 
-def read_attachment(item: AttachmentInput) -> tuple[bytes, str]:
+def read_attachment(item: AttachmentInput) -> tuple[bytes, str, str]:
+    """``(data, media_type, file_name)`` of an attachment to send."""
     if isinstance(item, tuple):
-        data, media_type = item
-        return bytes(data), media_type
+        return bytes(item[0]), item[1], item[2] if len(item) == 3 else ""
     path = os.fspath(item)
     media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     try:
         with open(path, "rb") as handle:
-            return handle.read(), media_type
+            return handle.read(), media_type, file_name_from(os.path.basename(path))
     except OSError as error:
         raise InvalidArgumentError(f"the file {path} cannot be read "
                                    f"({error.strerror or 'error'})") from None
+
+
+def attachment_info(attachment: Attachment) -> AttachmentInfo:
+    return AttachmentInfo(b64encode(attachment.blob_id), attachment.media_type, attachment.size,
+                          attachment.file_name, attachment)
 
 
 def group_metadata(view: GroupView, body: MetadataBody | None = None) -> GroupMetadata | None:
@@ -207,7 +215,7 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         reply_to=None if post.reply_to is None else b64encode(post.reply_to),
         text=post.text,
         content_warning=post.content_warning,
-        attachments=tuple(AttachmentInfo(b64encode(a.blob_id), a.media_type, a.size, a)
+        attachments=tuple(attachment_info(a)
                           for a in post.attachments),
         created_at_ms=post.timestamp_ms,
         edited_at_ms=post.edited_at_ms,
@@ -268,7 +276,7 @@ def post_views(view: GroupView, now_ms: int) -> list[PostView]:
             kind="reply" if draft.kind is PostKind.REPLY else "post",
             reply_to=None if draft.kind is PostKind.POST else b64encode(draft.refs[0]),
             text=draft.text, content_warning=draft.content_warning,
-            attachments=tuple(AttachmentInfo(b64encode(a.blob_id), a.media_type, a.size, a)
+            attachments=tuple(attachment_info(a)
                               for a in draft.attachments),
             created_at_ms=draft.timestamp_ms, edited_at_ms=None, deleted=False, reactions=(),
             expires_at_ms=draft.expires_at_ms, is_mine=True,

@@ -3,7 +3,6 @@ come)."""
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import time
 
@@ -28,7 +27,6 @@ from vault_client.cli._support import (
     note,
     open_client,
     pass_state,
-    private_file,
     show_warnings,
     size_text,
     sync_quietly,
@@ -67,8 +65,10 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     if not hidden:
         lines.append(indent(post.text, body))
         for item in post.attachments:
-            lines.append(f"{body}attachment: {item.media_type}, {size_text(item.size)} "
-                         f"(save it: vault attachments {post.post_id[:SHORT]})")
+            called = f"{item.file_name} " if item.file_name else ""
+            lines.append(f"{body}attachment: {called}({item.media_type}, "
+                         f"{size_text(item.size)}; save it: vault attachments "
+                         f"{post.post_id[:SHORT]})")
     if post.reactions:
         lines.append(body + "reactions: " + ", ".join(
             f"{text} {len(who_)}" for text, who_ in post.reactions))
@@ -146,13 +146,9 @@ def attachments_command(state: State, group_ref: str | None, post: str, director
     if not target.attachments:
         fail(f"post {target.post_id[:SHORT]} has no attachments")
     os.makedirs(directory, exist_ok=True)
-    for number, item in enumerate(target.attachments, 1):
-        data = client.attachment(info.group_id, item)
-        ext = mimetypes.guess_extension(item.media_type) or ".bin"
-        path = os.path.join(directory, f"{target.post_id[:SHORT]}-{number}{ext}")
-        with private_file(path, overwrite=False) as handle:
-            handle.write(data)
-        click.echo(f"saved {path} ({item.media_type}, {size_text(len(data))})")
+    for item in target.attachments:
+        path = client.save_attachment(info.group_id, item, directory)
+        click.echo(f"saved {path} ({item.media_type}, {size_text(item.size)})")
 
 
 # --- syncing and waiting -----------------------------------------------------------------------
