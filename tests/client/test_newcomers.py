@@ -412,6 +412,10 @@ def test_ordinary_use_raises_no_warnings(tmp_path: Path, relay_up: RelayProcess)
         ann.approve(gid, result.member_id, share_history="none")
         first = cleo.sync(gid)[0]
         assert first.unreadable_history == 6 and not first.warnings
+        told = [type(e).__name__ for e in first.events]
+        assert "JoinApproved" in told and "GroupUpdated" not in told  # not "rules changed"
+        assert not [e for e in first.events if type(e).__name__ == "MemberJoined"
+                    and e.member_id == result.member_id]  # nor "someone joined": it is Cleo
         ann.post(gid, "Welcome, Cleo.")
         ben.sync(gid)
         ben.post(gid, "Welcome.")
