@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SOURCES := $(shell find vault clients/python/vault_client -name '*.py' 2>/dev/null | sort | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(SOURCES)
 
-.PHONY: run test lint demo bench vectors clean
+.PHONY: run test test-fast lint demo bench vectors clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,19 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict vault/crypto clients/python/vault_client
 	$(BIN)/mypy --strict vault/api
 
+# The schemathesis file runs on its own: it builds part of its cases while collecting, and its
+# last test checks what the passes before it saw, so it must not depend on the order of a
+# larger run. Then everything else, slow tests included.
+SCHEMATHESIS := tests/api/test_schemathesis.py
+
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(SCHEMATHESIS)
+	$(BIN)/python -m pytest --ignore=$(SCHEMATHESIS)
+
+# Everything but the tests marked slow (relay processes, fault injection, long journeys,
+# fuzzing with many examples): under two minutes, for while you work. `make test` before a commit.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/crypto.py

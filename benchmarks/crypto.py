@@ -28,11 +28,12 @@ import nacl.utils
 
 from vault.crypto import labels
 from vault.crypto.epochs import build_grants, new_epoch_key, post_key
-from vault.crypto.group_state import genesis_state
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import create_group, group_id_of
+from vault.crypto.log_verify import genesis_state
 from vault.crypto.padding import bucket_size
-from vault.crypto.posts import PostBody, PostEnvelope, PostKind, open_post, seal_post
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import PostEnvelope, open_post, seal_post
 from vault.crypto.primitives import frame
 
 T0 = 1_800_000_000_000

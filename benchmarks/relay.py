@@ -76,10 +76,11 @@ sys.path.insert(0, str(ROOT))
 from vault.crypto.auth import sign_member_challenge  # noqa: E402
 from vault.crypto.encoding import b64decode, b64encode  # noqa: E402
 from vault.crypto.epochs import new_epoch_key  # noqa: E402
-from vault.crypto.group_state import genesis_state  # noqa: E402
 from vault.crypto.identity import Identity  # noqa: E402
 from vault.crypto.log import create_group, group_id_of  # noqa: E402
-from vault.crypto.posts import PostBody, PostKind, seal_post  # noqa: E402
+from vault.crypto.log_verify import genesis_state  # noqa: E402
+from vault.crypto.post_body import PostBody, PostKind  # noqa: E402
+from vault.crypto.posts import seal_post  # noqa: E402
 
 WORKERS, THREADS = 2, 8
 CONCURRENCY = (16, 64)
@@ -146,12 +147,13 @@ class Seeded:
 
 def seed(url: str) -> Seeded:
     """Migrate, create a group and open the owner's session through the relay's API."""
-    from vault.api import create_app
+    from vault.api import create_app, upgrade_database
     from vault.api.db import db
 
-    app = create_app({"VAULT_DATABASE_URL": url, "VAULT_AUTO_MIGRATE": "1",
-                      "VAULT_RATE_LIMIT": 0, "VAULT_RATE_LIMIT_EXPENSIVE": 0,
-                      "VAULT_LOG_LEVEL": "WARNING"})
+    config = {"VAULT_DATABASE_URL": url, "VAULT_RATE_LIMIT": 0,
+              "VAULT_RATE_LIMIT_EXPENSIVE": 0, "VAULT_LOG_LEVEL": "WARNING"}
+    upgrade_database(config)
+    app = create_app(config)
     client = app.test_client()
     owner, epoch_key = Identity.generate(), new_epoch_key()
     genesis = create_group(owner, epoch_key)

@@ -1,7 +1,7 @@
 """A real relay process (``vault relay serve``: gunicorn) on 127.0.0.1 for the end-to-end,
 fault, canary and slow-client tests: stdout and stderr captured to files (the canary scan
-reads them), a fixed port and data directory across restarts, and a private PostgreSQL
-schema when the tests run on PostgreSQL.
+reads them), a fixed port and data directory across restarts; ``with_schema`` points a
+PostgreSQL URL at one schema (tests/conftest.py makes a fresh one per relay).
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -118,21 +115,3 @@ class RelayProcess:
 def with_schema(url: str, schema: str) -> str:
     option = quote(f"-csearch_path={schema}")
     return f"{url}{'&' if '?' in url else '?'}options={option}"
-
-
-@contextmanager
-def postgres_schema(url: str) -> Iterator[tuple[str, str]]:
-    """A private schema on the test PostgreSQL; yields the relay's database URL and the
-    schema's name."""
-    import sqlalchemy as sa
-
-    schema = f"vault_tests_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield with_schema(url, schema), schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()

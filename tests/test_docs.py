@@ -46,3 +46,16 @@ def test_every_shorthand_citation_extends_a_real_test() -> None:
                 assert short in names, short
             else:
                 assert any(name.endswith(short) for name in names), short
+
+
+def test_readme_configuration_table_is_the_relays_settings() -> None:
+    """README.md's configuration table is generated from vault/api/settings.py (names,
+    defaults, descriptions): a setting added, renamed, re-defaulted or re-described in one
+    and not the other fails here."""
+    from vault.api.settings import configuration_table
+
+    text = (ROOT / "README.md").read_text()
+    begin = text.index("<!-- settings:begin")
+    table = text[text.index("\n", begin) + 1:text.index("<!-- settings:end -->")].strip()
+    expected = configuration_table()
+    assert table == expected, f"paste this between the settings markers:\n{expected}"

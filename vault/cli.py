@@ -9,11 +9,17 @@ with only ``vault[relay]``, so a relay host needs neither httpx nor the QR-readi
 from __future__ import annotations
 
 import importlib
-import os
 import sys
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
-import click
+try:
+    import click
+except ModuleNotFoundError:  # `pip install vault`: the protocol core alone has no command
+    sys.stderr.write("vault: the command needs the client or the relay: "
+                     "pip install 'vault[client]' (or 'vault[relay]')\n")
+    raise SystemExit(2) from None
 
 
 class StartupError(click.ClickException):
@@ -23,21 +29,28 @@ class StartupError(click.ClickException):
         click.echo(f"vault: {self.message}", err=True)
 
 
-def _build_app(**overrides: Any) -> Any:
-    """Create the relay app, turning configuration problems into one clear line."""
+def _relay(step: Callable[[ModuleType], Any]) -> Any:
+    """Run *step* on :mod:`vault.api` (build the app, or upgrade the schema), turning a
+    missing relay extra or a configuration problem into one clear line."""
     try:
-        from vault.api import create_app
+        import vault.api as api
+        from vault.api.errors import RelayConfigError
     except ImportError as error:  # installed without the relay extra
         raise StartupError(
             f"the relay needs its extra dependencies ({error.name} is missing): "
             "pip install 'vault[relay]'"
         ) from None
-    from vault.crypto.errors import RelayConfigError
-
     try:
-        return create_app(overrides or None)
+        return step(api)
     except RelayConfigError as error:
         raise StartupError(error.message) from None
+
+
+def _build_app() -> Any:
+    """The relay app, on a schema upgraded first if the settings say so (the start path:
+    by default on the embedded SQLite only)."""
+    _relay(lambda api: api.upgrade_if_configured())
+    return _relay(lambda api: api.create_app())
 
 
 @click.group()
@@ -48,7 +61,8 @@ def main() -> None:
 
 @main.group()
 def relay() -> None:
-    """Run and maintain a relay (configured by VAULT_DATABASE_URL and VAULT_DATA_DIR)."""
+    """Run and maintain a relay (configured by VAULT_* environment variables: see the
+    configuration table in README.md)."""
 
 
 @relay.command()
@@ -59,21 +73,19 @@ def relay() -> None:
 @click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256))
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the relay with gunicorn and print its address."""
-    app = _build_app()  # validates the configuration and upgrades the schema once
+    app = _build_app()  # validates the configuration; upgrades the schema once if configured
     from vault.api.db import db
 
     with app.app_context():
         db.engine.dispose()
     from vault.api.serve import run_gunicorn
 
-    os.environ["VAULT_AUTO_MIGRATE"] = "0"  # workers: the schema is already current
-
     def ready(address: str) -> None:
         click.echo(f"Vault relay listening on {address}", err=False)
         sys.stdout.flush()
 
-    def factory() -> Any:
-        return _build_app()
+    def factory() -> Any:  # a worker: the schema is current by now
+        return _relay(lambda api: api.create_app())
 
     run_gunicorn(factory, host, port, workers=workers, threads=threads, on_ready=ready)
 
@@ -93,7 +105,7 @@ def purge() -> None:
 @relay.command()
 def migrate() -> None:
     """Upgrade the database schema to the latest version (run once per deploy)."""
-    _build_app(VAULT_AUTO_MIGRATE="1")
+    _relay(lambda api: api.upgrade_database())
     click.echo("schema is up to date")
 
 

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import itertools
 
+from vault.crypto.commitments import epoch_commitment
 from vault.crypto.encoding import b64encode
-from vault.crypto.epochs import (
-    EpochGrant,
-    build_grants,
-    epoch_commitment,
-    new_epoch_key,
-    open_grant,
-)
+from vault.crypto.epochs import EpochGrant, build_grants, new_epoch_key, open_grant
 from vault.crypto.errors import VaultError
-from vault.crypto.group_state import GroupState, extend_log, verify_log
+from vault.crypto.group_state import GroupState, new_entry
 from vault.crypto.identity import Identity
 from vault.crypto.invites import (
     InviteLink,
@@ -30,19 +25,12 @@ from vault.crypto.invites import (
     new_invite,
     parse_invite_uri,
 )
-from vault.crypto.log import (
-    AddBody,
-    InviteBody,
-    JoinBody,
-    MetadataBody,
-    RemoveBody,
-    Role,
-    create_group,
-    group_id_of,
-    new_entry,
-)
+from vault.crypto.log import create_group, group_id_of
+from vault.crypto.log_entries import AddBody, InviteBody, JoinBody, MetadataBody, RemoveBody, Role
+from vault.crypto.log_verify import extend_log, verify_log
 from vault.crypto.metadata import GroupMetadata, open_group_metadata, seal_metadata
-from vault.crypto.posts import PostBody, PostEnvelope, PostKind, open_post, seal_post
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import PostEnvelope, open_post, seal_post
 from vault.crypto.safety import safety_number
 
 DAY_MS = 86_400_000

@@ -20,7 +20,7 @@ import pytest
 from vault_client import Client
 
 from tests.adversarial.hostile import RELAY_URL, Clock, HostileRelay, env_quiet
-from vault.api import create_app
+from vault.api import create_app, upgrade_database
 from vault.api.db import db
 from vault.crypto.encoding import b64decode
 from vault.crypto.group_state import LogCheckpoint
@@ -32,8 +32,9 @@ NAMES = ("ann", "ben", "cleo", "dan", "eve")
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRelay]:
     path = tmp_path_factory.mktemp("relay") / "relay.db"
-    app = create_app({"VAULT_DATABASE_URL": f"sqlite:///{path}", "VAULT_AUTO_MIGRATE": "1",
-                      **env_quiet()})
+    config = {"VAULT_DATABASE_URL": f"sqlite:///{path}", **env_quiet()}
+    upgrade_database(config)
+    app = create_app(config)
     relay = HostileRelay(app, path)
     yield relay
     with app.app_context():

@@ -29,7 +29,8 @@ from vault.crypto.errors import (
     RelayUnavailableError,
     RollbackError,
 )
-from vault.crypto.log import EntryKind, LogEntry
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import EntryKind
 
 # --- 1. history "none" survives a failed step ------------------------------------------------
 
@@ -354,7 +355,7 @@ def test_group_codes_differ_across_a_fork(people: SimpleNamespace, hostile: Host
                                           canary: Callable[[str], str]) -> None:
     """The relay shows Dan a different entry at the seq Ann has. Their safety number is the
     same on both sides; the group codes for that entry differ, and are equal before it."""
-    from vault.crypto.log import Role
+    from vault.crypto.log_entries import Role
 
     ann, dan = people.ann, people.dan
     gid = circle(canary, ann, dan)

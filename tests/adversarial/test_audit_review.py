@@ -23,7 +23,8 @@ from tests.adversarial.test_posts import secrets_of
 from vault.api.purge import purge_expired
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import VaultError
-from vault.crypto.posts import PostBody, PostEnvelope, PostKind, open_post, seal_post
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import PostEnvelope, open_post, seal_post
 
 EXPORT_PASSPHRASE = "a passphrase for moving phones"
 

@@ -25,10 +25,11 @@ from vault.crypto.errors import (
     RollbackError,
     SignatureError,
 )
-from vault.crypto.group_state import verify_log
 from vault.crypto.identity import Identity
 from vault.crypto.invites import InviteLink, join_proof, make_join_request, parse_invite_uri
-from vault.crypto.log import JoinBody, sign_entry
+from vault.crypto.log import sign_entry
+from vault.crypto.log_entries import JoinBody
+from vault.crypto.log_verify import verify_log
 
 
 def joined_by_relay(hostile: HostileRelay, gid: str, uri: str, *, timestamp_ms: int

@@ -27,10 +27,12 @@ from vault.crypto.errors import (
     UnknownInviteError,
     VaultError,
 )
-from vault.crypto.group_state import verify_log
+from vault.crypto.group_state import new_entry
 from vault.crypto.identity import Identity
 from vault.crypto.invites import parse_invite_uri
-from vault.crypto.log import AddBody, EntryKind, JoinBody, LogEntry, new_entry
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import AddBody, EntryKind, JoinBody
+from vault.crypto.log_verify import verify_log
 
 AUTHOR_AT = 2 + 32 + 8 + 32  # tag, version, group id, seq, previous hash: then the author
 
@@ -118,7 +120,8 @@ def test_relay_inserts_member_into_member_list(people: SimpleNamespace, hostile:
 
     from vault.crypto.epochs import new_epoch_key
     from vault.crypto.errors import DecryptionError
-    from vault.crypto.posts import PostBody, PostEnvelope, PostKind, open_post, seal_post
+    from vault.crypto.post_body import PostBody, PostKind
+    from vault.crypto.posts import PostEnvelope, open_post, seal_post
 
     ann, ben = people.ann, people.ben
     gid = circle(canary, ann, ben)

@@ -27,7 +27,9 @@ from vault.crypto.errors import (
 )
 from vault.crypto.identity import Identity
 from vault.crypto.padding import pad, unpad
-from vault.crypto.posts import NONCE_SIZE, PostBody, PostEnvelope, PostKind
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import PostEnvelope
+from vault.crypto.primitives import AEAD_NONCE_SIZE as NONCE_SIZE
 
 Page = dict[str, Any]
 

@@ -32,7 +32,7 @@ from vault.crypto.errors import (
     NotAMemberError,
     PostError,
 )
-from vault.crypto.group_state import verify_log
+from vault.crypto.log_verify import verify_log
 from vault.crypto.posts import PostEnvelope, open_post
 
 

@@ -1,4 +1,5 @@
-"""Fixtures of the relay tests: a real app per test, on SQLite (a file) and on PostgreSQL.
+"""Fixtures of the relay tests: a real app per test, on SQLite (a file) and on PostgreSQL
+(``backend``, from tests/conftest.py).
 
 Each test gets a clean database: SQLite copies a freshly migrated template file;
 PostgreSQL uses a schema private to this test session (migrated once) and truncates it.
@@ -6,7 +7,6 @@ PostgreSQL uses a schema private to this test session (migrated once) and trunca
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,20 +17,12 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.api.helpers import Api, FakeClock
-from tests.conftest import POSTGRES_URL
+from tests.conftest import fresh_database
 from tests.crypto.logfactory import T0
-from tests.relayproc import with_schema
-from vault.api import create_app
+from vault.api import create_app, upgrade_database, upgrade_if_configured
 from vault.api.db import db
 from vault.api.models import ALL_TABLES
 
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(not POSTGRES_URL, reason="VAULT_TEST_POSTGRES_URL is not set"),
-    ),
-]
 QUIET: dict[str, Any] = {
     "VAULT_RATE_LIMIT": 0,
     "VAULT_RATE_LIMIT_EXPENSIVE": 0,
@@ -42,38 +34,20 @@ QUIET: dict[str, Any] = {
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "relay.db"
-    app = create_app({"VAULT_DATABASE_URL": f"sqlite:///{path}", **QUIET})
-    with app.app_context():
-        db.engine.dispose()
+    upgrade_database({"VAULT_DATABASE_URL": f"sqlite:///{path}", **QUIET})
     return path
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    assert POSTGRES_URL
-    schema = f"vault_api_tests_{os.getpid()}"
-    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = with_schema(POSTGRES_URL, schema)
-    app = create_app({"VAULT_DATABASE_URL": url, "VAULT_AUTO_MIGRATE": "1", **QUIET})
-    with app.app_context():
-        db.engine.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_database("postgresql") as database:
+        upgrade_database({"VAULT_DATABASE_URL": database.url, **QUIET})
+        yield database.url
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0 + 3_600_000)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -92,8 +66,11 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 def make_app(database_url: str, clock: FakeClock, **overrides: Any) -> Flask:
+    """A relay on *database_url*, started as `vault relay serve` starts one: its schema is
+    upgraded first only if the overrides ask (VAULT_AUTO_MIGRATE="1")."""
     config = {"VAULT_DATABASE_URL": database_url, "VAULT_CLOCK": clock,
               "VAULT_AUTO_MIGRATE": "0", **QUIET, **overrides}
+    upgrade_if_configured(config)
     return create_app(config)
 
 

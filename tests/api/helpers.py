@@ -10,11 +10,13 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from tests.crypto.logfactory import LogFactory, seeded_random
+from vault.api.services import services_of
 from vault.crypto.auth import sign_invite_challenge, sign_member_challenge
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.identity import Identity
 from vault.crypto.log import LogEntry
-from vault.crypto.posts import PostBody, PostKind, seal_post
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import seal_post
 
 
 class FakeClock:
@@ -85,7 +87,7 @@ class RelayGroup:
 
     def __init__(self, api: Api, seed: str = "relay-tests", *, create: bool = True) -> None:
         self.api = api
-        self.f = RelayLogFactory(seed, api.app.config["VAULT_CLOCK"])
+        self.f = RelayLogFactory(seed, services_of(api.app).clock)
         self.gid = b64encode(self.f.group_id)
         self.base = f"/v1/groups/{self.gid}"
         self.pushed = 0
@@ -176,7 +178,7 @@ def real_invite(g: RelayGroup, *, max_uses: int = 10, requires_approval: bool = 
     """Append an INVITE with a real secret (as a QR code would carry) and sync it."""
     from tests.crypto.logfactory import InviteTicket
     from vault.crypto.invites import InviteLink, invite_keypair, new_invite
-    from vault.crypto.log import InviteBody
+    from vault.crypto.log_entries import InviteBody
 
     invite_id, secret = new_invite(g.random)
     sk, pk = invite_keypair(secret)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from tests.api.conftest import make_app
 from tests.api.helpers import Api, FakeClock, RelayGroup, code
-from vault.api import create_app
-from vault.crypto.errors import RelayConfigError
+from vault.api import create_app, upgrade_database, upgrade_if_configured
+from vault.api.errors import RelayConfigError
+from vault.api.services import services_of
 
 
 def test_health(api: Api) -> None:
@@ -21,7 +24,9 @@ def test_health(api: Api) -> None:
 
 def test_default_sqlite_in_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VAULT_DATABASE_URL", raising=False)
-    app = create_app({"VAULT_DATA_DIR": str(tmp_path / "data"), "VAULT_LOG_LEVEL": "WARNING"})
+    config = {"VAULT_DATA_DIR": str(tmp_path / "data"), "VAULT_LOG_LEVEL": "WARNING"}
+    upgrade_database(config)  # (create_app never changes the schema)
+    app = create_app(config)
     assert (tmp_path / "data" / "relay.db").exists()
     from vault.api.db import db
 
@@ -45,6 +50,49 @@ def test_clear_startup_errors(config: dict[str, str], fragment: str) -> None:
     with pytest.raises(RelayConfigError) as caught:
         create_app({**config, "VAULT_LOG_LEVEL": "WARNING"})
     assert fragment in caught.value.message
+
+
+def test_unknown_setting_is_refused() -> None:
+    with pytest.raises(RelayConfigError) as caught:
+        create_app({"VAULT_SESION_TTL_S": 60, "VAULT_LOG_LEVEL": "WARNING"})
+    assert caught.value.message == "VAULT_SESION_TTL_S is not a relay setting"
+
+
+def test_settings_come_from_the_environment_and_the_mapping_overrides_them(
+        database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAULT_SESSION_TTL_S", "120")
+    monkeypatch.setenv("VAULT_RATE_LIMIT", "7.5")
+    settings = services_of(make_app(database_url, clock, VAULT_SESSION_TTL_S=90)).settings
+    assert (settings.session_ttl_s, settings.rate_limit) == (90, 0)  # (make_app sets the rate)
+    monkeypatch.delenv("VAULT_SESSION_TTL_S")
+    assert services_of(make_app(database_url, clock)).settings.session_ttl_s == 3600
+    with pytest.raises(ValidationError):  # frozen: read once, when the app is built
+        settings.session_ttl_s = 1  # type: ignore[misc]
+
+
+def test_settings_are_read_in_one_place() -> None:
+    """The relay reads its configuration through services().settings only: no environment
+    variable or string key of app.config / app.extensions of its own elsewhere."""
+    root = Path(__file__).resolve().parents[2] / "vault" / "api"
+    scattered = re.compile(r"os\.environ|getenv|config\[\"VAULT_|extensions\[\"vault_")
+    found = [f"{path.relative_to(root)}:{number}"
+             for path in sorted(root.rglob("*.py")) if path.name != "settings.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if scattered.search(line)]
+    assert found == []
+
+
+def test_create_app_never_changes_the_schema(tmp_path: Path) -> None:
+    """Only `vault relay migrate` and the start paths upgrade (by default on SQLite)."""
+    config = {"VAULT_DATABASE_URL": f"sqlite:///{tmp_path / 'relay.db'}",
+              "VAULT_LOG_LEVEL": "WARNING"}
+    with pytest.raises(RelayConfigError) as caught:
+        create_app(config)
+    assert "vault relay migrate" in caught.value.message
+    assert upgrade_if_configured(config) is True
+    app = create_app(config)
+    assert app.test_client().get("/v1/health").status_code == 200
+    assert upgrade_if_configured({**config, "VAULT_AUTO_MIGRATE": "0"}) is False
 
 
 def test_unmigrated_postgres_is_refused(postgres_url: str) -> None:

@@ -12,9 +12,10 @@ from tests.api.helpers import Api, FakeClock, RelayGroup, code
 from vault.api.db import db
 from vault.api.models import BlobRow
 from vault.api.purge import ORPHAN_BLOB_GRACE_MS, purge_expired
-from vault.crypto.attachments import MAX_ATTACHMENT_SIZE, MAX_BLOB_SIZE, encrypt_attachment
+from vault.crypto.attachments import encrypt_attachment
 from vault.crypto.encoding import b64encode
 from vault.crypto.identity import Identity
+from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MAX_BLOB_SIZE
 
 OCTETS = "application/octet-stream"
 POST = b64encode(b"p" * 16)  # the post the blobs of these tests belong to

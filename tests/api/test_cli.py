@@ -34,6 +34,7 @@ def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
         assert result.output.startswith("vault: ") and result.output.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_serve_prints_address_and_serves(tmp_path: Path) -> None:
     env = {**os.environ, "VAULT_DATA_DIR": str(tmp_path), "VAULT_LOG_LEVEL": "WARNING"}
     env.pop("VAULT_DATABASE_URL", None)
@@ -53,6 +54,7 @@ def test_serve_prints_address_and_serves(tmp_path: Path) -> None:
         proc.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_production_gunicorn_config_serves(tmp_path: Path) -> None:
     """The documented production command (gunicorn -c python:vault.api.gunicorn_conf)."""
     env = {**os.environ, "VAULT_DATA_DIR": str(tmp_path), "VAULT_LOG_LEVEL": "WARNING"}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.api.conftest import row_counts
 from tests.api.helpers import Api, RelayGroup, code
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.epochs import build_grants, open_grant
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
 
 
 def _grants(g: RelayGroup, epoch: int, recipients: list) -> list[str]:  # type: ignore[type-arg]
@@ -80,6 +82,7 @@ def test_conflicting_grant(api: Api) -> None:
     assert response.status_code == 409 and code(response) == "grant_conflict"
 
 
+@pytest.mark.slow
 def test_large_rotation_in_one_request(api: Api) -> None:
     g = RelayGroup(api)
     members = g.f.add_members(600)

@@ -9,8 +9,9 @@ from flask import Flask
 from tests.api.conftest import make_app, row_counts
 from tests.api.helpers import Api, FakeClock, RelayGroup, code
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.group_state import apply_entry, verify_log
-from vault.crypto.log import AddBody, JoinBody, LogEntry, Role
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import AddBody, JoinBody, Role
+from vault.crypto.log_verify import apply_entry, verify_log
 
 
 def _accept(g: RelayGroup, entry: LogEntry) -> None:

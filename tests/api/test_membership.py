@@ -9,7 +9,7 @@ from werkzeug.test import TestResponse
 from tests.api.helpers import Api, RelayGroup, code
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.identity import Identity
-from vault.crypto.log import AddBody, Role
+from vault.crypto.log_entries import AddBody, Role
 
 OCTETS = "application/octet-stream"
 

@@ -7,9 +7,6 @@ named their post are kept (with ``LEGACY_POST_ID``, which the purge leaves alone
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -17,9 +14,8 @@ from flask_migrate import Migrate
 
 from tests.api.conftest import make_app
 from tests.api.helpers import Api, FakeClock, code
-from tests.conftest import POSTGRES_URL
+from tests.conftest import Database
 from tests.crypto.logfactory import InviteTicket, LogFactory
-from tests.relayproc import postgres_schema
 from vault.api.app import MIGRATIONS_DIR
 from vault.api.db import db
 from vault.api.models import LEGACY_POST_ID, BlobRow, InviteRow
@@ -31,13 +27,8 @@ DAY_MS = 86_400_000
 
 
 @pytest.fixture
-def empty_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'relay.db'}"
-        return
-    assert POSTGRES_URL
-    with postgres_schema(POSTGRES_URL) as (url, _schema):
-        yield url
+def empty_url(database: Database) -> str:
+    return database.url
 
 
 def _alembic(url: str, command_name: str, revision: str) -> None:

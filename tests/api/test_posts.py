@@ -15,7 +15,8 @@ from vault.api.db import db
 from vault.api.models import Group
 from vault.api.purge import purge_expired
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.log import Role
+from vault.crypto.limits import MAX_ENVELOPE_SIZE
+from vault.crypto.log_entries import Role
 
 
 def _group(api: Api) -> tuple[RelayGroup, list]:  # type: ignore[type-arg]
@@ -53,6 +54,23 @@ def test_header_must_match(api: Api) -> None:
     pid, env = g.envelope(alice, epoch=5)
     response = api.put(f"{g.base}/posts/{pid}", json={"envelope": env}, token=g.token(alice))
     assert response.status_code == 422 and code(response) == "post_rejected"
+
+
+def test_envelope_over_the_protocols_largest_is_refused(app: Flask, api: Api) -> None:
+    """The relay holds an envelope to the protocol's largest (vault.crypto.limits): one byte
+    more is refused for its size; at the size it reaches the decoder (which finds these
+    bytes malformed). Neither stores anything."""
+    g, (alice, _bob, _mod) = _group(api)
+    pid, env = g.envelope(alice)
+    real, token = b64decode(env), g.token(alice)
+    before = row_counts(app)
+    for size, status, expected in ((MAX_ENVELOPE_SIZE + 1, 400, "invalid_request"),
+                                   (MAX_ENVELOPE_SIZE, 400, "malformed")):
+        padded = real + bytes(size - len(real))
+        response = api.put(f"{g.base}/posts/{pid}", json={"envelope": b64encode(padded)},
+                           token=token)
+        assert (response.status_code, code(response)) == (status, expected), size
+    assert row_counts(app) == before
 
 
 def test_pages_and_newest(api: Api) -> None:

@@ -39,6 +39,10 @@ from vault.api.models import SessionRow
 from vault.crypto.auth import AuthSubject, session_token_hash
 from vault.crypto.encoding import b64encode
 
+# Property fuzzing with many examples (`make test-fast` leaves it out; `make test` runs this
+# file in a pytest run of its own, so the evidence test at the end always follows the passes).
+pytestmark = pytest.mark.slow
+
 # Examples per operation and pass. Deterministic by default (derandomized, so CI sees the
 # same cases every run); VAULT_SCHEMATHESIS_EXAMPLES=500 VAULT_SCHEMATHESIS_RANDOM=1 hunts wider.
 MAX_EXAMPLES = int(os.environ.get("VAULT_SCHEMATHESIS_EXAMPLES", "40"))

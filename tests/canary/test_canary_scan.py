@@ -32,8 +32,8 @@ import pytest
 import sqlalchemy as sa
 from vault_client import Client
 
-from tests.conftest import POSTGRES_URL
-from tests.relayproc import RelayProcess, postgres_schema
+from tests.conftest import fresh_database
+from tests.relayproc import RelayProcess
 from vault.crypto import keystore
 from vault.crypto.encoding import b64decode
 from vault.crypto.invites import parse_invite_uri
@@ -41,11 +41,6 @@ from vault.crypto.invites import parse_invite_uri
 PASSPHRASE = "CANARY-passphrase-" + secrets.token_hex(8)
 CHECKS: list[tuple[str, int, int]] = []
 """(backend, values scanned for, form x place checks) of each scan, for the report."""
-BACKENDS = [
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.skipif(
-        not POSTGRES_URL, reason="VAULT_TEST_POSTGRES_URL is not set")),
-]
 
 
 def canary(kind: str, extra: str = "") -> str:
@@ -225,11 +220,6 @@ class Journey:
             client.close()
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture(autouse=True)
 def _cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.fuzz.conftest import cheap_kdf
@@ -239,22 +229,17 @@ def _cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def relay(backend: str, tmp_path: Path) -> Iterator[tuple[RelayProcess, str, str | None]]:
-    data_dir = tmp_path / "relay-data"
-    if backend == "sqlite":
-        process = RelayProcess(data_dir, log_level="DEBUG")
-        yield process, f"sqlite:///{data_dir / 'relay.db'}", None
-        process.stop()
-        return
-    assert POSTGRES_URL
-    with postgres_schema(POSTGRES_URL) as (url, schema):
-        process = RelayProcess(data_dir, log_level="DEBUG",
-                               env={"VAULT_DATABASE_URL": url, "VAULT_AUTO_MIGRATE": "1"})
+    data_dir = tmp_path / "relay-data"  # on SQLite, the database file is in it too
+    with fresh_database(backend, data_dir) as database:
+        process = RelayProcess(data_dir, log_level="DEBUG", env={
+            "VAULT_DATABASE_URL": database.url, "VAULT_AUTO_MIGRATE": "1"})
         try:
-            yield process, url, schema
+            yield process, database.url, database.schema
         finally:
             process.stop()
 
 
+@pytest.mark.slow
 def test_no_canary_reaches_the_relay(relay: tuple[RelayProcess, str, str | None],
                                      tmp_path: Path) -> None:
     process, url, schema = relay

@@ -1,9 +1,10 @@
 """A real relay process on 127.0.0.1 for the SDK's end-to-end tests.
 
 ``relay`` starts ``vault relay serve --port 0`` (the installed command, see
-``tests/relayproc.py``) on a temporary data directory (SQLite), and again on a private
-PostgreSQL schema when VAULT_TEST_POSTGRES_URL is set; it can SIGKILL and restart it on the
-same port.
+``tests/relayproc.py``) once per module, on one backend: these tests are about the SDK, to
+which a relay is a relay (the relay's own tests, tests/api, run on both backends). That is
+PostgreSQL when VAULT_TEST_POSTGRES_URL is set (a private schema), else a SQLite file in a
+temporary data directory. It can SIGKILL and restart the relay on the same port.
 """
 
 from __future__ import annotations
@@ -12,34 +13,26 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import POSTGRES_URL
-from tests.relayproc import VAULT, RelayProcess, postgres_schema
+from tests.conftest import ONE_BACKEND, fresh_database
+from tests.relayproc import VAULT, RelayProcess
 
 __all__ = ["PASSPHRASE", "VAULT", "RelayProcess", "relay"]
 
 PASSPHRASE = "correct horse battery staple"
 
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(not POSTGRES_URL, reason="VAULT_TEST_POSTGRES_URL is not set"),
-    ),
-]
+
+@pytest.fixture(scope="module", params=ONE_BACKEND)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def relay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[RelayProcess]:
+@pytest.fixture(scope="module")
+def relay(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     data_dir = tmp_path_factory.mktemp("relay") / "data"
-    if request.param == "postgresql":
-        assert POSTGRES_URL
-        with postgres_schema(POSTGRES_URL) as (url, _schema):
-            process = RelayProcess(data_dir, env={"VAULT_DATABASE_URL": url,
-                                                  "VAULT_AUTO_MIGRATE": "1"})
+    with fresh_database(backend, data_dir) as database:
+        process = RelayProcess(data_dir, env={"VAULT_DATABASE_URL": database.url,
+                                              "VAULT_AUTO_MIGRATE": "1"})
+        try:
             yield process
+        finally:
             process.stop()
-        return
-    process = RelayProcess(data_dir)
-    yield process
-    process.stop()

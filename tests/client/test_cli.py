@@ -19,7 +19,9 @@ import pytest
 from click.testing import CliRunner, Result
 from vault_client import Posted, PostsWithheld
 from vault_client.cli import _posting, cli
-from vault_client.cli._support import State, from_error, parse_duration, show_warnings
+from vault_client.cli._config import State
+from vault_client.cli._failures import from_error
+from vault_client.cli._formatting import parse_duration, show_warnings
 from vault_client.errors import ForkError, RollbackError
 
 from tests.client.conftest import VAULT, RelayProcess
@@ -85,6 +87,7 @@ def root(tmp_path_factory: pytest.TempPathFactory, relay: RelayProcess) -> Path:
     return tmp_path_factory.mktemp("cli")
 
 
+@pytest.mark.slow
 def test_three_people(root: Path, relay: RelayProcess) -> None:
     ann, ben, cleo = (Person(n, root / "flow", relay) for n in ("ann", "ben", "cleo"))
 
@@ -191,6 +194,7 @@ def test_three_people(root: Path, relay: RelayProcess) -> None:
     assert "no group yet" in cleo("group", "list").output
 
 
+@pytest.mark.slow
 def test_error_paths(root: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     ann = Person("ann", root / "errors", relay)
     ann("group", "create", "First")
@@ -332,6 +336,7 @@ def test_relay_group_without_the_relay_extra(monkeypatch: pytest.MonkeyPatch) ->
     assert {"serve", "purge", "migrate"} <= set(cli.commands["relay"].commands)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_installed_command(root: Path, relay: RelayProcess) -> None:
     """The installed `vault` script, as a person's shell runs it."""
     home = root / "installed"
@@ -381,6 +386,7 @@ def test_arguments_that_begin_with_a_dash_are_ids() -> None:
         ["--thread", "-abc", "-g", "-def"]  # option values stay with their option
 
 
+@pytest.mark.slow
 def test_any_printed_id_is_accepted(root: Path, relay: RelayProcess) -> None:
     """Posts whose ids begin with "-": the ids `vault` prints for them work in every
     command that takes a post."""

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from vault_client import events as ev
 from vault_client._internal import sync
-from vault_client._internal.sync import GroupView
+from vault_client._internal.group_view import GroupView
 
 from tests.crypto.logfactory import LogFactory
 from tests.crypto.postkit import Group
 from vault.crypto.errors import ChainBrokenError, ForkError, RollbackError
 from vault.crypto.freshness import Arrival
-from vault.crypto.group_state import verify_log
 from vault.crypto.identity import Identity
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
+from vault.crypto.log_verify import verify_log
 
 
 def view_of(group: Group, me: Identity, *, keys: bool = True) -> GroupView:

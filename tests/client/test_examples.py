@@ -12,6 +12,7 @@ from vault_client import Client
 
 from tests.client.conftest import PASSPHRASE, RelayProcess
 
+pytestmark = pytest.mark.slow  # a real relay process; the example programs run end to end
 EXAMPLES = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples"
 
 

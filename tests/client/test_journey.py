@@ -37,6 +37,8 @@ from vault.crypto.errors import (
 )
 from vault.crypto.posts import PostEnvelope, open_post
 
+pytestmark = pytest.mark.slow  # a real relay process; whole journeys
+
 
 def open_client(tmp_path: Path, name: str, relay: RelayProcess, **kw: Any) -> Client:
     return Client(PASSPHRASE + name, home=tmp_path / name, relay_url=relay.url, **kw)

@@ -29,6 +29,8 @@ from tests.client.test_cli import Person, only_error, post_id
 from tests.relayproc import VAULT, RelayProcess
 from vault.crypto.encoding import b64decode
 
+pytestmark = pytest.mark.slow  # a real relay process, stopped and restarted
+
 
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:

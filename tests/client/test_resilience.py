@@ -21,6 +21,8 @@ from vault.crypto.encoding import b64decode
 from vault.crypto.errors import PostExpiredError
 from vault.crypto.primitives import default_clock
 
+pytestmark = pytest.mark.slow  # a real relay process, killed and restarted
+
 
 def member_pair(tmp_path: Path, relay: RelayProcess) -> tuple[Client, Client, str]:
     ann = Client(PASSPHRASE, home=tmp_path / "ann", relay_url=relay.url, retry_for=1.0)

@@ -24,11 +24,13 @@ from dataclasses import dataclass, replace
 import nacl.bindings
 
 from vault.crypto import labels
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import Tag
-from vault.crypto.epochs import epoch_commitment, new_epoch_key
-from vault.crypto.group_state import GroupState, genesis_state
+from vault.crypto.epochs import new_epoch_key
+from vault.crypto.group_state import GroupState, new_entry
 from vault.crypto.identity import Identity, PublicIdentity
-from vault.crypto.log import (
+from vault.crypto.log import LogEntry, create_group, join_proof_message
+from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     EntryBody,
@@ -36,18 +38,14 @@ from vault.crypto.log import (
     InviteRevokeBody,
     JoinBody,
     LeaveBody,
-    LogEntry,
     MetadataBody,
     RemoveBody,
     Role,
     RoleBody,
     RotateBody,
-    commitment_group_id,
-    create_group,
-    join_proof_message,
-    new_entry,
 )
 from vault.crypto.log_rules import StateBuilder
+from vault.crypto.log_verify import genesis_state
 from vault.crypto.primitives import RandomSource, sign
 
 T0 = 1_700_000_000_000

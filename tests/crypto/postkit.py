@@ -13,9 +13,10 @@ from vault.crypto import labels
 from vault.crypto.epochs import post_key
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import Identity
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
 from vault.crypto.padding import pad
-from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, open_post, seal_post
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import OpenedPost, PostEnvelope, open_post, seal_post
 from vault.crypto.primitives import sign
 
 

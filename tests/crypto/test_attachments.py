@@ -12,9 +12,6 @@ from tests.crypto.logfactory import seeded_random
 from vault.crypto import labels
 from vault.crypto.attachments import (
     BLOB_OVERHEAD,
-    MAX_ATTACHMENT_SIZE,
-    MAX_BLOB_SIZE,
-    MIB,
     Attachment,
     blob_digest,
     decrypt_attachment,
@@ -31,6 +28,7 @@ from vault.crypto.errors import (
     PostError,
     TooLargeError,
 )
+from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MAX_BLOB_SIZE, MIB
 
 
 def test_round_trip_and_layout() -> None:

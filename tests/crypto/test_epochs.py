@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.crypto.logfactory import LogFactory, seeded_random
 from vault.crypto import labels
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import Tag
 from vault.crypto.epochs import (
     EPOCH_GRANT_SIZE,
@@ -20,7 +21,6 @@ from vault.crypto.epochs import (
     EpochGrant,
     GrantContent,
     build_grants,
-    epoch_commitment,
     metadata_key,
     new_epoch_key,
     open_grant,
@@ -28,7 +28,7 @@ from vault.crypto.epochs import (
 )
 from vault.crypto.errors import DecryptionError, GrantError, MalformedError, VaultError
 from vault.crypto.identity import Identity, PublicIdentity
-from vault.crypto.log import Role, commitment_group_id
+from vault.crypto.log_entries import Role
 from vault.crypto.primitives import sign
 
 GID = bytes(range(32))

@@ -25,19 +25,10 @@ from vault.crypto.errors import (
     UnknownInviteError,
     VaultError,
 )
-from vault.crypto.group_state import (
-    GroupState,
-    LogCheckpoint,
-    apply_entry,
-    check_checkpoint,
-    check_same_entry,
-    extend_log,
-    genesis_state,
-    verify_log,
-)
+from vault.crypto.group_state import GroupState, LogCheckpoint
 from vault.crypto.identity import Identity
-from vault.crypto.log import (
-    ZERO_HASH,
+from vault.crypto.log import LogEntry, create_group, sign_entry
+from vault.crypto.log_entries import (
     AddBody,
     CreateBody,
     EntryBody,
@@ -46,15 +37,21 @@ from vault.crypto.log import (
     InviteRevokeBody,
     JoinBody,
     LeaveBody,
-    LogEntry,
     MetadataBody,
     RemoveBody,
     Role,
     RoleBody,
     RotateBody,
-    create_group,
-    sign_entry,
 )
+from vault.crypto.log_verify import (
+    apply_entry,
+    check_checkpoint,
+    check_same_entry,
+    extend_log,
+    genesis_state,
+    verify_log,
+)
+from vault.crypto.primitives import ZERO_HASH
 
 # --- helpers --------------------------------------------------------------------------------
 

@@ -15,18 +15,18 @@ from vault.crypto.encoding import Tag, b64encode
 from vault.crypto.errors import InviteUriError, MalformedError, SignatureError, VaultError
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.invites import (
-    MAX_URI_LENGTH,
     InviteLink,
     JoinRequest,
     invite_keypair,
     join_proof,
-    join_proof_message,
     make_join_request,
     new_invite,
     normalize_relay_url,
     parse_invite_uri,
     verify_join_proof,
 )
+from vault.crypto.limits import MAX_URI_LENGTH
+from vault.crypto.log import join_proof_message
 from vault.crypto.log import join_proof_message as log_join_proof_message
 from vault.crypto.primitives import derive_key, verify
 

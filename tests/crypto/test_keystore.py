@@ -32,14 +32,14 @@ from vault.crypto.errors import (
 from vault.crypto.identity import Identity
 from vault.crypto.keystore import (
     HEADER_SIZE,
-    MAX_ENTRIES,
-    MAX_SECRET_BYTES,
     KdfParams,
     KeystoreContents,
     keystore_params,
     open_keystore,
     seal_keystore,
 )
+from vault.crypto.limits import MAX_KEYSTORE_ENTRIES as MAX_ENTRIES
+from vault.crypto.limits import MAX_KEYSTORE_SECRET_BYTES as MAX_SECRET_BYTES
 from vault.crypto.primitives import frame
 
 PASSPHRASE = "correct horse battery staple"

@@ -8,15 +8,16 @@ from hypothesis import strategies as st
 
 from tests.crypto.logfactory import T0, LogFactory, seeded_random
 from vault.crypto import labels
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import PROTOCOL_VERSION, Tag, Writer
-from vault.crypto.epochs import epoch_commitment
 from vault.crypto.errors import MalformedError, SignatureError, TooLargeError, VaultError
-from vault.crypto.group_state import genesis_state
+from vault.crypto.group_state import new_entry
 from vault.crypto.identity import Identity, PublicIdentity
-from vault.crypto.log import (
-    MAX_ENTRY_SIZE,
-    MAX_METADATA_CIPHERTEXT,
-    ZERO_HASH,
+from vault.crypto.limits import MAX_LOG_ENTRY_SIZE as MAX_ENTRY_SIZE
+from vault.crypto.limits import MAX_METADATA_ENVELOPE_SIZE as MAX_METADATA_CIPHERTEXT
+from vault.crypto.log import LogEntry, create_group, group_id_of, join_proof_message, sign_entry
+from vault.crypto.log_entries import (
+    BODY_TYPES,
     AddBody,
     AddRotateBody,
     CreateBody,
@@ -26,21 +27,15 @@ from vault.crypto.log import (
     InviteRevokeBody,
     JoinBody,
     LeaveBody,
-    LogEntry,
     MetadataBody,
     RemoveBody,
     Role,
     RoleBody,
     RotateBody,
-    commitment_group_id,
-    create_group,
-    group_id_of,
-    join_proof_message,
-    new_entry,
-    sign_entry,
+    decode_body,
 )
-from vault.crypto.log_entries import BODY_TYPES, decode_body
-from vault.crypto.primitives import labelled_hash, sign, verify
+from vault.crypto.log_verify import genesis_state
+from vault.crypto.primitives import ZERO_HASH, labelled_hash, sign, verify
 
 ALICE = Identity(b"\x01" * 32, b"\x02" * 32)
 BOB = Identity(b"\x03" * 32, b"\x04" * 32)

@@ -20,7 +20,7 @@ from vault.crypto.errors import (
     TooLargeError,
     VaultError,
 )
-from vault.crypto.log_entries import MAX_METADATA_CIPHERTEXT
+from vault.crypto.limits import MAX_METADATA_ENVELOPE_SIZE as MAX_METADATA_CIPHERTEXT
 from vault.crypto.metadata import (
     ENVELOPE_OVERHEAD,
     GroupMetadata,

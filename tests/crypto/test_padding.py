@@ -6,16 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vault.crypto.errors import DecryptionError, TooLargeError
-from vault.crypto.padding import (
-    MAX_BUCKET,
-    MAX_PADDABLE,
-    MIN_BUCKET,
-    bucket_size,
-    is_bucket,
-    pad,
-    pad_to,
-    unpad,
-)
+from vault.crypto.limits import MAX_BUCKET, MAX_PADDABLE, MIN_BUCKET
+from vault.crypto.padding import bucket_size, is_bucket, pad, pad_to, unpad
 
 
 @pytest.mark.parametrize(

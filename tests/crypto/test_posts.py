@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.crypto.logfactory import LogFactory, seeded_random
 from tests.crypto.postkit import Group, craft, craft_from
 from vault.crypto import epochs, labels
-from vault.crypto.attachments import MAX_ATTACHMENT_SIZE, Attachment, make_attachment
+from vault.crypto.attachments import Attachment, make_attachment
 from vault.crypto.encoding import Tag
 from vault.crypto.errors import (
     DecryptionError,
@@ -30,17 +30,10 @@ from vault.crypto.errors import (
     all_error_classes,
 )
 from vault.crypto.identity import Identity
+from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MAX_TEXT
 from vault.crypto.padding import pad
-from vault.crypto.posts import (
-    MAX_TEXT,
-    OpenedPost,
-    PostBody,
-    PostEnvelope,
-    PostKind,
-    check_can_post,
-    open_post,
-    seal_post,
-)
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
 
 G = Group()
 ALICE, BOB, OUTSIDER = G.alice, G.bob, G.outsider

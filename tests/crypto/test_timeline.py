@@ -16,8 +16,9 @@ from vault.crypto.encoding import U64_MAX
 from vault.crypto.errors import DecryptionError, EquivocationError
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import Identity
-from vault.crypto.log import Role
-from vault.crypto.posts import OpenedPost, PostKind, open_post
+from vault.crypto.log_entries import Role
+from vault.crypto.post_body import PostKind
+from vault.crypto.posts import OpenedPost, open_post
 from vault.crypto.timeline import (
     MAX_SEQ_JUMP,
     DuplicateIgnored,

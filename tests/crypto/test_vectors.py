@@ -31,7 +31,6 @@ from argon2 import low_level as argon2_low
 from vault.crypto import auth, keystore, labels
 from vault.crypto import invites as invites_module
 from vault.crypto.attachments import (
-    MIB,
     Attachment,
     blob_digest,
     decrypt_attachment,
@@ -39,28 +38,19 @@ from vault.crypto.attachments import (
     make_attachment,
     padded_size,
 )
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import Reader, Tag, Writer, b64decode, b64encode
 from vault.crypto.epochs import (
     EpochGrant,
     GrantContent,
     build_grants,
-    epoch_commitment,
     metadata_key,
     open_grant,
     post_key,
 )
 from vault.crypto.errors import VaultError, all_error_classes
 from vault.crypto.freshness import Arrival, check_not_departed, judge
-from vault.crypto.group_state import (
-    GroupState,
-    LogCheckpoint,
-    apply_entry,
-    check_checkpoint,
-    check_same_entry,
-    extend_log,
-    genesis_state,
-    verify_log,
-)
+from vault.crypto.group_state import GroupState, LogCheckpoint, new_entry
 from vault.crypto.group_state import LogCheckpoint as _Checkpoint
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.identity_export import (
@@ -75,7 +65,6 @@ from vault.crypto.invites import (
     JoinRequest,
     invite_keypair,
     join_proof,
-    join_proof_message,
     make_join_request,
     new_invite,
     normalize_relay_url,
@@ -83,6 +72,7 @@ from vault.crypto.invites import (
     verify_join_proof,
 )
 from vault.crypto.keystore import KdfParams, KeystoreContents, open_keystore, seal_keystore
+from vault.crypto.limits import MIB
 from vault.crypto.localstore import (
     PendingJoin,
     PostStub,
@@ -97,7 +87,8 @@ from vault.crypto.localstore import (
     record_id,
     seal_record,
 )
-from vault.crypto.log import (
+from vault.crypto.log import LogEntry, create_group, group_id_of, join_proof_message, sign_entry
+from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
@@ -107,29 +98,24 @@ from vault.crypto.log import (
     InviteRevokeBody,
     JoinBody,
     LeaveBody,
-    LogEntry,
     MetadataBody,
     RemoveBody,
     Role,
     RoleBody,
     RotateBody,
-    commitment_group_id,
-    create_group,
-    group_id_of,
-    new_entry,
-    sign_entry,
+)
+from vault.crypto.log_verify import (
+    apply_entry,
+    check_checkpoint,
+    check_same_entry,
+    extend_log,
+    genesis_state,
+    verify_log,
 )
 from vault.crypto.metadata import GroupMetadata, MemberProfile, open_metadata, seal_metadata
 from vault.crypto.padding import bucket_size, is_bucket, pad, pad_to, unpad
-from vault.crypto.posts import (
-    OpenedPost,
-    PostBody,
-    PostEnvelope,
-    PostKind,
-    check_can_post,
-    open_post,
-    seal_post,
-)
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
 from vault.crypto.primitives import derive_key, frame, labelled_hash, sign, verify
 from vault.crypto.safety import group_code, safety_number
 from vault.crypto.timeline import (

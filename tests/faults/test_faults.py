@@ -46,9 +46,11 @@ from tests.faults.common import (
 )
 from tests.relayproc import RelayProcess
 from vault.crypto.encoding import b64encode
-from vault.crypto.log import InviteBody, LogEntry, MetadataBody, RemoveBody, RotateBody
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import InviteBody, MetadataBody, RemoveBody, RotateBody
 from vault.crypto.metadata import open_member_profile
 
+pytestmark = pytest.mark.slow  # fault injection: relay and clients killed, many runs
 SEED = int(os.environ.get("VAULT_FAULT_SEED", "20250521"))
 RUNS = int(os.environ.get("VAULT_FAULT_RUNS", "5"))
 RETRY_FOR = 1.5

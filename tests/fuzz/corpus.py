@@ -36,12 +36,10 @@ from vault.crypto.localstore import (
     record_id,
     seal_record,
 )
-from vault.crypto.log import (
-    EntryKind,
-    Role,
-)
+from vault.crypto.log_entries import EntryKind, Role
 from vault.crypto.metadata import GroupMetadata, MemberProfile, seal_metadata
-from vault.crypto.posts import OpenedPost, PostKind
+from vault.crypto.post_body import PostKind
+from vault.crypto.posts import OpenedPost
 
 RELAY = "https://relay.example"
 PASSPHRASE = "fuzz passphrase"

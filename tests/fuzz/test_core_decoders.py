@@ -34,7 +34,7 @@ from vault.crypto.attachments import decrypt_attachment
 from vault.crypto.encoding import b64decode
 from vault.crypto.epochs import EpochGrant, GrantContent, metadata_key, open_grant
 from vault.crypto.errors import VaultError
-from vault.crypto.group_state import LogCheckpoint, extend_log, verify_log
+from vault.crypto.group_state import LogCheckpoint
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.identity_export import import_identity
 from vault.crypto.invites import JoinRequest, normalize_relay_url, parse_invite_uri
@@ -46,9 +46,10 @@ from vault.crypto.localstore import (
     open_record,
     record_id,
 )
-from vault.crypto.log import EntryKind, LogEntry, sign_entry
-from vault.crypto.log_entries import decode_body
+from vault.crypto.log import LogEntry, sign_entry
+from vault.crypto.log_entries import EntryKind, decode_body
 from vault.crypto.log_rules import decode_entry
+from vault.crypto.log_verify import extend_log, verify_log
 from vault.crypto.metadata import (
     ENVELOPE_OVERHEAD,
     GroupMetadata,
@@ -58,10 +59,12 @@ from vault.crypto.metadata import (
     open_metadata,
 )
 from vault.crypto.padding import bucket_size, pad_to, unpad
-from vault.crypto.posts import PostBody, PostEnvelope, PostKind, open_post
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import PostEnvelope, open_post
 from vault.crypto.primitives import sign
 from vault.crypto.timeline import Timeline, thread_view
 
+pytestmark = pytest.mark.slow  # every test here is a fuzz target, thousands of examples in all
 EXAMPLES = 120
 
 

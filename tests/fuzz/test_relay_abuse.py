@@ -55,7 +55,7 @@ from vault.api.schemas import (
 from vault.crypto.auth import sign_member_challenge
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import all_error_classes
-from vault.crypto.log import Role, RotateBody
+from vault.crypto.log_entries import Role, RotateBody
 
 KNOWN_CODES = set(all_error_classes())
 MAX_BLOB = 64 * 1024

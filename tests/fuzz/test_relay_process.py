@@ -22,6 +22,7 @@ from tests.fuzz.conftest import ABUSE_CASES
 from tests.relayproc import RelayProcess
 from vault.api.blueprints.groups import ENTRY_BODY_LIMIT
 
+pytestmark = pytest.mark.slow  # a real relay process; bodies that take seconds
 THREADS = 4
 BODY_TIMEOUT_S = 2.0
 

@@ -35,7 +35,7 @@ from vault_client import Client
 
 from tests.fuzz.conftest import count, fuzz_settings
 from tests.fuzz.responses import Answer, answers
-from vault.api import create_app
+from vault.api import create_app, upgrade_database
 from vault.api.db import db
 from vault.crypto.errors import VaultError
 
@@ -118,9 +118,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     saved = keystore._kdf
     keystore._kdf = cheap_kdf
     root = tmp_path_factory.mktemp("sdk-fuzz")
-    app = create_app({"VAULT_DATABASE_URL": f"sqlite:///{root / 'relay.db'}",
-                      "VAULT_RATE_LIMIT": 0, "VAULT_RATE_LIMIT_EXPENSIVE": 0,
-                      "VAULT_LOG_LEVEL": "ERROR", "VAULT_EVENTS_POLL_MS": 50})
+    config = {"VAULT_DATABASE_URL": f"sqlite:///{root / 'relay.db'}",
+              "VAULT_RATE_LIMIT": 0, "VAULT_RATE_LIMIT_EXPENSIVE": 0,
+              "VAULT_LOG_LEVEL": "ERROR", "VAULT_EVENTS_POLL_MS": 50}
+    upgrade_database(config)
+    app = create_app(config)
     wsgi = httpx.WSGITransport(app=app)
     proxy_alice, proxy_carol, proxy_joiner = FuzzProxy(wsgi), FuzzProxy(wsgi), FuzzProxy(wsgi)
     alice = _open(root / "alice", proxy_alice)
@@ -310,6 +312,7 @@ def _genuine_for(world: World, route: str) -> tuple[Any, int]:
     raise KeyError(route)
 
 
+@pytest.mark.slow  # fuzzing: EXAMPLES answers per route
 @pytest.mark.parametrize("route", sorted(ROUTES))
 def test_client_survives_any_answer(world: World, route: str) -> None:
     genuine, ok = _genuine_for(world, route)

@@ -134,6 +134,7 @@ def _transport(fuzzed: str, answer: Answer, sleeps: list[float]) -> Transport:
     return Transport(URL, http=http, retry_for=0.0, sleep=sleeps.append)
 
 
+@pytest.mark.slow  # fuzzing: EXAMPLES answers per target
 @pytest.mark.parametrize("target", _TARGETS)
 def test_transport_answers_raise_only_typed_errors(target: str) -> None:
     genuine, ok = _genuine()[target]

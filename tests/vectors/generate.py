@@ -39,34 +39,18 @@ from argon2 import low_level as argon2_low
 from vault.crypto import auth, labels
 from vault.crypto import invites as invites_module
 from vault.crypto.attachments import (
-    MAX_ATTACHMENT_SIZE,
-    MIB,
     Attachment,
     blob_digest,
     decrypt_attachment,
     make_attachment,
     padded_size,
 )
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import Tag, Writer, b64decode, b64encode
-from vault.crypto.epochs import (
-    EpochGrant,
-    build_grants,
-    epoch_commitment,
-    metadata_key,
-    open_grant,
-    post_key,
-)
+from vault.crypto.epochs import EpochGrant, build_grants, metadata_key, open_grant, post_key
 from vault.crypto.errors import VaultError
 from vault.crypto.freshness import Arrival, check_not_departed, judge
-from vault.crypto.group_state import (
-    GroupState,
-    LogCheckpoint,
-    apply_entry,
-    check_checkpoint,
-    check_same_entry,
-    genesis_state,
-    verify_log,
-)
+from vault.crypto.group_state import GroupState, LogCheckpoint
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.identity_export import (
     ExportedIdentity,
@@ -92,6 +76,7 @@ from vault.crypto.keystore import (
     open_keystore,
     seal_keystore,
 )
+from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MIB
 from vault.crypto.localstore import (
     PendingJoin,
     PostStub,
@@ -107,7 +92,8 @@ from vault.crypto.localstore import (
     record_id,
     seal_record,
 )
-from vault.crypto.log import (
+from vault.crypto.log import LogEntry, create_group, group_id_of, join_proof_message, sign_entry
+from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
@@ -117,17 +103,18 @@ from vault.crypto.log import (
     InviteRevokeBody,
     JoinBody,
     LeaveBody,
-    LogEntry,
     MetadataBody,
     RemoveBody,
     Role,
     RoleBody,
     RotateBody,
-    commitment_group_id,
-    create_group,
-    group_id_of,
-    join_proof_message,
-    sign_entry,
+)
+from vault.crypto.log_verify import (
+    apply_entry,
+    check_checkpoint,
+    check_same_entry,
+    genesis_state,
+    verify_log,
 )
 from vault.crypto.metadata import (
     ENVELOPE_OVERHEAD,
@@ -137,15 +124,8 @@ from vault.crypto.metadata import (
     seal_metadata,
 )
 from vault.crypto.padding import bucket_size, pad, pad_to, unpad
-from vault.crypto.posts import (
-    OpenedPost,
-    PostBody,
-    PostEnvelope,
-    PostKind,
-    check_can_post,
-    open_post,
-    seal_post,
-)
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
 from vault.crypto.primitives import (
     RandomSource,
     derive_key,

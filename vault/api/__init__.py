@@ -1,8 +1,9 @@
 """The Vault relay: a thin Flask service that stores ciphertext and membership metadata.
 
-``create_app(config)`` builds it; see :mod:`vault.api.app` for configuration.
+``create_app(config)`` builds it (see :mod:`vault.api.settings` for its configuration);
+``upgrade_database(config)`` brings its database's schema up to date.
 """
 
-from vault.api.app import create_app
+from vault.api.app import create_app, upgrade_database, upgrade_if_configured
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "upgrade_database", "upgrade_if_configured"]

@@ -1,199 +1,102 @@
-"""The relay's app factory and configuration.
+"""The relay's app factory, and the schema upgrade the start paths run before it.
 
-Configuration (environment, overridden by the mapping passed to :func:`create_app`):
-
-=============================  ===========================================================
-VAULT_DATABASE_URL             ``sqlite:///path`` or ``postgresql+psycopg://...``
-                               (default: SQLite file ``<VAULT_DATA_DIR>/relay.db``)
-VAULT_DATA_DIR                 default ``./var/relay``
-VAULT_AUTO_MIGRATE             upgrade the schema at start (default: on for SQLite, off for
-                               PostgreSQL where operators run ``vault relay migrate``)
-VAULT_MAX_BLOB_BYTES           attachment size limit (default 10 MiB + 40, the protocol's maximum)
-VAULT_RATE_LIMIT / _BURST      requests/s and burst per client address, per process
-                               (default 50 / 200; 0 disables)
-VAULT_RATE_LIMIT_EXPENSIVE     group creation, challenges, join requests (default 2 / 30)
-VAULT_PROXY_HOPS               trusted reverse proxies in front (X-Forwarded-For), default 0
-VAULT_SESSION_TTL_S            session lifetime (default 3600)
-VAULT_EVENTS_POLL_MS           how often a long-poll re-reads the database (default 500)
-VAULT_BODY_TIMEOUT_S / _MIN_RATE  a request body must arrive within this many seconds plus
-                               one per MIN_RATE bytes, else it is cut off (default 20 / 4096;
-                               0 disables; see vault/api/slowclients.py)
-VAULT_LOG_LEVEL                default INFO
-=============================  ===========================================================
+:func:`create_app` builds a relay from its settings (:mod:`vault.api.settings`: the
+environment, overridden by the mapping it is given) on a database whose schema is current;
+it never changes the schema. :func:`upgrade_database` does (``vault relay migrate``), and
+:func:`upgrade_if_configured` is the start paths' step before serving (``vault relay serve``
+and ``purge``, gunicorn with :mod:`vault.api.gunicorn_conf`): it upgrades when
+``VAULT_AUTO_MIGRATE`` says so, which by default it does on SQLite only.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from vault.api.db import configure_engine, db
 from vault.api.errors import register_error_handlers
 from vault.api.logs import install_request_logging, setup_logging
 from vault.api.ratelimit import TokenBuckets
+from vault.api.schema_version import MIGRATIONS_DIR, check_schema, database_errors, migrate_schema
 from vault.api.schemas import GRANTS_MAX_BODY
+from vault.api.services import RelayServices, services_of
+from vault.api.settings import load_settings, resolve_database_url
 from vault.api.slowclients import BodyDeadline
 from vault.api.state import StateCache
 from vault.api.util import EventBell
-from vault.crypto.attachments import MAX_BLOB_SIZE
-from vault.crypto.errors import RelayConfigError
 from vault.crypto.primitives import default_clock
 
-# Shipped inside the package (package data), so an installed wheel can migrate and serve.
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
-MIB = 1024 * 1024
+CLOCK_KEY = "VAULT_CLOCK"  # not a setting: tests hand the app a fake clock with the mapping
 
-DEFAULTS: dict[str, Any] = {
-    "VAULT_DATA_DIR": "./var/relay",
-    "VAULT_DATABASE_URL": None,
-    "VAULT_AUTO_MIGRATE": None,
-    # The largest encrypted attachment a client can make (10 MiB padded + nonce + tag).
-    "VAULT_MAX_BLOB_BYTES": MAX_BLOB_SIZE,
-    "VAULT_RATE_LIMIT": 50.0,
-    "VAULT_RATE_BURST": 200.0,
-    "VAULT_RATE_LIMIT_EXPENSIVE": 2.0,
-    "VAULT_RATE_BURST_EXPENSIVE": 30.0,
-    "VAULT_PROXY_HOPS": 0,
-    "VAULT_SESSION_TTL_S": 3600,
-    "VAULT_CHALLENGE_TTL_S": 60,
-    "VAULT_EVENTS_POLL_MS": 500,
-    "VAULT_LOG_LEVEL": "INFO",
-    "VAULT_DB_BUSY_TIMEOUT_MS": 10_000,
-    "VAULT_BODY_TIMEOUT_S": 20.0,
-    "VAULT_BODY_MIN_RATE": 4096.0,
-}
-
-
-def _settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    settings = dict(DEFAULTS)
-    for key in DEFAULTS:
-        if key in os.environ:
-            settings[key] = os.environ[key]
-    if config:
-        settings.update(config)
-    for key in ("VAULT_MAX_BLOB_BYTES", "VAULT_PROXY_HOPS", "VAULT_SESSION_TTL_S",
-                "VAULT_CHALLENGE_TTL_S", "VAULT_EVENTS_POLL_MS", "VAULT_DB_BUSY_TIMEOUT_MS"):
-        try:
-            settings[key] = int(settings[key])
-        except (TypeError, ValueError):
-            raise RelayConfigError(f"{key} must be a whole number") from None
-    for key in ("VAULT_RATE_LIMIT", "VAULT_RATE_BURST", "VAULT_RATE_LIMIT_EXPENSIVE",
-                "VAULT_RATE_BURST_EXPENSIVE", "VAULT_BODY_TIMEOUT_S", "VAULT_BODY_MIN_RATE"):
-        try:
-            settings[key] = float(settings[key])
-        except (TypeError, ValueError):
-            raise RelayConfigError(f"{key} must be a number") from None
-    return settings
-
-
-def database_url(settings: Mapping[str, Any]) -> str:
-    """The SQLAlchemy URL to use, with the data directory checked for SQLite."""
-    raw = settings.get("VAULT_DATABASE_URL")
-    if not raw:
-        data_dir = Path(str(settings["VAULT_DATA_DIR"])).expanduser()
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise RelayConfigError(
-                f"cannot create the data directory {data_dir}: {error.strerror}"
-            ) from None
-        if not os.access(data_dir, os.W_OK | os.X_OK):
-            raise RelayConfigError(f"the data directory {data_dir} is not writable")
-        return f"sqlite:///{(data_dir / 'relay.db').resolve()}"
-    try:
-        url = make_url(str(raw))
-    except ArgumentError:
-        raise RelayConfigError(
-            "VAULT_DATABASE_URL is not a database URL; use sqlite:///path/relay.db or "
-            "postgresql+psycopg://user@host:5432/dbname"
-        ) from None
-    backend = url.get_backend_name()
-    if backend == "postgresql":
-        if url.drivername in ("postgresql", "postgres"):
-            url = url.set(drivername="postgresql+psycopg")
-        elif url.drivername != "postgresql+psycopg":
-            raise RelayConfigError("for PostgreSQL use a postgresql+psycopg:// URL")
-    elif backend == "sqlite":
-        if url.database and url.database != ":memory:":
-            parent = Path(url.database).expanduser().resolve().parent
-            if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-                raise RelayConfigError(f"the SQLite database directory {parent} is not writable")
-    else:
-        raise RelayConfigError(
-            f"unsupported database '{backend}': the relay runs on SQLite or PostgreSQL"
-        )
-    return url.render_as_string(hide_password=False)
-
-
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+__all__ = ["MIGRATIONS_DIR", "create_app", "upgrade_database", "upgrade_if_configured"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build a relay. Raises :class:`RelayConfigError` for a configuration it cannot use."""
-    settings = _settings(config)
-    url = database_url(settings)
+    """Build a relay. Raises :class:`~vault.api.errors.RelayConfigError` for a configuration
+    it cannot use, and for a database whose schema is not current."""
+    app = _build(config)
+    _on_database(app, check_schema)
+    return app
+
+
+def upgrade_database(config: Mapping[str, Any] | None = None) -> None:
+    """Upgrade the configured database's schema to the latest migration (idempotent)."""
+    app = _build(config)
+    _on_database(app, migrate_schema)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def upgrade_if_configured(config: Mapping[str, Any] | None = None) -> bool:
+    """A start path's step before serving: upgrade when ``VAULT_AUTO_MIGRATE`` is on (by
+    default on SQLite). Whether it did."""
+    settings = load_settings(_without_clock(config))
+    if not settings.upgrades_at_start(resolve_database_url(settings)):
+        return False
+    upgrade_database(config)
+    return True
+
+
+def _without_clock(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (config or {}).items() if key != CLOCK_KEY}
+
+
+def _build(config: Mapping[str, Any] | None) -> Flask:
+    settings = load_settings(_without_clock(config))
+    url = resolve_database_url(settings)
+    clock: Callable[[], int] = (config or {}).get(CLOCK_KEY, default_clock)
+    largest_body = max(settings.max_blob_bytes, GRANTS_MAX_BODY)
     app = Flask("vault.api")
-    app.config.update(settings)
-    app.config.setdefault("VAULT_CLOCK", default_clock)
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(url)
-    app.config["MAX_CONTENT_LENGTH"] = max(settings["VAULT_MAX_BLOB_BYTES"], GRANTS_MAX_BODY)
+    app.config["MAX_CONTENT_LENGTH"] = largest_body
     app.config["JSON_SORT_KEYS"] = False
-    setup_logging(str(settings["VAULT_LOG_LEVEL"]))
+    setup_logging(settings.log_level)
 
     db.init_app(app)
     Migrate(app, db, directory=MIGRATIONS_DIR)
-    app.extensions["vault_state_cache"] = StateCache()
-    app.extensions["vault_events"] = EventBell()
-    app.extensions["vault_rate"] = TokenBuckets({
-        "default": (settings["VAULT_RATE_LIMIT"], settings["VAULT_RATE_BURST"]),
-        "expensive": (settings["VAULT_RATE_LIMIT_EXPENSIVE"],
-                      settings["VAULT_RATE_BURST_EXPENSIVE"]),
-    })
+    RelayServices(
+        settings=settings,
+        database_url=url,
+        clock=clock,
+        state_cache=StateCache(),
+        events=EventBell(),
+        rate=TokenBuckets({
+            "default": (settings.rate_limit, settings.rate_burst),
+            "expensive": (settings.rate_limit_expensive, settings.rate_burst_expensive),
+        }),
+    ).install(app)
     app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
-        app.wsgi_app, timeout_s=settings["VAULT_BODY_TIMEOUT_S"],
-        min_rate=settings["VAULT_BODY_MIN_RATE"], max_body=app.config["MAX_CONTENT_LENGTH"])
-    if settings["VAULT_PROXY_HOPS"] > 0:
+        app.wsgi_app, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate,
+        max_body=largest_body)
+    if settings.proxy_hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        hops = settings["VAULT_PROXY_HOPS"]
+        hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-
-    with app.app_context():
-        configure_engine(db.engine, settings["VAULT_DB_BUSY_TIMEOUT_MS"])
-        auto = settings["VAULT_AUTO_MIGRATE"]
-        if auto is None or auto == "":
-            auto = url.startswith("sqlite")
-        elif isinstance(auto, str):
-            auto = auto.strip().lower() in ("1", "true", "yes", "on")
-        try:
-            if auto:
-                migrate_schema()
-            else:
-                check_schema()
-        except OperationalError as error:
-            raise RelayConfigError(
-                f"cannot use the database at {_safe_url(url)}: "
-                f"{str(error.orig).strip().splitlines()[0] if error.orig else 'connection failed'}"
-            ) from None
-        except SQLAlchemyError as error:
-            raise RelayConfigError(
-                f"cannot use the database at {_safe_url(url)} ({type(error).__name__})"
-            ) from None
 
     from vault.api.blueprints import register_blueprints
 
@@ -203,30 +106,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def migrate_schema() -> None:
-    """Upgrade the schema to the latest migration (inside an app context)."""
-    from alembic import command
-
-    command.upgrade(_alembic_config(), "head")
-
-
-def _alembic_config() -> Any:
-    from flask import current_app
-
-    migrate = current_app.extensions["migrate"].migrate
-    return migrate.get_config(MIGRATIONS_DIR)
+def _on_database(app: Flask, step: Callable[[], None]) -> None:
+    """Run *step* (check or upgrade the schema) on the app's database, in its context."""
+    relay = services_of(app)
+    with app.app_context(), database_errors(relay.database_url):
+        configure_engine(db.engine, relay.settings.db_busy_timeout_ms)
+        step()
 
 
-def check_schema() -> None:
-    """Refuse to start on a database whose schema is not at the latest migration."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
-    with db.engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    if current != heads:
-        raise RelayConfigError(
-            "the database schema is not up to date: run `vault relay migrate` first "
-            "(or set VAULT_AUTO_MIGRATE=1)"
-        )
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}

@@ -28,7 +28,7 @@ from vault.crypto.errors import (
     NotAMemberError,
     SessionExpiredError,
 )
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
 
 
 @dataclass(frozen=True)

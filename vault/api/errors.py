@@ -4,6 +4,9 @@ The code is the ``code`` of a :class:`vault.crypto.errors.VaultError` subclass, 
 rebuilds the same class. Werkzeug's HTTP errors (404, 405, 413, ...) are mapped to relay
 errors too, and a catch-all turns anything unexpected into ``internal`` while logging only
 the exception type (never request bodies).
+
+Errors that only the relay raises and no client ever receives are defined here, not in the
+core (a code the SDK does not know is rebuilt as their parent, :class:`RelayError`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from werkzeug.exceptions import HTTPException
 from vault.crypto import errors as E
 
 log = logging.getLogger("vault.relay")
+
+
+class RelayConfigError(E.RelayError):
+    """The relay cannot start with this configuration (data directory, database URL,
+    schema...). Raised before anything is served, so it never reaches a client."""
+
+    code = "relay_config"
+
 
 # First match along the class's MRO wins.
 STATUS: dict[type[E.VaultError], int] = {

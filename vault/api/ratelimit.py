@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import current_app, request
+from flask import request
 
+from vault.api.services import services
 from vault.crypto.errors import RateLimitedError
 
 MAX_BUCKETS = 100_000
@@ -52,8 +53,7 @@ class TokenBuckets:
 
 
 def check_rate(klass: str) -> None:
-    buckets: TokenBuckets = current_app.extensions["vault_rate"]
-    wait = buckets.take(request.remote_addr or "unknown", klass)
+    wait = services().rate.take(request.remote_addr or "unknown", klass)
     if wait is not None:
         retry = max(1, int(wait + 0.999))
         error = RateLimitedError(f"too many requests; retry in {retry} s")

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from vault.api.authn import require_session
 from vault.api.db import autocommit_request
 from vault.api.ratelimit import check_rate
+from vault.api.services import services
 from vault.crypto import errors as E
 
 # none: public. member / member_or_invite: a session is required, and checked before any
@@ -165,7 +166,7 @@ def api_route(
                 require_session()
             limit = spec.max_body
             if spec.body == RAW:
-                limit = int(current_app.config["VAULT_MAX_BLOB_BYTES"])
+                limit = services().settings.max_blob_bytes
             request.max_content_length = limit
             call = Call(query=_parse_query(spec))
             if spec.body == RAW:

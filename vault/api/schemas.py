@@ -17,9 +17,17 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.config import JsonDict
+
+from vault.crypto.limits import (
+    MAX_ENVELOPE_SIZE,
+    MAX_GRANT_SIZE,
+    MAX_JOIN_REQUEST_SIZE,
+    MAX_LOG_ENTRY_SIZE,
+)
 
 MAX_DB_INT = 2**62  # every integer a client sends fits a signed 64-bit column
 _B64 = "[A-Za-z0-9_-]"
@@ -52,6 +60,16 @@ def b64_text(max_bytes: int, min_bytes: int = 1) -> StringConstraints:
     )
 
 
+def b64_out(max_bytes: int, min_bytes: int = 1) -> WithJsonSchema:
+    """A response field's format, for the document (and the SDK's contract test) only: the
+    relay makes these texts itself, and checking them on the way out would cost time on its
+    hottest paths."""
+    constraints = b64_text(max_bytes, min_bytes)
+    return WithJsonSchema({"type": "string", "pattern": constraints.pattern,
+                           "minLength": constraints.min_length,
+                           "maxLength": constraints.max_length})
+
+
 def _exact_integer(value: Any) -> Any:
     """JSON does not tell 1 from 1.0 (JSON Schema's ``integer`` admits both): the request
     parser reads numbers with a fraction part as exact Decimals, and an integral one is
@@ -73,20 +91,40 @@ BoundedInt = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
 # An integer in a JSON body (query strings are parsed separately, in lax mode).
 BodyInt = Annotated[int, Field(ge=0, le=MAX_DB_INT), BeforeValidator(_exact_integer)]
 
-MAX_ENTRY_BYTES = 64 * 1024 + 1024
-MAX_JOIN_REQUEST_BYTES = 4 * 1024
-MAX_GRANT_BYTES = 512
-MAX_GRANTS = 10_000
-MAX_ENVELOPE_BYTES = 70 * 1024
+# A field holds at most the protocol's largest object of its kind (vault.crypto.limits): a
+# longer one could not be valid, so it is refused by its length (400 invalid_request), before
+# it is decoded.
+MAX_ENTRY_BYTES = MAX_LOG_ENTRY_SIZE
+MAX_JOIN_REQUEST_BYTES = MAX_JOIN_REQUEST_SIZE
+MAX_GRANT_BYTES = MAX_GRANT_SIZE
+MAX_ENVELOPE_BYTES = MAX_ENVELOPE_SIZE
+MAX_GRANTS = 10_000  # grants in one upload (a relay bound, not a protocol one)
+JSON_SLACK = 1024  # the field's name, quotes, braces and whitespace around one base64 value
+
+
+def json_body_limit(max_bytes: int) -> int:
+    """The largest JSON body of one base64url field of at most *max_bytes* bytes."""
+    return b64_chars(max_bytes) + JSON_SLACK
+
 
 # The largest grants upload the schema allows (every grant at its maximum, JSON quoting and
 # commas, the epoch and braces) must fit the endpoint's byte limit.
-GRANTS_MAX_BODY = MAX_GRANTS * (b64_chars(MAX_GRANT_BYTES) + 3) + 4096
+GRANTS_MAX_BODY = MAX_GRANTS * (b64_chars(MAX_GRANT_BYTES) + 3) + 4 * JSON_SLACK
 
 EntryB64 = Annotated[str, b64_text(MAX_ENTRY_BYTES)]
 JoinRequestB64 = Annotated[str, b64_text(MAX_JOIN_REQUEST_BYTES)]
 GrantB64 = Annotated[str, b64_text(MAX_GRANT_BYTES)]
 EnvelopeB64 = Annotated[str, b64_text(MAX_ENVELOPE_BYTES)]
+
+# The same formats in responses (documented, not checked: see b64_out).
+Out32 = Annotated[str, b64_out(32, 32)]  # keys, group ids, hashes, challenges, tokens
+OutId16 = Annotated[str, b64_out(16, 16)]  # post, blob and invite ids
+OutEntry = Annotated[str, b64_out(MAX_ENTRY_BYTES)]
+OutJoinRequest = Annotated[str, b64_out(MAX_JOIN_REQUEST_BYTES)]
+OutGrant = Annotated[str, b64_out(MAX_GRANT_BYTES)]
+OutEnvelope = Annotated[str, b64_out(MAX_ENVELOPE_BYTES)]
+OutCursor = Annotated[str, WithJsonSchema(
+    {"type": "string", "pattern": CURSOR_PATTERN, "description": "opaque cursor"})]
 
 
 class Body(BaseModel):
@@ -143,7 +181,7 @@ class ChallengeRequest(Body):
 
 
 class ChallengeResponse(Body):
-    challenge: str
+    challenge: Out32
     expires_at_ms: int
 
 
@@ -159,7 +197,7 @@ class SessionRequest(Body):
 
 
 class SessionResponse(Body):
-    token: str
+    token: Out32
     expires_at_ms: int
 
 
@@ -171,7 +209,7 @@ class CreateGroupRequest(Body):
 
 
 class GroupResponse(Body):
-    group_id: str
+    group_id: Out32
     head_seq: int
 
 
@@ -181,7 +219,7 @@ class LogQuery(Query):
 
 
 class LogResponse(Body):
-    entries: list[str]
+    entries: list[OutEntry]
     head_seq: int
 
 
@@ -191,8 +229,8 @@ class AppendRequest(Body):
 
 class AppendResponse(Body):
     seq: int
-    head: str
-    cursor: str
+    head: Out32
+    cursor: OutCursor
 
 
 # --- invites -------------------------------------------------------------------------------
@@ -203,15 +241,15 @@ class JoinRequestBody(Body):
 
 
 class JoinRequestStatus(Body):
-    joiner: str
-    invite_id: str
+    joiner: Out32
+    invite_id: OutId16
     status: Literal["pending", "approved", "denied"]
 
 
 class JoinRequestItem(Body):
-    joiner: str
-    invite_id: str
-    request: str
+    joiner: Out32
+    invite_id: OutId16
+    request: OutJoinRequest
     created_at_ms: int
 
 
@@ -241,7 +279,7 @@ class GrantsQuery(Query):
 
 class GrantItem(Body):
     epoch: int
-    grant: str
+    grant: OutGrant
 
 
 class GrantsResponse(Body):
@@ -256,8 +294,8 @@ class PutPostRequest(Body):
 
 
 class PostStored(Body):
-    post_id: str
-    cursor: str
+    post_id: OutId16
+    cursor: OutCursor
 
 
 class PostsQuery(Query):
@@ -267,9 +305,9 @@ class PostsQuery(Query):
 
 
 class PostItem(Body):
-    post_id: str
-    cursor: str
-    envelope: str | None = Field(description="null once deleted (a tombstone)")
+    post_id: OutId16
+    cursor: OutCursor
+    envelope: OutEnvelope | None = Field(description="null once deleted (a tombstone)")
     deleted: bool
     created_at_ms: int
     expires_at_ms: int | None
@@ -277,13 +315,13 @@ class PostItem(Body):
 
 class PostsPage(Body):
     posts: list[PostItem]
-    cursor: str | None = Field(description="pass as ?after= for the next page")
+    cursor: OutCursor | None = Field(description="pass as ?after= for the next page")
     more: bool
 
 
 class PostDeleted(Body):
-    post_id: str
-    cursor: str
+    post_id: OutId16
+    cursor: OutCursor
     deleted: Literal[True]
 
 
@@ -296,16 +334,16 @@ class EventsQuery(Query):
 
 
 class EventItem(Body):
-    cursor: str
+    cursor: OutCursor
     type: Literal["post", "log"]
     post: PostItem | None = None
     seq: int | None = None
-    entry: str | None = None
+    entry: OutEntry | None = None
 
 
 class EventsResponse(Body):
     events: list[EventItem]
-    cursor: str
+    cursor: OutCursor
     more: bool
 
 
@@ -321,5 +359,5 @@ class BlobQuery(Query):
 
 
 class BlobStored(Body):
-    blob_id: str
+    blob_id: OutId16
     size: int

@@ -1,6 +1,6 @@
 """The relay's view of each group's verified log, and the tables derived from it.
 
-Every accepted entry is checked with :func:`vault.crypto.group_state.apply_entry` against
+Every accepted entry is checked with :func:`vault.crypto.log_verify.apply_entry` against
 the verified state at the stored head. States are cached per process keyed by group and
 checked against the stored (seq, head); a stale cache is extended with
 :func:`extend_log`, a missing one rebuilt with :func:`verify_log` from the stored bytes.
@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vault.api.db import db
 from vault.api.models import InviteRow, JoinRequestRow, LogEntryRow, MemberRow
-from vault.crypto.group_state import GroupState, extend_log, verify_log
+from vault.api.services import services
+from vault.crypto.group_state import GroupState
+from vault.crypto.log_verify import extend_log, verify_log
 
 REQUEST_PENDING, REQUEST_APPROVED, REQUEST_DENIED = 0, 1, 2
 
@@ -47,8 +48,7 @@ class StateCache:
 
 
 def _cache() -> StateCache:
-    cache: StateCache = current_app.extensions["vault_state_cache"]
-    return cache
+    return services().state_cache
 
 
 def load_state(group_id: bytes, head_seq: int, head_hash: bytes) -> GroupState:

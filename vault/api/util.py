@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import cast
 
-from flask import current_app
-
+from vault.api.services import services
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import MalformedError
 
 # How far the relay lets a client's clock trail its own: a log entry or join request dated
 # earlier than this is refused as stale. (The core bounds the future side of log entries with
-# vault.crypto.log_rules.MAX_FUTURE_SKEW_MS, also 5 minutes; the relay applies that bound to
+# vault.crypto.limits.MAX_FUTURE_SKEW_MS, also 5 minutes; the relay applies that bound to
 # join requests too.)
 MAX_PAST_SKEW_MS = 5 * 60 * 1000
 
 
 def now_ms() -> int:
-    clock = cast(Callable[[], int], current_app.config["VAULT_CLOCK"])
-    return clock()
+    return services().clock()
 
 
 def decode_id(text: str, size: int, what: str) -> bytes:
@@ -69,8 +65,7 @@ class EventBell:
 
 
 def ring_events() -> None:
-    bell: EventBell = current_app.extensions["vault_events"]
-    bell.ring()
+    services().events.ring()
 
 
 __all__ = ["b64encode"]

@@ -11,9 +11,9 @@ Padding: ISO/IEC 7816-4 (``0x80`` then zeros, as ``sodium_pad``; see
 :mod:`vault.crypto.padding`) to the smallest bucket at least one byte longer than the
 data. Buckets (:func:`padded_size`): powers of two from 256 bytes to 1 MiB, then whole
 multiples of 1 MiB up to 10 MiB. So the data is at most 10 MiB - 1 byte
-(:data:`MAX_ATTACHMENT_SIZE`) and a blob is ``bucket + 40`` bytes, at most
-:data:`MAX_BLOB_SIZE` = 10 MiB + 40. After decrypting, the unpadded data must be exactly
-``size`` bytes.
+(:data:`~vault.crypto.limits.MAX_ATTACHMENT_SIZE`) and a blob is ``bucket + 40`` bytes, at
+most :data:`~vault.crypto.limits.MAX_BLOB_SIZE` = 10 MiB + 40. After decrypting, the
+unpadded data must be exactly ``size`` bytes.
 
 Wire form of one attachment inside a post body (no header of its own)::
 
@@ -33,17 +33,26 @@ from dataclasses import dataclass
 from hmac import compare_digest
 from typing import Final
 
-import nacl.bindings
-import nacl.exceptions
-
 from vault.crypto import labels
 from vault.crypto.encoding import Reader, Writer
-from vault.crypto.errors import AttachmentMismatchError, DecryptionError, PostError, TooLargeError
+from vault.crypto.errors import AttachmentMismatchError, PostError, TooLargeError
+from vault.crypto.limits import (
+    MAX_ATTACHMENT_BUCKET,
+    MAX_ATTACHMENT_SIZE,
+    MAX_FILE_NAME,
+    MAX_MEDIA_TYPE,
+    MIB,
+    MIN_ATTACHMENT_BUCKET,
+)
 from vault.crypto.padding import pad_to, unpad
 from vault.crypto.primitives import (
+    AEAD_NONCE_SIZE,
+    AEAD_TAG_SIZE,
     HASH_SIZE,
     KEY_SIZE,
     RandomSource,
+    aead_open,
+    aead_seal,
     default_random,
     draw,
     frame,
@@ -51,26 +60,11 @@ from vault.crypto.primitives import (
 )
 
 BLOB_ID_SIZE: Final = 16
-MIB: Final = 1024 * 1024
-MIN_PADDED_SIZE: Final = 256
-MAX_PADDED_SIZE: Final = 10 * MIB
-MAX_ATTACHMENT_SIZE: Final = MAX_PADDED_SIZE - 1
-"""Largest attachment (plaintext bytes): padding always adds at least one byte."""
-MAX_MEDIA_TYPE: Final = 127
-MAX_FILE_NAME: Final = 255
-"""Largest attachment file name, in UTF-8 bytes."""
 _FORBIDDEN_IN_FILE_NAME: Final = frozenset(
     [*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), "/", "\\", "\u200e", "\u200f",
      *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))])
 """ATT-3: C0 and C1 controls, path separators, bidirectional marks and controls."""
-NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
-BLOB_OVERHEAD: Final = NONCE_SIZE + TAG_SIZE
-MAX_BLOB_SIZE: Final = MAX_PADDED_SIZE + BLOB_OVERHEAD
-"""Largest blob a relay must accept: 10 MiB + 40 = 10,485,800 bytes."""
-
-_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
-_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
+BLOB_OVERHEAD: Final = AEAD_NONCE_SIZE + AEAD_TAG_SIZE
 
 _AAD: Final = frame(labels.ATTACHMENT)
 
@@ -164,8 +158,8 @@ def padded_size(length: int) -> int:
         raise TooLargeError(
             f"attachment is {length} bytes; attachments are at most {MAX_ATTACHMENT_SIZE} bytes"
         )
-    if length < MIN_PADDED_SIZE:
-        return MIN_PADDED_SIZE
+    if length < MIN_ATTACHMENT_BUCKET:
+        return MIN_ATTACHMENT_BUCKET
     if length < MIB:
         return 1 << length.bit_length()  # smallest power of two > length
     return (length // MIB + 1) * MIB  # smallest multiple of 1 MiB > length
@@ -174,7 +168,7 @@ def padded_size(length: int) -> int:
 def is_blob_size(size: int) -> bool:
     """Whether *size* is a possible blob length (a bucket + 40): a check the relay can make."""
     padded = size - BLOB_OVERHEAD
-    if not MIN_PADDED_SIZE <= padded <= MAX_PADDED_SIZE:
+    if not MIN_ATTACHMENT_BUCKET <= padded <= MAX_ATTACHMENT_BUCKET:
         return False
     if padded <= MIB:
         return padded & (padded - 1) == 0
@@ -192,8 +186,8 @@ def encrypt_attachment(
     """Pad *data* and encrypt it under a fresh key: returns ``(blob_key, digest, blob)``."""
     padded = pad_to(data, padded_size(len(data)))
     key = draw(random, KEY_SIZE)
-    nonce = draw(random, NONCE_SIZE)
-    blob = nonce + _encrypt(padded, _AAD, nonce, key)
+    nonce = draw(random, AEAD_NONCE_SIZE)
+    blob = nonce + aead_seal(key, nonce, padded, _AAD)
     return key, blob_digest(blob), blob
 
 
@@ -224,12 +218,8 @@ def decrypt_attachment(attachment: Attachment, blob: bytes) -> bytes:
             "the blob served does not match the attachment's digest (the relay served "
             "another or an altered blob)"
         )
-    try:
-        padded: bytes = _decrypt(blob[NONCE_SIZE:], _AAD, blob[:NONCE_SIZE],
-                                 attachment.blob_key)
-    except nacl.exceptions.CryptoError:
-        raise DecryptionError() from None
-    data = unpad(padded, max_size=MAX_PADDED_SIZE)
+    padded = aead_open(attachment.blob_key, blob[:AEAD_NONCE_SIZE], blob[AEAD_NONCE_SIZE:], _AAD)
+    data = unpad(padded, max_size=MAX_ATTACHMENT_BUCKET)
     if len(data) != attachment.size:
         raise AttachmentMismatchError(
             "the attachment holds another number of bytes than its post says (the post's "

@@ -26,8 +26,8 @@ from vault.crypto import labels
 from vault.crypto.encoding import Tag, Writer
 from vault.crypto.errors import MalformedError
 from vault.crypto.identity import Identity
+from vault.crypto.log_entries import GROUP_ID_SIZE, INVITE_ID_SIZE
 from vault.crypto.primitives import (
-    HASH_SIZE,
     PUBLIC_KEY_SIZE,
     RandomSource,
     default_random,
@@ -39,8 +39,6 @@ from vault.crypto.primitives import (
 
 CHALLENGE_SIZE: Final = 32
 TOKEN_SIZE: Final = 32
-GROUP_ID_SIZE: Final = HASH_SIZE
-INVITE_ID_SIZE: Final = 16
 
 
 class AuthSubject(IntEnum):

@@ -2,8 +2,8 @@
 
 A group's content is encrypted under a fresh random 32-byte *epoch key*; a new epoch
 starts on every removal, leave and device revocation. The log entry that starts an
-epoch carries ``epoch_commitment(group_id, epoch, key)``, so a key that an admin or the
-relay made up is caught by every member.
+epoch carries the key's commitment (:mod:`vault.crypto.commitments`), so a key that an
+admin or the relay made up is caught by every member.
 
 Each member receives the key in an :class:`EpochGrant`: a libsodium sealed box to the
 member's X25519 key. Sealed boxes are anonymous, so the sealed :class:`GrantContent`
@@ -34,19 +34,23 @@ import nacl.bindings
 import nacl.exceptions
 
 from vault.crypto import labels
-from vault.crypto.encoding import PROTOCOL_VERSION, U64_MAX, Reader, Tag, Writer
+from vault.crypto.commitments import (
+    EPOCH_KEY_SIZE,
+    commitment_group_id,
+    epoch_commitment,
+    epoch_context,
+)
+from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer
 from vault.crypto.errors import DecryptionError, GrantError, MalformedError, SignatureError
-from vault.crypto.log import Role, commitment_group_id
+from vault.crypto.log_entries import GROUP_ID_SIZE, Role
 from vault.crypto.primitives import (
-    HASH_SIZE,
-    KEY_SIZE,
     PUBLIC_KEY_SIZE,
+    SEALED_BOX_OVERHEAD,
     SIGNATURE_SIZE,
     RandomSource,
     default_random,
     derive_key,
     draw,
-    labelled_hash,
     sign,
     verify,
 )
@@ -55,12 +59,8 @@ if TYPE_CHECKING:
     from vault.crypto.group_state import GroupState
     from vault.crypto.identity import Identity, PublicIdentity
 
-GROUP_ID_SIZE: Final = HASH_SIZE
-EPOCH_KEY_SIZE: Final = KEY_SIZE
-_U64 = struct.Struct(">Q")
-_SEAL_OVERHEAD: Final = nacl.bindings.crypto_box_SEALBYTES
 GRANT_CONTENT_SIZE: Final = 2 + 32 + 8 + 32 * 4 + SIGNATURE_SIZE
-SEALED_GRANT_SIZE: Final = GRANT_CONTENT_SIZE + _SEAL_OVERHEAD
+SEALED_GRANT_SIZE: Final = GRANT_CONTENT_SIZE + SEALED_BOX_OVERHEAD
 EPOCH_GRANT_SIZE: Final = 2 + 32 + 8 + 32 + 4 + SEALED_GRANT_SIZE
 
 _box_seal = nacl.bindings.crypto_box_seal
@@ -75,29 +75,9 @@ def new_epoch_key(random: RandomSource = default_random) -> bytes:
     return draw(random, EPOCH_KEY_SIZE)
 
 
-def _epoch_context(group_id: bytes, epoch: int) -> bytes:
-    if len(group_id) != GROUP_ID_SIZE:
-        raise ValueError("group id must be 32 bytes")
-    if not 0 <= epoch <= U64_MAX:
-        raise ValueError("epoch out of range")
-    return group_id + _U64.pack(epoch)
-
-
-def epoch_commitment(group_id: bytes, epoch: int, key: bytes) -> bytes:
-    """``H("vault/v1/epoch-commitment", group_id || u64 epoch || key)``: goes into the log.
-
-    Epoch 0's commitment sits in the genesis entry, whose hash *is* the group id, so the
-    log binds 32 zero bytes there instead: pass
-    :func:`vault.crypto.log.commitment_group_id` ``(group_id, epoch)`` as *group_id*.
-    """
-    if len(key) != EPOCH_KEY_SIZE:
-        raise ValueError("epoch key must be 32 bytes")
-    return labelled_hash(labels.EPOCH_COMMITMENT, _epoch_context(group_id, epoch) + key)
-
-
 @lru_cache(maxsize=128)
 def _subkey(label: bytes, epoch_key: bytes, group_id: bytes, epoch: int) -> bytes:
-    return derive_key(epoch_key, label, _epoch_context(group_id, epoch))
+    return derive_key(epoch_key, label, epoch_context(group_id, epoch))
 
 
 def post_key(epoch_key: bytes, group_id: bytes, epoch: int) -> bytes:
@@ -204,7 +184,7 @@ def build_grants(
     """
     if len(epoch_key) != EPOCH_KEY_SIZE:
         raise ValueError("epoch key must be 32 bytes")
-    context = _epoch_context(group_id, epoch)
+    context = epoch_context(group_id, epoch)
     header = bytes((Tag.GRANT_CONTENT, PROTOCOL_VERSION)) + context
     suffix = granter.sign_pk + epoch_key
     sign_sk = granter.sign_sk

@@ -399,12 +399,6 @@ class RelayUnavailableError(RelayError):
     code = "unavailable"
 
 
-class RelayConfigError(RelayError):
-    """The relay cannot start with this configuration (data directory, database URL...)."""
-
-    code = "relay_config"
-
-
 class InternalError(RelayError):
     """An unexpected failure inside the relay (a bug); nothing was stored."""
 

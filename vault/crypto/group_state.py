@@ -1,81 +1,12 @@
 """Group state: what a verified membership log says about a group at its head.
 
-A client never trusts the relay's word on membership: it replays the signed log from the
-genesis entry (:func:`verify_log`), or extends a state it verified earlier
-(:func:`extend_log`), and every entry must pass the rules below. The rules themselves
-live in :mod:`vault.crypto.log_rules`; this module holds the resulting frozen
-:class:`GroupState`, the high-water mark (:class:`LogCheckpoint`) and the entry points.
-
-High-water mark: a client stores ``state.checkpoint()`` (group id, seq, head hash) after
-every verification and passes it back to :func:`verify_log` next time. A log shorter than
-the checkpoint is a rollback (:class:`RollbackError`); a different entry at the
-checkpoint's seq, or at any seq the client has seen (:func:`check_same_entry`), is a
-fork (:class:`ForkError`): the relay is showing members different logs.
+A client never trusts the relay's word on membership: it verifies the signed log
+(:mod:`vault.crypto.log_verify`), every entry passing the rules of
+:mod:`vault.crypto.log_rules`, and gets back the frozen :class:`GroupState` defined here.
+This module also holds the high-water mark a client keeps between verifications
+(:class:`LogCheckpoint`) and :func:`new_entry`, which signs the entry to follow a state.
 
 Wire form of a checkpoint (``Tag.LOG_CHECKPOINT``): ``group_id[32] seq u64 head[32]``.
-
-Rules (error class in brackets):
-
-Chain, for every entry after the genesis:
-  same group id as the genesis [ChainBrokenError]; ``seq == previous seq + 1``
-  [ChainBrokenError]; ``prev_hash == hash of the previous entry`` [ChainBrokenError];
-  timestamp not before the previous entry's [InvalidEntryError]; when the caller gives
-  ``now_ms``, timestamp at most 5 minutes ahead of it [InvalidEntryError]; CREATE only
-  as the genesis [InvalidEntryError]; the author is a current member, except in JOIN
-  [UnauthorizedEntryError]. Signatures are checked when decoding [SignatureError].
-
-Genesis: kind CREATE, seq 0, zero group id and predecessor hash [InvalidEntryError;
-ChainBrokenError for seq]; signed by the creator it names [UnauthorizedEntryError];
-hashes to the expected group id [GroupIdMismatchError]; with ``now_ms``, not more than
-5 minutes in the future [InvalidEntryError]. The creator becomes the owner; epoch 0
-starts with the body's commitment.
-
-Timestamps are the author's claim. The chain forbids going backwards and (given a
-clock) far into the future, but cannot stop an author backdating to the previous
-entry's time; the relay bounds timestamps against its own clock when it accepts an
-append.
-
-Roles, highest first: OWNER > ADMIN > MODERATOR > MEMBER. Moderators have no log rights
-beyond a member's (moderation acts on posts). "Admin" below means admin or owner.
-
-* INVITE (admin): invite id unused in this group [InvalidEntryError];
-  1 <= max_uses <= 10,000 [InvalidEntryError]; expires after the entry's timestamp
-  [InvalidEntryError].
-* INVITE_REVOKE (admin): the invite exists [UnknownInviteError] and is not already
-  revoked [InviteRevokedError].
-* JOIN (the joiner, author == joiner): joiner is not a current member and was never
-  one (a removed or departed key can never come back; a person rejoins with a fresh
-  identity) [InvalidEntryError]; invite checks (below); the invite does not require
-  approval [UnauthorizedEntryError]. Joins as MEMBER.
-* ADD (admin): the role is at most the author's own and only an owner adds admins or
-  owners [UnauthorizedEntryError]; same "new key" rule as JOIN [InvalidEntryError];
-  invite id and proof both present or both absent [InvalidEntryError]; with an invite,
-  the invite checks (any invite, approval or not); without one, a direct add.
-* ADD_ROTATE (admin): every ADD rule, then ``new_epoch == epoch + 1``
-  [InvalidEntryError]. Admits the member and starts the new epoch at the same entry
-  (clearing ``rotation_pending``): how an admin admits someone who must read nothing
-  written before (history "none"), in one step that cannot half-happen.
-* Invite checks: the invite exists [UnknownInviteError], is not revoked
-  [InviteRevokedError], the entry's timestamp is before its expiry [InviteExpiredError],
-  ``uses < max_uses`` [InviteExhaustedError], and the proof verifies
-  ``Sign(invite key, "vault/v1/join-proof", group_id || invite_id || joiner)``
-  [SignatureError]. A successful JOIN/ADD uses the invite once.
-* REMOVE (admin): the target is a current member [InvalidEntryError] and not the author
-  (leave instead) [InvalidEntryError]; removing an admin or owner needs an owner
-  [UnauthorizedEntryError]; ``new_epoch == epoch + 1`` [InvalidEntryError]. Starts the
-  new epoch with the body's commitment and clears ``rotation_pending``.
-* LEAVE (any member): not the last owner [InvalidEntryError]. Sets ``rotation_pending``:
-  the leaver cannot rotate for the others, so an admin's ROTATE starts the next epoch.
-* ROLE (admin): the target is a current member [InvalidEntryError] and the role changes
-  [InvalidEntryError]; the new role is at most the author's own, and only an owner
-  changes the role of an admin or owner or makes one [UnauthorizedEntryError]; the last
-  owner cannot be demoted [InvalidEntryError]. (Members may change their own role only
-  within these rules, e.g. an owner stepping down while another owner remains.)
-* ROTATE (admin): ``new_epoch == epoch + 1`` [InvalidEntryError]; clears
-  ``rotation_pending``.
-* METADATA: subject None (the group's metadata) needs an admin; otherwise the subject
-  must be the author (a member's own profile) [UnauthorizedEntryError]; the epoch is the
-  current one [InvalidEntryError], so members removed before it cannot read it.
 
 Roles over time: every ROLE entry is kept in ``role_history``, so :meth:`GroupState.role_at`
 answers "which role did this key have in the state after entry *seq*" (moderation rights
@@ -85,22 +16,18 @@ of a post are judged at the post's own ``log_seq``, not at the reader's head).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
 from vault.crypto.encoding import Reader, Tag, Writer
-from vault.crypto.errors import (
-    ForkError,
-    GroupIdMismatchError,
-    LogError,
-    RollbackError,
-)
-from vault.crypto.identity import PublicIdentity
-from vault.crypto.log import EntryKind, LogEntry, MetadataBody, Role
-from vault.crypto.primitives import HASH_SIZE
+from vault.crypto.errors import LogError
+from vault.crypto.identity import Identity, PublicIdentity
+from vault.crypto.log import LogEntry, sign_entry
+from vault.crypto.log_entries import EntryBody, EntryKind, MetadataBody, Role
+from vault.crypto.primitives import HASH_SIZE, default_clock
 
 __all__ = [
     "GroupState",
@@ -108,12 +35,7 @@ __all__ = [
     "LogCheckpoint",
     "Member",
     "RoleHistory",
-    "apply_entry",
-    "check_checkpoint",
-    "check_same_entry",
-    "extend_log",
-    "genesis_state",
-    "verify_log",
+    "new_entry",
 ]
 
 CHECKPOINT_SIZE: Final = 2 + HASH_SIZE + 8 + HASH_SIZE
@@ -305,120 +227,20 @@ def _from_seq(period: tuple[int, Role]) -> int:
     return period[0]
 
 
-def genesis_state(
-    genesis: LogEntry, expected_group_id: bytes | None = None, *, now_ms: int | None = None
-) -> GroupState:
-    """The state right after the genesis entry (:class:`GroupIdMismatchError` if it is
-    not the genesis of *expected_group_id*)."""
-    from vault.crypto.log_rules import StateBuilder
+def new_entry(
+    state: GroupState, author: Identity, body: EntryBody, *, now_ms: int | None = None
+) -> LogEntry:
+    """Sign the entry that would follow *state* (it is validated when applied, not here).
 
-    return StateBuilder.from_genesis(genesis, expected_group_id, now_ms).freeze()
-
-
-def apply_entry(state: GroupState, entry: LogEntry, *, now_ms: int | None = None) -> GroupState:
-    """The state after *entry*, or the error saying why it may not follow *state*.
-
-    The entry's exact bytes are decoded again and its signature verified, so an entry
-    object whose fields disagree with its bytes is refused. Copies the state (O(members));
-    to apply many entries use :func:`extend_log`.
+    The timestamp is ``max(now, state.timestamp_ms)`` so a slow clock never breaks the chain.
     """
-    from vault.crypto.log_rules import StateBuilder, decode_entry
-
-    checked = decode_entry(entry.raw, entry.seq)
-    if checked != entry:
-        raise LogError(f"log entry {entry.seq}: its fields do not match its encoded bytes")
-    builder = StateBuilder.thaw(state)
-    builder.apply(checked, now_ms)
-    return builder.freeze()
-
-
-def extend_log(
-    state: GroupState, entries: Sequence[bytes], *, now_ms: int | None = None
-) -> GroupState:
-    """Verify *entries* (encoded, starting at ``state.seq + 1``) on top of *state*."""
-    from vault.crypto.log_rules import StateBuilder, decode_entry
-
-    if not entries:
-        return state
-    builder = StateBuilder.thaw(state)
-    for offset, raw in enumerate(entries):
-        builder.apply(decode_entry(raw, state.seq + 1 + offset), now_ms)
-    return builder.freeze()
-
-
-def verify_log(
-    group_id: bytes,
-    entries: Sequence[bytes],
-    *,
-    checkpoint: LogCheckpoint | None = None,
-    now_ms: int | None = None,
-) -> GroupState:
-    """Verify a whole log (encoded entries, genesis first) of the group *group_id*.
-
-    With *checkpoint* (this device's high-water mark) a shorter log is a
-    :class:`RollbackError` and a different entry at ``checkpoint.seq`` a :class:`ForkError`.
-    """
-    from vault.crypto.log_rules import StateBuilder, decode_entry
-
-    if checkpoint is not None:
-        if checkpoint.group_id != group_id:
-            raise GroupIdMismatchError("the saved log checkpoint belongs to another group")
-        if len(entries) <= checkpoint.seq:
-            raise _rollback(len(entries) - 1, checkpoint.seq)
-    if not entries:
-        raise LogError(
-            "the relay served an empty membership log: there is no genesis entry to verify"
-        )
-    builder = StateBuilder.from_genesis(decode_entry(entries[0], 0), group_id, now_ms)
-    if checkpoint is not None and checkpoint.seq == 0:
-        _check_fork(0, builder.head, checkpoint.head)
-    fork_seq = -1 if checkpoint is None else checkpoint.seq
-    for seq in range(1, len(entries)):
-        builder.apply(decode_entry(entries[seq], seq), now_ms)
-        if seq == fork_seq and checkpoint is not None:
-            # Checked as soon as it is reached, so a fork is named as such even when
-            # the forked branch later breaks another rule.
-            _check_fork(seq, builder.head, checkpoint.head)
-    return builder.freeze()
-
-
-def _rollback(served_last: int, known: int) -> RollbackError:
-    return RollbackError(
-        f"the relay served an older log than this device already verified: it ends at "
-        f"entry {served_last}, but this device has seen entry {known}. The relay may be "
-        "hiding recent membership changes (such as a removal); do not post until it "
-        "serves the full log again"
+    now = default_clock() if now_ms is None else now_ms
+    return sign_entry(
+        author,
+        body,
+        group_id=state.group_id,
+        seq=state.seq + 1,
+        prev_hash=state.head,
+        timestamp_ms=max(now, state.timestamp_ms),
     )
 
-
-def _check_fork(seq: int, served: bytes, known: bytes) -> None:
-    if served != known:
-        raise ForkError(
-            f"the relay served a different entry {seq} of the membership log than the one "
-            "this device already verified: members are being shown different versions of "
-            "the group (a fork). Compare safety numbers and the log head with other members "
-            "in person before trusting this group again"
-        )
-
-
-def check_checkpoint(state: GroupState | Sequence[bytes], checkpoint: LogCheckpoint) -> None:
-    """Check a served log (a state or its entry hashes) against a saved high-water mark."""
-    if isinstance(state, GroupState):
-        if state.group_id != checkpoint.group_id:
-            raise GroupIdMismatchError("the saved log checkpoint belongs to another group")
-        hashes: Sequence[bytes] = state.hashes
-    else:
-        hashes = state
-    if len(hashes) <= checkpoint.seq:
-        raise _rollback(len(hashes) - 1, checkpoint.seq)
-    _check_fork(checkpoint.seq, hashes[checkpoint.seq], checkpoint.head)
-
-
-def check_same_entry(state: GroupState, seq: int, entry_hash: bytes) -> None:
-    """:class:`ForkError` if the entry at *seq* (already verified) has another hash.
-
-    Seqs beyond this state are unknown, not a fork: they are verified when synced.
-    """
-    known = state.hash_at(seq)
-    if known is not None:
-        _check_fork(seq, entry_hash, known)

@@ -37,9 +37,10 @@ from vault.crypto import labels
 from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer, b64decode, b64encode
 from vault.crypto.errors import InviteUriError, MalformedError
 from vault.crypto.identity import Identity, PublicIdentity
-from vault.crypto.log import INVITE_ID_SIZE, join_proof_message
+from vault.crypto.limits import MAX_URI_LENGTH
+from vault.crypto.log import join_proof_message
+from vault.crypto.log_entries import GROUP_ID_SIZE, INVITE_ID_SIZE
 from vault.crypto.primitives import (
-    HASH_SIZE,
     SIGNATURE_SIZE,
     RandomSource,
     default_clock,
@@ -51,16 +52,12 @@ from vault.crypto.primitives import (
 from vault.crypto.primitives import verify as verify_signature
 
 __all__ = [
-    "GROUP_ID_SIZE",
-    "INVITE_ID_SIZE",
-    "MAX_URI_LENGTH",
     "SECRET_SIZE",
     "TRIMMED",
     "InviteLink",
     "JoinRequest",
     "invite_keypair",
     "join_proof",
-    "join_proof_message",
     "make_join_request",
     "new_invite",
     "normalize_relay_url",
@@ -68,10 +65,8 @@ __all__ = [
     "verify_join_proof",
 ]
 
-GROUP_ID_SIZE: Final = HASH_SIZE
 SECRET_SIZE: Final = 32
 URI_VERSION: Final = "v1"
-MAX_URI_LENGTH: Final = 2048
 _FRAGMENT_CHARS: Final = (43, 22, 43)  # b64 lengths of group id, invite id, secret
 _SUFFIX_LENGTH: Final = len("/join#") + len(URI_VERSION) + sum(n + 1 for n in _FRAGMENT_CHARS)
 MAX_RELAY_URL_LENGTH: Final = MAX_URI_LENGTH - _SUFFIX_LENGTH

@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final
 
-import nacl.bindings
-import nacl.exceptions
 from argon2.exceptions import HashingError
 from argon2.low_level import Type, hash_secret_raw
 
 from vault.crypto import labels
 from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer
 from vault.crypto.errors import (
+    DecryptionError,
     KeystoreCorruptError,
     KeystoreError,
     KeystoreLockedError,
@@ -42,12 +41,26 @@ from vault.crypto.errors import (
     TooLargeError,
     WeakKdfParametersError,
 )
-from vault.crypto.primitives import KEY_SIZE, RandomSource, default_random, draw, frame
+from vault.crypto.limits import (
+    MAX_KEYSTORE_CONTENTS_BYTES,
+    MAX_KEYSTORE_ENTRIES,
+    MAX_KEYSTORE_NAME_BYTES,
+    MAX_KEYSTORE_SECRET_BYTES,
+)
+from vault.crypto.primitives import (
+    AEAD_NONCE_SIZE,
+    AEAD_TAG_SIZE,
+    KEY_SIZE,
+    RandomSource,
+    aead_open,
+    aead_seal,
+    default_random,
+    draw,
+    frame,
+)
 
 SALT_SIZE: Final = 16
-NONCE_SIZE: Final = 24
-TAG_SIZE: Final = 16
-HEADER_SIZE: Final = 2 + 3 * 4 + SALT_SIZE + NONCE_SIZE
+HEADER_SIZE: Final = 2 + 3 * 4 + SALT_SIZE + AEAD_NONCE_SIZE
 ARGON2_VERSION: Final = 0x13
 
 # RFC 9106's second recommended parameter set is the floor.
@@ -59,11 +72,7 @@ MAX_TIME_COST: Final = 100
 MAX_MEMORY_KIB: Final = 4 * 1024 * 1024
 MAX_PARALLELISM: Final = 64
 
-MAX_NAME_BYTES: Final = 255
-MAX_SECRET_BYTES: Final = 64 * 1024
-MAX_ENTRIES: Final = 10_000
-MAX_CONTENTS_BYTES: Final = 16 * 1024 * 1024
-MAX_FILE_BYTES: Final = HEADER_SIZE + 4 + MAX_CONTENTS_BYTES + TAG_SIZE
+MAX_FILE_BYTES: Final = HEADER_SIZE + 4 + MAX_KEYSTORE_CONTENTS_BYTES + AEAD_TAG_SIZE
 
 _LOCKED = "wrong passphrase, or the keystore file was altered"
 
@@ -122,8 +131,8 @@ class KeystoreContents:
     def __post_init__(self) -> None:
         if not isinstance(self.entries, tuple):
             raise TypeError("KeystoreContents.entries must be a tuple of (name, secret) pairs")
-        if len(self.entries) > MAX_ENTRIES:
-            raise TooLargeError(f"a keystore holds at most {MAX_ENTRIES} entries")
+        if len(self.entries) > MAX_KEYSTORE_ENTRIES:
+            raise TooLargeError(f"a keystore holds at most {MAX_KEYSTORE_ENTRIES} entries")
         seen: set[str] = set()
         for entry in self.entries:
             if not (isinstance(entry, tuple) and len(entry) == 2):
@@ -135,15 +144,21 @@ class KeystoreContents:
                 size = len(name.encode("utf-8"))
             except UnicodeEncodeError:
                 raise ValueError("a keystore entry name must be valid Unicode text") from None
-            if not 0 < size <= MAX_NAME_BYTES:
-                raise ValueError(f"a keystore entry name is 1 to {MAX_NAME_BYTES} UTF-8 bytes")
+            if not 0 < size <= MAX_KEYSTORE_NAME_BYTES:
+                raise ValueError(
+                    f"a keystore entry name is 1 to {MAX_KEYSTORE_NAME_BYTES} UTF-8 bytes"
+                )
             if name in seen:
                 raise ValueError("keystore entry names must be unique")
             seen.add(name)
-            if len(secret) > MAX_SECRET_BYTES:
-                raise TooLargeError(f"a keystore secret is at most {MAX_SECRET_BYTES} bytes")
-        if len(self.encode()) > MAX_CONTENTS_BYTES:
-            raise TooLargeError(f"a keystore holds at most {MAX_CONTENTS_BYTES} bytes in all")
+            if len(secret) > MAX_KEYSTORE_SECRET_BYTES:
+                raise TooLargeError(
+                    f"a keystore secret is at most {MAX_KEYSTORE_SECRET_BYTES} bytes"
+                )
+        if len(self.encode()) > MAX_KEYSTORE_CONTENTS_BYTES:
+            raise TooLargeError(
+                f"a keystore holds at most {MAX_KEYSTORE_CONTENTS_BYTES} bytes in all"
+            )
 
     @cached_property
     def _index(self) -> dict[str, bytes]:
@@ -184,12 +199,12 @@ class KeystoreContents:
     def decode(cls, data: bytes) -> KeystoreContents:
         reader = Reader(data, "keystore contents", Tag.KEYSTORE_CONTENTS)
         count = reader.u32("entry count")
-        if count > MAX_ENTRIES:
-            raise MalformedError(f"keystore contents: more than {MAX_ENTRIES} entries")
+        if count > MAX_KEYSTORE_ENTRIES:
+            raise MalformedError(f"keystore contents: more than {MAX_KEYSTORE_ENTRIES} entries")
         entries = []
         for _ in range(count):
-            name = reader.text(MAX_NAME_BYTES, "entry name")
-            entries.append((name, reader.var(MAX_SECRET_BYTES, "entry secret")))
+            name = reader.text(MAX_KEYSTORE_NAME_BYTES, "entry name")
+            entries.append((name, reader.var(MAX_KEYSTORE_SECRET_BYTES, "entry secret")))
         reader.done()
         try:
             return cls(tuple(entries))
@@ -207,7 +222,7 @@ def _header(params: KdfParams, salt: bytes, nonce: bytes) -> bytes:
         .u32(params.memory_kib)
         .u32(params.parallelism)
         .fixed(salt, SALT_SIZE)
-        .fixed(nonce, NONCE_SIZE)
+        .fixed(nonce, AEAD_NONCE_SIZE)
         .finish()
     )
 
@@ -264,15 +279,15 @@ def _parse(data: bytes) -> _Parsed:
         memory_kib = reader.u32("memory cost")
         parallelism = reader.u32("parallelism")
         salt = reader.fixed(SALT_SIZE, "salt")
-        nonce = reader.fixed(NONCE_SIZE, "nonce")
+        nonce = reader.fixed(AEAD_NONCE_SIZE, "nonce")
         header = reader.consumed()
-        ciphertext = reader.var(MAX_CONTENTS_BYTES + TAG_SIZE, "ciphertext")
+        ciphertext = reader.var(MAX_KEYSTORE_CONTENTS_BYTES + AEAD_TAG_SIZE, "ciphertext")
         reader.done()
     except MalformedError as exc:
         raise KeystoreCorruptError(
             f"the keystore file is damaged or truncated ({exc.message})"
         ) from None
-    if len(ciphertext) < TAG_SIZE:
+    if len(ciphertext) < AEAD_TAG_SIZE:
         raise KeystoreCorruptError("the keystore file is damaged or truncated")
     if not _within_ceilings(time_cost, memory_kib, parallelism):
         raise KeystoreCorruptError(
@@ -319,12 +334,10 @@ def seal_keystore(
             "choose a passphrase: a keystore cannot be sealed without one"
         )
     salt = draw(random, SALT_SIZE)
-    nonce = draw(random, NONCE_SIZE)
+    nonce = draw(random, AEAD_NONCE_SIZE)
     header = _header(params, salt, nonce)
     key = _kdf(secret, salt, params)
-    ciphertext: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        contents.encode(), frame(labels.KEYSTORE) + header, nonce, key
-    )
+    ciphertext = aead_seal(key, nonce, contents.encode(), frame(labels.KEYSTORE) + header)
     return Writer().raw(header).var(ciphertext).finish()
 
 
@@ -344,10 +357,9 @@ def open_keystore(data: bytes, passphrase: str) -> KeystoreContents:
         raise KeystoreLockedError(_LOCKED)
     key = _kdf(secret, parsed.salt, parsed.params)
     try:
-        plaintext: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            parsed.ciphertext, frame(labels.KEYSTORE) + parsed.header, parsed.nonce, key
-        )
-    except nacl.exceptions.CryptoError:
+        plaintext = aead_open(key, parsed.nonce, parsed.ciphertext,
+                              frame(labels.KEYSTORE) + parsed.header)
+    except DecryptionError:  # the keystore's own, more helpful, error for the same cause
         raise KeystoreLockedError(_LOCKED) from None
     try:
         return KeystoreContents.decode(plaintext)

@@ -34,27 +34,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-import nacl.bindings
-import nacl.exceptions
-
 from vault.crypto import labels
 from vault.crypto.encoding import Reader, Tag, Writer
-from vault.crypto.errors import DecryptionError, PostError
-from vault.crypto.invites import MAX_URI_LENGTH, JoinRequest
-from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope
+from vault.crypto.errors import PostError
+from vault.crypto.invites import JoinRequest
+from vault.crypto.limits import MAX_RECORD_ID, MAX_RECORD_KIND, MAX_RECORD_SIZE, MAX_URI_LENGTH
+from vault.crypto.post_body import PostBody
+from vault.crypto.posts import OpenedPost, PostEnvelope
 from vault.crypto.primitives import (
+    AEAD_NONCE_SIZE,
+    AEAD_TAG_SIZE,
     KEY_SIZE,
     PUBLIC_KEY_SIZE,
     SIGNATURE_SIZE,
     RandomSource,
+    aead_open,
+    aead_seal,
     default_random,
     derive_key,
     draw,
 )
 
 __all__ = [
-    "MAX_RECORD_ID",
-    "MAX_RECORD_SIZE",
     "PendingJoin",
     "PostStub",
     "decode_pending_join",
@@ -70,18 +71,13 @@ __all__ = [
     "seal_record",
 ]
 
-NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
-MAX_KIND: Final = 64
-MAX_RECORD_ID: Final = 256
-MAX_RECORD_SIZE: Final = 16 * 1024 * 1024
+# Bounds on the nested objects of a record, with headroom over the protocol's exact maxima
+# (limits.MAX_ENVELOPE_SIZE, a PostBody's 37,981 bytes, limits.MAX_JOIN_REQUEST_SIZE): the
+# nested decoders enforce those, so these only stop a damaged length field early.
 _MAX_ENVELOPE: Final = 70 * 1024
 _MAX_BODY: Final = 64 * 1024
 _POST_ID_SIZE: Final = 16
 _MAX_REQUEST: Final = 4096
-
-_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
-_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
 
 def new_local_store_secret(random: RandomSource = default_random) -> bytes:
@@ -106,8 +102,8 @@ def record_id(*parts: bytes | int) -> bytes:
 
 
 def _aad(kind: str, record_id: bytes) -> bytes:
-    if not 0 < len(kind.encode("utf-8")) <= MAX_KIND:
-        raise ValueError(f"a record kind is 1 to {MAX_KIND} bytes")
+    if not 0 < len(kind.encode("utf-8")) <= MAX_RECORD_KIND:
+        raise ValueError(f"a record kind is 1 to {MAX_RECORD_KIND} bytes")
     if len(record_id) > MAX_RECORD_ID:
         raise ValueError(f"a record id is at most {MAX_RECORD_ID} bytes")
     return Writer(Tag.LOCAL_RECORD).text(kind).var(record_id).finish()
@@ -126,9 +122,9 @@ def seal_record(
         raise ValueError("the local store key is 32 bytes")
     if len(plaintext) > MAX_RECORD_SIZE:
         raise ValueError(f"a local record holds at most {MAX_RECORD_SIZE} bytes")
-    nonce = draw(random, NONCE_SIZE)
-    ciphertext: bytes = _encrypt(plaintext, _aad(kind, record_id), nonce, key)
-    return Writer(Tag.LOCAL_RECORD).fixed(nonce, NONCE_SIZE).var(ciphertext).finish()
+    nonce = draw(random, AEAD_NONCE_SIZE)
+    ciphertext = aead_seal(key, nonce, plaintext, _aad(kind, record_id))
+    return Writer(Tag.LOCAL_RECORD).fixed(nonce, AEAD_NONCE_SIZE).var(ciphertext).finish()
 
 
 def open_record(key: bytes, kind: str, record_id: bytes, sealed: bytes) -> bytes:
@@ -138,15 +134,10 @@ def open_record(key: bytes, kind: str, record_id: bytes, sealed: bytes) -> bytes
     bytes that are not a local record at all: :class:`MalformedError`.
     """
     reader = Reader(sealed, "local record", Tag.LOCAL_RECORD)
-    nonce = reader.fixed(NONCE_SIZE, "nonce")
-    ciphertext = reader.var(MAX_RECORD_SIZE + TAG_SIZE, "ciphertext")
+    nonce = reader.fixed(AEAD_NONCE_SIZE, "nonce")
+    ciphertext = reader.var(MAX_RECORD_SIZE + AEAD_TAG_SIZE, "ciphertext")
     reader.done()
-    try:
-        plaintext: bytes = _decrypt(ciphertext, _aad(kind, record_id), nonce, key)
-    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError,
-            nacl.exceptions.TypeError):
-        raise DecryptionError() from None
-    return plaintext
+    return aead_open(key, nonce, ciphertext, _aad(kind, record_id))
 
 
 # --- record contents -------------------------------------------------------------------------

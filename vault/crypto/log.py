@@ -8,23 +8,20 @@ Wire form of one entry (``Tag.LOG_ENTRY``, then the fields in this order)::
     author[32]        Ed25519 signing key of the member who wrote the entry
     timestamp_ms u64  author's clock, never earlier than the previous entry
     kind u8           an :class:`EntryKind`
-    body var          the kind's body (see :mod:`vault.crypto.log_entries`), at most 64 KiB
+    body var          the kind's body (see :mod:`vault.crypto.log_entries`)
     signature[64]     Sign(author, "vault/v1/log-entry", every byte above, header included)
 
 * entry hash = ``labelled_hash("vault/v1/log-entry-hash", raw entry bytes)``;
 * group id   = ``labelled_hash("vault/v1/group-id", raw genesis bytes)``, so the group id
   commits to the creator, a random 16-byte nonce and the first epoch's key commitment;
-* an encoded entry is at most 64 KiB (:data:`MAX_ENTRY_SIZE`).
+* an encoded entry is at most 64 KiB (:data:`~vault.crypto.limits.MAX_LOG_ENTRY_SIZE`).
 
 Decoding keeps the exact bytes (``raw``) and verifies the signature over them; entries
 are never re-encoded to be checked. Decoding checks only the bytes and the signature;
 whether the entry may follow the chain (and whether its author had the right to write
-it) is decided by :mod:`vault.crypto.group_state`.
+it) is decided by :mod:`vault.crypto.log_rules`.
 
-Epoch commitments: a commitment binds a group id, an epoch number and the epoch key
-(:func:`vault.crypto.epochs.epoch_commitment`). Epoch 0's commitment sits inside the
-genesis entry, whose hash *is* the group id, so it binds 32 zero bytes in place of the
-group id; :func:`commitment_group_id` gives the value to use for any epoch.
+The genesis entry commits to epoch 0's key (:mod:`vault.crypto.commitments`).
 
 Join proofs: a joiner who holds an invite secret signs, with the invite key,
 ``join_proof_message(group_id, invite_id, joiner)`` = ``group_id[32] || invite_id[16] ||
@@ -35,37 +32,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Final
 
 from vault.crypto import labels
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import Reader, Tag, Writer
 from vault.crypto.errors import MalformedError, TooLargeError
 from vault.crypto.identity import Identity, PublicIdentity
+from vault.crypto.limits import MAX_LOG_ENTRY_SIZE
 from vault.crypto.log_entries import (
-    COMMITMENT_SIZE,
     GROUP_NONCE_SIZE,
     INVITE_ID_SIZE,
-    MAX_METADATA_CIPHERTEXT,
-    AddBody,
-    AddRotateBody,
     CreateBody,
     EntryBody,
     EntryKind,
-    InviteBody,
-    InviteRevokeBody,
-    JoinBody,
-    LeaveBody,
-    MetadataBody,
-    RemoveBody,
-    Role,
-    RoleBody,
-    RotateBody,
     decode_body,
 )
 from vault.crypto.primitives import (
     HASH_SIZE,
     PUBLIC_KEY_SIZE,
     SIGNATURE_SIZE,
+    ZERO_HASH,
     RandomSource,
     default_clock,
     default_random,
@@ -75,41 +61,13 @@ from vault.crypto.primitives import (
     verify,
 )
 
-if TYPE_CHECKING:
-    from vault.crypto.group_state import GroupState
-
 __all__ = [
-    "COMMITMENT_SIZE",
-    "GROUP_NONCE_SIZE",
-    "INVITE_ID_SIZE",
-    "MAX_ENTRY_SIZE",
-    "MAX_METADATA_CIPHERTEXT",
-    "ZERO_HASH",
-    "AddBody",
-    "AddRotateBody",
-    "CreateBody",
-    "EntryBody",
-    "EntryKind",
-    "InviteBody",
-    "InviteRevokeBody",
-    "JoinBody",
-    "LeaveBody",
     "LogEntry",
-    "MetadataBody",
-    "RemoveBody",
-    "Role",
-    "RoleBody",
-    "RotateBody",
-    "commitment_group_id",
     "create_group",
     "group_id_of",
     "join_proof_message",
-    "new_entry",
     "sign_entry",
 ]
-
-MAX_ENTRY_SIZE: Final = 64 * 1024
-ZERO_HASH: Final = bytes(HASH_SIZE)
 
 
 def join_proof_message(group_id: bytes, invite_id: bytes, joiner: PublicIdentity) -> bytes:
@@ -117,11 +75,6 @@ def join_proof_message(group_id: bytes, invite_id: bytes, joiner: PublicIdentity
     if len(group_id) != HASH_SIZE or len(invite_id) != INVITE_ID_SIZE:
         raise ValueError("group id is 32 bytes and invite id 16 bytes")
     return group_id + invite_id + joiner.encode()
-
-
-def commitment_group_id(group_id: bytes, epoch: int) -> bytes:
-    """The group id an epoch commitment binds: zero bytes for epoch 0, else the group id."""
-    return ZERO_HASH if epoch == 0 else group_id
 
 
 @dataclass(frozen=True)
@@ -148,9 +101,9 @@ class LogEntry:
     @classmethod
     def decode(cls, data: bytes) -> LogEntry:
         """Decode strictly and verify the author's signature (:class:`SignatureError`)."""
-        if len(data) > MAX_ENTRY_SIZE:
+        if len(data) > MAX_LOG_ENTRY_SIZE:
             raise TooLargeError(
-                f"log entry is {len(data)} bytes; entries are at most {MAX_ENTRY_SIZE} bytes"
+                f"log entry is {len(data)} bytes; entries are at most {MAX_LOG_ENTRY_SIZE} bytes"
             )
         reader = Reader(data, "log entry", Tag.LOG_ENTRY)
         group_id = reader.fixed(HASH_SIZE, "group id")
@@ -163,7 +116,7 @@ class LogEntry:
             kind = EntryKind(kind_value)
         except ValueError:
             raise MalformedError(f"log entry: unknown entry kind {kind_value}") from None
-        body_bytes = reader.var(MAX_ENTRY_SIZE, "body")
+        body_bytes = reader.var(MAX_LOG_ENTRY_SIZE, "body")
         signed = reader.consumed()
         signature = reader.fixed(SIGNATURE_SIZE, "signature")
         reader.done()
@@ -189,7 +142,8 @@ def sign_entry(
 ) -> LogEntry:
     """Encode and sign an entry with every header field given (no rule is checked).
 
-    Use :func:`create_group` / :func:`new_entry`; this is their common core, public for
+    Use :func:`create_group` / :func:`vault.crypto.group_state.new_entry`; this is their
+    common core, public for
     tools and tests that must build entries a chain would refuse.
     """
     writer = (
@@ -205,9 +159,9 @@ def sign_entry(
     signed = writer.finish()
     signature = sign(author.sign_sk, labels.LOG_ENTRY_SIGNATURE, signed)
     raw = signed + signature
-    if len(raw) > MAX_ENTRY_SIZE:
+    if len(raw) > MAX_LOG_ENTRY_SIZE:
         raise TooLargeError(
-            f"log entry would be {len(raw)} bytes; entries are at most {MAX_ENTRY_SIZE} bytes"
+            f"log entry would be {len(raw)} bytes; entries are at most {MAX_LOG_ENTRY_SIZE} bytes"
         )
     return LogEntry(group_id, seq, prev_hash, author.sign_pk, timestamp_ms, body.KIND, body,
                     signature, raw)
@@ -221,30 +175,10 @@ def create_group(
     random: RandomSource = default_random,
 ) -> LogEntry:
     """The genesis entry of a new group, with *creator* as its owner and epoch 0 committed."""
-    from vault.crypto.epochs import epoch_commitment  # epochs imports group_state -> log
-
     commitment = epoch_commitment(commitment_group_id(ZERO_HASH, 0), 0, epoch_key)
     body = CreateBody(creator.public, draw(random, GROUP_NONCE_SIZE), commitment)
     timestamp = default_clock() if now_ms is None else now_ms
     return sign_entry(
         creator, body, group_id=ZERO_HASH, seq=0, prev_hash=ZERO_HASH, timestamp_ms=timestamp
-    )
-
-
-def new_entry(
-    state: GroupState, author: Identity, body: EntryBody, *, now_ms: int | None = None
-) -> LogEntry:
-    """Sign the entry that would follow *state* (it is validated when applied, not here).
-
-    The timestamp is ``max(now, state.timestamp_ms)`` so a slow clock never breaks the chain.
-    """
-    now = default_clock() if now_ms is None else now_ms
-    return sign_entry(
-        author,
-        body,
-        group_id=state.group_id,
-        seq=state.seq + 1,
-        prev_hash=state.head,
-        timestamp_ms=max(now, state.timestamp_ms),
     )
 

@@ -1,6 +1,6 @@
 """Membership-log entry kinds, roles and the body of each kind.
 
-Import these names from :mod:`vault.crypto.log`; this module only keeps ``log.py`` small.
+The entry itself (header, signature, hash) is :mod:`vault.crypto.log`, one layer up.
 
 A body is the kind-specific part of a log entry. It travels inside the entry as one
 ``var`` field and has no header of its own (the entry's ``kind`` byte says which body it
@@ -36,15 +36,17 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Final, TypeAlias
 
+from vault.crypto.commitments import COMMITMENT_SIZE
 from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer
 from vault.crypto.errors import MalformedError, TooLargeError
 from vault.crypto.identity import PublicIdentity
+from vault.crypto.limits import MAX_METADATA_ENVELOPE_SIZE
 from vault.crypto.primitives import HASH_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE
 
+GROUP_ID_SIZE: Final = HASH_SIZE
+"""A group id is the hash of the group's genesis entry."""
 INVITE_ID_SIZE: Final = 16
 GROUP_NONCE_SIZE: Final = 16
-COMMITMENT_SIZE: Final = HASH_SIZE
-MAX_METADATA_CIPHERTEXT: Final = 16 * 1024
 
 _IDENTITY_HEADER: Final = bytes((Tag.PUBLIC_IDENTITY, PROTOCOL_VERSION))
 
@@ -326,10 +328,10 @@ class MetadataBody(_Body):
     KIND: ClassVar[EntryKind] = EntryKind.METADATA
 
     def __post_init__(self) -> None:
-        if len(self.ciphertext) > MAX_METADATA_CIPHERTEXT:
+        if len(self.ciphertext) > MAX_METADATA_ENVELOPE_SIZE:
             raise TooLargeError(
                 f"encrypted metadata is {len(self.ciphertext)} bytes; "
-                f"at most {MAX_METADATA_CIPHERTEXT} fit in a log entry"
+                f"at most {MAX_METADATA_ENVELOPE_SIZE} fit in a log entry"
             )
 
     def write_to(self, writer: Writer) -> None:
@@ -339,7 +341,7 @@ class MetadataBody(_Body):
     def read_from(cls, reader: Reader) -> MetadataBody:
         subject = reader.opt_fixed(PUBLIC_KEY_SIZE, "subject")
         epoch = reader.u64("epoch")
-        return cls(subject, epoch, reader.var(MAX_METADATA_CIPHERTEXT, "metadata ciphertext"))
+        return cls(subject, epoch, reader.var(MAX_METADATA_ENVELOPE_SIZE, "metadata ciphertext"))
 
 
 EntryBody: TypeAlias = (

@@ -2,16 +2,77 @@
 
 :class:`StateBuilder` applies entries to plain dicts and is frozen once into a
 :class:`~vault.crypto.group_state.GroupState`, so verifying a log of 10,000 members is
-linear. Each rule validates completely before it changes anything.
+linear. Each rule validates completely before it changes anything. The entry points that
+drive it are in :mod:`vault.crypto.log_verify`.
 
-The rules, with the error each breach raises, are listed in :mod:`vault.crypto.group_state`.
+Rules (error class in brackets):
+
+Chain, for every entry after the genesis:
+  same group id as the genesis [ChainBrokenError]; ``seq == previous seq + 1``
+  [ChainBrokenError]; ``prev_hash == hash of the previous entry`` [ChainBrokenError];
+  timestamp not before the previous entry's [InvalidEntryError]; when the caller gives
+  ``now_ms``, timestamp at most 5 minutes ahead of it [InvalidEntryError]; CREATE only
+  as the genesis [InvalidEntryError]; the author is a current member, except in JOIN
+  [UnauthorizedEntryError]. Signatures are checked when decoding [SignatureError].
+
+Genesis: kind CREATE, seq 0, zero group id and predecessor hash [InvalidEntryError;
+ChainBrokenError for seq]; signed by the creator it names [UnauthorizedEntryError];
+hashes to the expected group id [GroupIdMismatchError]; with ``now_ms``, not more than
+5 minutes in the future [InvalidEntryError]. The creator becomes the owner; epoch 0
+starts with the body's commitment.
+
+Timestamps are the author's claim. The chain forbids going backwards and (given a
+clock) far into the future, but cannot stop an author backdating to the previous
+entry's time; the relay bounds timestamps against its own clock when it accepts an
+append.
+
+Roles, highest first: OWNER > ADMIN > MODERATOR > MEMBER. Moderators have no log rights
+beyond a member's (moderation acts on posts). "Admin" below means admin or owner.
+
+* INVITE (admin): invite id unused in this group [InvalidEntryError];
+  1 <= max_uses <= 10,000 [InvalidEntryError]; expires after the entry's timestamp
+  [InvalidEntryError].
+* INVITE_REVOKE (admin): the invite exists [UnknownInviteError] and is not already
+  revoked [InviteRevokedError].
+* JOIN (the joiner, author == joiner): joiner is not a current member and was never
+  one (a removed or departed key can never come back; a person rejoins with a fresh
+  identity) [InvalidEntryError]; invite checks (below); the invite does not require
+  approval [UnauthorizedEntryError]. Joins as MEMBER.
+* ADD (admin): the role is at most the author's own and only an owner adds admins or
+  owners [UnauthorizedEntryError]; same "new key" rule as JOIN [InvalidEntryError];
+  invite id and proof both present or both absent [InvalidEntryError]; with an invite,
+  the invite checks (any invite, approval or not); without one, a direct add.
+* ADD_ROTATE (admin): every ADD rule, then ``new_epoch == epoch + 1``
+  [InvalidEntryError]. Admits the member and starts the new epoch at the same entry
+  (clearing ``rotation_pending``): how an admin admits someone who must read nothing
+  written before (history "none"), in one step that cannot half-happen.
+* Invite checks: the invite exists [UnknownInviteError], is not revoked
+  [InviteRevokedError], the entry's timestamp is before its expiry [InviteExpiredError],
+  ``uses < max_uses`` [InviteExhaustedError], and the proof verifies
+  ``Sign(invite key, "vault/v1/join-proof", group_id || invite_id || joiner)``
+  [SignatureError]. A successful JOIN/ADD uses the invite once.
+* REMOVE (admin): the target is a current member [InvalidEntryError] and not the author
+  (leave instead) [InvalidEntryError]; removing an admin or owner needs an owner
+  [UnauthorizedEntryError]; ``new_epoch == epoch + 1`` [InvalidEntryError]. Starts the
+  new epoch with the body's commitment and clears ``rotation_pending``.
+* LEAVE (any member): not the last owner [InvalidEntryError]. Sets ``rotation_pending``:
+  the leaver cannot rotate for the others, so an admin's ROTATE starts the next epoch.
+* ROLE (admin): the target is a current member [InvalidEntryError] and the role changes
+  [InvalidEntryError]; the new role is at most the author's own, and only an owner
+  changes the role of an admin or owner or makes one [UnauthorizedEntryError]; the last
+  owner cannot be demoted [InvalidEntryError]. (Members may change their own role only
+  within these rules, e.g. an owner stepping down while another owner remains.)
+* ROTATE (admin): ``new_epoch == epoch + 1`` [InvalidEntryError]; clears
+  ``rotation_pending``.
+* METADATA: subject None (the group's metadata) needs an admin; otherwise the subject
+  must be the author (a member's own profile) [UnauthorizedEntryError]; the epoch is the
+  current one [InvalidEntryError], so members removed before it cannot read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Final
 
 from vault.crypto import labels
 from vault.crypto.errors import (
@@ -28,8 +89,9 @@ from vault.crypto.errors import (
 )
 from vault.crypto.group_state import GroupState, InviteState, Member, RoleHistory
 from vault.crypto.identity import PublicIdentity
-from vault.crypto.log import (
-    ZERO_HASH,
+from vault.crypto.limits import MAX_FUTURE_SKEW_MS, MAX_INVITE_USES
+from vault.crypto.log import LogEntry, group_id_of, join_proof_message
+from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
@@ -37,20 +99,14 @@ from vault.crypto.log import (
     InviteRevokeBody,
     JoinBody,
     LeaveBody,
-    LogEntry,
     MetadataBody,
     RemoveBody,
     Role,
     RoleBody,
     RotateBody,
-    group_id_of,
-    join_proof_message,
 )
 from vault.crypto.metadata import check_metadata_envelope
-from vault.crypto.primitives import verify
-
-MAX_FUTURE_SKEW_MS: Final = 5 * 60 * 1000
-MAX_INVITE_USES: Final = 10_000
+from vault.crypto.primitives import ZERO_HASH, verify
 
 
 def decode_entry(raw: bytes, position: int) -> LogEntry:

@@ -38,33 +38,31 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
-import nacl.bindings
-import nacl.exceptions
-
 from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer
 from vault.crypto.epochs import metadata_key
-from vault.crypto.errors import (
-    DecryptionError,
-    MalformedError,
-    MetadataError,
-    TooLargeError,
+from vault.crypto.errors import MalformedError, MetadataError, TooLargeError
+from vault.crypto.limits import (
+    MAX_DESCRIPTION,
+    MAX_DISPLAY_NAME,
+    MAX_GROUP_NAME,
+    MAX_METADATA_ENVELOPE_SIZE,
+    MAX_RULES,
 )
-from vault.crypto.log_entries import MAX_METADATA_CIPHERTEXT
 from vault.crypto.padding import bucket_size, is_bucket, pad_to, unpad
-from vault.crypto.primitives import PUBLIC_KEY_SIZE, RandomSource, default_random, draw
+from vault.crypto.primitives import (
+    AEAD_NONCE_SIZE,
+    AEAD_TAG_SIZE,
+    PUBLIC_KEY_SIZE,
+    RandomSource,
+    aead_open,
+    aead_seal,
+    default_random,
+    draw,
+)
 
-MAX_GROUP_NAME: Final = 128
-MAX_DESCRIPTION: Final = 4096
-MAX_RULES: Final = 8192
-MAX_DISPLAY_NAME: Final = 64
-NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
-ENVELOPE_OVERHEAD: Final = 2 + NONCE_SIZE + 4 + TAG_SIZE
-MAX_ENVELOPE: Final = MAX_METADATA_CIPHERTEXT
+ENVELOPE_OVERHEAD: Final = 2 + AEAD_NONCE_SIZE + 4 + AEAD_TAG_SIZE
 _NO_SUBJECT: Final = bytes(PUBLIC_KEY_SIZE)
 _U64 = struct.Struct(">Q")
-_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
-_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
 # Code points a name may not hold: exactly the characters of Unicode 14.0's categories Cc
 # (controls, U+0085 included), Cf (format: bidi controls, zero-width characters, soft
@@ -246,21 +244,25 @@ def seal_metadata(
         raise ValueError("group metadata has no subject; a member profile needs one")
     plaintext = value.encode()
     total = bucket_size(len(plaintext) + ENVELOPE_OVERHEAD)
-    if total > MAX_ENVELOPE:
-        raise TooLargeError(f"encrypted metadata would exceed {MAX_ENVELOPE} bytes")
+    if total > MAX_METADATA_ENVELOPE_SIZE:
+        raise TooLargeError(
+            f"encrypted metadata would exceed {MAX_METADATA_ENVELOPE_SIZE} bytes"
+        )
     padded = pad_to(plaintext, total - ENVELOPE_OVERHEAD)
-    nonce = draw(random, NONCE_SIZE)
+    nonce = draw(random, AEAD_NONCE_SIZE)
     key = metadata_key(epoch_key, group_id, epoch)
-    ciphertext: bytes = _encrypt(padded, _aad(group_id, epoch, subject), nonce, key)
-    return Writer(Tag.METADATA_ENVELOPE).fixed(nonce, NONCE_SIZE).var(ciphertext).finish()
+    ciphertext = aead_seal(key, nonce, padded, _aad(group_id, epoch, subject))
+    return Writer(Tag.METADATA_ENVELOPE).fixed(nonce, AEAD_NONCE_SIZE).var(ciphertext).finish()
 
 
 def _split_envelope(data: bytes) -> tuple[bytes, bytes]:
-    if len(data) > MAX_ENVELOPE:
-        raise MalformedError(f"metadata envelope: larger than {MAX_ENVELOPE} bytes")
+    if len(data) > MAX_METADATA_ENVELOPE_SIZE:
+        raise MalformedError(
+            f"metadata envelope: larger than {MAX_METADATA_ENVELOPE_SIZE} bytes"
+        )
     reader = Reader(data, "metadata envelope", Tag.METADATA_ENVELOPE)
-    nonce = reader.fixed(NONCE_SIZE, "nonce")
-    ciphertext = reader.var(MAX_ENVELOPE, "ciphertext")
+    nonce = reader.fixed(AEAD_NONCE_SIZE, "nonce")
+    ciphertext = reader.var(MAX_METADATA_ENVELOPE_SIZE, "ciphertext")
     reader.done()
     if not is_bucket(len(data)):
         raise MalformedError("metadata envelope: not one of the padded sizes")
@@ -282,10 +284,7 @@ def open_metadata(
     """
     nonce, ciphertext = _split_envelope(data)
     key = metadata_key(epoch_key, group_id, epoch)
-    try:
-        padded: bytes = _decrypt(ciphertext, _aad(group_id, epoch, subject), nonce, key)
-    except nacl.exceptions.CryptoError:
-        raise DecryptionError() from None
+    padded = aead_open(key, nonce, ciphertext, _aad(group_id, epoch, subject))
     plaintext = unpad(padded)
     expected_tag = Tag.GROUP_METADATA if subject is None else Tag.MEMBER_PROFILE
     if plaintext[:2] != bytes((expected_tag, PROTOCOL_VERSION)):

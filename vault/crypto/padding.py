@@ -2,9 +2,9 @@
 
 Plaintext is padded with ISO/IEC 7816-4 padding (``0x80`` then zeros, exactly what
 libsodium's ``sodium_pad`` produces) to a *bucket*: the smallest power of two that is at
-least one byte longer than the data, never below :data:`MIN_BUCKET` (256 bytes), never
-above :data:`MAX_BUCKET` (64 KiB). The relay therefore learns only which bucket a post or a
-profile falls into, not its length.
+least one byte longer than the data, never below ``MIN_BUCKET`` (256 bytes), never
+above ``MAX_BUCKET`` (64 KiB; both in :mod:`vault.crypto.limits`). The relay therefore
+learns only which bucket a post or a profile falls into, not its length.
 
 :func:`pad_to` / :func:`unpad` also serve objects whose *total* wire size is what lands
 on a bucket (see :mod:`vault.crypto.metadata`), and attachments, which have buckets of
@@ -16,11 +16,7 @@ from __future__ import annotations
 from typing import Final
 
 from vault.crypto.errors import DecryptionError, TooLargeError
-
-MIN_BUCKET: Final = 256
-MAX_BUCKET: Final = 64 * 1024
-MAX_PADDABLE: Final = MAX_BUCKET - 1
-"""Longest input :func:`pad` accepts (padding always adds at least one byte)."""
+from vault.crypto.limits import MAX_BUCKET, MAX_PADDABLE, MIN_BUCKET
 
 # Padding is done inline rather than through ``nacl.bindings.sodium_pad`` /
 # ``sodium_unpad``: the bytes are identical (the tests compare against libsodium on every

@@ -33,13 +33,15 @@ from typing import Final, TypeAlias
 from vault.crypto.attachments import Attachment
 from vault.crypto.encoding import PROTOCOL_VERSION, U64_MAX, Reader, Tag, Writer
 from vault.crypto.errors import MalformedError, PostError, TooLargeError
+from vault.crypto.limits import (
+    MAX_ATTACHMENTS,
+    MAX_CONTENT_WARNING,
+    MAX_REACTION,
+    MAX_REFS,
+    MAX_TEXT,
+)
 
 POST_ID_SIZE: Final = 16
-MAX_REFS: Final = 64
-MAX_TEXT: Final = 32 * 1024
-MAX_REACTION: Final = 64
-MAX_CONTENT_WARNING: Final = 512
-MAX_ATTACHMENTS: Final = 16
 
 _BODY_FIXED = struct.Struct(">BB32s32sQ16sQQ32sQB")
 _BODY_FIXED_AFTER_HEADER: Final = _BODY_FIXED.size - 2

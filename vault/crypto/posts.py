@@ -35,21 +35,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Final
 
-import nacl.bindings
-import nacl.exceptions
-
 from vault.crypto import labels
-from vault.crypto.attachments import (
-    MAX_ATTACHMENT_SIZE,
-    Attachment,
-    decrypt_attachment,
-    encrypt_attachment,
-    make_attachment,
-)
 from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag
 from vault.crypto.epochs import post_key
 from vault.crypto.errors import (
-    DecryptionError,
     EpochStaleError,
     MalformedError,
     NotAMemberError,
@@ -58,53 +47,40 @@ from vault.crypto.errors import (
     TooLargeError,
     UnknownLogHeadError,
 )
-from vault.crypto.padding import MAX_BUCKET, is_bucket, pad, unpad
+from vault.crypto.limits import MAX_BUCKET
+from vault.crypto.padding import is_bucket, pad, unpad
 from vault.crypto.post_body import (
-    MAX_ATTACHMENTS,
-    MAX_CONTENT_WARNING,
-    MAX_REACTION,
-    MAX_REFS,
-    MAX_TEXT,
     POST_ID_SIZE,
     PostBody,
-    PostKind,
 )
-from vault.crypto.primitives import SIGNATURE_SIZE, RandomSource, default_random, draw, verify
+from vault.crypto.primitives import (
+    AEAD_NONCE_SIZE,
+    AEAD_TAG_SIZE,
+    SIGNATURE_SIZE,
+    RandomSource,
+    aead_open,
+    aead_seal,
+    default_random,
+    draw,
+    verify,
+)
 
 if TYPE_CHECKING:
     from vault.crypto.group_state import GroupState
     from vault.crypto.identity import Identity
 
 __all__ = [
-    "MAX_ATTACHMENTS",
-    "MAX_ATTACHMENT_SIZE",
-    "MAX_CONTENT_WARNING",
-    "MAX_REACTION",
-    "MAX_REFS",
-    "MAX_TEXT",
-    "POST_ID_SIZE",
-    "Attachment",
     "OpenedPost",
-    "PostBody",
     "PostEnvelope",
-    "PostKind",
     "check_can_post",
-    "decrypt_attachment",
-    "encrypt_attachment",
-    "make_attachment",
     "open_post",
     "seal_post",
 ]
-
-NONCE_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-TAG_SIZE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 _ENVELOPE_FIXED = struct.Struct(">BB32sQ16sQ32s")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _NO_EXPIRY: Final = b"\x00"
-_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
-_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
 
 @dataclass(frozen=True)
@@ -122,7 +98,7 @@ class PostEnvelope:
 
     def __post_init__(self) -> None:
         if (len(self.group_id) != 32 or len(self.post_id) != POST_ID_SIZE
-                or len(self.log_head) != 32 or len(self.nonce) != NONCE_SIZE):
+                or len(self.log_head) != 32 or len(self.nonce) != AEAD_NONCE_SIZE):
             raise ValueError("post envelope: group id and log head are 32 bytes, post id 16, "
                              "nonce 24")
 
@@ -145,10 +121,10 @@ class PostEnvelope:
         log_head = reader.fixed(32, "log head")
         expires_at_ms = reader.opt_u64("expiry")
         header = reader.consumed()
-        nonce = reader.fixed(NONCE_SIZE, "nonce")
-        ciphertext = reader.var(MAX_BUCKET + TAG_SIZE, "ciphertext")
+        nonce = reader.fixed(AEAD_NONCE_SIZE, "nonce")
+        ciphertext = reader.var(MAX_BUCKET + AEAD_TAG_SIZE, "ciphertext")
         reader.done()
-        if not is_bucket(len(ciphertext) - TAG_SIZE):
+        if not is_bucket(len(ciphertext) - AEAD_TAG_SIZE):
             raise MalformedError("post envelope: ciphertext is not one of the padded sizes")
         envelope = cls(group_id, epoch, post_id, log_seq, log_head, expires_at_ms, nonce,
                        ciphertext)
@@ -215,11 +191,11 @@ def seal_post(
         raise PostError("post body names another author than the identity sealing it")
     signed = body.encode()
     plaintext = pad(signed + author.sign(labels.POST_SIGNATURE, signed))
-    nonce = draw(random, NONCE_SIZE)
+    nonce = draw(random, AEAD_NONCE_SIZE)
     group_id, epoch = body.group_id, body.epoch
     header = _envelope_header(group_id, epoch, body.post_id, body.log_seq, body.log_head,
                               body.expires_at_ms)
-    ciphertext = _encrypt(plaintext, header, nonce, post_key(epoch_key, group_id, epoch))
+    ciphertext = aead_seal(post_key(epoch_key, group_id, epoch), nonce, plaintext, header)
     envelope = PostEnvelope(group_id, epoch, body.post_id, body.log_seq, body.log_head,
                             body.expires_at_ms, nonce, ciphertext)
     envelope.__dict__["header"] = header
@@ -237,12 +213,7 @@ def open_post(envelope: PostEnvelope, epoch_key: bytes, state: GroupState) -> Op
     if envelope.group_id != state.group_id:
         raise PostError("post belongs to another group")
     key = post_key(epoch_key, envelope.group_id, envelope.epoch)
-    try:
-        padded: bytes = _decrypt(envelope.ciphertext, envelope.header, envelope.nonce, key)
-    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError,
-            nacl.exceptions.TypeError):
-        raise DecryptionError() from None
-    plaintext = unpad(padded)
+    plaintext = unpad(aead_open(key, envelope.nonce, envelope.ciphertext, envelope.header))
     signed = plaintext[:-SIGNATURE_SIZE]
     signature = plaintext[-SIGNATURE_SIZE:]
     try:

@@ -4,6 +4,9 @@
 * ``derive_key``: keyed BLAKE2b (the construction behind libsodium's ``crypto_kdf``)
   with the parent key as the key and ``frame(label) || context`` as the message.
 * ``sign`` / ``verify``: Ed25519 over ``frame(label) || message``.
+* ``aead_seal`` / ``aead_open``: XChaCha20-Poly1305-IETF, the one AEAD every sealed object
+  uses (posts, metadata, attachments, keystore, local records); any failure to open is the
+  one opaque :class:`~vault.crypto.errors.DecryptionError`.
 
 ``frame(label)`` is ``u8 len(label) || label``. Randomness and time are parameters
 everywhere (``RandomSource`` / ``Clock``), defaulting to the real ones.
@@ -13,12 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Final
 
 import nacl.bindings
 import nacl.exceptions
 import nacl.utils
 
-from vault.crypto.errors import SignatureError
+from vault.crypto.errors import DecryptionError, SignatureError
 
 RandomSource = Callable[[int], bytes]
 """Returns *n* uniformly random bytes. Default: :func:`nacl.utils.random`."""
@@ -30,9 +34,16 @@ KEY_SIZE = 32
 HASH_SIZE = 32
 SIGNATURE_SIZE = 64
 PUBLIC_KEY_SIZE = 32
+ZERO_HASH: Final = bytes(HASH_SIZE)
+"""All zero: the group id and predecessor hash of a genesis entry, which has neither."""
+AEAD_NONCE_SIZE: Final[int] = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+AEAD_TAG_SIZE: Final[int] = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
+SEALED_BOX_OVERHEAD: Final[int] = nacl.bindings.crypto_box_SEALBYTES
 
 default_random: RandomSource = nacl.utils.random
 _blake2b = nacl.bindings.crypto_generichash_blake2b_salt_personal
+_aead_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
+_aead_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
 
 def draw(random: RandomSource, size: int) -> bytes:
@@ -74,6 +85,23 @@ def sign(secret_key: bytes, label: bytes, message: bytes) -> bytes:
     """
     signed: bytes = nacl.bindings.crypto_sign(frame(label) + message, secret_key)
     return signed[:SIGNATURE_SIZE]
+
+
+def aead_seal(key: bytes, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """``ciphertext || tag`` of *plaintext* under *key* (32 bytes) and *nonce* (24 bytes, drawn
+    by the caller through :func:`draw`), authenticating *associated_data* too."""
+    ciphertext: bytes = _aead_encrypt(plaintext, associated_data, nonce, key)
+    return ciphertext
+
+
+def aead_open(key: bytes, nonce: bytes, ciphertext: bytes, associated_data: bytes) -> bytes:
+    """The plaintext of :func:`aead_seal`'s output, or :class:`DecryptionError` for every
+    cause (wrong key, nonce or associated data, altered or truncated bytes): no oracle."""
+    try:
+        plaintext: bytes = _aead_decrypt(ciphertext, associated_data, nonce, key)
+    except nacl.exceptions.CryptoError:  # PyNaCl's ValueError and TypeError included
+        raise DecryptionError() from None
+    return plaintext
 
 
 def verify(public_key: bytes, label: bytes, message: bytes, signature: bytes, what: str) -> None:

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 from vault.crypto.attachments import Attachment
 from vault.crypto.errors import EquivocationError, UnknownLogHeadError
-from vault.crypto.log import Role
-from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, open_post
+from vault.crypto.log_entries import Role
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import OpenedPost, PostEnvelope, open_post
 
 if TYPE_CHECKING:
     from vault.crypto.group_state import GroupState

@@ -13,9 +13,10 @@ See ``clients/python/README.md`` for the guide. Everything cryptographic happens
 
 from vault.crypto.invites import normalize_relay_url
 from vault_client import errors, events
+from vault_client._internal.home import default_home, has_keystore, wipe_home
 from vault_client._internal.strength import passphrase_strength
 from vault_client.aio import AsyncClient
-from vault_client.client import Client, default_home, has_keystore, wipe_home
+from vault_client.client import Client
 from vault_client.errors import (
     ForkError,
     NameTakenError,

@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 
 from vault.crypto.encoding import b64encode
-from vault_client._internal.transport import events_page
+from vault.crypto.primitives import default_clock
+from vault_client._internal import waiting
+from vault_client._internal.keys import PassphraseSource
+from vault_client._internal.refs import GroupRef
+from vault_client._internal.transport import EventsPage, events_page
 from vault_client.client import Client
 from vault_client.errors import AuthError, RelayUnreachableError
-from vault_client.types import SyncReport
+from vault_client.types import RetryNotice, SyncReport
 
 __all__ = ["AsyncClient"]
 
@@ -37,12 +41,26 @@ _USER_AGENT = "vault-client/0.1 (async)"
 
 
 class AsyncClient:
-    """A :class:`Client` for ``asyncio`` (same arguments). Use ``async with``, or
+    """A :class:`Client` for ``asyncio``: the same arguments, and *async_transport* for
+    the long-polls (see the module documentation). Use ``async with``, or
     ``await client.close()``."""
 
-    def __init__(self, *args: Any, async_transport: httpx.AsyncBaseTransport | None = None,
-                 **kwargs: Any) -> None:
-        self.sync_client = Client(*args, **kwargs)
+    def __init__(
+        self,
+        passphrase: PassphraseSource,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        relay_url: str | None = None,
+        timeout: float = 30.0,
+        retry_for: float = 20.0,
+        clock: Callable[[], int] = default_clock,
+        transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.sync_client = Client(passphrase, home=home, relay_url=relay_url, timeout=timeout,
+                                  retry_for=retry_for, clock=clock, transport=transport,
+                                  on_retry=on_retry)
         """The synchronous client underneath (for code that is not async)."""
         self._http = httpx.AsyncClient(headers={"User-Agent": _USER_AGENT},
                                        follow_redirects=False, transport=async_transport)
@@ -68,20 +86,22 @@ class AsyncClient:
 
         return run
 
-    async def wait(self, group: Any, timeout: float = 25.0) -> SyncReport:
+    async def wait(self, group: GroupRef, timeout: float = 25.0) -> SyncReport:
         """As :meth:`Client.wait`, with the long-poll awaited rather than held in a thread."""
-        client = self.sync_client
-        deadline = time.monotonic() + max(0.0, min(30.0, timeout))
+        # The two halves of the synchronous wait (vault_client._internal.waiting), each in
+        # a worker thread under the client's lock; the long-poll between them is awaited.
+        device, lock = self.sync_client._device, self.sync_client._lock
+        deadline = waiting.Deadline.after(timeout)
         while True:
-            target = await asyncio.to_thread(client._wait_target, group)
-            remaining = max(0, int(deadline - time.monotonic()))
-            page = await self._events(target, remaining)
-            last = remaining == 0 or time.monotonic() >= deadline
-            report = await asyncio.to_thread(client._after_wait, group, page, last)
+            target = await asyncio.to_thread(waiting.target, device, lock, group)
+            seconds = deadline.seconds_left()
+            page = await self._events(target, seconds)
+            last = seconds == 0 or deadline.passed()
+            report = await asyncio.to_thread(waiting.after, device, lock, group, page, last)
             if report is not None:
                 return report
 
-    async def _events(self, target: Any, timeout: int) -> Any:
+    async def _events(self, target: waiting.WaitTarget, timeout: int) -> EventsPage:
         """One ``GET /events`` long-poll, checked as the synchronous transport checks it."""
         transport = target.transport
         base = transport.relay_url

@@ -23,10 +23,9 @@ from vault.crypto.errors import (
     JoinDeniedError,
     JoinPendingError,
     UnknownReferenceError,
-    VaultError,
 )
-from vault.crypto.log import Role
-from vault.crypto.posts import PostKind
+from vault.crypto.log_entries import Role
+from vault.crypto.post_body import PostKind
 from vault.crypto.primitives import default_clock
 from vault_client import events as ev
 from vault_client._internal import (
@@ -40,25 +39,22 @@ from vault_client._internal import (
     rotation,
     saving,
     sync_io,
+    waiting,
 )
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.home import (
-    default_home,
     destroy_home,
-    has_keystore,
     home_path,
     lock_home,
     unlock_home,
     upgrade_lock,
-    wipe_home,
 )
 from vault_client._internal.keys import Passphrase, PassphraseSource
 from vault_client._internal.qr import decode_invite_image
 from vault_client._internal.refs import GroupRef, InviteRef, MemberRef, PostRef
 from vault_client._internal.strength import require_strong
-from vault_client._internal.sync import GroupView
-from vault_client._internal.transport import EventsPage
 from vault_client.types import (
     AttachmentInfo,
     GroupInfo,
@@ -76,16 +72,18 @@ from vault_client.types import (
     Thread,
 )
 
-__all__ = ["Client", "default_home", "has_keystore", "wipe_home"]
+__all__ = ["Client"]
 
 
 
 class Client:
     """A member's device: keys in an encrypted keystore, a local store, any number of groups.
 
-    Synchronous and thread-safe (one lock serialises calls; :meth:`wait` releases it while it
-    waits on the relay). Open it once and keep it: opening unlocks the keystore, which is
-    deliberately slow (Argon2id). Use it as a context manager, or call :meth:`close`.
+    Synchronous and thread-safe: one lock serialises calls, and each call is done whole
+    under it (a :meth:`delete` is checked, sent and erased from the relay with no other
+    call in between); only :meth:`wait` lets go of it, while the relay holds its long-poll
+    open. Open it once and keep it: opening unlocks the keystore, which is deliberately
+    slow (Argon2id). Use it as a context manager, or call :meth:`close`.
 
     :param passphrase: the keystore passphrase, or a callable that returns it (called once,
         when first needed). It is never logged and never put in an exception. Creating a
@@ -95,6 +93,9 @@ class Client:
         the platform's user data directory). Created with owner-only permissions.
     :param relay_url: the relay new groups are created on (joining uses the invite's relay).
     :param timeout: seconds for one HTTP request.
+    :param clock: the time now, in milliseconds since the Unix epoch (default: the system
+        clock): how this device dates what it writes and checks expiries and the log's
+        timestamps (for tests).
     :param retry_for: how long requests that are safe to repeat are retried while a relay
         is unreachable, in seconds.
     :param on_retry: called (with a :class:`RetryNotice`: the relay, the seconds left) each
@@ -118,8 +119,15 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[RetryNotice], None] | None = None,
     ) -> None:
-        """Open the device in *home* (creating its keystore, under *passphrase*, when there
-        is none): see the class documentation for each parameter."""
+        """Open the device in *home*: unlock its keystore with *passphrase* (or create one
+        under it when there is none) and open its local store, bringing a store an older
+        version of Vault wrote up to date. See the class documentation for each parameter.
+
+        Raises :class:`KeystoreLockedError` for a wrong passphrase,
+        :class:`PassphraseRejectedError` for a new keystore's passphrase that is too easy to
+        guess, and :class:`LocalStoreError` when the local store is damaged, belongs to
+        another keystore or was written by a newer version of Vault (update Vault), or
+        while the home is being wiped."""
         self.home = home_path(home)
         os.makedirs(self.home, mode=0o700, exist_ok=True)
         self.relay_url = None if relay_url is None else V.relay_address(relay_url)
@@ -485,11 +493,7 @@ class Client:
         drop its content; the relay erases its ciphertext, its edits' and its attachments."""
         target = refs.post_id(post)
         with self._lock:
-            posting.check_delete(self._device.member_view(group), target)
-        posted = self._publish(group, PostKind.DELETE, (target,), "", None, None, ())
-        with self._lock:
-            posting.erase(self._device, self._device.member_view(group), target)
-        return posted
+            return posting.delete(self._device, self._device.member_view(group), target)
 
     def _publish(self, group: GroupRef, kind: PostKind, refs: tuple[bytes, ...], text: str,
                  warning: str | None, expires_in: timedelta | float | None,
@@ -559,49 +563,14 @@ class Client:
         forked...) has :attr:`SyncReport.error` set instead of stopping the others.
         """
         with self._lock:
-            device = self._device
-            device.check_open()
-            if group is not None:
-                return [sync_io.sync_group(device, device.view(group))]
-            reports = []
-            for row in device.store.groups():
-                if row.status not in ("member", "pending", "creating"):
-                    continue
-                view = device.view(row.group_id)
-                try:
-                    reports.append(sync_io.sync_group(device, view))
-                except VaultError as error:  # this group only: the others still sync
-                    reports.append(sync_io.failed_report(device, view, error))
-            return reports
+            self._device.check_open()
+            if group is None:
+                return sync_io.sync_all(self._device)
+            return [sync_io.sync_group(self._device, self._device.view(group))]
 
     def wait(self, group: GroupRef, timeout: float = 25.0) -> SyncReport:
         """Wait (long-poll, up to *timeout* seconds, at most 30) until something this
         device has not seen happens in the group, then sync it. Releases the client's lock
         while waiting. Returns the sync's report (no events when nothing came in time)."""
-        deadline = time.monotonic() + max(0.0, min(30.0, timeout))
-        while True:
-            target = self._wait_target(group)
-            remaining = max(0, int(deadline - time.monotonic()))
-            page = target.transport.events(target.auth, target.cursor, remaining)
-            report = self._after_wait(group, page, remaining == 0 or
-                                      time.monotonic() >= deadline)
-            if report is not None:
-                return report
-
-    # (the two halves of a wait, shared with vault_client.aio.AsyncClient)
-
-    def _wait_target(self, group: GroupRef) -> sync_io.WaitTarget:
-        with self._lock:
-            view = self._device.member_view(group)
-            return sync_io.WaitTarget(self._device.transport(view.relay_url),
-                                      self._device.auth(view), sync_io.event_cursor(view))
-
-    def _after_wait(self, group: GroupRef, page: EventsPage, last: bool) -> SyncReport | None:
-        """Sync if the page holds news (or this was the last round), else None."""
-        with self._lock:
-            view = self._device.member_view(group)
-            news = sync_io.news(view, page)
-            sync_io.save_event_cursor(self._device, view, page.cursor)
-            if news or last:
-                return sync_io.sync_group(self._device, view)
-            return None
+        # (the lock is taken inside: a wait must not hold it while the relay keeps the poll)
+        return waiting.wait(self._device, self._lock, group, timeout)

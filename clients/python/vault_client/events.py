@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
 from vault_client.types import PostView
 
 __all__ = [

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vault_client import events as ev
+from vault_client._internal.refs import GroupRef
 from vault_client.errors import NotPermittedError
 from vault_client.types import JoinRequestInfo, PostView, SyncReport
 
@@ -43,7 +44,7 @@ H = TypeVar("H", bound=Callable[..., Any])
 class Handlers:
     """What to do when something happens in one group (see the module documentation)."""
 
-    def __init__(self, client: Client | AsyncClient, group: Any, *,
+    def __init__(self, client: Client | AsyncClient, group: GroupRef, *,
                  wait_timeout: float = 25.0) -> None:
         # (Any: the same calls answer values on a Client and awaitables on an AsyncClient)
         self.client: Any = client

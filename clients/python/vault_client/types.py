@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from vault.crypto.attachments import Attachment
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
 
 __all__ = [
     "AttachmentInfo",

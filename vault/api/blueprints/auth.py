@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import delete
 
 from vault.api.blueprints.common import ID16, NO_SYNC, group_id_param
@@ -20,6 +20,7 @@ from vault.api.db import affected, db, write_txn
 from vault.api.models import AuthChallenge, Group, InviteRow, MemberRow, SessionRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import ChallengeRequest, ChallengeResponse, SessionRequest, SessionResponse
+from vault.api.services import services
 from vault.api.util import decode_id, now_ms
 from vault.crypto.auth import (
     CHALLENGE_SIZE,
@@ -88,7 +89,7 @@ def challenge(call: Call, gid: str) -> Any:
     _check_subject(group_id, kind, subject)
     now = now_ms()
     value = new_challenge()
-    expires = now + int(current_app.config["VAULT_CHALLENGE_TTL_S"]) * 1000
+    expires = now + services().settings.challenge_ttl_s * 1000
     with write_txn() as session:
         session.execute(delete(AuthChallenge).where(AuthChallenge.expires_at_ms <= now),
                         execution_options=NO_SYNC)
@@ -125,7 +126,7 @@ def session(call: Call, gid: str) -> Any:
             tx.execute(delete(AuthChallenge).where(*match), execution_options=NO_SYNC)
         raise AuthError("the challenge signature does not verify for this key") from None
     token = new_session_token()
-    expires = now + int(current_app.config["VAULT_SESSION_TTL_S"]) * 1000
+    expires = now + services().settings.session_ttl_s * 1000
     with write_txn() as tx:
         consumed = affected(tx.execute(
             delete(AuthChallenge).where(*match, AuthChallenge.expires_at_ms > now),

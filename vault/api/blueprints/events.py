@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import select
 
 from vault.api.authn import authenticate
@@ -22,7 +22,8 @@ from vault.api.db import db
 from vault.api.models import Group, LogEntryRow, PostRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import EventsQuery, EventsResponse
-from vault.api.util import EventBell, cursor_text, now_ms, parse_cursor
+from vault.api.services import services
+from vault.api.util import cursor_text, now_ms, parse_cursor
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import NotFoundError
 
@@ -79,8 +80,9 @@ def events(call: Call, gid: str) -> Any:
     group_id = group_id_param(gid)
     authenticate(group_id)
     after = parse_cursor(call.query.after)
-    bell: EventBell = current_app.extensions["vault_events"]
-    poll = max(0.05, int(current_app.config["VAULT_EVENTS_POLL_MS"]) / 1000)
+    relay = services()
+    bell = relay.events
+    poll = max(0.05, relay.settings.events_poll_ms / 1000)
     deadline = time.monotonic() + call.query.timeout
     while True:
         generation = bell.generation

@@ -38,7 +38,7 @@ from vault.crypto.errors import (
     InvalidRequestError,
     MalformedError,
 )
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
 
 bp = Blueprint("grants", __name__, url_prefix="/v1/groups")
 

@@ -29,6 +29,7 @@ from vault.api.schemas import (
     GroupResponse,
     LogQuery,
     LogResponse,
+    json_body_limit,
 )
 from vault.api.state import load_state, remember, sync_derived
 from vault.api.util import MAX_PAST_SKEW_MS, cursor_text, decode_b64, now_ms, ring_events
@@ -39,13 +40,14 @@ from vault.crypto.errors import (
     LogConflictError,
     LogEntryStaleError,
 )
-from vault.crypto.group_state import apply_entry, genesis_state
-from vault.crypto.log import EntryKind, LogEntry, group_id_of
+from vault.crypto.log import LogEntry, group_id_of
+from vault.crypto.log_entries import EntryKind
+from vault.crypto.log_verify import apply_entry, genesis_state
 
 bp = Blueprint("groups", __name__, url_prefix="/v1/groups")
 
 LOG_PAGE_BYTES = 4 * 1024 * 1024
-ENTRY_BODY_LIMIT = MAX_ENTRY_BYTES * 4 // 3 + 1024
+ENTRY_BODY_LIMIT = json_body_limit(MAX_ENTRY_BYTES)
 
 
 @api_route(bp, "", "POST", auth="none", rate="expensive", body=CreateGroupRequest,

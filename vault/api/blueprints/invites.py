@@ -48,8 +48,8 @@ from vault.crypto.errors import (
     UnknownInviteError,
 )
 from vault.crypto.invites import JoinRequest
-from vault.crypto.log import Role
-from vault.crypto.log_rules import MAX_FUTURE_SKEW_MS
+from vault.crypto.limits import MAX_FUTURE_SKEW_MS
+from vault.crypto.log_entries import Role
 
 bp = Blueprint("invites", __name__, url_prefix="/v1/groups")
 

@@ -49,6 +49,7 @@ from vault.api.schemas import (
     PostsQuery,
     PostStored,
     PutPostRequest,
+    json_body_limit,
 )
 from vault.api.util import cursor_text, decode_b64, decode_id, now_ms, parse_cursor, ring_events
 from vault.crypto.encoding import b64encode
@@ -63,13 +64,13 @@ from vault.crypto.errors import (
     PostExpiredError,
     PostRejectedError,
 )
-from vault.crypto.log import Role
+from vault.crypto.log_entries import Role
 from vault.crypto.posts import PostEnvelope
 
 bp = Blueprint("posts", __name__, url_prefix="/v1/groups")
 
 PAGE_BYTES = 4 * 1024 * 1024
-ENVELOPE_BODY_LIMIT = MAX_ENVELOPE_BYTES * 4 // 3 + 1024
+ENVELOPE_BODY_LIMIT = json_body_limit(MAX_ENVELOPE_BYTES)
 
 
 def post_item(row: Any) -> dict[str, Any]:

@@ -29,19 +29,21 @@ from vault.crypto.errors import (
     UnknownGroupError,
 )
 from vault.crypto.freshness import Arrival
-from vault.crypto.group_state import GroupState, LogCheckpoint, verify_log
+from vault.crypto.group_state import GroupState, LogCheckpoint
 from vault.crypto.identity_export import MARKS_PER_CHUNK, decode_post_marks, encode_post_marks
 from vault.crypto.localstore import decode_post_stub, decode_stored_post, open_record, record_id
 from vault.crypto.localstore import seal_record as seal_local_record
-from vault.crypto.posts import PostBody
+from vault.crypto.log_verify import verify_log
+from vault.crypto.post_body import PostBody
 from vault_client import events as ev
 from vault_client._internal import refs
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
+from vault_client._internal.group_view import GroupView, Held
 from vault_client._internal.home import DATABASE_FILE, KEYSTORE_FILE, KEYSTORE_LOCK, SEND_LOCK
 from vault_client._internal.keys import KeyHolder, Passphrase, exclusive_lock
+from vault_client._internal.refs import GroupRef
 from vault_client._internal.store import Store
-from vault_client._internal.sync import GroupView
 from vault_client._internal.transport import MemberAuth, Transport
 from vault_client.types import GroupStatus, HistoryPolicy, RetryNotice
 
@@ -131,7 +133,7 @@ class Device:
 
     # --- groups in memory ----------------------------------------------------------------------
 
-    def view(self, group: object) -> GroupView:
+    def view(self, group: GroupRef) -> GroupView:
         """A group's view (*group*: its id, as text or bytes, or a result carrying it),
         loaded from the local store the first time."""
         self.check_open()
@@ -162,7 +164,7 @@ class Device:
             found.append((row.group_id, None if meta is None else meta.name))
         return found
 
-    def member_view(self, group: object) -> GroupView:
+    def member_view(self, group: GroupRef) -> GroupView:
         """As :meth:`view`, for a group this device is a member of (else the typed error)."""
         view = self.view(group)
         if view.status == "pending":
@@ -230,8 +232,8 @@ class Device:
             if gap is not None:
                 view.mark_gaps.setdefault(author, []).append((gap.first, gap.last))
         for held in self.store.held(gid):
-            view.held[held.post_id] = engine.Held(held.cursor, held.envelope,
-                                                  Arrival(held.known_seq, held.fence_seq))
+            view.held[held.post_id] = Held(held.cursor, held.envelope,
+                                           Arrival(held.known_seq, held.fence_seq))
         for waiting in self.store.outbox(gid):
             view.unsent.add(waiting.post_id)
             if not waiting.sealed and waiting.draft is not None:
@@ -307,7 +309,7 @@ def fence_key(group_id: bytes) -> str:
 def fence_from(saved: str | None) -> int:
     """The saved fence (see :attr:`GroupView.fence_seq`), or -1. A complete read stays
     complete whatever later reads do (one cut short included), so the fence only ever rises;
-    forgetting the group deletes it. (Stores before schema 3 saved ``cursor/seq``.)"""
+    forgetting the group deletes it. (Stores before version 3 saved ``cursor/seq``.)"""
     seq = (saved or "").rpartition("/")[2]
     return int(seq) if seq.isdigit() else -1
 

@@ -8,10 +8,11 @@ import contextlib
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.epochs import new_epoch_key
 from vault.crypto.errors import InvalidArgumentError, LogError, RelayUnavailableError
-from vault.crypto.group_state import verify_log
 from vault.crypto.identity import Identity
 from vault.crypto.localstore import record_id
-from vault.crypto.log import MetadataBody, create_group, group_id_of
+from vault.crypto.log import create_group, group_id_of
+from vault.crypto.log_entries import MetadataBody
+from vault.crypto.log_verify import verify_log
 from vault.crypto.metadata import (
     GroupMetadata,
     MemberProfile,
@@ -21,9 +22,9 @@ from vault.crypto.metadata import (
 from vault.crypto.safety import group_code as core_group_code
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, policy_text, status
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import append
 from vault_client._internal.rotation import issue, publish_group_metadata
-from vault_client._internal.sync import GroupView
 from vault_client.types import GroupInfo, HistoryPolicy
 
 

@@ -29,7 +29,7 @@ from vault.crypto.invites import (
     parse_invite_uri,
 )
 from vault.crypto.localstore import PendingJoin, encode_pending_join, record_id
-from vault.crypto.log import (
+from vault.crypto.log_entries import (
     AddBody,
     EntryBody,
     EntryKind,
@@ -44,9 +44,10 @@ from vault_client._internal import naming, refs
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, status
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import append, fetch_log, sync_log
+from vault_client._internal.refs import InviteRef, MemberRef
 from vault_client._internal.rotation import issue, rotate
-from vault_client._internal.sync import GroupView
 from vault_client._internal.sync_io import check_pending, sync_group
 from vault_client._internal.transport import InviteAuth
 from vault_client.types import (
@@ -98,7 +99,7 @@ def invites(device: Device, view: GroupView) -> list[InviteInfo]:
     return out
 
 
-def revoke_invite(device: Device, view: GroupView, invite_id: object) -> None:
+def revoke_invite(device: Device, view: GroupView, invite_id: InviteRef) -> None:
     iid = refs.invite_id(invite_id)
     append(device, view, lambda s: InviteRevokeBody(iid))
 
@@ -223,7 +224,7 @@ def _request_info(view: GroupView, request: JoinRequest) -> JoinRequestInfo:
     )
 
 
-def approve(device: Device, view: GroupView, joiner: object, *, role: Role,
+def approve(device: Device, view: GroupView, joiner: MemberRef, *, role: Role,
             share_history: HistoryPolicy | None) -> MemberInfo:
     joiner_pk = refs.member_key(joiner, lambda: [])
     policy = view.policy if share_history is None else check_policy(share_history)
@@ -245,7 +246,7 @@ def approve(device: Device, view: GroupView, joiner: object, *, role: Role,
     return next(m for m in V.members(view) if m.member_id == b64encode(joiner_pk))
 
 
-def deny(device: Device, view: GroupView, joiner: object) -> None:
+def deny(device: Device, view: GroupView, joiner: MemberRef) -> None:
     joiner_pk = refs.member_key(joiner, lambda: [])
     device.transport(view.relay_url).deny(device.auth(view), joiner_pk)
 

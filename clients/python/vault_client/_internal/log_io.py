@@ -12,21 +12,16 @@ from vault.crypto.errors import (
     NotAMemberError,
     RelayUnreachableError,
 )
-from vault.crypto.group_state import (
-    GroupState,
-    LogCheckpoint,
-    apply_entry,
-    check_checkpoint,
-    extend_log,
-    verify_log,
-)
+from vault.crypto.group_state import GroupState, LogCheckpoint, new_entry
 from vault.crypto.localstore import record_id
-from vault.crypto.log import EntryBody, LogEntry, new_entry
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import EntryBody
+from vault.crypto.log_verify import apply_entry, check_checkpoint, extend_log, verify_log
 from vault_client import events as ev
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
-from vault_client._internal.sync import GroupView
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.transport import AmbiguousAppend, Auth, Transport
 
 APPEND_ATTEMPTS: Final = 4

@@ -12,14 +12,15 @@ from vault.crypto.errors import (
 from vault.crypto.identity_export import ExportedIdentity
 from vault.crypto.identity_export import export_identity as seal_identity_export
 from vault.crypto.identity_export import import_identity as open_identity_export
-from vault.crypto.log import LeaveBody, Role, RoleBody
+from vault.crypto.log_entries import LeaveBody, Role, RoleBody
 from vault.crypto.safety import safety_number as core_safety_number
 from vault_client._internal import outbox, refs
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import append, fetch_log
+from vault_client._internal.refs import MemberRef
 from vault_client._internal.rotation import rotate
-from vault_client._internal.sync import GroupView
 from vault_client._internal.sync_io import sync_group
 from vault_client._internal.transport import MemberAuth
 from vault_client.types import MemberInfo
@@ -30,12 +31,12 @@ def me(view: GroupView) -> MemberInfo:
     return next(m for m in V.members(view) if m.member_id == mine)
 
 
-def set_role(device: Device, view: GroupView, member: object, role: Role) -> None:
+def set_role(device: Device, view: GroupView, member: MemberRef, role: Role) -> None:
     pk = refs.member_key(member, lambda: V.member_names(view))
     append(device, view, lambda s: RoleBody(pk, Role(role)))
 
 
-def remove(device: Device, view: GroupView, member: object) -> None:
+def remove(device: Device, view: GroupView, member: MemberRef) -> None:
     pk = refs.member_key(member, lambda: V.member_names(view))
     rotate(device, view, [], remove=pk)
 
@@ -53,7 +54,7 @@ def leave(device: Device, view: GroupView, *, discard_unsent: bool) -> None:
     device.forget(view)
 
 
-def safety_number(view: GroupView, member: object) -> str:
+def safety_number(view: GroupView, member: MemberRef) -> str:
     pk = refs.member_key(member, lambda: V.member_names(view))
     assert view.state is not None
     record = view.state.member_record(pk)

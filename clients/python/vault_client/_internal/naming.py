@@ -9,9 +9,9 @@ from vault.crypto.localstore import record_id
 from vault.crypto.metadata import MemberProfile
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import looks_like_label, name_key
 from vault_client._internal.rotation import publish_profile
-from vault_client._internal.sync import GroupView
 
 
 def set_display_name(device: Device, view: GroupView, name: str) -> None:

@@ -34,20 +34,15 @@ from vault.crypto.errors import (
 )
 from vault.crypto.freshness import Arrival
 from vault.crypto.localstore import encode_stored_post, record_id
-from vault.crypto.posts import (
-    PostBody,
-    PostEnvelope,
-    PostKind,
-    check_can_post,
-    open_post,
-    seal_post,
-)
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import PostEnvelope, check_can_post, open_post, seal_post
 from vault.crypto.primitives import default_random
 from vault_client import events as ev
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.store import OutboxRow
-from vault_client._internal.sync import GroupView, remove_own_post, replace_own_post
+from vault_client._internal.sync import remove_own_post, replace_own_post
 
 Outcome = Literal["sent", "waiting", "refused"]
 
@@ -268,7 +263,7 @@ def _current(device: Device, view: GroupView, row: OutboxRow, raw: bytes | None,
 
 
 def _written(device: Device, view: GroupView, row: OutboxRow) -> PostBody | None:
-    """The post as written: its draft, or (queued by schema 2) the sealed version."""
+    """The post as written: its draft, or (queued by version 2 of the store) the sealed version."""
     if row.draft is not None:
         return PostBody.decode(device.unseal("outbox-draft", record_id(view.group_id,
                                                                        row.post_id), row.draft))

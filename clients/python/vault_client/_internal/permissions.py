@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from vault.crypto.errors import NotPermittedError
 from vault.crypto.group_state import GroupState
-from vault.crypto.log import EntryKind, Role
-from vault_client._internal.sync import GroupView
+from vault.crypto.log_entries import EntryKind, Role
+from vault_client._internal.group_view import GroupView
 
 _ADMIN_ONLY = {
     "invite": "only admins can invite people",

@@ -17,16 +17,16 @@ from vault.crypto.errors import (
     UnknownReferenceError,
     VaultError,
 )
-from vault.crypto.log import Role
-from vault.crypto.posts import PostKind
+from vault.crypto.log_entries import Role
+from vault.crypto.post_body import PostKind
 from vault.crypto.timeline import VisiblePost, thread_view
 from vault_client import events as ev
 from vault_client._internal import outbox
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import rotate
-from vault_client._internal.sync import GroupView
 from vault_client._internal.sync_io import refresh_keys, sync_grants
 from vault_client.types import AttachmentInfo, Posted
 
@@ -100,7 +100,18 @@ def editable(view: GroupView, post_id: bytes) -> VisiblePost:
     return found
 
 
-def check_delete(view: GroupView, post_id: bytes) -> None:
+def delete(device: Device, view: GroupView, post_id: bytes) -> Posted:
+    """Delete a post: refused before anything is written when this member may not
+    (:func:`_check_delete`); else the deletion is published as any post is, then the relay
+    is asked to erase the ciphertext (:func:`_erase`). A device the publishing found
+    removed gets :class:`NotAMemberError` instead of the erasure."""
+    _check_delete(view, post_id)
+    posted = publish(device, view, PostKind.DELETE, (post_id,), "", None, None, ())
+    _erase(device, device.member_view(view.group_id), post_id)
+    return posted
+
+
+def _check_delete(view: GroupView, post_id: bytes) -> None:
     """Refuse, before anything is written, a delete this member may not make."""
     state = view.state
     assert state is not None
@@ -118,7 +129,7 @@ def check_delete(view: GroupView, post_id: bytes) -> None:
                                 "you can delete your own")
 
 
-def erase(device: Device, view: GroupView, post_id: bytes) -> None:
+def _erase(device: Device, view: GroupView, post_id: bytes) -> None:
     """Ask the relay to erase a deleted post's ciphertext, its edits' and (with them) their
     attachments (best effort: the deletion post already tells members' clients to drop
     it; the relay may refuse what this member did not upload)."""

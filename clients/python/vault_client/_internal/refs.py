@@ -10,6 +10,9 @@ from typing import TypeAlias
 
 from vault.crypto.encoding import b64decode
 from vault.crypto.errors import MalformedError, UnknownReferenceError
+from vault.crypto.log_entries import GROUP_ID_SIZE, INVITE_ID_SIZE
+from vault.crypto.post_body import POST_ID_SIZE
+from vault.crypto.primitives import PUBLIC_KEY_SIZE
 from vault_client._internal.names import name_key
 from vault_client.types import (
     GroupInfo,
@@ -31,6 +34,8 @@ PostRef: TypeAlias = str | bytes | PostView | Posted
 """A post: its id (text or 16 bytes), or the :class:`PostView` / :class:`Posted` of it."""
 InviteRef: TypeAlias = str | bytes | Invite | InviteInfo
 """An invite: its id (text or 16 bytes), or the :class:`Invite` / :class:`InviteInfo`."""
+Names: TypeAlias = Callable[[], Iterable[tuple[bytes, str | None]]]
+"""Lists ids with their names (None: not readable), asked only when a name is given."""
 
 
 def _id_of(ref: object, size: int, attrs: tuple[str, ...]) -> bytes | None:
@@ -55,9 +60,9 @@ def _refuse(what: str, ref: object, hint: str) -> UnknownReferenceError:
     return UnknownReferenceError(f"there is no {what} {shown!r}{hint}")
 
 
-def group_id(ref: object, names: Callable[[], Iterable[tuple[bytes, str | None]]]) -> bytes:
+def group_id(ref: GroupRef, names: Names) -> bytes:
     """The group *ref* names; *names* lists this device's groups with their names."""
-    found = _id_of(ref, 32, ("group_id",))
+    found = _id_of(ref, GROUP_ID_SIZE, ("group_id",))
     if found is not None:
         return found
     if isinstance(ref, str) and ref.strip():
@@ -71,9 +76,9 @@ def group_id(ref: object, names: Callable[[], Iterable[tuple[bytes, str | None]]
     raise _refuse("group", ref, " on this device; give its id or its name")
 
 
-def member_key(ref: object, names: Callable[[], Iterable[tuple[bytes, str | None]]]) -> bytes:
+def member_key(ref: MemberRef, names: Names) -> bytes:
     """The member *ref* names; *names* lists the group's members with their names."""
-    found = _id_of(ref, 32, ("member_id", "joiner"))
+    found = _id_of(ref, PUBLIC_KEY_SIZE, ("member_id", "joiner"))
     if found is not None:
         return found
     if isinstance(ref, str) and ref.strip():
@@ -87,15 +92,15 @@ def member_key(ref: object, names: Callable[[], Iterable[tuple[bytes, str | None
     raise _refuse("member", ref, " in this group; give their id or their name")
 
 
-def post_id(ref: object) -> bytes:
-    found = _id_of(ref, 16, ("post_id",))
+def post_id(ref: PostRef) -> bytes:
+    found = _id_of(ref, POST_ID_SIZE, ("post_id",))
     if found is None:
         raise _refuse("post", ref, "; give its id as Vault shows it")
     return found
 
 
-def invite_id(ref: object) -> bytes:
-    found = _id_of(ref, 16, ("invite_id",))
+def invite_id(ref: InviteRef) -> bytes:
+    found = _id_of(ref, INVITE_ID_SIZE, ("invite_id",))
     if found is None:
         raise _refuse("invite", ref, "; give its id as Vault shows it")
     return found

@@ -8,27 +8,27 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any, Final
 
-from vault.crypto.epochs import build_grants, epoch_commitment, new_epoch_key
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
+from vault.crypto.epochs import build_grants, new_epoch_key
 from vault.crypto.errors import GrantConflictError, VaultError
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import PublicIdentity
-from vault.crypto.log import (
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     EntryBody,
-    LogEntry,
     MetadataBody,
     RemoveBody,
     RotateBody,
-    commitment_group_id,
 )
 from vault.crypto.metadata import GroupMetadata, MemberProfile, seal_metadata
 from vault.crypto.posts import check_can_post
 from vault_client import events as ev
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import append
-from vault_client._internal.sync import GroupView
 
 GRANT_CHUNK: Final = 5000
 

@@ -7,8 +7,8 @@ Everything secret or written by members is a sealed local record
 (:mod:`vault.crypto.localstore`) under a key that only the unlocked keystore yields:
 epoch keys, decrypted posts, posts and attachments waiting to be uploaded, pending joins.
 
-Schema (``PRAGMA user_version`` 3; :data:`MIGRATIONS` bring an older store up to it, in
-order, each in one transaction)::
+The schema, at version :data:`~.migrations.SCHEMA_VERSION` (``PRAGMA user_version``; an
+older file is brought up to it by :mod:`.migrations`, a newer one refused)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)
     groups(group_id BLOB PK, relay_url TEXT, status TEXT, checkpoint BLOB,
@@ -20,18 +20,19 @@ order, each in one transaction)::
           sealed BLOB, known_seq INT, fence_seq INT, PK(group_id, post_id))
     held_posts(group_id, post_id, cursor TEXT, envelope BLOB, known_seq INT, fence_seq INT,
                PK(group_id, post_id))
-
-``known_seq``/``fence_seq``: what this device knew when the post first arrived (see
-:class:`vault.crypto.freshness.Arrival`); -1 where it was not recorded (posts stored by
-schema 1). ``outbox.draft``: the post as written (a sealed PostBody whose epoch and log
-position are filled in when it is sealed for the group); ``outbox.sealed``: its envelope,
-empty until it could be sealed (no key yet, a rotation pending). ``groups.number``: the
-number a person uses for the group on this device, never reused.
     rejected_posts(group_id, post_id, code TEXT, PK(group_id, post_id))
     outbox(group_id, post_id, created_at_ms INT, sealed BLOB, draft BLOB,
            PK(group_id, post_id))
     outbox_blobs(group_id, blob_id, post_id, sealed BLOB, PK(group_id, blob_id))
     grants_issued(group_id, epoch, recipient, PK(group_id, epoch, recipient))
+
+``known_seq``/``fence_seq``: what this device knew when the post first arrived (see
+:class:`vault.crypto.freshness.Arrival`); -1 where it was not recorded (posts stored by
+version 1). ``outbox.draft``: the post as written (a sealed PostBody whose epoch and log
+position are filled in when it is sealed for the group; None for posts queued by version
+2); ``outbox.sealed``: its envelope, empty until it could be sealed (no key yet, a rotation
+pending). ``groups.number``: the number a person uses for the group on this device, never
+reused.
 """
 
 from __future__ import annotations
@@ -45,81 +46,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from vault.crypto.errors import LocalStoreError
+from vault_client._internal.migrations import apply_next
 
 TOMBSTONE: Final = "relay_deleted"
 """``rejected_posts.code`` of a post the relay says was deleted (its ciphertext erased)."""
-
-_SCHEMA_1: Final = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS groups (
-    group_id BLOB PRIMARY KEY,
-    relay_url TEXT NOT NULL,
-    status TEXT NOT NULL,
-    checkpoint BLOB,
-    post_cursor TEXT,
-    event_cursor TEXT,
-    next_author_seq INTEGER NOT NULL DEFAULT 1,
-    history_policy TEXT NOT NULL DEFAULT 'none',
-    pending BLOB,
-    created_at_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS log_entries (
-    group_id BLOB NOT NULL, seq INTEGER NOT NULL, raw BLOB NOT NULL,
-    PRIMARY KEY (group_id, seq)
-);
-CREATE TABLE IF NOT EXISTS epoch_keys (
-    group_id BLOB NOT NULL, epoch INTEGER NOT NULL, sealed BLOB NOT NULL,
-    PRIMARY KEY (group_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS posts (
-    group_id BLOB NOT NULL, post_id BLOB NOT NULL, cursor TEXT, epoch INTEGER NOT NULL,
-    expires_at_ms INTEGER, stub INTEGER NOT NULL DEFAULT 0, sealed BLOB NOT NULL,
-    PRIMARY KEY (group_id, post_id)
-);
-CREATE TABLE IF NOT EXISTS held_posts (
-    group_id BLOB NOT NULL, post_id BLOB NOT NULL, cursor TEXT, envelope BLOB NOT NULL,
-    PRIMARY KEY (group_id, post_id)
-);
-CREATE TABLE IF NOT EXISTS rejected_posts (
-    group_id BLOB NOT NULL, post_id BLOB NOT NULL, code TEXT NOT NULL,
-    PRIMARY KEY (group_id, post_id)
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    group_id BLOB NOT NULL, post_id BLOB NOT NULL, created_at_ms INTEGER NOT NULL,
-    sealed BLOB NOT NULL, PRIMARY KEY (group_id, post_id)
-);
-CREATE TABLE IF NOT EXISTS outbox_blobs (
-    group_id BLOB NOT NULL, blob_id BLOB NOT NULL, post_id BLOB NOT NULL,
-    sealed BLOB NOT NULL, PRIMARY KEY (group_id, blob_id)
-);
-CREATE TABLE IF NOT EXISTS grants_issued (
-    group_id BLOB NOT NULL, epoch INTEGER NOT NULL, recipient BLOB NOT NULL,
-    PRIMARY KEY (group_id, epoch, recipient)
-);
-"""
-
-MIGRATIONS: Final = (
-    _SCHEMA_1,
-    """
-ALTER TABLE held_posts ADD COLUMN known_seq INTEGER NOT NULL DEFAULT -1;
-ALTER TABLE held_posts ADD COLUMN fence_seq INTEGER NOT NULL DEFAULT -1;
-ALTER TABLE posts ADD COLUMN known_seq INTEGER NOT NULL DEFAULT -1;
-ALTER TABLE posts ADD COLUMN fence_seq INTEGER NOT NULL DEFAULT -1;
-""",
-    """
-ALTER TABLE outbox ADD COLUMN draft BLOB;
-ALTER TABLE groups ADD COLUMN number INTEGER;
-UPDATE groups SET number = (SELECT COUNT(*) FROM groups AS g
-                            WHERE g.created_at_ms < groups.created_at_ms
-                               OR (g.created_at_ms = groups.created_at_ms
-                                   AND g.rowid <= groups.rowid));
-CREATE UNIQUE INDEX IF NOT EXISTS groups_number ON groups (number);
-INSERT OR REPLACE INTO meta VALUES ('next-group-number',
-                                    (SELECT COALESCE(MAX(number), 0) + 1 FROM groups));
-""",
-)
-"""Migration *i* brings a store from version *i* to *i* + 1 (version 0: a new file)."""
-SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _GROUP_TABLES: Final = ("log_entries", "epoch_keys", "posts", "held_posts", "rejected_posts",
                         "outbox", "outbox_blobs", "grants_issued", "groups")
@@ -146,7 +76,7 @@ class OutboxRow:
     sealed: bytes
     """The envelope's local record; empty until the post could be sealed."""
     draft: bytes | None
-    """The post as written (a local record); None for posts queued by schema 2."""
+    """The post as written (a local record); None for posts queued by version 2 of the store."""
     blobs: list[tuple[bytes, bytes]]
 
 
@@ -194,21 +124,13 @@ class Store:
                 os.chmod(path, 0o600)
 
     def _migrate(self, path: str) -> None:
-        """Bring the file to :data:`SCHEMA_VERSION`, one migration per transaction."""
-        with self.tx() as db:  # the write lock, so two processes never migrate at once
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version == 0 and db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is not None:
-                version = 1  # stores written before versioning: schema 1, marked in meta
-            if version > SCHEMA_VERSION:
-                raise LocalStoreError(
-                    f"the local store at {path} was written by a newer version of the Vault "
-                    "SDK; update the SDK"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in filter(str.strip, MIGRATIONS[number].split(";")):
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        """Bring the file to the schema this code reads, one migration per transaction
+        (under the write lock: two programs never migrate at once, and each starts where
+        the other stopped)."""
+        more = True
+        while more:
+            with self.tx() as db:
+                more = apply_next(db, path)
 
     def close(self) -> None:
         with self._lock:

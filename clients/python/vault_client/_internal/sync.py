@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import b64encode
-from vault.crypto.epochs import epoch_commitment
 from vault.crypto.errors import (
     EquivocationError,
     MalformedError,
@@ -22,10 +22,13 @@ from vault.crypto.errors import (
     VaultError,
 )
 from vault.crypto.freshness import Arrival, check_not_departed, judge
-from vault.crypto.group_state import GroupState, check_same_entry, extend_log
-from vault.crypto.identity import Identity, PublicIdentity
-from vault.crypto.log import EntryKind, LogEntry, commitment_group_id
-from vault.crypto.posts import OpenedPost, PostBody, PostEnvelope, PostKind, open_post
+from vault.crypto.group_state import GroupState
+from vault.crypto.identity import PublicIdentity
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import EntryKind
+from vault.crypto.log_verify import check_same_entry, extend_log
+from vault.crypto.post_body import PostKind
+from vault.crypto.posts import OpenedPost, PostEnvelope, open_post
 from vault.crypto.timeline import (
     GapDetected,
     NewPost,
@@ -36,80 +39,8 @@ from vault.crypto.timeline import (
     UnknownHead,
 )
 from vault_client import events as ev
+from vault_client._internal.group_view import GroupView, Held
 from vault_client.types import HistoryPolicy
-
-
-@dataclass(frozen=True)
-class Held:
-    """A post kept to retry (no key for its epoch yet, or a log head this device lacks), with
-    what this device knew when it first arrived: a retry is judged as that arrival was."""
-
-    cursor: str | None
-    envelope: bytes
-    arrival: Arrival
-
-
-@dataclass
-class GroupView:
-    """Everything this device knows about one group, in memory."""
-
-    group_id: bytes
-    relay_url: str
-    status: str
-    me: Identity
-    state: GroupState | None
-    entries: list[bytes]
-    policy: HistoryPolicy
-    keys: dict[int, bytes] = field(default_factory=dict)
-    timeline: Timeline = field(default_factory=Timeline)
-    stubs: dict[bytes, set[int]] = field(default_factory=dict)
-    stub_ids: set[bytes] = field(default_factory=set)
-    rejected: set[bytes] = field(default_factory=set)
-    held: dict[bytes, Held] = field(default_factory=dict)
-    arrivals: dict[bytes, Arrival] = field(default_factory=dict)
-    """What this device knew when each stored post first arrived (absent: not recorded)."""
-    drafts: dict[bytes, PostBody] = field(default_factory=dict)
-    """This device's posts as written that could not be sealed yet (see the outbox)."""
-    unsent: set[bytes] = field(default_factory=set)
-    """This device's posts waiting in the outbox (drafts, and sealed posts not sent yet)."""
-    marks: dict[bytes, int] = field(default_factory=dict)
-    """Per author, the highest post number the device this identity was imported from had
-    seen (empty for an identity made here)."""
-    mark_gaps: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)
-    """Holes those marks opened, reported by the next sync unless its posts fill them."""
-    issued: set[tuple[int, bytes]] = field(default_factory=set)
-    post_cursor: str | None = None
-    event_cursor: str | None = None
-    number: int = 0
-    names: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
-    expiring: dict[bytes, int] = field(default_factory=dict)
-    tombstones: set[bytes] = field(default_factory=set)
-    fence_seq: int = -1
-    """The log entry this device had verified when it began its last complete read of the
-    relay's posts (-1: none yet). Every post a member uploaded before leaving or being
-    removed was served by the end of that read if the departure is at or before this entry,
-    so such a member's post served later was written after they departed (and dated
-    before: only a relay that lets them in can serve it).
-
-    With the log's last entry it makes a post's :class:`Arrival`
-    (:meth:`arrival_now`)."""
-
-    def arrival_now(self) -> Arrival:
-        assert self.state is not None
-        return Arrival(self.state.seq, self.fence_seq)
-
-    @property
-    def gid(self) -> str:
-        return b64encode(self.group_id)
-
-    def entry(self, seq: int) -> LogEntry:
-        return LogEntry.decode(self.entries[seq])
-
-    def joined_seq(self) -> int:
-        assert self.state is not None
-        record = self.state.member_record(self.me.sign_pk)
-        return 0 if record is None else record.joined_seq
-
 
 # --- the log ---------------------------------------------------------------------------------
 

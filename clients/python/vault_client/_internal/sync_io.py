@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
 from vault.crypto.encoding import b64encode
@@ -45,12 +45,11 @@ from vault_client._internal import naming, outbox
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, fence_key
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.groups import finish_create
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
 from vault_client._internal.store import TOMBSTONE, HeldRow
-from vault_client._internal.sync import GroupView
-from vault_client._internal.transport import Auth, EventsPage, Transport
 from vault_client.types import SyncReport
 
 POST_PAGE: Final = 100  # posts per request when syncing: the most the relay serves
@@ -113,44 +112,27 @@ def _with_posts(device: Device, view: GroupView, events: list[ev.Event]) -> list
             for e in events]
 
 
-def failed_report(device: Device, view: GroupView, error: VaultError) -> SyncReport:
+def sync_all(device: Device) -> list[SyncReport]:
+    """A sync of every group this device is a member of (or waits to join, or is creating),
+    each on its own: a group that cannot be synced (its relay is down, it forked...) has
+    :attr:`SyncReport.error` set instead of stopping the others."""
+    reports = []
+    for row in device.store.groups():
+        if row.status not in ("member", "pending", "creating"):
+            continue
+        view = device.view(row.group_id)
+        try:
+            reports.append(sync_group(device, view))
+        except VaultError as error:  # this group only: the others still sync
+            reports.append(_failed_report(device, view, error))
+    return reports
+
+
+def _failed_report(device: Device, view: GroupView, error: VaultError) -> SyncReport:
     """The report of a group whose sync failed (in a sync of every group)."""
     state = view.state
     return SyncReport(view.gid, (), (), 0, -1 if state is None else state.seq,
                       device.store.outbox_count(view.group_id), 0, error)
-
-
-@dataclass(frozen=True)
-class WaitTarget:
-    """What a long-poll needs: the relay, who asks, and the cursor to wait after."""
-
-    transport: Transport
-    auth: Auth
-    cursor: str
-
-
-def event_cursor(view: GroupView) -> str:
-    """Where to wait from: the furthest of the last wait and the last read of posts (a
-    sync moves the latter, so what it read is not waited for again)."""
-    return max((view.event_cursor or "0", view.post_cursor or "0"), key=int)
-
-
-def news(view: GroupView, page: EventsPage) -> bool:
-    """Whether an events page holds something this device has not seen: a post it does
-    not hold, or a log entry beyond its verified log."""
-    state = view.state
-    assert state is not None
-    if any(seq > state.seq for seq in page.log_seqs):
-        return True
-    return any(pid not in view.timeline and pid not in view.rejected
-               and pid not in view.stub_ids and pid not in view.held
-               for pid in page.post_ids) or page.more
-
-
-def save_event_cursor(device: Device, view: GroupView, cursor: str) -> None:
-    if cursor != view.event_cursor and int(cursor) >= int(event_cursor(view)):
-        view.event_cursor = cursor
-        device.store.update_group(view.group_id, event_cursor=cursor)
 
 
 def refresh_keys(device: Device, view: GroupView,

@@ -21,13 +21,13 @@ from vault.crypto.errors import (
 from vault.crypto.freshness import Arrival, judge
 from vault.crypto.group_state import GroupState
 from vault.crypto.invites import normalize_relay_url
-from vault.crypto.log import MetadataBody
+from vault.crypto.log_entries import MetadataBody
 from vault.crypto.metadata import GroupMetadata, open_group_metadata, open_member_profile
-from vault.crypto.posts import PostKind
+from vault.crypto.post_body import PostKind
 from vault.crypto.timeline import VisiblePost, thread_view
 from vault_client import events as ev
+from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import clashing, looks_like_label, name_key
-from vault_client._internal.sync import GroupView
 from vault_client.types import AttachmentInfo, MemberInfo, PostView, Thread
 
 AttachmentInput = tuple[bytes, str] | tuple[bytes, str, str] | str | os.PathLike[str]

@@ -18,14 +18,34 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from typing import Any
 
 import click
 
+from vault_client import VaultError
 from vault_client.cli._commands import COMMANDS
-from vault_client.cli._support import State, Unavailable, VaultGroup, take_secrets
+from vault_client.cli._config import State, take_secrets
+from vault_client.cli._failures import DEBUG_ENV, Unavailable, from_error
+from vault_client.cli._prompts import interrupted
 
 __all__ = ["cli", "main"]
+
+
+class VaultGroup(click.Group):
+    """The root command: SDK errors become one ``vault: ...`` line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise interrupted(ctx.find_object(State)) from None
+        except Exception as error:
+            if os.environ.get(DEBUG_ENV) and not isinstance(error, VaultError):
+                raise
+            raise from_error(error) from None
 
 
 @click.group(cls=VaultGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,21 +8,23 @@ import os
 import click
 
 from vault_client import normalize_relay_url, wipe_home
-from vault_client.cli._ids import IdCommand
-from vault_client.cli._options import group_option, session, yes_option
-from vault_client.cli._support import (
+from vault_client.cli._config import (
     State,
     config_path,
-    confirm,
-    fail,
-    group_label,
-    new_transfer_passphrase,
-    open_client,
     pass_state,
     private_file,
     read_config,
-    transfer_passphrase,
     write_config,
+)
+from vault_client.cli._failures import fail
+from vault_client.cli._formatting import group_label
+from vault_client.cli._ids import IdCommand
+from vault_client.cli._options import group_option, session, yes_option
+from vault_client.cli._prompts import (
+    confirm,
+    new_transfer_passphrase,
+    open_client,
+    transfer_passphrase,
 )
 from vault_client.errors import InviteUriError
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from vault_client.cli._config import State, pass_state
+from vault_client.cli._failures import fail
+from vault_client.cli._formatting import SHORT, group_label, note
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import (
     HISTORY_HELP,
@@ -13,16 +16,8 @@ from vault_client.cli._options import (
     session,
     table,
 )
-from vault_client.cli._support import (
-    SHORT,
-    State,
-    fail,
-    group_label,
-    note,
-    open_client,
-    pass_state,
-    sync_quietly,
-)
+from vault_client.cli._prompts import open_client
+from vault_client.cli._references import sync_quietly
 
 
 @click.group("group")

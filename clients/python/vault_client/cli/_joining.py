@@ -7,6 +7,9 @@ import os
 
 import click
 
+from vault_client.cli._config import State, pass_state, private_file
+from vault_client.cli._failures import TimedOut, fail
+from vault_client.cli._formatting import SHORT, group_label, safety_block, when
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import (
     HISTORY_HELP,
@@ -19,21 +22,8 @@ from vault_client.cli._options import (
     table,
     yes_option,
 )
-from vault_client.cli._support import (
-    SHORT,
-    State,
-    TimedOut,
-    confirm,
-    fail,
-    find_request,
-    group_label,
-    open_client,
-    pass_state,
-    private_file,
-    safety_block,
-    sync_quietly,
-    when,
-)
+from vault_client.cli._prompts import confirm, open_client
+from vault_client.cli._references import find_request, sync_quietly
 from vault_client.errors import JoinPendingError
 
 

@@ -6,6 +6,16 @@ from collections.abc import Sequence
 
 import click
 
+from vault_client.cli._config import State, pass_state
+from vault_client.cli._failures import Failure, fail
+from vault_client.cli._formatting import (
+    SHORT,
+    digits,
+    group_label,
+    member_label,
+    note,
+    safety_block,
+)
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import (
     ROLES,
@@ -15,23 +25,8 @@ from vault_client.cli._options import (
     table,
     yes_option,
 )
-from vault_client.cli._support import (
-    SHORT,
-    Failure,
-    State,
-    confirm,
-    digits,
-    fail,
-    find_group,
-    find_member,
-    group_label,
-    member_label,
-    note,
-    open_client,
-    pass_state,
-    safety_block,
-    sync_quietly,
-)
+from vault_client.cli._prompts import confirm, open_client
+from vault_client.cli._references import find_group, find_member, sync_quietly
 
 
 @click.command("members", cls=IdCommand)

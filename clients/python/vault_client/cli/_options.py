@@ -9,7 +9,10 @@ from typing import Any, TypeVar
 import click
 
 from vault_client import Client, GroupInfo, HistoryPolicy, Role
-from vault_client.cli._support import State, duration_option, find_group, open_client
+from vault_client.cli._config import State
+from vault_client.cli._formatting import duration_option
+from vault_client.cli._prompts import open_client
+from vault_client.cli._references import find_group
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -8,18 +8,13 @@ from collections.abc import Sequence
 import click
 
 from vault_client import Client, Posted
+from vault_client.cli._config import State, pass_state
+from vault_client.cli._failures import fail
+from vault_client.cli._formatting import SHORT
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import duration_callback, group_option, session, yes_option
-from vault_client.cli._support import (
-    SHORT,
-    State,
-    confirm,
-    fail,
-    find_post,
-    pass_state,
-    read_stdin,
-    stdin_is_terminal,
-)
+from vault_client.cli._prompts import confirm, read_stdin, stdin_is_terminal
+from vault_client.cli._references import find_post
 
 _EDITOR_NOTE = "# Write your post above. Lines starting with '#' are left out.\n"
 

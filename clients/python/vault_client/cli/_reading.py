@@ -10,28 +10,22 @@ import click
 
 from vault_client import Client, GroupInfo, PostView, SyncReport, Thread
 from vault_client import events as ev
-from vault_client.cli._ids import IdCommand
-from vault_client.cli._options import duration_callback, group_option, indent, session
-from vault_client.cli._support import (
+from vault_client.cli._config import State, pass_state
+from vault_client.cli._failures import Failure, TimedOut, fail, from_error
+from vault_client.cli._formatting import (
     SHORT,
-    Failure,
-    State,
-    TimedOut,
     describe_events,
-    fail,
-    find_group,
-    find_post,
-    from_error,
     group_label,
     names_of,
     note,
-    open_client,
-    pass_state,
     show_warnings,
     size_text,
-    sync_quietly,
     when,
 )
+from vault_client.cli._ids import IdCommand
+from vault_client.cli._options import duration_callback, group_option, indent, session
+from vault_client.cli._prompts import open_client
+from vault_client.cli._references import find_group, find_post, sync_quietly
 from vault_client.errors import JoinPendingError, RelayUnreachableError, VaultError
 
 

@@ -44,7 +44,7 @@ _LOG = sa.table(
 
 def _fill_invite_uses() -> None:
     from vault.crypto.errors import VaultError
-    from vault.crypto.group_state import verify_log
+    from vault.crypto.log_verify import verify_log
 
     bind = op.get_bind()
     group_ids = bind.execute(sa.select(_INVITES.c.group_id).distinct()).scalars().all()

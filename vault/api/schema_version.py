@@ -1,0 +1,66 @@
+"""The database schema's version: upgrading it (Alembic) and checking it is current.
+
+Only ``vault relay migrate`` and the start paths (``vault relay serve`` and ``purge``,
+gunicorn with :mod:`vault.api.gunicorn_conf`) upgrade, when the settings say so
+(``VAULT_AUTO_MIGRATE``; on the embedded SQLite by default). Building an app only checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from vault.api.db import db
+from vault.api.errors import RelayConfigError
+
+# Shipped inside the package (package data), so an installed wheel can migrate and serve.
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def migrate_schema() -> None:
+    """Upgrade the schema to the latest migration (inside an app context)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(), "head")
+
+
+def check_schema() -> None:
+    """Refuse a database whose schema is not at the latest migration (inside an app
+    context)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != heads:
+        raise RelayConfigError(
+            "the database schema is not up to date: run `vault relay migrate` first "
+            "(or set VAULT_AUTO_MIGRATE=1)"
+        )
+
+
+def _alembic_config() -> Any:
+    migrate = current_app.extensions["migrate"].migrate
+    return migrate.get_config(MIGRATIONS_DIR)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn a database that cannot be used into one line naming it (without its password)."""
+    safe = make_url(url).render_as_string(hide_password=True)
+    try:
+        yield
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "connection failed"
+        raise RelayConfigError(f"cannot use the database at {safe}: {reason}") from None
+    except SQLAlchemyError as error:
+        raise RelayConfigError(
+            f"cannot use the database at {safe} ({type(error).__name__})"
+        ) from None
