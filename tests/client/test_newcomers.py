@@ -150,6 +150,28 @@ def test_ctrl_c_while_posting_keeps_the_post_and_says_so(
     assert "Half-way through." in shown and "not sent yet" not in shown
 
 
+def test_ctrl_c_before_the_post_is_kept_says_it_was_not_taken(
+        tmp_path: Path, relay_up: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C before the device kept the post: the command says nothing was kept or sent,
+    and indeed nothing waits to go out and nothing reaches the group."""
+    from vault_client._internal import outbox
+
+    ann = Person("ann", tmp_path, relay_up)
+    ann("group", "create", "Circle", "--as", "Ann")
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outbox, "queue", interrupted)
+    stopped = ann("post", "Never kept.", expect=130)
+    assert "nothing was kept or sent" in stopped.stderr
+    assert "saved on this device" not in stopped.stderr and "Traceback" not in stopped.stderr
+    monkeypatch.undo()
+    ann("sync")
+    shown = ann("read").output
+    assert "Never kept." not in shown and "not sent yet" not in shown
+
+
 # --- 4, 5. a group created offline; one broken group among several ------------------------
 
 

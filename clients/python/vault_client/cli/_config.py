@@ -67,6 +67,8 @@ class State:
     """Relays already said to be unreachable during this command (said once each)."""
     unsent_at_start: int = -1
     """Posts waiting on this device when the client opened (-1: not known)."""
+    writing: str | None = None
+    """What the command is about to write ("post", "edit", ...), for what Ctrl-C says."""
     _config: dict[str, Any] | None = field(default=None, repr=False)
 
     @property

@@ -73,11 +73,13 @@ def post_command(state: State, group_ref: str | None, text: str | None,
         fail("a content warning needs some words (e.g. --cw 'loss')")
     if reply_to is not None:
         target = find_post(client, info, reply_to)
+        state.writing = "reply"
         posted = client.reply(info.group_id, target.post_id, body,
                               content_warning=content_warning, expires_in=expires,
                               attachments=list(attachments))
         _posted(client, posted, "Replied")
     else:
+        state.writing = "post"
         posted = client.post(info.group_id, body, content_warning=content_warning,
                              expires_in=expires, attachments=list(attachments))
         _posted(client, posted, "Posted")
@@ -98,6 +100,7 @@ def react_command(state: State, group_ref: str | None, post: str, reaction: str,
     if content_warning is not None and not content_warning.strip():
         fail("a content warning needs some words (e.g. --cw 'loss')")
     target = find_post(client, info, post)
+    state.writing = "reaction"
     _posted(client, client.react(info.group_id, target.post_id, reaction,
                                  content_warning=content_warning), "Reacted to",
             target.post_id)
@@ -122,6 +125,7 @@ def edit_command(state: State, group_ref: str | None, post: str, text: str | Non
     body = _text(text, "post")
     client, info = session(state, group_ref)
     target = find_post(client, info, post)
+    state.writing = "edit"
     edited = client.edit(info.group_id, target.post_id, body, content_warning=content_warning,
                          keep_warning=not remove_warning)
     _posted(client, edited, "Edited", target.post_id)
@@ -137,4 +141,5 @@ def delete_command(state: State, group_ref: str | None, post: str, yes: bool) ->
     client, info = session(state, group_ref)
     target = find_post(client, info, post)
     confirm(f"Delete post {target.post_id[:SHORT]} for everyone?", yes)
+    state.writing = "deletion"
     _posted(client, client.delete(info.group_id, target.post_id), "Deleted", target.post_id)

@@ -120,6 +120,9 @@ def interrupted(state: State | None) -> Interrupted:
             if unsent_total(client) > state.unsent_at_start:
                 return Interrupted("stopped. What you wrote is saved on this device and will "
                                    "be sent with your next `vault sync`.")
+    if state is not None and state.writing is not None:
+        return Interrupted(f"stopped before your {state.writing} was saved: nothing was kept "
+                           "or sent. Run the command again to write it.")
     return Interrupted("stopped.")
 
 
