@@ -113,9 +113,15 @@ MAX_RECORD_ID: Final = 256
 MAX_RECORD_SIZE: Final = 16 * MIB
 """Largest local record plaintext (§3.4)."""
 
-# Not derivable from the protocol, so not defined here: the relay's request bounds today
-# (vault/api/schemas.py: 65 KiB per log entry, 4 KiB per join request, 512 bytes per grant,
-# 70 KiB per envelope) and the local store's bounds on the objects nested in a stored record
-# (localstore.py) sit above the exact maxima above with headroom of their own choosing. No
-# valid object is larger than these maxima; an invalid one between the two bounds is refused
-# either way, though by a different check (and so possibly with another error code).
+MAX_STORED_ENVELOPE_FIELD: Final = 70 * 1024
+"""Bound on a StoredPost's ``envelope`` field (§3.4, tag 0x11): headroom over
+MAX_ENVELOPE_SIZE, so only a damaged length stops here; the nested decoder is exact."""
+MAX_STORED_BODY_FIELD: Final = 64 * 1024
+"""Bound on a StoredPost's ``body`` field (§3.4); a PostBody is at most 37,981 bytes."""
+MAX_PENDING_REQUEST_FIELD: Final = 4096
+"""Bound on a PendingJoin's ``request`` field (§3.4); a JoinRequest is MAX_JOIN_REQUEST_SIZE."""
+
+# The relay's request bounds (vault/api/schemas.py) are the exact maxima above. A local
+# record's nested fields keep the wider bounds just above, as the spec's §3.4 table states;
+# no valid object is larger than the exact maxima, and an invalid one between the two
+# bounds is refused either way, by the nested decoder.

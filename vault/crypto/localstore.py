@@ -38,7 +38,15 @@ from vault.crypto import labels
 from vault.crypto.encoding import Reader, Tag, Writer
 from vault.crypto.errors import PostError
 from vault.crypto.invites import JoinRequest
-from vault.crypto.limits import MAX_RECORD_ID, MAX_RECORD_KIND, MAX_RECORD_SIZE, MAX_URI_LENGTH
+from vault.crypto.limits import (
+    MAX_PENDING_REQUEST_FIELD,
+    MAX_RECORD_ID,
+    MAX_RECORD_KIND,
+    MAX_RECORD_SIZE,
+    MAX_STORED_BODY_FIELD,
+    MAX_STORED_ENVELOPE_FIELD,
+    MAX_URI_LENGTH,
+)
 from vault.crypto.post_body import PostBody
 from vault.crypto.posts import OpenedPost, PostEnvelope
 from vault.crypto.primitives import (
@@ -71,13 +79,7 @@ __all__ = [
     "seal_record",
 ]
 
-# Bounds on the nested objects of a record, with headroom over the protocol's exact maxima
-# (limits.MAX_ENVELOPE_SIZE, a PostBody's 37,981 bytes, limits.MAX_JOIN_REQUEST_SIZE): the
-# nested decoders enforce those, so these only stop a damaged length field early.
-_MAX_ENVELOPE: Final = 70 * 1024
-_MAX_BODY: Final = 64 * 1024
 _POST_ID_SIZE: Final = 16
-_MAX_REQUEST: Final = 4096
 
 
 def new_local_store_secret(random: RandomSource = default_random) -> bytes:
@@ -162,8 +164,8 @@ def decode_stored_post(data: bytes) -> OpenedPost:
     The envelope and the body must still agree on their shared fields.
     """
     reader = Reader(data, "stored post", Tag.STORED_POST)
-    raw_envelope = reader.var(_MAX_ENVELOPE, "envelope")
-    raw_body = reader.var(_MAX_BODY, "body")
+    raw_envelope = reader.var(MAX_STORED_ENVELOPE_FIELD, "envelope")
+    raw_body = reader.var(MAX_STORED_BODY_FIELD, "body")
     signature = reader.fixed(SIGNATURE_SIZE, "signature")
     reader.done()
     # Its own structure first, then the nested objects in field order (protocol §1.1).
@@ -229,7 +231,7 @@ def encode_pending_join(pending: PendingJoin) -> bytes:
 def decode_pending_join(data: bytes) -> PendingJoin:
     reader = Reader(data, "pending join", Tag.PENDING_JOIN)
     uri = reader.text(MAX_URI_LENGTH, "invite")
-    raw_request = reader.var(_MAX_REQUEST, "join request") if reader.flag() else None
+    raw_request = reader.var(MAX_PENDING_REQUEST_FIELD, "join request") if reader.flag() else None
     reader.done()
     request = None if raw_request is None else JoinRequest.decode(raw_request)
     return PendingJoin(uri, request)

@@ -7,6 +7,7 @@ import os
 
 import click
 
+from vault.crypto.limits import MAX_INVITE_USES
 from vault_client.cli._config import State, pass_state, private_file
 from vault_client.cli._failures import TimedOut, fail
 from vault_client.cli._formatting import SHORT, group_label, safety_block, when
@@ -29,7 +30,8 @@ from vault_client.errors import JoinPendingError
 
 @click.command("invite", cls=IdCommand)
 @group_option
-@click.option("--max-uses", default=1, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--max-uses", default=1, show_default=True,
+              type=click.IntRange(1, MAX_INVITE_USES),
               help="How many people may use it.")
 @click.option("--expires", default="7d", show_default=True, callback=duration_callback,
               metavar="DURATION",
