@@ -503,6 +503,32 @@ def test_an_attachment_keeps_its_file_name(tmp_path: Path, relay_up: RelayProces
             "Élodie's garden (2).txt"
 
 
+def test_an_attachment_without_a_name_still_travels_as_before(tmp_path: Path,
+                                                              relay_up: RelayProcess) -> None:
+    """Attachments without names go out in a version-1 post body, the layout builds before
+    file names wrote and read (protocol §6.1, PB-1, PB-2); a version-1 post kept in the local
+    store opens again after a restart, and its attachment is saved under a name of the
+    device's own. A named attachment makes the post version 2."""
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben:
+        gid = circle(ann, ben)
+        unnamed = ann.post(gid, "Unnamed.", attachments=[(b"raw", "text/plain")]).post_id
+        named = ann.post(gid, "Named.", attachments=[(b"raw", "text/plain", "a.txt")]).post_id
+        ben.sync(gid)
+        timeline = ben._device.view(gid).timeline
+        opened = [timeline.get(b64decode(pid)) for pid in (unnamed, named)]
+        assert [o.body.encode()[:2] if o else None for o in opened] == [b"\x06\x01",
+                                                                       b"\x06\x02"]
+    with open_client(tmp_path, "ben", relay_up) as ben:  # from the local store (StoredPost)
+        (post,) = [p for p in ben.posts(gid) if p.post_id == unnamed]
+        assert [a.file_name for a in post.attachments] == [""]
+        folder = tmp_path / "saved"
+        folder.mkdir()
+        path = ben.save_attachment(gid, post.attachments[0], folder)
+        assert path.name == f"attachment-{post.attachments[0].attachment_id[:8]}.txt"
+        assert path.read_bytes() == b"raw"
+
+
 # --- 16-18. the SDK as a client author meets it ---------------------------------------------
 
 

@@ -2,6 +2,7 @@
 decryption, size limits."""
 
 import struct
+from dataclasses import replace
 
 import nacl.bindings
 import pytest
@@ -213,6 +214,25 @@ def test_a_file_name_travels_in_the_wire_form() -> None:
     assert Attachment.read_from(Reader(raw, "attachment")) == attachment
     assert Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 7, "image/png",
                       "a" * 255).file_name == "a" * 255
+
+
+def test_the_version_1_form_has_no_file_name_field() -> None:
+    """Inside a version-1 post body (PB-1) an attachment ends with its media type and reads
+    back with the empty name; a named attachment has no such form."""
+    attachment = Attachment(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32, 7, "image/png")
+    writer = Writer()
+    attachment.write_to(writer, with_file_name=False)
+    raw = writer.finish()
+    assert raw == (b"\x01" * 16 + b"\x02" * 32 + b"\x03" * 32 + struct.pack(">QI", 7, 9)
+                   + b"image/png")
+    reader = Reader(raw, "attachment")
+    assert Attachment.read_from(reader, with_file_name=False) == attachment
+    reader.done()
+    reader = Reader(raw + b"\x00" * 4, "attachment")  # the version-2 form of the same
+    assert Attachment.read_from(reader) == attachment
+    reader.done()
+    with pytest.raises(ValueError, match="version-2"):
+        replace(attachment, file_name="a.png").write_to(Writer(), with_file_name=False)
 
 
 def test_wire_form_and_repr() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
-from dataclasses import replace
+from dataclasses import fields, replace
+from pathlib import Path
 
 import nacl.bindings
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from tests.crypto.logfactory import LogFactory, seeded_random
 from tests.crypto.postkit import Group, craft, craft_from
 from vault.crypto import epochs, labels
-from vault.crypto.attachments import Attachment, make_attachment
+from vault.crypto.attachments import Attachment, file_name_from, make_attachment
 from vault.crypto.encoding import Tag
 from vault.crypto.errors import (
     DecryptionError,
@@ -34,6 +36,7 @@ from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MAX_TEXT
 from vault.crypto.padding import pad
 from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
+from vault.crypto.primitives import verify
 
 G = Group()
 ALICE, BOB, OUTSIDER = G.alice, G.bob, G.outsider
@@ -109,6 +112,7 @@ u64 = st.integers(0, 2**64 - 1)
 attachments = st.builds(
     Attachment, ids, keys32, keys32, st.integers(0, MAX_ATTACHMENT_SIZE),
     st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=127),
+    st.just("") | st.text(max_size=40).map(file_name_from),  # both body versions (PB-1)
 )
 
 
@@ -506,6 +510,114 @@ def test_oversized_attachment_inside_a_sealed_body_is_a_post_error() -> None:
     envelope = craft_from(ALICE, body, G.key, body_bytes=forged)
     with pytest.raises(PostError, match="malformed"):
         open_post(envelope, G.key, G.state)
+
+
+# --- versions: attachments with and without file names (PB-1, PB-2) -------------------------
+
+OLD_BODY = bytes.fromhex(
+    "06017a0bebc52bcf86ba4cef972d0bd91041e670378464f6bb4f1e70be991ead1ece35828c9aba0f9b93c7a5"
+    "c249df7c91927f74bfd70cd34de6088efc430230475d00000000000000029a946c4d7570a19d24adfa88c52f"
+    "17fd0000000000000002000000000000000dbcd3c90d3ab7f77225c58a26d4f7f210b0409962ba95c1a11c53"
+    "9f8d301c89ed0000018bd01c623801000000000000001d4e6f7465732066726f6d206c617374207765656b20"
+    "28c3a974c3a9292e0000000002a3e40c1611cb2ebbbdba855c6442df3dcea7ec2736f60caf05df30f0800a49"
+    "542d2cb3d2f0baf21c03787fb4e978c2954a6a3294322850779b6edeca295c9095aa8ba80256197139ae1db9"
+    "c909a960ab000000000000001f0000000a746578742f706c61696eecb746755d615fc3c76f63c84e3bb5b9d4"
+    "42a17c8c8accd0119dd9a5b7268a00fea1cab0c91b88657986f2d83f0dce7d5e74dee2ec7a5613dde05286a3"
+    "8d4ff929735e825da6c555df8da3ddea94867a000000000000000000000009696d6167652f706e6700"
+)
+"""A post with two attachments as a build before file names wrote it (commit 977e39d, vector
+``post_with_attachments``), with its author's signature and the envelope's SHA-256."""
+OLD_SIGNATURE = bytes.fromhex(
+    "294c6ec71a0dda9beb975dc89aaa25189263809a925e8a18aef28f5fb4e3cb6f"
+    "ce4c172d7a5452b929c2ede2f98718cf55963b82ca8b4012f9617283e8779b05"
+)
+OLD_ENVELOPE_SHA256 = "ac7a7cfaf44229cdb7f49cc85a6c17cc0e4a744ac290878b08f3dd6888a340ae"
+
+
+def rebuilt(body: PostBody) -> PostBody:
+    """The body made again from its fields (as sealing again for a newer epoch does)."""
+    return PostBody(**{f.name: getattr(body, f.name) for f in fields(body)})
+
+
+def test_a_post_written_before_file_names_decodes_with_empty_names() -> None:
+    body = PostBody.decode(OLD_BODY)
+    assert body.version == 1
+    assert [(a.size, a.media_type, a.file_name) for a in body.attachments] == [
+        (31, "text/plain", ""), (0, "image/png", "")]
+    assert body.encode() == rebuilt(body).encode() == OLD_BODY
+    verify(body.author, labels.POST_SIGNATURE, body.encode(), OLD_SIGNATURE, "post")
+    again = replace(body, epoch=3, log_seq=20, log_head=b"\x07" * 32)
+    assert again.encode()[:2] == b"\x06\x01" and PostBody.decode(again.encode()) == again
+    # the vectors pin the same bytes, and the old build's whole envelope
+    vectors = json.loads((Path(__file__).parents[1] / "vectors" / "posts.json").read_text())
+    (old,) = [v for v in vectors["vectors"] if v["name"] == "post_with_attachments"]
+    assert bytes.fromhex(old["expected"]["body"]) == OLD_BODY
+    assert bytes.fromhex(old["expected"]["signature"]) == OLD_SIGNATURE
+    assert hashlib.sha256(bytes.fromhex(old["expected"]["envelope"])).hexdigest() == \
+        OLD_ENVELOPE_SHA256
+
+
+def test_a_named_attachment_makes_a_version_2_body() -> None:
+    named = replace(ATT, file_name="garden.png")
+    body = G.body(ALICE, text="look", attachments=(named, ATT))
+    raw = body.encode()
+    assert body.version == 2 and raw[:2] == b"\x06\x02"
+    assert b"image/png\x00\x00\x00\x0agarden.png" in raw  # named: u32 length, the name
+    assert raw.endswith(b"image/png" + b"\x00" * 4 + b"\x00")  # unnamed: an empty name
+    decoded = PostBody.decode(raw)
+    assert decoded == body and rebuilt(decoded).encode() == raw
+    assert [a.file_name for a in decoded.attachments] == ["garden.png", ""]
+    # without the name, the same post is version 1 and 4 bytes shorter per attachment
+    unnamed = replace(body, attachments=(ATT, ATT))
+    assert unnamed.version == 1 and len(unnamed.encode()) == len(raw) - 8 - len("garden.png")
+    assert PostBody.decode(unnamed.encode()) == unnamed
+    # a body without attachments is version 1, as every build wrote it
+    assert G.body(ALICE, text="plain").encode()[:2] == b"\x06\x01"
+
+
+def _with_version(raw: bytes, version: int) -> bytes:
+    return raw[:1] + bytes((version,)) + raw[2:]
+
+
+@pytest.mark.parametrize("version", [0, 3, 0xFF])
+def test_an_unknown_version_is_malformed(version: int) -> None:
+    for body in (G.body(ALICE), G.body(ALICE, attachments=(replace(ATT, file_name="a.png"),))):
+        with pytest.raises(MalformedError, match=f"version {version} is not supported"):
+            PostBody.decode(_with_version(body.encode(), version))
+
+
+def test_version_2_needs_a_named_attachment() -> None:
+    """PB-2: version 2 without a named attachment would be a second encoding of a version-1
+    body, so it is malformed — before the attachments' own rules (DEC-4)."""
+    unnamed = G.body(ALICE, attachments=(ATT,)).encode()
+    as_v2 = _with_version(unnamed, 2)
+    as_v2 = as_v2[:-1] + b"\x00\x00\x00\x00" + as_v2[-1:]  # an empty file_name field
+    for raw in (_with_version(G.body(ALICE).encode(), 2), as_v2):
+        with pytest.raises(MalformedError, match="version 2 is only for"):
+            PostBody.decode(raw)
+    too_large = as_v2.replace(struct.pack(">Q", 1234), struct.pack(">Q", MAX_ATTACHMENT_SIZE + 1))
+    with pytest.raises(MalformedError, match="version 2 is only for"):
+        PostBody.decode(too_large)
+    with pytest.raises(PostError):  # and inside a sealed post
+        open_post(craft_from(ALICE, G.body(ALICE), G.key, body_bytes=as_v2), G.key, G.state)
+
+
+def test_file_names_under_version_1_are_malformed() -> None:
+    """The layout of the development builds that wrote file names under version 1."""
+    named = G.body(ALICE, attachments=(replace(ATT, file_name="a.png"),)).encode()
+    with pytest.raises(MalformedError):
+        PostBody.decode(_with_version(named, 1))
+
+
+def test_a_version_1_post_with_attachments_is_sealed_opened_and_stored() -> None:
+    for attachment in (ATT, replace(ATT, file_name="notes.txt")):
+        opened = G.post(ALICE, text="file", attachments=(attachment,))
+        assert opened.body.encode()[1] == (2 if attachment.file_name else 1)
+        assert opened.body.attachments == (attachment,)
+        from vault.crypto.localstore import decode_stored_post, encode_stored_post
+
+        kept = decode_stored_post(encode_stored_post(opened))
+        assert kept.body == opened.body and kept.body.encode() == opened.body.encode()
 
 
 # --- may this device post now? --------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import nacl.bindings
@@ -59,6 +59,8 @@ class Corpus:
     envelope: bytes
     body_plain: bytes
     body_rich: bytes
+    body_named: bytes
+    """A version-2 body (a named attachment; body_rich is version 1 with an unnamed one)."""
     opened: OpenedPost
     join_request: bytes
     invite_uri: str
@@ -135,7 +137,9 @@ def corpus() -> Corpus:
         identity_private=g.alice.encode_private(),
         grant=grant.encode(), grant_content=content,
         envelope=rich.envelope.encode(),
-        body_plain=plain.body.encode(), body_rich=rich.body.encode(), opened=rich,
+        body_plain=plain.body.encode(), body_rich=rich.body.encode(),
+        body_named=replace(rich.body, attachments=(
+            replace(attachment, file_name="fuzz.png"), attachment)).encode(), opened=rich,
         join_request=request.encode(), invite_uri=link.to_uri(),
         checkpoint=state.checkpoint().encode(),
         keystore_contents=contents.encode(), keystore_file=keystore_file, exported=exported,

@@ -81,7 +81,7 @@ BYTE_DECODERS: dict[str, tuple[Callable[[bytes], Any], Callable[[], list[bytes]]
     "epoch_grant": (EpochGrant.decode, lambda: [_c().grant]),
     "grant_content": (GrantContent.decode, lambda: [_c().grant_content]),
     "post_envelope": (PostEnvelope.decode, lambda: [_c().envelope]),
-    "post_body": (PostBody.decode, lambda: [_c().body_plain, _c().body_rich]),
+    "post_body": (PostBody.decode, lambda: [_c().body_plain, _c().body_rich, _c().body_named]),
     "join_request": (JoinRequest.decode, lambda: [_c().join_request]),
     "log_checkpoint": (LogCheckpoint.decode, lambda: [_c().checkpoint]),
     "keystore_contents": (KeystoreContents.decode, lambda: [_c().keystore_contents]),
@@ -178,7 +178,7 @@ def test_post_plaintext_from_a_member_raises_only_typed_errors(data: st.DataObje
     g = c.group
     signer = data.draw(st.sampled_from([g.alice, g.bob, g.owner, g.outsider]))
     state = c.state
-    body_bytes = data.draw(st.one_of(mutated([c.body_plain, c.body_rich]),
+    body_bytes = data.draw(st.one_of(mutated([c.body_plain, c.body_rich, c.body_named]),
                                      st.binary(max_size=400)))
     plaintext = data.draw(st.one_of(st.none(), st.binary(max_size=300)))
     envelope = craft(signer, body_bytes, c.key, group_id=state.group_id, epoch=state.epoch,

@@ -1643,6 +1643,10 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
     head = state.head
     ids = {name: rng(16) for name in ("welcome", "reply", "reaction", "photo", "edit",
                                       "delete", "early", "long", "forged", "outsider")}
+    # The version-2 post draws from its own source, so the draws above and below (and every
+    # vector made from them) are those of the builds before file names existed.
+    named_rng = seeded_random("vault/vectors/posts-v2")
+    ids["named"] = named_rng(16)
 
     def body(author: str, post: str, seq: int, kind: PostKind, **extra: Any) -> PostBody:
         fields: dict[str, Any] = {
@@ -1663,9 +1667,11 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
         content_warning="loss, grief", expires_at_ms=t + 30 * DAY)))
     posts.append(("reaction", "member", body(
         "member", "reaction", 1, PostKind.REACTION, refs=(ids["welcome"],), text="\U0001f49c")))
+    # Version 1 (PB-1): attachments without names, byte for byte what the builds before
+    # file names wrote (977e39d's vector of the same name).
     posts.append(("post_with_attachments", "member", body(
         "member", "photo", 2, PostKind.POST, text="Notes from last week (\u00e9t\u00e9).",
-        attachments=(atts[0][3], atts[2][3]))))
+        attachments=(replace(atts[0][3], file_name=""), replace(atts[2][3], file_name="")))))
     posts.append(("edit", "owner", body(
         "owner", "edit", 2, PostKind.EDIT, refs=(ids["welcome"],),
         text="Welcome, everyone. This space is ours; take what you need, leave what you don't.")))
@@ -1677,12 +1683,16 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
         log_head=state.hashes[early_seq], text="First time here. Hi.")))
     posts.append(("post_bucket_512", "owner", body(
         "owner", "long", 3, PostKind.POST, text="Breathe in, breathe out. " * 12)))
+    # Version 2 (PB-2): named attachments; the unnamed one carries an empty file name.
+    posts.append(("post_with_named_attachments", "member", body(
+        "member", "named", 3, PostKind.POST, text="The garden, and last week's notes.",
+        attachments=(atts[0][3], atts[1][3], atts[2][3]))))
 
     vectors: list[Json] = []
     envelopes: dict[str, PostEnvelope] = {}
     for name, author, post in posts:
         me, key = p[author], world.epoch_keys[post.epoch]
-        nonce = rng(24)
+        nonce = (named_rng if name == "post_with_named_attachments" else rng)(24)
         scripted = Scripted(nonce)
         envelope = seal_post(me, key, post, random=scripted)
         scripted.done()
@@ -1787,9 +1797,13 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
                vectors)
 
 
-def raw_post_body(body: PostBody, **changes: Any) -> bytes:
+def raw_post_body(body: PostBody, *, version: int | None = None,
+                  file_names: bool | None = None, **changes: Any) -> bytes:
     """A post body's wire form with any field changed, no rule checked (``kind`` an int;
-    ``attachments`` a list of ``(blob_id, key, digest, size, media_type[, file_name])``)."""
+    ``attachments`` a list of ``(blob_id, key, digest, size, media_type[, file_name])``).
+
+    *version* defaults to the one PB-2 gives (2 when an attachment has a name, else 1);
+    *file_names* (whether attachments carry the field) defaults to what the version says."""
     f: dict[str, Any] = {
         "author": body.author, "group_id": body.group_id, "epoch": body.epoch,
         "post_id": body.post_id, "author_seq": body.author_seq, "log_seq": body.log_seq,
@@ -1800,15 +1814,21 @@ def raw_post_body(body: PostBody, **changes: Any) -> bytes:
         "expires_at_ms": body.expires_at_ms,
     }
     f.update(changes)
-    w = (Writer(Tag.POST_BODY).fixed(f["author"], 32).fixed(f["group_id"], 32).u64(f["epoch"])
-         .fixed(f["post_id"], 16).u64(f["author_seq"]).u64(f["log_seq"])
+    if version is None:
+        version = 2 if any(a[5:] and a[5] for a in f["attachments"]) else 1
+    if file_names is None:
+        file_names = version == 2
+    w = (Writer(Tag.POST_BODY, version=version).fixed(f["author"], 32)
+         .fixed(f["group_id"], 32).u64(f["epoch"]).fixed(f["post_id"], 16)
+         .u64(f["author_seq"]).u64(f["log_seq"])
          .fixed(f["log_head"], 32).u64(f["timestamp_ms"]).u8(f["kind"]).u32(len(f["refs"])))
     for ref in f["refs"]:
         w.raw(ref)
     w.text(f["text"]).opt_text(f["content_warning"]).u32(len(f["attachments"]))
     for blob_id, key, digest, size, media, *name in f["attachments"]:
         w.fixed(blob_id, 16).fixed(key, 32).fixed(digest, 32).u64(size).text(media)
-        w.text(name[0] if name else "")
+        if file_names:
+            w.text(name[0] if name else "")
     return w.opt_u64(f["expires_at_ms"]).finish()
 
 
@@ -1949,6 +1969,29 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
         ("reject_attachment_file_name_newline", raw_post_body(
             base, attachments=[(*att_fields[:5], "notes\n.txt")]), "post_invalid",
          "a file name with a line feed", ["ATT-3"]),
+        ("reject_body_version_0", raw_post_body(base, version=0), "malformed",
+         "a post body of version 0", ["PB-1"]),
+        ("reject_body_version_3", raw_post_body(base, version=3, attachments=[att_fields]),
+         "malformed", "a post body of version 3 (a later protocol's), with a named attachment",
+         ["PB-1"]),
+        ("reject_body_version_2_without_attachments", raw_post_body(base, version=2),
+         "malformed", "version 2 with no attachment: this body's one encoding is version 1",
+         ["PB-2"]),
+        ("reject_body_version_2_unnamed_attachment", raw_post_body(
+            base, version=2, attachments=[(*att_fields[:5], "")]), "malformed",
+         "version 2 whose only attachment has an empty file name: version 1 encodes it",
+         ["PB-2"]),
+        ("reject_body_version_2_unnamed_and_too_large", raw_post_body(
+            base, version=2, attachments=[(*att_fields[:3], 10_485_760, "text/plain", "")]),
+         "malformed", "version 2 without a named attachment, whose attachment is also too "
+         "large: PB-2 is part of the structure, checked before the attachments' rules",
+         ["PB-2", "DEC-4"]),
+        ("reject_body_version_1_with_file_name", raw_post_body(
+            base, version=1, file_names=True, attachments=[att_fields]), "malformed",
+         "a version-1 body whose attachment carries a file name field (the layout commit "
+         "4072516 wrote without a version of its own): a version-1 attachment ends with its "
+         "media type, so the name's length is read as the expiry flag and bytes remain",
+         ["CODEC-8"]),
         ("reject_attachment_file_name_256_bytes", raw_post_body(
             base, attachments=[(*att_fields[:5], "é" * 128)]), "malformed",
          "a file name of 256 UTF-8 bytes (128 characters): longer than its field",
@@ -1987,6 +2030,7 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
         return seal_raw(plaintext, key, rng(24), post_id=post_id or base.post_id, **fields)
 
     forged_id = rng(16)
+    unnamed_v2 = raw_post_body(base, version=2, attachments=[(*att_fields[:5], "")])
     unpadded = base.encode() + sign(owner.sign_sk, labels.POST_SIGNATURE, base.encode())
     unpadded += bytes(511 - len(unpadded)) + b"\x01"
     cases: list[tuple[str, PostEnvelope, bytes, str, str, list[str]]] = [
@@ -2001,6 +2045,11 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
          "a signed body missing its last byte", ["OPEN-4"]),
         ("reject_post_body_kind_rule", sealed(raw_post_body(base, author_seq=0)), k2,
          "post_invalid", "a body with author_seq 0", ["OPEN-4", "POST-1"]),
+        ("reject_post_body_version_2_unnamed", seal_raw(
+            pad(unnamed_v2 + sign(owner.sign_sk, labels.POST_SIGNATURE, unnamed_v2)), k2,
+            seeded_random("vault/vectors/post-rules-v2")(24), post_id=base.post_id, **hdr), k2,
+         "post_invalid", "a signed version-2 body whose only attachment has no name (PB-2, "
+         "malformed on its own)", ["OPEN-4", "PB-2"]),
         ("reject_post_attachment_too_large", sealed(raw_post_body(
             base, attachments=[(*att_fields[:3], 10_485_760, "text/plain")])), k2,
          "post_invalid", "a body with a 10,485,760-byte attachment (too_large on its own)",
@@ -3481,7 +3530,10 @@ RULES.update({
         **{name: _accepts(*_OPEN_OK) for name in (
             "post_welcome", "reply_with_warning_and_expiry", "reaction", "edit", "delete",
             "post_in_epoch_0", "post_bucket_512")},
-        "post_with_attachments": _accepts(*_OPEN_OK, "ATT-1", "ATT-2", "ATT-3"),
+        "post_with_attachments": _accepts(*_OPEN_OK, "PB-1", "PB-2", "ATT-1", "ATT-2",
+                                          "ATT-3"),
+        "post_with_named_attachments": _accepts(*_OPEN_OK, "PB-1", "PB-2", "ATT-1", "ATT-2",
+                                                "ATT-3"),
         "reject_wrong_epoch_key": _rejects("OPEN-2"),
         "reject_flipped_ciphertext_byte": _rejects("OPEN-2"),
         "reject_flipped_tag_byte": _rejects("OPEN-2"),

@@ -18,13 +18,18 @@ unpadded data must be exactly ``size`` bytes.
 Wire form of one attachment inside a post body (no header of its own)::
 
     blob_id[16] blob_key[32] digest[32] size:u64 media_type:text(<=127 bytes, ASCII)
-    file_name:text(<=255 bytes)
+    file_name:text(<=255 bytes)            only in a version-2 post body
 
 The file name is what the attachment was called on its author's device, so a member who
 saves it gets a file they recognise; empty when it had none. It is sealed inside the post
 like everything else here. Because a receiving device may use it as a file name, it may
 not be a path (``/``, ``\\``, ``.``, ``..``), hold control characters, or hold the
 bidirectional controls that make ``photo<U+202E>gpj.exe`` look like ``photoexe.jpg``.
+
+A post body's version says whether its attachments carry the field (protocol §6.1, PB-1
+and PB-2): version 1 -- what builds before file names wrote, and what is still written when
+no attachment has a name -- has no ``file_name`` field, and its attachments decode with
+``file_name`` ``""``; version 2 has it on every attachment.
 """
 
 from __future__ import annotations
@@ -97,26 +102,34 @@ class Attachment:
             )
         check_file_name(self.file_name)
 
-    def write_to(self, writer: Writer) -> None:
+    def write_to(self, writer: Writer, *, with_file_name: bool = True) -> None:
+        """The wire form; *with_file_name* False is the form inside a version-1 post body,
+        which has no file name field (so the attachment must have no name)."""
         (writer.fixed(self.blob_id, BLOB_ID_SIZE).fixed(self.blob_key, KEY_SIZE)
-         .fixed(self.digest, HASH_SIZE).u64(self.size).text(self.media_type)
-         .text(self.file_name))
+         .fixed(self.digest, HASH_SIZE).u64(self.size).text(self.media_type))
+        if with_file_name:
+            writer.text(self.file_name)
+        elif self.file_name:
+            raise ValueError("attachment: a named attachment needs the form with a file name "
+                             "(a version-2 post body)")
 
     @classmethod
-    def read_from(cls, reader: Reader) -> Attachment:
-        return cls(*cls.read_fields(reader))
+    def read_from(cls, reader: Reader, *, with_file_name: bool = True) -> Attachment:
+        return cls(*cls.read_fields(reader, with_file_name=with_file_name))
 
     @staticmethod
-    def read_fields(reader: Reader) -> tuple[bytes, bytes, bytes, int, str, str]:
+    def read_fields(reader: Reader, *, with_file_name: bool = True
+                    ) -> tuple[bytes, bytes, bytes, int, str, str]:
         """The six fields, unchecked: a post body checks its attachments' rules only once
-        its whole structure has been read (protocol §1.1, decoding order)."""
+        its whole structure has been read (protocol §1.1, decoding order). Without
+        *with_file_name* (a version-1 post body) there is no file name field: ``""``."""
         return (
             reader.fixed(BLOB_ID_SIZE, "attachment blob id"),
             reader.fixed(KEY_SIZE, "attachment key"),
             reader.fixed(HASH_SIZE, "attachment digest"),
             reader.u64("attachment size"),
             reader.text(MAX_MEDIA_TYPE, "attachment media type"),
-            reader.text(MAX_FILE_NAME, "attachment file name"),
+            reader.text(MAX_FILE_NAME, "attachment file name") if with_file_name else "",
         )
 
     def __repr__(self) -> str:

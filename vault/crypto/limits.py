@@ -117,7 +117,7 @@ MAX_STORED_ENVELOPE_FIELD: Final = 70 * 1024
 """Bound on a StoredPost's ``envelope`` field (§3.4, tag 0x11): headroom over
 MAX_ENVELOPE_SIZE, so only a damaged length stops here; the nested decoder is exact."""
 MAX_STORED_BODY_FIELD: Final = 64 * 1024
-"""Bound on a StoredPost's ``body`` field (§3.4); a PostBody is at most 37,981 bytes."""
+"""Bound on a StoredPost's ``body`` field (§3.4); a PostBody is at most 42,125 bytes (§6.2)."""
 MAX_PENDING_REQUEST_FIELD: Final = 4096
 """Bound on a PendingJoin's ``request`` field (§3.4); a JoinRequest is MAX_JOIN_REQUEST_SIZE."""
 

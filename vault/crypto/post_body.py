@@ -10,6 +10,23 @@ Wire layout (``Tag.POST_BODY``, after the tag and version bytes)::
     attachments: u32 count (<= 16), then count x Attachment (see attachments.py)
     expires_at_ms: opt_u64
 
+Versions (protocol §6.1, PB-1 and PB-2). The version byte says how attachments are laid
+out, so a body is read one way only:
+
+* version 1: attachments without a ``file_name`` field (decoded with ``file_name`` ``""``).
+  Every body written before attachments had names is version 1, and a body is still
+  written as version 1 whenever none of its attachments has a name -- so a body without
+  attachments is byte-identical to what every earlier build wrote;
+* version 2: every attachment carries ``file_name``. Written exactly when at least one
+  attachment has a non-empty name; a version-2 body without such an attachment (none at
+  all, or only unnamed ones) is malformed, so each body has one encoding and
+  ``PostBody.decode(b).encode() == b`` also holds field by field (a body rebuilt from a
+  decoded one's fields, e.g. sealed again for a newer epoch, gets the same bytes);
+* any other version is malformed (a later protocol: update Vault).
+
+The version is therefore a function of the fields (:attr:`PostBody.version`), not state
+kept beside them.
+
 Rules (checked on construction, so also on every decode):
 
 * ``author_seq`` starts at 1; references are distinct 16-byte post ids, never the post's
@@ -31,7 +48,7 @@ from functools import cached_property
 from typing import Final, TypeAlias
 
 from vault.crypto.attachments import Attachment
-from vault.crypto.encoding import PROTOCOL_VERSION, U64_MAX, Reader, Tag, Writer
+from vault.crypto.encoding import U64_MAX, Reader, Tag, Writer
 from vault.crypto.errors import MalformedError, PostError, TooLargeError
 from vault.crypto.limits import (
     MAX_ATTACHMENTS,
@@ -42,6 +59,12 @@ from vault.crypto.limits import (
 )
 
 POST_ID_SIZE: Final = 16
+BODY_VERSION_UNNAMED: Final = 1
+"""PostBody version 1: attachments carry no file name field (PB-1)."""
+BODY_VERSION_NAMED: Final = 2
+"""PostBody version 2: every attachment carries a file name field (PB-1); written exactly when
+some attachment has a non-empty name (PB-2)."""
+BODY_VERSIONS: Final = (BODY_VERSION_UNNAMED, BODY_VERSION_NAMED)
 
 _BODY_FIXED = struct.Struct(">BB32s32sQ16sQQ32sQB")
 _BODY_FIXED_AFTER_HEADER: Final = _BODY_FIXED.size - 2
@@ -148,6 +171,12 @@ class PostBody:
                 raise PostError("post body: a post cannot expire before it was written")
 
     @property
+    def version(self) -> int:
+        """The body's version byte (PB-1, PB-2): 2 when an attachment has a file name, else 1."""
+        return (BODY_VERSION_NAMED if any(a.file_name for a in self.attachments)
+                else BODY_VERSION_UNNAMED)
+
+    @property
     def target(self) -> bytes | None:
         """The post a reply, reaction, edit or delete is about (its first reference)."""
         return self.refs[0] if self.kind in _NEEDS_TARGET else None
@@ -158,8 +187,9 @@ class PostBody:
 
     @cached_property
     def _encoded(self) -> bytes:
+        version = self.version
         parts = [
-            _BODY_FIXED.pack(Tag.POST_BODY, PROTOCOL_VERSION, self.author, self.group_id,
+            _BODY_FIXED.pack(Tag.POST_BODY, version, self.author, self.group_id,
                              self.epoch, self.post_id, self.author_seq, self.log_seq,
                              self.log_head, self.timestamp_ms, self.kind),
             _U32.pack(len(self.refs)),
@@ -172,8 +202,9 @@ class PostBody:
                 parts.append(_NO_WARNING_NO_ATTACHMENTS)
             else:
                 tail = Writer().opt_text(self.content_warning).u32(len(self.attachments))
+                named = version == BODY_VERSION_NAMED
                 for attachment in self.attachments:
-                    attachment.write_to(tail)
+                    attachment.write_to(tail, with_file_name=named)
                 parts.append(tail.finish())
         except UnicodeEncodeError:
             raise PostError("post text is not valid Unicode (an unpaired surrogate)") from None
@@ -185,8 +216,10 @@ class PostBody:
     def decode(cls, data: bytes) -> PostBody:
         """Strict decode; a kind rule broken by a well-formed body is a :class:`PostError`.
 
-        Common bodies (no attachments) take a flat fast path; anything it does not accept
-        goes through the generic :class:`Reader`, which gives the precise error.
+        Both versions are read (PB-1): a version-1 body's attachments have no file name
+        field and decode with ``file_name`` ``""``. Common bodies (no attachments, so
+        version 1) take a flat fast path; anything it does not accept goes through the
+        generic :class:`Reader`, which gives the precise error.
         """
         raw = bytes(data)
         fields = _fast_fields(raw)
@@ -196,11 +229,19 @@ class PostBody:
 
     @classmethod
     def _decode_with_reader(cls, data: bytes) -> PostBody:
-        reader = Reader(data, "post body", Tag.POST_BODY)
+        reader = Reader(data, "post body")
+        header = reader.fixed(2, "header")
+        if header[0] != Tag.POST_BODY:
+            raise MalformedError(f"post body: this is not a post body (type tag {header[0]:#04x})")
+        version = header[1]
+        if version not in BODY_VERSIONS:  # PB-1
+            raise MalformedError(
+                f"post body: version {version} is not supported (this software reads versions "
+                f"{BODY_VERSION_UNNAMED} and {BODY_VERSION_NAMED}; update Vault)"
+            )
         (author, group_id, epoch, post_id, author_seq, log_seq, log_head, timestamp_ms,
          kind_value) = _BODY_FIXED.unpack(
-            bytes((Tag.POST_BODY, PROTOCOL_VERSION))
-            + reader.fixed(_BODY_FIXED_AFTER_HEADER, "post header"))[2:]
+            header + reader.fixed(_BODY_FIXED_AFTER_HEADER, "post header"))[2:]
         try:
             kind = PostKind(kind_value)
         except ValueError:
@@ -215,9 +256,13 @@ class PostBody:
         count = reader.u32("attachment count")
         if count > MAX_ATTACHMENTS:
             raise MalformedError(f"post body: {count} attachments, at most {MAX_ATTACHMENTS}")
-        fields = [Attachment.read_fields(reader) for _ in range(count)]
+        named = version == BODY_VERSION_NAMED
+        fields = [Attachment.read_fields(reader, with_file_name=named) for _ in range(count)]
         expires_at_ms = reader.opt_u64("expiry")
         reader.done()
+        if named and not any(f[5] for f in fields):  # PB-2: one encoding per body
+            raise MalformedError("post body: version 2 is only for attachments with file "
+                                 "names; this body is version 1")
         # The structure is complete: now each attachment's rules, then the kind rules.
         attachments = tuple(Attachment(*f) for f in fields)
         return cls(author, group_id, epoch, post_id, author_seq, log_seq, log_head,
@@ -232,13 +277,16 @@ _FieldTuple: TypeAlias = tuple[bytes, bytes, int, bytes, int, int, bytes, int, P
 def _fast_fields(data: bytes) -> _FieldTuple | None:
     """Parse a body without attachments in one flat pass; None means "use the Reader".
 
+    Such a body is always version 1 (PB-2); any other version byte goes to the Reader, which
+    reads version 2 and refuses a version-2 body without attachments (and unknown versions).
+
     Accepts exactly what :meth:`PostBody._decode_with_reader` accepts for such bodies (a
     property test holds the two together); every doubt is deferred to the Reader.
     """
     try:
         (tag, version, author, group_id, epoch, post_id, author_seq, log_seq, log_head,
          timestamp_ms, kind_value) = _BODY_FIXED.unpack_from(data)
-        if tag != Tag.POST_BODY or version != PROTOCOL_VERSION:
+        if tag != Tag.POST_BODY or version != BODY_VERSION_UNNAMED:
             return None
         pos = _BODY_FIXED.size
         (count,) = _U32.unpack_from(data, pos)
