@@ -59,3 +59,35 @@ def test_readme_configuration_table_is_the_relays_settings() -> None:
     table = text[text.index("\n", begin) + 1:text.index("<!-- settings:end -->")].strip()
     expected = configuration_table()
     assert table == expected, f"paste this between the settings markers:\n{expected}"
+
+
+def test_protocol_error_table_is_the_error_classes() -> None:
+    """docs/protocol.md §10 lists every error code once, with its class, parent and home:
+    a "client" row is the SDK's own (vault_client/errors.py), a row naming vault/api/errors.py
+    the relay's own, any other the core's (vault/crypto/errors.py). The codes are the SDK's
+    registry (the core's and its own, explicitly) and the relay's own."""
+    from vault_client.errors import all_error_classes
+
+    from vault.api.errors import RelayConfigError
+
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    section = text[text.index("## 10. Error codes"):text.index("## 11. Limits")]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("| `")]
+    # The registry is the same whatever else is loaded: the relay's own error is not in it.
+    assert RelayConfigError.code not in all_error_classes()
+    classes = {**all_error_classes(), RelayConfigError.code: RelayConfigError}
+    codes = [row[0].strip("`") for row in rows]
+    assert sorted(codes) == sorted(classes), "the table and the classes name different codes"
+    wrong = []
+    for code, (_, name, parent, raised_by, _) in zip(codes, rows, strict=True):
+        cls = classes[code]
+        home = ("vault_client.errors" if raised_by == "client"
+                else "vault.api.errors" if "vault/api/errors.py" in name
+                else "vault.crypto.errors")
+        base = cls.__bases__[0]
+        if (name.split()[0] != cls.__name__ or cls.__module__ != home
+                or parent != (base.code if base is not Exception else "—")):
+            wrong.append(f"{code}: {name} in {home}, parent {parent} — is {cls.__module__}."
+                         f"{cls.__name__}, parent {getattr(base, 'code', '—')}")
+    assert wrong == [], "\n".join(wrong)

@@ -25,15 +25,10 @@ from typing import Any
 import httpx
 import pytest
 from vault_client._internal.transport import MemberAuth, Transport
+from vault_client.errors import RelayUnreachableError
 
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import (
-    MalformedError,
-    NotAMemberError,
-    RelayError,
-    RelayUnreachableError,
-    VaultError,
-)
+from vault.crypto.errors import MalformedError, NotAMemberError, RelayError, VaultError
 from vault.crypto.identity import Identity
 
 Json = Any

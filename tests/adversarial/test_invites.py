@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from vault_client import Client, InvalidPost
+from vault_client.errors import JoinPendingError
 
 from tests.adversarial.conftest import circle, stored_checkpoint
 from tests.adversarial.hostile import HostileRelay
@@ -20,7 +21,6 @@ from vault.crypto.errors import (
     InvalidEntryError,
     InviteExhaustedError,
     InviteExpiredError,
-    JoinPendingError,
     NotFoundError,
     RollbackError,
     SignatureError,

@@ -24,17 +24,16 @@ from vault_client import (
     Role,
 )
 from vault_client._internal.transport import MemberAuth
-
-from tests.client.conftest import PASSPHRASE, RelayProcess
-from vault.crypto.encoding import b64decode
-from vault.crypto.errors import (
-    DecryptionError,
+from vault_client.errors import (
     InviteImageError,
     JoinDeniedError,
     JoinPendingError,
-    NotAMemberError,
     NotPermittedError,
 )
+
+from tests.client.conftest import PASSPHRASE, RelayProcess
+from vault.crypto.encoding import b64decode
+from vault.crypto.errors import DecryptionError, NotAMemberError
 from vault.crypto.posts import PostEnvelope, open_post
 
 pytestmark = pytest.mark.slow  # a real relay process; whole journeys

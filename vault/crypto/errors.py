@@ -139,12 +139,6 @@ class GrantError(VaultError):
     code = "grant_invalid"
 
 
-class EpochKeyMissingError(VaultError):
-    """This member holds no key for the epoch a ciphertext was made in."""
-
-    code = "epoch_key_missing"
-
-
 # --- posts ------------------------------------------------------------------------------
 
 
@@ -238,12 +232,19 @@ class UnknownInviteError(InviteError):
 
 
 def all_error_classes() -> dict[str, type[VaultError]]:
-    """Map every stable code to its class, so a transport can rebuild typed errors."""
+    """Map every stable code to its class, so a transport can rebuild typed errors.
+
+    The protocol's codes: the classes defined in this module, whatever else has been
+    imported (a subclass defined elsewhere is not a protocol code). The SDK's own errors
+    (raised on a member's device, never sent by the relay) live in ``vault_client.errors``,
+    whose ``all_error_classes`` adds them explicitly.
+    """
     found: dict[str, type[VaultError]] = {}
     pending: list[type[VaultError]] = [VaultError]
     while pending:
         cls = pending.pop()
-        found[cls.code] = cls
+        if cls.__module__ == __name__:
+            found[cls.code] = cls
         pending.extend(cls.__subclasses__())
     return found
 
@@ -404,82 +405,3 @@ class InternalError(RelayError):
 
     code = "internal"
 
-
-# --- client (the SDK) -------------------------------------------------------------------
-# Raised on a member's device, never by the relay.
-
-
-class RelayUnreachableError(RelayUnavailableError):
-    """The relay could not be reached (no connection, timeout, or it answered garbage).
-
-    For a request that is not safe to repeat blindly, the SDK first checks with the relay
-    whether it took effect; this error means it still could not tell, or the relay stayed
-    away for the whole retry budget. Nothing acknowledged is lost: retry later.
-    """
-
-    code = "relay_unreachable"
-
-
-class ClientError(VaultError):
-    """Something this device refused to do (not a protocol violation by anyone else)."""
-
-    code = "client_error"
-
-
-class UnknownGroupError(ClientError):
-    """This device is not in that group (or has forgotten it after leaving or a wipe)."""
-
-    code = "group_unknown"
-
-
-class JoinPendingError(ClientError):
-    """The join request is still waiting for an admin's approval."""
-
-    code = "join_pending"
-
-
-class JoinDeniedError(ClientError):
-    """An admin denied the join request."""
-
-    code = "join_denied"
-
-
-class InviteImageError(InviteUriError):
-    """An image could not be read, or holds no QR code with a Vault invite."""
-
-    code = "invite_image_unreadable"
-
-
-class LocalStoreError(ClientError):
-    """The local store on this device is damaged, or belongs to another keystore."""
-
-    code = "local_store_invalid"
-
-
-class NameTakenError(ClientError):
-    """Another current member of the group already has this display name, or one that
-    looks the same (another case, or letters from another script that look alike)."""
-
-    code = "display_name_taken"
-
-
-class NotPermittedError(ClientError):
-    """This member's role (or authorship) does not allow what was asked: editing someone
-    else's post, deleting it without being a moderator, an admin's action as a member.
-    Refused on this device, before anything is written or sent."""
-
-    code = "not_permitted"
-
-
-class UnknownReferenceError(ClientError):
-    """What was given to name a group, a member, a post or an invite names none (or several)
-    of those this device knows: give its id as Vault shows it, or its name."""
-
-    code = "reference_unknown"
-
-
-class InvalidArgumentError(ClientError):
-    """A value given to the SDK is not one it can use (a duration that is not positive, an
-    unknown history policy or QR format, a file that cannot be read, no relay to use)."""
-
-    code = "invalid_argument"

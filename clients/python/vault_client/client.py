@@ -19,11 +19,6 @@ import httpx
 
 from vault.crypto.attachments import Attachment
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import (
-    JoinDeniedError,
-    JoinPendingError,
-    UnknownReferenceError,
-)
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostKind
 from vault.crypto.primitives import default_clock
@@ -55,6 +50,7 @@ from vault_client._internal.keys import Passphrase, PassphraseSource
 from vault_client._internal.qr import decode_invite_image
 from vault_client._internal.refs import GroupRef, InviteRef, MemberRef, PostRef
 from vault_client._internal.strength import require_strong
+from vault_client.errors import JoinDeniedError, JoinPendingError, UnknownReferenceError
 from vault_client.types import (
     AttachmentInfo,
     GroupInfo,

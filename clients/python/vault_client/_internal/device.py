@@ -16,18 +16,7 @@ from collections.abc import Callable
 import httpx
 
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.errors import (
-    DecryptionError,
-    EpochKeyMissingError,
-    InvalidArgumentError,
-    JoinDeniedError,
-    JoinPendingError,
-    LocalStoreError,
-    MalformedError,
-    NotAMemberError,
-    RelayUnreachableError,
-    UnknownGroupError,
-)
+from vault.crypto.errors import DecryptionError, MalformedError, NotAMemberError
 from vault.crypto.freshness import Arrival
 from vault.crypto.group_state import GroupState, LogCheckpoint
 from vault.crypto.identity_export import MARKS_PER_CHUNK, decode_post_marks, encode_post_marks
@@ -45,6 +34,15 @@ from vault_client._internal.keys import KeyHolder, Passphrase, exclusive_lock
 from vault_client._internal.refs import GroupRef
 from vault_client._internal.store import Store
 from vault_client._internal.transport import MemberAuth, Transport
+from vault_client.errors import (
+    EpochKeyMissingError,
+    InvalidArgumentError,
+    JoinDeniedError,
+    JoinPendingError,
+    LocalStoreError,
+    RelayUnreachableError,
+    UnknownGroupError,
+)
 from vault_client.types import GroupStatus, HistoryPolicy, RetryNotice
 
 

@@ -7,7 +7,7 @@ import contextlib
 
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.epochs import new_epoch_key
-from vault.crypto.errors import InvalidArgumentError, LogError, RelayUnavailableError
+from vault.crypto.errors import LogError, RelayUnavailableError
 from vault.crypto.identity import Identity
 from vault.crypto.localstore import record_id
 from vault.crypto.log import create_group, group_id_of
@@ -25,6 +25,7 @@ from vault_client._internal.device import Device, check_policy, policy_text, sta
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import append
 from vault_client._internal.rotation import issue, publish_group_metadata
+from vault_client.errors import InvalidArgumentError
 from vault_client.types import GroupInfo, HistoryPolicy
 
 

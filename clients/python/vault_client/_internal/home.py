@@ -9,8 +9,8 @@ from typing import Any, Final
 
 import platformdirs
 
-from vault.crypto.errors import LocalStoreError
 from vault_client._internal.keys import destroy_file
+from vault_client.errors import LocalStoreError
 
 KEYSTORE_FILE: Final = "keystore.vault"
 DATABASE_FILE: Final = "client.db"

@@ -13,7 +13,6 @@ from vault.crypto.errors import (
     InviteExpiredError,
     InviteRevokedError,
     NotFoundError,
-    RelayUnreachableError,
     UnknownInviteError,
     VaultError,
 )
@@ -50,6 +49,7 @@ from vault_client._internal.refs import InviteRef, MemberRef
 from vault_client._internal.rotation import issue, rotate
 from vault_client._internal.sync_io import check_pending, sync_group
 from vault_client._internal.transport import InviteAuth
+from vault_client.errors import RelayUnreachableError
 from vault_client.types import (
     GroupStatus,
     HistoryPolicy,

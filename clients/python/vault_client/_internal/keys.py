@@ -14,17 +14,13 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import (
-    InvalidArgumentError,
-    KeystoreLockedError,
-    KeystoreMissingError,
-    PassphraseRejectedError,
-)
+from vault.crypto.errors import KeystoreLockedError, KeystoreMissingError, PassphraseRejectedError
 from vault.crypto.identity import Identity
 from vault.crypto.keystore import KeystoreContents
 from vault.crypto.localstore import local_store_key, new_local_store_secret
 from vault.keyfile import load_keystore, save_keystore
 from vault_client._internal.strength import require_strong
+from vault_client.errors import InvalidArgumentError
 
 LOCAL_STORE_ENTRY: Final = "local-store"
 _IDENTITY_PREFIX: Final = "identity/"

@@ -6,12 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from vault.crypto.errors import (
-    InviteError,
-    LogConflictError,
-    NotAMemberError,
-    RelayUnreachableError,
-)
+from vault.crypto.errors import InviteError, LogConflictError, NotAMemberError
 from vault.crypto.group_state import GroupState, LogCheckpoint, new_entry
 from vault.crypto.localstore import record_id
 from vault.crypto.log import LogEntry
@@ -23,6 +18,7 @@ from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.transport import AmbiguousAppend, Auth, Transport
+from vault_client.errors import RelayUnreachableError
 
 APPEND_ATTEMPTS: Final = 4
 

@@ -4,11 +4,7 @@ safety numbers, and moving an identity to another device."""
 from __future__ import annotations
 
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import (
-    AlreadyMemberError,
-    NotAMemberError,
-    NotPermittedError,
-)
+from vault.crypto.errors import AlreadyMemberError, NotAMemberError
 from vault.crypto.identity_export import ExportedIdentity
 from vault.crypto.identity_export import export_identity as seal_identity_export
 from vault.crypto.identity_export import import_identity as open_identity_export
@@ -23,6 +19,7 @@ from vault_client._internal.refs import MemberRef
 from vault_client._internal.rotation import rotate
 from vault_client._internal.sync_io import sync_group
 from vault_client._internal.transport import MemberAuth
+from vault_client.errors import NotPermittedError
 from vault_client.types import MemberInfo
 
 

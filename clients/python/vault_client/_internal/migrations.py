@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
-from vault.crypto.errors import LocalStoreError
+from vault_client.errors import LocalStoreError
 
 Migration: TypeAlias = Callable[[sqlite3.Connection], None]
 

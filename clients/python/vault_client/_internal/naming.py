@@ -4,7 +4,6 @@ for later when it cannot be set yet (a join waiting for approval, or for the gro
 from __future__ import annotations
 
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.errors import NameTakenError
 from vault.crypto.localstore import record_id
 from vault.crypto.metadata import MemberProfile
 from vault_client._internal import views as V
@@ -12,6 +11,7 @@ from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import looks_like_label, name_key
 from vault_client._internal.rotation import publish_profile
+from vault_client.errors import NameTakenError
 
 
 def set_display_name(device: Device, view: GroupView, name: str) -> None:

@@ -4,10 +4,10 @@ the end; these checks only refuse early, in words a person understands)."""
 
 from __future__ import annotations
 
-from vault.crypto.errors import NotPermittedError
 from vault.crypto.group_state import GroupState
 from vault.crypto.log_entries import EntryKind, Role
 from vault_client._internal.group_view import GroupView
+from vault_client.errors import NotPermittedError
 
 _ADMIN_ONLY = {
     "invite": "only admins can invite people",

@@ -9,14 +9,7 @@ from datetime import timedelta
 
 from vault.crypto.attachments import Attachment, decrypt_attachment
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import (
-    ForbiddenError,
-    NotFoundError,
-    NotPermittedError,
-    RelayUnavailableError,
-    UnknownReferenceError,
-    VaultError,
-)
+from vault.crypto.errors import ForbiddenError, NotFoundError, RelayUnavailableError, VaultError
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostKind
 from vault.crypto.timeline import VisiblePost, thread_view
@@ -28,6 +21,7 @@ from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import rotate
 from vault_client._internal.sync_io import refresh_keys, sync_grants
+from vault_client.errors import NotPermittedError, UnknownReferenceError
 from vault_client.types import AttachmentInfo, Posted
 
 UNREACHABLE = "the relay cannot be reached; it will be sent when the relay is back"

@@ -6,8 +6,9 @@ import io
 import os
 from typing import Any
 
-from vault.crypto.errors import InvalidArgumentError, InviteImageError, InviteUriError
+from vault.crypto.errors import InviteUriError
 from vault.crypto.invites import NOT_AN_INVITE, InviteLink, parse_invite_uri
+from vault_client.errors import InvalidArgumentError, InviteImageError
 
 
 def _qr(uri: str) -> Any:

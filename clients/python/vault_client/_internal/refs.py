@@ -9,11 +9,12 @@ from collections.abc import Callable, Iterable
 from typing import TypeAlias
 
 from vault.crypto.encoding import b64decode
-from vault.crypto.errors import MalformedError, UnknownReferenceError
+from vault.crypto.errors import MalformedError
 from vault.crypto.log_entries import GROUP_ID_SIZE, INVITE_ID_SIZE
 from vault.crypto.post_body import POST_ID_SIZE
 from vault.crypto.primitives import PUBLIC_KEY_SIZE
 from vault_client._internal.names import name_key
+from vault_client.errors import UnknownReferenceError
 from vault_client.types import (
     GroupInfo,
     Invite,

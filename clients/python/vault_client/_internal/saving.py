@@ -8,7 +8,7 @@ import mimetypes
 import os
 from pathlib import Path
 
-from vault.crypto.errors import InvalidArgumentError
+from vault_client.errors import InvalidArgumentError
 
 _MOST_COPIES = 1000
 

@@ -45,8 +45,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from vault.crypto.errors import LocalStoreError
 from vault_client._internal.migrations import apply_next
+from vault_client.errors import LocalStoreError
 
 TOMBSTONE: Final = "relay_deleted"
 """``rejected_posts.code`` of a post the relay says was deleted (its ciphertext erased)."""

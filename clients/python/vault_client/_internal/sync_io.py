@@ -24,7 +24,6 @@ from vault.crypto.errors import (
     InviteExpiredError,
     InviteRevokedError,
     LogConflictError,
-    NameTakenError,
     NotAMemberError,
     RelayUnavailableError,
     RotationPendingError,
@@ -50,6 +49,7 @@ from vault_client._internal.groups import finish_create
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
 from vault_client._internal.store import TOMBSTONE, HeldRow
+from vault_client.errors import NameTakenError
 from vault_client.types import SyncReport
 
 POST_PAGE: Final = 100  # posts per request when syncing: the most the relay serves

@@ -29,11 +29,10 @@ from vault.crypto.errors import (
     MalformedError,
     RateLimitedError,
     RelayError,
-    RelayUnreachableError,
     VaultError,
-    all_error_classes,
 )
 from vault.crypto.identity import Identity
+from vault_client.errors import RelayUnreachableError, all_error_classes
 from vault_client.types import RetryNotice
 
 _ERRORS: Final = all_error_classes()

@@ -12,7 +12,6 @@ from vault.crypto.attachments import Attachment, file_name_from
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import (
     DecryptionError,
-    InvalidArgumentError,
     InviteUriError,
     MalformedError,
     MetadataError,
@@ -28,6 +27,7 @@ from vault.crypto.timeline import VisiblePost, thread_view
 from vault_client import events as ev
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import clashing, looks_like_label, name_key
+from vault_client.errors import InvalidArgumentError
 from vault_client.types import AttachmentInfo, MemberInfo, PostView, Thread
 
 AttachmentInput = tuple[bytes, str] | tuple[bytes, str, str] | str | os.PathLike[str]
