@@ -10,6 +10,7 @@ The modules, in dependency order: each imports only modules above it.
 ``encoding``         the wire codec: tag and version header, ``Reader`` / ``Writer``
 ``primitives``       labelled hash, KDF, signatures and the one AEAD over libsodium
 ``limits``           every size bound of the protocol (§11), in one place
+``persistent``       immutable maps and sequences that share structure (the group state's)
 ``padding``          size buckets that hide the length of what is encrypted
 ``identity``         a member's keys (``Identity``) and their public half (``PublicIdentity``)
 ``safety``           safety numbers and group codes that people compare in person

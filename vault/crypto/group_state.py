@@ -16,10 +16,8 @@ of a post are judged at the post's own ``log_seq``, not at the reader's head).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from types import MappingProxyType
 from typing import Final, TypeAlias
 
 from vault.crypto.encoding import Reader, Tag, Writer
@@ -27,6 +25,7 @@ from vault.crypto.errors import LogError
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import LogEntry, sign_entry
 from vault.crypto.log_entries import EntryBody, EntryKind, MetadataBody, Role
+from vault.crypto.persistent import OrderedMap
 from vault.crypto.primitives import HASH_SIZE, default_clock
 
 __all__ = [
@@ -44,7 +43,7 @@ RoleHistory: TypeAlias = tuple[tuple[int, Role], ...]
 """``((from_seq, role), ...)``, oldest first: each role holds from the state after entry
 ``from_seq`` until the next pair's ``from_seq`` (the first pair is the member's join)."""
 
-_NO_ROLE_CHANGES: Final[Mapping[bytes, RoleHistory]] = MappingProxyType({})
+_NO_ROLE_CHANGES: Final[OrderedMap[bytes, RoleHistory]] = OrderedMap()
 
 
 @dataclass(frozen=True)
@@ -110,28 +109,35 @@ class InviteState:
 class GroupState:
     """The verified state of a group after entry ``seq`` (whose hash is ``head``).
 
-    Mappings are read-only views, keyed by signing key (``members``, ``former_members``,
-    ``profiles``, ``role_history``), invite id (``invites``) or epoch number. ``hashes[i]``
-    is the hash of entry *i*. ``epoch_start_seq[e]`` is the seq of the entry that started
-    epoch *e*. ``role_history`` lists only the (current or former) members whose role was
-    ever changed by a ROLE entry; everyone else held ``Member.role`` throughout.
+    Mappings are read-only and iterate in the order their keys first appeared in the log,
+    keyed by signing key (``members``, ``former_members``, ``profiles``, ``role_history``),
+    invite id (``invites``) or epoch number. ``former_members`` is in the order they
+    departed. ``hashes[i]`` is the hash of entry *i*. ``epoch_start_seq[e]`` is the seq of
+    the entry that started epoch *e*. ``role_history`` lists only the (current or former)
+    members whose role was ever changed by a ROLE entry; everyone else held ``Member.role``
+    throughout. ``owners`` holds the signing keys of the current owners.
+
+    The collections are persistent (:mod:`vault.crypto.persistent`): the state after the
+    next entry shares every record that entry did not touch with this one, so applying an
+    entry costs O(log members), and this state never changes.
     """
 
     group_id: bytes
     seq: int
     head: bytes
     timestamp_ms: int
-    members: Mapping[bytes, Member]
-    former_members: Mapping[bytes, Member]
-    invites: Mapping[bytes, InviteState]
+    members: OrderedMap[bytes, Member]
+    former_members: OrderedMap[bytes, Member]
+    invites: OrderedMap[bytes, InviteState]
     epoch: int
-    epoch_commitments: Mapping[int, bytes]
-    epoch_start_seq: Mapping[int, int]
+    epoch_commitments: OrderedMap[int, bytes]
+    epoch_start_seq: OrderedMap[int, int]
     rotation_pending: bool
     group_metadata: MetadataBody | None
-    profiles: Mapping[bytes, MetadataBody]
-    hashes: tuple[bytes, ...]
-    role_history: Mapping[bytes, RoleHistory] = field(default_factory=lambda: _NO_ROLE_CHANGES)
+    profiles: OrderedMap[bytes, MetadataBody]
+    hashes: Sequence[bytes]
+    role_history: OrderedMap[bytes, RoleHistory] = field(default_factory=lambda: _NO_ROLE_CHANGES)
+    owners: frozenset[bytes] = field(kw_only=True)
 
     def role_of(self, sign_pk: bytes) -> Role | None:
         """The current role of a member, or None for anyone who is not a member now."""
@@ -161,19 +167,12 @@ class GroupState:
         if kind is EntryKind.METADATA:  # their own profile; group metadata needs an admin
             return True
         if kind is EntryKind.LEAVE:
-            return role != Role.OWNER or self._owner_count() > 1
+            return role != Role.OWNER or len(self.owners) > 1
         return role >= Role.ADMIN
-
-    def _owner_count(self) -> int:
-        return sum(1 for member in self.members.values() if member.role == Role.OWNER)
 
     def hash_at(self, seq: int) -> bytes | None:
         """Hash of entry *seq*, or None if this state does not reach that far."""
         return self.hashes[seq] if 0 <= seq < len(self.hashes) else None
-
-    @cached_property
-    def _epoch_starts(self) -> list[int]:
-        return [self.epoch_start_seq[epoch] for epoch in range(self.epoch + 1)]
 
     def epoch_at(self, seq: int) -> int:
         """The epoch in force in the state after entry *seq* (0 <= seq <= self.seq).
@@ -185,7 +184,8 @@ class GroupState:
                 f"entry {seq} is beyond the membership log this device has verified "
                 f"(it ends at entry {self.seq}); sync the log and try again"
             )
-        return bisect_right(self._epoch_starts, seq) - 1
+        # Epochs 0..epoch start at ascending seqs: a binary search, O(log epochs).
+        return bisect_right(range(self.epoch + 1), seq, key=self.epoch_start_seq.__getitem__) - 1
 
     def was_member_at(self, sign_pk: bytes, seq: int) -> bool:
         """Whether *sign_pk* was a member in the state after entry *seq*."""
@@ -208,16 +208,17 @@ class GroupState:
         # was_member_at guarantees seq >= joined_seq == history[0][0], so index >= 0.
         return history[bisect_right(history, seq, key=_from_seq) - 1][1]
 
-    @cached_property
-    def _departures(self) -> tuple[tuple[int, bytes], ...]:
-        return tuple(sorted((m.removed_seq, pk) for pk, m in self.former_members.items()
-                            if m.removed_seq is not None))
+    def _departure(self, position: int) -> Member:
+        # former_members only ever grows, one departure per entry: position i holds the
+        # i-th departure, so the records are in ascending removed_seq.
+        return self.former_members[self.former_members.key_at(position)]
 
     def departed_after(self, seq: int) -> list[Member]:
         """Former members whose membership ended at an entry after *seq*, in the order
         they departed. O(log departures + the answer)."""
-        start = bisect_right(self._departures, (seq, b"\xff" * 33))
-        return [self.former_members[pk] for _, pk in self._departures[start:]]
+        count = len(self.former_members)
+        start = bisect_right(range(count), seq, key=lambda i: self._departure(i).removed_seq or 0)
+        return [self._departure(position) for position in range(start, count)]
 
     def checkpoint(self) -> LogCheckpoint:
         return LogCheckpoint(self.group_id, self.seq, self.head)

@@ -1,9 +1,13 @@
 """The rules every membership-log entry must pass, applied by a mutable state builder.
 
-:class:`StateBuilder` applies entries to plain dicts and is frozen once into a
-:class:`~vault.crypto.group_state.GroupState`, so verifying a log of 10,000 members is
-linear. Each rule validates completely before it changes anything. The entry points that
-drive it are in :mod:`vault.crypto.log_verify`.
+:class:`StateBuilder` applies entries to drafts of the state's persistent collections
+(:mod:`vault.crypto.persistent`) and is frozen into a
+:class:`~vault.crypto.group_state.GroupState`. Thawing a state and freezing the builder
+are O(1) and each entry changes only the records it touches (O(log members)), so one
+entry costs the same in a group of 10 or 10,000 and verifying a whole log is linear.
+Each rule validates completely before it changes anything. The entry points that drive
+it are in :mod:`vault.crypto.log_verify`; :func:`touched_by` names the records an entry
+may change, so the relay and the SDK compare only those between two states.
 
 Rules (error class in brackets):
 
@@ -71,8 +75,7 @@ beyond a member's (moderation acts on posts). "Admin" below means admin or owner
 
 from __future__ import annotations
 
-from dataclasses import replace
-from types import MappingProxyType
+from dataclasses import dataclass, replace
 
 from vault.crypto import labels
 from vault.crypto.errors import (
@@ -106,6 +109,7 @@ from vault.crypto.log_entries import (
     RotateBody,
 )
 from vault.crypto.metadata import check_metadata_envelope
+from vault.crypto.persistent import Entries, OrderedMap
 from vault.crypto.primitives import ZERO_HASH, verify
 
 
@@ -125,26 +129,71 @@ def _key(sign_pk: bytes) -> str:
     return f"key {sign_pk[:6].hex()}"
 
 
+@dataclass(frozen=True)
+class Touched:
+    """The records one entry may change: members (current or former, by signing key) and
+    invites (by id). Every other record of the state after it is the one before it."""
+
+    members: frozenset[bytes]
+    invites: frozenset[bytes]
+
+
+def touched_by(entry: LogEntry) -> Touched:
+    """The members and invites whose records *entry* may change (its author, the member it
+    names, the invite it creates, revokes or uses), whether or not it is valid."""
+    body = entry.body
+    members = {entry.author}
+    if isinstance(body, AddBody | AddRotateBody):
+        members.add(body.member.sign_pk)
+    elif isinstance(body, JoinBody):
+        members.add(body.joiner.sign_pk)
+    elif isinstance(body, CreateBody):
+        members.add(body.creator.sign_pk)
+    elif isinstance(body, RemoveBody | RoleBody):
+        members.add(body.member)
+    invite_id = getattr(body, "invite_id", None)
+    return Touched(frozenset(members), frozenset(() if invite_id is None else (invite_id,)))
+
+
 class StateBuilder:
-    """Mutable group state for applying many entries; :meth:`freeze` once at the end."""
+    """Mutable group state for applying many entries; :meth:`freeze` once at the end.
+
+    Its collections are drafts of a state's persistent ones: thawing a state and freezing
+    the builder cost O(1), and the state it was thawed from never changes.
+    """
 
     def __init__(self, group_id: bytes) -> None:
         self.group_id = group_id
         self.seq = 0
         self.head = ZERO_HASH
         self.timestamp_ms = 0
-        self.members: dict[bytes, Member] = {}
-        self.former: dict[bytes, Member] = {}
-        self.invites: dict[bytes, InviteState] = {}
         self.epoch = 0
-        self.commitments: dict[int, bytes] = {}
-        self.epoch_starts: dict[int, int] = {}
         self.rotation_pending = False
         self.group_metadata: MetadataBody | None = None
-        self.profiles: dict[bytes, MetadataBody] = {}
-        self.hashes: list[bytes] = []
-        self.owners = 0
-        self.role_history: dict[bytes, RoleHistory] = {}
+        self.owners: set[bytes] = set()
+        self._open(OrderedMap(), OrderedMap(), OrderedMap(), OrderedMap(), OrderedMap(),
+                   OrderedMap(), Entries(), OrderedMap())
+
+    def _open(
+        self,
+        members: OrderedMap[bytes, Member],
+        former: OrderedMap[bytes, Member],
+        invites: OrderedMap[bytes, InviteState],
+        commitments: OrderedMap[int, bytes],
+        epoch_starts: OrderedMap[int, int],
+        profiles: OrderedMap[bytes, MetadataBody],
+        hashes: Entries[bytes],
+        role_history: OrderedMap[bytes, RoleHistory],
+    ) -> None:
+        """Drafts of a state's collections, to change in place (O(1))."""
+        self.members = members.mutate()
+        self.former = former.mutate()
+        self.invites = invites.mutate()
+        self.commitments = commitments.mutate()
+        self.epoch_starts = epoch_starts.mutate()
+        self.profiles = profiles.mutate()
+        self.hashes = hashes.mutate()
+        self.role_history = role_history.mutate()
 
     # --- construction -----------------------------------------------------------------
 
@@ -172,7 +221,7 @@ class StateBuilder:
         builder = cls(group_id)
         builder._check_future(genesis, now_ms)
         builder.members[genesis.author] = Member(body.creator, Role.OWNER, 0, None)
-        builder.owners = 1
+        builder.owners = {genesis.author}
         builder.commitments[0] = body.epoch_commitment
         builder.epoch_starts[0] = 0
         builder._advance(genesis)
@@ -180,45 +229,49 @@ class StateBuilder:
 
     @classmethod
     def thaw(cls, state: GroupState) -> StateBuilder:
-        builder = cls(state.group_id)
-        builder.seq, builder.head, builder.timestamp_ms = state.seq, state.head, state.timestamp_ms
-        builder.members = dict(state.members)
-        builder.former = dict(state.former_members)
-        builder.invites = dict(state.invites)
-        builder.epoch = state.epoch
-        builder.commitments = dict(state.epoch_commitments)
-        builder.epoch_starts = dict(state.epoch_start_seq)
-        builder.rotation_pending = state.rotation_pending
-        builder.group_metadata = state.group_metadata
-        builder.profiles = dict(state.profiles)
-        builder.hashes = list(state.hashes)
-        builder.owners = sum(1 for m in builder.members.values() if m.role == Role.OWNER)
-        builder.role_history = dict(state.role_history)
+        """A builder that goes on from *state* (O(1); *state* itself never changes)."""
+        builder = cls.__new__(cls)
+        builder.group_id = state.group_id
+        builder._resume(state)
         return builder
 
+    def _resume(self, state: GroupState) -> None:
+        self.seq, self.head, self.timestamp_ms = state.seq, state.head, state.timestamp_ms
+        self.epoch = state.epoch
+        self.rotation_pending = state.rotation_pending
+        self.group_metadata = state.group_metadata
+        self.owners = set(state.owners)
+        hashes = state.hashes if isinstance(state.hashes, Entries) else Entries(state.hashes)
+        self._open(state.members, state.former_members, state.invites,
+                   state.epoch_commitments, state.epoch_start_seq, state.profiles, hashes,
+                   state.role_history)
+
     def freeze(self) -> GroupState:
-        """The frozen state. The builder must not be used afterwards (it shares its dicts)."""
+        """The frozen state (O(1)). The builder must not be used afterwards."""
         return GroupState(
             group_id=self.group_id,
             seq=self.seq,
             head=self.head,
             timestamp_ms=self.timestamp_ms,
-            members=MappingProxyType(self.members),
-            former_members=MappingProxyType(self.former),
-            invites=MappingProxyType(self.invites),
+            members=self.members.finish(),
+            former_members=self.former.finish(),
+            invites=self.invites.finish(),
             epoch=self.epoch,
-            epoch_commitments=MappingProxyType(self.commitments),
-            epoch_start_seq=MappingProxyType(self.epoch_starts),
+            epoch_commitments=self.commitments.finish(),
+            epoch_start_seq=self.epoch_starts.finish(),
             rotation_pending=self.rotation_pending,
             group_metadata=self.group_metadata,
-            profiles=MappingProxyType(self.profiles),
-            hashes=tuple(self.hashes),
-            role_history=MappingProxyType(self.role_history),
+            profiles=self.profiles.finish(),
+            hashes=self.hashes.finish(),
+            role_history=self.role_history.finish(),
+            owners=frozenset(self.owners),
         )
 
     def snapshot(self) -> GroupState:
-        """A frozen copy of the current state; the builder stays usable (O(members))."""
-        return StateBuilder.thaw(self.freeze()).freeze()
+        """The frozen state so far; the builder stays usable (O(1))."""
+        state = self.freeze()
+        self._resume(state)
+        return state
 
     def _advance(self, entry: LogEntry) -> None:
         self.seq = entry.seq
@@ -359,14 +412,13 @@ class StateBuilder:
     def _admit(self, entry: LogEntry, identity: PublicIdentity, role: Role) -> None:
         self.members[identity.sign_pk] = Member(identity, role, entry.seq, None)
         if role == Role.OWNER:
-            self.owners += 1
+            self.owners.add(identity.sign_pk)
 
     def _depart(self, entry: LogEntry, member: Member) -> None:
         del self.members[member.sign_pk]
         self.former[member.sign_pk] = replace(member, removed_seq=entry.seq,
                                               removed_at_ms=entry.timestamp_ms)
-        if member.role == Role.OWNER:
-            self.owners -= 1
+        self.owners.discard(member.sign_pk)
 
     # --- kinds --------------------------------------------------------------------------
 
@@ -481,7 +533,7 @@ class StateBuilder:
         raise InvalidEntryError(f"{_where(entry)}: {_key(sign_pk)} is not a member")
 
     def _leave(self, entry: LogEntry, author: Member) -> None:
-        if author.role == Role.OWNER and self.owners == 1:
+        if author.role == Role.OWNER and len(self.owners) == 1:
             raise InvalidEntryError(
                 f"{_where(entry)}: the last owner cannot leave; make another member an owner first"
             )
@@ -501,13 +553,16 @@ class StateBuilder:
             raise UnauthorizedEntryError(
                 f"{_where(entry)}: only an owner may change the role of an admin or owner"
             )
-        if target.role == Role.OWNER and self.owners == 1:
+        if target.role == Role.OWNER and len(self.owners) == 1:
             raise InvalidEntryError(
                 f"{_where(entry)}: the last owner cannot be demoted; make another member an "
                 "owner first"
             )
         self.members[body.member] = replace(target, role=body.role)
-        self.owners += (body.role == Role.OWNER) - (target.role == Role.OWNER)
+        if body.role == Role.OWNER:
+            self.owners.add(body.member)
+        else:
+            self.owners.discard(body.member)
         # Role changes are rare: keep each one so rights can be judged at any past seq.
         history = self.role_history.get(body.member, ((target.joined_seq, target.role),))
         self.role_history[body.member] = (*history, (entry.seq, body.role))

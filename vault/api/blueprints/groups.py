@@ -158,7 +158,7 @@ def append_entry(call: Call, gid: str) -> Any:
                 raise LogConflictError("the head moved")
             tx.add(LogEntryRow(group_id=group_id, seq=new.seq, entry_hash=new.head, raw=raw,
                                event_seq=event, created_at_ms=now))
-            sync_derived(tx, old, new)
+            sync_derived(tx, old, new, entry)
     except (LogConflictError, IntegrityError):
         raise _conflict(group_id) from None
     remember(new)
