@@ -24,7 +24,7 @@ Wire layouts (every object starts with its tag byte and the protocol version byt
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from hmac import compare_digest
@@ -169,18 +169,39 @@ class EpochGrant:
         return cls(group_id, epoch, recipient, sealed)
 
 
+GRANT_BATCH: Final = 256
+"""Recipients sealed per task when :func:`build_grants` is handed a *map_batches*."""
+
+MapBatches = Callable[
+    [Callable[[Sequence[tuple[bytes, bytes]]], list[EpochGrant]],
+     Sequence[Sequence[tuple[bytes, bytes]]]],
+    Iterable[list[EpochGrant]],
+]
+"""``map(fn, batches)`` that yields each batch's result in the batches' order (such as
+``ThreadPoolExecutor.map``)."""
+
+
 def build_grants(
     granter: Identity,
     group_id: bytes,
     epoch: int,
     epoch_key: bytes,
     recipients: Iterable[PublicIdentity],
+    *,
+    map_batches: MapBatches | None = None,
 ) -> tuple[EpochGrant, ...]:
-    """Seal *epoch_key* to every recipient, signed by *granter*, in one pass.
+    """Seal *epoch_key* to every recipient, signed by *granter*: the grants come back in
+    the recipients' order.
 
     Recipients' identities are taken as verified (they come from the verified log);
     their binding signatures are not re-checked here. A recipient listed twice is a
-    caller bug (``ValueError``).
+    caller bug (``ValueError``), refused before anything is sealed.
+
+    *map_batches* (optional) spreads the work: the recipients are cut into batches of
+    :data:`GRANT_BATCH`, sealed by ``map_batches(seal, batches)`` (libsodium releases the
+    GIL, so a thread pool's ``map`` seals on every core) and put back in order. The bytes
+    are the same construction either way; only the sealed boxes' ephemeral keys differ,
+    as they do between any two calls.
     """
     if len(epoch_key) != EPOCH_KEY_SIZE:
         raise ValueError("epoch key must be 32 bytes")
@@ -191,8 +212,7 @@ def build_grants(
     outer_prefix = bytes((Tag.EPOCH_GRANT, PROTOCOL_VERSION)) + context
     outer_len = struct.pack(">I", SEALED_GRANT_SIZE)
     seen: set[bytes] = set()
-    grants: list[EpochGrant] = []
-    append = grants.append
+    keys: list[tuple[bytes, bytes]] = []
     for recipient in recipients:
         sign_pk = recipient.sign_pk
         box_pk = recipient.box_pk
@@ -201,12 +221,30 @@ def build_grants(
         seen.add(sign_pk)
         if len(sign_pk) != PUBLIC_KEY_SIZE or len(box_pk) != PUBLIC_KEY_SIZE:
             raise ValueError("recipient keys must be 32 bytes")
-        signed = header + sign_pk + box_pk + suffix
-        sealed: bytes = _box_seal(signed + sign(sign_sk, labels.EPOCH_GRANT, signed), box_pk)
-        grant = EpochGrant(group_id, epoch, sign_pk, sealed)
-        grant.__dict__["_encoded"] = outer_prefix + sign_pk + outer_len + sealed
-        append(grant)
-    return tuple(grants)
+        keys.append((sign_pk, box_pk))
+
+    def seal_batch(batch: Sequence[tuple[bytes, bytes]]) -> list[EpochGrant]:
+        grants: list[EpochGrant] = []
+        append = grants.append
+        for sign_pk, box_pk in batch:
+            signed = header + sign_pk + box_pk + suffix
+            sealed: bytes = _box_seal(signed + sign(sign_sk, labels.EPOCH_GRANT, signed),
+                                      box_pk)
+            grant = EpochGrant(group_id, epoch, sign_pk, sealed)
+            grant.__dict__["_encoded"] = outer_prefix + sign_pk + outer_len + sealed
+            append(grant)
+        return grants
+
+    if map_batches is None or len(keys) <= GRANT_BATCH:
+        return tuple(seal_batch(keys))
+    batches = [keys[i:i + GRANT_BATCH] for i in range(0, len(keys), GRANT_BATCH)]
+    out: list[EpochGrant] = []
+    for sealed_batch in map_batches(seal_batch, batches):
+        out.extend(sealed_batch)
+    if [g.recipient for g in out] != [pk for pk, _ in keys]:
+        # A map that lost, added or reordered a batch: never a partial or shuffled rotation.
+        raise RuntimeError("build_grants: the batches did not come back in order")
+    return tuple(out)
 
 
 def _may_grant(state: GroupState, sign_pk: bytes, epoch: int) -> bool:

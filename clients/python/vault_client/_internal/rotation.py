@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 from vault.crypto.commitments import commitment_group_id, epoch_commitment
-from vault.crypto.epochs import build_grants, new_epoch_key
+from vault.crypto.epochs import EpochGrant, build_grants, new_epoch_key
 from vault.crypto.errors import GrantConflictError, VaultError
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import PublicIdentity
@@ -26,11 +27,16 @@ from vault.crypto.metadata import GroupMetadata, MemberProfile, seal_metadata
 from vault.crypto.posts import check_can_post
 from vault_client import events as ev
 from vault_client._internal import views as V
+from vault_client._internal.cores import map_on_cores
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import append
 
 GRANT_CHUNK: Final = 5000
+"""The most grants one upload request carries."""
+PIPELINE_FROM: Final = 512
+"""From this many recipients (up to :data:`GRANT_CHUNK`), grants go in two requests, the
+first sent while the second is sealed."""
 
 
 def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
@@ -82,17 +88,32 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
     return epoch
 
 
+def _chunks(recipients: Sequence[PublicIdentity]) -> list[list[PublicIdentity]]:
+    """The requests a grant upload takes: one per 5,000; a group of at least
+    :data:`PIPELINE_FROM` under that is sent in two halves, so that the first half travels
+    (and the relay stores it) while the second is sealed."""
+    if PIPELINE_FROM <= len(recipients) <= GRANT_CHUNK:
+        half = (len(recipients) + 1) // 2
+        return [list(recipients[:half]), list(recipients[half:])]
+    return [list(recipients[start:start + GRANT_CHUNK])
+            for start in range(0, len(recipients), GRANT_CHUNK)]
+
+
 def issue(device: Device, view: GroupView, epoch: int,
           recipients: Sequence[PublicIdentity]) -> None:
-    """Grant *epoch*'s key to *recipients* (one request per 5,000), recording it."""
+    """Grant *epoch*'s key to *recipients*, recording it: sealed on every core, in one or
+    two requests up to 10,000 (one per 5,000 beyond), each request sent while the next
+    part is sealed. A request that fails raises here (its part and those after it are not
+    recorded, and are owed again: see ``engine.owed_grants``)."""
     if not recipients:
         return
     key = device.key_for(view, epoch)
     transport = device.transport(view.relay_url)
     auth = device.auth(view)
-    for start in range(0, len(recipients), GRANT_CHUNK):
-        chunk = list(recipients[start:start + GRANT_CHUNK])
-        grants = build_grants(view.me, view.group_id, epoch, key, chunk)
+
+    def upload(chunk: list[PublicIdentity], grants: tuple[EpochGrant, ...]) -> None:
+        # On its own thread: the caller does not use the transport, the store or
+        # view.issued until this has returned.
         try:
             transport.upload_grants(auth, epoch, [g.encode() for g in grants])
         except GrantConflictError:  # another admin granted some already
@@ -102,6 +123,17 @@ def issue(device: Device, view: GroupView, epoch: int,
         pks = [r.sign_pk for r in chunk]
         device.store.record_issued(view.group_id, epoch, pks)
         view.issued.update((epoch, pk) for pk in pks)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="vault-grants") as uploader:
+        sending: Future[None] | None = None
+        for chunk in _chunks(recipients):
+            grants = build_grants(view.me, view.group_id, epoch, key, chunk,
+                                  map_batches=map_on_cores)
+            if sending is not None:
+                sending.result()  # in order: a part that failed stops the parts after it
+            sending = uploader.submit(upload, chunk, grants)
+        assert sending is not None
+        sending.result()
 
 
 def publish_group_metadata(device: Device, view: GroupView, metadata: GroupMetadata) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Final
 
@@ -49,6 +50,7 @@ from vault_client._internal.groups import finish_create
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
 from vault_client._internal.store import TOMBSTONE, HeldRow
+from vault_client._internal.transport import Auth, PostsPage, Transport
 from vault_client.errors import NameTakenError
 from vault_client.types import SyncReport
 
@@ -241,9 +243,10 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
     count = 0
     assert view.state is not None
     fence = view.state.seq  # see GroupView.fence_seq: set once this read completes
+    pages = _Prefetch(transport, auth, view.post_cursor)
     try:
         while True:
-            page = transport.posts(auth, view.post_cursor, POST_PAGE)
+            page = pages.take()
             arrival = view.arrival_now()
             items = [(p.post_id, p.cursor, p.envelope, arrival) for p in page.posts
                      if not p.deleted and p.envelope is not None]
@@ -271,6 +274,7 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
             if not page.more or not page.posts:
                 break
     finally:
+        pages.close()
         if unwritten:
             _write(device, view, unwritten)
     if fence > view.fence_seq:  # (only ever rises; a write only when it moved)
@@ -288,6 +292,39 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
                                                   log_seq))
     warnings.extend(engine.gap_warnings(view, gaps))
     return total, unreadable
+
+
+class _Prefetch:
+    """A group's pages of posts, in order, each next one fetched on a thread of its own
+    while the caller opens and stores the one before: the relay's work and the network
+    overlap this device's. At most one request is in flight, and only that thread uses the
+    transport while it is (the caller does not touch it until :meth:`close`)."""
+
+    def __init__(self, transport: Transport, auth: Auth, after: str | None) -> None:
+        self._transport = transport
+        self._auth = auth
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="vault-sync-pages")
+        self._next: Future[PostsPage] | None = self._fetch(after)
+
+    def _fetch(self, after: str | None) -> Future[PostsPage]:
+        return self._pool.submit(self._transport.posts, self._auth, after, POST_PAGE)
+
+    def take(self) -> PostsPage:
+        """The next page (what fetching it raised, raised here); the one after it is
+        asked for at once when the relay says there is more."""
+        assert self._next is not None, "no page after the last"
+        page = self._next.result()
+        self._next = self._fetch(page.cursor) if page.more and page.posts else None
+        return page
+
+    def close(self) -> None:
+        """Wait for a request still in flight (its answer is dropped: read again by the
+        next sync, from the cursor stored with the pages written), and end the thread."""
+        if self._next is not None:
+            with contextlib.suppress(Exception):
+                self._next.result()
+            self._next = None
+        self._pool.shutdown(wait=True)
 
 
 def _retry_held(device: Device, view: GroupView, events: list[ev.Event],

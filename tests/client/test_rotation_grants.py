@@ -1,0 +1,153 @@
+"""A rotation seals its grants on every core (issue 14): the grants come back in the
+members' order whatever order the threads finish in, every member's grant opens to the new
+epoch's key for that member alone, and one request carries them (against a real relay)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from vault_client import Client
+from vault_client._internal import cores, rotation
+from vault_client._internal.transport import MemberAuth, Transport
+
+from tests.client.conftest import PASSPHRASE, RelayProcess
+from vault.crypto import epochs
+from vault.crypto.epochs import EpochGrant, build_grants, new_epoch_key, open_grant
+from vault.crypto.identity import Identity, PublicIdentity
+from vault.crypto.log import LogEntry, sign_entry
+from vault.crypto.log_entries import AddBody, Role
+from vault.crypto.primitives import default_clock
+
+
+def _recipients(count: int) -> list[Identity]:
+    return [Identity.generate() for _ in range(count)]
+
+
+def _out_of_order_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]:
+    """Runs the batches last first, on a pool (as a busy machine might finish them), and
+    yields the results in the batches' order, as Executor.map does."""
+    with ThreadPoolExecutor(4) as pool:
+        futures = [None] * len(items)
+        for index in reversed(range(len(items))):
+            futures[index] = pool.submit(fn, items[index])  # type: ignore[call-overload]
+        return [f.result() for f in futures]  # type: ignore[union-attr]
+
+
+def test_parallel_grants_keep_the_recipients_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(epochs, "GRANT_BATCH", 3)
+    granter = Identity.generate()
+    people = _recipients(17)  # six batches, the last one short
+    key = new_epoch_key()
+    gid = bytes(range(32))
+    for mapper in (_out_of_order_map, cores.map_on_cores, None):
+        grants = build_grants(granter, gid, 4, key, [p.public for p in people],
+                              map_batches=mapper)
+        assert [g.recipient for g in grants] == [p.sign_pk for p in people]
+        for grant in grants:
+            again = EpochGrant.decode(grant.encode())
+            assert (again.group_id, again.epoch, again.recipient, again.sealed) == \
+                (grant.group_id, grant.epoch, grant.recipient, grant.sealed)
+    assert build_grants(granter, gid, 4, key, [], map_batches=_out_of_order_map) == ()
+
+
+def test_a_map_that_loses_or_reorders_a_batch_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(epochs, "GRANT_BATCH", 2)
+    granter = Identity.generate()
+    people = [p.public for p in _recipients(6)]
+
+    def reversed_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]:
+        return [fn(item) for item in reversed(items)]
+
+    def lossy_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]:
+        return [fn(item) for item in items[:-1]]
+
+    for bad in (reversed_map, lossy_map):
+        with pytest.raises(RuntimeError):
+            build_grants(granter, bytes(32), 1, new_epoch_key(), people, map_batches=bad)
+    with pytest.raises(ValueError):  # refused before anything is sealed
+        build_grants(granter, bytes(32), 1, new_epoch_key(), [*people, people[0]],
+                     map_batches=_out_of_order_map)
+
+
+def _add_members(owner: Client, gid: str, relay: RelayProcess,
+                 people: list[Identity]) -> None:
+    view = owner._device.view(gid)
+    last = LogEntry.decode(view.entries[-1])
+    transport = Transport(relay.url)
+    auth = MemberAuth(view.group_id, view.me)
+    for person in people:
+        entry = sign_entry(view.me, AddBody(person.public, Role.MEMBER),
+                           group_id=view.group_id, seq=last.seq + 1, prev_hash=last.hash,
+                           timestamp_ms=max(default_clock(), last.timestamp_ms))
+        transport.append(auth, view.group_id, entry.raw)
+        last = entry
+    transport.close()
+    owner.sync(gid)
+
+
+def test_rotation_grants_every_member_in_one_request(
+        tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(epochs, "GRANT_BATCH", 4)  # several batches on the pool
+    owner = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    gid = owner.create_group("Rotation", display_name="Owner").group_id
+    people = _recipients(21)
+    _add_members(owner, gid, relay, people)
+    uploads: list[list[bytes]] = []
+    real = Transport.upload_grants
+
+    def recording(self: Transport, auth: Any, epoch: int, grants: list[bytes]) -> None:
+        uploads.append(list(grants))
+        real(self, auth, epoch, grants)
+
+    monkeypatch.setattr(Transport, "upload_grants", recording)
+    epoch = owner.rotate(gid)
+    view = owner._device.view(gid)
+    key = view.keys[epoch]
+    state = view.state
+    members: list[PublicIdentity] = [m.identity for m in state.members.values()]
+    assert len(members) == len(people) + 1
+    assert len(uploads) == 1  # one request for the whole group
+    assert [EpochGrant.decode(g).recipient for g in uploads[0]] == \
+        [m.sign_pk for m in members]
+    # Each member fetches its own grant from the relay and opens it: the new key.
+    transport = Transport(relay.url)
+    try:
+        for person in people:
+            served = transport.grants(MemberAuth(view.group_id, person), epoch)
+            assert [e for e, _ in served] == [epoch]
+            grant = EpochGrant.decode(served[0][1])
+            assert open_grant(grant, person, state) == key
+    finally:
+        transport.close()
+
+    # A bigger group (here: from 10 members) goes in two requests, the first sent while the
+    # second is sealed: together, every member once, in order.
+    monkeypatch.setattr(rotation, "PIPELINE_FROM", 10)
+    uploads.clear()
+    epoch = owner.rotate(gid)
+    view = owner._device.view(gid)
+    assert len(uploads) == 2
+    assert [EpochGrant.decode(g).recipient for g in uploads[0] + uploads[1]] == \
+        [m.sign_pk for m in view.state.members.values()]
+    assert {pk for e, pk in view.issued if e == epoch} == set(view.state.members)
+    owner.close()
+
+
+def test_map_on_cores_keeps_order_and_raises_what_a_task_raised() -> None:
+    def slow_first(item: int) -> int:
+        if item == 0:
+            time.sleep(0.05)
+        if item == 5:
+            raise KeyError(item)
+        return item * 2
+
+    assert list(cores.map_on_cores(slow_first, [0, 1, 2, 3, 4])) == [0, 2, 4, 6, 8]
+    with pytest.raises(KeyError):
+        list(cores.map_on_cores(slow_first, [0, 5, 1]))
+    assert cores.workers() >= 1
