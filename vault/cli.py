@@ -69,10 +69,15 @@ def relay() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port (0 picks a free one).")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256))
-def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the relay with gunicorn and print its address."""
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Processes (gevent workers).")
+@click.option("--connections", default=10_000, show_default=True,
+              type=click.IntRange(16, 100_000),
+              help="Connections each worker holds at once, waiting members included.")
+@click.option("--threads", default=None, type=click.IntRange(1, 256), hidden=True,
+              help="Ignored (the gthread workers' setting; gevent workers need no threads).")
+def serve(host: str, port: int, workers: int, connections: int, threads: int | None) -> None:
+    """Serve the relay with gunicorn (gevent workers) and print its address."""
     app = _build_app()  # validates the configuration; upgrades the schema once if configured
     from vault.api.db import db
 
@@ -87,7 +92,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     def factory() -> Any:  # a worker: the schema is current by now
         return _relay(lambda api: api.create_app())
 
-    run_gunicorn(factory, host, port, workers=workers, threads=threads, on_ready=ready)
+    run_gunicorn(factory, host, port, workers=workers, connections=connections, on_ready=ready)
 
 
 @relay.command()

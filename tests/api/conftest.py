@@ -22,6 +22,7 @@ from tests.crypto.logfactory import T0
 from vault.api import create_app, upgrade_database, upgrade_if_configured
 from vault.api.db import db
 from vault.api.models import ALL_TABLES
+from vault.api.services import services_of
 
 QUIET: dict[str, Any] = {
     "VAULT_RATE_LIMIT": 0,
@@ -78,6 +79,7 @@ def make_app(database_url: str, clock: FakeClock, **overrides: Any) -> Flask:
 def app(database_url: str, clock: FakeClock) -> Iterator[Flask]:
     app = make_app(database_url, clock)
     yield app
+    services_of(app).wakeup.close()  # its event listener, if a test waited (else idle)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

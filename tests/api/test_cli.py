@@ -78,7 +78,7 @@ def test_production_gunicorn_config_serves(tmp_path: Path) -> None:
             assert proc.poll() is None, text
             time.sleep(0.05)
         assert address is not None, log.read_text()
-        assert "Using worker: gthread" in log.read_text()
+        assert "Using worker: gevent" in log.read_text()
         for _ in range(100):
             try:
                 with urllib.request.urlopen(f"{address}/v1/health", timeout=10) as response:

@@ -64,7 +64,8 @@ class Seeded:
     def __init__(self, tmp: Path) -> None:
         clock = FakeClock(CLOCK_MS)
         self.app: Flask = make_app(f"sqlite:///{tmp / 'relay.db'}", clock,
-                                   VAULT_AUTO_MIGRATE="1", VAULT_MAX_BLOB_BYTES=64 * 1024)
+                                   VAULT_AUTO_MIGRATE="1", VAULT_MAX_BLOB_BYTES=64 * 1024,
+                                   VAULT_EVENTS_STREAM_S=0)  # event streams end at once
         g = RelayGroup(Api(self.app), seed=SEED)
         assert g.gid == GID
         g.f.add_members(2)

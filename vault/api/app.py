@@ -26,7 +26,7 @@ from vault.api.services import RelayServices, services_of
 from vault.api.settings import load_settings, resolve_database_url
 from vault.api.slowclients import BodyDeadline
 from vault.api.state import StateCache
-from vault.api.util import EventBell
+from vault.api.wakeup import Wakeup, make_signal
 from vault.crypto.primitives import default_clock
 
 CLOCK_KEY = "VAULT_CLOCK"  # not a setting: tests hand the app a fake clock with the mapping
@@ -83,7 +83,7 @@ def _build(config: Mapping[str, Any] | None) -> Flask:
         database_url=url,
         clock=clock,
         state_cache=StateCache(),
-        events=EventBell(),
+        wakeup=Wakeup(app, make_signal(app, url), settings.events_poll_ms / 1000),
         rate=TokenBuckets({
             "default": (settings.rate_limit, settings.rate_burst),
             "expensive": (settings.rate_limit_expensive, settings.rate_burst_expensive),

@@ -1,12 +1,18 @@
 """gunicorn settings for running the relay in production.
 
-    gunicorn -c python:vault.api.gunicorn_conf --workers 4 --threads 16 \\
+    gunicorn -c python:vault.api.gunicorn_conf --workers 4 \\
              --bind 0.0.0.0:8080 'vault.api:create_app()'
 
 What this adds to the command line's settings:
 
-* ``gthread`` workers: an event long-poll holds its thread (not its database connection)
-  for up to 30 s, so each worker serves many requests at once from a thread pool;
+* ``gevent`` workers, up to 10,000 connections each (``--worker-connections``): a member
+  waiting for events (a long-poll of up to 30 s, an event stream of minutes) costs a
+  socket and a greenlet, no thread and no database connection, so waiting members do not
+  hold up anyone else (see :mod:`vault.api.serve`). gevent patches the standard library in
+  each worker before the app is loaded, so the app must not be preloaded (``preload_app``
+  is off here; do not pass ``--preload``);
+* the soft limit on open files raised (up to the hard limit) to one per connection plus
+  spares, in the master before the workers start;
 * every worker purges expired posts (with their attachments), orphan attachments, auth
   challenges and sessions once a minute (the same timer ``vault relay serve`` runs), so
   expired ciphertext does not linger;
@@ -23,23 +29,26 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-worker_class = "gthread"
-threads = 16
+worker_class = "gevent"
+worker_connections = 10_000
+preload_app = False
 timeout = 60
 graceful_timeout = 10
 control_socket_disable = True  # ignored by gunicorn < 25, which has no control socket
 
 
 def post_worker_init(worker: Any) -> None:
-    from vault.api.serve import start_purge_timer
+    from vault.api.serve import worker_started
 
-    start_purge_timer(worker.wsgi)
+    worker_started(worker)
 
 
 def on_starting(server: Any) -> None:
     from vault.api.app import upgrade_if_configured
     from vault.api.errors import RelayConfigError
+    from vault.api.serve import SPARE_FILES, raise_open_file_limit
 
+    raise_open_file_limit(server.cfg.worker_connections + SPARE_FILES)
     try:
         upgrade_if_configured()
     except RelayConfigError as error:

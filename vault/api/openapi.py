@@ -110,6 +110,22 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
         if model == "binary":
             content: dict[str, Any] = {"application/octet-stream": {"schema": {
                 "type": "string", "contentMediaType": "application/octet-stream"}}}
+        elif model == "event-stream":
+            # The schema of one event (as OpenAPI 3.2's itemSchema; schemathesis reads it so).
+            content = {"text/event-stream": {"schema": {
+                "type": "object",
+                "description": "one server-sent event per batch: `id` its cursor (send it back "
+                               "as Last-Event-ID), `data` an EventsResponse as one line of "
+                               "JSON; or, before an end caused by an error, `event: error` "
+                               "with an ErrorResponse. Comment lines (`: heartbeat`) carry "
+                               "nothing.",
+                "properties": {
+                    "id": {"type": "string", "pattern": schemas.CURSOR_PATTERN},
+                    "event": {"type": "string", "enum": ["message", "error"]},
+                    "data": {"type": "string", "contentMediaType": "application/json"},
+                },
+                "required": ["data"],
+            }}}
         elif model == "json":
             content = {"application/json": {"schema": {"type": "object"}}}
         else:

@@ -333,6 +333,11 @@ class EventsQuery(Query):
     timeout: Annotated[int, Field(ge=0, le=30)] = 25
 
 
+class EventStreamQuery(Query):
+    after: Cursor = Field("0", description="opaque cursor; a Last-Event-ID header, sent when "
+                                           "resuming a stream, takes its place")
+
+
 class EventItem(Body):
     cursor: OutCursor
     type: Literal["post", "log"]

@@ -3,15 +3,22 @@
 Production command (the same settings, from a shell; see :mod:`vault.api.gunicorn_conf`)::
 
     VAULT_DATABASE_URL=postgresql+psycopg://vault@db/vault \\
-    gunicorn -c python:vault.api.gunicorn_conf --workers 4 --threads 16 \\
+    gunicorn -c python:vault.api.gunicorn_conf --workers 4 \\
              --bind 0.0.0.0:8080 'vault.api:create_app()'
 
-(gthread workers, because event long-polls hold a thread for up to 30 s; every worker runs
-the purge timer.)
+gevent workers: a member waiting for events (a long-poll, an event stream) costs a socket
+and a greenlet, not a thread, so one process holds thousands of them while it keeps
+answering everything else. gevent patches the standard library before the worker loads the
+app (never preload it): threads, locks, sockets, ``time.sleep`` and psycopg's waits then
+yield to each other, so the SQLAlchemy pool, the purge timer, the rate limiter's lock and
+the event listener all work unchanged. SQLite's calls do not yield; they are short, and a
+busy writer's wait for the lock (``VAULT_DB_BUSY_TIMEOUT_MS``) pauses its whole process, one
+more reason PostgreSQL is the backend for large relays.
 """
 
 from __future__ import annotations
 
+import resource
 import sys
 import threading
 import time
@@ -21,6 +28,24 @@ from typing import Any
 from flask import Flask
 
 PURGE_INTERVAL_S = 60.0
+WORKER_CLASS = "gevent"
+WORKER_CONNECTIONS = 10_000  # per worker: waiting members, and everything else
+SPARE_FILES = 256  # beyond one per connection: database connections, logs, the listener
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise this process's soft limit on open files towards *wanted* (one per connection;
+    the default soft limit, often 1024, would cap a worker's connections long before
+    gevent does), never above the hard limit. Children inherit it. The limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft)
 
 
 def start_purge_timer(app: Flask, interval: float = PURGE_INTERVAL_S) -> threading.Thread:
@@ -46,17 +71,42 @@ def start_purge_timer(app: Flask, interval: float = PURGE_INTERVAL_S) -> threadi
     return thread
 
 
+def cooperative_database_driver() -> None:
+    """In a gevent worker: make psycopg's waits yield to other greenlets.
+
+    psycopg chooses how it waits for the server when it is first imported: a C loop that
+    blocks the whole process, unless gevent has already patched ``select``. The master
+    imports it before any worker patches (it checks the configuration and upgrades the
+    schema on the database), so each worker switches it here to its ``poll`` loop, which
+    gevent's patched ``select.poll`` makes cooperative.
+    """
+    waiting: Any = sys.modules.get("psycopg.waiting")  # (a private module: no stubs to lean on)
+    if waiting is None or not waiting._is_select_patched():
+        return
+    if waiting.wait is getattr(waiting, "wait_c", None):
+        waiting.wait = waiting.wait_poll
+
+
+def worker_started(worker: Any) -> None:
+    """gunicorn's post_worker_init: a cooperative driver, then the purge timer."""
+    cooperative_database_driver()
+    start_purge_timer(worker.wsgi)
+
+
 def run_gunicorn(app_factory: Callable[[], Flask], host: str, port: int, *, workers: int,
-                 threads: int, on_ready: Callable[[str], None]) -> None:
+                 connections: int, on_ready: Callable[[str], None]) -> None:
     from gunicorn.app.base import BaseApplication
+
+    raise_open_file_limit(connections + SPARE_FILES)
 
     class RelayServer(BaseApplication):
         def load_config(self) -> None:
             settings: dict[str, Any] = {
                 "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
                 "workers": workers,
-                "worker_class": "gthread",
-                "threads": threads,
+                "worker_class": WORKER_CLASS,
+                "worker_connections": connections,
+                "preload_app": False,  # gevent must patch before the app is built
                 "timeout": 60,
                 "graceful_timeout": 10,
                 "accesslog": None,
@@ -65,7 +115,7 @@ def run_gunicorn(app_factory: Callable[[], Flask], host: str, port: int, *, work
                 "when_ready": lambda server: on_ready(
                     ", ".join(str(listener) for listener in server.LISTENERS)
                 ),
-                "post_worker_init": lambda worker: start_purge_timer(worker.wsgi),
+                "post_worker_init": worker_started,
             }
             if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25
                 # No runtime control socket (one per user by default, shared by every

@@ -2,7 +2,7 @@
 in one frozen object behind one accessor.
 
 :func:`vault.api.create_app` builds it; a handler reads ``services().settings.session_ttl_s``
-or ``services().events``, never a string key of ``app.config`` or ``app.extensions``.
+or ``services().wakeup``, never a string key of ``app.config`` or ``app.extensions``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # (the services' modules read them through services(): no imp
     from vault.api.ratelimit import TokenBuckets
     from vault.api.settings import RelaySettings
     from vault.api.state import StateCache
-    from vault.api.util import EventBell
+    from vault.api.wakeup import Wakeup
 
 EXTENSION = "vault_relay"
 
@@ -31,8 +31,8 @@ class RelayServices:
     """Milliseconds since the epoch (tests pass a fake one as ``VAULT_CLOCK``)."""
     state_cache: StateCache
     """Verified group states of this process (vault/api/state.py)."""
-    events: EventBell
-    """Wakes this process's long-polls after a commit."""
+    wakeup: Wakeup
+    """This process's waiting room for events, and what feeds it (vault/api/wakeup.py)."""
     rate: TokenBuckets
     """This process's rate-limit buckets."""
 

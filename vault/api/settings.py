@@ -92,8 +92,18 @@ class RelaySettings(BaseSettings):
     challenge_ttl_s: int = setting(
         60, "VAULT_CHALLENGE_TTL_S", "auth challenge lifetime, in seconds (single use)")
     events_poll_ms: int = setting(
-        500, "VAULT_EVENTS_POLL_MS",
-        "how often a waiting long-poll looks for commits made by *other* processes")
+        2000, "VAULT_EVENTS_POLL_MS",
+        "how often each relay process re-reads the event counters of the groups it has "
+        "members waiting for (one query per 500 groups, not one per member): the safety net "
+        "for a lost wake-up signal, which is otherwise delivered at once")
+    events_stream_s: int = setting(
+        300, "VAULT_EVENTS_STREAM_S",
+        "lifetime of an event stream (`GET .../events/stream`), in seconds: then the relay "
+        "ends it and the client reconnects with `Last-Event-ID` (`0`: after the first batch)")
+    events_heartbeat_s: float = setting(
+        15.0, "VAULT_EVENTS_HEARTBEAT_S",
+        "an event stream with nothing to send sends a comment line this often, in seconds, so "
+        "proxies keep it open and a vanished client is noticed")
     body_timeout_s: float = setting(
         20.0, "VAULT_BODY_TIMEOUT_S",
         "a request body must arrive within this many seconds plus one second per "

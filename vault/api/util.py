@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from vault.api.services import services
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import MalformedError
@@ -41,31 +39,10 @@ def parse_cursor(text: str | None) -> int:
     return 0 if text is None else int(text)
 
 
-class EventBell:
-    """Wakes this process's long-polls after a commit; other processes are reached by polling
-    the database (see the events blueprint)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._generation = 0
-
-    def ring(self) -> None:
-        with self._cond:
-            self._generation += 1
-            self._cond.notify_all()
-
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def wait(self, generation: int, timeout: float) -> None:
-        with self._cond:
-            if self._generation == generation:
-                self._cond.wait(timeout)
-
-
-def ring_events() -> None:
-    services().events.ring()
+def ring_events(group_id: bytes, seq: int) -> None:
+    """After a commit that took event number *seq* in *group_id*: wake the group's waiters,
+    in this process and in the others (:mod:`vault.api.wakeup`)."""
+    services().wakeup.committed(group_id, seq)
 
 
 __all__ = ["b64encode"]

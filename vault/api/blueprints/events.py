@@ -1,31 +1,49 @@
-"""GET /v1/groups/<gid>/events?after=<cursor>&timeout=S — long-poll for new posts, deletions
-and log entries.
+"""New posts, deletions and log entries, as they happen.
 
-Returns as soon as something lies beyond the cursor, or after *timeout* seconds with no
-events. Works across relay processes sharing one database: the request re-reads the
-group's event counter (one primary-key read) every VAULT_EVENTS_POLL_MS, and is woken at
-once by commits in its own process. No database connection is held while waiting.
+GET /v1/groups/<gid>/events?after=<cursor>&timeout=S     long-poll: answers as soon as
+        something lies beyond the cursor, or after *timeout* seconds with no events
+GET /v1/groups/<gid>/events/stream?after=<cursor>        server-sent events: one frame per
+        batch, ``id:`` its cursor (``Last-Event-ID`` resumes), a comment every
+        VAULT_EVENTS_HEARTBEAT_S, closed after VAULT_EVENTS_STREAM_S
+
+Both read the database when they start (the session, the group's event counter) and when
+they answer; while waiting they hold no database connection and read nothing: they wait in
+this process's waiting room (vault/api/news.py), which commits in this and other relay
+processes wake (vault/api/wakeup.py). Membership is checked again, fresh, before every
+answer.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response, g, request, stream_with_context
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from vault.api import sse
 from vault.api.authn import authenticate
 from vault.api.blueprints.common import group_id_param
 from vault.api.blueprints.posts import not_expired, post_item
-from vault.api.db import db
+from vault.api.db import autocommit_request, db
 from vault.api.models import Group, LogEntryRow, PostRow
 from vault.api.registry import Call, api_route
-from vault.api.schemas import EventsQuery, EventsResponse
+from vault.api.schemas import EventsQuery, EventsResponse, EventStreamQuery
 from vault.api.services import services
 from vault.api.util import cursor_text, now_ms, parse_cursor
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import NotFoundError
+from vault.crypto.errors import (
+    InternalError,
+    InvalidRequestError,
+    NotFoundError,
+    RelayUnavailableError,
+    VaultError,
+)
+
+log = logging.getLogger("vault.relay")
 
 bp = Blueprint("events", __name__, url_prefix="/v1/groups")
 
@@ -73,6 +91,24 @@ def _collect(group_id: bytes, after: int, upto: int) -> dict[str, Any]:
     return {"events": events, "cursor": cursor, "more": more}
 
 
+def _event_seq(group_id: bytes) -> int:
+    """The group's event counter (the newest cursor), read now."""
+    upto = db.session.scalar(select(Group.event_seq).where(Group.group_id == group_id))
+    if upto is None:
+        raise NotFoundError("no group with this id on this relay")
+    return int(upto)
+
+
+def _rest() -> None:
+    """Give the connection back (and end SQLite's read snapshot) before waiting."""
+    db.session.close()
+
+
+def _fresh() -> None:
+    """After waiting: the next statements run as a GET's do (autocommit on PostgreSQL)."""
+    autocommit_request()
+
+
 @api_route(bp, "/<gid>/events", "GET", query=EventsQuery,
            summary="Long-poll for posts and log entries after a cursor (timeout <= 30 s)",
            responses={200: EventsResponse})
@@ -80,21 +116,80 @@ def events(call: Call, gid: str) -> Any:
     group_id = group_id_param(gid)
     authenticate(group_id)
     after = parse_cursor(call.query.after)
-    relay = services()
-    bell = relay.events
-    poll = max(0.05, relay.settings.events_poll_ms / 1000)
-    deadline = time.monotonic() + call.query.timeout
-    while True:
-        generation = bell.generation
-        upto = db.session.scalar(select(Group.event_seq).where(Group.group_id == group_id))
-        if upto is None:
-            raise NotFoundError("no group with this id on this relay")
+    if call.query.timeout == 0:
+        upto = _event_seq(group_id)
         if upto > after:
-            authenticate(group_id, fresh=True)  # still a member now, not only at the start
-            return _collect(group_id, after, int(upto)), 200
-        db.session.close()  # hold no connection while waiting
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return {"events": [], "cursor": cursor_text(max(after, int(upto))),
-                    "more": False}, 200
-        bell.wait(generation, min(remaining, poll))
+            authenticate(group_id, fresh=True)
+            return _collect(group_id, after, upto), 200
+        return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
+    with services().wakeup.watch(group_id) as watch:  # watching before the read: no gap
+        upto = _event_seq(group_id)
+        if upto <= after:
+            _rest()
+            if not watch.wait_beyond(after, call.query.timeout):
+                return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
+            _fresh()
+            upto = _event_seq(group_id)
+            if upto <= after:  # news the database does not show (see Watch.settle)
+                watch.settle(upto)
+                return {"events": [], "cursor": cursor_text(after), "more": False}, 200
+    authenticate(group_id, fresh=True)  # still a member now, not only at the start
+    return _collect(group_id, after, upto), 200
+
+
+@api_route(bp, "/<gid>/events/stream", "GET", query=EventStreamQuery,
+           summary="Server-sent events: posts and log entries after a cursor, as they come "
+                   "(text/event-stream; Last-Event-ID resumes)",
+           responses={200: "event-stream"})
+def stream(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    session = g.get("vault_session")
+    authenticate(group_id)
+    resume = request.headers.get("Last-Event-ID")
+    if resume is not None and not sse.valid_id(resume.strip()):
+        raise InvalidRequestError("Last-Event-ID: not a cursor of this relay")
+    after = parse_cursor(resume.strip() if resume is not None else call.query.after)
+    _event_seq(group_id)  # an unknown group is a 404, before the stream starts
+    _rest()
+    settings = services().settings
+    lifetime = float(settings.events_stream_s)
+    if session is not None:  # no longer than the session: it is checked only per batch
+        lifetime = min(lifetime, max(0.0, (session.expires_at_ms - now_ms()) / 1000))
+    frames = _frames(group_id, after, lifetime, max(0.5, settings.events_heartbeat_s))
+    return Response(stream_with_context(frames), mimetype=sse.MIMETYPE, headers=sse.HEADERS)
+
+
+def _frames(group_id: bytes, after: int, lifetime: float, heartbeat: float) -> Iterator[bytes]:
+    deadline = time.monotonic() + lifetime
+    cursor = after
+    try:
+        with services().wakeup.watch(group_id) as watch:  # before the first read: no gap
+            yield sse.comment("stream open")  # the headers go out now: the client is waiting
+            while True:
+                _fresh()
+                upto = _event_seq(group_id)
+                if upto <= cursor and watch.known > cursor:
+                    watch.settle(upto)  # news the database does not show
+                while upto > cursor:  # one frame per batch (<= 100 events, <= 4 MiB)
+                    authenticate(group_id, fresh=True)  # still a member, now
+                    batch = _collect(group_id, cursor, upto)
+                    cursor = int(batch["cursor"])
+                    yield sse.data_frame(batch["cursor"], batch)
+                _rest()
+                while True:  # wait for news; a heartbeat when there is none for a while
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        yield sse.comment("lifetime reached; reconnect with Last-Event-ID")
+                        return
+                    if watch.wait_beyond(cursor, min(heartbeat, remaining)):
+                        break
+                    if deadline > time.monotonic():
+                        yield sse.comment("heartbeat")
+    except VaultError as error:
+        yield sse.error_frame(error)
+    except OperationalError as error:
+        log.error("database error", extra={"vault": {"error_type": type(error.orig).__name__}})
+        yield sse.error_frame(RelayUnavailableError("the relay's database is unavailable"))
+    except Exception as error:  # only the type: messages may carry request data
+        log.error("unhandled error", extra={"vault": {"error_type": type(error).__name__}})
+        yield sse.error_frame(InternalError("internal error"))

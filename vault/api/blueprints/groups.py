@@ -162,7 +162,7 @@ def append_entry(call: Call, gid: str) -> Any:
     except (LogConflictError, IntegrityError):
         raise _conflict(group_id) from None
     remember(new)
-    ring_events()
+    ring_events(group_id, int(event))
     return AppendResponse(seq=new.seq, head=b64encode(new.head), cursor=cursor_text(event)), 201
 
 

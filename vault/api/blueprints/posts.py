@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vault.api.authn import authenticate
 from vault.api.blueprints.common import ID16, NO_SYNC, group_id_param, next_event
@@ -148,19 +149,20 @@ def put_post(call: Call, gid: str, post_id: str) -> Any:
         raise PostRejectedError("the envelope names another post id than the URL")
     now = now_ms()
     new = _NewPost(group_id, pid, raw, envelope, caller.subject, now)
+    postgresql = run_is_postgresql()  # the session's dialect: looked up once per upload
     compare_first = False  # a new post: insert straight away; a retry: compare first
     for _attempt in range(3):
         try:
-            if run_is_postgresql() and in_autocommit():
+            if postgresql and in_autocommit():
                 stored, status = new.store_in_one_statement(compare_first=compare_first)
-            elif run_is_postgresql():
+            elif postgresql:
                 with write_txn():
                     stored, status = new.store_in_one_statement(compare_first=compare_first)
             else:
-                with write_txn():
-                    stored, status = new.store(compare_first=compare_first)
+                with write_txn() as tx:
+                    stored, status = new.store(tx, compare_first=compare_first)
             if status == 201:
-                ring_events()
+                ring_events(group_id, stored)
             return {"post_id": post_id, "cursor": cursor_text(stored)}, status
         except IntegrityError:
             # The id is taken (a retry, or the same id raced in): nothing was written; the
@@ -229,21 +231,23 @@ class _NewPost:
             raise PostExpiredError("this post's expiry has already passed")
         return None
 
-    def store(self, *, compare_first: bool) -> tuple[int, int]:
-        """Inside a write transaction (SQLite): (cursor, HTTP status).
+    def store(self, tx: Session, *, compare_first: bool) -> tuple[int, int]:
+        """Inside the write transaction *tx* (SQLite): (cursor, HTTP status).
 
-        A new post costs one UPDATE (the cursor) and one INSERT; an id already taken makes
-        the INSERT fail (IntegrityError, the transaction rolls back) and the caller comes
-        back with *compare_first*, which answers from the stored row.
+        A new post costs one UPDATE (the cursor) and one INSERT, both on the transaction's
+        connection (taken once); an id already taken makes the INSERT fail (IntegrityError,
+        the transaction rolls back) and the caller comes back with *compare_first*, which
+        answers from the stored row.
         """
         earlier = self.answered_before(compare_first=compare_first)
         if earlier is not None:
             return earlier
-        head = run(TAKE_CURSOR, {"gid": self.group_id}).first()
+        conn = tx.connection()  # BEGIN IMMEDIATE, on the first statement
+        head = conn.execute(TAKE_CURSOR, {"gid": self.group_id}).first()
         self.check(head)
         assert head is not None
         cursor = int(head.event_seq)
-        run(INSERT_POST, {
+        conn.execute(INSERT_POST, {
             "group_id": self.group_id, "post_id": self.pid, "cursor": cursor,
             "epoch": self.envelope.epoch, "uploader": self.uploader, "envelope": self.raw,
             "deleted": False, "created_at_ms": self.now,
@@ -327,5 +331,5 @@ def delete_post(call: Call, gid: str, post_id: str) -> Any:
         )
         tx.execute(delete(BlobRow).where(BlobRow.group_id == group_id, BlobRow.post_id == pid),
                    execution_options=NO_SYNC)
-    ring_events()
+    ring_events(group_id, cursor)
     return PostDeleted(post_id=post_id, cursor=cursor_text(cursor), deleted=True), 200

@@ -1,0 +1,145 @@
+"""The waiting room (vault/api/news.py) and what feeds it across processes: a commit through
+one app instance wakes a stream waiting on another (SQLite: Unix datagrams; PostgreSQL:
+NOTIFY from the trigger, through the listener, which reconnects after a drop).
+
+The re-read safety net is set to once an hour here, so only the signal can wake the waiter;
+if it did not, the stream would run to the end of its lifetime and the test fail."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.api.conftest import make_app
+from tests.api.helpers import Api, FakeClock, RelayGroup
+from tests.api.sse_reader import StreamReader, in_background
+from vault.api.news import News, parse_payload, payload
+from vault.api.services import services_of
+from vault.api.wakeup_pg import APPLICATION_NAME
+from vault.api.wakeup_sqlite import DatagramSignal, socket_directory
+
+NO_REREAD = {"VAULT_EVENTS_POLL_MS": 3_600_000, "VAULT_EVENTS_STREAM_S": 30}
+
+
+def test_news_wakes_only_waiters_of_the_group() -> None:
+    news = News()
+    news.publish(b"g" * 32, 5)  # nobody waits: dropped
+    assert news.watched() == []
+    with news.watching(b"g" * 32) as watch:
+        assert watch.known == -1 and news.waiting() == 1
+        assert not watch.wait_beyond(0, 0)
+        woken = threading.Event()
+        waiter = threading.Thread(target=lambda: watch.wait_beyond(3, 30) and woken.set())
+        waiter.start()
+        news.publish(b"h" * 32, 9)  # another group
+        news.publish(b"g" * 32, 3)  # not beyond the cursor
+        news.publish(b"g" * 32, 4)
+        waiter.join(30)
+        assert woken.is_set() and watch.known == 4
+        news.publish(b"g" * 32, 2)  # older news never lowers what is known
+        assert watch.known == 4
+        watch.settle(3)  # the database says 3: news beyond it was not true
+        assert watch.known == 3
+    assert news.watched() == [] and news.waiting() == 0
+
+
+def test_payload_is_group_and_counter_only() -> None:
+    assert payload(bytes(range(32)), 7) == (bytes(range(32)).hex() + ":7").encode()
+    assert parse_payload(payload(b"\x01" * 32, 12)) == (b"\x01" * 32, 12)
+    assert parse_payload(b"zz:1") is None and parse_payload(b"\xff") is None
+
+
+def test_datagrams_reach_other_processes_and_dead_sockets_are_removed(tmp_path: Path) -> None:
+    directory = socket_directory(f"sqlite:///{tmp_path / 'relay.db'}")
+    assert directory == tmp_path / "relay.db-wake"
+    receiver, sender = DatagramSignal(directory), DatagramSignal(directory)
+    got: list[tuple[bytes, int]] = []
+    arrived, stop = threading.Event(), threading.Event()
+
+    def deliver(group_id: bytes, seq: int) -> None:
+        got.append((group_id, seq))
+        arrived.set()
+
+    thread = threading.Thread(target=receiver.run, args=(deliver, stop, lambda: None))
+    thread.start()
+    assert receiver.ready.wait(30)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # a process that is gone
+    dead.bind(str(directory / "1-dead"))
+    dead.close()
+    sender.send(b"\x07" * 32, 42)
+    assert arrived.wait(30)
+    assert got == [(b"\x07" * 32, 42)]
+    assert not (directory / "1-dead").exists()
+    stop.set()
+    thread.join(30)
+    assert list(directory.iterdir()) == []  # a stopped receiver leaves no socket behind
+
+
+def test_a_long_database_path_meets_under_the_temporary_directory(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 90) / "relay.db"
+    directory = socket_directory(f"sqlite:///{deep}")
+    assert directory is not None and directory.name.startswith("vault-wake-")
+    assert socket_directory("sqlite:///:memory:") is None
+
+
+def test_a_commit_in_one_app_wakes_a_stream_of_another(database_url: str,
+                                                       clock: FakeClock) -> None:
+    waiting = Api(make_app(database_url, clock, **NO_REREAD))
+    writing = Api(make_app(database_url, clock, **NO_REREAD))
+    try:
+        g = RelayGroup(writing)
+        token = g.token(g.owner)
+        cursor = writing.get(f"{g.base}/events", token=token,
+                             query={"timeout": 0}).get_json()["cursor"]
+        response = waiting.client.get(f"{g.base}/events/stream", buffered=False,
+                                      query_string={"after": cursor},
+                                      headers={"Authorization": f"Bearer {token}"})
+        reader = StreamReader(response.response)
+        assert reader.next().comments == ["stream open"]  # type: ignore[union-attr]
+        upload = in_background(lambda: g.put_post(g.owner))
+        frame = reader.next_data()
+        pid, put = upload.result()
+        assert put.status_code == 201
+        assert frame is not None and [e["post"]["post_id"] for e in frame.data["events"]] == [pid]
+    finally:
+        for api in (waiting, writing):
+            services_of(api.app).wakeup.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_listener_reconnects_after_its_connection_drops(database_url: str,
+                                                            clock: FakeClock) -> None:
+    waiting = Api(make_app(database_url, clock, **NO_REREAD))
+    writing = Api(make_app(database_url, clock, **NO_REREAD))
+    admin = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        g = RelayGroup(writing)
+        token = g.token(g.owner)
+        cursor = writing.get(f"{g.base}/events", token=token,
+                             query={"timeout": 0}).get_json()["cursor"]
+        response = waiting.client.get(f"{g.base}/events/stream", buffered=False,
+                                      query_string={"after": cursor},
+                                      headers={"Authorization": f"Bearer {token}"})
+        reader = StreamReader(response.response)
+        assert reader.next().comments == ["stream open"]  # type: ignore[union-attr]
+        with admin.begin() as conn:  # drop every listener of this database
+            dropped = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name AND pid <> pg_backend_pid()"),
+                {"name": APPLICATION_NAME}).scalar_one()
+        assert dropped >= 1
+        # Whether this post comes before or after the listener is back, the waiter learns
+        # of it: by its notification, or by the re-read every reconnection makes.
+        upload = in_background(lambda: g.put_post(g.owner))
+        frame = reader.next_data()
+        pid, put = upload.result()
+        assert put.status_code == 201
+        assert frame is not None and [e["post"]["post_id"] for e in frame.data["events"]] == [pid]
+    finally:
+        admin.dispose()
+        for api in (waiting, writing):
+            services_of(api.app).wakeup.close()

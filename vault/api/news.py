@@ -1,0 +1,149 @@
+"""What this relay process knows of each watched group's newest event: the waiting room.
+
+A request waiting for a group's events (a long-poll, an event stream) *watches* the group:
+it waits here, on a bell that rings when the group's event counter (``groups.event_seq``)
+is known to have moved past the waiter's cursor. Nothing here reads the database: the
+counter is fed by commits of this process and, through :mod:`vault.api.wakeup`, by other
+processes' commits and a per-process safety re-read. A waiter costs one entry in a dict
+and one wait on an event: with gunicorn's gevent worker (threading monkey-patched), that
+is a greenlet, not an OS thread.
+
+Only watched groups have an entry (news of other groups is dropped at once), so memory is
+bounded by the groups that have someone waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class _Group:
+    __slots__ = ("bell", "seq", "watchers")
+
+    def __init__(self) -> None:
+        self.seq = -1  # nothing known yet: the first waiter reads the counter itself
+        self.bell = threading.Event()
+        self.watchers = 0
+
+
+class Watch:
+    """One waiter's hold on a group (from :meth:`News.watching`)."""
+
+    def __init__(self, news: News, group: _Group) -> None:
+        self._news = news
+        self._group = group
+
+    @property
+    def known(self) -> int:
+        """The newest event number this process knows for the group (-1: none yet)."""
+        return self._group.seq
+
+    def wait_beyond(self, after: int, timeout: float) -> bool:
+        """Wait until an event after *after* is known, or *timeout* seconds pass; whether
+        one is."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._news.lock:
+                seq, bell = self._group.seq, self._group.bell
+            if seq > after:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            bell.wait(remaining)
+
+    def settle(self, seq: int) -> None:
+        """The database says the counter is *seq*: forget news beyond it. (A signal can only
+        follow a commit, so news the database does not show is not true: without this a
+        bogus number would keep waiters waking, or asleep, until the next re-read.)"""
+        self._news.correct(self._group, seq)
+
+
+class News:
+    """Per process: group id -> newest known event number, and the groups' waiters."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._groups: dict[bytes, _Group] = {}
+        self._idle_since = time.monotonic()
+
+    @contextmanager
+    def watching(self, group_id: bytes) -> Iterator[Watch]:
+        """Register interest in *group_id* (before reading its counter, so that no news
+        committed in between is missed) for the duration of the block."""
+        with self.lock:
+            group = self._groups.get(group_id)
+            if group is None:
+                group = self._groups[group_id] = _Group()
+            group.watchers += 1
+        try:
+            yield Watch(self, group)
+        finally:
+            with self.lock:
+                group.watchers -= 1
+                if group.watchers == 0:
+                    del self._groups[group_id]
+                    if not self._groups:
+                        self._idle_since = time.monotonic()
+
+    def publish(self, group_id: bytes, seq: int) -> None:
+        """A commit took event number *seq* in *group_id*: wake its waiters (if any)."""
+        with self.lock:
+            group = self._groups.get(group_id)
+        if group is not None:
+            self._publish_to(group, seq)
+
+    def correct(self, group: _Group, seq: int) -> None:
+        """Set a group's number to what the database read says (lowering bogus news)."""
+        with self.lock:
+            if seq < group.seq:
+                group.seq = seq
+                return
+        self._publish_to(group, seq)
+
+    def refreshed(self, group_id: bytes, seq: int) -> None:
+        """The safety re-read found *seq*: it is the truth, higher or lower."""
+        with self.lock:
+            group = self._groups.get(group_id)
+        if group is not None:
+            self.correct(group, seq)
+
+    def _publish_to(self, group: _Group, seq: int) -> None:
+        with self.lock:
+            if seq <= group.seq:
+                return
+            group.seq = seq
+            bell, group.bell = group.bell, threading.Event()
+        bell.set()
+
+    def watched(self) -> list[bytes]:
+        """The groups someone in this process is waiting for."""
+        with self.lock:
+            return list(self._groups)
+
+    def waiting(self) -> int:
+        """How many waiters this process holds."""
+        with self.lock:
+            return sum(group.watchers for group in self._groups.values())
+
+    def idle_for(self) -> float:
+        """Seconds since the last waiter left (0 while someone waits)."""
+        with self.lock:
+            return 0.0 if self._groups else time.monotonic() - self._idle_since
+
+
+def payload(group_id: bytes, seq: int) -> bytes:
+    """News as other processes receive it: ``<group id hex>:<event number>``, nothing else."""
+    return f"{group_id.hex()}:{seq}".encode("ascii")
+
+
+def parse_payload(message: bytes) -> tuple[bytes, int] | None:
+    """(group id, event number) from :func:`payload`'s bytes; None for anything else."""
+    try:
+        gid_hex, _, seq_text = message.decode("ascii").partition(":")
+        return bytes.fromhex(gid_hex), int(seq_text)
+    except (UnicodeDecodeError, ValueError):
+        return None
