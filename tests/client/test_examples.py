@@ -25,6 +25,16 @@ def load(name: str) -> ModuleType:
     return module
 
 
+@pytest.mark.parametrize("group_id", ["-hq36DYlnAbc", "-q36DYln", "--x36DYln", "q36-DYln"])
+def test_checkin_bot_takes_any_group_id_it_may_be_given(group_id: str) -> None:
+    """Ids are base64url: one in 64 begins with "-", one in 4,096 with "-h"."""
+    bot = load("checkin_bot")
+    for argv in (["run", group_id, "--once"], ["--home", "run", "run", "--once", group_id]):
+        args = bot.parse(argv)
+        assert (args.command, args.group, args.once) == ("run", group_id, True)
+    assert bot.parse(["run"]).group is None
+
+
 def test_checkin_bot(tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch,
                      capsys: pytest.CaptureFixture[str]) -> None:
     bot = load("checkin_bot")

@@ -100,7 +100,10 @@ def only_group(client: Client) -> str:
     return groups[0].group_id
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+RUN_OPTIONS = ("--once", "-h", "--help")
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", default=None, help="the bot's data directory")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,13 +113,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     runner.add_argument("group", nargs="?",
                         help="the group's id (default: the only group the bot is in)")
     runner.add_argument("--once", action="store_true")
-    # A group id may begin with "-" (ids are base64url): argparse hands such an id back
-    # as an unknown option, and it is taken as the group here.
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "run" and args.group is None and len(extra) == 1:
-        args.group, extra = extra[0], []
-    if extra:
-        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    return parser.parse_args(ids_after_dashes(argv))
+
+
+def ids_after_dashes(argv: Sequence[str]) -> list[str]:
+    """*argv* with a group id that begins with "-" (ids are base64url, so one in 64 does)
+    moved after "--", where argparse reads it as the id and not as an option ("-hq3..."
+    would otherwise be "-h" with a value)."""
+    words = list(argv)
+    for at, word in enumerate(words):
+        if word == "run" and (at == 0 or words[at - 1] != "--home"):
+            tail = words[at + 1:]
+            if "--" in tail:
+                return words
+            ids = [w for w in tail if w.startswith("-") and w not in RUN_OPTIONS]
+            rest = [w for w in tail if w not in ids]
+            return words[:at + 1] + rest + (["--", *ids] if ids else [])
+    return words
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
     passphrase = os.environ.get("VAULT_PASSPHRASE")
     if not passphrase:
         print("checkin_bot: set VAULT_PASSPHRASE", file=sys.stderr)
