@@ -9,7 +9,7 @@ The modules, in dependency order: each imports only modules above it.
 ``labels``           every domain-separation label (``vault/v1/...``)
 ``encoding``         the wire codec: tag and version header, ``Reader`` / ``Writer``
 ``primitives``       labelled hash, KDF, signatures and the one AEAD over libsodium
-``limits``           every size bound of the protocol (§11), in one place
+``limits``           the size bounds of §11 that several modules share (one place each)
 ``persistent``       immutable maps and sequences that share structure (the group state's)
 ``padding``          size buckets that hide the length of what is encrypted
 ``identity``         a member's keys (``Identity``) and their public half (``PublicIdentity``)

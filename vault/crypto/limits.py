@@ -1,4 +1,8 @@
-"""The protocol's size bounds, in one place (protocol §11, Limits). Bytes unless stated.
+"""The protocol's size bounds that more than one module (or the relay, or the local store)
+uses, in one place (protocol §11, Limits). Bytes unless stated. A bound that belongs to one
+construction alone stays beside it: the keystore's Argon2 bounds and file size
+(``keystore``), the timeline's largest sequence jump (``timeline``), an invite's relay
+address length (``invites``).
 
 A leaf: it imports only the primitive sizes, so the relay, the SDK and every core module can
 use it without pulling in any construction. Each bound names the protocol section it comes from.
