@@ -177,6 +177,15 @@ def test_three_people(root: Path, relay: RelayProcess) -> None:
 
     info = ann("group", "info")
     assert "What is said here stays here." in info.output and "members:" in info.output
+    # The group code two members compare in person (issue 8, point 9): the same at the same
+    # entry on two devices, different at another entry.
+    shown = r"group code:\s+([\d ]+?) \(at entry (\d+)\)"
+    ann_code = re.search(shown, info.output)
+    assert ann_code is not None
+    cleo_code = re.search(shown, cleo("group", "info", "--code-at", ann_code[2]).output)
+    assert cleo_code is not None and cleo_code.groups() == ann_code.groups()
+    first = re.search(shown, cleo("group", "info", "--code-at", "0").output)
+    assert first is not None and first[1] != ann_code[1]
     listing = ann("group", "list")
     assert re.search(r"1\s+Tuesday circle\s+member\s+owner\s+3", listing.output)
 
