@@ -160,3 +160,28 @@ def test_limits_agree_with_the_formats_they_bound() -> None:
     largest = PostEnvelope(bytes(32), 2**64 - 1, bytes(16), 2**64 - 1, bytes(32), 2**64 - 1,
                            bytes(24), bytes(limits.MAX_BUCKET + AEAD_TAG_SIZE))
     assert len(PostEnvelope.decode(largest.encode()).encode()) == limits.MAX_ENVELOPE_SIZE
+
+
+# The core's own dependencies (pyproject's [project] dependencies), by import name.
+CORE_LIBRARIES = {"nacl", "argon2", "immutables"}
+
+
+def test_core_imports_only_the_standard_library_and_its_declared_libraries() -> None:
+    """`pip install .` installs only what the core imports (issue 10, packaging)."""
+    import sys
+
+    found = {name.split(".")[0] for tree in core_modules().values()
+             for node in ast.walk(tree) for name in imported_names(node)}
+    outside = found - set(sys.stdlib_module_names) - {"vault", "__future__"}
+    assert outside == CORE_LIBRARIES
+
+
+def test_one_aead_binding_in_the_whole_code() -> None:
+    """XChaCha20-Poly1305 is bound once, in vault.crypto.primitives: no other module of the
+    core, the relay or the SDK reaches libsodium's AEAD (or PyNaCl's wrappers of it)."""
+    aead = re.compile(r"crypto_aead_\w+|nacl\.secret|\bSecretBox\b|\bAead\b")
+    roots = [REPO / "vault", REPO / "clients" / "python" / "vault_client"]
+    found = [str(path.relative_to(REPO)) for root in roots for path in sorted(root.rglob("*.py"))
+             if path != CORE / "primitives.py" and aead.search(path.read_text(encoding="utf-8"))]
+    assert found == []
+    assert aead.search((CORE / "primitives.py").read_text(encoding="utf-8"))
