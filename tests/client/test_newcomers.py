@@ -451,6 +451,28 @@ def test_ordinary_use_raises_no_warnings(tmp_path: Path, relay_up: RelayProcess)
                                                               "ProfileUpdated")]
 
 
+def test_a_pre_authorised_newcomer_is_not_told_the_rules_changed(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    """Joined with an invite that needs no approval: the first sync with the group key shows
+    the group as it is, not "the name, description or rules changed" (nor "someone joined")."""
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "dee", relay_up) as dee:
+        gid = ann.create_group("Circle", display_name="Ann").group_id
+        ann.update_group(gid, description="Tuesdays", rules="Be kind.")
+        joined = dee.join(ann.create_invite(gid, require_approval=False).uri,
+                          display_name="Dee")
+        before_key = [type(e).__name__ for e in dee.sync(gid)[0].events]
+        ann.sync(gid)  # Ann's device shares the group key with Dee
+        first = dee.sync(gid)[0]
+        told = [type(e).__name__ for e in first.events] + before_key
+        assert "GroupUpdated" not in told and not first.warnings
+        assert not [e for e in first.events if type(e).__name__ == "MemberJoined"
+                    and e.member_id == joined.member_id]
+        assert dee.group(gid).name == "Circle"
+        ann.update_group(gid, rules="Be kind. Listen.")
+        assert "GroupUpdated" in [type(e).__name__ for e in dee.sync(gid)[0].events]
+
+
 # --- 15. words for people ------------------------------------------------------------------
 
 

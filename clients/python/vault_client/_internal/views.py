@@ -120,7 +120,9 @@ def display_name(view: GroupView, sign_pk: bytes, body: MetadataBody | None = No
 
 def real_changes(view: GroupView, old: GroupState, found: list[ev.Event]) -> list[ev.Event]:
     """*found* without the metadata events whose content did not change (the name and each
-    profile are sealed again under every new epoch: not news to a person)."""
+    profile are sealed again under every new epoch: not news to a person), nor those whose
+    earlier content this device could not read (a newcomer learning the group's name, or a
+    member's, for the first time: that is not a change)."""
     state = view.state
     assert state is not None
     kept: list[ev.Event] = []
@@ -132,14 +134,14 @@ def real_changes(view: GroupView, old: GroupState, found: list[ev.Event]) -> lis
             continue  # a newcomer sees the group as it is: their own admission is the news
         if isinstance(event, ev.GroupUpdated) and old.group_metadata is not None:
             before = group_metadata(view, old.group_metadata)
-            if before is not None and before == group_metadata(view):
+            if before is None or before == group_metadata(view):
                 continue
         if isinstance(event, ev.ProfileUpdated):
             pk = b64decode(event.member_id)
             earlier = old.profiles.get(pk)
             if earlier is not None:
                 before_name = display_name(view, pk, earlier)
-                if before_name is not None and before_name == display_name(view, pk):
+                if before_name is None or before_name == display_name(view, pk):
                     continue
         kept.append(event)
     return kept
