@@ -402,6 +402,31 @@ def test_asking_again_after_a_denial(tmp_path: Path, relay_up: RelayProcess) -> 
     assert "no longer keeps anything" in ben("forget", "--yes").output  # the one to forget
 
 
+def test_posting_without_an_editor_asks_for_the_text_right_here(
+        tmp_path: Path, relay_up: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a terminal with no $EDITOR or $VISUAL, `vault post` asks for the text where the
+    person is typing (point 15), instead of opening an editor they never chose."""
+    monkeypatch.setattr("vault_client.cli._posting.stdin_is_terminal", lambda: True)
+    ann = Person("ann", tmp_path, relay_up)
+    ann("group", "create", "Circle", "--as", "Ann")
+    typed = ann("post", input="Typed right here.\n", env={"EDITOR": "", "VISUAL": ""})
+    assert "press Ctrl-D on a new line" in typed.stderr and "Posted" in typed.output
+    assert "Typed right here." in ann("read").output
+
+
+def test_verify_reads_the_group_first(tmp_path: Path, relay_up: RelayProcess) -> None:
+    """`vault verify` syncs before it looks a member up (point 15): a name set since this
+    device's last sync is found."""
+    ann, ben = Person("ann", tmp_path, relay_up), Person("ben", tmp_path, relay_up)
+    ann("group", "create", "Circle", "--as", "Ann")
+    invite = re.search(r"invite link: (\S+)", ann("invite", "--no-qr", "--pre-authorised").output)
+    assert invite
+    ben("join", invite.group(1), "--name", "Ben")
+    ann("sync")  # Ben gets the key ...
+    ben("sync")  # ... and sets his name, which Ann's device has not read yet
+    assert "Your safety number with Ben" in ann("verify", "Ben").output
+
+
 # --- 13. the last owner --------------------------------------------------------------------
 
 
