@@ -9,25 +9,25 @@ Waiting for news (:meth:`AsyncClient.wait`) is an ``httpx.AsyncClient`` long-pol
 relay's ``/events``, so any number of groups can be awaited at once without a thread
 each. Everything else — verifying the log, opening posts, sealing, the local store — is
 the synchronous client's work, run in a worker thread (``asyncio.to_thread``) behind its
-lock; its answers and errors are exactly those of :class:`Client`. Every method of
-:class:`Client` is available here as a coroutine function of the same name. (A
-``transport`` given for the synchronous requests does not carry the long-polls: give
-``async_transport`` for those.)
+lock; its answers and errors are exactly those of :class:`Client`. Every public method of
+:class:`Client` is available here as a coroutine function of the same name, parameters and
+types, so a type checker checks ``await client.post(group, "text")`` as it checks
+``client.post(group, "text")``. (A ``transport`` given for the synchronous requests does
+not carry the long-polls: give ``async_transport`` for those.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 
 from vault.crypto.encoding import b64encode
 from vault.crypto.primitives import default_clock
 from vault_client._internal import waiting
+from vault_client._internal.async_methods import AsyncMethods
 from vault_client._internal.keys import PassphraseSource
 from vault_client._internal.refs import GroupRef
 from vault_client._internal.transport import EventsPage, events_page
@@ -40,10 +40,12 @@ __all__ = ["AsyncClient"]
 _USER_AGENT = "vault-client/0.1 (async)"
 
 
-class AsyncClient:
+class AsyncClient(AsyncMethods):
     """A :class:`Client` for ``asyncio``: the same arguments, and *async_transport* for
     the long-polls (see the module documentation). Use ``async with``, or
-    ``await client.close()``."""
+    ``await client.close()``. Every other public method of :class:`Client` is here as a
+    coroutine with the same parameters and types (:mod:`vault_client._internal.async_methods`,
+    generated from Client's signatures by ``clients/python/tools/gen_async.py``)."""
 
     def __init__(
         self,
@@ -72,19 +74,9 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        """As :meth:`Client.close`, and close the long-polls' connections."""
         await self._http.aclose()
         await asyncio.to_thread(self.sync_client.close)
-
-    def __getattr__(self, name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
-        method = getattr(self.sync_client, name)
-        if name.startswith("_") or not callable(method):
-            raise AttributeError(name)
-
-        @functools.wraps(method)
-        async def run(*args: Any, **kwargs: Any) -> Any:
-            return await asyncio.to_thread(method, *args, **kwargs)
-
-        return run
 
     async def wait(self, group: GroupRef, timeout: float = 25.0) -> SyncReport:
         """As :meth:`Client.wait`, with the long-poll awaited rather than held in a thread."""

@@ -24,17 +24,17 @@ handler may be a coroutine function.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vault_client import events as ev
 from vault_client._internal.refs import GroupRef
+from vault_client.client import Client
 from vault_client.errors import NotPermittedError
 from vault_client.types import JoinRequestInfo, PostView, SyncReport
 
 if TYPE_CHECKING:
     from vault_client.aio import AsyncClient
-    from vault_client.client import Client
 
 __all__ = ["Handlers"]
 
@@ -46,8 +46,7 @@ class Handlers:
 
     def __init__(self, client: Client | AsyncClient, group: GroupRef, *,
                  wait_timeout: float = 25.0) -> None:
-        # (Any: the same calls answer values on a Client and awaitables on an AsyncClient)
-        self.client: Any = client
+        self.client: Client | AsyncClient = client
         self.group = group
         self.wait_timeout = wait_timeout
         self._handlers: dict[str, list[Callable[..., Any]]] = {
@@ -93,10 +92,12 @@ class Handlers:
         """Sync, call the handlers, then wait for news and do it again: for ever, until
         :meth:`stop`, or for *rounds* rounds."""
         client = self.client
+        if not isinstance(client, Client):
+            raise TypeError("an AsyncClient's handlers run with await run_async()")
         done = 0
         report = client.sync(self.group)[0]
         while True:
-            for call, args in self._calls(report, self._requests_sync()):
+            for call, args in self._calls(report, self._requests_sync(client)):
                 result = call(*args)
                 if inspect.isawaitable(result):
                     raise TypeError("a coroutine handler needs run_async() and an AsyncClient")
@@ -109,10 +110,13 @@ class Handlers:
         """As :meth:`run`, with an :class:`~vault_client.aio.AsyncClient` (handlers may be
         coroutine functions)."""
         client = self.client
+        if isinstance(client, Client):
+            raise TypeError("a Client's handlers run with run(); run_async() needs an "
+                            "AsyncClient")
         done = 0
         report = (await client.sync(self.group))[0]
         while True:
-            for call, args in self._calls(report, await self._requests_async()):
+            for call, args in self._calls(report, await self._requests_async(client)):
                 result = call(*args)
                 if inspect.isawaitable(result):
                     await result
@@ -123,22 +127,19 @@ class Handlers:
 
     # --- what to call ------------------------------------------------------------------------
 
-    def _requests_sync(self) -> list[JoinRequestInfo]:
+    def _requests_sync(self, client: Client) -> list[JoinRequestInfo]:
         if not self._handlers["join_request"]:
             return []
         try:
-            found: list[JoinRequestInfo] = self.client.pending_requests(self.group)
-            return found
+            return client.pending_requests(self.group)
         except NotPermittedError:
             return []
 
-    async def _requests_async(self) -> list[JoinRequestInfo]:
+    async def _requests_async(self, client: AsyncClient) -> list[JoinRequestInfo]:
         if not self._handlers["join_request"]:
             return []
         try:
-            found: Awaitable[list[JoinRequestInfo]] = self.client.pending_requests(
-                self.group)
-            return await found
+            return await client.pending_requests(self.group)
         except NotPermittedError:
             return []
 
