@@ -2,13 +2,20 @@
 
 SQLite: WAL journal, a busy timeout, foreign keys on, and every *write* transaction starts
 with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock (within the busy timeout)
-instead of failing on a stale read snapshot. Reads use plain deferred transactions.
+instead of failing on a stale read snapshot. Reads use plain deferred transactions, except
+in requests declared autocommit (:func:`autocommit_request`), whose reads run one statement
+at a time. A write transaction takes the connection the request's reads used (ending their
+read transaction first) instead of giving it back to the pool and taking another. A writer
+waits for the write lock by trying again after short sleeps (:func:`_take_write_lock`), not
+in SQLite's own busy handler: under gevent that one pauses the whole process.
 PostgreSQL: READ COMMITTED; compare-and-swap updates and unique constraints decide races.
 """
 
 from __future__ import annotations
 
 import contextvars
+import sqlite3
+import time
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -39,6 +46,14 @@ _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "vault_write_intent", default=False
 )
 _configured: weakref.WeakSet[Engine] = weakref.WeakSet()
+# SQLite: how the transaction on a connection began (kept in its ``info``), so a write can
+# tell a read transaction (or none: autocommit reads) from one that already holds the lock.
+_BEGUN = "vault_begun"
+_IMMEDIATE, _DEFERRED, _NOTHING = "immediate", "deferred", "nothing"
+_SQLITE_AUTOCOMMIT = "vault_sqlite_autocommit"  # an execution option of ours (SQLite only)
+_BUSY_MS = "vault_busy_timeout_ms"  # in a connection's ``info``: its configured busy timeout
+# Pauses between tries for the write lock (seconds); the last one repeats.
+_LOCK_RETRY_S = (0.0002, 0.0005, 0.001, 0.001, 0.002)
 
 
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
@@ -48,8 +63,9 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     _configured.add(engine)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        record.info[_BUSY_MS] = int(busy_timeout_ms)
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys = ON")
@@ -59,7 +75,50 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        if _write_intent.get():
+            _take_write_lock(conn)
+        elif conn.get_execution_options().get(_SQLITE_AUTOCOMMIT):
+            conn.info[_BEGUN] = _NOTHING  # each statement is its own (read) transaction
+        else:
+            conn.exec_driver_sql("BEGIN")
+            conn.info[_BEGUN] = _DEFERRED
+
+
+def _take_write_lock(conn: Any) -> None:
+    """SQLite: ``BEGIN IMMEDIATE`` on *conn* (a SQLAlchemy connection), waiting up to the
+    busy timeout for the write lock, as SQLite's busy handler would, but between tries.
+
+    SQLite's handler sleeps inside the C call, with growing pauses (1, 2, 5, 10 ... 100 ms):
+    under gevent that pauses every request of the process, and a lock another process holds
+    for a fraction of a millisecond can cost its waiters far more. Here the lock is tried
+    without waiting (busy timeout 0) and tried again after a short ``time.sleep`` (under
+    gevent a greenlet switch: the process goes on serving) until the busy timeout has
+    passed; then one last try through SQLAlchemy raises what a busy timeout always raised.
+    """
+    dbapi = conn.connection.driver_connection
+    budget_ms = conn.info.get(_BUSY_MS)
+    if budget_ms is None:  # (a connection made before configure_engine: its own setting)
+        budget_ms = int(dbapi.execute("PRAGMA busy_timeout").fetchone()[0])
+    dbapi.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + budget_ms / 1000
+        tries = 0
+        while True:
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                busy = (getattr(error, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    break
+            else:
+                conn.info[_BEGUN] = _IMMEDIATE
+                return
+            time.sleep(_LOCK_RETRY_S[min(tries, len(_LOCK_RETRY_S) - 1)])
+            tries += 1
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # raises (wrapped), as it always did
+        conn.info[_BEGUN] = _IMMEDIATE
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout = {budget_ms}")
 
 
 def autocommit_request() -> None:
@@ -69,12 +128,19 @@ def autocommit_request() -> None:
     On PostgreSQL its statements then run in autocommit mode: each sees the latest commits,
     exactly as inside the READ COMMITTED transaction it would otherwise get, and a single
     statement is atomic by itself; what goes is the BEGIN and COMMIT/ROLLBACK round trips.
-    :func:`write_txn` still opens a real transaction when a handler needs one. (SQLite keeps
-    its transactions: there they cost no round trips.)
+    On SQLite its reads likewise run without a BEGIN (each statement reads one consistent
+    snapshot by itself): what goes is the BEGIN and ROLLBACK statements and, when the
+    request then writes, giving the connection back to the pool and taking another.
+    :func:`write_txn` still opens a real transaction when a handler needs one.
     """
     session = db.session()
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+    if session.in_transaction():
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    elif dialect == "sqlite":
+        session.connection(execution_options={_SQLITE_AUTOCOMMIT: True})
 
 
 def in_autocommit() -> bool:
@@ -112,21 +178,24 @@ def affected(result: Result[Any]) -> int:
 def write_txn() -> Iterator[Session]:
     """One atomic write: everything inside commits together or not at all.
 
-    On SQLite it ends any read transaction first, so the write starts with a fresh
-    ``BEGIN IMMEDIATE`` (queueing behind other writers) rather than upgrading a stale
-    snapshot.
+    On SQLite the write starts with a fresh ``BEGIN IMMEDIATE`` (queueing behind other
+    writers) rather than upgrading a stale snapshot: a read transaction the request holds
+    is ended first, on the same connection (:func:`_begin_immediate`).
     """
     session = db.session()  # this request's (or thread's) Session behind the scoped proxy
-    if session.get_bind().dialect.name == "sqlite" or in_autocommit():
-        # SQLite: end the read transaction so the write starts with BEGIN IMMEDIATE.
-        # Autocommit (PostgreSQL): give the connection back, so the write gets a real
-        # transaction. (Otherwise PostgreSQL runs READ COMMITTED: every statement sees the
-        # latest commits, so the transaction the request's reads began simply carries on.)
-        session.rollback()
-    else:
-        session.expire_all()  # objects read before the write are read again inside it
+    sqlite = session.get_bind().dialect.name == "sqlite"
     token = _write_intent.set(True)
     try:
+        if sqlite:
+            _begin_immediate(session)
+        elif in_autocommit():
+            # Autocommit (PostgreSQL): give the connection back, so the write gets a real
+            # transaction.
+            session.rollback()
+        else:
+            # PostgreSQL runs READ COMMITTED: every statement sees the latest commits, so
+            # the transaction the request's reads began simply carries on.
+            session.expire_all()  # objects read before the write are read again inside it
         yield session
         session.commit()
     except BaseException:
@@ -134,3 +203,27 @@ def write_txn() -> Iterator[Session]:
         raise
     finally:
         _write_intent.reset(token)
+
+
+def _begin_immediate(session: Session) -> None:
+    """SQLite: make the session's transaction a write transaction that holds the lock.
+
+    With no transaction yet, the first statement begins one with ``BEGIN IMMEDIATE`` (the
+    ``begin`` listener: the write intent is set). With a read transaction (or autocommit
+    reads) on a connection, that connection ends it (``ROLLBACK``: it wrote nothing) and
+    begins ``BEGIN IMMEDIATE``; objects read before are expired and read again inside, as
+    a rollback of the session would do. ORM changes made before the write (none of the
+    handlers makes any) are dropped by a session rollback, as they always were.
+    """
+    if not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        session.rollback()
+        return
+    conn = session.connection()  # a new one begins with BEGIN IMMEDIATE (the listener)
+    if conn.info.get(_BEGUN) == _IMMEDIATE:
+        return
+    if conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        conn.exec_driver_sql("ROLLBACK")
+    _take_write_lock(conn)
+    session.expire_all()

@@ -51,20 +51,21 @@ def install_request_logging(app: Flask) -> None:
 
     @app.after_request
     def _log(response: Response) -> Response:
-        started = g.get("vault_started")
-        duration = 0.0 if started is None else (time.perf_counter() - started) * 1000
-        rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        access_log.info(
-            "request",
-            extra={
-                "vault": {
-                    "method": request.method,
-                    "path": rule,
-                    "status": response.status_code,
-                    "duration_ms": round(duration, 2),
-                }
-            },
-        )
+        if access_log.isEnabledFor(logging.INFO):  # (the line is built only to be written)
+            started = g.get("vault_started")
+            duration = 0.0 if started is None else (time.perf_counter() - started) * 1000
+            rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+            access_log.info(
+                "request",
+                extra={
+                    "vault": {
+                        "method": request.method,
+                        "path": rule,
+                        "status": response.status_code,
+                        "duration_ms": round(duration, 2),
+                    }
+                },
+            )
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

@@ -12,8 +12,11 @@ answering everything else. gevent patches the standard library before the worker
 app (never preload it): threads, locks, sockets, ``time.sleep`` and psycopg's waits then
 yield to each other, so the SQLAlchemy pool, the purge timer, the rate limiter's lock and
 the event listener all work unchanged. SQLite's calls do not yield; they are short, and a
-busy writer's wait for the lock (``VAULT_DB_BUSY_TIMEOUT_MS``) pauses its whole process, one
-more reason PostgreSQL is the backend for large relays.
+writer waiting for the lock (up to ``VAULT_DB_BUSY_TIMEOUT_MS``) waits between tries in
+``time.sleep``, which yields (:func:`vault.api.db._take_write_lock`), so it holds up only its
+own request. A WAL checkpoint (SQLite runs one after a commit every 1,000 pages or so) still
+pauses its whole process for as long as it takes: one more reason PostgreSQL is the backend
+for large relays.
 """
 
 from __future__ import annotations

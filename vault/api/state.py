@@ -1,7 +1,8 @@
 """The relay's view of each group's verified log, and the tables derived from it.
 
-Every accepted entry is checked with :func:`vault.crypto.log_verify.apply_entry` against
-the verified state at the stored head. States are cached per process keyed by group and
+Every accepted entry is checked with the core's rules (those of
+:func:`vault.crypto.log_verify.apply_entry`, on the entry the handler decoded and verified)
+against the verified state at the stored head. States are cached per process keyed by group and
 checked against the stored (seq, head); a stale cache is extended with
 :func:`extend_log`, a missing one rebuilt with :func:`verify_log` from the stored bytes.
 """
@@ -13,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from vault.api.db import db
@@ -30,9 +31,25 @@ _NO_MEMBERS: Final[Mapping[bytes, Member]] = {}
 _NO_INVITES: Final[Mapping[bytes, InviteState]] = {}
 # The derived rows are written as plain table statements (no ORM unit of work): the
 # request never loads them as objects, so there is nothing in the session to keep in step.
+# Built once with bound parameters (none named like a column: Core would SET it), and run
+# on the transaction's connection.
 _MEMBERS: Final = MemberRow.__table__
 _REQUESTS: Final = JoinRequestRow.__table__
 _INVITES: Final = InviteRow.__table__
+_A_MEMBER = (_MEMBERS.c.group_id == bindparam("gid"), _MEMBERS.c.sign_pk == bindparam("pk"))
+INSERT_MEMBER: Final = insert(_MEMBERS)
+SET_ROLE: Final = update(_MEMBERS).where(*_A_MEMBER).values(role=bindparam("new_role"))
+SET_REMOVED: Final = update(_MEMBERS).where(*_A_MEMBER).values(
+    removed_seq=bindparam("removed"))
+APPROVE_REQUESTS: Final = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.group_id == bindparam("gid"), _REQUESTS.c.joiner_pk == bindparam("pk"))
+    .values(status=REQUEST_APPROVED))
+INSERT_INVITE: Final = insert(_INVITES)
+SET_INVITE_USE: Final = (
+    update(_INVITES)
+    .where(_INVITES.c.group_id == bindparam("gid"), _INVITES.c.invite_id == bindparam("iid"))
+    .values(revoked=bindparam("is_revoked"), uses=bindparam("use_count")))
 
 
 class StateCache:
@@ -113,48 +130,35 @@ def sync_derived(
     else:
         member_keys = list(dict.fromkeys([*new.members, *old_members]))
         invite_ids = list(new.invites)
+    conn = session.connection()
     for pk in member_keys:
         before = old_members.get(pk)
         member = new.members.get(pk)
         if before is None and member is not None:
-            session.execute(insert(_MEMBERS).values(
-                group_id=gid, sign_pk=pk, role=int(member.role), joined_seq=member.joined_seq,
-                removed_seq=None))
-            session.execute(
-                update(_REQUESTS)
-                .where(_REQUESTS.c.group_id == gid, _REQUESTS.c.joiner_pk == pk)
-                .values(status=REQUEST_APPROVED)
-            )
+            conn.execute(INSERT_MEMBER, {
+                "group_id": gid, "sign_pk": pk, "role": int(member.role),
+                "joined_seq": member.joined_seq, "removed_seq": None})
+            conn.execute(APPROVE_REQUESTS, {"gid": gid, "pk": pk})
         elif before is not None and member is not None and before.role != member.role:
-            session.execute(
-                update(_MEMBERS)
-                .where(_MEMBERS.c.group_id == gid, _MEMBERS.c.sign_pk == pk)
-                .values(role=int(member.role))
-            )
+            conn.execute(SET_ROLE, {"gid": gid, "pk": pk, "new_role": int(member.role)})
         elif before is not None and member is None:
             former = new.former_members.get(pk)
             removed = new.seq if former is None or former.removed_seq is None \
                 else former.removed_seq
-            session.execute(
-                update(_MEMBERS)
-                .where(_MEMBERS.c.group_id == gid, _MEMBERS.c.sign_pk == pk)
-                .values(removed_seq=removed)
-            )
+            conn.execute(SET_REMOVED, {"gid": gid, "pk": pk, "removed": removed})
     for invite_id in invite_ids:
         invite = new.invites.get(invite_id)
         if invite is None:
             continue
         before_inv = old_invites.get(invite_id)
         if before_inv is None:
-            session.add(InviteRow(
-                group_id=gid, invite_id=invite_id, invite_pk=invite.invite_pk,
-                max_uses=invite.max_uses, expires_at_ms=invite.expires_at_ms,
-                requires_approval=invite.requires_approval, revoked=invite.revoked,
-                redemptions=0, uses=invite.uses,
-            ))
+            conn.execute(INSERT_INVITE, {
+                "group_id": gid, "invite_id": invite_id, "invite_pk": invite.invite_pk,
+                "max_uses": invite.max_uses, "expires_at_ms": invite.expires_at_ms,
+                "requires_approval": invite.requires_approval, "revoked": invite.revoked,
+                "redemptions": 0, "uses": invite.uses,
+            })
         elif before_inv.revoked != invite.revoked or before_inv.uses != invite.uses:
-            session.execute(
-                update(_INVITES)
-                .where(_INVITES.c.group_id == gid, _INVITES.c.invite_id == invite_id)
-                .values(revoked=invite.revoked, uses=invite.uses)
-            )
+            conn.execute(SET_INVITE_USE, {"gid": gid, "iid": invite_id,
+                                          "is_revoked": invite.revoked,
+                                          "use_count": invite.uses})
