@@ -51,13 +51,10 @@ import contextlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +71,9 @@ from relay import (  # noqa: E402
     Server,
     create_bare_table,
     drive,
+    each_database,
     envelopes,
-    postgres_database,
     seed,
-    sqlite_database,
 )
 
 from tests.relayproc import RelayProcess  # noqa: E402
@@ -397,25 +393,8 @@ def main() -> None:
         "rounds": args.rounds, "relay_log_level": args.log_level, "cpus": os.cpu_count(),
         "synapse_rss_mb_reference": SYNAPSE_RSS_MB}}
     table: list[str] = [HEADER]
-    tmp = Path(tempfile.mkdtemp(prefix="vault-ingest-"))
-    try:
-        backends: list[Callable[[], Database]] = []
-        if args.only in (None, "sqlite"):
-            backends.append(lambda: sqlite_database(tmp))
-        if args.only in (None, "postgresql"):
-            if args.postgres_url:
-                backends.append(lambda: postgres_database(args.postgres_url))
-            else:
-                print("\n(no PostgreSQL URL: set VAULT_BENCH_POSTGRES_URL; skipping)")
-                summary["postgresql"] = None
-        for make in backends:
-            db = make()
-            try:
-                summary[db.name] = run_backend(db, tmp, args, model, table)
-            finally:
-                db.cleanup()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    each_database(args.only, args.postgres_url, "vault-ingest-", summary,
+                  lambda db, tmp: run_backend(db, tmp, args, model, table))
     print("\n" + "\n".join(table))
     print(json.dumps(summary, separators=(",", ":")))
 

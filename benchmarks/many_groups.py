@@ -46,14 +46,12 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +66,9 @@ from ingest import UNREACHABLE_RATE, DefaultRelay, cli_defaults  # noqa: E402
 from relay import (  # noqa: E402
     Database,
     Seeded,
+    each_database,
     envelopes,
-    postgres_database,
     seed,
-    sqlite_database,
 )
 
 from vault.crypto.auth import AuthSubject, session_token_hash  # noqa: E402
@@ -379,25 +376,8 @@ def main() -> None:
         "threads": threads, "page": PAGE, "duration_s": args.duration,
         "wakeups": args.wakeups, "seeded_by": "bulk SQL", "cpus": os.cpu_count()}}
     table: list[str] = []
-    tmp = Path(tempfile.mkdtemp(prefix="vault-groups-"))
-    try:
-        backends: list[Callable[[], Database]] = []
-        if args.only in (None, "sqlite"):
-            backends.append(lambda: sqlite_database(tmp))
-        if args.only in (None, "postgresql"):
-            if args.postgres_url:
-                backends.append(lambda: postgres_database(args.postgres_url))
-            else:
-                print("\n(no PostgreSQL URL: set VAULT_BENCH_POSTGRES_URL; skipping)")
-                summary["postgresql"] = None
-        for make in backends:
-            db = make()
-            try:
-                summary[db.name] = run_backend(db, tmp, args, threads, table)
-            finally:
-                db.cleanup()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    each_database(args.only, args.postgres_url, "vault-groups-", summary,
+                  lambda db, tmp: run_backend(db, tmp, args, threads, table))
     ratios = [summary[name]["ratios"] for name in ("sqlite", "postgresql") if summary.get(name)]
     summary["worst_ratio"] = max((v for r in ratios for v in r.values()), default=None)
     print("\n" + "\n".join(table))

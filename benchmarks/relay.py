@@ -132,6 +132,32 @@ def postgres_database(base_url: str) -> Database:
     return Database("postgresql", url, cleanup)
 
 
+def each_database(only: str | None, postgres_url: str | None, prefix: str,
+                  summary: dict[str, Any], run: Callable[[Database, Path], Any]) -> None:
+    """*run* on SQLite, then on PostgreSQL (as ``--only`` allows), each a fresh database with
+    a temporary folder beside it; its answer goes to ``summary[<backend>]``. Without a
+    PostgreSQL URL that backend is skipped and recorded as None."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        backends: list[Callable[[], Database]] = []
+        if only in (None, "sqlite"):
+            backends.append(lambda: sqlite_database(tmp))
+        if only in (None, "postgresql"):
+            if postgres_url:
+                backends.append(lambda: postgres_database(postgres_url))
+            else:
+                print("\n(no PostgreSQL URL: set VAULT_BENCH_POSTGRES_URL; skipping)")
+                summary["postgresql"] = None
+        for make in backends:
+            db = make()
+            try:
+                summary[db.name] = run(db, tmp)
+            finally:
+                db.cleanup()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --- the group, its session and its posts ----------------------------------------------
 
 
@@ -594,26 +620,9 @@ def main() -> None:
         "rounds": args.rounds,
         "scale": args.scale, "cpus": os.cpu_count()}}
     table: list[str] = [HEADER]
-    tmp = Path(tempfile.mkdtemp(prefix="vault-bench-"))
-    try:
-        backends: list[Callable[[], Database]] = []
-        if args.only in (None, "sqlite"):
-            backends.append(lambda: sqlite_database(tmp))
-        if args.only in (None, "postgresql"):
-            if args.postgres_url:
-                backends.append(lambda: postgres_database(args.postgres_url))
-            else:
-                print("\n(no PostgreSQL URL: set VAULT_BENCH_POSTGRES_URL; skipping)")
-                summary["postgresql"] = None
-        for make in backends:
-            db = make()
-            try:
-                summary[db.name] = run_backend(db, tmp, args.duration, args.rounds, args.scale,
-                                               table)
-            finally:
-                db.cleanup()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    each_database(args.only, args.postgres_url, "vault-bench-", summary,
+                  lambda db, tmp: run_backend(db, tmp, args.duration, args.rounds,
+                                              args.scale, table))
     growths = [summary[name]["read_growth_10k_to_1m"] for name in ("sqlite", "postgresql")
                if summary.get(name) and summary[name]["read_growth_10k_to_1m"] is not None]
     summary["read_growth_10k_to_1m"] = max(growths) if growths else None

@@ -57,12 +57,9 @@ import multiprocessing as mp
 import os
 import platform
 import resource
-import shutil
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +79,8 @@ from ingest import (  # noqa: E402
 from relay import (  # noqa: E402
     Database,
     Seeded,
+    each_database,
     envelopes,
-    postgres_database,
-    sqlite_database,
 )
 from waitload import POLL_TIMEOUT, accepted, run_waiters  # noqa: E402
 
@@ -389,25 +385,8 @@ def main() -> None:
         "poll_timeout_s": POLL_TIMEOUT, "duration_s": args.duration, "window_s": args.window,
         "rate": args.rate, "cpus": os.cpu_count(), "load": os.getloadavg()[0]}}
     table: list[str] = []
-    tmp = Path(tempfile.mkdtemp(prefix="vault-waiting-"))
-    try:
-        backends: list[Callable[[], Database]] = []
-        if args.only in (None, "sqlite"):
-            backends.append(lambda: sqlite_database(tmp))
-        if args.only in (None, "postgresql"):
-            if args.postgres_url:
-                backends.append(lambda: postgres_database(args.postgres_url))
-            else:
-                print("\n(no PostgreSQL URL: set VAULT_BENCH_POSTGRES_URL; skipping)")
-                summary["postgresql"] = None
-        for make in backends:
-            db = make()
-            try:
-                summary[db.name] = run_backend(db, tmp, args, threads, table)
-            finally:
-                db.cleanup()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    each_database(args.only, args.postgres_url, "vault-waiting-", summary,
+                  lambda db, tmp: run_backend(db, tmp, args, threads, table))
     p99s = [summary[n]["with_waiters"][op]["p99_ms"] for n in ("sqlite", "postgresql")
             if summary.get(n) for op in ("read", "upload")]
     summary["worst_p99_ms_with_waiters"] = max(p99s, default=None)
