@@ -32,28 +32,12 @@ T = TypeVar("T")
 _GAP: Any = object()
 
 
-class OrderedMap(Mapping[K, V]):
-    """An immutable mapping in insertion order whose changes share structure.
+class _Lookups(Generic[K, V]):
+    """The reads an ordered map and its draft share: both keep ``key -> (position, value)``
+    in ``_items``."""
 
-    ``_items`` maps a key to ``(position, value)``; ``_keys`` maps each position in use to
-    its key; ``_next`` is the next free position. Iteration walks the positions in order
-    (deleted keys leave gaps, skipped), so it costs O(keys ever inserted); every other
-    operation is O(log n). Equality is a dict's: same keys and values, whatever the order.
-    """
-
-    __slots__ = ("_items", "_keys", "_next")
-
-    def __init__(self, items: Mapping[K, V] | None = None) -> None:
-        draft: OrderedMapDraft[K, V] = OrderedMapDraft(Map(), Map(), 0)
-        for key, value in (items or {}).items():
-            draft[key] = value
-        self._items, self._keys, self._next = draft.parts()
-
-    @classmethod
-    def _of(cls, items: Map[K, tuple[int, V]], keys: Map[int, K], nxt: int) -> OrderedMap[K, V]:
-        made: OrderedMap[K, V] = cls.__new__(cls)
-        made._items, made._keys, made._next = items, keys, nxt
-        return made
+    __slots__ = ()
+    _items: Map[K, tuple[int, V]] | MapMutation[K, tuple[int, V]]
 
     def __getitem__(self, key: K) -> V:
         return self._items[key][1]
@@ -73,6 +57,31 @@ class OrderedMap(Mapping[K, V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class OrderedMap(_Lookups[K, V], Mapping[K, V]):
+    """An immutable mapping in insertion order whose changes share structure.
+
+    ``_items`` maps a key to ``(position, value)``; ``_keys`` maps each position in use to
+    its key; ``_next`` is the next free position. Iteration walks the positions in order
+    (deleted keys leave gaps, skipped), so it costs O(keys ever inserted); every other
+    operation is O(log n). Equality is a dict's: same keys and values, whatever the order.
+    """
+
+    __slots__ = ("_items", "_keys", "_next")
+    _items: Map[K, tuple[int, V]]
+
+    def __init__(self, items: Mapping[K, V] | None = None) -> None:
+        draft: OrderedMapDraft[K, V] = OrderedMapDraft(Map(), Map(), 0)
+        for key, value in (items or {}).items():
+            draft[key] = value
+        self._items, self._keys, self._next = draft.parts()
+
+    @classmethod
+    def _of(cls, items: Map[K, tuple[int, V]], keys: Map[int, K], nxt: int) -> OrderedMap[K, V]:
+        made: OrderedMap[K, V] = cls.__new__(cls)
+        made._items, made._keys, made._next = items, keys, nxt
+        return made
 
     def __iter__(self) -> Iterator[K]:
         keys = self._keys
@@ -96,7 +105,7 @@ class OrderedMap(Mapping[K, V]):
         return (OrderedMap, (dict(self.items()),))
 
 
-class OrderedMapDraft(Generic[K, V]):
+class OrderedMapDraft(_Lookups[K, V]):
     """The mutable counterpart of :class:`OrderedMap` (dict-like: get, ``in``, ``[]``,
     ``[]=``, ``del``, ``len``); :meth:`finish` returns the immutable map."""
 
@@ -106,25 +115,6 @@ class OrderedMapDraft(Generic[K, V]):
         self._items: MapMutation[K, tuple[int, V]] = items.mutate()
         self._keys: MapMutation[int, K] = keys.mutate()
         self._next = nxt
-
-    def __getitem__(self, key: K) -> V:
-        return self._items[key][1]
-
-    @overload
-    def get(self, key: K, /) -> V | None: ...
-
-    @overload
-    def get(self, key: K, default: V | T, /) -> V | T: ...
-
-    def get(self, key: K, default: object = None) -> object:
-        found = self._items.get(key)
-        return default if found is None else found[1]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
 
     def __setitem__(self, key: K, value: V) -> None:
         found = self._items.get(key)
