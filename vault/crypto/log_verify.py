@@ -22,6 +22,7 @@ from vault.crypto.log import LogEntry
 from vault.crypto.log_rules import StateBuilder, decode_entry
 
 __all__ = [
+    "apply_decoded",
     "apply_entry",
     "check_checkpoint",
     "check_same_entry",
@@ -49,8 +50,16 @@ def apply_entry(state: GroupState, entry: LogEntry, *, now_ms: int | None = None
     checked = decode_entry(entry.raw, entry.seq)
     if checked != entry:
         raise LogError(f"log entry {entry.seq}: its fields do not match its encoded bytes")
+    return apply_decoded(state, checked, now_ms=now_ms)
+
+
+def apply_decoded(state: GroupState, entry: LogEntry, *, now_ms: int | None = None
+                  ) -> GroupState:
+    """As :func:`apply_entry`, for an *entry* that was itself decoded from its bytes (by
+    :meth:`LogEntry.decode` or :func:`decode_entry`, which verified its signature): every
+    rule is applied, and the bytes are not decoded and verified a second time."""
     builder = StateBuilder.thaw(state)
-    builder.apply(checked, now_ms)
+    builder.apply(entry, now_ms)
     return builder.freeze()
 
 
