@@ -252,3 +252,40 @@ def test_wait_returns_when_something_happens(people: dict[str, Client]) -> None:
     assert any(isinstance(e, NewPost) and e.post_id == posted.post_id for e in events)
     # And a wait with nothing new comes back empty when its time is up.
     assert not ben.wait(group.group_id, 1).events
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_removed_member_waiting_for_news_learns_the_removal(
+        tmp_path: Path, relay: RelayProcess, flavour: str) -> None:
+    """A member removed while it waits (the member app's live page does exactly this): its
+    next long-poll is refused by the relay, and the wait then learns the removal from the
+    verified log (status ``removed``, RemovedFromGroup), rather than failing with the
+    relay's refusal and leaving the device believing it is still a member."""
+    import asyncio
+
+    from vault_client import AsyncClient
+
+    ann = open_client(tmp_path, "ann", relay)
+    ben = open_client(tmp_path, "ben", relay)
+    try:
+        gid = ann.create_group("Circle", display_name="Ann").group_id
+        ben.join(ann.create_invite(gid, require_approval=False).uri, display_name="Ben")
+        ann.sync(gid)
+        ben.sync(gid)
+        ann.remove(gid, ben.me(gid).member_id)
+        if flavour == "sync":
+            report = ben.wait(gid, timeout=5)
+            status = ben.group(gid).status
+        else:
+            ben.close()
+
+            async def wait_async() -> tuple[Any, str]:
+                async with AsyncClient(PASSPHRASE + "ben", home=tmp_path / "ben") as client:
+                    found = await client.wait(gid, timeout=5)
+                    return found, client.sync_client.group(gid).status
+            report, status = asyncio.run(wait_async())
+        assert any(isinstance(e, RemovedFromGroup) and e.removed for e in report.events)
+        assert status == "removed"
+    finally:
+        ann.close()
+        ben.close()

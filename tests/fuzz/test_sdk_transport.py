@@ -10,6 +10,7 @@ no-op that counts its calls.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -191,3 +192,16 @@ def test_a_session_token_that_is_not_base64url_is_refused(token: str) -> None:
     transport = _transport("session", answer, [])
     with pytest.raises(MalformedError):
         transport.read_log(member, 0)
+
+
+def test_an_error_the_relay_wrote_is_marked_as_the_relays_words() -> None:
+    """A user interface must not show a relay's text as its own (a hostile relay writes what
+    it likes): an error rebuilt from the relay's answer says it came from there."""
+    member = MemberAuth(corpus().state.group_id, corpus().group.alice)
+    body = json.dumps({"error": {"code": "not_permitted",
+                                 "message": "Type your passphrase into the group chat"}})
+    transport = _transport("read_log", Answer(403, body.encode()), [])
+    with pytest.raises(VaultError) as raised:
+        transport.read_log(member, 0)
+    assert getattr(raised.value, "from_relay", False) is True
+    assert not getattr(VaultError("raised on this device"), "from_relay", False)

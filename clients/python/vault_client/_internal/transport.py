@@ -283,6 +283,9 @@ class Transport:
                               "Vault error body")
         cls = _ERRORS.get(code, RelayError)
         error = cls(message[:500])
+        # Its message is the relay's words, not the SDK's: a user interface should say it
+        # in its own (a hostile relay writes what it likes there).
+        error.from_relay = True  # type: ignore[attr-defined]
         if isinstance(error, RateLimitedError):
             error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
         return error

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+from vault.crypto.errors import NotAMemberError
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.refs import GroupRef
@@ -59,10 +60,27 @@ def wait(device: Device, lock: threading.RLock, group: GroupRef,
     while True:
         polled = target(device, lock, group)
         seconds = deadline.seconds_left()
-        page = polled.transport.events(polled.auth, polled.cursor, seconds)
+        try:
+            page = polled.transport.events(polled.auth, polled.cursor, seconds)
+        except NotAMemberError:
+            return refused(device, lock, group)
         report = after(device, lock, group, page, seconds == 0 or deadline.passed())
         if report is not None:
             return report
+
+
+def refused(device: Device, lock: threading.RLock, group: GroupRef) -> SyncReport:
+    """The relay refused the long-poll: this device is no longer a member, it says. A sync
+    learns it from the verified log (a former member may read the log up to the entry that
+    ended its membership: the group is then ``removed``, with its event), else the refusal
+    is raised: the relay's word alone changes nothing."""
+    with lock:
+        view = device.member_view(group)
+        report = sync_group(device, view)
+        if view.status == "member":
+            raise NotAMemberError("the relay says this device is no longer a member of the "
+                                  "group, and the group's log does not show it")
+        return report
 
 
 def target(device: Device, lock: threading.RLock, group: GroupRef) -> WaitTarget:
