@@ -6,7 +6,17 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from vault.api.blueprints import auth, blobs, events, grants, groups, health, invites, posts
+    from vault.api.blueprints import (
+        auth,
+        blobs,
+        events,
+        grants,
+        groups,
+        health,
+        invites,
+        join,
+        posts,
+    )
 
-    for module in (health, auth, groups, invites, grants, posts, events, blobs):
+    for module in (health, auth, groups, invites, grants, posts, events, blobs, join):
         app.register_blueprint(module.bp)
