@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The install is editable in "strict" mode (a tree of links to the sources, on sys.path by a
-# plain .pth file), so mypy and editors see vault_client too. New or removed source files
-# need it made again: the stamp's name changes with the list of files.
-SOURCES := $(shell find vault clients/python/vault_client -name '*.py' 2>/dev/null | sort | cksum | cut -d' ' -f1)
+# plain .pth file), so mypy and editors see vault_client too. New or removed files (modules,
+# templates, static files, catalogs) need it made again: the stamp's name changes with the
+# list of files.
+SOURCES := $(shell find vault clients/python/vault_client clients/python/vault_app -type f \
+             -not -name '*.pyc' 2>/dev/null | sort | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(SOURCES)
 
 .PHONY: run test test-fast lint demo bench vectors clean
@@ -18,8 +20,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# A relay on the embedded SQLite (./var/relay) and the member app connected to it
+# (./var/member): prints the app's address and opens the browser. Ctrl-C stops both.
+# Operators run `vault relay serve`; members run `vault app`.
 run: $(STAMP)
-	$(BIN)/vault relay serve --host 127.0.0.1 --port 0
+	$(BIN)/python -m vault_app.local
 
 demo: $(STAMP)
 	$(BIN)/python -m vault.walkthrough
@@ -28,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check vault tests clients benchmarks
 	$(BIN)/mypy --strict vault/crypto clients/python/vault_client
 	$(BIN)/mypy --strict vault/api
+	$(BIN)/mypy --strict clients/python/vault_app
 
 # The schemathesis file runs on its own: it builds part of its cases while collecting, and its
 # last test checks what the passes before it saw, so it must not depend on the order of a

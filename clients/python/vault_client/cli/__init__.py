@@ -71,6 +71,7 @@ def cli(ctx: click.Context, home: str | None, relay: str | None) -> None:
 
 
 _SHORT_HELP = {
+    "app": "Open Vault in your web browser (the member app).",
     "approve": "Admit someone waiting to join (admins).",
     "deny": "Refuse someone waiting to join (admins).",
     "export-identity": "Save your identity in a group, to move it to another device.",

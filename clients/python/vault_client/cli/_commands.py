@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from vault_client.cli._app import app_command
 from vault_client.cli._device import (
     config_command,
     export_identity_command,
@@ -46,5 +47,6 @@ COMMANDS: tuple[click.Command, ...] = (
     edit_command, delete_command, read_command, attachments_command, members_command,
     name_command, role_command, remove_command, leave_command, forget_command, verify_command,
     sync_command, wait_command, export_identity_command, import_identity_command, wipe_command,
+    app_command,
 )
 """In the order ``vault --help`` lists them."""

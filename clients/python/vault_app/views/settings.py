@@ -1,0 +1,44 @@
+"""Settings, and the panic wipe: one clearly marked button, confirmed once on a page of its
+own, that destroys everything Vault keeps on this computer. It needs no passphrase (a
+person in danger may not have the time, or may have forgotten it)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+from flask import Blueprint, current_app, render_template
+from vault_client import wipe_home
+
+from vault_app.views.common import ViewResult, current_device, current_settings, problem_for
+from vault_app.views.common import seen_posts as seen
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("settings", __name__)
+
+
+@blueprint.get("/settings")
+def index() -> ViewResult:
+    return render_template("settings/index.html", settings=current_settings())
+
+
+@blueprint.get("/wipe")
+def confirm_wipe() -> ViewResult:
+    return render_template("settings/wipe.html", problem=None)
+
+
+@blueprint.post("/wipe")
+def wipe() -> ViewResult:
+    settings = current_settings()
+    current_device().lock()  # the open client lets go of the home, so it can be destroyed
+    try:
+        wipe_home(settings.home)
+    except Exception as error:  # another Vault program holds the home open
+        return render_template("settings/wipe.html", problem=problem_for(error)), 409
+    seen().destroy()
+    current_app.extensions["vault_shown_warnings"].destroy()  # vault_app/shown_warnings.py
+    with contextlib.suppress(OSError):
+        os.rmdir(settings.home)  # empty by now, unless the person kept other files there
+    log.info("this device was wiped")
+    return render_template("settings/wiped.html")
