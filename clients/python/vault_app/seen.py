@@ -9,14 +9,12 @@ group has. Panic wipe destroys it with the rest.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import threading
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
 from vault_client import PostView, Thread
+
+from vault_app.group_file import GroupListsFile
 
 FILE_NAME: Final = "app-seen.json"
 
@@ -25,24 +23,11 @@ def visible_posts(threads: Iterable[Thread]) -> list[PostView]:
     return [post for thread in threads for post in (thread.root, *thread.replies)]
 
 
-class SeenPosts:
+class SeenPosts(GroupListsFile):
     """The seen-post sets, read from and written to ``app-seen.json`` in *home*."""
 
     def __init__(self, home: str) -> None:
-        self.path = os.path.join(home, FILE_NAME)
-        self._lock = threading.Lock()
-
-    def _read(self) -> dict[str, list[str]]:
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                data: Any = json.load(handle)
-        except (OSError, ValueError):
-            return {}  # none yet, or damaged: everything counts as unread, nothing breaks
-        groups = data.get("groups") if isinstance(data, dict) else None
-        if not isinstance(groups, dict):
-            return {}
-        return {str(gid): [str(p) for p in ids] for gid, ids in groups.items()
-                if isinstance(ids, list)}
+        super().__init__(home, FILE_NAME)
 
     def unread(self, group_id: str, threads: Iterable[Thread]) -> int:
         """Posts and replies by others, not deleted, that the person has not seen."""
@@ -59,30 +44,3 @@ class SeenPosts:
                 return
             groups[group_id] = ids
             self._write(groups)
-
-    def forget(self, group_ids: Iterable[str] = ()) -> None:
-        with self._lock:
-            groups = self._read()
-            for gid in group_ids:
-                groups.pop(gid, None)
-            self._write(groups)
-
-    def _write(self, groups: dict[str, list[str]]) -> None:
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        temporary = self.path + ".tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "groups": groups}, handle)
-        os.replace(temporary, self.path)
-
-    def destroy(self) -> None:
-        """Overwrite and remove the file (panic wipe)."""
-        with self._lock:
-            for path in (self.path, self.path + ".tmp"):
-                with contextlib.suppress(OSError):
-                    size = os.path.getsize(path)
-                    with open(path, "r+b") as handle:
-                        handle.write(b"\0" * size)
-                        handle.flush()
-                        os.fsync(handle.fileno())
-                    os.remove(path)

@@ -14,12 +14,9 @@ matches "self  harm", not "self-harm".
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import threading
-from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
+
+from vault_app.group_file import GroupListsFile
 
 FILE_NAME: Final = "app-warnings.json"
 MAX_PER_GROUP: Final = 50
@@ -32,24 +29,15 @@ def warning_key(warning: str) -> str:
     return " ".join(warning.casefold().split())
 
 
-class ShownWarnings:
+class ShownWarnings(GroupListsFile):
     """The always-shown warnings, read from and written to ``app-warnings.json``."""
 
     def __init__(self, home: str) -> None:
-        self.path = os.path.join(home, FILE_NAME)
-        self._lock = threading.Lock()
+        super().__init__(home, FILE_NAME)
 
     def _read(self) -> dict[str, list[str]]:
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                data: Any = json.load(handle)
-        except (OSError, ValueError):
-            return {}  # none yet, or damaged: every warning is shown closed, nothing breaks
-        groups = data.get("groups") if isinstance(data, dict) else None
-        if not isinstance(groups, dict):
-            return {}
-        return {str(gid): [w for w in texts if isinstance(w, str)][:MAX_PER_GROUP]
-                for gid, texts in groups.items() if isinstance(texts, list)}
+        # (a damaged file reads as none: every warning is shown closed, nothing breaks)
+        return {gid: texts[:MAX_PER_GROUP] for gid, texts in super()._read().items()}
 
     def for_group(self, group_id: str) -> list[str]:
         """The warnings shown open in *group_id*, as the member saved them."""
@@ -86,30 +74,3 @@ class ShownWarnings:
             else:
                 groups.pop(group_id, None)
             self._write(groups)
-
-    def forget(self, group_ids: Iterable[str] = ()) -> None:
-        with self._lock:
-            groups = self._read()
-            for gid in group_ids:
-                groups.pop(gid, None)
-            self._write(groups)
-
-    def _write(self, groups: dict[str, list[str]]) -> None:
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        temporary = self.path + ".tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "groups": groups}, handle)
-        os.replace(temporary, self.path)
-
-    def destroy(self) -> None:
-        """Overwrite and remove the file (panic wipe)."""
-        with self._lock:
-            for path in (self.path, self.path + ".tmp"):
-                with contextlib.suppress(OSError):
-                    size = os.path.getsize(path)
-                    with open(path, "r+b") as handle:
-                        handle.write(b"\0" * size)
-                        handle.flush()
-                        os.fsync(handle.fileno())
-                    os.remove(path)
