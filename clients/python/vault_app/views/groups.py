@@ -9,7 +9,7 @@ fails to answer, saying so; the live stream (a group's page) and a periodic htmx
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -142,11 +142,11 @@ def can_moderate(info: GroupInfo) -> bool:
         and info.my_role >= Role.MODERATOR
 
 
-def feed_version(client: Client, group_id: str) -> str:
+def feed_version(threads: Sequence[Thread]) -> str:
     """What the feed shows now, as a short token: it changes with any post, edit,
     deletion or reaction (the live stream compares it with the one its page was drawn
     with). Only compared within this process, never stored."""
-    return format(hash(tuple(client.posts(group_id))) & 0xFFFFFFFFFFFF, "x")
+    return format(hash(tuple(threads)) & 0xFFFFFFFFFFFF, "x")
 
 
 def threads_shown() -> int:
@@ -172,7 +172,7 @@ def feed_context(client: Client, info: GroupInfo) -> dict[str, Any]:
         "threads": [thread_items(t) for t in reversed(newest)],  # newest thread first
         "raw_threads": threads,
         "show": show,
-        "version": feed_version(client, info.group_id),
+        "version": feed_version(threads),
         "older": len(threads) - len(newest),
         "show_more": show + FEED_PAGE,
         "name_of": name_of,

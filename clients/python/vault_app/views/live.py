@@ -158,7 +158,8 @@ def stream(group_id: str) -> Response:
     drawn = request.args.get("v")
     # What came between drawing the page and opening this stream (another stream's wait,
     # a sync the page started) is told at once.
-    changed_since_drawn = drawn is not None and drawn != feed_version(client, info.group_id)
+    changed_since_drawn = drawn is not None \
+        and drawn != feed_version(client.threads(info.group_id))
     generation = dev.generation
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     language = i18n.language()
