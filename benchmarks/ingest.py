@@ -35,7 +35,9 @@ neither is set):
    * throughput, p50 and p99 latency, and p99 / p50 (two server processes: the default 2
      workers; on SQLite they share one database file);
    * resident memory: RSS of master + workers (sum; shared pages counted in each process, as
-     ``ps`` shows them) sampled every 0.2 s during the upload load: peak, and after the load.
+     ``ps`` shows them) sampled every 0.2 s during the upload load: peak, and after the load;
+     and beside it their PSS (each shared page counted once in all: what the deployment
+     costs the machine), peak under load and idle.
      Matrix Synapse's 138 MB (issue 14, measured on the same machine type earlier, not here)
      is printed as a reference, not measured by this script.
 
@@ -160,18 +162,36 @@ def rss_mb(root: int) -> float:
     return total * PAGE_SIZE / 2**20
 
 
+def pss_mb(root: int) -> float:
+    """Proportional set size of a process tree: each page shared by n of its processes
+    counted 1/n in each (Linux's smaps_rollup), so the sum is the memory the tree costs;
+    0.0 where the kernel does not offer it."""
+    total = 0
+    for pid in tree(root):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
 class MemorySampler:
-    """Peak RSS of a process tree, sampled every *interval* seconds while running."""
+    """Peak RSS and PSS of a process tree, sampled every *interval* seconds while running."""
 
     def __init__(self, root: int, interval: float = 0.2) -> None:
         self.root, self.interval = root, interval
         self.peak = 0.0
+        self.peak_pss = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        self.peak = max(self.peak, rss_mb(self.root))
+        self.peak_pss = max(self.peak_pss, pss_mb(self.root))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.root))
+            self._sample()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> MemorySampler:
@@ -181,7 +201,7 @@ class MemorySampler:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, rss_mb(self.root))
+        self._sample()
 
 
 # --- the three servers --------------------------------------------------------------------
@@ -282,6 +302,7 @@ def run_backend(db: Database, tmp: Path, args: argparse.Namespace, model: dict[s
         servers["orm"] = FloorServer("bare_app:create_app()", {"BARE_DATABASE_URL": db.url},
                                      tmp / f"{db.name}-orm.log", model)
         idle = {app: round(rss_mb(servers[app].pid), 1) for app in APPS}
+        idle_pss = {app: round(pss_mb(servers[app].pid), 1) for app in APPS}
         rounds: dict[str, list[dict[str, Any]]] = {app: [] for app in APPS}
         print(HEADER, flush=True)
         offset = 0
@@ -299,6 +320,7 @@ def run_backend(db: Database, tmp: Path, args: argparse.Namespace, model: dict[s
                 figures = {**result.row(),
                            "p99_over_p50": round(result.p99_ms / result.p50_ms, 2),
                            "rss_peak_mb": round(memory.peak, 1),
+                           "pss_peak_mb": round(memory.peak_pss, 1),
                            "rss_after_mb": round(rss_mb(server.pid), 1)}
                 rounds[app].append(figures)
                 print(row(db.name, app, str(round_ + 1), figures), flush=True)
@@ -309,6 +331,7 @@ def run_backend(db: Database, tmp: Path, args: argparse.Namespace, model: dict[s
     best = {app: best_of(rounds[app]) for app in APPS}
     for app in APPS:
         best[app]["rss_idle_mb"] = idle[app]
+        best[app]["pss_idle_mb"] = idle_pss[app]
         table.append(row(db.name, app, "best", best[app]))
     relay, out = best["relay"], {"apps": best, "rounds": rounds}
     ratios: dict[str, float] = {}
@@ -336,6 +359,10 @@ def run_backend(db: Database, tmp: Path, args: argparse.Namespace, model: dict[s
         f"{best['core']['rss_peak_mb']:.1f}/{best['core']['rss_idle_mb']:.1f} | orm "
         f"{best['orm']['rss_peak_mb']:.1f}/{best['orm']['rss_idle_mb']:.1f} | Synapse "
         f"{SYNAPSE_RSS_MB:.0f} (issue 14 reference, not measured here)",
+        f"{db.name:<10} PSS master+workers MB (shared pages counted once; peak / idle): relay "
+        f"{relay['pss_peak_mb']:.1f}/{relay['pss_idle_mb']:.1f} | core "
+        f"{best['core']['pss_peak_mb']:.1f}/{best['core']['pss_idle_mb']:.1f} | orm "
+        f"{best['orm']['pss_peak_mb']:.1f}/{best['orm']['pss_idle_mb']:.1f}",
     ]
     for line in lines:
         print(line, flush=True)
@@ -356,6 +383,7 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_over_p50": low("p99_over_p50"),
         "server_cpu_us_per_request": low("server_cpu_us_per_request"),
         "rss_peak_mb": low("rss_peak_mb"), "rss_after_mb": low("rss_after_mb"),
+        "pss_peak_mb": low("pss_peak_mb"),
     }
 
 

@@ -46,10 +46,14 @@ def _relay(step: Callable[[ModuleType], Any]) -> Any:
         raise StartupError(error.message) from None
 
 
-def _build_app() -> Any:
+def _build_app(*, forks: bool = False) -> Any:
     """The relay app, on a schema upgraded first if the settings say so (the start path:
-    by default on the embedded SQLite only)."""
-    _relay(lambda api: api.upgrade_if_configured())
+    by default on the embedded SQLite only). A process that *forks* the workers upgrades in
+    a child process of its own (see ``upgrade_if_configured_in_child``)."""
+    if forks:
+        _relay(lambda api: api.upgrade_if_configured_in_child())
+    else:
+        _relay(lambda api: api.upgrade_if_configured())
     return _relay(lambda api: api.create_app())
 
 
@@ -78,7 +82,7 @@ def relay() -> None:
               help="Ignored (the gthread workers' setting; gevent workers need no threads).")
 def serve(host: str, port: int, workers: int, connections: int, threads: int | None) -> None:
     """Serve the relay with gunicorn (gevent workers) and print its address."""
-    app = _build_app()  # validates the configuration; upgrades the schema once if configured
+    app = _build_app(forks=True)  # checks the configuration; upgrades the schema if configured
     from vault.api.db import db
 
     with app.app_context():

@@ -7,6 +7,11 @@ named their post are kept (with ``LEGACY_POST_ID``, which the purge leaves alone
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -20,6 +25,7 @@ from vault.api.app import MIGRATIONS_DIR
 from vault.api.db import db
 from vault.api.models import LEGACY_POST_ID, BlobRow, InviteRow
 from vault.api.purge import purge_expired
+from vault.api.schema_version import SCHEMA_HEAD
 from vault.crypto.auth import sign_invite_challenge
 from vault.crypto.encoding import b64decode, b64encode
 
@@ -152,3 +158,30 @@ def test_0002_upgrades_a_0001_database_with_data(empty_url: str) -> None:
         assert db.session.scalar(sa.select(sa.func.count()).select_from(BlobRow)) == 4
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_schema_the_relay_checks_for_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS_DIR)
+    assert set(ScriptDirectory.from_config(config).get_heads()) == {SCHEMA_HEAD}
+
+
+def test_serving_loads_no_migration_code(tmp_path: Path) -> None:
+    # Alembic is for upgrading (about 11 MB in every process that loads it): the process
+    # that starts the relay upgrades in a child process, and a relay that only checks its
+    # schema and serves does without it.
+    script = (
+        "import sys\n"
+        "from vault.api import create_app, upgrade_if_configured_in_child\n"
+        "print(upgrade_if_configured_in_child())\n"
+        "create_app()\n"
+        "print(sorted(m for m in ('alembic', 'flask_migrate') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "VAULT_DATA_DIR": str(tmp_path), "VAULT_LOG_LEVEL": "WARNING"}
+    env.pop("VAULT_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True, env=env)
+    assert done.stdout.split() == ["True", "[]"]

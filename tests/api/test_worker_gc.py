@@ -1,6 +1,7 @@
 """The relay worker's garbage collector (vault.api.serve.steady_garbage_collector): a full
 collection scans only what came since the last one, and a reference cycle that dies among
-the frozen survivors is still reclaimed, by the thorough pass its timer runs.
+the frozen survivors is still reclaimed, by the thorough pass its timer runs once the
+frozen objects have grown.
 
 Each check runs in a fresh interpreter: the collector's settings are process-wide.
 """
@@ -45,12 +46,28 @@ print(after_start, after_full, alive_after_full, probe() is None, len(held) + le
 """
 
 TIMER = PRELUDE + r"""
-steady_garbage_collector(interval=0.2)
+steady_garbage_collector(interval=0.2, growth=1)
 probe = dead_cycle_among_frozen()
 deadline = time.monotonic() + 30
 while probe() is not None and time.monotonic() < deadline:
     time.sleep(0.05)
 print(probe() is None)
+"""
+
+QUIET = PRELUDE + r"""
+import vault.api.serve as serve
+passes = []
+thorough = serve.collect_thoroughly
+serve.collect_thoroughly = lambda: (passes.append(1), thorough())
+steady_garbage_collector(interval=0.05, growth=100_000)
+time.sleep(1.0)  # about 20 checks, and nothing new frozen
+quiet = len(passes)
+held = [[i] for i in range(150_000)]
+gc.collect()  # the new lists survive a full collection: frozen
+deadline = time.monotonic() + 30
+while not passes and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(quiet, len(passes) > 0, len(held))
 """
 
 
@@ -74,3 +91,11 @@ def test_a_full_collection_scans_only_what_came_since_the_last() -> None:
 
 def test_the_thorough_pass_runs_on_its_timer() -> None:
     assert run(TIMER) == ["True"]
+
+
+def test_the_thorough_pass_waits_until_the_frozen_objects_grew() -> None:
+    # A quiet worker never scans what it shares with the master (copy-on-write pages).
+    quiet, ran_after_growth, held = run(QUIET)
+    assert int(held) == 150_000
+    assert quiet == "0"
+    assert ran_after_growth == "True"

@@ -4,6 +4,12 @@
 ``upgrade_database(config)`` brings its database's schema up to date.
 """
 
-from vault.api.app import create_app, upgrade_database, upgrade_if_configured
+from vault.api.app import (
+    create_app,
+    upgrade_database,
+    upgrade_if_configured,
+    upgrade_if_configured_in_child,
+)
 
-__all__ = ["create_app", "upgrade_database", "upgrade_if_configured"]
+__all__ = ["create_app", "upgrade_database", "upgrade_if_configured",
+           "upgrade_if_configured_in_child"]

@@ -10,14 +10,15 @@ and ``purge``, gunicorn with :mod:`vault.api.gunicorn_conf`): it upgrades when
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
-from flask_migrate import Migrate
 
 from vault.api.db import configure_engine, db
-from vault.api.errors import register_error_handlers
+from vault.api.errors import RelayConfigError, register_error_handlers
 from vault.api.logs import install_request_logging, setup_logging
 from vault.api.ratelimit import TokenBuckets
 from vault.api.schema_version import MIGRATIONS_DIR, check_schema, database_errors, migrate_schema
@@ -31,7 +32,8 @@ from vault.crypto.primitives import default_clock
 
 CLOCK_KEY = "VAULT_CLOCK"  # not a setting: tests hand the app a fake clock with the mapping
 
-__all__ = ["MIGRATIONS_DIR", "create_app", "upgrade_database", "upgrade_if_configured"]
+__all__ = ["MIGRATIONS_DIR", "create_app", "upgrade_database", "upgrade_if_configured",
+           "upgrade_if_configured_in_child"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -60,6 +62,37 @@ def upgrade_if_configured(config: Mapping[str, Any] | None = None) -> bool:
     return True
 
 
+_UPGRADE_IN_CHILD = """
+import sys
+from vault.api.app import upgrade_database
+from vault.api.errors import RelayConfigError
+try:
+    upgrade_database()
+except RelayConfigError as error:
+    sys.stderr.write(error.message + "\\n")
+    sys.exit(2)
+"""
+
+
+def upgrade_if_configured_in_child() -> bool:
+    """:func:`upgrade_if_configured` for a process that goes on to fork the relay's workers
+    (``vault relay serve``, gunicorn's master): the upgrade runs in a short-lived child
+    process (same interpreter, same environment), so Alembic (about 11 MB) is never loaded
+    in the parent, whose pages every worker shares. Whether it upgraded."""
+    settings = load_settings({})
+    if not settings.upgrades_at_start(resolve_database_url(settings)):
+        return False
+    # (A fixed program of ours, run by this interpreter: no outside input in the argv.)
+    done = subprocess.run([sys.executable, "-c", _UPGRADE_IN_CHILD],  # noqa: S603
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RelayConfigError(lines[-1] if done.returncode == 2 and lines else
+                               "the schema upgrade failed: " + (lines[-1] if lines else
+                                                                f"exit {done.returncode}"))
+    return True
+
+
 def _without_clock(config: Mapping[str, Any] | None) -> dict[str, Any]:
     return {key: value for key, value in (config or {}).items() if key != CLOCK_KEY}
 
@@ -77,7 +110,6 @@ def _build(config: Mapping[str, Any] | None) -> Flask:
     setup_logging(settings.log_level)
 
     db.init_app(app)
-    Migrate(app, db, directory=MIGRATIONS_DIR)
     RelayServices(
         settings=settings,
         database_url=url,

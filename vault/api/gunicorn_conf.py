@@ -16,12 +16,15 @@ What this adds to the command line's settings:
 * every worker purges expired posts (with their attachments), orphan attachments, auth
   challenges and sessions once a minute (the same timer ``vault relay serve`` runs), so
   expired ciphertext does not linger;
+* in the master, just before each worker is forked, what it has loaded is frozen out of
+  the garbage collector's reach, so the workers share those pages with it instead of
+  copying them (:func:`vault.api.serve.freeze_before_fork`);
 * no gunicorn control socket (gunicorn >= 25 opens one per user by default, shared by
   every gunicorn that user runs on the host; the relay is managed by its process manager);
-* once, in the master before any worker starts, the schema upgrade ``VAULT_AUTO_MIGRATE``
-  asks for (by default on the embedded SQLite only; on PostgreSQL run
-  ``vault relay migrate`` once per deploy). A configuration the relay cannot use stops
-  gunicorn there with one line on stderr.
+* once, before any worker starts, the schema upgrade ``VAULT_AUTO_MIGRATE`` asks for (by
+  default on the embedded SQLite only; on PostgreSQL run ``vault relay migrate`` once per
+  deploy), in a child process of the master, so that the master never loads Alembic. A
+  configuration the relay cannot use stops gunicorn there with one line on stderr.
 """
 
 from __future__ import annotations
@@ -43,14 +46,20 @@ def post_worker_init(worker: Any) -> None:
     worker_started(worker)
 
 
+def pre_fork(server: Any, worker: Any) -> None:
+    from vault.api.serve import freeze_before_fork
+
+    freeze_before_fork()
+
+
 def on_starting(server: Any) -> None:
-    from vault.api.app import upgrade_if_configured
+    from vault.api.app import upgrade_if_configured_in_child
     from vault.api.errors import RelayConfigError
     from vault.api.serve import SPARE_FILES, raise_open_file_limit
 
     raise_open_file_limit(server.cfg.worker_connections + SPARE_FILES)
     try:
-        upgrade_if_configured()
+        upgrade_if_configured_in_child()
     except RelayConfigError as error:
         print(f"vault: {error.message}", file=sys.stderr)
         sys.exit(2)

@@ -37,6 +37,9 @@ WORKER_CONNECTIONS = 10_000  # per worker: waiting members, and everything else
 SPARE_FILES = 256  # beyond one per connection: database connections, logs, the listener
 FULL_COLLECTION_INTERVAL_S = 600.0
 FULL_EVERY_MIDDLE = 2
+THOROUGH_AFTER_GROWTH = 100_000
+"""Frozen objects added since the last thorough collection that make the next one due
+(about a thousand waiting members' worth)."""
 
 
 def raise_open_file_limit(wanted: int) -> int:
@@ -93,7 +96,16 @@ def cooperative_database_driver() -> None:
         waiting.wait = waiting.wait_poll
 
 
-def steady_garbage_collector(interval: float = FULL_COLLECTION_INTERVAL_S) -> None:
+def freeze_before_fork() -> None:
+    """gunicorn's pre_fork, in the master: what it loaded (the app it checked, its modules)
+    is moved out of the collector's reach, so that no collection in a worker writes to
+    those objects' pages and they stay shared with the master (copy-on-write)."""
+    gc.collect()
+    gc.freeze()
+
+
+def steady_garbage_collector(interval: float = FULL_COLLECTION_INTERVAL_S,
+                             growth: int = THOROUGH_AFTER_GROWTH) -> None:
     """Keep the cycle collector's pauses short while thousands of members wait.
 
     A waiting member is about a hundred small objects (greenlet, socket, request, parser)
@@ -104,7 +116,10 @@ def steady_garbage_collector(interval: float = FULL_COLLECTION_INTERVAL_S) -> No
     out of every later scan; ``gc.freeze``): the next full collection scans only what came
     since. Frozen objects are still freed as usual when nothing refers to them; only a
     reference cycle among them waits for the thorough collection (unfreeze, collect,
-    freeze) that runs every *interval* seconds, the one long pause.
+    freeze), the one long pause. Its timer checks every *interval* seconds and runs it
+    only when the frozen objects grew by *growth* since the last one: a quiet worker never
+    scans the objects it shares with the master (see :func:`freeze_before_fork`), and so
+    never copies their pages.
     """
     gc.freeze()  # the code and data loaded so far: never garbage
     # A full collection now scans only the survivors of the young collections since the
@@ -118,9 +133,12 @@ def steady_garbage_collector(interval: float = FULL_COLLECTION_INTERVAL_S) -> No
             gc.freeze()
 
     def thorough() -> None:
+        baseline = gc.get_freeze_count()
         while True:
             time.sleep(interval)
-            collect_thoroughly()
+            if gc.get_freeze_count() - baseline >= growth:
+                collect_thoroughly()
+                baseline = gc.get_freeze_count()
 
     gc.callbacks.append(freeze_survivors)
     threading.Thread(target=thorough, name="vault-gc", daemon=True).start()
@@ -164,6 +182,7 @@ def run_gunicorn(app_factory: Callable[[], Flask], host: str, port: int, *, work
                     ", ".join(str(listener) for listener in server.LISTENERS)
                 ),
                 "post_worker_init": worker_started,
+                "pre_fork": lambda server, worker: freeze_before_fork(),
             }
             if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25
                 # No runtime control socket (one per user by default, shared by every
