@@ -151,3 +151,50 @@ def test_map_on_cores_keeps_order_and_raises_what_a_task_raised() -> None:
     with pytest.raises(KeyError):
         list(cores.map_on_cores(slow_first, [0, 5, 1]))
     assert cores.workers() >= 1
+
+
+def test_a_rotation_reads_the_log_once_and_its_entries_land_on_a_moved_head(
+        tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The group's name and the owner's profile are sealed into the new epoch on the head
+    # the rotation has just appended, without reading the log again; when the head has
+    # moved in between (here: another of the owner's entries lands first), the relay
+    # refuses the entry and the device reads the log and builds it again.
+    owner = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    gid = owner.create_group("Moving head", display_name="Owner").group_id
+    _add_members(owner, gid, relay, _recipients(2))
+    reads: list[int] = []
+    appends: list[bytes] = []
+    real_read, real_append = Transport.read_log, Transport.append
+    newcomer = Identity.generate()
+
+    def reading(self: Transport, *args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return real_read(self, *args, **kwargs)
+
+    def appending(self: Transport, auth: Any, group_id: bytes, raw: bytes) -> Any:
+        appends.append(raw)
+        if len(appends) == 2:  # the first entry after the ROTATE: the head moves first
+            view = owner._device.view(gid)
+            last = LogEntry.decode(view.entries[-1])
+            other = sign_entry(view.me, AddBody(newcomer.public, Role.MEMBER),
+                               group_id=view.group_id, seq=last.seq + 1, prev_hash=last.hash,
+                               timestamp_ms=max(default_clock(), last.timestamp_ms))
+            real_append(self, auth, group_id, other.raw)
+        return real_append(self, auth, group_id, raw)
+
+    monkeypatch.setattr(Transport, "read_log", reading)
+    monkeypatch.setattr(Transport, "append", appending)
+    epoch = owner.rotate(gid)
+    monkeypatch.setattr(Transport, "read_log", real_read)
+    monkeypatch.setattr(Transport, "append", real_append)
+    # ROTATE, the name (refused once: the head moved), the name again, the profile.
+    assert len(appends) == 4
+    # Once before the ROTATE, once after the refusal; none before the profile.
+    assert len(reads) == 2
+    owner.sync(gid)
+    view = owner._device.view(gid)
+    assert view.state.group_metadata is not None and view.state.group_metadata.epoch == epoch
+    assert view.state.profiles[view.me.sign_pk].epoch == epoch
+    assert newcomer.sign_pk in view.state.members
+    assert owner.group(gid).name == "Moving head"
+    owner.close()

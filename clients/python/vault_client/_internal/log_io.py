@@ -111,20 +111,24 @@ def _reread(device: Device, view: GroupView, reader: Auth | None) -> None:
 
 def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryBody], *,
            as_member: bool = True, reader: Auth | None = None,
-           before_send: Callable[[LogEntry], None] | None = None) -> LogEntry:
+           before_send: Callable[[LogEntry], None] | None = None,
+           on_known_head: bool = False) -> LogEntry:
     """Append one entry built on the current head: checked locally by the core's rules
     first, compare-and-swap at the relay, and on an unanswered request the log is read
     again to see whether the entry landed (never sent blindly twice on a new head).
 
     *before_send* runs once the entry passed the local check and before it may reach the
     relay (a new epoch's key is saved there): an entry this device refuses changes
-    nothing."""
+    nothing. *on_known_head*: the first attempt builds on the head this device holds,
+    without reading the log first (the caller has just appended or read it); should the
+    head have moved, the relay's compare-and-swap refuses it and the log is read as usual."""
     transport = device.transport(view.relay_url)
     auth = device.auth(view) if as_member else None
     last: LogEntry | None = None
     ambiguous = False
-    for _attempt in range(APPEND_ATTEMPTS):
-        _reread(device, view, reader)
+    for attempt in range(APPEND_ATTEMPTS):
+        if attempt or not on_known_head:
+            _reread(device, view, reader)
         state = view.state
         assert state is not None
         if last is not None and state.hash_at(last.seq) == last.hash:

@@ -78,13 +78,15 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
         old = view.state.group_metadata
         if old is not None and old.epoch < epoch:
             meta = V.group_metadata(view)
+    # Both entries go on the head this rotation has just appended (a head that moved since
+    # is refused by the relay's compare-and-swap, then read).
     if meta is not None:
-        publish_group_metadata(device, view, meta)
+        publish_group_metadata(device, view, meta, on_known_head=True)
     mine = view.state.profiles.get(view.me.sign_pk)
     if mine is not None and mine.epoch < epoch:
         name = V.display_name(view, view.me.sign_pk)
         if name is not None:
-            publish_profile(device, view, MemberProfile(name))
+            publish_profile(device, view, MemberProfile(name), on_known_head=True)
     return epoch
 
 
@@ -136,17 +138,19 @@ def issue(device: Device, view: GroupView, epoch: int,
         sending.result()
 
 
-def publish_group_metadata(device: Device, view: GroupView, metadata: GroupMetadata) -> None:
+def publish_group_metadata(device: Device, view: GroupView, metadata: GroupMetadata, *,
+                           on_known_head: bool = False) -> None:
     """The group's name, description and rules, sealed under the current epoch's key."""
     def build(state: GroupState) -> EntryBody:
         check_can_post(state, state.epoch)
         key = device.key_for(view, state.epoch)
         return MetadataBody(None, state.epoch,
                             seal_metadata(key, view.group_id, state.epoch, None, metadata))
-    append(device, view, build)
+    append(device, view, build, on_known_head=on_known_head)
 
 
-def publish_profile(device: Device, view: GroupView, profile: MemberProfile) -> None:
+def publish_profile(device: Device, view: GroupView, profile: MemberProfile, *,
+                    on_known_head: bool = False) -> None:
     """This member's profile (display name), sealed under the current epoch's key."""
     me = view.me.sign_pk
 
@@ -155,4 +159,4 @@ def publish_profile(device: Device, view: GroupView, profile: MemberProfile) -> 
         key = device.key_for(view, state.epoch)
         return MetadataBody(me, state.epoch,
                             seal_metadata(key, view.group_id, state.epoch, me, profile))
-    append(device, view, build)
+    append(device, view, build, on_known_head=on_known_head)
