@@ -62,6 +62,26 @@ def resident_kb() -> tuple[int, int]:
     return (int(rss.group(1)) if rss else 0, int(hwm.group(1)) if hwm else 0)
 
 
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of process group
+    *pgid* (the relay's master and workers); 0.0 where /proc is not there."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:  # (fields after the name: state, ppid, pgrp, ...)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def relay_pid(relay: RelayProcess) -> int:
+    assert relay.proc is not None
+    return relay.proc.pid
+
+
 def relay_env(tree: str | None) -> dict[str, str]:
     """The environment that runs the relay from *tree* (None: as installed)."""
     if tree is None:
@@ -92,13 +112,13 @@ def child(home: str, relay_url: str, group_id: str, posts: int, traced: bool,
 
         profiler = cProfile.Profile()
     with Meter().installed() as meter:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         if profiler is not None:
             profiler.enable()
         (report,) = client.sync(group_id)
         if profiler is not None:
             profiler.disable()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak_traced = 0
     if traced:
         import tracemalloc
@@ -117,7 +137,7 @@ def child(home: str, relay_url: str, group_id: str, posts: int, traced: bool,
         profiler.dump_stats(profile)
         pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
         pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(25)
-    print(json.dumps({"seconds": elapsed, "requests": meter.requests,
+    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "requests": meter.requests,
                       "rss_before_kb": rss_before, "rss_after_kb": rss_after,
                       "peak_growth_kb": (hwm - rss_before) if reset else None,
                       "traced_peak_bytes": peak_traced}))
@@ -156,9 +176,13 @@ def bench(root: Path, relay: RelayProcess, count: int, repeats: int,
         admin.approve(gid, result.member_id, share_history="all")
         member.close()
         homes.append(home)
-    runs = [run_child(home, relay.url, gid, count,
-                      profile=profile if i == repeats - 1 else None)
-            for i, home in enumerate(homes[:repeats])]
+    runs = []
+    for i, home in enumerate(homes[:repeats]):
+        relay_cpu = group_cpu_s(relay_pid(relay))
+        run = run_child(home, relay.url, gid, count,
+                        profile=profile if i == repeats - 1 else None)
+        run["relay_cpu_seconds"] = group_cpu_s(relay_pid(relay)) - relay_cpu
+        runs.append(run)
     traced = run_child(homes[-1], relay.url, gid, count, traced=True)
     v = view(admin, gid)
     floor_s, core_s = sync_floor(envelopes, v.keys[0], v.state, 7)
@@ -172,6 +196,8 @@ def bench(root: Path, relay: RelayProcess, count: int, repeats: int,
         "cold_sync_median_s": statistics.median(float(r["seconds"]) for r in runs),
         "cold_sync_per_post_us": seconds / count * 1e6,
         "cold_sync_http_requests": best["requests"],
+        "cold_sync_client_cpu_s": best["cpu_seconds"],
+        "cold_sync_relay_cpu_s": best["relay_cpu_seconds"],
         "cold_sync_floor_ms": floor_s * 1e3,
         "cold_sync_core_open_ms": core_s * 1e3,
         "cold_sync_core_ratio": core_s / floor_s,
@@ -213,7 +239,8 @@ def main() -> None:
     growth = f["cold_sync_peak_rss_growth_mib"]
     print(f"cold sync of {f['cold_sync_posts']:,} posts: {f['cold_sync_s']:.2f} s (median "
           f"{f['cold_sync_median_s']:.2f} s, {f['cold_sync_per_post_us']:.0f} us/post, "
-          f"{f['cold_sync_http_requests']} HTTP requests)")
+          f"{f['cold_sync_http_requests']} HTTP requests); CPU: client "
+          f"{f['cold_sync_client_cpu_s']:.2f} s, relay {f['cold_sync_relay_cpu_s']:.2f} s")
     print(f"  crypto floor {f['cold_sync_floor_ms']:.0f} ms (one core): ratio "
           f"{f['cold_sync_ratio']:.2f}x (target <= 1.6) | protocol core alone "
           f"{f['cold_sync_core_open_ms']:.0f} ms ({f['cold_sync_core_ratio']:.2f}x floor)")
