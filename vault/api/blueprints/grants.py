@@ -121,8 +121,8 @@ def upload(call: Call, gid: str) -> Any:
                      "created_at_ms": now}
                     for r, raw in grants.items() if r not in existing
                 ]
-                if rows:
-                    tx.execute(insert(GrantRow), rows)
+                if rows:  # (Core's executemany: the ORM's bulk insert adds ~10 us a row)
+                    tx.connection().execute(insert(GrantRow.__table__), rows)
             return GrantsStored(epoch=epoch, stored=len(rows)), 201
         except IntegrityError:
             continue  # a concurrent upload of the same grants: compare again
