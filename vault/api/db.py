@@ -27,6 +27,8 @@ from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql import Executable
 
+from vault.api.sqlite_writers import turns_for
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -46,6 +48,8 @@ _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "vault_write_intent", default=False
 )
 _configured: weakref.WeakSet[Engine] = weakref.WeakSet()
+_busy_ms: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+DEFAULT_BUSY_MS = 10_000  # (an engine configure_engine did not see: the settings' default)
 # SQLite: how the transaction on a connection began (kept in its ``info``), so a write can
 # tell a read transaction (or none: autocommit reads) from one that already holds the lock.
 _BEGUN = "vault_begun"
@@ -61,6 +65,7 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     if engine.dialect.name != "sqlite" or engine in _configured:
         return
     _configured.add(engine)
+    _busy_ms[engine] = int(busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -178,12 +183,26 @@ def affected(result: Result[Any]) -> int:
 def write_txn() -> Iterator[Session]:
     """One atomic write: everything inside commits together or not at all.
 
-    On SQLite the write starts with a fresh ``BEGIN IMMEDIATE`` (queueing behind other
-    writers) rather than upgrading a stale snapshot: a read transaction the request holds
-    is ended first, on the same connection (:func:`_begin_immediate`).
+    On SQLite the write first takes its turn among the relay's writers (all processes:
+    :mod:`vault.api.sqlite_writers`), then starts with a fresh ``BEGIN IMMEDIATE`` rather
+    than upgrading a stale snapshot: a read transaction the request holds is ended first,
+    on the same connection (:func:`_begin_immediate`).
     """
     session = db.session()  # this request's (or thread's) Session behind the scoped proxy
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    engine = session.get_bind().engine
+    sqlite = engine.dialect.name == "sqlite"
+    turns = turns_for(engine.url.database) if sqlite else None
+    if turns is None:
+        with _write(session, sqlite=sqlite) as written:
+            yield written
+        return
+    with turns.turn(_busy_ms.get(engine, DEFAULT_BUSY_MS) / 1000), \
+            _write(session, sqlite=True) as written:
+        yield written
+
+
+@contextmanager
+def _write(session: Session, *, sqlite: bool) -> Iterator[Session]:
     token = _write_intent.set(True)
     try:
         if sqlite:
