@@ -5,7 +5,7 @@ members, and sealing the group's metadata and this member's profile under the cu
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
@@ -70,29 +70,23 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
     view.keys[epoch] = holder["key"]
     events.append(ev.EpochStarted(view.gid, epoch))
     assert view.state is not None
+    # Everyone, this device included: its own grant lets an imported identity (a new
+    # phone) recover the key from the relay.
+    issue(device, view, epoch, [m.identity for m in view.state.members.values()])
     meta = None
     with contextlib.suppress(VaultError):
         old = view.state.group_metadata
         if old is not None and old.epoch < epoch:
             meta = V.group_metadata(view)
+    # Both entries go on the head this rotation has just appended (a head that moved since
+    # is refused by the relay's compare-and-swap, then read).
+    if meta is not None:
+        publish_group_metadata(device, view, meta, on_known_head=True)
     mine = view.state.profiles.get(view.me.sign_pk)
-    name = V.display_name(view, view.me.sign_pk) if mine is not None and mine.epoch < epoch \
-        else None
-
-    def carry() -> None:
-        # The group's name and this member's profile, sealed into the new epoch on the head
-        # this rotation has just appended (a head that moved since is refused by the
-        # relay's compare-and-swap, then read).
-        if meta is not None:
-            publish_group_metadata(device, view, meta, on_known_head=True)
+    if mine is not None and mine.epoch < epoch:
+        name = V.display_name(view, view.me.sign_pk)
         if name is not None:
             publish_profile(device, view, MemberProfile(name), on_known_head=True)
-
-    # Everyone, this device included: its own grant lets an imported identity (a new
-    # phone) recover the key from the relay. The two entries go out while the first
-    # grants are sealed.
-    issue(device, view, epoch, [m.identity for m in view.state.members.values()],
-          meanwhile=carry)
     return epoch
 
 
@@ -108,18 +102,12 @@ def _chunks(recipients: Sequence[PublicIdentity]) -> list[list[PublicIdentity]]:
 
 
 def issue(device: Device, view: GroupView, epoch: int,
-          recipients: Sequence[PublicIdentity], *,
-          meanwhile: Callable[[], None] | None = None) -> None:
+          recipients: Sequence[PublicIdentity]) -> None:
     """Grant *epoch*'s key to *recipients*, recording it: sealed on every core, in one or
     two requests up to 10,000 (one per 5,000 beyond), each request sent while the next
     part is sealed. A request that fails raises here (its part and those after it are not
-    recorded, and are owed again: see ``engine.owed_grants``). *meanwhile* runs on this
-    thread while the first part is sealed, before any grant is sent (the transport and the
-    store are this thread's alone until then); what it raises is raised here, and then no
-    grant is sent."""
+    recorded, and are owed again: see ``engine.owed_grants``)."""
     if not recipients:
-        if meanwhile is not None:
-            meanwhile()
         return
     key = device.key_for(view, epoch)
     transport = device.transport(view.relay_url)
@@ -138,21 +126,11 @@ def issue(device: Device, view: GroupView, epoch: int,
         device.store.record_issued(view.group_id, epoch, pks)
         view.issued.update((epoch, pk) for pk in pks)
 
-    def seal(chunk: list[PublicIdentity]) -> tuple[EpochGrant, ...]:
-        return build_grants(view.me, view.group_id, epoch, key, chunk,
-                            map_batches=map_on_cores)
-
-    chunks = _chunks(recipients)
-    with ThreadPoolExecutor(1, thread_name_prefix="vault-grants") as uploader, \
-            ThreadPoolExecutor(1, thread_name_prefix="vault-seal") as sealer:
-        sealing = sealer.submit(seal, chunks[0])
-        if meanwhile is not None:
-            meanwhile()
+    with ThreadPoolExecutor(1, thread_name_prefix="vault-grants") as uploader:
         sending: Future[None] | None = None
-        for index, chunk in enumerate(chunks):
-            grants = sealing.result()
-            if index + 1 < len(chunks):
-                sealing = sealer.submit(seal, chunks[index + 1])
+        for chunk in _chunks(recipients):
+            grants = build_grants(view.me, view.group_id, epoch, key, chunk,
+                                  map_batches=map_on_cores)
             if sending is not None:
                 sending.result()  # in order: a part that failed stops the parts after it
             sending = uploader.submit(upload, chunk, grants)
