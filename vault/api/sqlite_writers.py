@@ -14,6 +14,11 @@ database (``relay.db-writers``), waited for in a native thread under gevent so t
 goes on serving. A writer is woken when the one before it ends, and then finds SQLite's
 lock free. The kernel drops a dead process's ``flock``. Writers that do not take a turn
 (an operator's ``sqlite3`` shell) are still waited for the old way, within the busy timeout.
+
+The turns only order the writers: SQLite's own lock still guards every write, so a turn
+that goes wrong costs waiting, never data. (One such case: a greenlet killed while its
+native thread waits, at a worker's shutdown; the thread's ``flock`` then stays with the
+process until its next write ends or it exits.)
 """
 
 from __future__ import annotations
