@@ -99,3 +99,14 @@ def test_the_turn_is_reentrant_and_bounded_within_a_process(tmp_path: Path) -> N
 @pytest.mark.parametrize("path", [None, "", ":memory:", "file:relay?mode=memory"])
 def test_an_in_memory_database_takes_no_turns(path: str | None) -> None:
     assert turns_for(path) is None
+
+
+def test_a_lock_file_that_cannot_be_opened_leaves_writes_without_turns(tmp_path: Path) -> None:
+    # (e.g. made by another user with a mode this one cannot open): the turns only order
+    # writers, so the relay goes on writing rather than failing every write.
+    path = str(tmp_path / "relay.db")
+    os.symlink(tmp_path / "missing" / "file", path + "-writers")
+    turns = turns_for(path)
+    assert turns is not None
+    with turns.turn(1), turns.turn(1):
+        pass

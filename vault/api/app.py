@@ -82,8 +82,9 @@ def upgrade_if_configured_in_child() -> bool:
     settings = load_settings({})
     if not settings.upgrades_at_start(resolve_database_url(settings)):
         return False
-    # (A fixed program of ours, run by this interpreter: no outside input in the argv.)
-    done = subprocess.run([sys.executable, "-c", _UPGRADE_IN_CHILD],  # noqa: S603
+    # (A fixed program of ours, run by this interpreter: no outside input in the argv;
+    # -P: the current directory is not put on sys.path, as for the parent's command.)
+    done = subprocess.run([sys.executable, "-P", "-c", _UPGRADE_IN_CHILD],  # noqa: S603
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()

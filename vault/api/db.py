@@ -196,9 +196,20 @@ def write_txn() -> Iterator[Session]:
         with _write(session, sqlite=sqlite) as written:
             yield written
         return
+    _hold_connection(session)  # before the turn: never wait for the pool while holding it
     with turns.turn(_busy_ms.get(engine, DEFAULT_BUSY_MS) / 1000), \
             _write(session, sqlite=True) as written:
         yield written
+
+
+def _hold_connection(session: Session) -> None:
+    """SQLite: make sure *session* holds its connection before its writer takes a turn
+    (a writer holding the turn while waiting for a pooled connection, held by writers
+    waiting for the turn, would stall them all). No BEGIN is sent here."""
+    if session.in_transaction() and (session.new or session.dirty or session.deleted):
+        session.rollback()  # (as _begin_immediate would; none of the handlers has any)
+    if not session.in_transaction():
+        session.connection(execution_options={_SQLITE_AUTOCOMMIT: True})
 
 
 @contextmanager

@@ -136,7 +136,9 @@ def steady_garbage_collector(interval: float = FULL_COLLECTION_INTERVAL_S,
         baseline = gc.get_freeze_count()
         while True:
             time.sleep(interval)
-            if gc.get_freeze_count() - baseline >= growth:
+            count = gc.get_freeze_count()
+            baseline = min(baseline, count)  # (live objects that died since: room for garbage)
+            if count - baseline >= growth:
                 collect_thoroughly()
                 baseline = gc.get_freeze_count()
 

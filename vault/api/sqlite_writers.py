@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from typing import Any
 
 from vault.crypto.errors import RelayUnavailableError
 
+log = logging.getLogger("vault.relay")
 _setup = threading.Lock()  # (held only while a process makes its own lock and file)
 
 
@@ -47,6 +49,19 @@ def _native_wait(fd: int) -> None:
         get_hub().threadpool.apply(fcntl.flock, (fd, fcntl.LOCK_EX))
     else:
         fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _open_lock_file(path: str) -> int:
+    """The lock file, opened (``flock`` works on a read-only file too); -1 if it cannot
+    be: the turns only order writers, so then this process writes without them."""
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        try:
+            return os.open(path, flags | os.O_CLOEXEC, 0o644)
+        except OSError:
+            continue
+    log.warning("cannot open the writers' lock file; writing without turns",
+                extra={"vault": {"path": path}})
+    return -1
 
 
 class WriterTurns:
@@ -65,8 +80,7 @@ class WriterTurns:
         with _setup:
             if self._pid != os.getpid():
                 self._turn = threading.RLock()  # a greenlet lock once gevent has patched
-                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                                   0o600)
+                self._fd = _open_lock_file(self.lock_path)
                 self._depth = 0
                 self._pid = os.getpid()
             return self._turn, self._fd
@@ -81,7 +95,7 @@ class WriterTurns:
         if not turn.acquire(timeout=max(timeout_s, 0.0)):
             raise RelayUnavailableError("the relay's database is busy; try again")
         try:
-            if self._depth == 0:
+            if self._depth == 0 and fd >= 0:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -91,7 +105,7 @@ class WriterTurns:
                 yield
             finally:
                 self._depth -= 1
-                if self._depth == 0:
+                if self._depth == 0 and fd >= 0:
                     fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             turn.release()
