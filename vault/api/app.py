@@ -55,11 +55,15 @@ def upgrade_database(config: Mapping[str, Any] | None = None) -> None:
 def upgrade_if_configured(config: Mapping[str, Any] | None = None) -> bool:
     """A start path's step before serving: upgrade when ``VAULT_AUTO_MIGRATE`` is on (by
     default on SQLite). Whether it did."""
-    settings = load_settings(_without_clock(config))
-    if not settings.upgrades_at_start(resolve_database_url(settings)):
+    if not _upgrades_at_start(config):
         return False
     upgrade_database(config)
     return True
+
+
+def _upgrades_at_start(config: Mapping[str, Any] | None) -> bool:
+    settings = load_settings(_without_clock(config))
+    return settings.upgrades_at_start(resolve_database_url(settings))
 
 
 _UPGRADE_IN_CHILD = """
@@ -79,8 +83,7 @@ def upgrade_if_configured_in_child() -> bool:
     (``vault relay serve``, gunicorn's master): the upgrade runs in a short-lived child
     process (same interpreter, same environment), so Alembic (about 11 MB) is never loaded
     in the parent, whose pages every worker shares. Whether it upgraded."""
-    settings = load_settings({})
-    if not settings.upgrades_at_start(resolve_database_url(settings)):
+    if not _upgrades_at_start(None):
         return False
     # (A fixed program of ours, run by this interpreter: no outside input in the argv;
     # -P: the current directory is not put on sys.path, as for the parent's command.)

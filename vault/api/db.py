@@ -48,8 +48,7 @@ _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "vault_write_intent", default=False
 )
 _configured: weakref.WeakSet[Engine] = weakref.WeakSet()
-_busy_ms: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
-DEFAULT_BUSY_MS = 10_000  # (an engine configure_engine did not see: the settings' default)
+DEFAULT_BUSY_MS = 10_000  # (a connection configure_engine did not see: the settings' default)
 # SQLite: how the transaction on a connection began (kept in its ``info``), so a write can
 # tell a read transaction (or none: autocommit reads) from one that already holds the lock.
 _BEGUN = "vault_begun"
@@ -65,7 +64,6 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     if engine.dialect.name != "sqlite" or engine in _configured:
         return
     _configured.add(engine)
-    _busy_ms[engine] = int(busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -196,20 +194,21 @@ def write_txn() -> Iterator[Session]:
         with _write(session, sqlite=sqlite) as written:
             yield written
         return
-    _hold_connection(session)  # before the turn: never wait for the pool while holding it
-    with turns.turn(_busy_ms.get(engine, DEFAULT_BUSY_MS) / 1000), \
+    conn = _hold_connection(session)  # before the turn: never wait for the pool holding it
+    with turns.turn(conn.info.get(_BUSY_MS, DEFAULT_BUSY_MS) / 1000), \
             _write(session, sqlite=True) as written:
         yield written
 
 
-def _hold_connection(session: Session) -> None:
+def _hold_connection(session: Session) -> Any:
     """SQLite: make sure *session* holds its connection before its writer takes a turn
     (a writer holding the turn while waiting for a pooled connection, held by writers
-    waiting for the turn, would stall them all). No BEGIN is sent here."""
+    waiting for the turn, would stall them all), and return it. No BEGIN is sent here."""
     if session.in_transaction() and (session.new or session.dirty or session.deleted):
         session.rollback()  # (as _begin_immediate would; none of the handlers has any)
     if not session.in_transaction():
-        session.connection(execution_options={_SQLITE_AUTOCOMMIT: True})
+        return session.connection(execution_options={_SQLITE_AUTOCOMMIT: True})
+    return session.connection()
 
 
 @contextmanager
