@@ -20,7 +20,11 @@ Printed: the best and median sync, the HTTP requests, and beside them:
   the same envelopes) too, to split the overhead;
 * **peak memory of the sync**, two ways: the child's peak resident set during the sync
   (VmHWM after a reset, Linux) minus its resident set before it, in the best run's child;
-  and, in one more child (untimed), the Python heap's peak under ``tracemalloc``.
+  and, in one more child (untimed), the Python heap's peak under ``tracemalloc``;
+* **then a warm sync** (one more child, on the first member's device, which now holds every
+  post): the admin posts one post, the member syncs, nine rounds; the median beside the
+  same member's sync when nothing is new (its requests alone, the floor of a sync). A sync
+  that brings one post must not cost in proportion to the posts the device already holds.
 
 The ratio is sync time / crypto floor (target <= 1.6). The last line is one JSON object.
 """
@@ -187,6 +191,12 @@ def bench(root: Path, relay: RelayProcess, count: int, repeats: int,
     v = view(admin, gid)
     floor_s, core_s = sync_floor(envelopes, v.keys[0], v.state, 7)
     admin.close()
+    done = subprocess.run(
+        [sys.executable, __file__, "--warm-child", str(homes[0]), str(root / "sync-admin"),
+         relay.url, gid, "9"], capture_output=True, text=True, check=False, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"the warm child failed:\n{done.stderr[-4000:]}")
+    warm = json.loads(done.stdout.strip().splitlines()[-1])
     best = min(runs, key=lambda r: float(r["seconds"]))
     seconds = float(best["seconds"])
     growth = best["peak_growth_kb"]
@@ -208,10 +218,40 @@ def bench(root: Path, relay: RelayProcess, count: int, repeats: int,
         "cold_sync_peak_traced_mib": traced["traced_peak_bytes"] / 2**20,
         "cold_sync_peak_rss_growth_per_post_kb": None if growth is None else growth / count,
         "seeding_s": seeded_s,
+        "warm_sync_one_new_ms": warm["one_new_ms"],
+        "warm_sync_nothing_new_ms": warm["nothing_new_ms"],
     }
 
 
+def warm_child(home: str, admin_home: str, relay_url: str, group_id: str, rounds: int) -> None:
+    """A member whose device already holds the whole group: each round, the admin posts one
+    post and the member's next sync is timed (what a member with the app open pays for each
+    new post); beside it, the same member's sync when nothing is new (its requests alone)."""
+    member = Client(PASSPHRASE, home=home, relay_url=relay_url)
+    admin = Client(PASSPHRASE, home=admin_home, relay_url=relay_url)
+    member.sync(group_id)  # (loads the stored posts: not what is timed)
+    one, idle = [], []
+    for i in range(rounds):
+        admin.post(group_id, f"one more post, round {i}")
+        start = time.perf_counter()
+        (report,) = member.sync(group_id)
+        one.append(time.perf_counter() - start)
+        assert report.new_posts == 1, report
+        start = time.perf_counter()
+        (report,) = member.sync(group_id)
+        idle.append(time.perf_counter() - start)
+        assert report.new_posts == 0, report
+    admin.close()
+    member.close()
+    print(json.dumps({"one_new_ms": statistics.median(one) * 1e3,
+                      "nothing_new_ms": statistics.median(idle) * 1e3}))
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--warm-child":
+        home, admin_home, url, gid, rounds = sys.argv[2:7]
+        warm_child(home, admin_home, url, gid, int(rounds))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         home, url, gid, posts, traced, profile = sys.argv[2:8]
         child(home, url, gid, int(posts), traced == "1", profile or None)
@@ -249,6 +289,9 @@ def main() -> None:
           f"resident set before; +{f['cold_sync_rss_growth_after_mib']:.1f} MiB kept after), "
           f"Python heap peak {f['cold_sync_peak_traced_mib']:.1f} MiB (tracemalloc) | "
           f"seeding {f['seeding_s']:.1f} s (not timed)")
+    print(f"then, on a device holding all {f['cold_sync_posts']:,} posts: a sync bringing one "
+          f"new post {f['warm_sync_one_new_ms']:.1f} ms (median of 9), beside the same sync "
+          f"with nothing new {f['warm_sync_nothing_new_ms']:.1f} ms (its requests alone)")
     figures = {"python": platform.python_version(), "machine": platform.machine(),
                "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else os.cpu_count(),

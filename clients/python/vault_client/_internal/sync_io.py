@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Final
 
-from vault.crypto.encoding import b64encode
+from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.epochs import EpochGrant, open_grant
 from vault.crypto.errors import (
     AlreadyMemberError,
@@ -109,7 +109,7 @@ def _with_posts(device: Device, view: GroupView, events: list[ev.Event]) -> list
               e.kind in ("post", "reply")}
     if not wanted or view.state is None:
         return events
-    shown = {p.post_id: p for p in V.post_views(view, device.now()) if p.post_id in wanted}
+    shown = {p.post_id: p for p in V.post_views(view, device.now(), {b64decode(w) for w in wanted})}
     return [replace(e, post=shown.get(e.post_id)) if isinstance(e, ev.NewPost) else e
             for e in events]
 

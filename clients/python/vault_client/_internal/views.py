@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from vault.crypto.attachments import Attachment, file_name_from
@@ -255,12 +255,18 @@ def _notice(view: GroupView, author: bytes, late: bool, exposed: Sequence[bytes]
     return " ".join(parts) or None
 
 
-def post_views(view: GroupView, now_ms: int) -> list[PostView]:
+def post_views(view: GroupView, now_ms: int,
+               only: Collection[bytes] | None = None) -> list[PostView]:
+    """Every post and reply as members see it, in causal order (then this device's
+    unsent drafts); with *only*, just those posts (the thread is still read whole: edits,
+    deletes and reactions anywhere in it change them)."""
     assert view.state is not None
     result = thread_view(view.timeline, view.state)
     shown = labels(view)
     out: list[PostView] = []
     for post in result.posts:
+        if only is not None and post.post_id not in only:
+            continue
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
         if expires is not None and expires <= now_ms:
@@ -269,6 +275,8 @@ def post_views(view: GroupView, now_ms: int) -> list[PostView]:
     # What this device wrote that could not be sealed yet: shown last, marked unsent.
     for draft in view.drafts.values():
         if draft.kind not in (PostKind.POST, PostKind.REPLY):
+            continue
+        if only is not None and draft.post_id not in only:
             continue
         if draft.expires_at_ms is not None and draft.expires_at_ms <= now_ms:
             continue
