@@ -279,6 +279,37 @@ def test_order_and_gaps_do_not_depend_on_arrival(posts: list, repeat: int) -> No
     assert timeline.gaps() == reference.gaps() == {_G.bob.sign_pk: ((2, 4),)}
 
 
+_ARRIVING = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(1, 6), st.integers(0, 4),
+              st.lists(st.integers(0, 13), max_size=3, unique=True)),
+    min_size=1, max_size=12, unique_by=lambda post: (post[0], post[1]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_ARRIVING, st.randoms(use_true_random=False), st.booleans())
+def test_an_order_kept_between_arrivals_is_the_order_sorted_afresh(
+        specs: list[tuple[int, int, int, list[int]]], rng: Any, by_clock: bool) -> None:
+    """The order is kept between arrivals and extended when a post simply goes last; read
+    after every arrival, it is always the order a timeline holding the same posts sorts
+    afresh: with clock ties, references to posts not received yet (or never), posts that
+    arrive before the posts they follow, and reference cycles."""
+    g = _AUTHORS_G
+    posts = [g.post(_AUTHORS[who], author_seq=seq, timestamp_ms=1_000 + tick,
+                    post_id=bytes([i + 1]) * 16,
+                    refs=tuple(bytes([r + 1]) * 16 for r in refs if r != i))
+             for i, (who, seq, tick, refs) in enumerate(specs)]
+    rng.shuffle(posts)
+    if by_clock:  # as they mostly come: newest last (so the kept order is often extended)
+        posts.sort(key=lambda post: (post.body.timestamp_ms, post.post_id))
+    timeline = Timeline()
+    for arrived, post in enumerate(posts, 1):
+        timeline.add(post)
+        afresh = Timeline()
+        for earlier in posts[:arrived]:
+            afresh.add(earlier)
+        assert timeline.ordered() == afresh.ordered()
+
+
 # --- thread view --------------------------------------------------------------------------
 
 
@@ -373,6 +404,34 @@ def test_deleted_post_hides_edits_and_reactions() -> None:
     (post,) = thread_view(timeline, g.state).posts
     assert post.deleted and post.text == "" and post.content_warning is None
     assert post.reactions == () and post.attachments == ()
+
+
+def test_a_thread_view_of_some_posts_is_the_whole_view_narrowed() -> None:
+    """``thread_view(..., only=ids)`` (what a sync draws for its new posts) shows those
+    posts exactly as the whole view does, edits, deletes and reactions from anywhere in the
+    timeline applied, and lists every ignored action all the same."""
+    g = Group()
+    timeline = Timeline()
+    kept = g.post(g.alice, text="kept", timestamp_ms=1_000)
+    edited = g.post(g.bob, text="first", timestamp_ms=1_100)
+    gone = g.post(g.alice, text="gone", timestamp_ms=1_200)
+    reply = g.post(g.bob, PostKind.REPLY, refs=(kept.post_id,), text="re", timestamp_ms=1_300)
+    for post in (kept, edited, gone, reply,
+                 g.post(g.bob, PostKind.EDIT, refs=(edited.post_id,), text="second"),
+                 g.post(g.mod, PostKind.DELETE, refs=(gone.post_id,), text=""),
+                 g.post(g.alice, PostKind.REACTION, refs=(reply.post_id,), text="+1"),
+                 g.post(g.bob, PostKind.REACTION, refs=(kept.post_id,), text="<3",
+                        content_warning="soft"),
+                 g.post(g.mod, PostKind.EDIT, refs=(kept.post_id,), text="not theirs"),
+                 g.post(g.bob, PostKind.REACTION, refs=(ID_A,), text="?")):
+        timeline.add(post)
+    whole = thread_view(timeline, g.state)
+    assert len(whole.posts) == 4 and len(whole.ignored) == 2
+    ids = [p.post_id for p in whole.posts]
+    for only in ([], [ids[1]], [ids[2], ids[3]], ids, [ID_A, ids[0]]):
+        narrowed = thread_view(timeline, g.state, set(only))
+        assert narrowed.posts == tuple(p for p in whole.posts if p.post_id in only)
+        assert narrowed.ignored == whole.ignored
 
 
 def test_visible_post_repr_never_shows_what_members_wrote() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -169,6 +169,11 @@ class Timeline:
         self._missing: dict[bytes, list[Gap]] = {}
         self._pending: dict[bytes, PostEnvelope] = {}
         self._ordered: tuple[OpenedPost, ...] | None = None
+        # Whether the last sort had to break a reference cycle, and the ids that received
+        # posts refer to but that have not arrived: both keep :meth:`_extends_order` honest.
+        self._cyclic = False
+        self._awaited: set[bytes] = set()
+        self._latest: tuple[int, bytes] = (-1, b"")  # the greatest (timestamp_ms, post_id)
 
     def __len__(self) -> int:
         return len(self._posts)
@@ -195,6 +200,7 @@ class Timeline:
                 # was lost as the group moved on): one post, the newest sealing kept.
                 if (body.epoch, body.log_seq) > (known.body.epoch, known.body.log_seq):
                     self._posts[post_id] = post
+                    self._latest = max(self._latest, (body.timestamp_ms, post_id))
                     self._ordered = None
                 return [Resealed(post_id)]
             if known.body.author != body.author:
@@ -209,11 +215,16 @@ class Timeline:
                 f"an author published two different posts as their post number {seq}"
             )
         self._pending.pop(post_id, None)
+        highest = self._highest.get(author, 0)
+        extends = self._extends_order(post, highest)
         seqs[seq] = post_id
         self._posts[post_id] = post
-        self._ordered = None
+        self._awaited.discard(post_id)
+        self._awaited.update(ref for ref in body.refs if ref not in self._posts)
+        self._ordered = (*self._ordered, post) if extends and self._ordered is not None \
+            else None
+        self._latest = max(self._latest, (body.timestamp_ms, post_id))
         events: list[TimelineEvent] = [NewPost(post)]
-        highest = self._highest.get(author, 0)
         if seq > highest:
             self._highest[author] = seq
             if seq > highest + MAX_SEQ_JUMP:
@@ -227,6 +238,18 @@ class Timeline:
         if unseen:
             events.append(MissingReferences(post_id, unseen))
         return events
+
+    def _extends_order(self, post: OpenedPost, highest: int) -> bool:
+        """Whether *post* (not added yet) simply goes after every post in the cached order,
+        so that order need not be sorted again (the common case: the newest post arrives
+        last). True when the last sort broke no cycle, no received post refers to it or
+        follows it in its author's numbering (it precedes nothing), and it sorts after every
+        post held by ``(timestamp_ms, post_id)`` (not only after the last one in the order,
+        which a reference can hold back): the sort then emits it last."""
+        if self._ordered is None or self._cyclic or post.post_id in self._awaited:
+            return False
+        body = post.body
+        return body.author_seq >= highest and (body.timestamp_ms, body.post_id) > self._latest
 
     def expect(self, author: bytes, seq: int) -> GapDetected | None:
         """Another device of this member saw *author*'s posts up to number *seq* (a
@@ -311,6 +334,7 @@ class Timeline:
 
     def _sort(self) -> tuple[OpenedPost, ...]:
         posts = self._posts
+        self._cyclic = False
         children: dict[bytes, list[bytes]] = {}
         parents: dict[bytes, list[bytes]] = {}
         indegree = dict.fromkeys(posts, 0)
@@ -339,6 +363,7 @@ class Timeline:
         result: list[OpenedPost] = []
         while len(result) < len(posts):
             if not ready:  # only a reference cycle (a malicious author) can block us
+                self._cyclic = True
                 if remaining is None:
                     remaining = sorted((key(pid) for pid in posts), reverse=True)
                 while remaining[-1][1] in emitted:
@@ -434,8 +459,11 @@ def _may_delete(state: GroupState, action: PostBody, target_author: bytes) -> bo
     return role is not None and role >= Role.MODERATOR
 
 
-def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
-    """The current visible thread, in causal order.
+def thread_view(timeline: Timeline, state: GroupState,
+                only: Collection[bytes] | None = None) -> ThreadView:
+    """The current visible thread, in causal order; with *only* (post ids), ``posts`` holds
+    just those of them that are visible (the whole timeline is still read, and ``ignored``
+    is complete: an action anywhere may change them).
 
     * EDIT replaces text, warning and attachments of a post or reply, only by its author;
       the edit with the highest ``author_seq`` wins.
@@ -522,6 +550,8 @@ def thread_view(timeline: Timeline, state: GroupState) -> ThreadView:
             if parent is not None and _backdated(body, parent):
                 ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
+        if only is not None and body.post_id not in only:
+            continue
         deleter = deleted.get(body.post_id)
         if deleter is not None:
             visible.append(VisiblePost(body.post_id, body.author, body.kind, reply_to,

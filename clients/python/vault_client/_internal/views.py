@@ -261,12 +261,10 @@ def post_views(view: GroupView, now_ms: int,
     unsent drafts); with *only*, just those posts (the thread is still read whole: edits,
     deletes and reactions anywhere in it change them)."""
     assert view.state is not None
-    result = thread_view(view.timeline, view.state)
+    result = thread_view(view.timeline, view.state, only)
     shown = labels(view)
     out: list[PostView] = []
     for post in result.posts:
-        if only is not None and post.post_id not in only:
-            continue
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
         if expires is not None and expires <= now_ms:
