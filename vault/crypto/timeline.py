@@ -459,6 +459,16 @@ def _may_delete(state: GroupState, action: PostBody, target_author: bytes) -> bo
     return role is not None and role >= Role.MODERATOR
 
 
+def _reaction_lists(counted: Mapping[tuple[str | None, str], list[bytes]]) -> tuple[
+        tuple[tuple[str, tuple[bytes, ...]], ...], tuple[tuple[str, str, tuple[bytes, ...]], ...]]:
+    """A post's reactions as :class:`VisiblePost` lists them: without, then with a warning."""
+    plain = tuple((text, tuple(who)) for (cw, text), who in sorted(
+        (k, v) for k, v in counted.items() if k[0] is None))
+    warned = tuple((cw, text, tuple(who)) for (cw, text), who in sorted(
+        ((k[0], k[1]), v) for k, v in counted.items() if k[0] is not None))
+    return plain, warned
+
+
 def thread_view(timeline: Timeline, state: GroupState,
                 only: Collection[bytes] | None = None) -> ThreadView:
     """The current visible thread, in causal order; with *only* (post ids), ``posts`` holds
@@ -559,14 +569,11 @@ def thread_view(timeline: Timeline, state: GroupState,
             continue
         edit = edits.get(body.post_id)
         content = body if edit is None else edit
-        counted = reactions.get(body.post_id, {})
+        counted = reactions.get(body.post_id)
         visible.append(VisiblePost(
             body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
             content.content_warning, content.attachments,
             None if edit is None else edit.timestamp_ms, False, None,
-            tuple((text, tuple(who)) for (cw, text), who in sorted(
-                (k, v) for k, v in counted.items() if k[0] is None)),
-            tuple((cw, text, tuple(who)) for (cw, text), who in sorted(
-                ((k[0], k[1]), v) for k, v in counted.items() if k[0] is not None)),
+            *(((), ()) if counted is None else _reaction_lists(counted)),
         ))
     return ThreadView(tuple(visible), tuple(ignored))

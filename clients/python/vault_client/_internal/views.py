@@ -196,8 +196,17 @@ def members(view: GroupView) -> list[MemberInfo]:
     ]
 
 
+def _author(view: GroupView, author: bytes,
+            shown: dict[bytes, tuple[str, bool]]) -> tuple[str, str | None, str]:
+    """An author as a PostView names them: (id as text, display name, label)."""
+    return (b64encode(author), display_name(view, author),
+            shown.get(author, (f"member {b64encode(author)[:8]}", False))[0])
+
+
 def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
-               shown: dict[bytes, tuple[str, bool]]) -> PostView:
+               shown: dict[bytes, tuple[str, bool]],
+               authors: dict[bytes, tuple[str, str | None, str]]) -> PostView:
+    """*authors*: a cache of :func:`_author` for one drawing (names do not change within it)."""
     gid = view.gid
     state = view.state
     assert state is not None
@@ -207,29 +216,32 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
     if opened is not None:
         verdict = judge(state, opened.body, view.arrivals.get(post.post_id, Arrival()))
         late, exposed = verdict.late_author, verdict.exposed_to
-    label = shown.get(post.author, (f"member {b64encode(post.author)[:8]}", False))[0]
+    named = authors.get(post.author)
+    if named is None:
+        named = authors[post.author] = _author(view, post.author, shown)
+    author, author_name, label = named
     return PostView(
         post_id=b64encode(post.post_id),
         group_id=gid,
-        author=b64encode(post.author),
-        author_name=display_name(view, post.author),
+        author=author,
+        author_name=author_name,
         kind="reply" if post.reply_to is not None else "post",
         reply_to=None if post.reply_to is None else b64encode(post.reply_to),
         text=post.text,
         content_warning=post.content_warning,
         attachments=tuple(attachment_info(a)
-                          for a in post.attachments),
+                          for a in post.attachments) if post.attachments else (),
         created_at_ms=post.timestamp_ms,
         edited_at_ms=post.edited_at_ms,
         deleted=post.deleted,
         reactions=tuple((text, tuple(b64encode(pk) for pk in who))
-                        for text, who in post.reactions),
+                        for text, who in post.reactions) if post.reactions else (),
         expires_at_ms=expires,
         is_mine=post.author == view.me.sign_pk,
         author_label=label,
         reactions_behind_warning=tuple(
             (warning, text, tuple(b64encode(pk) for pk in who))
-            for warning, text, who in post.warned_reactions),
+            for warning, text, who in post.warned_reactions) if post.warned_reactions else (),
         unsent=post.post_id in view.unsent,
         from_departed_member=late,
         may_have_been_read_by=tuple(b64encode(pk) for pk in exposed),
@@ -263,13 +275,14 @@ def post_views(view: GroupView, now_ms: int,
     assert view.state is not None
     result = thread_view(view.timeline, view.state, only)
     shown = labels(view)
+    authors: dict[bytes, tuple[str, str | None, str]] = {}
     out: list[PostView] = []
     for post in result.posts:
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
         if expires is not None and expires <= now_ms:
             continue
-        out.append(_post_view(view, post, expires, shown))
+        out.append(_post_view(view, post, expires, shown, authors))
     # What this device wrote that could not be sealed yet: shown last, marked unsent.
     for draft in view.drafts.values():
         if draft.kind not in (PostKind.POST, PostKind.REPLY):
