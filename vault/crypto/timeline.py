@@ -174,6 +174,13 @@ class Timeline:
         self._cyclic = False
         self._awaited: set[bytes] = set()
         self._latest: tuple[int, bytes] = (-1, b"")  # the greatest (timestamp_ms, post_id)
+        self._revision = 0
+
+    @property
+    def revision(self) -> int:
+        """Grows whenever the posts held change (one added, one resealed): what a client
+        drew from this timeline still holds while it is unchanged."""
+        return self._revision
 
     def __len__(self) -> int:
         return len(self._posts)
@@ -200,6 +207,7 @@ class Timeline:
                 # was lost as the group moved on): one post, the newest sealing kept.
                 if (body.epoch, body.log_seq) > (known.body.epoch, known.body.log_seq):
                     self._posts[post_id] = post
+                    self._revision += 1
                     self._latest = max(self._latest, (body.timestamp_ms, post_id))
                     self._ordered = None
                 return [Resealed(post_id)]
@@ -219,6 +227,7 @@ class Timeline:
         extends = self._extends_order(post, highest)
         seqs[seq] = post_id
         self._posts[post_id] = post
+        self._revision += 1
         self._awaited.discard(post_id)
         self._awaited.update(ref for ref in body.refs if ref not in self._posts)
         self._ordered = (*self._ordered, post) if extends and self._ordered is not None \

@@ -5,6 +5,7 @@ retry (:class:`Held`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vault.crypto.encoding import b64encode
 from vault.crypto.freshness import Arrival
@@ -14,6 +15,9 @@ from vault.crypto.log import LogEntry
 from vault.crypto.post_body import PostBody
 from vault.crypto.timeline import Timeline
 from vault_client.types import HistoryPolicy
+
+if TYPE_CHECKING:
+    from vault_client._internal.drawn import Drawn
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class GroupView:
 
     With the log's last entry it makes a post's :class:`Arrival`
     (:meth:`arrival_now`)."""
+    drawn: Drawn | None = field(default=None, repr=False, compare=False)
+    """The last whole drawing of the posts, while it holds (see :mod:`.drawn`)."""
 
     def arrival_now(self) -> Arrival:
         assert self.state is not None

@@ -25,6 +25,7 @@ from vault.crypto.metadata import GroupMetadata, open_group_metadata, open_membe
 from vault.crypto.post_body import PostKind
 from vault.crypto.timeline import VisiblePost, thread_view
 from vault_client import events as ev
+from vault_client._internal import drawn
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import clashing, looks_like_label, name_key
 from vault_client.errors import InvalidArgumentError
@@ -273,15 +274,22 @@ def post_views(view: GroupView, now_ms: int,
     unsent drafts); with *only*, just those posts (the thread is still read whole: edits,
     deletes and reactions anywhere in it change them)."""
     assert view.state is not None
+    if only is None:
+        kept = drawn.recall(view, now_ms)
+        if kept is not None:
+            return kept
     result = thread_view(view.timeline, view.state, only)
     shown = labels(view)
     authors: dict[bytes, tuple[str, str | None, str]] = {}
     out: list[PostView] = []
+    expiries: list[int] = []  # of the posts drawn: the drawing holds until the first
     for post in result.posts:
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
-        if expires is not None and expires <= now_ms:
-            continue
+        if expires is not None:
+            if expires <= now_ms:
+                continue
+            expiries.append(expires)
         out.append(_post_view(view, post, expires, shown, authors))
     # What this device wrote that could not be sealed yet: shown last, marked unsent.
     for draft in view.drafts.values():
@@ -289,8 +297,10 @@ def post_views(view: GroupView, now_ms: int,
             continue
         if only is not None and draft.post_id not in only:
             continue
-        if draft.expires_at_ms is not None and draft.expires_at_ms <= now_ms:
-            continue
+        if draft.expires_at_ms is not None:
+            if draft.expires_at_ms <= now_ms:
+                continue
+            expiries.append(draft.expires_at_ms)
         out.append(PostView(
             post_id=b64encode(draft.post_id), group_id=view.gid, author=b64encode(draft.author),
             author_name=display_name(view, draft.author),
@@ -302,6 +312,8 @@ def post_views(view: GroupView, now_ms: int,
             created_at_ms=draft.timestamp_ms, edited_at_ms=None, deleted=False, reactions=(),
             expires_at_ms=draft.expires_at_ms, is_mine=True,
             author_label=shown.get(draft.author, ("", False))[0], unsent=True))
+    if only is None:
+        drawn.remember(view, now_ms, out, min(expiries, default=None))
     return out
 
 
