@@ -36,3 +36,13 @@ def relay(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Re
             yield process
         finally:
             process.stop()
+
+
+@pytest.fixture
+def relay_up(relay: RelayProcess) -> Iterator[RelayProcess]:
+    """The relay, running (a test may stop it; it is started again after)."""
+    if not relay.alive:
+        relay.start()
+    yield relay
+    if not relay.alive:
+        relay.start()

@@ -7,11 +7,10 @@ After each kind of change, what a member's device shows is what a fresh drawing 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from vault_client import Client, PostView
 from vault_client._internal.drawn import recall
 
@@ -21,16 +20,6 @@ from vault.crypto.encoding import b64decode
 from vault.crypto.freshness import Arrival
 from vault.crypto.primitives import default_clock
 from vault.crypto.timeline import Timeline
-
-
-@pytest.fixture
-def relay_up(relay: RelayProcess) -> Iterator[RelayProcess]:
-    """The relay, running (the test stops it; it is started again after)."""
-    if not relay.alive:
-        relay.start()
-    yield relay
-    if not relay.alive:
-        relay.start()
 
 
 def drawn_afresh(client: Client, gid: str) -> list[PostView]:

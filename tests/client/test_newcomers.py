@@ -39,16 +39,6 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     process.stop()
 
 
-@pytest.fixture
-def relay_up(relay: RelayProcess) -> Iterator[RelayProcess]:
-    """The relay, running (a test may stop it; it is started again after)."""
-    if not relay.alive:
-        relay.start()
-    yield relay
-    if not relay.alive:
-        relay.start()
-
-
 def open_client(root: Path, name: str, relay: RelayProcess, **kw: Any) -> Client:
     return Client(PASSPHRASE + name, home=root / name, relay_url=relay.url, **kw)
 
