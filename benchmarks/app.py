@@ -14,7 +14,9 @@ the SDK; Bob joins with a pre-authorised invite and syncs them. Then:
    page in headless Chromium: navigation to the load event and first contentful paint, R
    times, p50. Then the page with all N posts shown (``?show=N``), the same way. **Floor**:
    the SDK call the page is built on, ``Client.threads(group)`` (all N posts) on Bob's
-   device (same store, same machine, in this process), R times, p50.
+   device (same store, same machine, in this process), drawn afresh (the device's kept
+   drawing dropped first), R times, p50; beside it the same call with nothing changed,
+   which the device answers from its kept drawing (as the app's later requests are).
 2. **Post to another's open page**: Alice's app and Bob's app, each in its own process;
    Bob's group page open in Chromium (its live stream waiting). Alice's app posts (the form
    POST); the time until the text is in Bob's page (Playwright polls on each animation
@@ -148,16 +150,21 @@ def first_render(app: AppProcess, bob_home: Path, group_id: str, rounds: int,
     http.close()
 
     app.stop()  # the floor opens the same device
-    floor = []
+    floor, kept = [], []
     with Client(PASSPHRASE, home=bob_home) as bob:
+        view = bob._device.view(group_id)
         for _ in range(rounds):
+            view.drawn = None  # drawn afresh: the work of drawing the group
             start = time.perf_counter()
             threads = bob.threads(group_id)
             floor.append(ms(time.perf_counter() - start))
+            start = time.perf_counter()
+            bob.threads(group_id)  # again, nothing changed: the drawing kept (as the app has)
+            kept.append(ms(time.perf_counter() - start))
         assert sum(1 + len(t.replies) for t in threads) >= posts
     floor_p50 = p50(floor)
     return {"first_request_ms": round(first_ms, 2), "newest": newest, "all_posts": whole,
-            "floor_sdk_threads_p50_ms": floor_p50,
+            "floor_sdk_threads_p50_ms": floor_p50, "sdk_threads_kept_p50_ms": p50(kept),
             "newest_server_vs_floor": round(newest["server_p50_ms"] / floor_p50, 2),
             "newest_chromium_load_vs_floor": round(newest["chromium_load_p50_ms"] / floor_p50, 2),
             "all_server_vs_floor": round(whole["server_p50_ms"] / floor_p50, 2)}
@@ -253,7 +260,9 @@ def main() -> None:
                       f"{newest['chromium_load_p50_ms']:.1f} ms to Chromium's load event; all "
                       f"{args.posts:,} shown: {whole['server_p50_ms']:.1f} ms (HTTP), "
                       f"{whole['chromium_load_p50_ms']:.1f} ms (Chromium) vs floor (SDK "
-                      f"threads(), all posts) {render['floor_sdk_threads_p50_ms']:.1f} ms: "
+                      f"threads(), all posts, drawn afresh) "
+                      f"{render['floor_sdk_threads_p50_ms']:.1f} ms (kept: "
+                      f"{render['sdk_threads_kept_p50_ms']:.1f} ms): "
                       f"{render['newest_server_vs_floor']}x / "
                       f"{render['newest_chromium_load_vs_floor']}x / "
                       f"{render['all_server_vs_floor']}x", flush=True)

@@ -25,6 +25,9 @@ Printed: the best and median sync, the HTTP requests, and beside them:
   post): the admin posts one post, the member syncs, nine rounds; the median beside the
   same member's sync when nothing is new (its requests alone, the floor of a sync). A sync
   that brings one post must not cost in proportion to the posts the device already holds.
+  In the same child, what a UI pays to show the group (``Client.threads``, as the member
+  app's feed and groups list call it): drawn afresh (the kept drawing dropped first), beside
+  drawn again with nothing changed (the kept drawing), each the median of nine.
 
 The ratio is sync time / crypto floor (target <= 1.6). The last line is one JSON object.
 """
@@ -220,6 +223,8 @@ def bench(root: Path, relay: RelayProcess, count: int, repeats: int,
         "seeding_s": seeded_s,
         "warm_sync_one_new_ms": warm["one_new_ms"],
         "warm_sync_nothing_new_ms": warm["nothing_new_ms"],
+        "threads_afresh_ms": warm["threads_afresh_ms"],
+        "threads_kept_ms": warm["threads_kept_ms"],
     }
 
 
@@ -241,10 +246,22 @@ def warm_child(home: str, admin_home: str, relay_url: str, group_id: str, rounds
         (report,) = member.sync(group_id)
         idle.append(time.perf_counter() - start)
         assert report.new_posts == 0, report
+    afresh, kept = [], []
+    view = member._device.view(group_id)
+    for _ in range(rounds):
+        view.drawn = None
+        start = time.perf_counter()
+        member.threads(group_id)
+        afresh.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        member.threads(group_id)
+        kept.append(time.perf_counter() - start)
     admin.close()
     member.close()
     print(json.dumps({"one_new_ms": statistics.median(one) * 1e3,
-                      "nothing_new_ms": statistics.median(idle) * 1e3}))
+                      "nothing_new_ms": statistics.median(idle) * 1e3,
+                      "threads_afresh_ms": statistics.median(afresh) * 1e3,
+                      "threads_kept_ms": statistics.median(kept) * 1e3}))
 
 
 def main() -> None:
@@ -292,6 +309,8 @@ def main() -> None:
     print(f"then, on a device holding all {f['cold_sync_posts']:,} posts: a sync bringing one "
           f"new post {f['warm_sync_one_new_ms']:.1f} ms (median of 9), beside the same sync "
           f"with nothing new {f['warm_sync_nothing_new_ms']:.1f} ms (its requests alone)")
+    print(f"  showing the group (Client.threads): drawn afresh {f['threads_afresh_ms']:.1f} ms, "
+          f"drawn again with nothing changed {f['threads_kept_ms']:.1f} ms (medians of 9)")
     figures = {"python": platform.python_version(), "machine": platform.machine(),
                "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else os.cpu_count(),
