@@ -124,6 +124,15 @@ def test_a_drawing_is_kept_only_while_everything_it_was_drawn_from_is_unchanged(
             assert recall(view, now) is None, what
             undo()
             assert recall(view, now) == drawing, what
+        first_draft, second_draft = b"\x02" * 16, b"\x03" * 16
+        view.drafts[first_draft] = view.drafts[second_draft] = body.body
+        ann.posts(gid)  # drawn with two drafts, in that order (the order they are shown in)
+        assert view.drawn is not None and recall(view, view.drawn.drawn_at_ms) is not None
+        view.drafts[first_draft] = view.drafts.pop(first_draft)  # the same drafts, reordered
+        assert recall(view, view.drawn.drawn_at_ms) is None, "the drafts' order"
+        del view.drafts[first_draft], view.drafts[second_draft]
+        assert ann.posts(gid) == drawing
+
         assert recall(view, now - 1) is None  # a clock set back
         (expires,) = [p.expires_at_ms for p in drawing if p.text == "passing"]
         assert expires is not None

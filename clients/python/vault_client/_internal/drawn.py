@@ -32,7 +32,7 @@ class Drawn:
     state: GroupState
     me: Identity
     arrivals: dict[bytes, Arrival]
-    drafts: dict[bytes, PostBody]
+    drafts: tuple[tuple[bytes, PostBody], ...]  # in order: drafts are drawn in this order
     unsent: frozenset[bytes]
     keys: dict[int, bytes]
     drawn_at_ms: int
@@ -51,7 +51,7 @@ def recall(view: GroupView, now_ms: int) -> list[PostView] | None:
              and kept.drawn_at_ms <= now_ms  # a clock set back may show expired posts again
              and (kept.until_ms is None or now_ms < kept.until_ms)
              and view.unsent == kept.unsent and view.keys == kept.keys
-             and view.drafts == kept.drafts and view.arrivals == kept.arrivals)
+             and tuple(view.drafts.items()) == kept.drafts and view.arrivals == kept.arrivals)
     return list(kept.posts) if holds else None
 
 
@@ -59,5 +59,5 @@ def remember(view: GroupView, now_ms: int, posts: list[PostView], until_ms: int 
     """Keep *posts*, just drawn from *view* at *now_ms*, for :func:`recall`."""
     assert view.state is not None
     view.drawn = Drawn(view.timeline, view.timeline.revision, view.state, view.me,
-                       dict(view.arrivals), dict(view.drafts), frozenset(view.unsent),
+                       dict(view.arrivals), tuple(view.drafts.items()), frozenset(view.unsent),
                        dict(view.keys), now_ms, until_ms, tuple(posts))
