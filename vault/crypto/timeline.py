@@ -207,8 +207,7 @@ class Timeline:
                 # was lost as the group moved on): one post, the newest sealing kept.
                 if (body.epoch, body.log_seq) > (known.body.epoch, known.body.log_seq):
                     self._posts[post_id] = post
-                    self._revision += 1
-                    self._latest = max(self._latest, (body.timestamp_ms, post_id))
+                    self._revision += 1  # (same id and time: _latest stays as it is)
                     self._ordered = None
                 return [Resealed(post_id)]
             if known.body.author != body.author:

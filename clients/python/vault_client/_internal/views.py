@@ -200,8 +200,8 @@ def members(view: GroupView) -> list[MemberInfo]:
 def _author(view: GroupView, author: bytes,
             shown: dict[bytes, tuple[str, bool]]) -> tuple[str, str | None, str]:
     """An author as a PostView names them: (id as text, display name, label)."""
-    return (b64encode(author), display_name(view, author),
-            shown.get(author, (f"member {b64encode(author)[:8]}", False))[0])
+    text = b64encode(author)
+    return text, display_name(view, author), shown.get(author, (f"member {text[:8]}", False))[0]
 
 
 def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
