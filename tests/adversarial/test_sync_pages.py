@@ -5,6 +5,7 @@ fails to serve stops the sync without losing what came before it."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from vault_client._internal import sync_io
 
 from tests.adversarial.conftest import stored_post_ids, texts
 from tests.adversarial.hostile import HostileRelay
+from vault.crypto import posts
 from vault.crypto.encoding import b64decode
 from vault.crypto.errors import RelayUnavailableError
 from vault.crypto.posts import OpenedPost, PostEnvelope
@@ -31,15 +33,19 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> Counter[bytes]:
-    """How many times each post id was opened (decrypted and checked) by the sync engine."""
+    """How many times each post id was opened (decrypted and checked) by the sync engine:
+    ahead of a page, on every core (``posts.open_posts``), or one at a time."""
     counts: Counter[bytes] = Counter()
     real = engine.open_post
+    lock = threading.Lock()
 
     def counting(envelope: PostEnvelope, key: bytes, state: object) -> OpenedPost:
-        counts[envelope.post_id] += 1
+        with lock:  # (called from the threads that open a page ahead)
+            counts[envelope.post_id] += 1
         return real(envelope, key, state)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "open_post", counting)
+    monkeypatch.setattr(posts, "open_post", counting)
     return counts
 
 

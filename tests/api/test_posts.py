@@ -14,6 +14,7 @@ from tests.api.helpers import Api, FakeClock, RelayGroup, code
 from vault.api.db import db
 from vault.api.models import Group
 from vault.api.purge import purge_expired
+from vault.api.schemas import MAX_POSTS_PAGE
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.limits import MAX_ENVELOPE_SIZE
 from vault.crypto.log_entries import Role
@@ -93,6 +94,23 @@ def test_pages_and_newest(api: Api) -> None:
     assert empty == {"posts": [], "cursor": cursor, "more": False}
     both = api.get(f"{g.base}/posts", token=token, query={"after": "1", "newest": 2})
     assert both.status_code == 400 and code(both) == "invalid_request"
+
+
+def test_a_page_after_a_cursor_holds_up_to_250_posts(api: Api) -> None:
+    """A new member's first sync reads the group in pages of 250 (the most one read
+    returns); asking for more is refused, and nothing is skipped at a page's edge."""
+    g, (alice, _bob, _mod) = _group(api)
+    ids = [g.put_post(alice)[0] for _ in range(MAX_POSTS_PAGE + 3)]
+    token = g.token(alice)
+    first = api.get(f"{g.base}/posts", token=token,
+                    query={"limit": MAX_POSTS_PAGE}).get_json()
+    assert [p["post_id"] for p in first["posts"]] == ids[:MAX_POSTS_PAGE] and first["more"]
+    rest = api.get(f"{g.base}/posts", token=token,
+                   query={"limit": MAX_POSTS_PAGE, "after": first["cursor"]}).get_json()
+    assert [p["post_id"] for p in rest["posts"]] == ids[MAX_POSTS_PAGE:]
+    assert rest["more"] is False
+    over = api.get(f"{g.base}/posts", token=token, query={"limit": MAX_POSTS_PAGE + 1})
+    assert over.status_code == 400 and code(over) == "invalid_request"
 
 
 def test_delete_leaves_tombstone(api: Api) -> None:

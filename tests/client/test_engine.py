@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
 from vault_client import events as ev
 from vault_client._internal import sync
@@ -9,6 +12,7 @@ from vault_client._internal.group_view import GroupView
 
 from tests.crypto.logfactory import LogFactory
 from tests.crypto.postkit import Group
+from vault.crypto import posts as posts_module
 from vault.crypto.errors import ChainBrokenError, ForkError, RollbackError
 from vault.crypto.freshness import Arrival
 from vault.crypto.identity import Identity
@@ -108,3 +112,58 @@ def test_admin_duties() -> None:
     assert sync.needs_rotation(view)  # someone left: rotation_pending
     member_view = view_of(group, group.alice)
     assert not sync.needs_rotation(member_view) and sync.owed_grants(member_view) == {}
+
+
+def test_opening_on_every_core_decides_exactly_as_opening_one_by_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync opens a page's posts on every core first (``map_batches``); what ingesting
+    decides must not change by a bit: the same posts stored in the same order, the same
+    warnings, rejections and held posts, whatever each batch held."""
+    monkeypatch.setattr(posts_module, "OPEN_BATCH", 3)  # many batches from a small page
+    group = Group()
+    page: list[sync.Served] = []
+
+    def serve(post_id: bytes, raw: bytes) -> None:
+        page.append((post_id, str(len(page) + 1), raw, NOW))
+
+    good = [group.post(group.bob if i % 2 else group.mod, text=f"post {i}") for i in range(9)]
+    for post in good[:5]:
+        serve(post.post_id, post.envelope.encode())
+    twin = group.post(group.bob, text="same number, other words", author_seq=1)
+    serve(twin.post_id, twin.envelope.encode())  # equivocation
+    tampered = bytearray(group.post(group.mod, text="x").envelope.encode())
+    tampered[-1] ^= 1
+    serve(b"\x05" * 16, b"junk")  # cannot be decoded
+    outsider = group.seal(group.outsider, group.body(group.outsider))
+    serve(outsider.post_id, outsider.encode())  # not a member
+    serve(good[5].post_id, good[6].envelope.encode())  # under another post's id
+    unknown = group.seal(group.bob, group.body(group.bob, log_head=b"\x07" * 32))
+    serve(unknown.post_id, unknown.encode())  # a log head this view lacks: held
+    serve(good[0].post_id, good[0].envelope.encode())  # served twice in one page
+    for post in good[5:]:
+        serve(post.post_id, post.envelope.encode())
+    tampered_id = bytes(tampered[2 + 32 + 8:2 + 32 + 8 + 16])
+    serve(tampered_id, bytes(tampered))  # fails to decrypt
+
+    batches: list[int] = []
+
+    def on_threads(fn: Any, items: Any) -> Any:
+        batches.extend(len(batch) for batch in items)
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(fn, items))
+
+    one_by_one = view_of(group, group.alice)
+    ahead = view_of(group, group.alice)
+    expected = sync.ingest(one_by_one, page)
+    got = sync.ingest(ahead, page, map_batches=on_threads)
+    assert len(batches) > 3 and sum(batches) >= len(good) + 4  # opened ahead, in batches
+    assert [(p.post_id, c) for p, c, _ in got.stored] == \
+        [(p.post_id, c) for p, c, _ in expected.stored]
+    assert len(got.stored) == len(good)
+    assert got.events == expected.events
+    assert got.warnings == expected.warnings and len(got.warnings) == 5
+    assert got.rejected == expected.rejected
+    assert [pid for pid, _ in got.held] == [pid for pid, _ in expected.held] == [unknown.post_id]
+    assert got.unknown_heads == expected.unknown_heads
+    assert [p.post_id for p in ahead.timeline.ordered()] == \
+        [p.post_id for p in one_by_one.timeline.ordered()]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from vault_client import Client, UndeliverablePost
+from vault_client._internal import sync_io
 from vault_client._internal.transport import AmbiguousAppend, MemberAuth, Transport
 
 from tests.client.conftest import PASSPHRASE, RelayProcess
@@ -56,7 +57,9 @@ def test_relay_killed_mid_sync(tmp_path: Path, relay: RelayProcess,
         assert all(p.delivered for p in acknowledged)
 
         # Ben's cold sync: after its first page of posts the relay is SIGKILLed, and it
-        # comes back a second later on the same port. Ben's reads are retried.
+        # comes back a second later on the same port. Ben's reads are retried. (Pages of
+        # 100 here, so that 230 posts take three.)
+        monkeypatch.setattr(sync_io, "POST_PAGE", 100)
         original = Transport.posts
         calls = {"n": 0}
         restarted = threading.Event()

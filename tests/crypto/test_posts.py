@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import nacl.bindings
 import pytest
@@ -35,7 +37,15 @@ from vault.crypto.identity import Identity
 from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MAX_TEXT
 from vault.crypto.padding import pad
 from vault.crypto.post_body import PostBody, PostKind
-from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
+from vault.crypto.posts import (
+    OPEN_BATCH,
+    OpenedPost,
+    PostEnvelope,
+    check_can_post,
+    open_post,
+    open_posts,
+    seal_post,
+)
 from vault.crypto.primitives import verify
 
 G = Group()
@@ -669,3 +679,43 @@ def test_new_error_codes_are_registered() -> None:
     assert codes["rotation_pending"] is RotationPendingError
     assert codes["epoch_stale"] is EpochStaleError
     assert issubclass(RotationPendingError, VaultError) and issubclass(EpochStaleError, VaultError)
+
+
+def test_open_posts_gives_each_post_what_open_post_gives_it_on_any_map() -> None:
+    """Opened in batches on threads, or here: each item's result is exactly what
+    :func:`open_post` returns or raises for it, in the items' order; a map that loses or
+    reorders a batch is refused, never a post paired with another's result."""
+    group = Group()
+    good = [group.post(group.bob, text=f"{i}").envelope for i in range(2 * OPEN_BATCH)]
+    tampered = bytearray(good[3].encode())
+    tampered[-1] ^= 1
+    outsider = group.seal(group.outsider, group.body(group.outsider))
+    envelopes = [*good[:5], PostEnvelope.decode(bytes(tampered)), outsider, *good[5:]]
+    items = [(envelope, group.key) for envelope in envelopes]
+
+    def expected(envelope: PostEnvelope) -> object:
+        try:
+            return open_post(envelope, group.key, group.state)
+        except VaultError as error:
+            return type(error)
+
+    def shape(result: object) -> object:
+        return result if isinstance(result, OpenedPost) else type(result)
+
+    want = [expected(envelope) for envelope in envelopes]
+    assert want[5] is DecryptionError and want[6] is NotAMemberError
+    with ThreadPoolExecutor(2) as pool:
+        on_threads = open_posts(items, group.state, map_batches=pool.map)
+    assert [shape(r) for r in on_threads] == want
+    assert [shape(r) for r in open_posts(items, group.state)] == want
+
+    def reordered(fn: Any, batches: Any) -> Any:
+        done = [fn(batch) for batch in batches]
+        return [done[1], done[0], *done[2:]]
+
+    def lost(fn: Any, batches: Any) -> Any:
+        return [fn(batch) for batch in batches][:-1]
+
+    for bad_map in (reordered, lost):
+        with pytest.raises(RuntimeError, match="did not come back in order"):
+            open_posts(items, group.state, map_batches=bad_map)

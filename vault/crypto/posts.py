@@ -31,6 +31,7 @@ stale epoch and the window after a LEAVE in which the leaver still holds the cur
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Final
@@ -46,6 +47,7 @@ from vault.crypto.errors import (
     RotationPendingError,
     TooLargeError,
     UnknownLogHeadError,
+    VaultError,
 )
 from vault.crypto.limits import MAX_BUCKET
 from vault.crypto.padding import is_bucket, pad, unpad
@@ -74,6 +76,7 @@ __all__ = [
     "PostEnvelope",
     "check_can_post",
     "open_post",
+    "open_posts",
     "seal_post",
 ]
 
@@ -247,3 +250,52 @@ def open_post(envelope: PostEnvelope, epoch_key: bytes, state: GroupState) -> Op
         raise NotAMemberError("post author was not a member of the group when it was written")
     verify(body.author, labels.POST_SIGNATURE, signed, signature, "post")
     return OpenedPost(body, envelope, signature)
+
+
+OPEN_BATCH: Final = 32
+"""Posts opened per task when :func:`open_posts` is handed a *map_batches*."""
+
+Opened = OpenedPost | VaultError
+"""What opening one post gave: the post, or the error :func:`open_post` raised."""
+
+MapOpenBatches = Callable[
+    [Callable[[Sequence[tuple[PostEnvelope, bytes]]], list[Opened]],
+     Sequence[Sequence[tuple[PostEnvelope, bytes]]]],
+    Iterable[list[Opened]],
+]
+"""``map(fn, batches)`` that yields each batch's result in the batches' order (such as
+``ThreadPoolExecutor.map``)."""
+
+
+def open_posts(items: Sequence[tuple[PostEnvelope, bytes]], state: GroupState, *,
+               map_batches: MapOpenBatches | None = None) -> list[Opened]:
+    """:func:`open_post` over many ``(envelope, epoch key)`` pairs against one *state*:
+    one result per item, in the items' order, each the opened post or the
+    :class:`VaultError` that opening it raised (any other exception is raised here).
+
+    *map_batches* (optional) spreads the work: the items are cut into batches of
+    :data:`OPEN_BATCH`, opened by ``map_batches(open, batches)`` (libsodium releases the
+    GIL while it decrypts and verifies, so a thread pool's ``map`` opens on every core).
+    Each post is opened exactly as :func:`open_post` opens it, either way.
+    """
+    def open_batch(batch: Sequence[tuple[PostEnvelope, bytes]]) -> list[Opened]:
+        out: list[Opened] = []
+        for envelope, epoch_key in batch:
+            try:
+                out.append(open_post(envelope, epoch_key, state))
+            except VaultError as error:
+                out.append(error)
+        return out
+
+    if map_batches is None or len(items) <= OPEN_BATCH:
+        return open_batch(items)
+    batches = [items[i:i + OPEN_BATCH] for i in range(0, len(items), OPEN_BATCH)]
+    results: list[Opened] = []
+    for opened in map_batches(open_batch, batches):
+        results.extend(opened)
+    if len(results) != len(items) or any(
+            isinstance(result, OpenedPost) and result.envelope is not envelope
+            for (envelope, _), result in zip(items, results, strict=True)):
+        # A map that lost, added or reordered a batch: never a post paired with another's.
+        raise RuntimeError("open_posts: the batches did not come back in order")
+    return results

@@ -28,7 +28,14 @@ from vault.crypto.log import LogEntry
 from vault.crypto.log_entries import EntryKind
 from vault.crypto.log_verify import check_same_entry, extend_log
 from vault.crypto.post_body import PostKind
-from vault.crypto.posts import OpenedPost, PostEnvelope, open_post
+from vault.crypto.posts import (
+    MapOpenBatches,
+    Opened,
+    OpenedPost,
+    PostEnvelope,
+    open_post,
+    open_posts,
+)
 from vault.crypto.timeline import (
     GapDetected,
     NewPost,
@@ -141,21 +148,25 @@ Served = tuple[bytes, str | None, bytes, Arrival]
 """``(post_id, cursor, envelope bytes, arrival)``: a served post and when it first came."""
 
 
-def ingest(view: GroupView, items: Sequence[Served]) -> Ingest:
+def ingest(view: GroupView, items: Sequence[Served], *,
+           map_batches: MapOpenBatches | None = None) -> Ingest:
     """Open, check and place served posts.
 
     Posts without a key yet, or written against a log head this device lacks, are held
     (and retried later, judged by the same *arrival*); posts that fail a check are rejected
     with a warning; equivocation is a warning and the second version is rejected; posts
     from departed members and posts written on a stale view are kept and marked
-    (:mod:`vault.crypto.freshness`).
+    (:mod:`vault.crypto.freshness`). With *map_batches* (see
+    :func:`vault.crypto.posts.open_posts`) the posts are opened on every core first; what
+    follows is the same, one post after another, in the order served.
     """
     state = view.state
     assert state is not None
     out = Ingest()
     gid = view.gid
     joined = view.joined_seq()
-    for post_id, cursor, raw, arrival in items:
+    decoded, opened = _open_ahead(view, state, items, map_batches)
+    for index, (post_id, cursor, raw, arrival) in enumerate(items):
         if post_id in view.rejected or post_id in view.stub_ids:
             continue
         known = view.timeline.get(post_id)
@@ -168,7 +179,7 @@ def ingest(view: GroupView, items: Sequence[Served]) -> Ingest:
         # (Other bytes under a held id are a new arrival: the relay may not dress a post
         # up as one that arrived before the fence.)
         try:
-            envelope = PostEnvelope.decode(raw)
+            envelope = _decoded(decoded.get(index), raw)
             if envelope.post_id != post_id:
                 raise PostRejectedError("the relay served a post under another post's id")
         except (MalformedError, PostRejectedError, ValueError) as error:
@@ -187,7 +198,7 @@ def ingest(view: GroupView, items: Sequence[Served]) -> Ingest:
                 out.unknown_heads.append((post_id, envelope.log_seq, beyond))
             continue
         try:
-            added = _add(view, envelope, key, state, arrival)
+            added = _add(view, envelope, key, state, arrival, opened.get(index))
         except EquivocationError as error:
             out.rejected.append((post_id, error.code))
             out.warnings.append(ev.Equivocation(gid, error.message, b64encode(post_id)))
@@ -233,12 +244,62 @@ def ingest(view: GroupView, items: Sequence[Served]) -> Ingest:
     return out
 
 
+_Decoded = PostEnvelope | MalformedError | PostRejectedError | ValueError
+
+
+def _open_ahead(view: GroupView, state: GroupState, items: Sequence[Served],
+                map_batches: MapOpenBatches | None
+                ) -> tuple[dict[int, _Decoded], dict[int, Opened]]:
+    """The served envelopes decoded (or what decoding raised), and those this device has a
+    key for opened (or what opening raised), on every core, by their index in *items*.
+    The posts :func:`ingest` passes over unread are left out (others may be done for
+    nothing, harmlessly: a post served twice in one page)."""
+    if map_batches is None:
+        return {}, {}
+    decoded: dict[int, _Decoded] = {}
+    wanted: list[int] = []
+    pairs: list[tuple[PostEnvelope, bytes]] = []
+    for index, (post_id, _cursor, raw, _arrival) in enumerate(items):
+        if post_id in view.rejected or post_id in view.stub_ids:
+            continue
+        known = view.timeline.get(post_id)
+        if known is not None and known.envelope.encode() == raw:
+            continue
+        try:
+            envelope = PostEnvelope.decode(raw)
+        except (MalformedError, PostRejectedError, ValueError) as error:
+            decoded[index] = error
+            continue
+        decoded[index] = envelope
+        key = view.keys.get(envelope.epoch)
+        if envelope.post_id == post_id and key is not None:
+            wanted.append(index)
+            pairs.append((envelope, key))
+    results = open_posts(pairs, state, map_batches=map_batches)
+    return decoded, dict(zip(wanted, results, strict=True))
+
+
+def _decoded(ahead: _Decoded | None, raw: bytes) -> PostEnvelope:
+    """A served envelope: decoded ahead (what decoding raised, raised again) or now."""
+    if ahead is None:
+        return PostEnvelope.decode(raw)
+    if isinstance(ahead, PostEnvelope):
+        return ahead
+    raise ahead
+
+
 def _add(view: GroupView, envelope: PostEnvelope, key: bytes, state: GroupState,
-         arrival: Arrival) -> list[TimelineEvent]:
-    """Open a post and add it to the timeline (an unknown log head keeps it pending);
-    refuse it (:class:`NotAMemberError`) if its author had departed by the fence."""
+         arrival: Arrival, ahead: Opened | None = None) -> list[TimelineEvent]:
+    """Open a post (unless it was opened *ahead*) and add it to the timeline (an unknown
+    log head keeps it pending); refuse it (:class:`NotAMemberError`) if its author had
+    departed by the fence."""
     try:
-        opened = open_post(envelope, key, state)
+        if ahead is None:
+            opened = open_post(envelope, key, state)
+        elif isinstance(ahead, OpenedPost):
+            opened = ahead
+        else:
+            raise ahead
     except UnknownLogHeadError:
         return view.timeline.add_envelope(envelope, key, state)
     check_not_departed(state, opened.body, arrival)

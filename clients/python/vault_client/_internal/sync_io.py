@@ -44,6 +44,7 @@ from vault_client import events as ev
 from vault_client._internal import naming, outbox
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
+from vault_client._internal.cores import map_on_cores
 from vault_client._internal.device import Device, fence_key
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.groups import finish_create
@@ -54,7 +55,7 @@ from vault_client._internal.transport import Auth, PostsPage, Transport
 from vault_client.errors import NameTakenError
 from vault_client.types import SyncReport
 
-POST_PAGE: Final = 100  # posts per request when syncing: the most the relay serves
+POST_PAGE: Final = 250  # posts per request when syncing: the most the relay serves
 COMMIT_POSTS: Final = 1000  # posts read from the relay per local-store commit when syncing
 
 
@@ -250,7 +251,7 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
             arrival = view.arrival_now()
             items = [(p.post_id, p.cursor, p.envelope, arrival) for p in page.posts
                      if not p.deleted and p.envelope is not None]
-            result = engine.ingest(view, items)
+            result = engine.ingest(view, items, map_batches=map_on_cores)
             for gone in (p.post_id for p in page.posts if p.deleted or p.envelope is None):
                 if gone not in view.tombstones and gone not in view.rejected:
                     view.tombstones.add(gone)
@@ -331,7 +332,7 @@ def _retry_held(device: Device, view: GroupView, events: list[ev.Event],
                 warnings: list[ev.SyncWarning]) -> set[bytes]:
     """Try held posts again; returns those that still name a log this device lacks."""
     items = [(pid, held.cursor, held.envelope, held.arrival) for pid, held in view.held.items()]
-    result = engine.ingest(view, items)
+    result = engine.ingest(view, items, map_batches=map_on_cores)
     _write(device, view, [(result, None)])
     _apply(view, result)
     events.extend(result.events)

@@ -26,6 +26,7 @@ from vault.crypto.auth import sign_invite_challenge, sign_member_challenge
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import (
     AuthError,
+    InvalidRequestError,
     MalformedError,
     RateLimitedError,
     RelayError,
@@ -39,6 +40,10 @@ _ERRORS: Final = all_error_classes()
 _GATEWAY: Final = frozenset({502, 503, 504})
 _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 USER_AGENT: Final = "vault-client/0.1"
+POSTS_PAGE: Final = 250
+"""The most posts a read after a cursor asks for (the relay serves up to 250)."""
+OLD_POSTS_PAGE: Final = 100
+"""What relays from before pages of 250 serve at most."""
 
 
 class AmbiguousAppend(Exception):
@@ -204,6 +209,7 @@ class Transport:
             follow_redirects=False, transport=transport,
         )
         self._tokens: dict[tuple[bytes, str, bytes], str] = {}
+        self._posts_page = POSTS_PAGE
 
     def close(self) -> None:
         self._http.close()
@@ -413,12 +419,21 @@ class Transport:
                 "is not a Vault answer; the post will be sent again") from None
 
     def posts(self, auth: Auth, after: str | None, limit: int = 100) -> PostsPage:
-        params: dict[str, str | int] = {"limit": limit}
+        asked = min(limit, self._posts_page)
+        params: dict[str, str | int] = {"limit": asked}
         if after is not None:
             params["after"] = after
-        response = self._authed(auth, "GET", f"{self._base(auth.group_id)}/posts",
-                                params=params, idempotent=True)
-        body = self._json(response, 200)
+        try:
+            response = self._authed(auth, "GET", f"{self._base(auth.group_id)}/posts",
+                                    params=params, idempotent=True)
+            body = self._json(response, 200)
+        except InvalidRequestError:
+            if asked <= OLD_POSTS_PAGE:
+                raise
+            # A relay from before pages of 250 refuses more than 100: ask it for 100 from
+            # now on (a refusal for another reason comes again, and is raised then).
+            self._posts_page = OLD_POSTS_PAGE
+            return self.posts(auth, after, limit)
         cursor = _opt(body, "cursor", str)
         page = PostsPage([_post(p) for p in _field(body, "posts", list)],
                          None if cursor is None else _cursor(cursor),
