@@ -17,7 +17,9 @@ signed by the owner (fresh identities, no invite), and then measures:
   ``extend_log(state, [raw])`` (how a device takes a served entry) and as
   ``apply_entry(state, entry)`` (how it takes its own): the median per kind, beside the
   floor of that entry (two signature checks and a hash for an ADD, one and a hash for a
-  REMOVE; median over the same entries).
+  REMOVE; median over the same entries). Beside them, what the SDK adds when a device
+  takes the entry: ``log_events`` (what changed, as events) from the state before and
+  after, printed as ``extend_log`` + that against the same floor.
 * **relay, one entry** (``--no-relay`` skips it): the relay in process (``create_app``),
   on a fresh SQLite file with its migrations, driven through the Flask test client with an
   owner session: the N-1 ADDs are appended through ``POST /v1/groups/<gid>/log`` (their
@@ -44,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 import nacl.bindings as sodium
+from vault_client._internal import sync as sync_engine
+from vault_client._internal.group_view import GroupView
 
 from vault.crypto import labels
 from vault.crypto.commitments import commitment_group_id, epoch_commitment
@@ -264,7 +268,11 @@ def measure(members: int, pairs: int, repeats: int, relay_too: bool) -> dict[str
         # Device: one entry at a time on the N-member state (a chain of add/remove pairs).
         times: dict[str, list[float]] = {k: [] for k in (
             "add_extend", "add_apply", "add_floor", "remove_extend", "remove_apply",
-            "remove_floor", "relay_add", "relay_remove", "bare_insert")}
+            "remove_floor", "add_events", "remove_events", "relay_add", "relay_remove",
+            "bare_insert")}
+        # The SDK's side of taking an entry: the events it lists from the two states.
+        view = GroupView(chain.group_id, "http://127.0.0.1", "member", Identity.generate(),
+                         state, list(raws), "none")
         for _ in range(pairs):
             newcomer = Identity.generate()
             for kind, entry in (("add", chain.add(newcomer)), ("remove", None)):
@@ -274,6 +282,10 @@ def measure(members: int, pairs: int, repeats: int, relay_too: bool) -> dict[str
                 times[f"{kind}_apply"].append(timed(apply_entry, before, entry)[0])
                 elapsed, state = timed(extend_log, before, [entry.raw])
                 times[f"{kind}_extend"].append(elapsed)
+                view.entries.append(entry.raw)
+                view.state = state
+                times[f"{kind}_events"].append(timed(sync_engine.log_events, view, before,
+                                                     state)[0])
                 times[f"{kind}_floor"].append(timed(crypto_floor([entry]))[0])
                 if relay is not None and bare is not None:
                     times[f"relay_{kind}"].append(relay.append(entry))
@@ -293,6 +305,13 @@ def measure(members: int, pairs: int, repeats: int, relay_too: bool) -> dict[str
                 call = "extend_log" if how == "extend" else "apply_entry"
                 print(f"  device {kind:6} ({call:11})    {value:8.3f} ms  floor {floor_ms:8.3f} ms "
                       f"(its signature checks + hash)   ratio {value / floor_ms:5.2f}")
+            events = median_ms(times[f"{kind}_events"])
+            whole = out[f"device_{kind}_extend_ms"] + events
+            out[f"device_{kind}_events_ms"] = events
+            out[f"device_{kind}_with_events_ms"] = whole
+            out[f"device_{kind}_with_events_ratio"] = whole / floor_ms
+            print(f"  device {kind:6} (+ SDK events) {whole:8.3f} ms  floor {floor_ms:8.3f} ms "
+                  f"(extend_log + log_events {events:.3f} ms)   ratio {whole / floor_ms:5.2f}")
         if relay is not None:
             bare_ms = median_ms(times["bare_insert"])
             out["relay_build_s"] = build

@@ -167,3 +167,59 @@ def test_opening_on_every_core_decides_exactly_as_opening_one_by_one(
     assert got.unknown_heads == expected.unknown_heads
     assert [p.post_id for p in ahead.timeline.ordered()] == \
         [p.post_id for p in one_by_one.timeline.ordered()]
+
+
+def test_events_of_a_few_entries_are_those_of_comparing_every_member(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device that takes one entry in a big group lists what changed from the members the
+    entries name (``_touched``), not by comparing every member: the events must be exactly
+    those of the whole comparison, in the same order, for every kind of entry and for runs
+    of several entries at once."""
+    f = LogFactory("engine-events")
+    people = f.add_members(40)
+    states = [f.state]
+    seqs = [f.state.seq]
+
+    def step() -> None:
+        states.append(f.state)
+        seqs.append(f.state.seq)
+
+    ticket = f.invite(requires_approval=False)
+    f.join(ticket)
+    step()
+    f.set_role(people[0], Role.MODERATOR)
+    step()
+    f.set_role(people[1], Role.ADMIN)
+    step()
+    f.set_metadata(by=people[2], profile=True)
+    f.set_metadata()
+    step()
+    f.remove(people[3])
+    f.leave(people[4])
+    step()
+    f.add_member()
+    f.rotate()
+    f.set_role(people[0], Role.MEMBER)
+    step()
+    f.add_rotating()
+    f.remove(people[5], by=people[1])
+    step()
+    view = GroupView(f.group_id, "https://relay.example", "member", people[6], f.state,
+                     f.raw, "none")
+    whole: dict[tuple[int, int], list[ev.Event]] = {}
+    monkeypatch.setattr(sync, "_touched", lambda _v, _o, _n: None)
+    for i, old in enumerate(states):
+        for new in states[i + 1:]:
+            whole[(old.seq, new.seq)] = sync.log_events(view, old, new)
+    monkeypatch.undo()
+    named = 0
+    for i, old in enumerate(states):
+        for new in states[i + 1:]:
+            if sync._touched(view, old, new) is not None:
+                named += 1
+            assert sync.log_events(view, old, new) == whole[(old.seq, new.seq)], (old.seq,
+                                                                                   new.seq)
+    assert named >= len(states) - 1  # at least every single step took the short way
+    kinds = {type(e) for events in whole.values() for e in events}
+    assert {ev.MemberJoined, ev.RoleChanged, ev.MemberLeft, ev.ProfileUpdated,
+            ev.GroupUpdated, ev.EpochStarted} <= kinds

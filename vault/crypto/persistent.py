@@ -94,6 +94,11 @@ class OrderedMap(_Lookups[K, V], Mapping[K, V]):
         map that never had a key deleted, positions 0 to ``len - 1`` are its keys in order."""
         return self._keys[position]
 
+    def position(self, key: K) -> int:
+        """Where *key* sits in the iteration order (KeyError if absent): keys iterate by
+        increasing position, so sorting some keys by it lists them as iterating would."""
+        return self._items[key][0]
+
     def mutate(self) -> OrderedMapDraft[K, V]:
         """A mutable draft starting from this map (which never changes)."""
         return OrderedMapDraft(self._items, self._keys, self._next)

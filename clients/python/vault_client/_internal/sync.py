@@ -25,7 +25,15 @@ from vault.crypto.freshness import Arrival, check_not_departed, judge
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import PublicIdentity
 from vault.crypto.log import LogEntry
-from vault.crypto.log_entries import EntryKind
+from vault.crypto.log_entries import (
+    AddBody,
+    AddRotateBody,
+    EntryKind,
+    JoinBody,
+    MetadataBody,
+    RemoveBody,
+    RoleBody,
+)
 from vault.crypto.log_verify import check_same_entry, extend_log
 from vault.crypto.post_body import PostKind
 from vault.crypto.posts import (
@@ -77,14 +85,23 @@ def log_events(view: GroupView, old: GroupState, new: GroupState) -> list[ev.Eve
     out: list[ev.Event] = []
     if new.seq == old.seq:
         return out
-    for pk, member in new.members.items():
+    touched = _touched(view, old, new)
+    if touched is None:  # (many entries: comparing every member costs less)
+        arrived, staying, profiled = list(new.members), list(old.members), list(new.profiles)
+    else:
+        arrived = sorted((pk for pk in touched if pk in new.members), key=new.members.position)
+        staying = sorted((pk for pk in touched if pk in old.members), key=old.members.position)
+        profiled = sorted((pk for pk in touched if pk in new.profiles),
+                          key=new.profiles.position)
+    for pk in arrived:
+        member = new.members[pk]
         before = old.members.get(pk)
         if before is None:
             kind = view.entry(member.joined_seq).kind
             out.append(ev.MemberJoined(gid, b64encode(pk), member.role, kind is EntryKind.JOIN))
         elif before.role != member.role:
             out.append(ev.RoleChanged(gid, b64encode(pk), member.role))
-    for pk in old.members:
+    for pk in staying:
         if pk not in new.members:
             former = new.former_members.get(pk)
             removed = former is not None and former.removed_seq is not None and (
@@ -97,14 +114,39 @@ def log_events(view: GroupView, old: GroupState, new: GroupState) -> list[ev.Eve
         out.append(ev.EpochStarted(gid, epoch))
     if new.group_metadata != old.group_metadata:
         out.append(ev.GroupUpdated(gid))
-    for pk, body in new.profiles.items():
-        if old.profiles.get(pk) != body:
+    for pk in profiled:
+        if old.profiles.get(pk) != new.profiles[pk]:
             out.append(ev.ProfileUpdated(gid, b64encode(pk)))
     if new.rotation_pending and not old.rotation_pending and not new.is_admin(view.me.sign_pk):
         out.append(ev.RotationPending(
             gid, "a member left and the group key has not been changed yet; an admin's "
             "device will start a new epoch when it next syncs"))
     return out
+
+
+def _touched(view: GroupView, old: GroupState, new: GroupState) -> set[bytes] | None:
+    """The members whose membership, role or profile the entries after *old* up to *new*
+    may have changed (each entry's author, the joiner of a JOIN, the member an ADD, REMOVE
+    or ROLE names, the member a profile is for: nothing else changes a member), or None
+    when there are so many entries that comparing every member is cheaper. So one entry in
+    a group of 10,000 costs a few lookups, not a walk over every member."""
+    count = new.seq - old.seq
+    if count < 0 or count * 16 > len(new.members) + len(old.members):
+        return None
+    keys: set[bytes] = set()
+    for seq in range(old.seq + 1, new.seq + 1):
+        entry = view.entry(seq)
+        keys.add(entry.author)
+        body = entry.body
+        if isinstance(body, (AddBody, AddRotateBody)):
+            keys.add(body.member.sign_pk)
+        elif isinstance(body, JoinBody):
+            keys.add(body.joiner.sign_pk)
+        elif isinstance(body, (RemoveBody, RoleBody)):
+            keys.add(body.member)
+        elif isinstance(body, MetadataBody) and body.subject is not None:
+            keys.add(body.subject)
+    return keys
 
 
 def key_matches(state: GroupState | None, epoch: int, key: bytes) -> bool | None:
