@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from vault_client import Client
 from vault_client._internal import cores, rotation
+from vault_client._internal import sync as sync_engine
 from vault_client._internal.transport import MemberAuth, Transport
 
 from tests.client.conftest import PASSPHRASE, RelayProcess
@@ -153,10 +154,11 @@ def test_map_on_cores_keeps_order_and_raises_what_a_task_raised() -> None:
     assert cores.workers() >= 1
 
 
-def test_a_rotation_reads_the_log_once_and_its_entries_land_on_a_moved_head(
+def test_a_rotation_reads_the_log_only_when_the_head_moved(
         tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The group's name and the owner's profile are sealed into the new epoch on the head
-    # the rotation has just appended, without reading the log again; when the head has
+    # The ROTATE goes on the head the device holds, and the group's name and the owner's
+    # profile on the head the rotation has just appended, without reading the log; when
+    # the head has
     # moved in between (here: another of the owner's entries lands first), the relay
     # refuses the entry and the device reads the log and builds it again.
     owner = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
@@ -189,8 +191,8 @@ def test_a_rotation_reads_the_log_once_and_its_entries_land_on_a_moved_head(
     monkeypatch.setattr(Transport, "append", real_append)
     # ROTATE, the name (refused once: the head moved), the name again, the profile.
     assert len(appends) == 4
-    # Once before the ROTATE, once after the refusal; none before the profile.
-    assert len(reads) == 2
+    # Only after the refusal: none before the ROTATE, none before the profile.
+    assert len(reads) == 1
     owner.sync(gid)
     view = owner._device.view(gid)
     assert view.state.group_metadata is not None and view.state.group_metadata.epoch == epoch
@@ -198,3 +200,50 @@ def test_a_rotation_reads_the_log_once_and_its_entries_land_on_a_moved_head(
     assert newcomer.sign_pk in view.state.members
     assert owner.group(gid).name == "Moving head"
     owner.close()
+
+
+def test_a_rotation_on_a_head_that_moved_is_built_again_with_a_new_key(
+        tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The device's view is behind (another entry landed since it last read the log): the
+    # relay refuses the ROTATE, the device reads the log and starts the epoch on the new
+    # head with a fresh key. Every member's grant holds the key the log commits to, and the
+    # refused attempt's key is not kept for that epoch.
+    owner = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    gid = owner.create_group("Behind", display_name="Owner").group_id
+    people = _recipients(2)
+    _add_members(owner, gid, relay, people)
+    newcomer = Identity.generate()
+    view = owner._device.view(gid)
+    last = LogEntry.decode(view.entries[-1])
+    moved = sign_entry(view.me, AddBody(newcomer.public, Role.MEMBER), group_id=view.group_id,
+                       seq=last.seq + 1, prev_hash=last.hash,
+                       timestamp_ms=max(default_clock(), last.timestamp_ms))
+    transport = Transport(relay.url)
+    transport.append(MemberAuth(view.group_id, view.me), view.group_id, moved.raw)
+    saved: list[tuple[int, bytes]] = []
+    real_save = owner._device.save_key
+
+    def saving(v: Any, epoch: int, key: bytes) -> None:
+        saved.append((epoch, key))
+        real_save(v, epoch, key)
+
+    monkeypatch.setattr(owner._device, "save_key", saving)
+    epoch = owner.rotate(gid)
+    assert [e for e, _ in saved] == [epoch, epoch] and saved[0][1] != saved[1][1]
+    view = owner._device.view(gid)
+    assert newcomer.sign_pk in view.state.members  # the entry was built on the moved head
+    key = view.keys[epoch]
+    assert key == saved[1][1] and sync_engine.key_matches(view.state, epoch, key)
+    assert not sync_engine.key_matches(view.state, epoch, saved[0][1])
+    try:
+        for person in people:
+            served = transport.grants(MemberAuth(view.group_id, person), epoch)
+            assert open_grant(EpochGrant.decode(served[0][1]), person, view.state) == key
+    finally:
+        transport.close()
+    owner.close()
+    reopened = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    try:  # what the device kept for the epoch is the key that started it
+        assert reopened._device.view(gid).keys[epoch] == key
+    finally:
+        reopened.close()

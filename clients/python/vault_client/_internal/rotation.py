@@ -65,7 +65,10 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
         # relay: never lose the key of an epoch that starts, never keep one that did not.
         device.save_key(view, holder["epoch"], holder["key"])
 
-    append(device, view, build, before_send=keep_key)
+    # On the head this device holds (no read of the log first, one request fewer): should
+    # it have moved, the relay's compare-and-swap refuses the entry and the log is read and
+    # the entry built again, with a new key (the refused one's key is never used).
+    append(device, view, build, before_send=keep_key, on_known_head=True)
     epoch: int = holder["epoch"]
     view.keys[epoch] = holder["key"]
     events.append(ev.EpochStarted(view.gid, epoch))
