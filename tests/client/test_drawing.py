@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vault_client import Client, PostView
+from vault_client import events as ev
 from vault_client._internal.drawn import recall
 
 from tests.client.test_newcomers import circle, open_client
@@ -138,3 +139,36 @@ def test_a_drawing_is_kept_only_while_everything_it_was_drawn_from_is_unchanged(
         assert expires is not None
         assert recall(view, expires - 1) == drawing
         assert recall(view, expires) is None  # "passing" has expired
+
+
+def test_a_sync_that_brings_most_of_the_group_leaves_it_drawn(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    """A first sync brings the whole group: its NewPost events carry the posts as a fresh
+    drawing shows them, and that drawing is kept for the screen that shows the group next.
+    A sync that brings one post of many draws just that one."""
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben:
+        gid = ann.create_group("Circle", display_name="Ann").group_id
+        for i in range(6):
+            ann.post(gid, f"post {i}")
+        result = ben.join(ann.create_invite(gid).uri)
+        ann.approve(gid, result.member_id, share_history="all")
+        events = [e for report in ben.sync(gid) for e in report.events
+                  if isinstance(e, ev.NewPost)]
+        view = ben._device.view(gid)
+        assert view.drawn is not None
+        kept = recall(view, view.drawn.drawn_at_ms)
+        assert kept is not None  # drawn whole by the sync, and still holding
+        afresh = drawn_afresh(ben, gid)
+        assert kept == afresh
+        assert [e.post for e in events] == afresh and len(afresh) == 6
+
+        ann.post(gid, "one more")
+        (report,) = ben.sync(gid)
+        (new,) = [e for e in report.events if isinstance(e, ev.NewPost)]
+        assert new.post == drawn_afresh(ben, gid)[-1]
+        ann.post(gid, "and another")
+        before = view.drawn
+        ben.sync(gid)
+        assert view.drawn is before  # one new post of eight: drawn alone, nothing kept
+        assert recall(view, default_clock()) is None

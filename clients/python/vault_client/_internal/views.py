@@ -274,6 +274,11 @@ def post_views(view: GroupView, now_ms: int,
     unsent drafts); with *only*, just those posts (the thread is still read whole: edits,
     deletes and reactions anywhere in it change them)."""
     assert view.state is not None
+    if only is not None and 2 * len(only) >= len(view.timeline) + len(view.drafts):
+        # Most of the group (a first sync brings it all): drawing it whole costs about
+        # the same, and the drawing is kept for the screen that shows the group next.
+        wanted = {b64encode(post_id) for post_id in only}
+        return [post for post in post_views(view, now_ms) if post.post_id in wanted]
     if only is None:
         kept = drawn.recall(view, now_ms)
         if kept is not None:
