@@ -247,3 +247,44 @@ def test_a_rotation_on_a_head_that_moved_is_built_again_with_a_new_key(
         assert reopened._device.view(gid).keys[epoch] == key
     finally:
         reopened.close()
+
+
+def test_a_rotation_that_lost_its_epoch_to_another_admin_keeps_only_the_real_keys(
+        tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another admin starts epoch E first; the owner's view is behind, so its own attempt at
+    # E is refused and it starts E+1 instead. The key it saved for E before sending (the
+    # refused attempt's) is never taken for E: the owner holds the other admin's key for E
+    # and its own for E+1, also after reopening its device.
+    owner = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    admin = Client(PASSPHRASE, home=tmp_path / "admin", relay_url=relay.url)
+    gid = owner.create_group("Two admins", display_name="Owner").group_id
+    joined = admin.join(owner.create_invite(gid).uri)
+    owner.approve(gid, joined.member_id, role=Role.ADMIN)
+    admin.sync(gid)
+    owner.sync(gid)
+    taken = admin.rotate(gid)  # the owner has not seen it
+    saved: list[tuple[int, bytes]] = []
+    real_save = owner._device.save_key
+
+    def saving(v: Any, epoch: int, key: bytes) -> None:
+        saved.append((epoch, key))
+        real_save(v, epoch, key)
+
+    monkeypatch.setattr(owner._device, "save_key", saving)
+    mine = owner.rotate(gid)
+    assert mine == taken + 1 and [e for e, _ in saved[:2]] == [taken, mine]
+    refused_key = saved[0][1]
+    owner.sync(gid)
+    view = owner._device.view(gid)
+    assert view.keys[taken] != refused_key
+    assert sync_engine.key_matches(view.state, taken, view.keys[taken])
+    assert sync_engine.key_matches(view.state, mine, view.keys[mine])
+    admin.close()
+    owner.close()
+    reopened = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    try:
+        keys = reopened._device.view(gid).keys
+        assert keys[taken] != refused_key
+        assert sync_engine.key_matches(reopened._device.view(gid).state, taken, keys[taken])
+    finally:
+        reopened.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import b64encode
@@ -25,15 +26,8 @@ from vault.crypto.freshness import Arrival, check_not_departed, judge
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import PublicIdentity
 from vault.crypto.log import LogEntry
-from vault.crypto.log_entries import (
-    AddBody,
-    AddRotateBody,
-    EntryKind,
-    JoinBody,
-    MetadataBody,
-    RemoveBody,
-    RoleBody,
-)
+from vault.crypto.log_entries import EntryKind
+from vault.crypto.log_rules import touched_by
 from vault.crypto.log_verify import check_same_entry, extend_log
 from vault.crypto.post_body import PostKind
 from vault.crypto.posts import (
@@ -124,28 +118,23 @@ def log_events(view: GroupView, old: GroupState, new: GroupState) -> list[ev.Eve
     return out
 
 
+MEMBERS_PER_ENTRY: Final = 200
+"""Reading one entry again (its decoding verifies a signature, ~60 us) costs about what
+comparing 200 members of two states does: the breakeven :func:`log_events` goes by."""
+
+
 def _touched(view: GroupView, old: GroupState, new: GroupState) -> set[bytes] | None:
     """The members whose membership, role or profile the entries after *old* up to *new*
-    may have changed (each entry's author, the joiner of a JOIN, the member an ADD, REMOVE
-    or ROLE names, the member a profile is for: nothing else changes a member), or None
-    when there are so many entries that comparing every member is cheaper. So one entry in
-    a group of 10,000 costs a few lookups, not a walk over every member."""
+    may have changed (:func:`~vault.crypto.log_rules.touched_by`: each entry's author and
+    the member it names; a profile is only ever its author's), or None when there are so
+    many entries that comparing every member is cheaper. So one entry in a group of 10,000
+    costs a few lookups, not a walk over every member."""
     count = new.seq - old.seq
-    if count < 0 or count * 16 > len(new.members) + len(old.members):
+    if count < 0 or count * MEMBERS_PER_ENTRY > max(len(new.members), len(old.members)):
         return None
     keys: set[bytes] = set()
     for seq in range(old.seq + 1, new.seq + 1):
-        entry = view.entry(seq)
-        keys.add(entry.author)
-        body = entry.body
-        if isinstance(body, (AddBody, AddRotateBody)):
-            keys.add(body.member.sign_pk)
-        elif isinstance(body, JoinBody):
-            keys.add(body.joiner.sign_pk)
-        elif isinstance(body, (RemoveBody, RoleBody)):
-            keys.add(body.member)
-        elif isinstance(body, MetadataBody) and body.subject is not None:
-            keys.add(body.subject)
+        keys.update(touched_by(view.entry(seq)).members)
     return keys
 
 
@@ -209,10 +198,7 @@ def ingest(view: GroupView, items: Sequence[Served], *,
     joined = view.joined_seq()
     decoded, opened = _open_ahead(view, state, items, map_batches)
     for index, (post_id, cursor, raw, arrival) in enumerate(items):
-        if post_id in view.rejected or post_id in view.stub_ids:
-            continue
-        known = view.timeline.get(post_id)
-        if known is not None and known.envelope.encode() == raw:
+        if _passed_over(view, post_id, raw):
             continue
         held = view.held.get(post_id)
         retrying = held is not None
@@ -286,6 +272,15 @@ def ingest(view: GroupView, items: Sequence[Served], *,
     return out
 
 
+def _passed_over(view: GroupView, post_id: bytes, raw: bytes) -> bool:
+    """A served post this device does not read again: refused before, expired (only its
+    stub is kept), or held in the timeline with exactly these bytes (a duplicate)."""
+    if post_id in view.rejected or post_id in view.stub_ids:
+        return True
+    known = view.timeline.get(post_id)
+    return known is not None and known.envelope.encode() == raw
+
+
 _Decoded = PostEnvelope | MalformedError | PostRejectedError | ValueError
 
 
@@ -302,10 +297,7 @@ def _open_ahead(view: GroupView, state: GroupState, items: Sequence[Served],
     wanted: list[int] = []
     pairs: list[tuple[PostEnvelope, bytes]] = []
     for index, (post_id, _cursor, raw, _arrival) in enumerate(items):
-        if post_id in view.rejected or post_id in view.stub_ids:
-            continue
-        known = view.timeline.get(post_id)
-        if known is not None and known.envelope.encode() == raw:
+        if _passed_over(view, post_id, raw):
             continue
         try:
             envelope = PostEnvelope.decode(raw)
