@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tests.crypto.logfactory import LogFactory
 from tests.crypto.postkit import Group
 from vault.crypto.encoding import U64_MAX
-from vault.crypto.errors import DecryptionError, EquivocationError
+from vault.crypto.errors import DecryptionError, EquivocationError, VaultError
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import Identity
 from vault.crypto.log_entries import Role
@@ -425,13 +425,94 @@ def test_a_thread_view_of_some_posts_is_the_whole_view_narrowed() -> None:
                  g.post(g.mod, PostKind.EDIT, refs=(kept.post_id,), text="not theirs"),
                  g.post(g.bob, PostKind.REACTION, refs=(ID_A,), text="?")):
         timeline.add(post)
+    # Two deletes of one post (its author's first, then a moderator's): the first names the
+    # deleter. Reactions by two members with one text, listed in the order they came; one
+    # withdrawn by its author, one a stranger's delete cannot withdraw, one whose delete is
+    # backdated (written at an older log position than the reaction).
+    twice = g.post(g.bob, text="twice deleted", timestamp_ms=1_400)
+    hugged = g.post(g.alice, text="hugged", timestamp_ms=1_500)
+    late = g.post(g.bob, PostKind.REACTION, refs=(hugged.post_id,), text="hug")
+    early = g.post(g.alice, PostKind.REACTION, refs=(hugged.post_id,), text="hug")
+    withdrawn = g.post(g.mod, PostKind.REACTION, refs=(hugged.post_id,), text="sorry")
+    kept_reaction = g.post(g.owner, PostKind.REACTION, refs=(hugged.post_id,), text="<3")
+    g.f.add_member()  # the log moves on: entry 4
+    newer = g.post(g.bob, PostKind.REACTION, refs=(hugged.post_id,), text="late")
+    for post in (twice, hugged, early, late, withdrawn, kept_reaction, newer,
+                 g.post(g.bob, PostKind.DELETE, refs=(twice.post_id,), text=""),
+                 g.post(g.mod, PostKind.DELETE, refs=(twice.post_id,), text=""),
+                 g.post(g.mod, PostKind.DELETE, refs=(withdrawn.post_id,), text=""),
+                 g.post(g.alice, PostKind.DELETE, refs=(kept_reaction.post_id,), text=""),
+                 g.post(g.bob, PostKind.DELETE, refs=(newer.post_id,), text="", log_seq=3,
+                        log_head=g.state.hash_at(3))):
+        timeline.add(post)
     whole = thread_view(timeline, g.state)
-    assert len(whole.posts) == 4 and len(whole.ignored) == 2
+    assert len(whole.posts) == 6 and len(whole.ignored) == 4
+    shown = {p.text: p for p in whole.posts}
+    assert shown[""].deleted and shown[""].deleted_by == g.bob.sign_pk
+    assert shown["hugged"].reactions == (
+        ("<3", (g.owner.sign_pk,)), ("hug", (g.bob.sign_pk, g.alice.sign_pk)),
+        ("late", (g.bob.sign_pk,)))
     ids = [p.post_id for p in whole.posts]
-    for only in ([], [ids[1]], [ids[2], ids[3]], ids, [ID_A, ids[0]]):
+    for only in ([], [ids[1]], [ids[2], ids[3]], ids, [ID_A, ids[0]], [ids[4], ids[5]]):
         narrowed = thread_view(timeline, g.state, set(only))
         assert narrowed.posts == tuple(p for p in whole.posts if p.post_id in only)
-        assert narrowed.ignored == whole.ignored
+        assert narrowed.ignored == ()  # (read from the actions on those posts alone)
+
+
+_KINDS = (PostKind.POST, PostKind.REPLY, PostKind.EDIT, PostKind.DELETE, PostKind.REACTION)
+_STEP = st.tuples(st.integers(0, 4), st.integers(0, 3), st.integers(-1, 1),
+                  st.integers(0, 7), st.integers(0, 3))
+"""(kind, author, target: one of the latest two posts or replies (a delete with text
+choice 0 or 1: of the latest reactions), -1 for one never received, log position (4, the
+newest, from 4 up), text)."""
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(_STEP, min_size=12, max_size=50), data=st.data())
+def test_a_view_of_a_few_posts_read_from_their_actions_is_the_whole_view_narrowed(
+        steps: list[tuple[int, int, int, int, int]], data: st.DataObject) -> None:
+    """Posts, replies, edits, deletes and reactions from four members (a moderator, one
+    made moderator later), acting on posts held, not held, or written at a later log
+    position (backdated), deleting reactions, arriving in any order: after every arrival,
+    a view of any few posts (``only``) shows each exactly as the whole view does."""
+    g = Group()
+    g.f.set_role(g.bob, Role.MODERATOR)  # bob deletes others' posts from entry 4 on
+    people = (g.owner, g.alice, g.bob, g.mod)
+    since = (0, 1, 2, 3)
+    made: list[OpenedPost] = []
+    contents: list[bytes] = []
+    reactions: list[bytes] = []
+    for kind_index, who, target, log_choice, text_choice in steps:
+        kind = _KINDS[kind_index]
+        log_seq = max(since[who], min(log_choice, 4))
+        refs: tuple[bytes, ...] = ()
+        if kind is not PostKind.POST:
+            pool = reactions if kind is PostKind.DELETE and text_choice < 2 and reactions \
+                else contents
+            refs = (pool[-1 - target % len(pool)] if pool and target >= 0 else ID_A,)
+        text = "" if kind is PostKind.DELETE else \
+            ("+1", "<3", "+1", "<3")[text_choice] if kind is PostKind.REACTION else "words"
+        try:
+            post = g.post(people[who], kind, refs=refs, text=text,
+                          content_warning="soft" if text_choice == 3 and kind is not
+                          PostKind.DELETE else None,
+                          log_seq=log_seq, log_head=g.state.hash_at(log_seq))
+        except (ValueError, VaultError):
+            continue  # a body the protocol refuses: not part of this timeline
+        made.append(post)
+        if kind in (PostKind.POST, PostKind.REPLY):
+            contents.append(post.post_id)
+        elif kind is PostKind.REACTION:
+            reactions.append(post.post_id)
+    arrival = data.draw(st.permutations(made))
+    timeline = Timeline()
+    ids = [*contents, ID_A, *reactions[:1]]  # what a view is asked for: mostly posts
+    for post in arrival:
+        timeline.add(post)
+        whole = thread_view(timeline, g.state)
+        only = data.draw(st.sets(st.sampled_from(ids), max_size=6))
+        narrowed = thread_view(timeline, g.state, only)
+        assert narrowed.posts == tuple(p for p in whole.posts if p.post_id in only)
 
 
 def test_visible_post_repr_never_shows_what_members_wrote() -> None:

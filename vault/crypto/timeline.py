@@ -175,6 +175,11 @@ class Timeline:
         self._awaited: set[bytes] = set()
         self._latest: tuple[int, bytes] = (-1, b"")  # the greatest (timestamp_ms, post_id)
         self._revision = 0
+        # Edits, deletes and reactions by the post they act on (``refs[0]``), and each
+        # post's place in the order last sorted: a view of a few posts reads only these.
+        self._acting_on: dict[bytes, list[bytes]] = {}
+        self._positions: dict[bytes, int] = {}
+        self._positions_of: tuple[OpenedPost, ...] | None = None
 
     @property
     def revision(self) -> int:
@@ -229,8 +234,16 @@ class Timeline:
         self._revision += 1
         self._awaited.discard(post_id)
         self._awaited.update(ref for ref in body.refs if ref not in self._posts)
-        self._ordered = (*self._ordered, post) if extends and self._ordered is not None \
-            else None
+        if body.kind in _ACTION_KINDS:
+            self._acting_on.setdefault(body.refs[0], []).append(post_id)
+        if extends and self._ordered is not None:
+            order = (*self._ordered, post)
+            if self._positions_of is self._ordered:  # the positions follow, one more
+                self._positions[post_id] = len(self._ordered)
+                self._positions_of = order
+            self._ordered = order
+        else:
+            self._ordered = None
         self._latest = max(self._latest, (body.timestamp_ms, post_id))
         events: list[TimelineEvent] = [NewPost(post)]
         if seq > highest:
@@ -315,6 +328,19 @@ class Timeline:
         Numbers skipped by a :class:`SequenceJump` are not listed.
         """
         return {author: _merged(gaps) for author, gaps in self._missing.items()}
+
+    def acting_on(self, post_id: bytes) -> list[OpenedPost]:
+        """The edits, deletes and reactions held that act on *post_id*, in causal order."""
+        found = [self._posts[i] for i in self._acting_on.get(post_id, ())]
+        return sorted(found, key=lambda post: self.position(post.post_id))
+
+    def position(self, post_id: bytes) -> int:
+        """Where a post held sits in :meth:`ordered` (KeyError for one not held)."""
+        order = self.ordered()
+        if self._positions_of is not order:
+            self._positions = {post.post_id: index for index, post in enumerate(order)}
+            self._positions_of = order
+        return self._positions[post_id]
 
     def ordered(self) -> tuple[OpenedPost, ...]:
         """All posts, causally ordered, ties broken by ``(timestamp_ms, post_id)``.
@@ -446,6 +472,7 @@ class ThreadView:
 
 
 _CONTENT_KINDS = (PostKind.POST, PostKind.REPLY)
+_ACTION_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.REACTION)
 
 _NOT_RECEIVED: Final = "its target post has not been received"
 _BACKDATED: Final = (
@@ -480,8 +507,9 @@ def _reaction_lists(counted: Mapping[tuple[str | None, str], list[bytes]]) -> tu
 def thread_view(timeline: Timeline, state: GroupState,
                 only: Collection[bytes] | None = None) -> ThreadView:
     """The current visible thread, in causal order; with *only* (post ids), ``posts`` holds
-    just those of them that are visible (the whole timeline is still read, and ``ignored``
-    is complete: an action anywhere may change them).
+    just those of them that are visible, exactly as the whole view shows them, read from
+    the actions on them alone (what a sync draws for its new posts: a few lookups, not the
+    whole timeline), and ``ignored`` is left empty (the whole view lists it).
 
     * EDIT replaces text, warning and attachments of a post or reply, only by its author;
       the edit with the highest ``author_seq`` wins.
@@ -501,6 +529,8 @@ def thread_view(timeline: Timeline, state: GroupState,
     change are listed in ``ignored``; a later view may apply them once the target arrives.
     Ignored replies are not shown.
     """
+    if only is not None:
+        return ThreadView(tuple(_narrowed(timeline, state, only)), ())
     posts = timeline.ordered()
     by_id = {post.post_id: post for post in posts}
     ignored: list[IgnoredAction] = []
@@ -568,8 +598,6 @@ def thread_view(timeline: Timeline, state: GroupState,
             if parent is not None and _backdated(body, parent):
                 ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
-        if only is not None and body.post_id not in only:
-            continue
         deleter = deleted.get(body.post_id)
         if deleter is not None:
             visible.append(VisiblePost(body.post_id, body.author, body.kind, reply_to,
@@ -585,3 +613,58 @@ def thread_view(timeline: Timeline, state: GroupState,
             *(((), ()) if counted is None else _reaction_lists(counted)),
         ))
     return ThreadView(tuple(visible), tuple(ignored))
+
+
+def _narrowed(timeline: Timeline, state: GroupState,
+              only: Collection[bytes]) -> list[VisiblePost]:
+    """:func:`thread_view`'s posts for just *only*: each post's edits, deletes and reactions
+    (and the deletes that withdraw those reactions) taken by the same rules, in the same
+    causal order, as the whole view takes them."""
+    wanted = [post for post in (timeline.get(post_id) for post_id in only)
+              if post is not None and post.body.kind in _CONTENT_KINDS]
+    wanted.sort(key=lambda post: timeline.position(post.post_id))
+    visible: list[VisiblePost] = []
+    for post in wanted:
+        body = post.body
+        reply_to = body.refs[0] if body.kind is PostKind.REPLY else None
+        if reply_to is not None:
+            parent = timeline.get(reply_to)
+            if parent is not None and _backdated(body, parent):
+                continue
+        edit: PostBody | None = None
+        deleter: bytes | None = None
+        counted: dict[tuple[str | None, str], list[bytes]] = {}
+        for action in timeline.acting_on(body.post_id):
+            act = action.body
+            if _backdated(act, post):
+                continue
+            if act.kind is PostKind.EDIT:
+                if act.author == body.author and (edit is None
+                                                  or edit.author_seq < act.author_seq):
+                    edit = act
+            elif act.kind is PostKind.DELETE:
+                if deleter is None and _may_delete(state, act, body.author):
+                    deleter = act.author
+            elif not _withdrawn(timeline, state, action):
+                authors = counted.setdefault((act.content_warning, act.text), [])
+                if act.author not in authors:
+                    authors.append(act.author)
+        if deleter is not None:
+            visible.append(VisiblePost(body.post_id, body.author, body.kind, reply_to,
+                                       body.timestamp_ms, "", None, (), None, True, deleter))
+            continue
+        content = body if edit is None else edit
+        visible.append(VisiblePost(
+            body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
+            content.content_warning, content.attachments,
+            None if edit is None else edit.timestamp_ms, False, None,
+            *(((), ()) if not counted else _reaction_lists(counted)),
+        ))
+    return visible
+
+
+def _withdrawn(timeline: Timeline, state: GroupState, reaction: OpenedPost) -> bool:
+    """Whether a delete the whole view applies withdraws *reaction*."""
+    return any(act.body.kind is PostKind.DELETE and not _backdated(act.body, reaction)
+               and _may_delete(state, act.body, reaction.author)
+               for act in timeline.acting_on(reaction.post_id))
