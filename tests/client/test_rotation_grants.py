@@ -202,6 +202,19 @@ def test_a_rotation_reads_the_log_only_when_the_head_moved(
     owner.close()
 
 
+def _keys_saved(client: Client, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bytes]]:
+    """Every (epoch, key) *client*'s device saves from now on, in order."""
+    saved: list[tuple[int, bytes]] = []
+    real_save = client._device.save_key
+
+    def saving(v: Any, epoch: int, key: bytes) -> None:
+        saved.append((epoch, key))
+        real_save(v, epoch, key)
+
+    monkeypatch.setattr(client._device, "save_key", saving)
+    return saved
+
+
 def test_a_rotation_on_a_head_that_moved_is_built_again_with_a_new_key(
         tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     # The device's view is behind (another entry landed since it last read the log): the
@@ -220,14 +233,7 @@ def test_a_rotation_on_a_head_that_moved_is_built_again_with_a_new_key(
                        timestamp_ms=max(default_clock(), last.timestamp_ms))
     transport = Transport(relay.url)
     transport.append(MemberAuth(view.group_id, view.me), view.group_id, moved.raw)
-    saved: list[tuple[int, bytes]] = []
-    real_save = owner._device.save_key
-
-    def saving(v: Any, epoch: int, key: bytes) -> None:
-        saved.append((epoch, key))
-        real_save(v, epoch, key)
-
-    monkeypatch.setattr(owner._device, "save_key", saving)
+    saved = _keys_saved(owner, monkeypatch)
     epoch = owner.rotate(gid)
     assert [e for e, _ in saved] == [epoch, epoch] and saved[0][1] != saved[1][1]
     view = owner._device.view(gid)
@@ -263,14 +269,7 @@ def test_a_rotation_that_lost_its_epoch_to_another_admin_keeps_only_the_real_key
     admin.sync(gid)
     owner.sync(gid)
     taken = admin.rotate(gid)  # the owner has not seen it
-    saved: list[tuple[int, bytes]] = []
-    real_save = owner._device.save_key
-
-    def saving(v: Any, epoch: int, key: bytes) -> None:
-        saved.append((epoch, key))
-        real_save(v, epoch, key)
-
-    monkeypatch.setattr(owner._device, "save_key", saving)
+    saved = _keys_saved(owner, monkeypatch)
     mine = owner.rotate(gid)
     assert mine == taken + 1 and [e for e, _ in saved[:2]] == [taken, mine]
     refused_key = saved[0][1]
