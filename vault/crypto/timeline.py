@@ -598,21 +598,26 @@ def thread_view(timeline: Timeline, state: GroupState,
             if parent is not None and _backdated(body, parent):
                 ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
-        deleter = deleted.get(body.post_id)
-        if deleter is not None:
-            visible.append(VisiblePost(body.post_id, body.author, body.kind, reply_to,
-                                       body.timestamp_ms, "", None, (), None, True, deleter))
-            continue
-        edit = edits.get(body.post_id)
-        content = body if edit is None else edit
-        counted = reactions.get(body.post_id)
-        visible.append(VisiblePost(
-            body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
-            content.content_warning, content.attachments,
-            None if edit is None else edit.timestamp_ms, False, None,
-            *(((), ()) if counted is None else _reaction_lists(counted)),
-        ))
+        visible.append(_visible(body, reply_to, edits.get(body.post_id),
+                                deleted.get(body.post_id), reactions.get(body.post_id)))
     return ThreadView(tuple(visible), tuple(ignored))
+
+
+def _visible(body: PostBody, reply_to: bytes | None, edit: PostBody | None,
+             deleter: bytes | None,
+             counted: Mapping[tuple[str | None, str], list[bytes]] | None) -> VisiblePost:
+    """A post or reply as shown: tombstoned if deleted, else with its latest edit's content
+    and its reactions."""
+    if deleter is not None:
+        return VisiblePost(body.post_id, body.author, body.kind, reply_to, body.timestamp_ms,
+                           "", None, (), None, True, deleter)
+    content = body if edit is None else edit
+    return VisiblePost(
+        body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
+        content.content_warning, content.attachments,
+        None if edit is None else edit.timestamp_ms, False, None,
+        *(((), ()) if not counted else _reaction_lists(counted)),
+    )
 
 
 def _narrowed(timeline: Timeline, state: GroupState,
@@ -649,17 +654,7 @@ def _narrowed(timeline: Timeline, state: GroupState,
                 authors = counted.setdefault((act.content_warning, act.text), [])
                 if act.author not in authors:
                     authors.append(act.author)
-        if deleter is not None:
-            visible.append(VisiblePost(body.post_id, body.author, body.kind, reply_to,
-                                       body.timestamp_ms, "", None, (), None, True, deleter))
-            continue
-        content = body if edit is None else edit
-        visible.append(VisiblePost(
-            body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
-            content.content_warning, content.attachments,
-            None if edit is None else edit.timestamp_ms, False, None,
-            *(((), ()) if not counted else _reaction_lists(counted)),
-        ))
+        visible.append(_visible(body, reply_to, edit, deleter, counted))
     return visible
 
 
