@@ -51,11 +51,11 @@ from vault_client._internal.groups import finish_create
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
 from vault_client._internal.store import TOMBSTONE, HeldRow
-from vault_client._internal.transport import Auth, PostsPage, Transport
+from vault_client._internal.transport import POSTS_PAGE, Auth, PostsPage, Transport
 from vault_client.errors import NameTakenError
 from vault_client.types import SyncReport
 
-POST_PAGE: Final = 250  # posts per request when syncing: the most the relay serves
+POST_PAGE: Final = POSTS_PAGE  # posts per request when syncing: the most the relay serves
 COMMIT_POSTS: Final = 1000  # posts read from the relay per local-store commit when syncing
 
 

@@ -271,8 +271,8 @@ def _notice(view: GroupView, author: bytes, late: bool, exposed: Sequence[bytes]
 def post_views(view: GroupView, now_ms: int,
                only: Collection[bytes] | None = None) -> list[PostView]:
     """Every post and reply as members see it, in causal order (then this device's
-    unsent drafts); with *only*, just those posts (the thread is still read whole: edits,
-    deletes and reactions anywhere in it change them)."""
+    unsent drafts); with *only*, just those posts, each with the edits, deletes and
+    reactions that act on it (:func:`~vault.crypto.timeline.thread_view`)."""
     assert view.state is not None
     if only is not None and 2 * len(only) >= len(view.timeline) + len(view.drafts):
         # Most of the group (a first sync brings it all): drawing it whole costs about
