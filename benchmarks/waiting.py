@@ -31,13 +31,16 @@ For SQLite, then PostgreSQL (``--postgres-url``, default ``$VAULT_BENCH_POSTGRES
 4. **Database reads while waiting** (PostgreSQL): nothing is posted for ``--window`` seconds
    (after 11 s for PostgreSQL's statistics to flush): deltas of ``pg_stat_user_tables``
    (index + sequential scans, rows read) over the relay's schema only; also the long-polls
-   that returned by timeout and were re-issued in the window (each re-issue reads the session
-   and the group's counter, as any request does) and the safety re-read's expected queries
+   that returned by timeout and were re-issued in the window (each re-issue reads the session,
+   and the group's counter unless the process is sure nothing is new: see
+   ``vault.api.news.Watch.nothing_beyond``) and the safety re-read's expected queries
    (processes x window / 2 s x ceil(groups / 500)). ``scans_per_waiter_s`` = scans / (held x
-   window); ``unexplained_scans`` = scans - re-issues x scans per long-poll start - expected
-   re-reads: the reads waiting itself costs (target: about 0). The scans per long-poll start
-   are measured before the waiters come: 200 long-polls at once (``timeout=1``, in 200
-   groups), their scans less the expected re-reads, / 200. Also the relay's CPU (cores, from
+   window); ``scans_per_restart`` = (scans - expected re-reads) / re-issues;
+   ``unexplained_scans`` = scans - re-issues x scans per long-poll start - expected re-reads:
+   the reads waiting itself costs (target: about 0; below 0 when re-issues cost less than a
+   first long-poll). The scans per long-poll start are measured before the waiters come: 200
+   long-polls at once (``timeout=1``, in 200 groups nobody waits for, so each reads the
+   counter), their scans less the expected re-reads, / 200. Also the relay's CPU (cores, from
    /proc) in the window. SQLite keeps no such statistics: null.
 5. **With waiters**: step 2 again while they wait; held counted before and after; relay RSS
    (master + workers, from /proc) with the waiters held. Then the waiters leave and the floor
@@ -298,6 +301,7 @@ def run_backend(db: Database, tmp: Path, args: argparse.Namespace, threads: int,
             "scans_per_waiter_s": round(quiet["scans"] / max(1, held) / args.window, 5),
             "requests_started_in_window": reissued,
             "scans_per_long_poll_start": round(per_start, 2),
+            "scans_per_restart": round((quiet["scans"] - rereads) / max(1, reissued), 2),
             "expected_reread_queries": rereads,
             "unexplained_scans": round(quiet["scans"] - reissued * per_start - rereads, 1)}
         print(f"{db.name}: database while {held:,} wait and nothing is posted: "
@@ -342,8 +346,9 @@ def run_backend(db: Database, tmp: Path, args: argparse.Namespace, threads: int,
     if dbw:
         lines.append(f"{db.name:<10} database scans while waiting: {dbw['scans_per_s']}/s = "
                      f"{dbw['scans_per_waiter_s']} per waiter per s; "
-                     f"{dbw['requests_started_in_window']} requests (re)started x "
-                     f"{dbw['scans_per_long_poll_start']} + {dbw['expected_reread_queries']} "
+                     f"{dbw['requests_started_in_window']} requests (re)started, "
+                     f"{dbw['scans_per_restart']} scans each (a first long-poll: "
+                     f"{dbw['scans_per_long_poll_start']}) + {dbw['expected_reread_queries']} "
                      f"re-reads expected; unexplained {dbw['unexplained_scans']}")
     for line in lines:
         print(line, flush=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from tests.api.conftest import make_app
 from tests.api.helpers import Api, FakeClock, RelayGroup
 from tests.api.sse_reader import StreamReader, in_background
+from vault.api.db import db
 from vault.api.news import News, parse_payload, payload
 from vault.api.services import services_of
 from vault.api.wakeup_pg import APPLICATION_NAME
@@ -28,7 +30,7 @@ NO_REREAD = {"VAULT_EVENTS_POLL_MS": 3_600_000, "VAULT_EVENTS_STREAM_S": 30}
 def test_news_wakes_only_waiters_of_the_group() -> None:
     news = News()
     news.publish(b"g" * 32, 5)  # nobody waits: dropped
-    assert news.watched() == []
+    assert news.watched() == {}
     with news.watching(b"g" * 32) as watch:
         assert watch.known == -1 and news.waiting() == 1
         assert not watch.wait_beyond(0, 0)
@@ -44,7 +46,37 @@ def test_news_wakes_only_waiters_of_the_group() -> None:
         assert watch.known == 4
         watch.settle(3)  # the database says 3: news beyond it was not true
         assert watch.known == 3
-    assert news.watched() == [] and news.waiting() == 0
+    assert news.watched() == {} and news.waiting() == 0
+
+
+def test_a_re_read_lets_waiters_skip_the_counter_until_news_may_have_overtaken_it() -> None:
+    news, group = News(), b"g" * 32
+    with news.watching(group) as watch:
+        assert not watch.nothing_beyond(5, 1)  # nothing confirmed yet: read the counter
+        news.refreshed(news.watched(), {group: 5}, 1)  # a re-read in listener generation 1
+        assert watch.known == 5
+        assert watch.nothing_beyond(5, 1) and watch.nothing_beyond(9, 1)
+        assert not watch.nothing_beyond(4, 1)  # event 5 lies beyond 4
+        assert not watch.nothing_beyond(5, 2)  # the listener listened again: news may be lost
+        assert not watch.nothing_beyond(5, -1)  # no listener now
+        began = news.watched()  # a re-read begins...
+        news.publish(group, 6)  # ...news overtakes it...
+        assert watch.nothing_beyond(6, 1) and not watch.nothing_beyond(5, 1)
+        news.refreshed(began, {group: 5}, 1)  # ...and it reports 5: lowered, not confirmed
+        assert watch.known == 5 and not watch.nothing_beyond(5, 1)
+        news.refreshed(news.watched(), {group: 6}, 1)
+        assert watch.nothing_beyond(6, 1)
+        watch.settle(4)  # a waiter's own read says less: not confirmed either
+        assert not watch.nothing_beyond(6, 1) and not watch.nothing_beyond(4, 1)
+
+
+def test_a_re_read_leaves_alone_a_group_watched_again_after_it_began() -> None:
+    news, group = News(), b"h" * 32
+    with news.watching(group):
+        began = news.watched()
+    with news.watching(group) as watch:  # news between the two watches was dropped
+        news.refreshed(began, {group: 3}, 1)
+        assert watch.known == -1 and not watch.nothing_beyond(3, 1)
 
 
 def test_payload_is_group_and_counter_only() -> None:
@@ -105,6 +137,47 @@ def test_a_commit_in_one_app_wakes_a_stream_of_another(database_url: str,
         pid, put = upload.result()
         assert put.status_code == 201
         assert frame is not None and [e["post"]["post_id"] for e in frame.data["events"]] == [pid]
+    finally:
+        for api in (waiting, writing):
+            services_of(api.app).wakeup.close()
+
+
+def test_a_long_poll_that_skips_the_counter_read_wakes_on_another_process_s_post(
+        database_url: str, clock: FakeClock) -> None:
+    waiting = Api(make_app(database_url, clock, **NO_REREAD))
+    writing = Api(make_app(database_url, clock, **NO_REREAD))
+    wakeup = services_of(waiting.app).wakeup
+    counter_reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "groups.event_seq" in statement and "UPDATE" not in statement:
+            counter_reads.append(statement)
+
+    try:
+        g = RelayGroup(writing)
+        token = g.token(g.owner)
+        cursor = writing.get(f"{g.base}/events", token=token,
+                             query={"timeout": 0}).get_json()["cursor"]
+        with wakeup.watch(g.f.group_id) as held:  # someone already waits in this process
+            wakeup.reread()  # the safety re-read confirms the counter (it is due every 2 s)
+            assert wakeup.nothing_beyond(held, int(cursor))
+            with waiting.app.app_context():
+                engine = db.engine
+            sa.event.listen(engine, "before_cursor_execute", count)
+            try:
+                poll = in_background(lambda: Api(waiting.app).get(
+                    f"{g.base}/events", token=token, query={"after": cursor, "timeout": 20}))
+                deadline = time.monotonic() + 20
+                while wakeup.news.waiting() < 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert wakeup.news.waiting() == 2 and counter_reads == []  # waits, unread
+                pid, put = g.put_post(g.owner)
+                assert put.status_code == 201
+                answer = poll.result().get_json()
+            finally:
+                sa.event.remove(engine, "before_cursor_execute", count)
+        assert [e["post"]["post_id"] for e in answer["events"]] == [pid]
+        assert len(counter_reads) == 1  # read once: after the wake, to collect
     finally:
         for api in (waiting, writing):
             services_of(api.app).wakeup.close()

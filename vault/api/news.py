@@ -21,12 +21,15 @@ from contextlib import contextmanager
 
 
 class _Group:
-    __slots__ = ("bell", "seq", "watchers")
+    __slots__ = ("bell", "confirmed_in", "seq", "watchers")
 
     def __init__(self) -> None:
         self.seq = -1  # nothing known yet: the first waiter reads the counter itself
         self.bell = threading.Event()
         self.watchers = 0
+        # The listener generation in which a re-read confirmed ``seq`` (-1: none, or lowered
+        # since): see Watch.nothing_beyond.
+        self.confirmed_in = -1
 
 
 class Watch:
@@ -54,6 +57,17 @@ class Watch:
             if remaining <= 0:
                 return False
             bell.wait(remaining)
+
+    def nothing_beyond(self, after: int, generation: int) -> bool:
+        """Whether this process is sure that the group has no event after *after*, without
+        reading the database: a re-read confirmed the counter while the listener of
+        *generation* (the current one, >= 0) listened, nothing has lowered it since, and it
+        is not beyond *after*. Every commit since that re-read is then either in ``known`` or
+        still on its way to this watch, which is already registered, so a waiter may wait at
+        once. (A lost signal delays it as it delays every waiter: until the next re-read.)"""
+        with self._news.lock:
+            group = self._group
+            return generation >= 0 and group.confirmed_in == generation and 0 <= group.seq <= after
 
     def settle(self, seq: int) -> None:
         """The database says the counter is *seq*: forget news beyond it. (A signal can only
@@ -96,20 +110,27 @@ class News:
         if group is not None:
             self._publish_to(group, seq)
 
-    def correct(self, group: _Group, seq: int) -> None:
-        """Set a group's number to what the database read says (lowering bogus news)."""
+    def correct(self, group: _Group, seq: int, *, confirmed_in: int = -1) -> None:
+        """Set a group's number to what the database read says (lowering bogus news).
+        *confirmed_in*: the listener generation the read was made in (a re-read's), -1 for
+        none. A lowered number is never confirmed: news may have overtaken the read."""
         with self.lock:
             if seq < group.seq:
                 group.seq = seq
+                group.confirmed_in = -1
                 return
+            group.confirmed_in = confirmed_in
         self._publish_to(group, seq)
 
-    def refreshed(self, group_id: bytes, seq: int) -> None:
-        """The safety re-read found *seq*: it is the truth, higher or lower."""
-        with self.lock:
-            group = self._groups.get(group_id)
-        if group is not None:
-            self.correct(group, seq)
+    def refreshed(self, groups: dict[bytes, _Group], seqs: dict[bytes, int],
+                  generation: int) -> None:
+        """The safety re-read found *seqs* for the *groups* watched when it began (entries
+        made since missed news it cannot vouch for: they are left alone), in listener
+        *generation* (-1: none listened)."""
+        for group_id, seq in seqs.items():
+            group = groups.get(group_id)
+            if group is not None:
+                self.correct(group, seq, confirmed_in=generation)
 
     def _publish_to(self, group: _Group, seq: int) -> None:
         with self.lock:
@@ -119,10 +140,10 @@ class News:
             bell, group.bell = group.bell, threading.Event()
         bell.set()
 
-    def watched(self) -> list[bytes]:
-        """The groups someone in this process is waiting for."""
+    def watched(self) -> dict[bytes, _Group]:
+        """The groups someone in this process is waiting for, now."""
         with self.lock:
-            return list(self._groups)
+            return dict(self._groups)
 
     def waiting(self) -> int:
         """How many waiters this process holds."""

@@ -44,6 +44,7 @@ REREAD_BATCH = 500
 class Signal(Protocol):
     ready: threading.Event
     failed: bool
+    generation: int  # one more each time it starts hearing again
 
     def send(self, group_id: bytes, seq: int) -> None: ...
 
@@ -98,17 +99,32 @@ class Wakeup:
         groups = self.news.watched()
         if not groups:
             return
+        generation = self.listening()  # before the read: news after it reaches this process
+        ids = list(groups)
         try:
             with self._app.app_context(), db.engine.connect() as conn:
-                for start in range(0, len(groups), REREAD_BATCH):
-                    chunk = groups[start:start + REREAD_BATCH]
+                for start in range(0, len(ids), REREAD_BATCH):
+                    chunk = ids[start:start + REREAD_BATCH]
                     rows = conn.execute(select(Group.group_id, Group.event_seq)
                                         .where(Group.group_id.in_(chunk))).all()
-                    for group_id, seq in rows:
-                        self.news.refreshed(bytes(group_id), int(seq))
+                    self.news.refreshed(groups, {bytes(gid): int(seq) for gid, seq in rows},
+                                        generation)
         except SQLAlchemyError as error:  # the next round tries again
             log.warning("re-reading event counters failed",
                         extra={"vault": {"error_type": type(error).__name__}})
+
+    def listening(self) -> int:
+        """The generation of the listener now hearing other processes' commits; -1 when
+        none is (not started, reconnecting, or no cross-process signal)."""
+        signal = self._signal
+        if signal is None or signal.failed or not signal.ready.is_set():
+            return -1
+        return signal.generation
+
+    def nothing_beyond(self, watch: Watch, after: int) -> bool:
+        """Whether *watch*'s group surely has no event after *after* (no database read
+        needed): :meth:`Watch.nothing_beyond` for the listener now listening."""
+        return watch.nothing_beyond(after, self.listening())
 
     def close(self) -> None:
         """Stop the background work (it starts again with the next waiter)."""

@@ -54,6 +54,7 @@ class NotifySignal:
                         "keepalives_interval": 10, "keepalives_count": 3,
                         "application_name": APPLICATION_NAME, **kwargs, "autocommit": True}
         self.ready = threading.Event()
+        self.generation = 0  # one more each time it listens again (what it heard may be lost)
 
     def send(self, group_id: bytes, seq: int) -> None:
         """Nothing to do: the database's trigger notifies at commit."""
@@ -65,6 +66,7 @@ class NotifySignal:
             try:
                 with psycopg.connect(*self._args, **self._kwargs) as conn:
                     self._listen(conn)
+                    self.generation += 1
                     self.ready.set()
                     pause = 0.1
                     reconnected()  # what was notified while no one listened

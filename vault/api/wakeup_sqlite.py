@@ -73,6 +73,7 @@ class DatagramSignal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.ready = threading.Event()
+        self.generation = 0  # one more each time it binds again
         self.failed = False  # no private directory: the re-reads alone reach other processes
         self._usable: bool | None = None
         self._receiver: socket.socket | None = None
@@ -135,6 +136,7 @@ class DatagramSignal:
             receiver.bind(path)
             receiver.settimeout(1.0)  # so that a stop is noticed
             self._receiver, self._name = receiver, name
+            self.generation += 1
             self.ready.set()
             while not stop.is_set():
                 try:

@@ -21,14 +21,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, g, request, stream_with_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 
 from vault.api import sse
 from vault.api.authn import authenticate
 from vault.api.blueprints.common import group_id_param
-from vault.api.blueprints.posts import not_expired, post_item
-from vault.api.db import autocommit_request, db
+from vault.api.blueprints.posts import PAGE_COLUMNS, not_expired, post_item
+from vault.api.db import autocommit_request, db, run
 from vault.api.models import Group, LogEntryRow, PostRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import EventsQuery, EventsResponse, EventStreamQuery
@@ -51,23 +51,25 @@ MAX_EVENTS = 100
 EVENT_BYTES = 4 * 1024 * 1024
 
 
+# The statements every waiter runs, built once with bound parameters (SQLAlchemy caches
+# their compiled form; building them per request cost more than running them).
+EVENT_SEQ = select(Group.event_seq).where(Group.group_id == bindparam("gid"))
+POSTS_BETWEEN = (select(*PAGE_COLUMNS)
+                 .where(PostRow.group_id == bindparam("gid"), not_expired(bindparam("now")),
+                        PostRow.cursor > bindparam("after"), PostRow.cursor <= bindparam("upto"))
+                 .order_by(PostRow.cursor).limit(MAX_EVENTS + 1))
+ENTRIES_BETWEEN = (select(LogEntryRow.seq, LogEntryRow.event_seq, LogEntryRow.raw)
+                   .where(LogEntryRow.group_id == bindparam("gid"),
+                          LogEntryRow.event_seq > bindparam("after"),
+                          LogEntryRow.event_seq <= bindparam("upto"))
+                   .order_by(LogEntryRow.event_seq).limit(MAX_EVENTS + 1))
+
+
 def _collect(group_id: bytes, after: int, upto: int) -> dict[str, Any]:
     """The EventsResponse after *after* up to *upto* (built as a dict, like post pages)."""
-    posts = db.session.execute(
-        select(PostRow.post_id, PostRow.cursor, PostRow.envelope, PostRow.deleted,
-               PostRow.created_at_ms, PostRow.expires_at_ms)
-        .where(PostRow.group_id == group_id, PostRow.cursor > after, PostRow.cursor <= upto,
-               not_expired(now_ms()))
-        .order_by(PostRow.cursor)
-        .limit(MAX_EVENTS + 1)
-    ).all()
-    entries = db.session.execute(
-        select(LogEntryRow.seq, LogEntryRow.event_seq, LogEntryRow.raw)
-        .where(LogEntryRow.group_id == group_id, LogEntryRow.event_seq > after,
-               LogEntryRow.event_seq <= upto)
-        .order_by(LogEntryRow.event_seq)
-        .limit(MAX_EVENTS + 1)
-    ).all()
+    window = {"gid": group_id, "after": after, "upto": upto}
+    posts = run(POSTS_BETWEEN, {**window, "now": now_ms()}).all()
+    entries = run(ENTRIES_BETWEEN, window).all()
     merged: list[tuple[int, dict[str, Any], int]] = [
         (row.cursor, {"cursor": cursor_text(row.cursor), "type": "post", "post": post_item(row),
                       "seq": None, "entry": None}, len(row.envelope or b""))
@@ -93,7 +95,7 @@ def _collect(group_id: bytes, after: int, upto: int) -> dict[str, Any]:
 
 def _event_seq(group_id: bytes) -> int:
     """The group's event counter (the newest cursor), read now."""
-    upto = db.session.scalar(select(Group.event_seq).where(Group.group_id == group_id))
+    upto = run(EVENT_SEQ, {"gid": group_id}).scalar()
     if upto is None:
         raise NotFoundError("no group with this id on this relay")
     return int(upto)
@@ -122,8 +124,11 @@ def events(call: Call, gid: str) -> Any:
             authenticate(group_id, fresh=True)
             return _collect(group_id, after, upto), 200
         return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
-    with services().wakeup.watch(group_id) as watch:  # watching before the read: no gap
-        upto = _event_seq(group_id)
+    wakeup = services().wakeup
+    with wakeup.watch(group_id) as watch:  # watching before the read: no gap
+        # A waiter coming back for more usually finds nothing new, and this process often
+        # knows it for sure: then it waits without reading the counter.
+        upto = after if wakeup.nothing_beyond(watch, after) else _event_seq(group_id)
         if upto <= after:
             _rest()
             if not watch.wait_beyond(after, call.query.timeout):

@@ -95,12 +95,12 @@ def not_expired(now: Any) -> Any:
 
 # The hot statements, built once with bound parameters (SQLAlchemy caches their compiled
 # form; building the expression per request costs more than running it on SQLite).
-_PAGE_COLUMNS = (PostRow.post_id, PostRow.cursor, PostRow.envelope, PostRow.deleted,
+PAGE_COLUMNS = (PostRow.post_id, PostRow.cursor, PostRow.envelope, PostRow.deleted,
                  PostRow.created_at_ms, PostRow.expires_at_ms)
 _LIVE = (PostRow.group_id == bindparam("gid"), not_expired(bindparam("now")))
-NEWEST = (select(*_PAGE_COLUMNS).where(*_LIVE)
+NEWEST = (select(*PAGE_COLUMNS).where(*_LIVE)
           .order_by(PostRow.cursor.desc()).limit(bindparam("n")))
-AFTER = (select(*_PAGE_COLUMNS).where(*_LIVE, PostRow.cursor > bindparam("after"))
+AFTER = (select(*PAGE_COLUMNS).where(*_LIVE, PostRow.cursor > bindparam("after"))
          .order_by(PostRow.cursor).limit(bindparam("n")))
 _POSTS = PostRow.__table__
 _GROUPS = Group.__table__
