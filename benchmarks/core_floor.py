@@ -58,7 +58,7 @@ def engine_options(url: str) -> dict[str, Any]:
     """The relay's engine options (vault.api.app._engine_options), repeated here."""
     if url.startswith("sqlite"):
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    return {"pool_size": 10, "max_overflow": 20}
 
 
 def create_table(url: str) -> None:

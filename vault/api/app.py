@@ -153,4 +153,5 @@ def _on_database(app: Flask, step: Callable[[], None]) -> None:
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # (No pool_pre_ping: vault.api.db pings only connections that have been idle.)
+    return {"pool_size": 10, "max_overflow": 20}

@@ -24,6 +24,7 @@ from typing import Any
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql import Executable
 
@@ -59,9 +60,22 @@ _BUSY_MS = "vault_busy_timeout_ms"  # in a connection's ``info``: its configured
 _LOCK_RETRY_S = (0.0002, 0.0005, 0.001, 0.001, 0.002)
 
 
+PING_AFTER_IDLE_S = 1.0
+"""PostgreSQL: a pooled connection idle for this long is checked with a round trip before
+use (:func:`_ping_after_idle`)."""
+_RETURNED_AT = "vault_returned_at"  # in a connection's ``info``: when it was last given back
+
+
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
-    """Install the SQLite pragmas and BEGIN handling once per engine."""
-    if engine.dialect.name != "sqlite" or engine in _configured:
+    """Once per engine: on PostgreSQL the pool's checks; on SQLite the pragmas and BEGIN
+    handling."""
+    if engine in _configured:
+        return
+    if engine.dialect.name == "postgresql":
+        _configured.add(engine)
+        _ping_after_idle(engine)
+        return
+    if engine.dialect.name != "sqlite":
         return
     _configured.add(engine)
 
@@ -85,6 +99,34 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
         else:
             conn.exec_driver_sql("BEGIN")
             conn.info[_BEGUN] = _DEFERRED
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """PostgreSQL: check a pooled connection with a round trip (``SELECT 1``) before use only
+    when it has been idle for :data:`PING_AFTER_IDLE_S` (a new one counts as just used).
+
+    SQLAlchemy's ``pool_pre_ping`` checks on every checkout: one more round trip for every
+    request, the cheapest of which need only one or two. Here a connection that fails the
+    check is replaced before the request uses it (``DisconnectionError``: the pool takes
+    another), as with ``pool_pre_ping``; one that dies less than a second after its last use
+    (the server restarted in that second) fails its request with 503 ``unavailable``,
+    as a restart in mid-request does, and SQLAlchemy then replaces the whole pool.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("the pooled connection is gone") from error
 
 
 def _take_write_lock(conn: Any) -> None:
