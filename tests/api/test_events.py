@@ -5,8 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+import sqlalchemy as sa
+
 from tests.api.conftest import make_app
-from tests.api.helpers import Api, FakeClock, RelayGroup
+from tests.api.helpers import Api, FakeClock, RelayGroup, code
+from tests.api.sse_reader import in_background
+from vault.api.db import db
 
 
 def test_returns_existing_events_at_once(api: Api) -> None:
@@ -92,3 +96,40 @@ def test_many_events_page(api: Api) -> None:
     assert len(first["events"]) == 100 and first["more"] is True
     rest = api.get(f"{g.base}/events", token=token, query={"after": first["cursor"]}).get_json()
     assert [e["seq"] for e in first["events"] + rest["events"]] == list(range(121))
+
+
+def test_a_member_removed_while_waiting_is_refused_not_answered(api: Api) -> None:
+    """The wake that the removal itself rings is answered with not_a_member, no events: the
+    membership is read again after waiting, with the counter."""
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    token = g.token(alice)
+    cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    poll = in_background(lambda: Api(api.app).get(
+        f"{g.base}/events", token=token, query={"after": cursor, "timeout": 20}))
+    time.sleep(0.3)
+    g.f.remove(alice)
+    g.sync()
+    response = poll.result()
+    assert response.status_code == 403 and code(response) == "not_a_member"
+    assert "events" not in response.get_json()
+
+
+def test_a_poll_answered_at_once_reads_the_session_once(api: Api) -> None:
+    g = RelayGroup(api)
+    token = g.token(g.owner)
+    sessions: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM sessions" in statement:
+            sessions.append(statement)
+
+    with api.app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        body = api.get(f"{g.base}/events", token=token, query={"timeout": 5}).get_json()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert [e["seq"] for e in body["events"]] == [0] and len(sessions) == 1

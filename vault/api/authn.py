@@ -16,7 +16,7 @@ from flask import g, request
 from sqlalchemy import and_, bindparam, select
 
 from vault.api.db import db, run
-from vault.api.models import InviteRow, MemberRow, SessionRow
+from vault.api.models import Group, InviteRow, MemberRow, SessionRow
 from vault.api.util import now_ms
 from vault.crypto.auth import TOKEN_SIZE, AuthSubject, session_token_hash
 from vault.crypto.encoding import b64decode
@@ -26,6 +26,7 @@ from vault.crypto.errors import (
     InviteExhaustedError,
     MalformedError,
     NotAMemberError,
+    NotFoundError,
     SessionExpiredError,
 )
 from vault.crypto.log_entries import Role
@@ -81,12 +82,15 @@ SESSION_LOOKUP = (
     )
     .where(SessionRow.token_hash == bindparam("token_hash"))
 )
+# A waiter after its wake: the same, and the group's event counter, in one statement.
+SESSION_AND_COUNTER = (SESSION_LOOKUP.add_columns(Group.event_seq)
+                       .outerjoin(Group, Group.group_id == SessionRow.group_id))
 
 
-def _session() -> Any:
+def _session(lookup: Any = SESSION_LOOKUP) -> Any:
     """The session behind this request's bearer token (with the member row, if any)."""
     token_hash = session_token_hash(_bearer_token())
-    row = run(SESSION_LOOKUP, {"token_hash": token_hash}).first()
+    row = run(lookup, {"token_hash": token_hash}).first()
     if row is None:
         raise AuthError("the session token is not valid; sign a new challenge")
     if row.expires_at_ms <= now_ms():
@@ -115,6 +119,21 @@ def authenticate(group_id: bytes, *, allow_invite: bool = False, allow_former: b
     row = None if fresh else g.pop("vault_session", None)
     if row is None:
         row = _session()
+    return _caller(row, group_id, allow_invite=allow_invite, allow_former=allow_former)
+
+
+def authenticate_with_counter(group_id: bytes) -> tuple[Caller, int]:
+    """:func:`authenticate` read fresh (a member, not an invite holder or a former member),
+    and *group_id*'s event counter read in the same statement: what a waiter needs after
+    its wake, for one round trip instead of two."""
+    row = _session(SESSION_AND_COUNTER)
+    caller = _caller(row, group_id, allow_invite=False, allow_former=False)
+    if row.event_seq is None:  # (a session outlives its group only in a corrupt database)
+        raise NotFoundError("no group with this id on this relay")
+    return caller, int(row.event_seq)
+
+
+def _caller(row: Any, group_id: bytes, *, allow_invite: bool, allow_former: bool) -> Caller:
     if row.group_id != group_id:
         raise AuthError("this session belongs to another group")
     kind = AuthSubject(row.kind)

@@ -6,11 +6,12 @@ GET /v1/groups/<gid>/events/stream?after=<cursor>        server-sent events: one
         batch, ``id:`` its cursor (``Last-Event-ID`` resumes), a comment every
         VAULT_EVENTS_HEARTBEAT_S, closed after VAULT_EVENTS_STREAM_S
 
-Both read the database when they start (the session, the group's event counter) and when
-they answer; while waiting they hold no database connection and read nothing: they wait in
-this process's waiting room (vault/api/news.py), which commits in this and other relay
-processes wake (vault/api/wakeup.py). Membership is checked again, fresh, before every
-answer.
+Both read the database when they start (the session, and the group's event counter unless
+this process is sure nothing is new) and when they answer; while waiting they hold no
+database connection and read nothing: they wait in this process's waiting room
+(vault/api/news.py), which commits in this and other relay processes wake
+(vault/api/wakeup.py). Membership is checked again, fresh, before every answer that follows
+a wait (with the counter, in one statement) and before every further frame of a stream.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 
 from vault.api import sse
-from vault.api.authn import authenticate
+from vault.api.authn import authenticate, authenticate_with_counter
 from vault.api.blueprints.common import group_id_param
 from vault.api.blueprints.posts import PAGE_COLUMNS, not_expired, post_item
 from vault.api.db import autocommit_request, db, run
@@ -121,7 +122,6 @@ def events(call: Call, gid: str) -> Any:
     if call.query.timeout == 0:
         upto = _event_seq(group_id)
         if upto > after:
-            authenticate(group_id, fresh=True)
             return _collect(group_id, after, upto), 200
         return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
     wakeup = services().wakeup
@@ -134,11 +134,10 @@ def events(call: Call, gid: str) -> Any:
             if not watch.wait_beyond(after, call.query.timeout):
                 return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
             _fresh()
-            upto = _event_seq(group_id)
+            _, upto = authenticate_with_counter(group_id)  # still a member now, after waiting
             if upto <= after:  # news the database does not show (see Watch.settle)
                 watch.settle(upto)
                 return {"events": [], "cursor": cursor_text(after), "more": False}, 200
-    authenticate(group_id, fresh=True)  # still a member now, not only at the start
     return _collect(group_id, after, upto), 200
 
 
@@ -170,17 +169,25 @@ def _frames(group_id: bytes, after: int, lifetime: float, heartbeat: float) -> I
     try:
         with services().wakeup.watch(group_id) as watch:  # before the first read: no gap
             yield sse.comment("stream open")  # the headers go out now: the client is waiting
+            checked = False  # (the request's own check came before "stream open" went out)
             while True:
                 _fresh()
-                upto = _event_seq(group_id)
+                if checked:
+                    upto = _event_seq(group_id)
+                else:  # after waiting: still a member, now (and the counter, in one read)
+                    _, upto = authenticate_with_counter(group_id)
+                    checked = True
                 if upto <= cursor and watch.known > cursor:
                     watch.settle(upto)  # news the database does not show
                 while upto > cursor:  # one frame per batch (<= 100 events, <= 4 MiB)
-                    authenticate(group_id, fresh=True)  # still a member, now
+                    if not checked:
+                        authenticate(group_id, fresh=True)  # still a member, now
                     batch = _collect(group_id, cursor, upto)
                     cursor = int(batch["cursor"])
                     yield sse.data_frame(batch["cursor"], batch)
+                    checked = False  # (the client may have taken its time)
                 _rest()
+                checked = False  # whatever comes after waiting is checked again
                 while True:  # wait for news; a heartbeat when there is none for a while
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
