@@ -69,15 +69,12 @@ _RETURNED_AT = "vault_returned_at"  # in a connection's ``info``: when it was la
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     """Once per engine: on PostgreSQL the pool's checks; on SQLite the pragmas and BEGIN
     handling."""
-    if engine in _configured:
-        return
-    if engine.dialect.name == "postgresql":
-        _configured.add(engine)
-        _ping_after_idle(engine)
-        return
-    if engine.dialect.name != "sqlite":
+    if engine in _configured or engine.dialect.name not in ("postgresql", "sqlite"):
         return
     _configured.add(engine)
+    if engine.dialect.name == "postgresql":
+        _ping_after_idle(engine)
+        return
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:

@@ -169,25 +169,22 @@ def _frames(group_id: bytes, after: int, lifetime: float, heartbeat: float) -> I
     try:
         with services().wakeup.watch(group_id) as watch:  # before the first read: no gap
             yield sse.comment("stream open")  # the headers go out now: the client is waiting
-            checked = False  # (the request's own check came before "stream open" went out)
             while True:
                 _fresh()
-                if checked:
-                    upto = _event_seq(group_id)
-                else:  # after waiting: still a member, now (and the counter, in one read)
-                    _, upto = authenticate_with_counter(group_id)
-                    checked = True
+                # Still a member, now (the request's own check came before "stream open"
+                # went out, and then it waited), and the counter: one read.
+                _, upto = authenticate_with_counter(group_id)
                 if upto <= cursor and watch.known > cursor:
                     watch.settle(upto)  # news the database does not show
+                first = True
                 while upto > cursor:  # one frame per batch (<= 100 events, <= 4 MiB)
-                    if not checked:
-                        authenticate(group_id, fresh=True)  # still a member, now
+                    if not first:  # (the client may have taken its time over the last)
+                        authenticate(group_id, fresh=True)
+                    first = False
                     batch = _collect(group_id, cursor, upto)
                     cursor = int(batch["cursor"])
                     yield sse.data_frame(batch["cursor"], batch)
-                    checked = False  # (the client may have taken its time)
                 _rest()
-                checked = False  # whatever comes after waiting is checked again
                 while True:  # wait for news; a heartbeat when there is none for a while
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
