@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 from werkzeug.test import TestResponse
 
 from tests.crypto.logfactory import LogFactory, seeded_random
+from vault.api.db import db
 from vault.api.services import services_of
 from vault.crypto.auth import sign_invite_challenge, sign_member_challenge
 from vault.crypto.encoding import b64decode, b64encode
@@ -195,3 +198,20 @@ def join_request(g: RelayGroup, link: Any, joiner: Identity | None = None) -> tu
     joiner = joiner or g.f.identity()
     request = make_join_request(joiner, link, now_ms=g.f.now_ms)
     return joiner, b64encode(request.encode())
+
+
+@contextmanager
+def statements_sent(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements *app* sends to its database within the block, as they go."""
+    with app.app_context():
+        engine = db.engine
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

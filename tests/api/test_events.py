@@ -5,12 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-import sqlalchemy as sa
-
 from tests.api.conftest import make_app
-from tests.api.helpers import Api, FakeClock, RelayGroup, code
+from tests.api.helpers import Api, FakeClock, RelayGroup, code, statements_sent
 from tests.api.sse_reader import in_background
-from vault.api.db import db
 
 
 def test_returns_existing_events_at_once(api: Api) -> None:
@@ -119,17 +116,7 @@ def test_a_member_removed_while_waiting_is_refused_not_answered(api: Api) -> Non
 def test_a_poll_answered_at_once_reads_the_session_once(api: Api) -> None:
     g = RelayGroup(api)
     token = g.token(g.owner)
-    sessions: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "FROM sessions" in statement:
-            sessions.append(statement)
-
-    with api.app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(api.app) as sent:
         body = api.get(f"{g.base}/events", token=token, query={"timeout": 5}).get_json()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
+    sessions = [statement for statement in sent if "FROM sessions" in statement]
     assert [e["seq"] for e in body["events"]] == [0] and len(sessions) == 1

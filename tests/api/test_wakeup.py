@@ -16,9 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import make_app
-from tests.api.helpers import Api, FakeClock, RelayGroup
+from tests.api.helpers import Api, FakeClock, RelayGroup, statements_sent
 from tests.api.sse_reader import StreamReader, in_background
-from vault.api.db import db
 from vault.api.news import News, parse_payload, payload
 from vault.api.services import services_of
 from vault.api.wakeup_pg import APPLICATION_NAME
@@ -147,11 +146,9 @@ def test_a_long_poll_that_skips_the_counter_read_wakes_on_another_process_s_post
     waiting = Api(make_app(database_url, clock, **NO_REREAD))
     writing = Api(make_app(database_url, clock, **NO_REREAD))
     wakeup = services_of(waiting.app).wakeup
-    counter_reads: list[str] = []
 
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "groups.event_seq" in statement and "UPDATE" not in statement:
-            counter_reads.append(statement)
+    def counter_reads(sent: list[str]) -> list[str]:
+        return [s for s in sent if "groups.event_seq" in s and "UPDATE" not in s]
 
     try:
         g = RelayGroup(writing)
@@ -161,23 +158,18 @@ def test_a_long_poll_that_skips_the_counter_read_wakes_on_another_process_s_post
         with wakeup.watch(g.f.group_id) as held:  # someone already waits in this process
             wakeup.reread()  # the safety re-read confirms the counter (it is due every 2 s)
             assert wakeup.nothing_beyond(held, int(cursor))
-            with waiting.app.app_context():
-                engine = db.engine
-            sa.event.listen(engine, "before_cursor_execute", count)
-            try:
+            with statements_sent(waiting.app) as sent:
                 poll = in_background(lambda: Api(waiting.app).get(
                     f"{g.base}/events", token=token, query={"after": cursor, "timeout": 20}))
                 deadline = time.monotonic() + 20
                 while wakeup.news.waiting() < 2 and time.monotonic() < deadline:
                     time.sleep(0.01)
-                assert wakeup.news.waiting() == 2 and counter_reads == []  # waits, unread
+                assert wakeup.news.waiting() == 2 and counter_reads(sent) == []  # unread
                 pid, put = g.put_post(g.owner)
                 assert put.status_code == 201
                 answer = poll.result().get_json()
-            finally:
-                sa.event.remove(engine, "before_cursor_execute", count)
         assert [e["post"]["post_id"] for e in answer["events"]] == [pid]
-        assert len(counter_reads) == 1  # read once: after the wake, to collect
+        assert len(counter_reads(sent)) == 1  # read once: after the wake, to collect
     finally:
         for api in (waiting, writing):
             services_of(api.app).wakeup.close()
