@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -153,6 +155,43 @@ def test_two_gevent_workers_on_sqlite_wake_each_other(tmp_path: Path) -> None:
         for poll in polls:
             poll.join(60)
         assert len(results) == 16 and all(_posted(body) == [pid] for body in results)
+    finally:
+        seeded.close()
+        relay.stop()
+
+
+def test_a_relay_told_to_stop_answers_its_waiters_and_exits(tmp_path: Path) -> None:
+    """SIGTERM (a restart, a deploy): a member long-polling gets the answer of a wait that
+    ended, a member streaming gets the stream's end (both ask again, and gunicorn closes a
+    stopping worker's connections after their next answer), and the relay exits cleanly,
+    not by cutting them off at the graceful timeout (10 s: the long-poll asked for 30)."""
+    relay = RelayProcess(tmp_path / "data", env=NO_REREAD)
+    seeded = Seeded(f"sqlite:///{tmp_path / 'data' / 'relay.db'}")
+    try:
+        cursor = seeded.cursor(relay)
+        results: list[Any] = []
+
+        def long_poll() -> None:
+            response = httpx.get(f"{relay.url}{seeded.g.base}/events", headers=seeded.headers,
+                                 params={"after": cursor, "timeout": 30}, timeout=60)
+            results.append((response.status_code, response.json()))
+
+        with httpx.stream("GET", f"{relay.url}{seeded.g.base}/events/stream",
+                          params={"after": cursor}, timeout=60,
+                          headers={**seeded.headers, "Accept": "text/event-stream"}) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == ": stream open"  # waiting now
+            poll = threading.Thread(target=long_poll)
+            poll.start()
+            time.sleep(1.0)  # let the poll start waiting (if not, it is answered at once)
+            assert relay.proc is not None
+            os.killpg(relay.proc.pid, signal.SIGTERM)
+            rest = [line for line in lines if line]  # until the relay ends the stream
+            poll.join(60)
+        assert rest == [": relay restarting; reconnect with Last-Event-ID"]
+        assert results == [(200, {"events": [], "cursor": cursor, "more": False})]
+        assert relay.proc.wait(timeout=60) == 0
+        assert b"graceful timeout" not in relay.output().lower()
     finally:
         seeded.close()
         relay.stop()

@@ -48,6 +48,26 @@ def test_news_wakes_only_waiters_of_the_group() -> None:
     assert news.watched() == {} and news.waiting() == 0
 
 
+def test_a_stopping_process_wakes_every_waiter_and_lets_none_wait_again() -> None:
+    news = News()
+    with news.watching(b"g" * 32) as first, news.watching(b"h" * 32) as second:
+        answers: list[bool] = []
+        waiters = [threading.Thread(target=lambda w=w: answers.append(w.wait_beyond(3, 60)))
+                   for w in (first, second)]
+        for waiter in waiters:
+            waiter.start()
+        deadline = time.monotonic() + 30
+        while not all(w.is_alive() for w in waiters) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        news.close()
+        for waiter in waiters:
+            waiter.join(30)  # a bound (the waits asked for 60 s), not a timing
+        assert answers == [False, False] and first.closing
+        assert not first.wait_beyond(3, 60)  # nobody waits from now on...
+        news.publish(b"g" * 32, 4)
+        assert first.wait_beyond(3, 60)  # ...and news already known is still said
+
+
 def test_a_re_read_lets_waiters_skip_the_counter_until_news_may_have_overtaken_it() -> None:
     news, group = News(), b"g" * 32
     with news.watching(group) as watch:

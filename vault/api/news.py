@@ -10,6 +10,9 @@ is a greenlet, not an OS thread.
 
 Only watched groups have an entry (news of other groups is dropped at once), so memory is
 bounded by the groups that have someone waiting.
+
+When the process is told to stop (:meth:`News.close`), every waiter stops waiting at once:
+it answers what it has, and its client asks again, of a process that is not stopping.
 """
 
 from __future__ import annotations
@@ -44,15 +47,22 @@ class Watch:
         """The newest event number this process knows for the group (-1: none yet)."""
         return self._group.seq
 
+    @property
+    def closing(self) -> bool:
+        """Whether this process is stopping (then nobody waits here any more)."""
+        return self._news.closing
+
     def wait_beyond(self, after: int, timeout: float) -> bool:
-        """Wait until an event after *after* is known, or *timeout* seconds pass; whether
-        one is."""
+        """Wait until an event after *after* is known, or *timeout* seconds pass, or the
+        process is stopping; whether an event is known."""
         deadline = time.monotonic() + timeout
         while True:
             with self._news.lock:
-                seq, bell = self._group.seq, self._group.bell
+                seq, bell, closing = self._group.seq, self._group.bell, self._news.closing
             if seq > after:
                 return True
+            if closing:
+                return False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -83,6 +93,16 @@ class News:
         self.lock = threading.Lock()
         self._groups: dict[bytes, _Group] = {}
         self._idle_since = time.monotonic()
+        self.closing = False
+
+    def close(self) -> None:
+        """The process is stopping: wake every waiter, and let none wait from now on."""
+        with self.lock:
+            self.closing = True
+            groups = list(self._groups.values())
+        for group in groups:
+            # (a bell a publish replaced since was set by that publish)
+            group.bell.set()
 
     @contextmanager
     def watching(self, group_id: bytes) -> Iterator[Watch]:

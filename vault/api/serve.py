@@ -33,6 +33,7 @@ from flask import Flask
 
 PURGE_INTERVAL_S = 60.0
 WORKER_CLASS = "gevent"
+STOP_CHECK_S = 0.2
 WORKER_CONNECTIONS = 10_000  # per worker: waiting members, and everything else
 SPARE_FILES = 256  # beyond one per connection: database connections, logs, the listener
 FULL_COLLECTION_INTERVAL_S = 600.0
@@ -154,11 +155,32 @@ def collect_thoroughly() -> None:
 
 
 def worker_started(worker: Any) -> None:
-    """gunicorn's post_worker_init: a cooperative driver, a steady garbage collector, then
-    the purge timer."""
+    """gunicorn's post_worker_init: a cooperative driver, a steady garbage collector, the
+    purge timer, and waiters answered when the worker is told to stop."""
     cooperative_database_driver()
     steady_garbage_collector()
     start_purge_timer(worker.wsgi)
+    answer_waiters_when_stopping(worker)
+
+
+def answer_waiters_when_stopping(worker: Any, interval: float = STOP_CHECK_S) -> threading.Thread:
+    """When gunicorn tells *worker* to stop (SIGTERM: a restart, a deploy, a scale-down),
+    its waiting members are answered at once and sent elsewhere (vault/api/news.py), so
+    the worker exits in a second or two instead of holding them until the graceful timeout
+    and then cutting them off. (gunicorn only clears ``worker.alive``; it has no hook for
+    that moment, hence the check every *interval* seconds: a greenlet's wake-up, no more.)"""
+    from vault.api.services import services_of
+
+    wakeup = services_of(worker.wsgi).wakeup
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(interval)
+        wakeup.shutdown()
+
+    thread = threading.Thread(target=watch, name="vault-stop-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_gunicorn(app_factory: Callable[[], Flask], host: str, port: int, *, workers: int,

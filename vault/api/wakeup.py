@@ -85,7 +85,8 @@ class Wakeup:
         """Wait for *group_id*'s news within the block: enter it before reading the group's
         counter."""
         with self.news.watching(group_id) as watch:
-            self._ensure_running()
+            if not self.news.closing:  # (a stopping process starts nothing: nobody waits)
+                self._ensure_running()
             yield watch
 
     def committed(self, group_id: bytes, seq: int) -> None:
@@ -125,6 +126,18 @@ class Wakeup:
         """Whether *watch*'s group surely has no event after *after* (no database read
         needed): :meth:`Watch.nothing_beyond` for the listener now listening."""
         return watch.nothing_beyond(after, self.listening())
+
+    @property
+    def closing(self) -> bool:
+        """Whether this process is stopping (:meth:`shutdown`)."""
+        return self.news.closing
+
+    def shutdown(self) -> None:
+        """The process is about to exit: every waiter answers now, none waits from now on
+        (their clients ask again, of a process that is not stopping), and the background
+        work stops."""
+        self.news.close()
+        self.close()
 
     def close(self) -> None:
         """Stop the background work (it starts again with the next waiter)."""

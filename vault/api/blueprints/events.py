@@ -192,6 +192,9 @@ def _frames(group_id: bytes, after: int, lifetime: float, heartbeat: float) -> I
                         return
                     if watch.wait_beyond(cursor, min(heartbeat, remaining)):
                         break
+                    if watch.closing:  # this process is stopping: the client reconnects
+                        yield sse.comment("relay restarting; reconnect with Last-Event-ID")
+                        return
                     if deadline > time.monotonic():
                         yield sse.comment("heartbeat")
     except VaultError as error:
