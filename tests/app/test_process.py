@@ -163,6 +163,38 @@ def test_a_post_by_another_member_reaches_the_open_page_live(
     assert proc is not None and proc.returncode == 0
 
 
+def test_sigterm_with_a_page_open_ends_its_stream_first_and_exits(
+        app: AppProcess, relay: RelayProcess) -> None:
+    """Closing the app (SIGTERM, Ctrl-C) while a group's page is open: the page's stream is
+    told the keystore locks, and the server's threads come free at once (the server waits
+    for them, up to 5 s, before the keystore locks)."""
+    http, csrf = signed_in(app)
+    response = http.post("/groups/new", data={"name": "Circle", "display_name": "Ann",
+                                              "relay": relay.url, "csrf_token": csrf},
+                         headers={"Origin": app.origin})
+    gid = response.headers["location"].rsplit("/", 1)[1]
+    said: list[str] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with contextlib.suppress(httpx.HTTPError), \
+                http.stream("GET", f"/groups/{gid}/live", timeout=60) as stream:
+            opened.set()
+            said.extend(line.removeprefix("event: ") for line in stream.iter_lines()
+                        if line.startswith("event: "))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(20)
+    time.sleep(0.5)  # the stream's wait is out at the relay
+    proc = app.proc
+    app.stop()
+    listener.join(30)
+    assert said[-1:] == ["locked"]
+    assert proc is not None and proc.returncode == 0
+    assert "still running" not in app.output()  # waitress: "N thread(s) still running"
+
+
 def test_a_body_larger_than_the_app_takes_is_refused_before_it_is_read(
         app: AppProcess) -> None:
     """A web page can make the browser send anything to 127.0.0.1: a body bigger than any

@@ -125,6 +125,14 @@ class Device:
         for listener in listeners:
             listener()
 
+    def end_streams(self) -> None:
+        """Tell the open live streams the keystore locks (at exit, before it does: their
+        pages learn it, and the server's threads they hold come free at once)."""
+        with self._lock:
+            listeners = list(self._on_lock)
+        for listener in listeners:
+            listener()
+
     def add_lock_listener(self, listener: Callable[[], None]) -> None:
         """Call *listener* at every lock (and at shutdown): a live stream ends at once."""
         with self._lock:

@@ -123,17 +123,22 @@ def serve(settings: AppSettings, *, open_browser: bool = True, out: TextIO | Non
     if open_browser:
         browser_file = open_browser_on(settings, app.extensions["vault_browser_ticket"])
 
+    device: Device = app.extensions["vault_device"]
+
     def stop(signum: int, frame: object) -> None:
+        # The open pages' streams end first: the server then waits for its threads (up
+        # to 5 s), and a stream would hold its thread until the keystore locks, after.
+        device.end_streams()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    device: Device = app.extensions["vault_device"]
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         device.shutdown()  # lock: the keys leave this process's objects
         if browser_file is not None:
             browser_file.remove()
