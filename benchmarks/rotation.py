@@ -8,10 +8,11 @@ It starts ``vault relay serve`` (SQLite in a temporary directory, 2 workers) on 
 identities are added by ADD entries the owner signs, appended over HTTP (the seeding, not
 timed); the owner's client syncs the log. Timed: ``client.rotate(group)`` R times (best and
 median): the ROTATE entry, every member's grant (built with ``build_grants`` on every core,
-uploaded in one request per 5,000), and the group's name and the owner's profile sealed
-into the new epoch (two more log entries). Printed beside it, from the same rotations: the
-grants part alone (``rotation.issue``: seal + upload) and its sealing (``build_grants``),
-and the HTTP requests the rotation made.
+uploaded in two requests up to 10,000, the first sent while the second is sealed), and the
+group's name and the owner's profile sealed into the new epoch (two more log entries, sent
+while the last grants travel). Printed beside it, from the same rotations: the grants part
+(``rotation.issue``: seal + upload, the two entries sent meanwhile included) and its
+sealing (``build_grants``), and the HTTP requests the rotation made.
 
 Floors, measured in the same run on the members' own box keys (best of several):
 

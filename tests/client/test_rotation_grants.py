@@ -4,6 +4,7 @@ epoch's key for that member alone, and one request carries them (against a real 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from vault_client import Client
 from vault_client._internal import cores, rotation
 from vault_client._internal import sync as sync_engine
 from vault_client._internal.transport import MemberAuth, Transport
+from vault_client.errors import RelayUnreachableError
 
 from tests.client.conftest import PASSPHRASE, RelayProcess
 from vault.crypto import epochs
@@ -137,6 +139,44 @@ def test_rotation_grants_every_member_in_one_request(
     assert [EpochGrant.decode(g).recipient for g in uploads[0] + uploads[1]] == \
         [m.sign_pk for m in view.state.members.values()]
     assert {pk for e, pk in view.issued if e == epoch} == set(view.state.members)
+    owner.close()
+
+
+def test_the_name_and_profile_go_into_the_new_epoch_while_the_last_grants_travel(
+        tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a network each request costs a round trip: the rotation's two metadata entries
+    do not wait for the last grant request. Should that request fail, the entries stay
+    published, the failure is raised, and the grants are owed (the next sync sends them)."""
+    owner = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    gid = owner.create_group("Travel", display_name="Owner").group_id
+    _add_members(owner, gid, relay, _recipients(3))
+    uploading, appended, overlapped = threading.Event(), threading.Event(), []
+    real_append = Transport.append
+
+    def appending(self: Transport, auth: Any, group_id: bytes, raw: bytes) -> None:
+        real_append(self, auth, group_id, raw)
+        if uploading.is_set():
+            appended.set()
+
+    def failing_upload(self: Transport, auth: Any, epoch: int, grants: list[bytes]) -> None:
+        uploading.set()
+        overlapped.append(appended.wait(30))  # (a bound: without overlap it never comes)
+        raise RelayUnreachableError("the relay went away")
+
+    monkeypatch.setattr(Transport, "append", appending)
+    monkeypatch.setattr(Transport, "upload_grants", failing_upload)
+    with pytest.raises(RelayUnreachableError):
+        owner.rotate(gid)
+    assert overlapped == [True]
+    view = owner._device.view(gid)
+    epoch = view.state.epoch
+    assert view.state.group_metadata.epoch == epoch  # type: ignore[union-attr]
+    assert view.state.profiles[view.me.sign_pk].epoch == epoch
+    assert not any(e == epoch for e, _ in view.issued)
+    monkeypatch.undo()
+    owner.sync(gid)  # the grants it owes go out
+    assert {pk for e, pk in view.issued if e == epoch} == set(view.state.members)
+    assert owner.group(gid).name == "Travel"
     owner.close()
 
 

@@ -5,7 +5,7 @@ members, and sealing the group's metadata and this member's profile under the cu
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
@@ -74,15 +74,23 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
     events.append(ev.EpochStarted(view.gid, epoch))
     assert view.state is not None
     # Everyone, this device included: its own grant lets an imported identity (a new
-    # phone) recover the key from the relay.
-    issue(device, view, epoch, [m.identity for m in view.state.members.values()])
+    # phone) recover the key from the relay. The group's name and this member's profile
+    # go into the new epoch while the last grants travel: they need not wait for them.
+    issue(device, view, epoch, [m.identity for m in view.state.members.values()],
+          meanwhile=lambda: _carry_metadata(device, view, epoch))
+    return epoch
+
+
+def _carry_metadata(device: Device, view: GroupView, epoch: int) -> None:
+    """The group's name and this member's profile, sealed again under *epoch*'s key, on the
+    head the rotation has just appended (a head that moved since is refused by the relay's
+    compare-and-swap, then read)."""
+    assert view.state is not None
     meta = None
     with contextlib.suppress(VaultError):
         old = view.state.group_metadata
         if old is not None and old.epoch < epoch:
             meta = V.group_metadata(view)
-    # Both entries go on the head this rotation has just appended (a head that moved since
-    # is refused by the relay's compare-and-swap, then read).
     if meta is not None:
         publish_group_metadata(device, view, meta, on_known_head=True)
     mine = view.state.profiles.get(view.me.sign_pk)
@@ -90,7 +98,6 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
         name = V.display_name(view, view.me.sign_pk)
         if name is not None:
             publish_profile(device, view, MemberProfile(name), on_known_head=True)
-    return epoch
 
 
 def _chunks(recipients: Sequence[PublicIdentity]) -> list[list[PublicIdentity]]:
@@ -105,40 +112,55 @@ def _chunks(recipients: Sequence[PublicIdentity]) -> list[list[PublicIdentity]]:
 
 
 def issue(device: Device, view: GroupView, epoch: int,
-          recipients: Sequence[PublicIdentity]) -> None:
+          recipients: Sequence[PublicIdentity], *,
+          meanwhile: Callable[[], None] | None = None) -> None:
     """Grant *epoch*'s key to *recipients*, recording it: sealed on every core, in one or
     two requests up to 10,000 (one per 5,000 beyond), each request sent while the next
-    part is sealed. A request that fails raises here (its part and those after it are not
-    recorded, and are owed again: see ``engine.owed_grants``)."""
+    part is sealed. *meanwhile* runs here while the last part travels (and runs even when
+    a part fails; that part's error is raised after it). A request that fails raises here
+    (its part and those after it are not recorded, and are owed again: see
+    ``engine.owed_grants``)."""
     if not recipients:
+        if meanwhile is not None:
+            meanwhile()
         return
     key = device.key_for(view, epoch)
     transport = device.transport(view.relay_url)
     auth = device.auth(view)
 
-    def upload(chunk: list[PublicIdentity], grants: tuple[EpochGrant, ...]) -> None:
-        # On its own thread: the caller does not use the transport, the store or
-        # view.issued until this has returned.
+    def upload(grants: tuple[EpochGrant, ...]) -> None:
+        # On its own thread, which touches nothing but the transport: the store and
+        # view.issued stay with the caller's thread.
         try:
             transport.upload_grants(auth, epoch, [g.encode() for g in grants])
         except GrantConflictError:  # another admin granted some already
             for grant in grants:
                 with contextlib.suppress(GrantConflictError):
                     transport.upload_grants(auth, epoch, [grant.encode()])
+
+    def record(chunk: list[PublicIdentity]) -> None:
         pks = [r.sign_pk for r in chunk]
         device.store.record_issued(view.group_id, epoch, pks)
         view.issued.update((epoch, pk) for pk in pks)
 
     with ThreadPoolExecutor(1, thread_name_prefix="vault-grants") as uploader:
-        sending: Future[None] | None = None
+        sending: tuple[list[PublicIdentity], Future[None]] | None = None
         for chunk in _chunks(recipients):
             grants = build_grants(view.me, view.group_id, epoch, key, chunk,
                                   map_batches=map_on_cores)
-            if sending is not None:
-                sending.result()  # in order: a part that failed stops the parts after it
-            sending = uploader.submit(upload, chunk, grants)
+            sent = sending
+            if sent is not None:
+                sent[1].result()  # in order: a part that failed stops the parts after it
+            sending = (chunk, uploader.submit(upload, grants))
+            if sent is not None:
+                record(sent[0])  # while the next part travels
         assert sending is not None
-        sending.result()
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            sending[1].result()
+            record(sending[0])
 
 
 def publish_group_metadata(device: Device, view: GroupView, metadata: GroupMetadata, *,
