@@ -13,6 +13,9 @@ What this adds to the command line's settings:
   is off here; do not pass ``--preload``);
 * the soft limit on open files raised (up to the hard limit) to one per connection plus
   spares, in the master before the workers start;
+* a worker told to stop (SIGTERM to the master: a restart, a deploy) answers its waiting
+  members at once, so that it exits in a second or two instead of holding them for the
+  graceful timeout and cutting them off (:func:`vault.api.serve.answer_waiters_when_stopping`);
 * every worker purges expired posts (with their attachments), orphan attachments, auth
   challenges and sessions once a minute (the same timer ``vault relay serve`` runs), so
   expired ciphertext does not linger;
