@@ -25,7 +25,7 @@ from vault.api.app import MIGRATIONS_DIR
 from vault.api.db import db
 from vault.api.models import LEGACY_POST_ID, BlobRow, InviteRow
 from vault.api.purge import purge_expired
-from vault.api.schema_version import SCHEMA_HEAD
+from vault.api.schema_version import SCHEMA_HEAD, is_current
 from vault.crypto.auth import sign_invite_challenge
 from vault.crypto.encoding import b64decode, b64encode
 
@@ -185,3 +185,37 @@ def test_serving_loads_no_migration_code(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True, env=env)
     assert done.stdout.split() == ["True", "[]"]
+
+
+def test_a_start_upgrades_in_a_child_only_a_database_that_is_not_current(
+        empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vault relay serve` (and gunicorn's master) upgrade in a child process; a database
+    already at the latest migration (every restart but a deploy's first) needs none."""
+    import vault.api.app as relay_app
+    from vault.api.settings import load_settings, resolve_database_url
+
+    monkeypatch.setenv("VAULT_DATABASE_URL", empty_url)
+    monkeypatch.setenv("VAULT_AUTO_MIGRATE", "1")
+    url = resolve_database_url(load_settings())
+    children: list[object] = []
+    real_run = subprocess.run
+
+    def counting(*args: object, **kwargs: object) -> object:
+        children.append(args)
+        return real_run(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(relay_app.subprocess, "run", counting)
+    assert not is_current(url)  # empty
+    _alembic(empty_url, "upgrade", "0001")
+    assert not is_current(url)  # older
+    assert relay_app.upgrade_if_configured_in_child() is True and len(children) == 1
+    assert is_current(url)
+    assert relay_app.upgrade_if_configured_in_child() is False and len(children) == 1
+    app = make_app(empty_url, FakeClock(0))  # and the relay takes it (its schema check)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_sqlite_database_not_yet_made_is_not_current_and_is_not_made(tmp_path: Path) -> None:
+    missing = tmp_path / "relay.db"
+    assert not is_current(f"sqlite:///{missing}") and not missing.exists()

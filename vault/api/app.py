@@ -21,7 +21,13 @@ from vault.api.db import configure_engine, db
 from vault.api.errors import RelayConfigError, register_error_handlers
 from vault.api.logs import install_request_logging, setup_logging
 from vault.api.ratelimit import TokenBuckets
-from vault.api.schema_version import MIGRATIONS_DIR, check_schema, database_errors, migrate_schema
+from vault.api.schema_version import (
+    MIGRATIONS_DIR,
+    check_schema,
+    database_errors,
+    is_current,
+    migrate_schema,
+)
 from vault.api.schemas import GRANTS_MAX_BODY
 from vault.api.services import RelayServices, services_of
 from vault.api.settings import load_settings, resolve_database_url
@@ -82,8 +88,9 @@ def upgrade_if_configured_in_child() -> bool:
     """:func:`upgrade_if_configured` for a process that goes on to fork the relay's workers
     (``vault relay serve``, gunicorn's master): the upgrade runs in a short-lived child
     process (same interpreter, same environment), so Alembic (about 11 MB) is never loaded
-    in the parent, whose pages every worker shares. Whether it upgraded."""
-    if not _upgrades_at_start(None):
+    in the parent, whose pages every worker shares; a database already current needs no
+    child at all. Whether it upgraded."""
+    if not _upgrades_at_start(None) or is_current(resolve_database_url(load_settings())):
         return False
     # (A fixed program of ours, run by this interpreter: no outside input in the argv;
     # -P: the current directory is not put on sys.path, as for the parent's command.)
