@@ -180,6 +180,34 @@ def test_the_name_and_profile_go_into_the_new_epoch_while_the_last_grants_travel
     owner.close()
 
 
+def test_a_rotation_stopped_while_its_second_part_is_sealed_records_the_first(
+        tmp_path: Path, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or any error) while the second half of the grants is sealed: the first half,
+    already on its way, is waited for and recorded, so only the second half is owed."""
+    owner = Client(PASSPHRASE, home=tmp_path / "owner", relay_url=relay.url)
+    gid = owner.create_group("Halves", display_name="Owner").group_id
+    _add_members(owner, gid, relay, _recipients(5))
+    monkeypatch.setattr(rotation, "PIPELINE_FROM", 2)  # six members: two parts of three
+    real_build, built = rotation.build_grants, []
+
+    def building(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        if len(built) == 2:
+            raise KeyboardInterrupt
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(rotation, "build_grants", building)
+    with pytest.raises(KeyboardInterrupt):
+        owner.rotate(gid)
+    view = owner._device.view(gid)
+    epoch, members = view.state.epoch, list(view.state.members)
+    assert {pk for e, pk in view.issued if e == epoch} == set(members[:3])
+    monkeypatch.undo()
+    owner.sync(gid)  # the second half, owed, goes out
+    assert {pk for e, pk in view.issued if e == epoch} == set(members)
+    owner.close()
+
+
 def test_map_on_cores_keeps_order_and_raises_what_a_task_raised() -> None:
     def slow_first(item: int) -> int:
         if item == 0:

@@ -145,22 +145,25 @@ def issue(device: Device, view: GroupView, epoch: int,
 
     with ThreadPoolExecutor(1, thread_name_prefix="vault-grants") as uploader:
         sending: tuple[list[PublicIdentity], Future[None]] | None = None
-        for chunk in _chunks(recipients):
-            grants = build_grants(view.me, view.group_id, epoch, key, chunk,
-                                  map_batches=map_on_cores)
-            sent = sending
-            if sent is not None:
-                sent[1].result()  # in order: a part that failed stops the parts after it
-            sending = (chunk, uploader.submit(upload, grants))
-            if sent is not None:
-                record(sent[0])  # while the next part travels
-        assert sending is not None
         try:
+            for chunk in _chunks(recipients):
+                grants = build_grants(view.me, view.group_id, epoch, key, chunk,
+                                      map_batches=map_on_cores)
+                sent = sending
+                if sent is not None:
+                    sent[1].result()  # in order: a part that failed stops the parts after it
+                sending = (chunk, uploader.submit(upload, grants))
+                if sent is not None:
+                    record(sent[0])  # while the next part travels
             if meanwhile is not None:
                 meanwhile()
         finally:
-            sending[1].result()
-            record(sending[0])
+            # Whatever ends this (the last part's turn, an error, Ctrl-C), the part still
+            # travelling is waited for, and recorded if the relay took it.
+            if sending is not None and sending[1].exception() is None:
+                record(sending[0])
+        assert sending is not None
+        sending[1].result()  # the last part's failure, raised after the rest was done
 
 
 def publish_group_metadata(device: Device, view: GroupView, metadata: GroupMetadata, *,
