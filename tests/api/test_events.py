@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from tests.api.conftest import make_app
 from tests.api.helpers import Api, FakeClock, RelayGroup, code, statements_sent
 from tests.api.sse_reader import in_background
+from vault.api.passes import Pass, Passes
+from vault.api.services import services_of
 
 
 def test_returns_existing_events_at_once(api: Api) -> None:
@@ -120,3 +123,71 @@ def test_a_poll_answered_at_once_reads_the_session_once(api: Api) -> None:
         body = api.get(f"{g.base}/events", token=token, query={"timeout": 5}).get_json()
     sessions = [statement for statement in sent if "FROM sessions" in statement]
     assert [e["seq"] for e in body["events"]] == [0] and len(sessions) == 1
+
+
+def _confirmed(api: Api, g: RelayGroup) -> Any:
+    """A watch held on the group, its counter confirmed by the safety re-read (due every
+    2 s): this process is then sure nothing is new (the condition for using a pass)."""
+    wakeup = services_of(api.app).wakeup
+    watch = wakeup.watch(g.f.group_id)
+    held = watch.__enter__()
+    wakeup.reread()
+    return watch, held
+
+
+def test_a_pass_lets_a_long_poll_asked_again_wait_without_a_read_until_the_log_changes(
+        api: Api) -> None:
+    """Alice's long-poll left a pass; asked again while nothing came since, it waits with no
+    read. Once she is removed (a log entry: an event past the pass), her next ask reads
+    her session and membership again and is refused, whatever cursor it sends."""
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    token = g.token(alice)
+    cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    watch, held = _confirmed(api, g)
+    try:
+        assert services_of(api.app).wakeup.nothing_beyond(held, int(cursor))
+        with statements_sent(api.app) as sent:
+            quiet = api.get(f"{g.base}/events", token=token,
+                            query={"after": cursor, "timeout": 1})
+        assert quiet.get_json() == {"events": [], "cursor": cursor, "more": False}
+        # (the process's own safety re-reads of watched counters go on meanwhile)
+        assert [statement for statement in sent if "FROM sessions" in statement] == []
+        g.f.remove(alice)
+        g.sync()
+        for after in (cursor, str(int(cursor) + 1000)):
+            with statements_sent(api.app) as sent:
+                response = api.get(f"{g.base}/events", token=token,
+                                   query={"after": after, "timeout": 1})
+            assert response.status_code == 403 and code(response) == "not_a_member"
+            assert len([statement for statement in sent if "FROM sessions" in statement]) == 1
+    finally:
+        watch.__exit__(None, None, None)
+
+
+def test_a_pass_is_not_used_past_its_session_s_expiry(api: Api, clock: FakeClock) -> None:
+    g = RelayGroup(api)
+    token = g.token(g.owner)
+    cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    watch, held = _confirmed(api, g)
+    try:
+        assert services_of(api.app).wakeup.nothing_beyond(held, int(cursor))
+        clock.advance(services_of(api.app).settings.session_ttl_s * 1000 + 1)
+        response = api.get(f"{g.base}/events", token=token,
+                           query={"after": cursor, "timeout": 1})
+        assert response.status_code == 401 and code(response) == "session_expired"
+    finally:
+        watch.__exit__(None, None, None)
+
+
+def test_passes_are_per_session_and_group_and_bounded() -> None:
+    passes = Passes(limit=2)
+    passes.issue(b"a", Pass(b"g1", expires_at_ms=100, seq=5))
+    assert passes.get(b"a", b"g1", now_ms=99) == Pass(b"g1", 100, 5)
+    assert passes.get(b"a", b"g2", now_ms=99) is None  # another group
+    assert passes.get(b"a", b"g1", now_ms=100) is None  # expired
+    assert passes.get(b"b", b"g1", now_ms=0) is None  # another session
+    passes.issue(b"b", Pass(b"g1", 100, 5))
+    passes.issue(b"c", Pass(b"g1", 100, 5))
+    assert len(passes) == 2 and passes.get(b"a", b"g1", now_ms=0) is None  # oldest dropped

@@ -161,15 +161,15 @@ def test_a_commit_in_one_app_wakes_a_stream_of_another(database_url: str,
             services_of(api.app).wakeup.close()
 
 
-def test_a_long_poll_that_skips_the_counter_read_wakes_on_another_process_s_post(
+def test_a_long_poll_asked_again_on_its_pass_reads_nothing_and_wakes_on_another_process_s_post(
         database_url: str, clock: FakeClock) -> None:
+    """The first long-poll reads its session, membership and the group's counter in one
+    statement (and the session gets its pass); asked again while this process is sure
+    nothing came since, it starts waiting without reading anything, a post through another
+    process wakes it, and it reads fresh before it answers."""
     waiting = Api(make_app(database_url, clock, **NO_REREAD))
     writing = Api(make_app(database_url, clock, **NO_REREAD))
     wakeup = services_of(waiting.app).wakeup
-
-    def counter_reads(sent: list[str]) -> list[str]:
-        return [s for s in sent if "groups.event_seq" in s and "UPDATE" not in s]
-
     try:
         g = RelayGroup(writing)
         token = g.token(g.owner)
@@ -178,18 +178,25 @@ def test_a_long_poll_that_skips_the_counter_read_wakes_on_another_process_s_post
         with wakeup.watch(g.f.group_id) as held:  # someone already waits in this process
             wakeup.reread()  # the safety re-read confirms the counter (it is due every 2 s)
             assert wakeup.nothing_beyond(held, int(cursor))
+            with statements_sent(waiting.app) as first:
+                timed_out = waiting.get(f"{g.base}/events", token=token,
+                                        query={"after": cursor, "timeout": 1}).get_json()
+            assert timed_out == {"events": [], "cursor": cursor, "more": False}
+            assert len(first) == 1 and "groups.event_seq" in first[0]  # one read: all three
             with statements_sent(waiting.app) as sent:
                 poll = in_background(lambda: Api(waiting.app).get(
                     f"{g.base}/events", token=token, query={"after": cursor, "timeout": 20}))
                 deadline = time.monotonic() + 20
                 while wakeup.news.waiting() < 2 and time.monotonic() < deadline:
                     time.sleep(0.01)
-                assert wakeup.news.waiting() == 2 and counter_reads(sent) == []  # unread
+                assert wakeup.news.waiting() == 2 and sent == []  # waiting, nothing read
                 pid, put = g.put_post(g.owner)
                 assert put.status_code == 201
                 answer = poll.result().get_json()
         assert [e["post"]["post_id"] for e in answer["events"]] == [pid]
-        assert len(counter_reads(sent)) == 1  # read once: after the wake, to collect
+        # After the wake: the session, membership and counter read fresh, then the events.
+        assert "sessions.token_hash" in sent[0] and "groups.event_seq" in sent[0]
+        assert len(sent) == 3
     finally:
         for api in (waiting, writing):
             services_of(api.app).wakeup.close()

@@ -20,6 +20,7 @@ from flask import Flask
 from vault.api.db import configure_engine, db
 from vault.api.errors import RelayConfigError, register_error_handlers
 from vault.api.logs import install_request_logging, setup_logging
+from vault.api.passes import Passes
 from vault.api.ratelimit import TokenBuckets
 from vault.api.schema_version import (
     MIGRATIONS_DIR,
@@ -131,6 +132,7 @@ def _build(config: Mapping[str, Any] | None) -> Flask:
             "default": (settings.rate_limit, settings.rate_burst),
             "expensive": (settings.rate_limit_expensive, settings.rate_burst_expensive),
         }),
+        passes=Passes(),
     ).install(app)
     app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
         app.wsgi_app, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate,

@@ -17,6 +17,8 @@ from sqlalchemy import and_, bindparam, select
 
 from vault.api.db import db, run
 from vault.api.models import Group, InviteRow, MemberRow, SessionRow
+from vault.api.passes import Pass
+from vault.api.services import services
 from vault.api.util import now_ms
 from vault.crypto.auth import TOKEN_SIZE, AuthSubject, session_token_hash
 from vault.crypto.encoding import b64decode
@@ -87,9 +89,18 @@ SESSION_AND_COUNTER = (SESSION_LOOKUP.add_columns(Group.event_seq)
                        .outerjoin(Group, Group.group_id == SessionRow.group_id))
 
 
+def bearer_token_hash() -> bytes:
+    """The hash of this request's bearer token (401 without a well-formed one; nothing is
+    read): what sessions and passes are found by."""
+    token_hash = g.get("vault_token_hash")
+    if token_hash is None:
+        token_hash = g.vault_token_hash = session_token_hash(_bearer_token())
+    return bytes(token_hash)
+
+
 def _session(lookup: Any = SESSION_LOOKUP) -> Any:
     """The session behind this request's bearer token (with the member row, if any)."""
-    token_hash = session_token_hash(_bearer_token())
+    token_hash = bearer_token_hash()
     row = run(lookup, {"token_hash": token_hash}).first()
     if row is None:
         raise AuthError("the session token is not valid; sign a new challenge")
@@ -98,14 +109,14 @@ def _session(lookup: Any = SESSION_LOOKUP) -> Any:
     return row
 
 
-def require_session() -> None:
+def require_session(lookup: Any = SESSION_LOOKUP) -> None:
     """Refuse a request without a live session before any of its input is parsed (401).
 
     The registry calls this first for endpoints that need a session; the handler's
-    :func:`authenticate` then checks the session against the group in the URL, reusing
-    the row read here.
+    :func:`authenticate` (or, with ``SESSION_AND_COUNTER``, :func:`authenticate_with_counter`)
+    then checks the session against the group in the URL, reusing the row read here.
     """
-    g.vault_session = _session()
+    g.vault_session = _session(lookup)
 
 
 def authenticate(group_id: bytes, *, allow_invite: bool = False, allow_former: bool = False,
@@ -122,15 +133,21 @@ def authenticate(group_id: bytes, *, allow_invite: bool = False, allow_former: b
     return _caller(row, group_id, allow_invite=allow_invite, allow_former=allow_former)
 
 
-def authenticate_with_counter(group_id: bytes) -> tuple[Caller, int]:
-    """:func:`authenticate` read fresh (a member, not an invite holder or a former member),
-    and *group_id*'s event counter read in the same statement: what a waiter needs after
-    its wake, for one round trip instead of two."""
-    row = _session(SESSION_AND_COUNTER)
+def authenticate_with_counter(group_id: bytes, *, fresh: bool) -> tuple[Caller, int]:
+    """:func:`authenticate` as a member (not an invite holder or a former member), and
+    *group_id*'s event counter read in the same statement: what a waiter needs, for one
+    round trip instead of two. *fresh*: read now (after a wait), else reuse the registry's
+    read of ``SESSION_AND_COUNTER`` when it made one. The session's pass
+    (vault/api/passes.py) is issued from that one statement."""
+    row = None if fresh else g.pop("vault_session", None)
+    if row is None:
+        row = _session(SESSION_AND_COUNTER)
     caller = _caller(row, group_id, allow_invite=False, allow_former=False)
     if row.event_seq is None:  # (a session outlives its group only in a corrupt database)
         raise NotFoundError("no group with this id on this relay")
-    return caller, int(row.event_seq)
+    seq = int(row.event_seq)
+    services().passes.issue(bearer_token_hash(), Pass(group_id, int(row.expires_at_ms), seq))
+    return caller, seq
 
 
 def _caller(row: Any, group_id: bytes, *, allow_invite: bool, allow_former: bool) -> Caller:

@@ -92,7 +92,7 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
         op["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": {"$ref": REF.format(model=spec.body.__name__)}}
         }}
-    if spec.auth == "member":
+    if spec.auth in ("member", "member_waiting"):
         op["security"] = [{"session": []}]
     elif spec.auth == "member_or_invite":
         op["security"] = [{"session": []}]

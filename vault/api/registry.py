@@ -17,17 +17,20 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from vault.api.authn import require_session
+from vault.api.authn import SESSION_AND_COUNTER, bearer_token_hash, require_session
 from vault.api.db import autocommit_request
 from vault.api.ratelimit import check_rate
 from vault.api.services import services
+from vault.api.util import now_ms
 from vault.crypto import errors as E
 
 # none: public. member / member_or_invite: a session is required, and checked before any
 # input is parsed (member_or_invite: the log read, open to invite sessions and, up to their
 # removal, to former members). member_or_join: POST /log, where a JOIN entry carries its
 # own invite proof and needs no session (the handler authenticates every other entry).
-AuthKind = Literal["none", "member", "member_or_invite", "member_or_join"]
+# member_waiting: the long-poll: as member, except that a session holding a pass of this
+# process (vault/api/passes.py) is not read here: the handler reads it only if it must.
+AuthKind = Literal["none", "member", "member_or_invite", "member_or_join", "member_waiting"]
 SESSION_REQUIRED = ("member", "member_or_invite")
 RAW = "raw"  # marker: the body is application/octet-stream
 
@@ -160,10 +163,16 @@ def api_route(
         @functools.wraps(handler)
         def view(**kwargs: Any) -> Any:
             check_rate(spec.rate)
-            if spec.autocommit and spec.auth != "none":
-                autocommit_request()
-            if spec.auth in SESSION_REQUIRED:
-                require_session()
+            if spec.auth == "member_waiting" and services().passes.live(bearer_token_hash(),
+                                                                        now_ms()):
+                pass  # a session this process knows: the handler reads only if it must
+            else:
+                if spec.autocommit and spec.auth != "none":
+                    autocommit_request()
+                if spec.auth == "member_waiting":
+                    require_session(SESSION_AND_COUNTER)  # (the pass is issued from it)
+                elif spec.auth in SESSION_REQUIRED:
+                    require_session()
             limit = spec.max_body
             if spec.body == RAW:
                 limit = services().settings.max_blob_bytes

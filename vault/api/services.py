@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 from flask import Flask, current_app
 
 if TYPE_CHECKING:  # (the services' modules read them through services(): no import cycle)
+    from vault.api.passes import Passes
     from vault.api.ratelimit import TokenBuckets
     from vault.api.settings import RelaySettings
     from vault.api.state import StateCache
@@ -35,6 +36,8 @@ class RelayServices:
     """This process's waiting room for events, and what feeds it (vault/api/wakeup.py)."""
     rate: TokenBuckets
     """This process's rate-limit buckets."""
+    passes: Passes
+    """Waiting members' passes of this process (vault/api/passes.py)."""
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

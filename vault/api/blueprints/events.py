@@ -6,12 +6,14 @@ GET /v1/groups/<gid>/events/stream?after=<cursor>        server-sent events: one
         batch, ``id:`` its cursor (``Last-Event-ID`` resumes), a comment every
         VAULT_EVENTS_HEARTBEAT_S, closed after VAULT_EVENTS_STREAM_S
 
-Both read the database when they start (the session, and the group's event counter unless
-this process is sure nothing is new) and when they answer; while waiting they hold no
-database connection and read nothing: they wait in this process's waiting room
-(vault/api/news.py), which commits in this and other relay processes wake
-(vault/api/wakeup.py). Membership is checked again, fresh, before every answer that follows
-a wait (with the counter, in one statement) and before every further frame of a stream.
+Both read the database when they start (the session, the membership and the group's event
+counter, in one statement for a long-poll) and when they answer; a long-poll asked again
+reads nothing at its start when it holds a pass and this process is sure nothing is new
+(vault/api/passes.py). While waiting they hold no database connection and read nothing:
+they wait in this process's waiting room (vault/api/news.py), which commits in this and
+other relay processes wake (vault/api/wakeup.py). Membership is checked again, fresh,
+before every answer that follows a wait (with the counter, in one statement) and before
+every further frame of a stream.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 
 from vault.api import sse
-from vault.api.authn import authenticate, authenticate_with_counter
+from vault.api.authn import authenticate, authenticate_with_counter, bearer_token_hash
 from vault.api.blueprints.common import group_id_param
 from vault.api.blueprints.posts import PAGE_COLUMNS, not_expired, post_item
 from vault.api.db import autocommit_request, db, run
@@ -112,29 +114,40 @@ def _fresh() -> None:
     autocommit_request()
 
 
-@api_route(bp, "/<gid>/events", "GET", query=EventsQuery,
+@api_route(bp, "/<gid>/events", "GET", query=EventsQuery, auth="member_waiting",
            summary="Long-poll for posts and log entries after a cursor (timeout <= 30 s)",
            responses={200: EventsResponse})
 def events(call: Call, gid: str) -> Any:
     group_id = group_id_param(gid)
-    authenticate(group_id)
     after = parse_cursor(call.query.after)
+    read = "vault_session" in g  # the registry read the session (it held no pass)
     if call.query.timeout == 0:
-        upto = _event_seq(group_id)
+        _fresh()
+        _, upto = authenticate_with_counter(group_id, fresh=False)
         if upto > after:
             return _collect(group_id, after, upto), 200
         return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
-    wakeup = services().wakeup
+    relay = services()
+    wakeup = relay.wakeup
     with wakeup.watch(group_id) as watch:  # watching before the read: no gap
         # A waiter coming back for more usually finds nothing new, and this process often
-        # knows it for sure: then it waits without reading the counter.
-        upto = after if wakeup.nothing_beyond(watch, after) else _event_seq(group_id)
+        # knows it for sure: then, on its pass, it waits without reading anything.
+        held = None if read else relay.passes.get(bearer_token_hash(), group_id, now_ms())
+        if held is not None and after >= held.seq and wakeup.nothing_beyond(watch, held.seq):
+            upto = after
+        elif read:
+            authenticate_with_counter(group_id, fresh=False)  # the registry's read: a member
+            # (its counter was read before the watch: read again, unless surely unchanged)
+            upto = after if wakeup.nothing_beyond(watch, after) else _event_seq(group_id)
+        else:
+            _fresh()
+            _, upto = authenticate_with_counter(group_id, fresh=True)
         if upto <= after:
             _rest()
             if not watch.wait_beyond(after, call.query.timeout):
                 return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
             _fresh()
-            _, upto = authenticate_with_counter(group_id)  # still a member now, after waiting
+            _, upto = authenticate_with_counter(group_id, fresh=True)  # still a member now
             if upto <= after:  # news the database does not show (see Watch.settle)
                 watch.settle(upto)
                 return {"events": [], "cursor": cursor_text(after), "more": False}, 200
@@ -173,7 +186,7 @@ def _frames(group_id: bytes, after: int, lifetime: float, heartbeat: float) -> I
                 _fresh()
                 # Still a member, now (the request's own check came before "stream open"
                 # went out, and then it waited), and the counter: one read.
-                _, upto = authenticate_with_counter(group_id)
+                _, upto = authenticate_with_counter(group_id, fresh=True)
                 if upto <= cursor and watch.known > cursor:
                     watch.settle(upto)  # news the database does not show
                 first = True
