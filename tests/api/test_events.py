@@ -183,11 +183,13 @@ def test_a_pass_is_not_used_past_its_session_s_expiry(api: Api, clock: FakeClock
 
 def test_passes_are_per_session_and_group_and_bounded() -> None:
     passes = Passes(limit=2)
-    passes.issue(b"a", Pass(b"g1", expires_at_ms=100, seq=5))
+    passes.issue(b"a", Pass(b"g1", expires_at_ms=100, seq=5), now_ms=0)
     assert passes.get(b"a", b"g1", now_ms=99) == Pass(b"g1", 100, 5)
     assert passes.get(b"a", b"g2", now_ms=99) is None  # another group
     assert passes.get(b"a", b"g1", now_ms=100) is None  # expired
     assert passes.get(b"b", b"g1", now_ms=0) is None  # another session
-    passes.issue(b"b", Pass(b"g1", 100, 5))
-    passes.issue(b"c", Pass(b"g1", 100, 5))
+    passes.issue(b"b", Pass(b"g1", 200, 5), now_ms=0)
+    passes.issue(b"c", Pass(b"g1", 200, 5), now_ms=0)
     assert len(passes) == 2 and passes.get(b"a", b"g1", now_ms=0) is None  # oldest dropped
+    passes.issue(b"d", Pass(b"g1", 300, 5), now_ms=250)  # b and c expired: gone
+    assert len(passes) == 1 and passes.live(b"d", now_ms=250)

@@ -146,7 +146,8 @@ def authenticate_with_counter(group_id: bytes, *, fresh: bool) -> tuple[Caller, 
     if row.event_seq is None:  # (a session outlives its group only in a corrupt database)
         raise NotFoundError("no group with this id on this relay")
     seq = int(row.event_seq)
-    services().passes.issue(bearer_token_hash(), Pass(group_id, int(row.expires_at_ms), seq))
+    services().passes.issue(bearer_token_hash(), Pass(group_id, int(row.expires_at_ms), seq),
+                            now_ms())
     return caller, seq
 
 

@@ -16,8 +16,8 @@ process when a pass is used lets a member removed that instant start a wait; its
 answers 403, its timeout nothing.) Sessions are never revoked before their expiry; should
 that change, a revocation must drop the session's pass.
 
-Per process, at most :data:`MAX_PASSES` (the oldest dropped first); one past its session's
-expiry is never used.
+Per process, at most :data:`MAX_PASSES` (the oldest dropped first), and expired ones go from
+the oldest end as new ones come; one past its session's expiry is never used.
 """
 
 from __future__ import annotations
@@ -46,11 +46,16 @@ class Passes:
         self._passes: OrderedDict[bytes, Pass] = OrderedDict()
         self._limit = limit
 
-    def issue(self, token_hash: bytes, held: Pass) -> None:
+    def issue(self, token_hash: bytes, held: Pass, now_ms: int) -> None:
+        """Keep *held* for the session (the newest last); passes at the oldest end that
+        have expired go, and the oldest beyond the limit."""
         with self._lock:
             self._passes[token_hash] = held
             self._passes.move_to_end(token_hash)
-            while len(self._passes) > self._limit:
+            while self._passes:
+                oldest = next(iter(self._passes.values()))
+                if len(self._passes) <= self._limit and oldest.expires_at_ms > now_ms:
+                    break
                 self._passes.popitem(last=False)
 
     def get(self, token_hash: bytes, group_id: bytes, now_ms: int) -> Pass | None:
