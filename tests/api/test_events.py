@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tests.api.conftest import make_app
 from tests.api.helpers import Api, FakeClock, RelayGroup, code, statements_sent
 from tests.api.sse_reader import in_background
+from vault.api.news import Watch
 from vault.api.passes import Pass, Passes
 from vault.api.services import services_of
 
@@ -125,14 +127,14 @@ def test_a_poll_answered_at_once_reads_the_session_once(api: Api) -> None:
     assert [e["seq"] for e in body["events"]] == [0] and len(sessions) == 1
 
 
-def _confirmed(api: Api, g: RelayGroup) -> Any:
+@contextmanager
+def _confirmed(api: Api, g: RelayGroup) -> Iterator[Watch]:
     """A watch held on the group, its counter confirmed by the safety re-read (due every
     2 s): this process is then sure nothing is new (the condition for using a pass)."""
     wakeup = services_of(api.app).wakeup
-    watch = wakeup.watch(g.f.group_id)
-    held = watch.__enter__()
-    wakeup.reread()
-    return watch, held
+    with wakeup.watch(g.f.group_id) as held:
+        wakeup.reread()
+        yield held
 
 
 def test_a_pass_lets_a_long_poll_asked_again_wait_without_a_read_until_the_log_changes(
@@ -145,8 +147,7 @@ def test_a_pass_lets_a_long_poll_asked_again_wait_without_a_read_until_the_log_c
     g.sync()
     token = g.token(alice)
     cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
-    watch, held = _confirmed(api, g)
-    try:
+    with _confirmed(api, g) as held:
         assert services_of(api.app).wakeup.nothing_beyond(held, int(cursor))
         with statements_sent(api.app) as sent:
             quiet = api.get(f"{g.base}/events", token=token,
@@ -162,23 +163,18 @@ def test_a_pass_lets_a_long_poll_asked_again_wait_without_a_read_until_the_log_c
                                    query={"after": after, "timeout": 1})
             assert response.status_code == 403 and code(response) == "not_a_member"
             assert len([statement for statement in sent if "FROM sessions" in statement]) == 1
-    finally:
-        watch.__exit__(None, None, None)
 
 
 def test_a_pass_is_not_used_past_its_session_s_expiry(api: Api, clock: FakeClock) -> None:
     g = RelayGroup(api)
     token = g.token(g.owner)
     cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
-    watch, held = _confirmed(api, g)
-    try:
+    with _confirmed(api, g) as held:
         assert services_of(api.app).wakeup.nothing_beyond(held, int(cursor))
         clock.advance(services_of(api.app).settings.session_ttl_s * 1000 + 1)
         response = api.get(f"{g.base}/events", token=token,
                            query={"after": cursor, "timeout": 1})
         assert response.status_code == 401 and code(response) == "session_expired"
-    finally:
-        watch.__exit__(None, None, None)
 
 
 def test_passes_are_per_session_and_group_and_bounded() -> None:

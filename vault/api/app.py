@@ -62,15 +62,17 @@ def upgrade_database(config: Mapping[str, Any] | None = None) -> None:
 def upgrade_if_configured(config: Mapping[str, Any] | None = None) -> bool:
     """A start path's step before serving: upgrade when ``VAULT_AUTO_MIGRATE`` is on (by
     default on SQLite). Whether it did."""
-    if not _upgrades_at_start(config):
+    if _url_upgraded_at_start(config) is None:
         return False
     upgrade_database(config)
     return True
 
 
-def _upgrades_at_start(config: Mapping[str, Any] | None) -> bool:
+def _url_upgraded_at_start(config: Mapping[str, Any] | None) -> str | None:
+    """The database URL when the settings ask the start paths to upgrade it, else None."""
     settings = load_settings(_without_clock(config))
-    return settings.upgrades_at_start(resolve_database_url(settings))
+    url = resolve_database_url(settings)
+    return url if settings.upgrades_at_start(url) else None
 
 
 _UPGRADE_IN_CHILD = """
@@ -91,7 +93,8 @@ def upgrade_if_configured_in_child() -> bool:
     process (same interpreter, same environment), so Alembic (about 11 MB) is never loaded
     in the parent, whose pages every worker shares; a database already current needs no
     child at all. Whether it upgraded."""
-    if not _upgrades_at_start(None) or is_current(resolve_database_url(load_settings())):
+    url = _url_upgraded_at_start(None)
+    if url is None or is_current(url):
         return False
     # (A fixed program of ours, run by this interpreter: no outside input in the argv;
     # -P: the current directory is not put on sys.path, as for the parent's command.)

@@ -60,18 +60,18 @@ class Passes:
 
     def get(self, token_hash: bytes, group_id: bytes, now_ms: int) -> Pass | None:
         """The session's pass for *group_id*, if it has one that has not expired."""
-        with self._lock:
-            held = self._passes.get(token_hash)
-        if held is None or held.group_id != group_id or held.expires_at_ms <= now_ms:
-            return None
-        return held
+        held = self._unexpired(token_hash, now_ms)
+        return held if held is not None and held.group_id == group_id else None
 
     def live(self, token_hash: bytes, now_ms: int) -> bool:
         """Whether the session holds a pass (for any group) that has not expired: a session
         that exists, so that its request's input may be read before the handler checks it."""
+        return self._unexpired(token_hash, now_ms) is not None
+
+    def _unexpired(self, token_hash: bytes, now_ms: int) -> Pass | None:
         with self._lock:
             held = self._passes.get(token_hash)
-        return held is not None and held.expires_at_ms > now_ms
+        return held if held is not None and held.expires_at_ms > now_ms else None
 
     def __len__(self) -> int:
         with self._lock:

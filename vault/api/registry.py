@@ -163,16 +163,15 @@ def api_route(
         @functools.wraps(handler)
         def view(**kwargs: Any) -> Any:
             check_rate(spec.rate)
-            if spec.auth == "member_waiting" and services().passes.live(bearer_token_hash(),
-                                                                        now_ms()):
-                pass  # a session this process knows: the handler reads only if it must
-            else:
-                if spec.autocommit and spec.auth != "none":
-                    autocommit_request()
-                if spec.auth == "member_waiting":
-                    require_session(SESSION_AND_COUNTER)  # (the pass is issued from it)
-                elif spec.auth in SESSION_REQUIRED:
-                    require_session()
+            # (a session holding a pass: the handler reads only if it must)
+            on_pass = spec.auth == "member_waiting" and services().passes.live(
+                bearer_token_hash(), now_ms())
+            if spec.autocommit and spec.auth != "none" and not on_pass:
+                autocommit_request()
+            if spec.auth == "member_waiting" and not on_pass:
+                require_session(SESSION_AND_COUNTER)  # (the pass is issued from it)
+            elif spec.auth in SESSION_REQUIRED:
+                require_session()
             limit = spec.max_body
             if spec.body == RAW:
                 limit = services().settings.max_blob_bytes

@@ -127,11 +127,6 @@ class Wakeup:
         needed): :meth:`Watch.nothing_beyond` for the listener now listening."""
         return watch.nothing_beyond(after, self.listening())
 
-    @property
-    def closing(self) -> bool:
-        """Whether this process is stopping (:meth:`shutdown`)."""
-        return self.news.closing
-
     def shutdown(self) -> None:
         """The process is about to exit: every waiter answers now, none waits from now on
         (their clients ask again, of a process that is not stopping), and the background

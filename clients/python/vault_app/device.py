@@ -116,18 +116,16 @@ class Device:
             client, self._client = self._client, None
             if client is not None:
                 self.generation += 1
-            listeners = list(self._on_lock)
         if client is not None:
             try:
                 client.close()
             except Exception:  # closing must never keep the keys open: log, carry on
                 log.exception("closing the client failed")
-        for listener in listeners:
-            listener()
+        self.end_streams()
 
     def end_streams(self) -> None:
-        """Tell the open live streams the keystore locks (at exit, before it does: their
-        pages learn it, and the server's threads they hold come free at once)."""
+        """Tell the open live streams the keystore locks (after a lock; at exit, before it:
+        their pages learn it, and the server's threads they hold come free at once)."""
         with self._lock:
             listeners = list(self._on_lock)
         for listener in listeners:
