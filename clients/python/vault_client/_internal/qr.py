@@ -58,13 +58,16 @@ def decode_invite_image(path: str | os.PathLike[str]) -> InviteLink:
     try:
         with Image.open(os.fspath(path)) as image:
             image.load()
-            found = zxingcpp.read_barcodes(image.convert("RGB"))
+            # QR codes only: a scan for every format can also "find" a short 1D code in a
+            # QR code's rows.
+            qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+            found = zxingcpp.read_barcodes(image.convert("RGB"), formats=qr_only)
     except (OSError, UnidentifiedImageError, ValueError):
         raise InviteImageError(
             "this file could not be read as an image; take a photo or screenshot of the "
             "invite's QR code and try again"
         ) from None
-    texts = [b.text for b in found if b.format == zxingcpp.BarcodeFormat.QRCode and b.text]
+    texts = [b.text for b in found if b.text]
     if not texts:
         raise InviteImageError(
             "no QR code was found in this image; make sure the whole code is in the picture, "
