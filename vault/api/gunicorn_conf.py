@@ -16,6 +16,9 @@ What this adds to the command line's settings:
 * a worker told to stop (SIGTERM to the master: a restart, a deploy) answers its waiting
   members at once, so that it exits in a second or two instead of holding them for the
   graceful timeout and cutting them off (:func:`vault.api.serve.answer_waiters_when_stopping`);
+* a worker's log handlers flushed and closed as it exits, so that its exit prints no
+  traceback from gevent's patched lock at the interpreter's end
+  (:func:`vault.api.serve.worker_exiting`);
 * every worker purges expired posts (with their attachments), orphan attachments, auth
   challenges and sessions once a minute (the same timer ``vault relay serve`` runs), so
   expired ciphertext does not linger;
@@ -47,6 +50,12 @@ def post_worker_init(worker: Any) -> None:
     from vault.api.serve import worker_started
 
     worker_started(worker)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    from vault.api.serve import worker_exiting
+
+    worker_exiting(server, worker)
 
 
 def pre_fork(server: Any, worker: Any) -> None:

@@ -22,6 +22,7 @@ for large relays.
 from __future__ import annotations
 
 import gc
+import logging
 import resource
 import sys
 import threading
@@ -163,6 +164,22 @@ def worker_started(worker: Any) -> None:
     answer_waiters_when_stopping(worker)
 
 
+def worker_exiting(server: Any, worker: Any) -> None:
+    """gunicorn's worker_exit: flush and close the worker's log handlers, then leave
+    nothing for the interpreter's end to do with them.
+
+    Why: a handler collected at the very end of a gevent worker runs logging's weakref
+    callback, which takes logging's lock (patched by gevent) after gevent's own module
+    globals are gone; each worker's exit then printed ``Exception ignored in:
+    <function _removeHandlerRef ...> TypeError: 'NoneType' object is not callable``
+    (gevent issue #2148). With logging's handler list emptied here, while the worker is
+    whole, that callback has nothing to remove and takes no lock."""
+    logging.shutdown()
+    handlers = getattr(logging, "_handlerList", None)  # (private: checked, not assumed)
+    if isinstance(handlers, list):
+        handlers.clear()
+
+
 def answer_waiters_when_stopping(worker: Any, interval: float = STOP_CHECK_S) -> threading.Thread:
     """When gunicorn tells *worker* to stop (SIGTERM: a restart, a deploy, a scale-down),
     its waiting members are answered at once and sent elsewhere (vault/api/news.py), so
@@ -206,6 +223,7 @@ def run_gunicorn(app_factory: Callable[[], Flask], host: str, port: int, *, work
                     ", ".join(str(listener) for listener in server.LISTENERS)
                 ),
                 "post_worker_init": worker_started,
+                "worker_exit": worker_exiting,
                 "pre_fork": lambda server, worker: freeze_before_fork(),
             }
             if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25
