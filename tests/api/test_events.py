@@ -6,13 +6,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+import pytest
 
 from tests.api.conftest import make_app
-from tests.api.helpers import Api, FakeClock, RelayGroup, code, statements_sent
+from tests.api.helpers import Api, FakeClock, RelayGroup, code, real_invite, statements_sent
 from tests.api.sse_reader import in_background
 from vault.api.news import Watch
 from vault.api.passes import Pass, Passes
 from vault.api.services import services_of
+from vault.crypto.auth import session_token_hash
+from vault.crypto.encoding import b64decode
 
 
 def test_returns_existing_events_at_once(api: Api) -> None:
@@ -163,6 +168,86 @@ def test_a_pass_lets_a_long_poll_asked_again_wait_without_a_read_until_the_log_c
                                    query={"after": after, "timeout": 1})
             assert response.status_code == 403 and code(response) == "not_a_member"
             assert len([statement for statement in sent if "FROM sessions" in statement]) == 1
+
+
+def test_a_lone_waiter_asking_again_reads_nothing(api: Api) -> None:
+    """The usual small group: one member waiting on this process. Her long-poll times out
+    and she asks again at once, as the SDK does: the group's news, kept a while after its
+    last waiter left, still vouches for the counter, so her pass is used and nothing read."""
+    g = RelayGroup(api)
+    token = g.token(g.owner)
+    cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    wakeup = services_of(api.app).wakeup
+    first = in_background(lambda: Api(api.app).get(
+        f"{g.base}/events", token=token, query={"after": cursor, "timeout": 2}))
+    deadline = time.monotonic() + 30
+    while wakeup.news.waiting() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    wakeup.reread()  # (the safety re-read, due every 2 s while she waits)
+    assert first.result().get_json() == {"events": [], "cursor": cursor, "more": False}
+    assert wakeup.news.waiting() == 0  # nobody waits for the group now
+    with statements_sent(api.app) as sent:
+        again = api.get(f"{g.base}/events", token=token, query={"after": cursor, "timeout": 1})
+    assert again.get_json() == {"events": [], "cursor": cursor, "more": False}
+    assert [statement for statement in sent if "FROM sessions" in statement] == []
+
+
+def test_refused_sessions_never_enter_the_waiting_room(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invite session, a session of another group, a removed member holding a pass: each
+    refused before the group is watched in this process (no entry made for them, no
+    background work started, no wait for the listener)."""
+    g = RelayGroup(api)
+    other = RelayGroup(api, seed="another group")
+    alice = g.f.add_member()
+    g.sync()
+    _link, ticket = real_invite(g)
+    alice_token = g.token(alice)
+    cursor = api.get(f"{g.base}/events", token=alice_token,
+                     query={"timeout": 0}).get_json()["cursor"]  # (her pass)
+    g.f.remove(alice)
+    g.sync()
+    wakeup = services_of(api.app).wakeup
+    entered: list[bytes] = []
+    watch = wakeup.watch
+
+    def recording(group_id: bytes) -> Any:
+        entered.append(group_id)
+        return watch(group_id)
+
+    monkeypatch.setattr(wakeup, "watch", recording)
+    refused = [(g.invite_token(ticket.invite_id, ticket.invite_sk), 403, "forbidden"),
+               (other.token(other.owner), 401, "unauthenticated"),
+               (alice_token, 403, "not_a_member")]
+    for token, status, expected in refused:
+        response = api.get(f"{g.base}/events", token=token,
+                           query={"after": cursor, "timeout": 5})
+        assert (response.status_code, code(response)) == (status, expected)
+    assert entered == []
+
+
+def test_a_pass_starts_a_wait_only_at_its_own_cursor_and_goes_when_refused(api: Api) -> None:
+    """A cursor beyond the pass's counter (no honest client sends one) is read as usual; a
+    session refused for the group loses its pass, so its next ask is read and refused."""
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    token = g.token(alice)
+    cursor = api.get(f"{g.base}/events", token=token, query={"timeout": 0}).get_json()["cursor"]
+    passes = services_of(api.app).passes
+    with _confirmed(api, g):
+        with statements_sent(api.app) as sent:
+            far = api.get(f"{g.base}/events", token=token,
+                          query={"after": str(int(cursor) + 1000), "timeout": 1})
+        assert far.status_code == 200
+        assert len([statement for statement in sent if "FROM sessions" in statement]) == 1
+        g.f.remove(alice)
+        g.sync()
+        token_hash = session_token_hash(b64decode(token))
+        assert passes.live(token_hash, services_of(api.app).clock())
+        refused = api.get(f"{g.base}/events", token=token, query={"after": cursor, "timeout": 1})
+        assert refused.status_code == 403 and code(refused) == "not_a_member"
+        assert not passes.live(token_hash, services_of(api.app).clock())
 
 
 def test_a_pass_is_not_used_past_its_session_s_expiry(api: Api, clock: FakeClock) -> None:

@@ -26,8 +26,17 @@ from vault.api.wakeup_sqlite import DatagramSignal, socket_directory
 NO_REREAD = {"VAULT_EVENTS_POLL_MS": 3_600_000, "VAULT_EVENTS_STREAM_S": 30}
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_news_wakes_only_waiters_of_the_group() -> None:
-    news = News()
+    clock = _Clock()
+    news = News(linger_s=10, clock=clock)
     news.publish(b"g" * 32, 5)  # nobody waits: dropped
     assert news.watched() == {}
     with news.watching(b"g" * 32) as watch:
@@ -45,7 +54,41 @@ def test_news_wakes_only_waiters_of_the_group() -> None:
         assert watch.known == 4
         watch.settle(3)  # the database says 3: news beyond it was not true
         assert watch.known == 3
-    assert news.watched() == {} and news.waiting() == 0
+    assert news.waiting() == 0 and news.idle_for() == 0.0
+    clock.now += 10  # the group's entry lingers 10 s after its last waiter left...
+    assert list(news.watched()) == [b"g" * 32] and news.idle_for() == 10
+    news.publish(b"g" * 32, 7)  # ...still fed with news...
+    with news.watching(b"g" * 32) as again:
+        assert again.known == 7  # ...which the next waiter finds
+    clock.now += 10.001
+    assert news.watched() == {}  # then it goes
+    news.publish(b"g" * 32, 8)
+    with news.watching(b"g" * 32) as anew:
+        assert anew.known == -1
+
+
+def test_a_lingering_group_still_vouches_for_its_counter_and_never_for_news_it_missed() -> None:
+    """The usual small group: its only waiter here is answered and asks again at once. The
+    group's entry, kept and fed meanwhile, still vouches for the counter a re-read confirmed
+    (so the next long-poll reads nothing); news while nobody waits still reaches it; and once
+    it is dropped, a new entry vouches for nothing until a re-read."""
+    clock = _Clock()
+    news, group = News(linger_s=10, clock=clock), b"q" * 32
+    with news.watching(group):
+        news.refreshed(news.watched(), {group: 5}, 1)
+    clock.now += 5
+    with news.watching(group) as watch:
+        assert watch.nothing_beyond(5, 1)
+    clock.now += 5
+    news.publish(group, 6)  # nobody waits: the lingering entry hears it
+    with news.watching(group) as watch:
+        assert not watch.nothing_beyond(5, 1) and watch.known == 6
+    clock.now += 10.001
+    began = news.watched()  # (a re-read begins: the lingering entry is dropped first)
+    assert began == {}
+    with news.watching(group) as watch:
+        news.refreshed(began, {group: 6}, 1)
+        assert not watch.nothing_beyond(6, 1)
 
 
 def test_a_stopping_process_wakes_every_waiter_and_lets_none_wait_again() -> None:
@@ -90,9 +133,10 @@ def test_a_re_read_lets_waiters_skip_the_counter_until_news_may_have_overtaken_i
 
 
 def test_a_re_read_leaves_alone_a_group_watched_again_after_it_began() -> None:
-    news, group = News(), b"h" * 32
+    news, group = News(linger_s=0), b"h" * 32
     with news.watching(group):
         began = news.watched()
+    news.watched()  # (its entry dropped: no linger here)
     with news.watching(group) as watch:  # news between the two watches was dropped
         news.refreshed(began, {group: 3}, 1)
         assert watch.known == -1 and not watch.nothing_beyond(3, 1)

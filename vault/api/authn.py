@@ -30,6 +30,7 @@ from vault.crypto.errors import (
     NotAMemberError,
     NotFoundError,
     SessionExpiredError,
+    VaultError,
 )
 from vault.crypto.log_entries import Role
 
@@ -142,7 +143,13 @@ def authenticate_with_counter(group_id: bytes, *, fresh: bool) -> tuple[Caller, 
     row = None if fresh else g.pop("vault_session", None)
     if row is None:
         row = _session(SESSION_AND_COUNTER)
-    caller = _caller(row, group_id, allow_invite=False, allow_former=False)
+    try:
+        caller = _caller(row, group_id, allow_invite=False, allow_former=False)
+    except VaultError:
+        # Refused (removed, another group's session...): a pass it holds goes, so that its
+        # next request is read, and refused, before any of its input is.
+        services().passes.drop(bearer_token_hash())
+        raise
     if row.event_seq is None:  # (a session outlives its group only in a corrupt database)
         raise NotFoundError("no group with this id on this relay")
     seq = int(row.event_seq)

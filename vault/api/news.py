@@ -8,8 +8,12 @@ processes' commits and a per-process safety re-read. A waiter costs one entry in
 and one wait on an event: with gunicorn's gevent worker (threading monkey-patched), that
 is a greenlet, not an OS thread.
 
-Only watched groups have an entry (news of other groups is dropped at once), so memory is
-bounded by the groups that have someone waiting.
+Only watched groups have an entry (news of other groups is dropped at once), and a group's
+entry stays for :data:`LINGER_S` seconds after its last waiter left: a client asks again as
+soon as it is answered, and in a small group it is often the group's only waiter in this
+process; its entry, kept up to date meanwhile, still vouches for the group's counter then
+(:meth:`Watch.nothing_beyond`), so its next long-poll reads nothing. Memory is bounded by
+the groups someone waited for in the last :data:`LINGER_S` seconds.
 
 When the process is told to stop (:meth:`News.close`), every waiter stops waiting at once:
 it answers what it has, and its client asks again, of a process that is not stopping.
@@ -19,17 +23,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+LINGER_S = 10.0
+"""How long a group's entry stays after its last waiter left (longer than a client takes to
+ask again; shorter than the wake-up's idle stop, so lingering entries are all gone by then)."""
 
 
 class _Group:
-    __slots__ = ("bell", "confirmed_in", "seq", "watchers")
+    __slots__ = ("bell", "confirmed_in", "left_at", "seq", "watchers")
 
     def __init__(self) -> None:
         self.seq = -1  # nothing known yet: the first waiter reads the counter itself
         self.bell = threading.Event()
         self.watchers = 0
+        self.left_at = 0.0  # when the last waiter left (meaningful while watchers == 0)
         # The listener generation in which a re-read confirmed ``seq`` (-1: none, or lowered
         # since): see Watch.nothing_beyond.
         self.confirmed_in = -1
@@ -76,8 +85,7 @@ class Watch:
         still on its way to this watch, which is already registered, so a waiter may wait at
         once. (A lost signal delays it as it delays every waiter: until the next re-read.)"""
         with self._news.lock:
-            group = self._group
-            return generation >= 0 and group.confirmed_in == generation and 0 <= group.seq <= after
+            return _vouches(self._group, after, generation)
 
     def settle(self, seq: int) -> None:
         """The database says the counter is *seq*: forget news beyond it. (A signal can only
@@ -89,10 +97,14 @@ class Watch:
 class News:
     """Per process: group id -> newest known event number, and the groups' waiters."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, linger_s: float = LINGER_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = threading.Lock()
         self._groups: dict[bytes, _Group] = {}
-        self._idle_since = time.monotonic()
+        self._linger_s = linger_s
+        self._clock = clock
+        self._waiters = 0
+        self._idle_since = clock()
         self.closing = False
 
     def close(self) -> None:
@@ -113,18 +125,28 @@ class News:
             if group is None:
                 group = self._groups[group_id] = _Group()
             group.watchers += 1
+            self._waiters += 1
         try:
             yield Watch(self, group)
         finally:
             with self.lock:
                 group.watchers -= 1
-                if group.watchers == 0:
-                    del self._groups[group_id]
-                    if not self._groups:
-                        self._idle_since = time.monotonic()
+                self._waiters -= 1
+                if group.watchers == 0:  # it lingers (see watched), still fed with news
+                    group.left_at = self._clock()
+                if self._waiters == 0:
+                    self._idle_since = self._clock()
+
+    def nothing_beyond(self, group_id: bytes, after: int, generation: int) -> bool:
+        """:meth:`Watch.nothing_beyond` for a group kept here (watched, or lingering),
+        without watching it; False for a group not kept."""
+        with self.lock:
+            group = self._groups.get(group_id)
+            return group is not None and _vouches(group, after, generation)
 
     def publish(self, group_id: bytes, seq: int) -> None:
-        """A commit took event number *seq* in *group_id*: wake its waiters (if any)."""
+        """A commit took event number *seq* in *group_id*: wake its waiters (if any; kept
+        for a group someone waited for lately, dropped for others)."""
         with self.lock:
             group = self._groups.get(group_id)
         if group is not None:
@@ -161,19 +183,29 @@ class News:
         bell.set()
 
     def watched(self) -> dict[bytes, _Group]:
-        """The groups someone in this process is waiting for, now."""
+        """The groups this process keeps news of, now: those someone waits for, and those
+        whose last waiter left less than the linger time ago (older ones are dropped here;
+        the safety re-read calls this every few seconds)."""
         with self.lock:
+            gone = self._clock() - self._linger_s
+            for group_id in [gid for gid, group in self._groups.items()
+                             if group.watchers == 0 and group.left_at < gone]:
+                del self._groups[group_id]
             return dict(self._groups)
 
     def waiting(self) -> int:
         """How many waiters this process holds."""
         with self.lock:
-            return sum(group.watchers for group in self._groups.values())
+            return self._waiters
 
     def idle_for(self) -> float:
         """Seconds since the last waiter left (0 while someone waits)."""
         with self.lock:
-            return 0.0 if self._groups else time.monotonic() - self._idle_since
+            return 0.0 if self._waiters else self._clock() - self._idle_since
+
+
+def _vouches(group: _Group, after: int, generation: int) -> bool:
+    return generation >= 0 and group.confirmed_in == generation and 0 <= group.seq <= after
 
 
 def payload(group_id: bytes, seq: int) -> bytes:

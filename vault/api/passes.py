@@ -11,10 +11,12 @@ entry, and every log entry is an event, so the membership is still the one that 
 
 A pass is good for starting a wait and nothing else: a wait that ends with news reads the
 session and membership fresh before it answers, and one that times out answers nothing but
-the cursor it was given (vault/api/blueprints/events.py). (News still on its way to this
-process when a pass is used lets a member removed that instant start a wait; its wake
-answers 403, its timeout nothing.) Sessions are never revoked before their expiry; should
-that change, a revocation must drop the session's pass.
+the cursor it was given (vault/api/blueprints/events.py). News of a removal not yet heard
+by this process (a signal still on its way, or lost until the next safety re-read,
+``VAULT_EVENTS_POLL_MS``) lets the removed member start waits on the pass meanwhile: a wake
+answers 403, a timeout nothing but the cursor the pass was issued at, the only cursor a
+pass starts a wait for. A session refused for a group loses its pass. Sessions are never
+revoked before their expiry; should that change, a revocation must drop the session's pass.
 
 Per process, at most :data:`MAX_PASSES` (the oldest dropped first), and expired ones go from
 the oldest end as new ones come; one past its session's expiry is never used.
@@ -57,6 +59,11 @@ class Passes:
                 if len(self._passes) <= self._limit and oldest.expires_at_ms > now_ms:
                     break
                 self._passes.popitem(last=False)
+
+    def drop(self, token_hash: bytes) -> None:
+        """Forget the session's pass (its session was refused)."""
+        with self._lock:
+            self._passes.pop(token_hash, None)
 
     def get(self, token_hash: bytes, group_id: bytes, now_ms: int) -> Pass | None:
         """The session's pass for *group_id*, if it has one that has not expired."""

@@ -122,6 +122,11 @@ class Wakeup:
             return -1
         return signal.generation
 
+    def nothing_new(self, group_id: bytes, after: int) -> bool:
+        """Whether this process is already sure that *group_id* has no event after *after*
+        (before anyone enters its waiting room): :meth:`News.nothing_beyond`."""
+        return self.news.nothing_beyond(group_id, after, self.listening())
+
     def nothing_beyond(self, watch: Watch, after: int) -> bool:
         """Whether *watch*'s group surely has no event after *after* (no database read
         needed): :meth:`Watch.nothing_beyond` for the listener now listening."""
@@ -175,6 +180,9 @@ class Wakeup:
                 if self.news.idle_for() > IDLE_S and self._stop is stop:
                     stop.set()
                     self._stop = None
+                    # Lingering entries (all older than the linger time by now) go: news
+                    # of them is not heard from here on, so none may vouch for a counter.
+                    self.news.watched()
                     return
             self.reread()
 

@@ -7,13 +7,14 @@ GET /v1/groups/<gid>/events/stream?after=<cursor>        server-sent events: one
         VAULT_EVENTS_HEARTBEAT_S, closed after VAULT_EVENTS_STREAM_S
 
 Both read the database when they start (the session, the membership and the group's event
-counter, in one statement for a long-poll) and when they answer; a long-poll asked again
-reads nothing at its start when it holds a pass and this process is sure nothing is new
-(vault/api/passes.py). While waiting they hold no database connection and read nothing:
-they wait in this process's waiting room (vault/api/news.py), which commits in this and
-other relay processes wake (vault/api/wakeup.py). Membership is checked again, fresh,
-before every answer that follows a wait (with the counter, in one statement) and before
-every further frame of a stream.
+counter, in one statement for a long-poll), before they enter the group's waiting room, and
+when they answer; a long-poll asked again at the cursor its pass was issued at reads nothing
+at its start when this process is sure nothing is new (vault/api/passes.py). While
+waiting they hold no database connection and read nothing: they wait in this process's
+waiting room (vault/api/news.py), which commits in this and other relay processes wake
+(vault/api/wakeup.py). Membership is checked again, fresh, before every answer that
+follows a wait (with the counter, in one statement) and before every further frame of a
+stream.
 """
 
 from __future__ import annotations
@@ -129,19 +130,28 @@ def events(call: Call, gid: str) -> Any:
         return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
     relay = services()
     wakeup = relay.wakeup
-    with wakeup.watch(group_id) as watch:  # watching before the read: no gap
-        # A waiter coming back for more usually finds nothing new, and this process often
-        # knows it for sure: then, on its pass, it waits without reading anything.
-        held = None if read else relay.passes.get(bearer_token_hash(), group_id, now_ms())
-        if held is not None and after >= held.seq and wakeup.nothing_beyond(watch, held.seq):
-            upto = after
-        elif read:
-            authenticate_with_counter(group_id, fresh=False)  # the registry's read: a member
-            # (its counter was read before the watch: read again, unless surely unchanged)
-            upto = after if wakeup.nothing_beyond(watch, after) else _event_seq(group_id)
-        else:
+    # A waiter coming back for more usually finds nothing new, and this process often knows
+    # it for sure: then, on its pass, it waits without reading anything. (Only at the
+    # cursor the pass was issued at: an honest client is never beyond the counter.)
+    held = None if read else relay.passes.get(bearer_token_hash(), group_id, now_ms())
+    on_pass = (held is not None and after == held.seq
+               and wakeup.nothing_new(group_id, held.seq))
+    upto = after
+    if not on_pass:
+        # Otherwise only a member enters the group's waiting room: read (or take the
+        # registry's read of) session, membership and counter first; news already there
+        # is answered at once, without waiting.
+        if not read:
             _fresh()
+        _, upto = authenticate_with_counter(group_id, fresh=not read)
+        if upto > after:
+            return _collect(group_id, after, upto), 200
+    with wakeup.watch(group_id) as watch:  # watching before the counter's read: no gap
+        if on_pass and not wakeup.nothing_beyond(watch, after):
+            _fresh()  # (news came in between: read it all, membership included)
             _, upto = authenticate_with_counter(group_id, fresh=True)
+        elif not on_pass and not wakeup.nothing_beyond(watch, after):
+            upto = _event_seq(group_id)  # (read before the watch: read again)
         if upto <= after:
             _rest()
             if not watch.wait_beyond(after, call.query.timeout):
