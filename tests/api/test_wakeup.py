@@ -246,6 +246,34 @@ def test_a_long_poll_asked_again_on_its_pass_reads_nothing_and_wakes_on_another_
             services_of(api.app).wakeup.close()
 
 
+def test_an_idle_stop_forgets_lingering_groups_and_a_restart_listens_again(
+        database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody waits for a while: the background work stops, and the groups kept after their
+    last waiter went are forgotten (their news is no longer heard). A waiter then starts it
+    again, and it listens: the stopped listener, leaving later, does not switch off the new
+    one's readiness (it did, and every waiter then waited 2 s for it, and no pass was used)."""
+    monkeypatch.setattr("vault.api.wakeup.IDLE_S", 0.2)
+    api = Api(make_app(database_url, clock, VAULT_EVENTS_POLL_MS=100))
+    wakeup = services_of(api.app).wakeup
+    try:
+        group = b"w" * 32
+        with wakeup.watch(group):
+            assert wakeup.listening() >= 0
+        assert group in wakeup.news.watched()  # kept for a while after its waiter left
+        deadline = time.monotonic() + 30
+        while wakeup._stop is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert wakeup._stop is None and wakeup.news.watched() == {}  # stopped, forgotten
+        stopped = wakeup._listener
+        assert stopped is not None
+        with wakeup.watch(group):  # at once: the stopped listener may still be leaving
+            assert wakeup.listening() >= 0
+            stopped.join(30)  # (it notices its stop within a second, then leaves)
+            assert not stopped.is_alive() and wakeup.listening() >= 0
+    finally:
+        wakeup.close()
+
+
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_the_listener_reconnects_after_its_connection_drops(database_url: str,
                                                             clock: FakeClock) -> None:

@@ -9,7 +9,8 @@ and one wait on an event: with gunicorn's gevent worker (threading monkey-patche
 is a greenlet, not an OS thread.
 
 Only watched groups have an entry (news of other groups is dropped at once), and a group's
-entry stays for :data:`LINGER_S` seconds after its last waiter left: a client asks again as
+entry stays for :data:`LINGER_S` seconds after its last waiter left (until the first safety
+re-read after that, which drops it): a client asks again as
 soon as it is answered, and in a small group it is often the group's only waiter in this
 process; its entry, kept up to date meanwhile, still vouches for the group's counter then
 (:meth:`Watch.nothing_beyond`), so its next long-poll reads nothing. Memory is bounded by
@@ -85,7 +86,8 @@ class Watch:
         still on its way to this watch, which is already registered, so a waiter may wait at
         once. (A lost signal delays it as it delays every waiter: until the next re-read.)"""
         with self._news.lock:
-            return _vouches(self._group, after, generation)
+            group = self._group
+            return generation >= 0 and group.confirmed_in == generation and 0 <= group.seq <= after
 
     def settle(self, seq: int) -> None:
         """The database says the counter is *seq*: forget news beyond it. (A signal can only
@@ -137,13 +139,6 @@ class News:
                 if self._waiters == 0:
                     self._idle_since = self._clock()
 
-    def nothing_beyond(self, group_id: bytes, after: int, generation: int) -> bool:
-        """:meth:`Watch.nothing_beyond` for a group kept here (watched, or lingering),
-        without watching it; False for a group not kept."""
-        with self.lock:
-            group = self._groups.get(group_id)
-            return group is not None and _vouches(group, after, generation)
-
     def publish(self, group_id: bytes, seq: int) -> None:
         """A commit took event number *seq* in *group_id*: wake its waiters (if any; kept
         for a group someone waited for lately, dropped for others)."""
@@ -193,6 +188,12 @@ class News:
                 del self._groups[group_id]
             return dict(self._groups)
 
+    def drop_lingering(self) -> None:
+        """Forget every group nobody waits for now (news is no longer heard)."""
+        with self.lock:
+            for group_id in [gid for gid, group in self._groups.items() if not group.watchers]:
+                del self._groups[group_id]
+
     def waiting(self) -> int:
         """How many waiters this process holds."""
         with self.lock:
@@ -202,10 +203,6 @@ class News:
         """Seconds since the last waiter left (0 while someone waits)."""
         with self.lock:
             return 0.0 if self._waiters else self._clock() - self._idle_since
-
-
-def _vouches(group: _Group, after: int, generation: int) -> bool:
-    return generation >= 0 and group.confirmed_in == generation and 0 <= group.seq <= after
 
 
 def payload(group_id: bytes, seq: int) -> bytes:

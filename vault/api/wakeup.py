@@ -9,8 +9,9 @@
   datagram socket on SQLite).
 * A lost signal (a full socket, a dropped database connection): every
   ``VAULT_EVENTS_POLL_MS`` the process re-reads, in one query per 500 groups, the counters of
-  the groups it has waiters for. That is a per-process cost, not a per-waiter one; a lost
-  signal delays news by at most that interval and never loses it.
+  the groups it keeps news of (those with waiters, and for a while those just left). That
+  is a per-process cost, not a per-waiter one; a lost signal delays news by at most that
+  interval and never loses it.
 
 The listener and the re-read run only while the process has waiters: they start with the
 first (which waits, briefly, until the listener listens, so that nothing committed after its
@@ -122,11 +123,6 @@ class Wakeup:
             return -1
         return signal.generation
 
-    def nothing_new(self, group_id: bytes, after: int) -> bool:
-        """Whether this process is already sure that *group_id* has no event after *after*
-        (before anyone enters its waiting room): :meth:`News.nothing_beyond`."""
-        return self.news.nothing_beyond(group_id, after, self.listening())
-
     def nothing_beyond(self, watch: Watch, after: int) -> bool:
         """Whether *watch*'s group surely has no event after *after* (no database read
         needed): :meth:`Watch.nothing_beyond` for the listener now listening."""
@@ -180,9 +176,9 @@ class Wakeup:
                 if self.news.idle_for() > IDLE_S and self._stop is stop:
                     stop.set()
                     self._stop = None
-                    # Lingering entries (all older than the linger time by now) go: news
-                    # of them is not heard from here on, so none may vouch for a counter.
-                    self.news.watched()
+                    # Lingering entries go: news is not heard from here on, so none may
+                    # vouch for a counter.
+                    self.news.drop_lingering()
                     return
             self.reread()
 

@@ -63,10 +63,12 @@ class NotifySignal:
             reconnected: Callable[[], None]) -> None:
         pause = 0.1
         while not stop.is_set():
+            mine = -1
             try:
                 with psycopg.connect(*self._args, **self._kwargs) as conn:
                     self._listen(conn)
                     self.generation += 1
+                    mine = self.generation
                     self.ready.set()
                     pause = 0.1
                     reconnected()  # what was notified while no one listened
@@ -75,7 +77,9 @@ class NotifySignal:
                 log.warning("event listener lost its database connection; reconnecting",
                             extra={"vault": {"error_type": type(error).__name__}})
             finally:
-                self.ready.clear()
+                if self.generation == mine:  # (not a newer run's: a restart after an idle
+                    # stop can listen before this run has noticed its stop)
+                    self.ready.clear()
             stop.wait(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
 

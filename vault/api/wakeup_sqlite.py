@@ -132,11 +132,13 @@ class DatagramSignal:
         name = f"{os.getpid()}-{secrets.token_hex(6)}"
         path = os.path.join(self.directory, name)
         receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        mine = -1
         try:
             receiver.bind(path)
             receiver.settimeout(1.0)  # so that a stop is noticed
             self._receiver, self._name = receiver, name
             self.generation += 1
+            mine = self.generation
             self.ready.set()
             while not stop.is_set():
                 try:
@@ -150,8 +152,10 @@ class DatagramSignal:
             log.warning("wake-up socket failed; other processes are seen by re-reads",
                         extra={"vault": {"error_type": type(error).__name__}})
         finally:
-            self.ready.clear()
-            self._receiver, self._name = None, None
+            if self.generation == mine:  # (not a newer run's: a restart after an idle stop
+                # can bind before this run has noticed its stop)
+                self.ready.clear()
+                self._receiver, self._name = None, None
             receiver.close()
             with contextlib.suppress(OSError):
                 os.unlink(path)

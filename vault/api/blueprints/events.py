@@ -134,23 +134,24 @@ def events(call: Call, gid: str) -> Any:
     # it for sure: then, on its pass, it waits without reading anything. (Only at the
     # cursor the pass was issued at: an honest client is never beyond the counter.)
     held = None if read else relay.passes.get(bearer_token_hash(), group_id, now_ms())
-    on_pass = (held is not None and after == held.seq
-               and wakeup.nothing_new(group_id, held.seq))
     upto = after
-    if not on_pass:
-        # Otherwise only a member enters the group's waiting room: read (or take the
-        # registry's read of) session, membership and counter first; news already there
-        # is answered at once, without waiting.
+    if held is None:
+        # Without a pass for this group, only a member enters its waiting room: take the
+        # registry's read (or read) of session, membership and counter first; news already
+        # there is answered at once, without waiting.
         if not read:
             _fresh()
         _, upto = authenticate_with_counter(group_id, fresh=not read)
         if upto > after:
             return _collect(group_id, after, upto), 200
     with wakeup.watch(group_id) as watch:  # watching before the counter's read: no gap
-        if on_pass and not wakeup.nothing_beyond(watch, after):
-            _fresh()  # (news came in between: read it all, membership included)
+        if held is not None and not (after == held.seq
+                                     and wakeup.nothing_beyond(watch, held.seq)):
+            # A pass (issued to a member of this group) that cannot vouch now: one fresh
+            # read of it all, membership included, as the watch has begun.
+            _fresh()
             _, upto = authenticate_with_counter(group_id, fresh=True)
-        elif not on_pass and not wakeup.nothing_beyond(watch, after):
+        elif held is None and not wakeup.nothing_beyond(watch, after):
             upto = _event_seq(group_id)  # (read before the watch: read again)
         if upto <= after:
             _rest()
