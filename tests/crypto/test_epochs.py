@@ -154,6 +154,34 @@ def test_grant_decode_is_strict(group: Grp) -> None:
         EpochGrant.decode(b"\x04" + grant.encode()[1:])
 
 
+def _decoded(data: bytes | bytearray) -> object:
+    try:
+        grant = EpochGrant.decode(data)
+    except MalformedError as error:
+        return ("malformed", error.message)
+    return (grant.group_id, grant.epoch, grant.recipient, grant.sealed)
+
+
+def test_grant_decode_reads_bytes_as_its_field_reader_does(group: Grp) -> None:
+    """Bytes of a grant's size are read by slicing (a relay decodes thousands at once);
+    any other input by the field reader. Both must agree on every change to the framing:
+    a changed or moved header, a length field that lies, a byte short or over."""
+    g = group
+    f = g.f
+    (grant,) = build_grants(f.owner, f.group_id, 2, f.epoch_keys[2], [g.alice.public])
+    raw = grant.encode()
+    variants = [raw, raw[:-1], raw + b"\x00", raw[1:], b"\x00" + raw[:-1]]
+    for position in (0, 1, 2, 33, 34, 41, 42, 73, 74, 75, 76, 77, 78, len(raw) - 1):
+        for flip in (1, 0x80, 0xFF):
+            changed = bytearray(raw)
+            changed[position] ^= flip
+            variants.append(bytes(changed))
+    outcomes = [(_decoded(v), _decoded(bytearray(v))) for v in variants]
+    assert all(fast == careful for fast, careful in outcomes)
+    assert outcomes[0][0] == (grant.group_id, 2, grant.recipient, grant.sealed)
+    assert sum(fast[0] == "malformed" for fast, _ in outcomes) == 4 + 3 * 6  # type: ignore[index]
+
+
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_any_changed_byte_of_a_grant_is_rejected(group: Grp, data: st.DataObject) -> None:
