@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from flask import current_app
 from sqlalchemy import Connection, create_engine, inspect, text
@@ -65,6 +65,18 @@ def is_current(url: str) -> bool:
         return False
     finally:
         engine.dispose()
+
+
+def render_item(type_: str, obj: Any, _context: Any) -> str | Literal[False]:
+    """Alembic's hook for writing a migration: a :class:`vault.api.models.Blob` column is
+    written as the ``LargeBinary`` it is in the schema (migrations never import the models,
+    which change after them). Anything else: Alembic's own rendering (False)."""
+    from vault.api.models import Blob
+
+    if type_ == "type" and isinstance(obj, Blob):
+        length = getattr(obj.impl, "length", None)
+        return "sa.LargeBinary()" if length is None else f"sa.LargeBinary(length={length!r})"
+    return False
 
 
 def _versions(conn: Connection) -> set[str]:
