@@ -8,7 +8,7 @@ authentication, no validation, no event counter, no envelope parsing.
 It runs under the same gunicorn settings, on the same database (its own table,
 ``bare_posts``, which ``benchmarks/relay.py`` creates), with the same connection settings as
 the relay: the same SQLAlchemy pool options, and on SQLite the same busy timeout and
-``synchronous = NORMAL`` (the database file is already in WAL mode), so the comparison is
+``synchronous = FULL`` (the database file is already in WAL mode), so the comparison is
 about the relay's code, not about durability settings.
 
     BARE_DATABASE_URL=... gunicorn --worker-class gthread ... 'bare_app:create_app()'
@@ -75,7 +75,7 @@ def create_app() -> Flask:
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA busy_timeout = 10000")
-                cur.execute("PRAGMA synchronous = NORMAL")
+                cur.execute("PRAGMA synchronous = FULL")
                 cur.close()
 
     @app.put("/posts/<post_id>")

@@ -10,7 +10,7 @@ app with an explicit transaction) stays beside it.
 It runs under the same gunicorn settings as the relay it is compared with, on the same
 database (its own table, ``core_posts``, which :func:`create_table` makes), with the relay's
 connection settings: the same pool options, and on SQLite the same busy timeout and
-``synchronous = NORMAL`` (the file is already in WAL mode).
+``synchronous = FULL`` (the file is already in WAL mode).
 
     CORE_DATABASE_URL=... gunicorn --worker-class gthread ... 'core_floor:create_app()'
 """
@@ -76,7 +76,7 @@ def create_app() -> Flask:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout = 10000")
-            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA synchronous = FULL")
             cur.close()
 
     app = Flask("core_floor")

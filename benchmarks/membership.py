@@ -25,7 +25,7 @@ signed by the owner (fresh identities, no invite), and then measures:
   owner session: the N-1 ADDs are appended through ``POST /v1/groups/<gid>/log`` (their
   total is printed as the relay's build time), then K add/remove pairs the same way, each
   request timed (median per kind). Its floor, measured in the same run: a bare Flask app on
-  a SQLite file of its own (same pragmas: WAL, synchronous NORMAL) that parses the same
+  a SQLite file of its own (same pragmas: WAL, synchronous FULL) that parses the same
   JSON, decodes the entry and INSERTs it with SQLAlchemy Core in one autocommitted
   statement, through the same test client, plus the entry's crypto floor above.
 
@@ -209,7 +209,7 @@ def bare_app(directory: Path) -> Any:
     def _pragmas(conn: Any, _record: Any) -> None:
         cursor = conn.cursor()
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
 
     meta = sa.MetaData()

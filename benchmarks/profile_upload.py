@@ -95,7 +95,7 @@ def main() -> None:
     profiler.disable()
 
     text = io.StringIO()
-    text.write(f"relay post upload, in process on SQLite (WAL, synchronous=NORMAL): "
+    text.write(f"relay post upload, in process on SQLite (WAL, synchronous=FULL): "
                f"{profiled} uploads profiled; {per_upload_us:.0f} us per upload without the "
                f"profiler ({timed} uploads)\n")
     for key in ("tottime", "cumulative"):

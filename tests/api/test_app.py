@@ -33,9 +33,11 @@ def test_default_sqlite_in_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with app.app_context():
         mode = db.session.connection().exec_driver_sql("PRAGMA journal_mode").scalar()
         fks = db.session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar()
+        synchronous = db.session.connection().exec_driver_sql("PRAGMA synchronous").scalar()
         db.session.remove()
         db.engine.dispose()
-    assert (mode, fks) == ("wal", 1)
+    # FULL (2): each commit is on disk before the relay answers, a power cut included.
+    assert (mode, fks, synchronous) == ("wal", 1, 2)
 
 
 @pytest.mark.parametrize("config, fragment", [
