@@ -40,13 +40,18 @@ class Blob(TypeDecorator[bytes]):
     SQLAlchemy's ``LargeBinary`` wraps every value it sends in the driver's ``Binary``: one
     Python call per value, for drivers that cannot tell bytes from text. The relay's two
     drivers (sqlite3 and psycopg; :mod:`vault.api.settings` allows no other) take ``bytes``
-    as a BLOB / ``bytea`` as they are, and a rotation's upload binds 25,000 of them."""
+    as a BLOB / ``bytea`` as they are, and a rotation's upload binds 25,000 of them.
+
+    Values bound here are bytes: each comes from a decoder that returns bytes (a ``str``
+    would not be refused: SQLite would store it as TEXT). Migrations write the column as
+    ``LargeBinary`` (:func:`vault.api.schema_version.render_item`)."""
 
     impl = LargeBinary
     cache_ok = True
 
     def bind_processor(self, dialect: Dialect) -> Any:
         return None
+
 
 _GROUP_FK = "groups.group_id"
 
