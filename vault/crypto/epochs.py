@@ -63,7 +63,6 @@ GRANT_CONTENT_SIZE: Final = 2 + 32 + 8 + 32 * 4 + SIGNATURE_SIZE
 SEALED_GRANT_SIZE: Final = GRANT_CONTENT_SIZE + SEALED_BOX_OVERHEAD
 
 # An epoch grant's wire layout (all grants have it): see EpochGrant.decode.
-_U64: Final = struct.Struct(">Q")
 _GRANT_HEADER: Final = bytes((Tag.EPOCH_GRANT, PROTOCOL_VERSION))
 _GRANT_EPOCH_AT: Final = 2 + GROUP_ID_SIZE
 _GRANT_RECIPIENT_AT: Final = _GRANT_EPOCH_AT + 8
@@ -173,7 +172,8 @@ class EpochGrant:
         if type(data) is bytes and len(data) == EPOCH_GRANT_SIZE and \
                 data.startswith(_GRANT_HEADER) and \
                 data[_GRANT_LEN_AT:_GRANT_SEALED_AT] == _GRANT_SEALED_LEN:
-            return cls(data[2:_GRANT_EPOCH_AT], _U64.unpack_from(data, _GRANT_EPOCH_AT)[0],
+            return cls(data[len(_GRANT_HEADER):_GRANT_EPOCH_AT],
+                       int.from_bytes(data[_GRANT_EPOCH_AT:_GRANT_RECIPIENT_AT], "big"),
                        data[_GRANT_RECIPIENT_AT:_GRANT_LEN_AT], data[_GRANT_SEALED_AT:])
         reader = Reader(data, "epoch grant", Tag.EPOCH_GRANT)
         group_id = reader.fixed(GROUP_ID_SIZE, "group id")
@@ -226,8 +226,7 @@ def build_grants(
     header = bytes((Tag.GRANT_CONTENT, PROTOCOL_VERSION)) + context
     suffix = granter.sign_pk + epoch_key
     sign_sk = granter.sign_sk
-    outer_prefix = bytes((Tag.EPOCH_GRANT, PROTOCOL_VERSION)) + context
-    outer_len = struct.pack(">I", SEALED_GRANT_SIZE)
+    outer_prefix = _GRANT_HEADER + context
     seen: set[bytes] = set()
     keys: list[tuple[bytes, bytes]] = []
     for recipient in recipients:
@@ -248,7 +247,7 @@ def build_grants(
             sealed: bytes = _box_seal(signed + sign(sign_sk, labels.EPOCH_GRANT, signed),
                                       box_pk)
             grant = EpochGrant(group_id, epoch, sign_pk, sealed)
-            grant.__dict__["_encoded"] = outer_prefix + sign_pk + outer_len + sealed
+            grant.__dict__["_encoded"] = outer_prefix + sign_pk + _GRANT_SEALED_LEN + sealed
             append(grant)
         return grants
 
