@@ -33,6 +33,7 @@ from vault_client._internal import (
     refs,
     rotation,
     saving,
+    search,
     sync_io,
     waiting,
 )
@@ -50,7 +51,12 @@ from vault_client._internal.keys import Passphrase, PassphraseSource
 from vault_client._internal.qr import decode_invite_image
 from vault_client._internal.refs import GroupRef, InviteRef, MemberRef, PostRef
 from vault_client._internal.strength import require_strong
-from vault_client.errors import JoinDeniedError, JoinPendingError, UnknownReferenceError
+from vault_client.errors import (
+    InvalidArgumentError,
+    JoinDeniedError,
+    JoinPendingError,
+    UnknownReferenceError,
+)
 from vault_client.types import (
     AttachmentInfo,
     GroupInfo,
@@ -540,6 +546,34 @@ class Client:
                 return item
         raise UnknownReferenceError("there is no such post on this device (sync first, or it "
                                     "was deleted or has expired)")
+
+    def search(self, query: str, group: GroupRef | None = None, *,
+               limit: int | None = None) -> list[PostView]:
+        """The posts and replies on this device that hold every word of *query*, newest
+        first (at most *limit*): in one group, or in every group this device can read.
+
+        Words match in any order; a "quoted phrase" matches as written; case and accents do
+        not matter. A post matches on its text, its content warning and its attachments'
+        file names (a match behind a content warning still has ``hidden_by_default`` set).
+        The search runs on this device only, over what it has synced: nothing is sent, and
+        nothing is written to disk. An empty query, or one over 200 characters:
+        :class:`InvalidArgumentError`."""
+        wanted = search.terms(query)
+        if limit is not None and limit < 1:
+            raise InvalidArgumentError("a search's limit is at least 1")
+        with self._lock:
+            self._device.check_open()
+            if group is not None:
+                views = [self._device.view(group)]
+            else:
+                views = [self._device.view(row.group_id) for row in self._device.store.groups()]
+            now = self._device.now()
+            found = []
+            for view in views:
+                if view.state is not None:
+                    shown = V.post_views(view, now)  # (this drawing is then view.drawn)
+                    found.extend(search.matching(view.search_index, shown, wanted, view.drawn))
+        return search.newest_first(found, limit)
 
     def warnings(self) -> list[ev.SyncWarning]:
         """Every warning reported since this client opened, oldest first."""

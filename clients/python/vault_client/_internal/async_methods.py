@@ -419,6 +419,24 @@ class AsyncMethods:
         deleted, expired, or not a post or reply)."""
         return await asyncio.to_thread(self.sync_client.get_post, group, post)
 
+    async def search(
+        self,
+        query: str,
+        group: GroupRef | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[PostView]:
+        """The posts and replies on this device that hold every word of *query*, newest
+        first (at most *limit*): in one group, or in every group this device can read.
+
+        Words match in any order; a "quoted phrase" matches as written; case and accents do
+        not matter. A post matches on its text, its content warning and its attachments'
+        file names (a match behind a content warning still has ``hidden_by_default`` set).
+        The search runs on this device only, over what it has synced: nothing is sent, and
+        nothing is written to disk. An empty query, or one over 200 characters:
+        :class:`InvalidArgumentError`."""
+        return await asyncio.to_thread(self.sync_client.search, query, group, limit=limit)
+
     async def warnings(self) -> list[ev.SyncWarning]:
         """Every warning reported since this client opened, oldest first."""
         return await asyncio.to_thread(self.sync_client.warnings)

@@ -14,6 +14,7 @@ from vault.crypto.identity import Identity
 from vault.crypto.log import LogEntry
 from vault.crypto.post_body import PostBody
 from vault.crypto.timeline import Timeline
+from vault_client._internal.search import SearchIndex
 from vault_client.types import HistoryPolicy
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class GroupView:
     (:meth:`arrival_now`)."""
     drawn: Drawn | None = field(default=None, repr=False, compare=False)
     """The last whole drawing of the posts, while it holds (see :mod:`.drawn`)."""
+    search_index: SearchIndex = field(default_factory=SearchIndex, repr=False, compare=False)
+    """The posts in the form searches compare (see :mod:`.search`), in memory only."""
 
     def arrival_now(self) -> Arrival:
         assert self.state is not None

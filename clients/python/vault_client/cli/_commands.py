@@ -40,12 +40,14 @@ from vault_client.cli._reading import (
     sync_command,
     wait_command,
 )
+from vault_client.cli._searching import search_command
 
 COMMANDS: tuple[click.Command, ...] = (
     config_command, group_command, invite_command, invites_command, revoke_invite, join_command,
     requests_command, approve_command, deny_command, post_command, react_command,
-    edit_command, delete_command, read_command, attachments_command, members_command,
-    name_command, role_command, remove_command, leave_command, forget_command, verify_command,
+    edit_command, delete_command, read_command, search_command, attachments_command,
+    members_command, name_command, role_command, remove_command, leave_command, forget_command,
+    verify_command,
     sync_command, wait_command, export_identity_command, import_identity_command, wipe_command,
     app_command,
 )

@@ -30,7 +30,8 @@ from vault_client.errors import JoinPendingError, RelayUnreachableError, VaultEr
 
 
 def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: int,
-                reveal: frozenset[str] = frozenset()) -> str:
+                reveal: frozenset[str] = frozenset(), command: str = "vault read") -> str:
+    """One post for the terminal; *command* is what its reveal hint names."""
     pad = "    " * depth
     body = pad + "    "
     who = post.author_label or names.get(post.author, post.author[:SHORT])
@@ -53,7 +54,7 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     if post.content_warning is not None:
         if hidden:
             lines.append(f"{body}Content warning: {post.content_warning}. Hidden; to read it: "
-                         f"vault read --reveal {post.post_id[:SHORT]}")
+                         f"{command} --reveal {post.post_id[:SHORT]}")
         else:
             lines.append(f"{body}Content warning: {post.content_warning}")
     if not hidden:
