@@ -307,6 +307,22 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     expect(a_week.get_by_role("list", name="Reactions")).to_contain_text("💜 1")
     screens.check(a, "feed")
 
+    # --- Alice searches the group on her computer: found behind its warning, then shown
+    # in its conversation; the words never reach the address bar ---------------------------
+    a.get_by_label("Search this group").fill("MISS her")
+    a.get_by_role("button", name="Search", exact=True).click()
+    expect(a.get_by_role("heading", name="1 post found")).to_be_visible()
+    found = post_article(a, "Content warning: loss").first
+    expect(found.get_by_text("I miss her every morning.")).to_be_hidden()
+    found.get_by_text("Content warning: loss").click()
+    expect(found.get_by_text("I miss her every morning.")).to_be_visible()
+    assert "miss" not in a.url.lower() and "miss" not in a.title().lower()
+    screens.check(a, "search")
+    a.get_by_role("link", name="Show it in its conversation").click()
+    expect(a.get_by_role("heading", name="Tuesday circle", level=1)).to_be_visible()
+    assert re.search(r"#post-[A-Za-z0-9_-]+$", a.url), a.url
+    expect(a.get_by_text("Thinking of you, Alice.")).to_be_visible()
+
     # --- the members' screens -------------------------------------------------------------
     a.get_by_role("link", name="Members").first.click()
     expect(a.get_by_role("heading", name="Members", level=1)).to_be_visible()

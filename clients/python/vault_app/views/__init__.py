@@ -11,10 +11,22 @@ from __future__ import annotations
 from flask import Flask, request
 
 from vault_app.i18n import N_
-from vault_app.views import admin, common, device, groups, invites, language, live, posts, settings
+from vault_app.views import (
+    admin,
+    common,
+    device,
+    groups,
+    invites,
+    language,
+    live,
+    posts,
+    search,
+    settings,
+)
 
 BLUEPRINTS = (device.blueprint, groups.blueprint, posts.blueprint, live.blueprint,
-              settings.blueprint, invites.blueprint, admin.blueprint, language.blueprint)
+              settings.blueprint, invites.blueprint, admin.blueprint, language.blueprint,
+              search.blueprint)
 
 NAV: list[tuple[str, str]] = [
     ("groups.index", N_("Your groups")),

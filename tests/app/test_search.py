@@ -1,0 +1,105 @@
+"""Searching a group in the app, against a real relay process: the words go by POST and
+never into an address or the page's title, results are read-only and keep their content
+warnings, each links to its conversation, and member text stays inert."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.app.conftest import Browser
+from tests.app.test_feed import ann as ann  # (the fixture, used by its name)
+from tests.app.test_feed import group_id, page
+
+
+@pytest.fixture
+def posted(ann: Browser) -> Iterator[Browser]:
+    client = ann.device_client()
+    gid = group_id(ann)
+    first = client.post(gid, "See you at the Tuesday circle").post_id
+    client.reply(gid, first, "Bring the café vouchers, Tuesday")
+    client.post(gid, "Tuesday was hard, after the funeral", content_warning="grief")
+    client.post(gid, 'tuesday <script>alert("x")</script>')
+    client.post(gid, "Nothing to do with the day")
+    yield ann
+
+
+def search(browser: Browser, query: str, expect: int = 200) -> str:
+    page(browser, f"/groups/{group_id(browser)}/search")  # (the form's CSRF token)
+    response = browser.post(f"/groups/{group_id(browser)}/search", {"q": query})
+    assert response.status_code == expect, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def test_the_group_page_has_a_search_box_that_posts(posted: Browser) -> None:
+    html = page(posted, posted.group_url)  # type: ignore[attr-defined]
+    form = re.search(r'<form method="post" action="([^"]+)" role="search"', html)
+    assert form and form.group(1) == f"/groups/{group_id(posted)}/search"
+    assert re.search(r'<input id="search-q" name="q" type="search"[^>]*autocomplete="off"',
+                     html)
+
+
+def test_results_newest_first_with_warnings_kept_and_links(posted: Browser) -> None:
+    html = search(posted, "TUESDAY")
+    assert "4 posts found" in html
+    results = html.split('class="search-results"', 1)[1]
+    order = [results.index(s) for s in (
+        "&lt;script&gt;", "Content warning:", "Bring the café vouchers",
+        "See you at the Tuesday circle")]
+    assert order == sorted(order)
+    assert "<script>alert" not in html  # member text is escaped
+    assert "Nothing to do with the day" not in results
+    # The post behind its warning stays closed (a <details> not open), as in the feed.
+    assert re.search(r'<details class="content-warning" id="cw-[^"]+">', results)
+    assert "A reply" in results
+    # Read-only: no reply, reaction, edit or delete buttons among the results.
+    assert "Send reply" not in results and "/react" not in results and "/edit" not in results
+    links = re.findall(r'<a href="(/groups/[^"]+#post-[^"]+)">Show it in its conversation', html)
+    assert len(links) == 4
+    # The words are in the page that answers, and nowhere an address or title keeps them.
+    assert "<title>Search" in html and "TUESDAY" not in html.split("</title>")[0]
+    assert not any("uesday" in link.lower() for link in links)
+    assert 'value="TUESDAY"' in html  # the box keeps what was typed
+
+
+def test_phrases_accents_and_nothing_found(posted: Browser) -> None:
+    assert "1 post found" in search(posted, '"tuesday circle"')
+    assert "Bring the café vouchers" in search(posted, "cafe")
+    nothing = search(posted, "tuesday wednesday")
+    assert "0 posts found" in nothing and "No post on this computer holds" in nothing
+
+
+def test_a_conversation_link_opens_far_enough_back(posted: Browser) -> None:
+    client = posted.device_client()
+    gid = group_id(posted)
+    for n in range(55):  # newer conversations push the searched one off the first page
+        client.post(gid, f"filler {n}")
+    html = search(posted, '"tuesday circle"')
+    (link,) = re.findall(r'<a href="([^"]+)">Show it in its conversation', html)
+    assert "show=100" in link.replace("&amp;", "&")
+    target = link.split("#", 1)[1]
+    assert f'id="{target}"' in page(posted, link.split("#", 1)[0].replace("&amp;", "&"))
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    ("", "Type at least one word"), ('  ""  ', "Type at least one word"),
+    ("x" * 201, "at most 200 characters"),
+])
+def test_a_query_the_device_refuses_says_what_to_do(posted: Browser, query: str,
+                                                    says: str) -> None:
+    assert says in search(posted, query, expect=422)
+
+
+def test_a_search_without_the_form_token_is_refused(posted: Browser) -> None:
+    response = posted.post(f"/groups/{group_id(posted)}/search", {"q": "tuesday"}, csrf=False)
+    assert response.status_code == 403
+    assert "search-results" not in response.get_data(as_text=True)
+
+
+def test_an_unknown_group_is_not_found(posted: Browser) -> None:
+    page(posted, posted.group_url)  # type: ignore[attr-defined]
+    response = posted.post("/groups/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/search",
+                           {"q": "tuesday"})
+    assert response.status_code == 404
