@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.app.conftest import Browser
+from tests.app.conftest import PASSPHRASE, Browser
 from tests.app.test_feed import ann as ann  # (the fixture, used by its name)
 from tests.app.test_feed import group_id, page
 
@@ -26,11 +26,21 @@ def posted(ann: Browser) -> Iterator[Browser]:
     yield ann
 
 
-def search(browser: Browser, query: str, expect: int = 200) -> str:
+def searched(browser: Browser, query: str) -> str:
+    """Search as the form does: POST, then the address it is sent on to."""
     page(browser, f"/groups/{group_id(browser)}/search")  # (the form's CSRF token)
     response = browser.post(f"/groups/{group_id(browser)}/search", {"q": query})
-    assert response.status_code == expect, response.get_data(as_text=True)
-    return response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return str(response.headers["Location"])
+
+
+def search(browser: Browser, query: str, expect: int = 200) -> str:
+    if expect != 200:  # refused: the form again, at once
+        page(browser, f"/groups/{group_id(browser)}/search")
+        response = browser.post(f"/groups/{group_id(browser)}/search", {"q": query})
+        assert response.status_code == expect, response.get_data(as_text=True)
+        return response.get_data(as_text=True)
+    return page(browser, searched(browser, query))
 
 
 def test_the_group_page_has_a_search_box_that_posts(posted: Browser) -> None:
@@ -54,14 +64,35 @@ def test_results_newest_first_with_warnings_kept_and_links(posted: Browser) -> N
     # The post behind its warning stays closed (a <details> not open), as in the feed.
     assert re.search(r'<details class="content-warning" id="cw-[^"]+">', results)
     assert "A reply" in results
-    # Read-only: no reply, reaction, edit or delete buttons among the results.
-    assert "Send reply" not in results and "/react" not in results and "/edit" not in results
+    # Read-only: no reply, reaction, edit, delete or "always show" form among the results.
+    for action in ("Send reply", "/react", "/edit", "/delete", "/warnings"):
+        assert action not in results, action
     links = re.findall(r'<a href="(/groups/[^"]+#post-[^"]+)">Show it in its conversation', html)
     assert len(links) == 4
     # The words are in the page that answers, and nowhere an address or title keeps them.
     assert "<title>Search" in html and "TUESDAY" not in html.split("</title>")[0]
     assert not any("uesday" in link.lower() for link in links)
     assert 'value="TUESDAY"' in html  # the box keeps what was typed
+
+
+def test_the_results_address_holds_a_token_for_this_browser_until_a_lock(
+        posted: Browser) -> None:
+    address = searched(posted, "funeral")
+    assert re.fullmatch(rf"/groups/{group_id(posted)}/search\?r=[A-Za-z0-9_-]{{22}}", address)
+    assert "1 post found" in page(posted, address)  # again, as Back shows it
+    # Another browser session (a new cookie) does not get it: the empty form.
+    stranger = Browser(posted.app, posted.app.test_client(), posted.settings)
+    stranger.client.get(f"/open?key={posted.settings.launch_token}")
+    assert "post found" not in page(stranger, address)
+    assert "1 post found" in page(posted, address)  # (the first one still has it)
+    # Nor does another group's address with this token.
+    other = posted.device_client().create_group("Other", display_name="Ann").group_id
+    assert "post found" not in page(posted, address.replace(group_id(posted), other))
+    # A lock forgets every search: after unlocking, the address shows the empty form.
+    posted.app.extensions["vault_device"].lock()
+    posted.app.extensions["vault_device"].unlock(PASSPHRASE)
+    html = page(posted, address)
+    assert "post found" not in html and 'value=""' in html
 
 
 def test_phrases_accents_and_nothing_found(posted: Browser) -> None:
@@ -78,9 +109,11 @@ def test_a_conversation_link_opens_far_enough_back(posted: Browser) -> None:
         client.post(gid, f"filler {n}")
     html = search(posted, '"tuesday circle"')
     (link,) = re.findall(r'<a href="([^"]+)">Show it in its conversation', html)
-    assert "show=100" in link.replace("&amp;", "&")
-    target = link.split("#", 1)[1]
-    assert f'id="{target}"' in page(posted, link.split("#", 1)[0].replace("&amp;", "&"))
+    address, target = link.replace("&amp;", "&").split("#", 1)
+    for n in range(3):  # and more arrive before the link is followed
+        client.post(gid, f"later {n}")
+    shown = page(posted, address)
+    assert f'id="{target}"' in shown and 'data-show="100"' in shown
 
 
 @pytest.mark.parametrize(("query", "says"), [

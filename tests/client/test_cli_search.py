@@ -47,8 +47,14 @@ def test_search_finds_what_a_person_asks_for(root: Path, relay: RelayProcess) ->
     assert "no result shown has the id" in only_error(
         ann("search", "funeral", "--reveal", "zzzzzzzz", expect=1))
 
-    # A phrase as written; every word must be there.
+    assert f"to read it: vault search --reveal {hidden}" in everywhere  # words asked again
+
+    # A phrase as written; every word must be there. The shell takes the quotes off
+    # `vault search "by walk"`: an argument holding a space is a phrase.
     assert "See you at" in ann("search", '"tuesday circle"').output
+    assert "Tuesday walk by the river" in ann("search", "walk by").output
+    assert "Tuesday walk by the river" in ann("search", "by", "walk").output
+    assert "No post in your groups" in ann("search", "by walk").output
     nothing = ann("search", "tuesday", "wednesday").output
     assert nothing.strip() == "No post in your groups holds all of: tuesday wednesday"
 

@@ -16,6 +16,7 @@ from vault_client.errors import InvalidArgumentError, LocalStoreError
 
 from tests.client.test_newcomers import circle, open_client
 from tests.relayproc import RelayProcess
+from vault.crypto.primitives import default_clock
 
 
 def texts(posts: list[PostView]) -> list[str]:
@@ -25,24 +26,31 @@ def texts(posts: list[PostView]) -> list[str]:
 # --- what a query means ------------------------------------------------------------------------
 
 
-def test_folding_ignores_case_accents_width_and_spacing() -> None:
-    assert search.fold("Café  au\tLAIT\n") == "cafe au lait"
+def test_folding_ignores_case_accents_width_punctuation_and_spacing() -> None:
+    assert search.fold("Café!  au\tLAIT,\n") == "cafe au lait"
     assert search.fold("Straße") == "strasse"
     full_width = "\uff26\uff35\uff2c\uff2c \uff57\uff49\uff44\uff54\uff48"
     assert search.fold(full_width) == "full width"  # compatibility forms
     assert search.fold("ﬁnally") == "finally"  # a ligature
     assert search.fold("İstanbul") == "istanbul"  # the dot a case fold leaves behind
     assert search.fold("Ελπίδα") == "ελπιδα"
+    assert search.fold("Łódź, Ærø") == "lodz aero"  # letters no decomposition takes apart
+    assert search.fold("sup\u00adport gr\u200boup") == "support group"  # invisible breaks
+    assert search.fold("don't (really)") == "don t really"
+    assert search.fold("パパ") != search.fold("ハハ")  # kana voicing marks are letters
 
 
 def test_terms_are_words_and_quoted_phrases_each_once() -> None:
-    assert search.terms('Tuesday  "the   CIRCLE" tuesday café') == (
+    assert search.terms('Tuesday  "the   CIRCLE" tuesday, café') == (
         "tuesday", "the circle", "cafe")
-    assert search.terms('"unclosed phrase') == ("unclosed", "phrase")
+    assert search.terms('"unclosed phrase') == ("unclosed phrase",)
+    # Typographic quotes, as phones and word processors type them.
+    assert search.terms("\u201ctuesday circle\u201d \u00abciao bella\u00bb") == (
+        "tuesday circle", "ciao bella")
     assert search.terms("x" * search.MAX_QUERY) == ("x" * search.MAX_QUERY,)
 
 
-@pytest.mark.parametrize("query", ["", "   ", '""', '" "', "\t\n"])
+@pytest.mark.parametrize("query", ["", "   ", '""', '" "', "\t\n", "?!", "\U0001f49c"])
 def test_a_query_without_words_is_refused(query: str) -> None:
     with pytest.raises(InvalidArgumentError, match="at least one word"):
         search.terms(query)
@@ -63,23 +71,27 @@ def _post(post_id: str, text: str, *, cw: str | None = None, at: int = 0,
                     deleted=deleted, reactions=(), expires_at_ms=None, is_mine=False)
 
 
-def test_every_term_must_match_in_text_warning_or_file_names() -> None:
+def test_every_term_must_start_a_word_in_text_warning_or_file_names() -> None:
     posts = [
         _post("1", "Went to the Tuesday circle, felt heard"),
         _post("2", "the circle on tuesday was hard", cw="grief"),
         _post("3", "photos", files=("Tuesday circle.jpg", "")),
         _post("4", "tuesday", deleted=True),
         _post("5", "circle\ntuesday"),
+        _post("6", "Tuesdays; circles!"),
     ]
     index = search.SearchIndex()
-    found = search.matching(index, posts, search.terms("tuesday circle"))
-    assert [p.post_id for p in found] == ["1", "2", "3", "5"]
-    assert [p.post_id for p in search.matching(index, posts, search.terms("GRIEF"))] == ["2"]
-    phrase = search.matching(index, posts, search.terms('"tuesday circle"'))
-    assert [p.post_id for p in phrase] == ["1", "3"]
+
+    def found(query: str) -> list[str]:
+        return [p.post_id for p in search.matching(index, posts, search.terms(query))]
+
+    assert found("tuesday circle") == ["6", "5", "3", "2", "1"]  # newest (last drawn) first
+    assert found("GRIEF") == ["2"]
+    assert found('"tuesday circle"') == ["3", "1"]
+    assert found("heard") == ["1"] and found("ear") == [] and found("ard") == []
     # A phrase never spans two fields (text | warning | each file name).
-    assert search.matching(index, posts, search.terms('"hard grief"')) == []
-    assert search.matching(index, posts, search.terms("tuesday wednesday")) == []
+    assert found('"hard grief"') == []
+    assert found("tuesday wednesday") == []
 
 
 def test_the_index_folds_a_post_again_only_when_its_words_change() -> None:
@@ -97,10 +109,29 @@ def test_the_index_folds_a_post_again_only_when_its_words_change() -> None:
     assert index.folded == {}  # a post no longer drawn is no longer held
 
 
-def test_newest_first_with_a_limit() -> None:
-    posts = [_post("a", "x", at=1), _post("c", "x", at=3), _post("b", "x", at=3)]
-    assert [p.post_id for p in search.newest_first(posts)] == ["c", "b", "a"]
-    assert [p.post_id for p in search.newest_first(posts, 2)] == ["c", "b"]
+def test_the_same_drawing_is_not_checked_again_and_another_one_is() -> None:
+    index = search.SearchIndex()
+    drawing, other = object(), object()
+    posts = [_post("1", "old words")]
+    assert search.matching(index, posts, ("old",), drawing) == posts
+    # The same drawing object: its posts are known (what is passed is not even read).
+    assert search.matching(index, [], ("old",), drawing) == posts
+    edited = [replace(posts[0], text="new words")]
+    assert search.matching(index, edited, ("old",), other) == []
+    assert search.matching(index, edited, ("new",), other) == edited
+
+
+def test_groups_merge_newest_first_and_a_groups_own_order_stays() -> None:
+    # Group one's results, newest first in its causal order: "late" came after "early",
+    # although its author's clock dated it earlier. That order stays; the groups' results
+    # interleave by their times.
+    one = [_post("late", "x", at=1), _post("early", "x", at=9)]
+    two = [_post("b", "x", at=5), _post("a", "x", at=2)]
+    assert [p.post_id for p in search.newest_first([one, two])] == ["b", "a", "late", "early"]
+    assert [p.post_id for p in search.newest_first([two, one], 3)] == ["b", "a", "late"]
+    three = [_post("c", "x", at=7)]
+    assert [p.post_id for p in search.newest_first([two, three])] == ["c", "b", "a"]
+    assert search.newest_first([]) == []
 
 
 # --- through the SDK, against a real relay -----------------------------------------------------
@@ -108,8 +139,13 @@ def test_newest_first_with_a_limit() -> None:
 
 def test_a_member_finds_posts_on_their_device_only(tmp_path: Path,
                                                   relay_up: RelayProcess) -> None:
+    ahead_ms = [0]  # Ben's clock, moved by the test (expiry is judged on his device)
+
+    def bens_clock() -> int:
+        return default_clock() + ahead_ms[0]
+
     with open_client(tmp_path, "ann", relay_up) as ann, \
-            open_client(tmp_path, "ben", relay_up) as ben:
+            open_client(tmp_path, "ben", relay_up, clock=bens_clock) as ben:
         gid = circle(ann, ben)
         other = ann.create_group("Walks", display_name="Ann").group_id
         first = ann.post(gid, "See you at the Tuesday circle").post_id
@@ -143,6 +179,12 @@ def test_a_member_finds_posts_on_their_device_only(tmp_path: Path,
         ben.sync(gid)
         assert texts(ben.search("tuesday circle")) == []
         assert texts(ben.search('"thursday circle"')) == ["See you at the Thursday circle"]
+
+        # Two hours on, the disappearing post is gone from Ben's device: nothing finds it.
+        ahead_ms[0] = 2 * 3600 * 1000
+        assert texts(ben.search("tuesday", gid)) == []
+        assert texts(ben.search("disappears")) == []
+        ahead_ms[0] = 0
 
         with pytest.raises(InvalidArgumentError):
             ben.search("  ")

@@ -49,6 +49,7 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     from vault_app.device import Device
     from vault_app.files import UPLOAD_LIMIT
     from vault_app.refresh import Refresher
+    from vault_app.searches import RecentSearches
     from vault_app.seen import SeenPosts
     from vault_app.shown_warnings import ShownWarnings
 
@@ -68,6 +69,8 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     app.extensions["vault_seen"] = SeenPosts(settings.home)
     app.extensions["vault_shown_warnings"] = ShownWarnings(settings.home)
     app.extensions["vault_refresher"] = Refresher(app.extensions["vault_device"])
+    searches = app.extensions["vault_searches"] = RecentSearches()  # (views/search.py)
+    app.extensions["vault_device"].add_lock_listener(searches.forget_all)
 
     # English and Italian (Flask-Babel): every template string goes through _().
     i18n.init_app(app)

@@ -552,11 +552,13 @@ class Client:
         """The posts and replies on this device that hold every word of *query*, newest
         first (at most *limit*): in one group, or in every group this device can read.
 
-        Words match in any order; a "quoted phrase" matches as written; case and accents do
-        not matter. A post matches on its text, its content warning and its attachments'
-        file names (a match behind a content warning still has ``hidden_by_default`` set).
-        The search runs on this device only, over what it has synced: nothing is sent, and
-        nothing is written to disk. An empty query, or one over 200 characters:
+        Words match in any order, each at the start of a word ("walk" finds "walking"); a
+        "quoted phrase" matches as written; case, accents and punctuation do not matter. A
+        post matches on its text, its content warning and its attachments' file names (a
+        match behind a content warning still has ``hidden_by_default`` set). Within a group
+        the order is the group's (causal) order, read backwards; across groups, the posts'
+        times. The search runs on this device only, over what it has synced: nothing is
+        sent, and nothing is written to disk. An empty query, or one over 200 characters:
         :class:`InvalidArgumentError`."""
         wanted = search.terms(query)
         if limit is not None and limit < 1:
@@ -572,7 +574,7 @@ class Client:
             for view in views:
                 if view.state is not None:
                     shown = V.post_views(view, now)  # (this drawing is then view.drawn)
-                    found.extend(search.matching(view.search_index, shown, wanted, view.drawn))
+                    found.append(search.matching(view.search_index, shown, wanted, view.drawn))
         return search.newest_first(found, limit)
 
     def warnings(self) -> list[ev.SyncWarning]:

@@ -159,12 +159,24 @@ def threads_shown() -> int:
     return min(max(wanted, FEED_PAGE), MAX_SHOWN)
 
 
+def threads_to_reach(threads: Sequence[Thread], post_id: str) -> int:
+    """How many conversations (a multiple of FEED_PAGE) the feed must show, newest first,
+    to show *post_id* (``?at=``, a search result's link); FEED_PAGE when it is not there."""
+    for age, thread in enumerate(reversed(threads), start=1):
+        if post_id == thread.root.post_id or any(r.post_id == post_id for r in thread.replies):
+            return max(FEED_PAGE, -(-age // FEED_PAGE) * FEED_PAGE)
+    return FEED_PAGE
+
+
 def feed_context(client: Client, info: GroupInfo) -> dict[str, Any]:
     """What the feed fragment needs (the whole page adds the rest)."""
     threads = client.threads(info.group_id)
     name_of = names_of(client, info.group_id)
     always = shown_warnings().matcher(info.group_id)
     show = threads_shown()
+    at = request.args.get("at")
+    if at:  # (counted after the sync the page waited for: new posts came in first)
+        show = min(max(show, threads_to_reach(threads, at)), MAX_SHOWN)
     newest = threads[-show:]  # only these are drawn: a big group's page stays quick
     return {
         "group": info,

@@ -6,16 +6,20 @@ gone), and the lowered form of each post is kept in memory only (:class:`SearchI
 the group's view), dropped with the view when the client closes or is locked.
 
 Matching is what a person expects of a search box: every word must appear (in any order),
-a "quoted phrase" must appear as written; case and accents do not matter ("cafe" finds
-"Café", "STRASSE" finds "Straße"), nor does how words are spaced. A post matches on its
-text, its content warning and its attachments' file names.
+at the start of a word of the post ("walk" finds "walking", "art" does not find "heart"); a
+"quoted phrase" (straight or typographic quotes) must appear as written. Case, accents,
+punctuation and how words are spaced do not matter ("cafe" finds "Café!", "STRASSE" finds
+"Straße", "lodz" finds "Łódź"). A post matches on its text, its content warning and its
+attachments' file names.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Final
@@ -26,16 +30,30 @@ from vault_client.types import PostView
 MAX_QUERY: Final = 200
 """Characters in a search (longer is refused: nobody types that into a search box)."""
 
-_TERM: Final = re.compile(r'"([^"]*)"|([^\s"]+)')
+_QUOTES: Final = "\"\u201c\u201d\u201e\u00ab\u00bb"  # " “ ” „ « »
+_TERM: Final = re.compile(f"[{_QUOTES}]([^{_QUOTES}]*)[{_QUOTES}]?|([^\\s{_QUOTES}]+)")
+_NOT_WORD: Final = re.compile(r"[\W_]+")
+_LETTERS: Final = str.maketrans({
+    # Latin letters that no decomposition takes apart.
+    "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "\u0131": "i", "ŧ": "t", "ŀ": "l",
+    "æ": "ae", "œ": "oe", "þ": "th", "ð": "d",
+    # Invisible characters that would split a word: soft hyphen, zero-width ones.
+    "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None,
+    "\ufeff": None,
+})
+_KEPT_MARKS: Final = frozenset("\u3099\u309a")  # kana voicing marks: パ is not ハ
 
 
 def fold(text: str) -> str:
-    """*text* as searches compare it: compatibility-decomposed, case-folded, without
-    accents (combining marks), its runs of white space one space."""
+    """*text* as searches compare it: compatibility-decomposed and case-folded, without
+    accents (combining marks) or punctuation, its words separated by one space."""
     if text.isascii():
-        return " ".join(text.lower().split())
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+        return _NOT_WORD.sub(" ", text.lower()).strip()
+    folded = unicodedata.normalize(
+        "NFKD", unicodedata.normalize("NFKD", text).casefold()).translate(_LETTERS)
+    bare = "".join(c for c in folded if c in _KEPT_MARKS or not unicodedata.combining(c))
+    # (composed again, so a kept mark stays part of its letter, not a word break)
+    return _NOT_WORD.sub(" ", unicodedata.normalize("NFC", bare)).strip()
 
 
 def terms(query: str) -> tuple[str, ...]:
@@ -57,12 +75,14 @@ def terms(query: str) -> tuple[str, ...]:
 
 
 def _haystack(post: PostView) -> str:
-    # Fields joined by a line break, which no folded term holds: a phrase never spans two.
+    # Each field starts with a space (a term matches at a word start: " " + term), and the
+    # fields are joined by a line break, which no folded term holds: a phrase never spans
+    # two fields.
     parts = [fold(post.text)]
     if post.content_warning is not None:
         parts.append(fold(post.content_warning))
     parts.extend(fold(a.file_name) for a in post.attachments if a.file_name)
-    return "\n".join(parts)
+    return " " + " \n ".join(parts)
 
 
 @dataclass
@@ -104,16 +124,24 @@ def _same_words(old: PostView, new: PostView) -> bool:
 
 def matching(index: SearchIndex, posts: Iterable[PostView], wanted: tuple[str, ...],
              drawing: object | None = None) -> list[PostView]:
-    """The posts holding every one of the *wanted* terms (from :func:`terms`), in the
-    order given (*drawing*: see :meth:`SearchIndex.refresh`)."""
-    if len(wanted) == 1:
-        (term,) = wanted
-        return [post for post, text in index.refresh(posts, drawing) if term in text]
-    return [post for post, text in index.refresh(posts, drawing)
-            if all(t in text for t in wanted)]
+    """The posts holding every one of the *wanted* terms (from :func:`terms`), each at the
+    start of a word, newest first: the group's drawing (*posts*, in causal order) read
+    backwards (*drawing*: see :meth:`SearchIndex.refresh`)."""
+    starts = [" " + term for term in wanted]
+    entries = index.refresh(posts, drawing)
+    if len(starts) == 1:
+        (start,) = starts
+        found = [post for post, text in entries if start in text]
+    else:
+        found = [post for post, text in entries if all(s in text for s in starts)]
+    found.reverse()
+    return found
 
 
-def newest_first(posts: Iterable[PostView], limit: int | None = None) -> list[PostView]:
-    """*posts* newest first (by when their authors wrote them), at most *limit*."""
-    ordered = sorted(posts, key=attrgetter("created_at_ms", "post_id"), reverse=True)
-    return ordered if limit is None else ordered[:limit]
+def newest_first(groups: Sequence[list[PostView]], limit: int | None = None) -> list[PostView]:
+    """Several groups' results (each newest first, from :func:`matching`) as one list,
+    newest first, at most *limit*. Within a group the order stays the group's causal
+    order: a post dated in the future by its author's clock does not rise above the posts
+    written after it; across groups, the posts' own times decide."""
+    merged = heapq.merge(*groups, key=attrgetter("created_at_ms"), reverse=True)
+    return list(merged if limit is None else itertools.islice(merged, limit))

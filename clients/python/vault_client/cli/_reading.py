@@ -31,7 +31,8 @@ from vault_client.errors import JoinPendingError, RelayUnreachableError, VaultEr
 
 def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: int,
                 reveal: frozenset[str] = frozenset(), command: str = "vault read") -> str:
-    """One post for the terminal; *command* is what its reveal hint names."""
+    """One post for the terminal; *command* is what its reveal hint names (`vault search
+    --reveal ID` asks for the words again, which keeps them out of the shell's history)."""
     pad = "    " * depth
     body = pad + "    "
     who = post.author_label or names.get(post.author, post.author[:SHORT])

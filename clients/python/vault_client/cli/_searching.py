@@ -32,11 +32,14 @@ SHOWN = 20
 def search_command(state: State, group_ref: str | None, words: tuple[str, ...], show_cw: bool,
                    reveal: tuple[str, ...], last: int, no_sync: bool) -> None:
     """Find the posts holding every one of WORDS, newest first: in every group, or in one
-    with --group. Put a phrase in quotes to find it as written; case and accents do not
-    matter. The search runs on this device only: nothing of it is sent or saved.
+    with --group. Each word matches the start of a word ("walk" finds "walking"); put a
+    phrase in quotes to find it as written; case, accents and punctuation do not matter.
+    The search runs on this device only: nothing of it is sent or saved.
 
     Without WORDS, they are asked for (and then stay out of your shell's history)."""
-    query = " ".join(words) if words else click.prompt("Search for", err=True)
+    # A word with spaces in it came quoted from the shell: it is a phrase.
+    query = " ".join(f'"{w.strip()}"' if len(w.split()) > 1 else w for w in words) if words \
+        else click.prompt("Search for", err=True)
     client = open_client(state)
     groups = [find_group(client, group_ref)] if group_ref is not None else [
         g for g in client.groups() if g.status not in ("pending", "creating")]
@@ -59,11 +62,12 @@ def search_command(state: State, group_ref: str | None, words: tuple[str, ...], 
     shown = frozenset(_revealed(found[:last], reveal))
     blocks = []
     for post in found[:last]:
-        heading = f"in {group_label(infos[post.group_id])}" if group_ref is None else ""
+        info = infos.get(post.group_id)
+        heading = f"in {group_label(info)}" if group_ref is None and info else ""
         if post.reply_to is not None:
             heading += f"{', ' if heading else ''}a reply to [{post.reply_to[:SHORT]}]"
-        text = render_post(post, names[post.group_id], show_cw=show_cw, depth=0,
-                           reveal=shown, command="vault search WORDS")
+        text = render_post(post, names.get(post.group_id, {}), show_cw=show_cw, depth=0,
+                           reveal=shown, command="vault search")
         blocks.append(f"{heading}\n{text}" if heading else text)
     click.echo("\n\n".join(blocks))
     if len(found) > last:
