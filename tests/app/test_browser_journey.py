@@ -381,6 +381,12 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     b.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
     expect(b.get_by_role("heading", name="Settings", level=1)).to_be_visible()
     screens.check(b, "settings")
+    with b.expect_download() as download:  # Bob keeps what he wrote, before erasing it all
+        b.get_by_role("button", name="Save my posts").click()
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.startswith("vault-my-posts-")
+    assert "Thinking of you, Alice." in saved and "not encrypted" in saved
+    assert "I miss her every morning" not in saved  # Alice's words are not Bob's to keep
     b.get_by_role("link", name="Erase everything on this computer").click()
     expect(b.get_by_role("heading", name="Erase everything on this computer?")).to_be_visible()
     screens.check(b, "wipe-confirm")

@@ -136,3 +136,28 @@ def test_an_unknown_group_is_not_found(posted: Browser) -> None:
     response = posted.post("/groups/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/search",
                            {"q": "tuesday"})
     assert response.status_code == 404
+
+
+# --- saving one's own posts (Settings) ---------------------------------------------------------
+
+
+def test_settings_save_my_posts_as_a_download(posted: Browser) -> None:
+    settings = page(posted, "/settings")
+    assert 'action="/settings/my-posts"' in settings and "not locked" in settings
+    response = posted.post("/settings/my-posts", {"format": "text"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    disposition = response.headers["Content-Disposition"]
+    assert re.fullmatch(r'attachment; filename="vault-my-posts-\d{4}-\d{2}-\d{2}\.txt"',
+                        disposition)
+    assert response.headers["Cache-Control"] == "no-store"
+    text = response.get_data(as_text=True)
+    assert text.startswith("Your posts in Vault (5)")
+    assert "== Tuesday circle ==" in text and "Content warning: grief" in text
+    as_json = posted.post("/settings/my-posts", {"format": "json"})
+    assert as_json.headers["Content-Type"] == "application/json"  # (UTF-8 by definition)
+    assert as_json.headers["Content-Disposition"].endswith('.json"')
+    assert as_json.get_json()["format"] == "vault-own-posts"
+    refused = posted.post("/settings/my-posts", {"format": "text"}, csrf=False)
+    assert refused.status_code == 403 and "Your posts in Vault" not in refused.get_data(
+        as_text=True)

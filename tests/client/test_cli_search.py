@@ -1,8 +1,9 @@
-"""``vault search`` against a real relay process: the posts on this device that hold some
-words, in every group or one, newest first, content warnings kept."""
-
+"""``vault search`` and ``vault export-posts`` against a real relay process: the posts on
+this device that hold some words (every group or one, newest first, content warnings kept),
+and one's own posts saved to a new private file."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,26 @@ def test_search_finds_what_a_person_asks_for(root: Path, relay: RelayProcess) ->
 
     assert "at least one word" in only_error(ann("search", '""', expect=1))
     assert "at most 200 characters" in only_error(ann("search", "x" * 201, expect=1))
+
+
+def test_export_posts_saves_a_new_private_file(root: Path, relay: RelayProcess) -> None:
+    cleo = Person("cleo", root, relay)
+    cleo("group", "create", "Tuesday circle", "--as", "Cleo")
+    cleo("post", "--cw", "loss", "My first words here")
+    target = root / "cleo-posts.txt"
+    saved = cleo("export-posts", str(target)).output
+    assert f"Saved your 1 post(s) in 1 group(s) to {target}" in saved
+    assert "not encrypted" in saved
+    text = target.read_text(encoding="utf-8")
+    assert "Content warning: loss\nMy first words here\n" in text
+    assert (target.stat().st_mode & 0o077) == 0
+    refused = cleo("export-posts", str(target), expect=1)
+    assert "already exists" in only_error(refused)
+    as_json = root / "cleo.json"  # the format follows the name, unless --format says
+    cleo("export-posts", "--group", "Tuesday circle", str(as_json))
+    document = json.loads(as_json.read_text(encoding="utf-8"))
+    assert document["format"] == "vault-own-posts"
+    assert [p["text"] for p in document["groups"][0]["posts"]] == ["My first words here"]
+    forced = root / "cleo.data"
+    cleo("export-posts", "--format", "json", str(forced))
+    assert json.loads(forced.read_text(encoding="utf-8"))["version"] == 1

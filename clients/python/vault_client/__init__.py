@@ -69,6 +69,7 @@ from vault_client.types import (
     QrFormat,
     RetryNotice,
     Role,
+    SavedPosts,
     SyncReport,
     Thread,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "RoleChanged",
     "RollbackError",
     "RotationPending",
+    "SavedPosts",
     "SequenceJumped",
     "StaleViewPosts",
     "SyncReport",

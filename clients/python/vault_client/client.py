@@ -24,6 +24,7 @@ from vault.crypto.post_body import PostKind
 from vault.crypto.primitives import default_clock
 from vault_client import events as ev
 from vault_client._internal import (
+    exporting,
     groups,
     joining,
     membership,
@@ -39,6 +40,7 @@ from vault_client._internal import (
 )
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
+from vault_client._internal.exporting import ExportFormat
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.home import (
     destroy_home,
@@ -70,6 +72,7 @@ from vault_client.types import (
     Posted,
     PostView,
     RetryNotice,
+    SavedPosts,
     SyncReport,
     Thread,
 )
@@ -576,6 +579,42 @@ class Client:
                     shown = V.post_views(view, now)  # (this drawing is then view.drawn)
                     found.append(search.matching(view.search_index, shown, wanted, view.drawn))
         return search.newest_first(found, limit)
+
+    def export_own_posts(self, group: GroupRef | None = None, *,
+                         file_format: ExportFormat = "text") -> bytes:
+        """Your own posts and replies, as a document to keep: in one group, or in every
+        group this device can read. ``"text"`` is for people, ``"json"`` for programs (its
+        shape: ``clients/python/README.md``). Posts as they stand now (edits applied;
+        deleted and expired ones left out; posts not sent yet included and marked), oldest
+        first; a reply names whose post it answered, never that post's words; attachments
+        are listed, not included. The document is **not encrypted**."""
+        parts, now = self._own_posts(group)
+        return exporting.render(parts, file_format, now)
+
+    def save_own_posts(self, path: str | os.PathLike[str], group: GroupRef | None = None, *,
+                       file_format: ExportFormat = "text") -> SavedPosts:
+        """:meth:`export_own_posts` written to a new file at *path* (owner-only; never over
+        an existing file: :class:`InvalidArgumentError`)."""
+        parts, now = self._own_posts(group)
+        written = exporting.write_new(path, exporting.render(parts, file_format, now))
+        return SavedPosts(written, exporting.count(parts), len(parts))
+
+    def _own_posts(self, group: GroupRef | None) -> tuple[list[exporting.GroupPosts], int]:
+        with self._lock:
+            self._device.check_open()
+            if group is not None:
+                views = [self._device.view(group)]
+            else:
+                views = [self._device.view(row.group_id) for row in self._device.store.groups()]
+            now = self._device.now()
+            parts = []
+            for view in views:
+                if view.state is None:
+                    continue
+                posts, answered = exporting.own_posts(V.post_views(view, now))
+                name = groups.info(self._device, view).name
+                parts.append(exporting.GroupPosts(view.gid, name, posts, answered))
+            return parts, now
 
     def warnings(self) -> list[ev.SyncWarning]:
         """Every warning reported since this client opened, oldest first."""

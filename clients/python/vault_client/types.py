@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, TypeAlias
 
 from vault.crypto.attachments import Attachment
@@ -291,6 +292,16 @@ class SyncReport:
     error: Exception | None = None
     """Set (a :class:`~vault_client.errors.VaultError`) when this group could not be synced,
     in a sync of every group: the others were synced all the same."""
+
+
+@dataclass(frozen=True)
+class SavedPosts:
+    """What :meth:`Client.save_own_posts` wrote: where, and how many posts of how many
+    groups."""
+
+    path: Path
+    posts: int
+    groups: int
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,25 @@
-"""Settings, and the panic wipe: one clearly marked button, confirmed once on a page of its
-own, that destroys everything Vault keeps on this computer. It needs no passphrase (a
-person in danger may not have the time, or may have forgotten it)."""
+"""Settings; saving one's own posts to a file (``Client.export_own_posts``, offered as a
+download: the browser asks where); and the panic wipe: one clearly marked button, confirmed
+once on a page of its own, that destroys everything Vault keeps on this computer. It needs
+no passphrase (a person in danger may not have the time, or may have forgotten it)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import time
 
-from flask import Blueprint, current_app, render_template
-from vault_client import wipe_home
+from flask import Blueprint, Response, current_app, render_template, request
+from vault_client import Client, wipe_home
 
-from vault_app.views.common import ViewResult, current_device, current_settings, problem_for
+from vault_app.views.common import (
+    ViewResult,
+    current_device,
+    current_settings,
+    problem_for,
+    with_client,
+)
 from vault_app.views.common import seen_posts as seen
 
 log = logging.getLogger(__name__)
@@ -21,6 +29,22 @@ blueprint = Blueprint("settings", __name__)
 @blueprint.get("/settings")
 def index() -> ViewResult:
     return render_template("settings/index.html", settings=current_settings())
+
+
+@blueprint.post("/settings/my-posts")
+@with_client
+def my_posts(client: Client) -> ViewResult:
+    """The member's own posts in every group, as a file to download (text or JSON)."""
+    as_json = request.form.get("format") == "json"
+    data = client.export_own_posts(file_format="json" if as_json else "text")
+    day = time.strftime("%Y-%m-%d")
+    response = Response(data, content_type="application/json" if as_json
+                        else "text/plain; charset=utf-8")
+    name = f"vault-my-posts-{day}.{'json' if as_json else 'txt'}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @blueprint.get("/wipe")

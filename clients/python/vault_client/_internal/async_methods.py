@@ -17,6 +17,7 @@ from pathlib import Path
 from vault.crypto.log_entries import Role
 from vault_client import events as ev
 from vault_client._internal import views as V
+from vault_client._internal.exporting import ExportFormat
 from vault_client._internal.refs import GroupRef, InviteRef, MemberRef, PostRef
 from vault_client.client import Client
 from vault_client.types import (
@@ -31,6 +32,7 @@ from vault_client.types import (
     MemberInfo,
     Posted,
     PostView,
+    SavedPosts,
     SyncReport,
     Thread,
 )
@@ -438,6 +440,40 @@ class AsyncMethods:
         sent, and nothing is written to disk. An empty query, or one over 200 characters:
         :class:`InvalidArgumentError`."""
         return await asyncio.to_thread(self.sync_client.search, query, group, limit=limit)
+
+    async def export_own_posts(
+        self,
+        group: GroupRef | None = None,
+        *,
+        file_format: ExportFormat = "text",
+    ) -> bytes:
+        """Your own posts and replies, as a document to keep: in one group, or in every
+        group this device can read. ``"text"`` is for people, ``"json"`` for programs (its
+        shape: ``clients/python/README.md``). Posts as they stand now (edits applied;
+        deleted and expired ones left out; posts not sent yet included and marked), oldest
+        first; a reply names whose post it answered, never that post's words; attachments
+        are listed, not included. The document is **not encrypted**."""
+        return await asyncio.to_thread(
+            self.sync_client.export_own_posts,
+            group,
+            file_format=file_format,
+        )
+
+    async def save_own_posts(
+        self,
+        path: str | os.PathLike[str],
+        group: GroupRef | None = None,
+        *,
+        file_format: ExportFormat = "text",
+    ) -> SavedPosts:
+        """:meth:`export_own_posts` written to a new file at *path* (owner-only; never over
+        an existing file: :class:`InvalidArgumentError`)."""
+        return await asyncio.to_thread(
+            self.sync_client.save_own_posts,
+            path,
+            group,
+            file_format=file_format,
+        )
 
     async def warnings(self) -> list[ev.SyncWarning]:
         """Every warning reported since this client opened, oldest first."""

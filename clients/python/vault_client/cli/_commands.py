@@ -14,6 +14,7 @@ from vault_client.cli._device import (
     import_identity_command,
     wipe_command,
 )
+from vault_client.cli._exporting import export_posts_command
 from vault_client.cli._groups import group_command
 from vault_client.cli._joining import (
     approve_command,
@@ -47,8 +48,7 @@ COMMANDS: tuple[click.Command, ...] = (
     requests_command, approve_command, deny_command, post_command, react_command,
     edit_command, delete_command, read_command, search_command, attachments_command,
     members_command, name_command, role_command, remove_command, leave_command, forget_command,
-    verify_command,
-    sync_command, wait_command, export_identity_command, import_identity_command, wipe_command,
-    app_command,
+    verify_command, sync_command, wait_command, export_identity_command,
+    import_identity_command, export_posts_command, wipe_command, app_command,
 )
 """In the order ``vault --help`` lists them."""
