@@ -1,6 +1,7 @@
-"""Searching a group in the app, against a real relay process: the words go by POST and
-never into an address or the page's title, results are read-only and keep their content
-warnings, each links to its conversation, and member text stays inert."""
+"""What the app does on this computer only, against a real relay process: searching a group
+(the words go by POST and never into an address or the page's title, results are read-only
+and keep their content warnings, each links to its conversation, member text stays inert),
+saving one's own posts (Settings), and muting a member (their posts folded here only)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from vault_client import Client
 
 from tests.app.conftest import PASSPHRASE, Browser
-from tests.app.test_feed import ann as ann  # (the fixture, used by its name)
+from tests.app.test_feed import ann as ann  # (the fixtures, used by their names)
 from tests.app.test_feed import group_id, page
+from tests.app.test_feed import mallory as mallory
 
 
 @pytest.fixture
@@ -161,3 +164,32 @@ def test_settings_save_my_posts_as_a_download(posted: Browser) -> None:
     refused = posted.post("/settings/my-posts", {"format": "text"}, csrf=False)
     assert refused.status_code == 403 and "Your posts in Vault" not in refused.get_data(
         as_text=True)
+
+
+# --- muting a member on this computer ------------------------------------------------------------
+
+
+def test_muting_a_member_folds_their_posts_on_this_computer(ann: Browser,
+                                                            mallory: Client) -> None:
+    gid = group_id(ann)
+    mallory.post(gid, "Something hurtful")
+    mal_id = mallory.me(gid).member_id
+    members = page(ann, f"/groups/{gid}/members")
+    assert f'action="/groups/{gid}/members/{mal_id}/mute"' in members
+    done = ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "1"})
+    assert done.status_code == 303
+    assert done.headers["Location"].endswith(f"#member-{mal_id}")
+    members = page(ann, f"/groups/{gid}/members")
+    assert "muted on this computer" in members and ">Unmute<" in members
+    assert "is muted on this computer" in members  # the notice
+    feed = page(ann, ann.group_url)  # type: ignore[attr-defined]
+    folded = re.search(r'<details class="muted-post" id="muted-[^"]+">(.*?)</details>', feed,
+                       re.S)
+    assert folded and "Something hurtful" in folded.group(1)  # there, but folded
+    assert "From someone you muted on this computer." in folded.group(1)
+    assert mallory.posts(gid)[-1].muted is False  # nothing changed for anyone else
+    ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "0"})
+    feed = page(ann, ann.group_url)  # type: ignore[attr-defined]
+    assert 'class="muted-post"' not in feed and "Something hurtful" in feed
+    refused = ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "1"}, csrf=False)
+    assert refused.status_code == 403 and ann.device_client().muted(gid) == []

@@ -1,12 +1,14 @@
-"""``vault search`` and ``vault export-posts`` against a real relay process: the posts on
-this device that hold some words (every group or one, newest first, content warnings kept),
-and one's own posts saved to a new private file."""
+"""``vault search``, ``vault export-posts`` and ``vault mute`` against a real relay process:
+the posts on this device that hold some words (every group or one, newest first, content
+warnings kept), one's own posts saved to a new private file, and a muted member's posts
+collapsed on this device."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
+from vault_client import Client
 
 from tests.client.test_cli import Person, only_error, post_id
 from tests.relayproc import RelayProcess
@@ -93,3 +95,28 @@ def test_export_posts_saves_a_new_private_file(root: Path, relay: RelayProcess) 
     forced = root / "cleo.data"
     cleo("export-posts", "--format", "json", str(forced))
     assert json.loads(forced.read_text(encoding="utf-8"))["version"] == 1
+
+
+def test_mute_collapses_a_members_posts_in_read_and_search(root: Path,
+                                                           relay: RelayProcess) -> None:
+    ann, mal = Person("ann-m", root, relay), Person("mal-m", root, relay)
+    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
+            Client(mal.passphrase, home=mal.home, relay_url=relay.url) as m:
+        gid = a.create_group("Circle", display_name="Ann").group_id
+        joined = m.join(a.create_invite(gid).uri, display_name="Mal")
+        a.approve(gid, joined.member_id)
+        m.sync(gid)
+        m.post(gid, "Unkind words")
+    ann("post", "Kind words")
+    said = ann("mute", "Mal").output
+    assert "Mal is muted in 'Circle' on this device" in said and "Nobody else is told" in said
+    read = ann("read").output
+    assert "Kind words" in read and "Unkind words" not in read
+    assert "(from someone you muted on this device; vault read --show-muted shows it)" in read
+    assert "Unkind words" in ann("read", "--show-muted").output
+    found = ann("search", "unkind").output
+    assert "Unkind words" not in found and "vault search --show-muted" in found
+    assert "Mal (muted)" in ann("members").output
+    assert "shown again" in ann("unmute", "Mal").output
+    assert "Unkind words" in ann("read").output
+    assert "cannot mute yourself" in only_error(ann("mute", "me", expect=1))

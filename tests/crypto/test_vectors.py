@@ -76,9 +76,11 @@ from vault.crypto.limits import MIB
 from vault.crypto.localstore import (
     PendingJoin,
     PostStub,
+    decode_muted_members,
     decode_pending_join,
     decode_post_stub,
     decode_stored_post,
+    encode_muted_members,
     encode_pending_join,
     encode_post_stub,
     encode_stored_post,
@@ -1326,6 +1328,17 @@ def _post_stub(inputs: Json, expected: Json) -> None:
     stub = PostStub(b(inputs["post_id"]), b(inputs["author"]), inputs["author_seq"])
     assert encode_post_stub(stub) == b(expected["encoded"])
     assert decode_post_stub(b(expected["encoded"])) == stub
+
+
+@check("localstore", "muted_members")
+def _muted_members(inputs: Json, expected: Json) -> None:
+    if "error" in expected:
+        expect_error(expected, lambda: decode_muted_members(b(inputs["data"])))
+        return
+    members = [b(m) for m in inputs["members"]]
+    assert encode_muted_members(members) == b(expected["encoded"])
+    assert encode_muted_members(reversed(members)) == b(expected["encoded"])  # one encoding
+    assert decode_muted_members(b(expected["encoded"])) == frozenset(members)
 
 
 @check("localstore", "pending_join")

@@ -80,9 +80,11 @@ from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MIB
 from vault.crypto.localstore import (
     PendingJoin,
     PostStub,
+    decode_muted_members,
     decode_pending_join,
     decode_post_stub,
     decode_stored_post,
+    encode_muted_members,
     encode_pending_join,
     encode_post_stub,
     encode_stored_post,
@@ -3216,6 +3218,26 @@ def localstore_doc(world: World, posts: Json) -> Json:
                        {"post_id": stub.post_id.hex(), "author": stub.author.hex(),
                         "author_seq": stub.author_seq},
                        {"encoded": encode_post_stub(stub).hex()}))
+    members = sorted(world.state.members)[:2]
+    for name, muted in (("muted_members_two", members), ("muted_members_none", [])):
+        encoded = encode_muted_members(muted)
+        assert decode_muted_members(encoded) == frozenset(muted)
+        vectors.append(vec(name, "muted_members", {"members": [m.hex() for m in muted]},
+                           {"encoded": encoded.hex()}))
+    two = encode_muted_members(members)
+    header = two[:2]
+    for name, data, description in (
+        ("reject_muted_members_out_of_order", header + (2).to_bytes(4, "big")
+         + members[1] + members[0], "two members, the greater first"),
+        ("reject_muted_members_repeated", header + (2).to_bytes(4, "big") + members[0] * 2,
+         "one member twice"),
+        ("reject_muted_members_too_many", header + (1001).to_bytes(4, "big"),
+         "a count of 1,001 (refused before any member is read)"),
+        ("reject_muted_members_truncated", two[:-1], "one byte short"),
+    ):
+        vectors.append(vec(name, "muted_members", {"data": data.hex()},
+                           error_of("malformed", lambda d=data: decode_muted_members(d)),
+                           description))
     request = world.join_request
     assert request is not None
     link = InviteLink(RELAY_URL, gid, request.invite_id, world.invites["approval"].secret)
@@ -3646,6 +3668,11 @@ RULES.update({
         "reject_pending_join_bad_request_and_trailing_byte": _rejects("DEC-6", "CODEC-8"),
         "reject_post_stub_trailing_byte": _rejects("CODEC-8"),
         "reject_pending_join_bad_request": _rejects("JR-1"),
+        "muted_members_two": _accepts("MUTE-1", "MUTE-2"),
+        "reject_muted_members_out_of_order": _rejects("MUTE-2"),
+        "reject_muted_members_repeated": _rejects("MUTE-2"),
+        "reject_muted_members_too_many": _rejects("MUTE-1"),
+        "reject_muted_members_truncated": _rejects("CODEC-3"),
     },
 })
 

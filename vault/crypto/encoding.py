@@ -60,6 +60,7 @@ class Tag:
     POST_STUB: Final = 0x12
     PENDING_JOIN: Final = 0x13
     POST_MARKS: Final = 0x14
+    MUTED_MEMBERS: Final = 0x15
 
 
 class Writer:

@@ -26,17 +26,22 @@ Record contents defined here (each with its own tag):
 * PostStub (``Tag.POST_STUB``): ``post_id[16] author[32] author_seq u64``, what remains of an
   expired post, so its place in its author's sequence is not mistaken for a withheld post;
 * PendingJoin (``Tag.PENDING_JOIN``): ``text(invite uri) opt var(join request)``, a join
-  that waits for an admin's approval.
+  that waits for an admin's approval;
+* MutedMembers (``Tag.MUTED_MEMBERS``): ``u32 count`` then ``count`` signing keys of 32
+  bytes, strictly increasing: the members whose posts this device shows collapsed (a choice
+  of this device's owner, never sent anywhere).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Final
 
 from vault.crypto import labels
 from vault.crypto.encoding import Reader, Tag, Writer
-from vault.crypto.errors import PostError
+from vault.crypto.errors import MalformedError, PostError
 from vault.crypto.invites import JoinRequest
 from vault.crypto.limits import (
     MAX_PENDING_REQUEST_FIELD,
@@ -64,11 +69,14 @@ from vault.crypto.primitives import (
 )
 
 __all__ = [
+    "MAX_MUTED_MEMBERS",
     "PendingJoin",
     "PostStub",
+    "decode_muted_members",
     "decode_pending_join",
     "decode_post_stub",
     "decode_stored_post",
+    "encode_muted_members",
     "encode_pending_join",
     "encode_post_stub",
     "encode_stored_post",
@@ -236,3 +244,32 @@ def decode_pending_join(data: bytes) -> PendingJoin:
     request = None if raw_request is None else JoinRequest.decode(raw_request)
     return PendingJoin(uri, request)
 
+
+
+MAX_MUTED_MEMBERS: Final = 1000
+"""Members one device may mute in one group (MUTE-1)."""
+
+
+def encode_muted_members(members: Collection[bytes]) -> bytes:
+    """The members (signing keys) a device mutes in one group, in one record's bytes."""
+    ordered = sorted(set(members))
+    if len(ordered) > MAX_MUTED_MEMBERS:
+        raise ValueError(f"at most {MAX_MUTED_MEMBERS} members are muted in one group")
+    writer = Writer(Tag.MUTED_MEMBERS).u32(len(ordered))
+    for member in ordered:
+        writer.fixed(member, PUBLIC_KEY_SIZE)
+    return writer.finish()
+
+
+def decode_muted_members(data: bytes) -> frozenset[bytes]:
+    """Read back :func:`encode_muted_members`: MUTE-1 (at most :data:`MAX_MUTED_MEMBERS`),
+    MUTE-2 (strictly increasing, so one set has one encoding)."""
+    reader = Reader(data, "muted members", Tag.MUTED_MEMBERS)
+    count = reader.u32("count")
+    if count > MAX_MUTED_MEMBERS:
+        raise MalformedError(f"muted members: {count}, at most {MAX_MUTED_MEMBERS}")
+    members = [reader.fixed(PUBLIC_KEY_SIZE, "member") for _ in range(count)]
+    reader.done()
+    if any(a >= b for a, b in pairwise(members)):
+        raise MalformedError("muted members: not in increasing order, or repeated")
+    return frozenset(members)

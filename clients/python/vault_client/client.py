@@ -28,6 +28,7 @@ from vault_client._internal import (
     groups,
     joining,
     membership,
+    muting,
     naming,
     permissions,
     posting,
@@ -408,6 +409,26 @@ class Client:
         with self._lock:
             self._device.forget(self._device.view(group))
 
+    def mute(self, group: GroupRef, member: MemberRef) -> None:
+        """Mute a member on this device: their posts and replies are drawn collapsed
+        (:attr:`PostView.muted`) until :meth:`unmute`. Nothing is sent: nobody else learns
+        it, and it changes nothing for anyone else. Kept sealed in the local store. A
+        former member can be muted too; oneself cannot (:class:`InvalidArgumentError`)."""
+        with self._lock:
+            view = self._device.view(group)
+            muting.set_muted(self._device, view, self._member(view, member), True)
+
+    def unmute(self, group: GroupRef, member: MemberRef) -> None:
+        """Show a muted member's posts as everyone else's again (on this device)."""
+        with self._lock:
+            view = self._device.view(group)
+            muting.set_muted(self._device, view, self._member(view, member), False)
+
+    def muted(self, group: GroupRef) -> list[str]:
+        """The members (ids) muted on this device in *group*."""
+        with self._lock:
+            return sorted(b64encode(pk) for pk in self._device.view(group).muted)
+
     def group_code(self, group: GroupRef, at_seq: int | None = None) -> str:
         """20 digits that commit to the group's membership log as this device verified it,
         up to entry *at_seq* (default: its last). Two members who read out their codes for
@@ -567,17 +588,11 @@ class Client:
         if limit is not None and limit < 1:
             raise InvalidArgumentError("a search's limit is at least 1")
         with self._lock:
-            self._device.check_open()
-            if group is not None:
-                views = [self._device.view(group)]
-            else:
-                views = [self._device.view(row.group_id) for row in self._device.store.groups()]
             now = self._device.now()
             found = []
-            for view in views:
-                if view.state is not None:
-                    shown = V.post_views(view, now)  # (this drawing is then view.drawn)
-                    found.append(search.matching(view.search_index, shown, wanted, view.drawn))
+            for view in self._readable(group):
+                shown = V.post_views(view, now)  # (this drawing is then view.drawn)
+                found.append(search.matching(view.search_index, shown, wanted, view.drawn))
         return search.newest_first(found, limit)
 
     def export_own_posts(self, group: GroupRef | None = None, *,
@@ -601,20 +616,23 @@ class Client:
 
     def _own_posts(self, group: GroupRef | None) -> tuple[list[exporting.GroupPosts], int]:
         with self._lock:
-            self._device.check_open()
-            if group is not None:
-                views = [self._device.view(group)]
-            else:
-                views = [self._device.view(row.group_id) for row in self._device.store.groups()]
             now = self._device.now()
             parts = []
-            for view in views:
-                if view.state is None:
-                    continue
+            for view in self._readable(group):
                 posts, answered = exporting.own_posts(V.post_views(view, now))
                 name = groups.info(self._device, view).name
                 parts.append(exporting.GroupPosts(view.gid, name, posts, answered))
             return parts, now
+
+    def _readable(self, group: GroupRef | None) -> list[GroupView]:
+        """*group*'s view, or every group's this device holds, less those whose log it does
+        not hold yet (a join waiting for approval). The caller holds the lock."""
+        self._device.check_open()
+        if group is not None:
+            views = [self._device.view(group)]
+        else:
+            views = [self._device.view(row.group_id) for row in self._device.store.groups()]
+        return [view for view in views if view.state is not None]
 
     def warnings(self) -> list[ev.SyncWarning]:
         """Every warning reported since this client opened, oldest first."""

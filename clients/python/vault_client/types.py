@@ -98,6 +98,8 @@ class MemberInfo:
     Show this rather than :attr:`display_name`: two people can never look like one."""
     name_clash: bool = False
     """Another current or former member's name looks the same as this one's."""
+    muted: bool = False
+    """Muted on this device (:meth:`Client.mute`): their posts are shown collapsed here."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,9 @@ class PostView:
     they had left (see :class:`~vault_client.events.StaleViewPosts`)."""
     notice: str | None = None
     """The two marks above in a sentence for people, or None."""
+    muted: bool = False
+    """Its author is muted on this device (:meth:`Client.mute`): show it collapsed, opened
+    only when the reader asks."""
 
     @property
     def hidden_by_default(self) -> bool:

@@ -114,6 +114,25 @@ def members(client: Client, group_id: str) -> ViewResult:
                 problem=problem, roles=roles_i_can_give(role))
 
 
+@blueprint.post("/groups/<group_id>/members/<member_id>/mute")
+@with_client
+def mute(client: Client, group_id: str, member_id: str) -> ViewResult:
+    """Mute (``mute=1``) or unmute a member on this computer: nobody is told."""
+    info = find_group(client, group_id)
+    member = find_member(client, info.group_id, member_id)
+    try:
+        if request.form.get("mute") == "1":
+            client.mute(info.group_id, member.member_id)
+            notify(Message(gettext("%(name)s is muted on this computer: their posts are shown "
+                                   "folded. Nobody is told.", name=member.label)))
+        else:
+            client.unmute(info.group_id, member.member_id)
+            notify(Message(gettext("%(name)s's posts are shown again.", name=member.label)))
+    except Exception as error:
+        notify(problem_for(error))
+    return go(url_for("admin.members", group_id=info.group_id) + f"#member-{member.member_id}")
+
+
 @blueprint.post("/groups/<group_id>/members/<member_id>/role")
 @with_client
 def set_role(client: Client, group_id: str, member_id: str) -> ViewResult:

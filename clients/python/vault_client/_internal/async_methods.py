@@ -263,6 +263,21 @@ class AsyncMethods:
         denied request). A member who wants to go should :meth:`leave`."""
         await asyncio.to_thread(self.sync_client.forget_group, group)
 
+    async def mute(self, group: GroupRef, member: MemberRef) -> None:
+        """Mute a member on this device: their posts and replies are drawn collapsed
+        (:attr:`PostView.muted`) until :meth:`unmute`. Nothing is sent: nobody else learns
+        it, and it changes nothing for anyone else. Kept sealed in the local store. A
+        former member can be muted too; oneself cannot (:class:`InvalidArgumentError`)."""
+        await asyncio.to_thread(self.sync_client.mute, group, member)
+
+    async def unmute(self, group: GroupRef, member: MemberRef) -> None:
+        """Show a muted member's posts as everyone else's again (on this device)."""
+        await asyncio.to_thread(self.sync_client.unmute, group, member)
+
+    async def muted(self, group: GroupRef) -> list[str]:
+        """The members (ids) muted on this device in *group*."""
+        return await asyncio.to_thread(self.sync_client.muted, group)
+
     async def group_code(self, group: GroupRef, at_seq: int | None = None) -> str:
         """20 digits that commit to the group's membership log as this device verified it,
         up to entry *at_seq* (default: its last). Two members who read out their codes for

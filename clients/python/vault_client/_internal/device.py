@@ -20,7 +20,13 @@ from vault.crypto.errors import DecryptionError, MalformedError, NotAMemberError
 from vault.crypto.freshness import Arrival
 from vault.crypto.group_state import GroupState, LogCheckpoint
 from vault.crypto.identity_export import MARKS_PER_CHUNK, decode_post_marks, encode_post_marks
-from vault.crypto.localstore import decode_post_stub, decode_stored_post, open_record, record_id
+from vault.crypto.localstore import (
+    decode_muted_members,
+    decode_post_stub,
+    decode_stored_post,
+    open_record,
+    record_id,
+)
 from vault.crypto.localstore import seal_record as seal_local_record
 from vault.crypto.log_verify import verify_log
 from vault.crypto.post_body import PostBody
@@ -240,7 +246,20 @@ class Device:
         view.rejected = self.store.rejected(gid)
         view.tombstones = self.store.tombstones(gid)
         view.issued = self.store.issued(gid)
+        view.muted = self._muted(gid)
         return view
+
+    def _muted(self, gid: bytes) -> frozenset[bytes]:
+        """The members this device mutes in the group (see :mod:`.muting`)."""
+        saved = self.store.meta(muted_key(gid))
+        if saved is None:
+            return frozenset()
+        plain = self.unseal("muted", record_id(gid), b64decode(saved))
+        try:
+            return decode_muted_members(plain)
+        except MalformedError:
+            raise LocalStoreError("the list of members muted on this device is damaged; "
+                                  "wipe the local store and sync again") from None
 
     def save_marks(self, gid: bytes, marks: dict[bytes, int]) -> None:
         """Keep the post high-water marks an imported identity brought (sealed: how much
@@ -270,6 +289,7 @@ class Device:
         self.store.delete_group(view.group_id)
         self.store.delete_meta(fence_key(view.group_id))
         self.store.delete_meta(f"wanted-name/{gid}")
+        self.store.delete_meta(muted_key(view.group_id))
         for prefix in (f"post-marks/{gid}/", f"create/{gid}/"):
             self.store.delete_meta_prefix(prefix)
         self.fences.pop(view.group_id, None)
@@ -298,6 +318,11 @@ class Device:
 
 
 # --- values kept in the local store ------------------------------------------------------------
+
+
+def muted_key(group_id: bytes) -> str:
+    """Where a group's muted members are kept (``meta``, sealed: see :mod:`.muting`)."""
+    return f"muted/{b64encode(group_id)}"
 
 
 def fence_key(group_id: bytes) -> str:

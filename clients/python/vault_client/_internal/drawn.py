@@ -5,8 +5,9 @@ The member app draws a group whole for its feed, for each live stream's check an
 unread counts of the groups list; in a group of 10,000 posts one drawing costs about 0.15 s of
 CPU. A kept drawing is used only when every input of the drawing is the same object or equal
 to what it was: the timeline (and its revision), the log's state, this device's identity, the
-arrival marks, the drafts and unsent posts, the epoch keys (which decide the names shown), and
-a clock inside the window in which no drawn post expires. Anything else draws afresh.
+arrival marks, the drafts and unsent posts, the epoch keys (which decide the names shown),
+the members muted on this device, and a clock inside the window in which no drawn post
+expires. Anything else draws afresh.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Drawn:
     drafts: tuple[tuple[bytes, PostBody], ...]  # in order: drafts are drawn in this order
     unsent: frozenset[bytes]
     keys: dict[int, bytes]
+    muted: frozenset[bytes]
     drawn_at_ms: int
     until_ms: int | None
     """The first expiry after ``drawn_at_ms`` among the posts drawn (None: none expires)."""
@@ -51,6 +53,7 @@ def recall(view: GroupView, now_ms: int) -> list[PostView] | None:
              and kept.drawn_at_ms <= now_ms  # a clock set back may show expired posts again
              and (kept.until_ms is None or now_ms < kept.until_ms)
              and view.unsent == kept.unsent and view.keys == kept.keys
+             and view.muted == kept.muted
              and tuple(view.drafts.items()) == kept.drafts and view.arrivals == kept.arrivals)
     return list(kept.posts) if holds else None
 
@@ -60,4 +63,4 @@ def remember(view: GroupView, now_ms: int, posts: list[PostView], until_ms: int 
     assert view.state is not None
     view.drawn = Drawn(view.timeline, view.timeline.revision, view.state, view.me,
                        dict(view.arrivals), tuple(view.drafts.items()), frozenset(view.unsent),
-                       dict(view.keys), now_ms, until_ms, tuple(posts))
+                       dict(view.keys), view.muted, now_ms, until_ms, tuple(posts))

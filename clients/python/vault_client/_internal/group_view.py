@@ -77,6 +77,8 @@ class GroupView:
     (:meth:`arrival_now`)."""
     drawn: Drawn | None = field(default=None, repr=False, compare=False)
     """The last whole drawing of the posts, while it holds (see :mod:`.drawn`)."""
+    muted: frozenset[bytes] = frozenset()
+    """Members whose posts this device shows collapsed (see :mod:`.muting`)."""
     search_index: SearchIndex = field(default_factory=SearchIndex, repr=False, compare=False)
     """The posts in the form searches compare (see :mod:`.search`), in memory only."""
 

@@ -192,7 +192,7 @@ def members(view: GroupView) -> list[MemberInfo]:
     shown = labels(view)
     return [
         MemberInfo(b64encode(pk), display_name(view, pk), m.role, m.identity.short_fingerprint(),
-                   m.joined_seq, pk == me, shown[pk][0], shown[pk][1])
+                   m.joined_seq, pk == me, shown[pk][0], shown[pk][1], pk in view.muted)
         for pk, m in sorted(view.state.members.items(), key=lambda kv: kv[1].joined_seq)
     ]
 
@@ -247,6 +247,7 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         from_departed_member=late,
         may_have_been_read_by=tuple(b64encode(pk) for pk in exposed),
         notice=_notice(view, post.author, late, exposed, shown),
+        muted=post.author in view.muted,
     )
 
 

@@ -41,7 +41,7 @@ def members_command(state: State, group_ref: str | None, no_sync: bool) -> None:
     rows = [("#", "NAME", "ROLE", "FINGERPRINT", "ID")]
     for number, member in enumerate(client.members(info.group_id), 1):
         name = (member_label(member) if member.display_name else "(no name yet)") + (
-            " (you)" if member.is_me else "")
+            " (you)" if member.is_me else "") + (" (muted)" if member.muted else "")
         rows.append((str(number), name, member.role.name.lower(), member.fingerprint,
                      member.member_id[:SHORT]))
     table(rows)

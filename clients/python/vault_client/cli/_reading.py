@@ -30,7 +30,8 @@ from vault_client.errors import JoinPendingError, RelayUnreachableError, VaultEr
 
 
 def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: int,
-                reveal: frozenset[str] = frozenset(), command: str = "vault read") -> str:
+                reveal: frozenset[str] = frozenset(), command: str = "vault read",
+                show_muted: bool = False) -> str:
     """One post for the terminal; *command* is what its reveal hint names (`vault search
     --reveal ID` asks for the words again, which keeps them out of the shell's history)."""
     pad = "    " * depth
@@ -49,6 +50,10 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     lines = [f"{pad}[{post.post_id[:SHORT]}] {who}, {when(post.created_at_ms)}{extra}"]
     if post.deleted:
         lines.append(body + "(deleted)")
+        return "\n".join(lines)
+    if post.muted and not show_muted:
+        lines.append(f"{body}(from someone you muted on this device; {command} --show-muted "
+                     "shows it)")
         return "\n".join(lines)
     show_cw = show_cw or any(post.post_id.startswith(r) for r in reveal)
     hidden = post.hidden_by_default and not show_cw
@@ -77,13 +82,15 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
 
 
 def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool,
-                  reveal: frozenset[str] = frozenset()) -> str:
+                  reveal: frozenset[str] = frozenset(), show_muted: bool = False) -> str:
     depth = {thread.root.post_id: 0}
-    parts = [render_post(thread.root, names, show_cw=show_cw, depth=0, reveal=reveal)]
+    parts = [render_post(thread.root, names, show_cw=show_cw, depth=0, reveal=reveal,
+                         show_muted=show_muted)]
     for reply in thread.replies:
         level = min(depth.get(reply.reply_to or "", 0) + 1, 4)
         depth[reply.post_id] = level
-        parts.append(render_post(reply, names, show_cw=show_cw, depth=level, reveal=reveal))
+        parts.append(render_post(reply, names, show_cw=show_cw, depth=level, reveal=reveal,
+                                 show_muted=show_muted))
     return "\n".join(parts)
 
 
@@ -95,9 +102,12 @@ def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool,
 @click.option("--thread", "thread_ref", metavar="POST", help="Only the thread of this post.")
 @click.option("--last", type=click.IntRange(1), metavar="N", help="Only the last N threads.")
 @click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
+@click.option("--show-muted", is_flag=True,
+              help="Show the posts of members you muted (`vault mute`) too.")
 @pass_state
 def read_command(state: State, group_ref: str | None, show_cw: bool, reveal: tuple[str, ...],
-                 thread_ref: str | None, last: int | None, no_sync: bool) -> None:
+                 thread_ref: str | None, last: int | None, no_sync: bool,
+                 show_muted: bool) -> None:
     """Read the group's posts, as threads. Posts with a content warning stay hidden unless
     you add --show-cw."""
     client, info = session(state, group_ref)
@@ -120,8 +130,8 @@ def read_command(state: State, group_ref: str | None, show_cw: bool, reveal: tup
         return
     names = names_of(client, info)
     click.echo(f"{group_label(info)}\n")
-    click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw, reveal=shown)
-                           for t in threads))
+    click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw, reveal=shown,
+                                         show_muted=show_muted) for t in threads))
     hidden = sum(1 for t in threads for p in (t.root, *t.replies)
                  if p.hidden_by_default and not p.deleted and p.post_id not in shown)
     if hidden and not show_cw:

@@ -28,9 +28,11 @@ SHOWN = 20
 @click.option("--last", type=click.IntRange(1), default=SHOWN, show_default=True, metavar="N",
               help="Show at most the N newest results.")
 @click.option("--no-sync", is_flag=True, help="Search this device's copy without syncing first.")
+@click.option("--show-muted", is_flag=True,
+              help="Show the results from members you muted (`vault mute`) too.")
 @pass_state
 def search_command(state: State, group_ref: str | None, words: tuple[str, ...], show_cw: bool,
-                   reveal: tuple[str, ...], last: int, no_sync: bool) -> None:
+                   reveal: tuple[str, ...], last: int, no_sync: bool, show_muted: bool) -> None:
     """Find the posts holding every one of WORDS, newest first: in every group, or in one
     with --group. Each word matches the start of a word ("walk" finds "walking"); put a
     phrase in quotes to find it as written; case, accents and punctuation do not matter.
@@ -67,7 +69,7 @@ def search_command(state: State, group_ref: str | None, words: tuple[str, ...], 
         if post.reply_to is not None:
             heading += f"{', ' if heading else ''}a reply to [{post.reply_to[:SHORT]}]"
         text = render_post(post, names.get(post.group_id, {}), show_cw=show_cw, depth=0,
-                           reveal=shown, command="vault search")
+                           reveal=shown, command="vault search", show_muted=show_muted)
         blocks.append(f"{heading}\n{text}" if heading else text)
     click.echo("\n\n".join(blocks))
     if len(found) > last:

@@ -1,0 +1,34 @@
+"""Muting a member on this device: their posts and replies are drawn collapsed
+(:attr:`PostView.muted`), nothing else changes. The choice is this device's owner's alone:
+it is never sent, and it is kept sealed in the local store (a MutedMembers record,
+:mod:`vault.crypto.localstore`), so a copied store does not say whom its owner muted."""
+
+from __future__ import annotations
+
+from vault.crypto.encoding import b64encode
+from vault.crypto.localstore import MAX_MUTED_MEMBERS, encode_muted_members, record_id
+from vault_client._internal.device import Device, muted_key
+from vault_client._internal.group_view import GroupView
+from vault_client.errors import InvalidArgumentError
+
+KIND = "muted"
+
+
+def set_muted(device: Device, view: GroupView, member: bytes, muted: bool) -> None:
+    """Mute (or unmute) *member* in *view*'s group on this device: saved, then shown. A
+    member this device has never seen in the group's log, or oneself, is refused."""
+    state = view.state
+    if state is None or (member not in state.members and member not in state.former_members):
+        raise InvalidArgumentError("that person is not a member of this group")
+    if member == view.me.sign_pk:
+        raise InvalidArgumentError("you cannot mute yourself")
+    wanted = view.muted | {member} if muted else view.muted - {member}
+    if wanted == view.muted:
+        return
+    if len(wanted) > MAX_MUTED_MEMBERS:
+        raise InvalidArgumentError(f"at most {MAX_MUTED_MEMBERS} members can be muted in "
+                                   "one group: unmute someone first")
+    gid = view.group_id
+    sealed = device.seal(KIND, record_id(gid), encode_muted_members(wanted))
+    device.store.set_meta(muted_key(gid), b64encode(sealed))
+    view.muted = frozenset(wanted)
