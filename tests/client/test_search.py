@@ -5,6 +5,7 @@ device or reaches its disk."""
 from __future__ import annotations
 
 import sqlite3
+import string
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -38,6 +39,12 @@ def test_folding_ignores_case_accents_width_punctuation_and_spacing() -> None:
     assert search.fold("sup\u00adport gr\u200boup") == "support group"  # invisible breaks
     assert search.fold("don't (really)") == "don t really"
     assert search.fold("パパ") != search.fold("ハハ")  # kana voicing marks are letters
+
+
+@pytest.mark.parametrize("text", [string.printable, "a_b-c", "  Tab\tNew\nline  ", "x", "",
+                                  "don't (stop) [now]: ok?!", "\x00\x1f\x7f mixed"])
+def test_the_ascii_shortcut_folds_as_the_general_rule_does(text: str) -> None:
+    assert search.fold(text) == search._fold_any(text)
 
 
 def test_terms_are_words_and_quoted_phrases_each_once() -> None:
