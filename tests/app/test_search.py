@@ -15,6 +15,7 @@ from tests.app.conftest import PASSPHRASE, Browser
 from tests.app.test_feed import ann as ann  # (the fixtures, used by their names)
 from tests.app.test_feed import group_id, page
 from tests.app.test_feed import mallory as mallory
+from tests.app.test_feed_more import PNG
 
 
 @pytest.fixture
@@ -173,6 +174,8 @@ def test_muting_a_member_folds_their_posts_on_this_computer(ann: Browser,
                                                             mallory: Client) -> None:
     gid = group_id(ann)
     mallory.post(gid, "Something hurtful")
+    mallory.post(gid, "A picture", content_warning="loss",
+                 attachments=[(PNG, "image/png")])
     mal_id = mallory.me(gid).member_id
     members = page(ann, f"/groups/{gid}/members")
     assert f'action="/groups/{gid}/members/{mal_id}/mute"' in members
@@ -183,13 +186,29 @@ def test_muting_a_member_folds_their_posts_on_this_computer(ann: Browser,
     assert "muted on this computer" in members and ">Unmute<" in members
     assert "is muted on this computer" in members  # the notice
     feed = page(ann, ann.group_url)  # type: ignore[attr-defined]
-    folded = re.search(r'<details class="muted-post" id="muted-[^"]+">(.*?)</details>', feed,
-                       re.S)
-    assert folded and "Something hurtful" in folded.group(1)  # there, but folded
-    assert "From someone you muted on this computer." in folded.group(1)
+    folded = re.findall(r'<details class="muted-post" id="muted-[^"]+">(.*?)</details>', feed,
+                        re.S)
+    assert len(folded) == 2  # both of Mallory's posts
+    assert any("Something hurtful" in f for f in folded)  # there, but folded
+    assert all("From someone you muted on this computer." in f for f in folded)
+    # A warning inside a fold stays a closed warning of its own; no picture is loaded
+    # before both are opened (a placeholder, not an <img>).
+    warned = re.search(r'<details class="muted-post" id="muted-[^"]+">\s*<summary>.*?</summary>'
+                       r'\s*<details class="content-warning" id="cw-[^"]+">(.*?)</details>',
+                       feed, re.S)
+    assert warned and "A picture" in warned.group(1) and "data-src=" in warned.group(1)
+    assert "<img" not in warned.group(1)
     assert mallory.posts(gid)[-1].muted is False  # nothing changed for anyone else
     ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "0"})
     feed = page(ann, ann.group_url)  # type: ignore[attr-defined]
     assert 'class="muted-post"' not in feed and "Something hurtful" in feed
+    # A muted member who left is listed apart, and can still be unmuted.
+    ann.device_client().mute(gid, mal_id)
+    ann.device_client().remove(gid, mal_id)
+    members = page(ann, f"/groups/{gid}/members")
+    assert "Former members you muted" in members and mal_id[:8] in members
+    ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "0"})
+    assert ann.device_client().muted(gid) == []
+    assert ann.post(f"/groups/{gid}/members/{'A' * 43}/mute", {"mute": "1"}).status_code == 404
     refused = ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "1"}, csrf=False)
     assert refused.status_code == 403 and ann.device_client().muted(gid) == []

@@ -120,3 +120,11 @@ def test_mute_collapses_a_members_posts_in_read_and_search(root: Path,
     assert "shown again" in ann("unmute", "Mal").output
     assert "Unkind words" in ann("read").output
     assert "cannot mute yourself" in only_error(ann("mute", "me", expect=1))
+    # A muted member who was removed: muted and unmuted by their id (or its start).
+    ann("mute", "Mal")
+    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a:
+        mal_id = next(m.member_id for m in a.members(gid) if m.display_name == "Mal")
+        a.remove(gid, mal_id)
+    assert f"former member {mal_id[:8]}'s posts are shown again" in ann(
+        "unmute", mal_id[:8]).output
+    assert "is muted" in ann("mute", mal_id).output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any, cast
@@ -95,6 +96,18 @@ def test_the_json_export_exactly() -> None:
              "expires_at_ms": None, "content_warning": "loss", "text": "Thinking of you.",
              "sent": True, "attachments": []},
         ]}]}
+
+
+def test_a_deleted_parent_is_not_named_and_a_disappearing_post_says_so() -> None:
+    shown = [_post("p1", "", mine=False, label="Ann", deleted=True),
+             _post("p2", "an answer", reply_to="p1"),
+             replace(_post("p3", "gone soon"), expires_at_ms=DAY_MS + 3_600_000)]
+    posts, answered = exporting.own_posts(shown)
+    assert answered == {}  # nothing kept of a post its author deleted
+    text = exporting.render([exporting.GroupPosts("g", "G", posts, answered)], "text",
+                            DAY_MS, UTC).decode()
+    assert "2025-12-01 00:00 (UTC+0000) (a reply)\nan answer\n" in text
+    assert "(disappears 2025-12-01 01:00 (UTC+0000))\ngone soon\n" in text
 
 
 def test_a_date_beyond_the_calendar_does_not_stop_the_export() -> None:

@@ -14,7 +14,7 @@ from vault_client.errors import InvalidArgumentError, LocalStoreError, UnknownRe
 from tests.client.test_newcomers import circle, open_client
 from tests.relayproc import RelayProcess
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.localstore import decode_muted_members, encode_muted_members
+from vault.crypto.localstore import decode_muted_members, encode_muted_members, record_id
 
 
 def muted_row(client: Client, gid: str) -> str | None:
@@ -71,12 +71,13 @@ def test_a_muted_members_posts_are_collapsed_on_this_device_only(
         with pytest.raises(UnknownReferenceError):
             ben.mute(gid, "Nobody by that name")
 
-    # After a restart, still muted; then unmuted.
+    # After a restart, still muted; then unmuted, and no row is left to say anyone was.
     with open_client(tmp_path, "ben", relay_up) as ben:
         assert shown(ben, gid)["Unkind words"] is True
         ben.unmute(gid, mal_id)
         assert not any(shown(ben, gid).values())
         assert ben.muted(gid) == []
+        assert muted_row(ben, gid) is None
 
 
 def test_a_former_member_can_be_muted_and_forgetting_the_group_forgets_it(
@@ -110,6 +111,19 @@ def test_a_damaged_mute_record_is_said(tmp_path: Path, relay_up: RelayProcess) -
     with open_client(tmp_path, "ben", relay_up) as ben, \
             pytest.raises(LocalStoreError, match="damaged"):
         ben.posts(gid)
+
+
+def test_a_sealed_record_that_is_not_a_mute_list_is_said(tmp_path: Path,
+                                                         relay_up: RelayProcess) -> None:
+    with open_client(tmp_path, "ann", relay_up) as ann:
+        gid = ann.create_group("Circle", display_name="Ann").group_id
+        device = ann._device
+        group = b64decode(gid)
+        sealed = device.seal("muted", record_id(group), b"\x15\x01" + b"\x00" * 3)
+        device.store.set_meta(f"muted/{gid}", b64encode(sealed))
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            pytest.raises(LocalStoreError, match="list of members muted on this device"):
+        ann.posts(gid)
 
 
 def test_the_record_is_one_encoding_per_set() -> None:

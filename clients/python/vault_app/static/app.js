@@ -103,6 +103,8 @@
   // The page holds only a placeholder (data-src): a closed warning never loads the picture.
   function showPictures(details) {
     details.querySelectorAll(".deferred-image[data-src]").forEach(function (spot) {
+      // (a warning still closed inside an opened fold keeps its pictures unloaded)
+      if (spot.closest("details:not([open])")) { return; }
       var img = document.createElement("img");
       img.src = spot.getAttribute("data-src");
       img.alt = spot.getAttribute("data-alt") || "";

@@ -110,27 +110,35 @@ def members(client: Client, group_id: str) -> ViewResult:
     role = my_role(client, info.group_id)
     people = sorted(client.members(info.group_id),
                     key=lambda m: (not m.is_me, -int(m.role), m.label.casefold()))
+    current = {m.member_id for m in people}
+    former_muted = [m for m in client.muted(info.group_id) if m not in current]
     return page("admin/members.html", client, info, my_role=role, members=people,
-                problem=problem, roles=roles_i_can_give(role))
+                problem=problem, roles=roles_i_can_give(role), former_muted=former_muted)
 
 
 @blueprint.post("/groups/<group_id>/members/<member_id>/mute")
 @with_client
 def mute(client: Client, group_id: str, member_id: str) -> ViewResult:
-    """Mute (``mute=1``) or unmute a member on this computer: nobody is told."""
+    """Mute (``mute=1``) or unmute a member on this computer: nobody is told. A former
+    member who is muted can be unmuted (they are listed apart on the members page)."""
     info = find_group(client, group_id)
-    member = find_member(client, info.group_id, member_id)
+    back = url_for("admin.members", group_id=info.group_id)
+    current = {m.member_id: m for m in client.members(info.group_id)}
+    member = current.get(member_id)
+    if member is None and member_id not in client.muted(info.group_id):
+        abort(404)
+    name = member.label if member is not None else gettext("A former member")
     try:
-        if request.form.get("mute") == "1":
-            client.mute(info.group_id, member.member_id)
+        if request.form.get("mute") == "1" and member is not None:
+            client.mute(info.group_id, member_id)
             notify(Message(gettext("%(name)s is muted on this computer: their posts are shown "
-                                   "folded. Nobody is told.", name=member.label)))
+                                   "folded. Nobody is told.", name=name)))
         else:
-            client.unmute(info.group_id, member.member_id)
-            notify(Message(gettext("%(name)s's posts are shown again.", name=member.label)))
+            client.unmute(info.group_id, member_id)
+            notify(Message(gettext("%(name)s's posts are shown again.", name=name)))
     except Exception as error:
         notify(problem_for(error))
-    return go(url_for("admin.members", group_id=info.group_id) + f"#member-{member.member_id}")
+    return go(f"{back}#member-{member_id}" if member is not None else back)
 
 
 @blueprint.post("/groups/<group_id>/members/<member_id>/role")

@@ -44,7 +44,7 @@ def own_posts(shown: Sequence[PostView]) -> tuple[tuple[PostView, ...], dict[str
     and who wrote each post they reply to (and when)."""
     mine = tuple(sorted((p for p in shown if p.is_mine and not p.deleted),
                         key=lambda p: (p.created_at_ms, p.post_id)))
-    by_id = {p.post_id: p for p in shown}
+    by_id = {p.post_id: p for p in shown if not p.deleted}  # (a deleted one: "a reply")
     answered = {}
     for post in mine:
         parent = by_id.get(post.reply_to or "")
@@ -78,6 +78,8 @@ def render_text(groups: Sequence[GroupPosts], now_ms: int, zone: tzinfo | None =
                 marks.append("edited")
             if post.unsent:
                 marks.append("not sent yet")
+            if post.expires_at_ms is not None:
+                marks.append(f"disappears {_when(post.expires_at_ms, zone)}")
             if post.reply_to is not None:
                 parent = group.answered.get(post.reply_to)
                 marks.append(f"a reply to {parent[0]}'s post of {_when(parent[1], zone)}"

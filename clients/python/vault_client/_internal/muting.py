@@ -29,6 +29,9 @@ def set_muted(device: Device, view: GroupView, member: bytes, muted: bool) -> No
         raise InvalidArgumentError(f"at most {MAX_MUTED_MEMBERS} members can be muted in "
                                    "one group: unmute someone first")
     gid = view.group_id
-    sealed = device.seal(KIND, record_id(gid), encode_muted_members(wanted))
-    device.store.set_meta(muted_key(gid), b64encode(sealed))
+    if wanted:
+        sealed = device.seal(KIND, record_id(gid), encode_muted_members(wanted))
+        device.store.set_meta(muted_key(gid), b64encode(sealed))
+    else:  # (no row at all: an empty one would say that someone was muted once)
+        device.store.delete_meta(muted_key(gid))
     view.muted = frozenset(wanted)

@@ -133,7 +133,8 @@ def read_command(state: State, group_ref: str | None, show_cw: bool, reveal: tup
     click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw, reveal=shown,
                                          show_muted=show_muted) for t in threads))
     hidden = sum(1 for t in threads for p in (t.root, *t.replies)
-                 if p.hidden_by_default and not p.deleted and p.post_id not in shown)
+                 if p.hidden_by_default and not p.deleted and p.post_id not in shown
+                 and (show_muted or not p.muted))
     if hidden and not show_cw:
         note(f"\n{hidden} post(s) hidden behind content warnings: `--reveal ID` shows one, "
              "`--show-cw` all.")

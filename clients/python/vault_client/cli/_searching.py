@@ -74,7 +74,8 @@ def search_command(state: State, group_ref: str | None, words: tuple[str, ...], 
     click.echo("\n\n".join(blocks))
     if len(found) > last:
         note(f"\nShowing the {last} newest; --last N shows more.")
-    hidden = sum(1 for p in found[:last] if p.hidden_by_default and p.post_id not in shown)
+    hidden = sum(1 for p in found[:last] if p.hidden_by_default and p.post_id not in shown
+                 and (show_muted or not p.muted))
     if hidden and not show_cw:
         note(f"{hidden} result(s) hidden behind content warnings: `--reveal ID` shows one, "
              "`--show-cw` all.")
