@@ -129,6 +129,25 @@ def arrives_live(screens: Screens, page: Page, locator: Locator, what: str) -> N
         expect(locator).to_be_visible()
 
 
+NOTIFICATION_STUB = """
+(() => {
+  window.__vaultNotes = [];
+  let permission = "default";
+  class FakeNotification {
+    constructor(title, options) {
+      window.__vaultNotes.push({title: title, body: (options && options.body) || "",
+                                tag: (options && options.tag) || ""});
+    }
+    static get permission() { return permission; }
+    static requestPermission() { permission = "granted"; return Promise.resolve(permission); }
+  }
+  window.Notification = FakeNotification;
+  Object.defineProperty(Document.prototype, "visibilityState",
+                        {get() { return "hidden"; }, configurable: true});
+})();
+"""
+
+
 def focused(page: Page) -> str:
     return str(page.evaluate("document.activeElement && document.activeElement.id"))
 
@@ -322,6 +341,20 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     expect(a.get_by_role("heading", name="Tuesday circle", level=1)).to_be_visible()
     assert re.search(r"#post-[A-Za-z0-9_-]+$", a.url), a.url
     expect(a.get_by_text("Thinking of you, Alice.")).to_be_visible()
+
+    # --- notifications: Alice allows them; Bob's post arrives while she looks elsewhere.
+    # The browser's Notification and the tab's visibility are stubbed in the page (a
+    # headless browser shows no notification and is always "visible").
+    a.add_init_script(NOTIFICATION_STUB)
+    a.goto(group_url)
+    a.get_by_role("button", name="Notify me of new posts while this page is open").click()
+    expect(a.locator("#notify-ask")).to_be_hidden()
+    b.reload()  # (Bob's own app, on the group's page)
+    b.get_by_label("Your post").fill("Is anyone around tonight?")
+    b.get_by_role("button", name="Send").click()
+    a.wait_for_function("window.__vaultNotes.length > 0", timeout=20_000)
+    assert a.evaluate("window.__vaultNotes") == [
+        {"title": "New post in Tuesday circle", "body": "", "tag": "vault-new-posts"}]
 
     # --- the members' screens -------------------------------------------------------------
     a.get_by_role("link", name="Members").first.click()

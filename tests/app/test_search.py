@@ -1,14 +1,19 @@
 """What the app does on this computer only, against a real relay process: searching a group
 (the words go by POST and never into an address or the page's title, results are read-only
 and keep their content warnings, each links to its conversation, member text stays inert),
-saving one's own posts (Settings), and muting a member (their posts folded here only)."""
+saving one's own posts (Settings), muting a member (their posts folded here only), and
+notifications (the group's name only; off for a group on request)."""
 
 from __future__ import annotations
 
+import json
 import re
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from vault_app.views.live import new_from_others
 from vault_client import Client
 
 from tests.app.conftest import PASSPHRASE, Browser
@@ -212,3 +217,37 @@ def test_muting_a_member_folds_their_posts_on_this_computer(ann: Browser,
     assert ann.post(f"/groups/{gid}/members/{'A' * 43}/mute", {"mute": "1"}).status_code == 404
     refused = ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "1"}, csrf=False)
     assert refused.status_code == 403 and ann.device_client().muted(gid) == []
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+def test_notifications_name_the_group_only_and_can_be_turned_off(ann: Browser,
+                                                                 mallory: Client) -> None:
+    gid = group_id(ann)
+    html = page(ann, ann.group_url)  # type: ignore[attr-defined]
+    assert 'data-notify="1"' in html and 'data-notify-text="New post in Tuesday circle"' in html
+    off = ann.post(f"/groups/{gid}/notify", {"on": "0"})
+    assert off.status_code == 303
+    html = page(ann, ann.group_url)  # type: ignore[attr-defined]
+    assert 'data-notify="0"' in html and "No more notifications from this group" in html
+    saved = Path(ann.settings.home) / "app-notify.json"
+    assert json.loads(saved.read_text())["groups"] == {gid: ["off"]}
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert ann.post(f"/groups/{gid}/notify", {"on": "1"}, csrf=False).status_code == 403
+    ann.post(f"/groups/{gid}/notify", {"on": "1"})
+    assert 'data-notify="1"' in page(ann, ann.group_url)  # type: ignore[attr-defined]
+    assert json.loads(saved.read_text())["groups"] == {}
+
+    # What a notification counts: others' posts and replies this device does not mute.
+    client = ann.device_client()
+    mine = client.post(gid, "mine")
+    mallory.sync(gid)
+    mallory.post(gid, "from Mallory")
+    mallory.react(gid, mine.post_id, "+1")
+    (report,) = client.sync(gid)
+    assert new_from_others(report) == 1
+    client.mute(gid, mallory.me(gid).member_id)
+    mallory.post(gid, "muted now")
+    (report,) = client.sync(gid)
+    assert report.new_posts == 1 and new_from_others(report) == 0

@@ -48,6 +48,7 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     from vault_app import i18n, security, text, views
     from vault_app.device import Device
     from vault_app.files import UPLOAD_LIMIT
+    from vault_app.notify_settings import NotifySettings
     from vault_app.refresh import Refresher
     from vault_app.searches import RecentSearches
     from vault_app.seen import SeenPosts
@@ -69,6 +70,7 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     app.extensions["vault_seen"] = SeenPosts(settings.home)
     app.extensions["vault_shown_warnings"] = ShownWarnings(settings.home)
     app.extensions["vault_refresher"] = Refresher(app.extensions["vault_device"])
+    app.extensions["vault_notify"] = NotifySettings(settings.home)
     searches = app.extensions["vault_searches"] = RecentSearches()  # (views/search.py)
     app.extensions["vault_device"].add_lock_listener(searches.forget_all)
 

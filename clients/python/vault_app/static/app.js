@@ -9,6 +9,9 @@
 //    tab, the idle lock): it asks <meta name="vault-status"> every 15 seconds, when the tab
 //    comes back into view, and when another tab shows a locked page; on "locked" it goes
 //    to the unlock page with location.replace, so Back does not bring it back.
+// 7. Notifications (once the person allows them): a post from someone else arriving while
+//    the group's page is open in a tab they are not looking at shows "New post in <group>",
+//    never who wrote it or what; off for a group the person turned them off for.
 // Member text is never put into the page as HTML here: status lines use textContent.
 (function () {
   "use strict";
@@ -77,8 +80,9 @@
       showNew.addEventListener("click", refresh);
     }
 
-    source.addEventListener("update", function () {
+    source.addEventListener("update", function (event) {
       say("");
+      notifyNew(live, event.data);
       if (busyInFeed()) {
         if (showNew) { showNew.hidden = false; }
       } else {
@@ -96,6 +100,30 @@
     source.addEventListener("locked", function () {
       source.close();
       window.location.reload();  // the server shows the unlock page
+    });
+  }
+
+  // --- notifications ---------------------------------------------------------------------------
+  function notifyNew(live, data) {
+    var count = 0;
+    try { count = (JSON.parse(data || "{}") || {}).new || 0; } catch (ignored) { count = 0; }
+    if (count > 0 && live.getAttribute("data-notify") === "1" &&
+        typeof Notification !== "undefined" && Notification.permission === "granted" &&
+        document.visibilityState !== "visible") {
+      new Notification(live.getAttribute("data-notify-text") || "", { tag: "vault-new-posts" });
+    }
+  }
+
+  function offerNotifications() {
+    var ask = document.getElementById("notify-ask");
+    var allow = document.getElementById("notify-allow");
+    if (!ask || !allow || typeof Notification === "undefined" ||
+        Notification.permission !== "default") {
+      return;
+    }
+    ask.hidden = false;
+    allow.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { ask.hidden = true; });
     });
   }
 
@@ -244,6 +272,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     watchLock();
     followGroup();
+    offerNotifications();
     watchFiles();
     document.querySelectorAll("details[open]").forEach(showPictures);
     updateCountdowns();

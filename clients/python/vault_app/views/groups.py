@@ -20,6 +20,7 @@ from vault_client import errors as er
 from vault_app import files, messages, text
 from vault_app.i18n import gettext, lazy_gettext
 from vault_app.messages import Message
+from vault_app.notify_settings import NotifySettings
 from vault_app.refresh import Outcome, Refresher, all_groups_work, group_work
 from vault_app.shown_warnings import ShownWarnings, warning_key
 from vault_app.views.common import (
@@ -123,6 +124,10 @@ def banners(client: Client, group_id: str, name_of: Callable[[str], str]) -> lis
 
 def shown_warnings() -> ShownWarnings:
     return cast(ShownWarnings, current_app.extensions["vault_shown_warnings"])
+
+
+def notify_settings() -> NotifySettings:
+    return cast(NotifySettings, current_app.extensions["vault_notify"])
 
 
 def refresher() -> Refresher:
@@ -274,6 +279,7 @@ def render_page(client: Client, info: GroupInfo, *, problem: Message | None = No
         status=STATUS_TEXT.get(info.status),
         banners=banners(client, info.group_id, context["name_of"]),
         draft=draft or {"text": "", "content_warning": "", "expires": "never"},
+        notify_on=notify_settings().enabled(info.group_id),
         expiry_choices=EXPIRY_CHOICES, always_shown=shown_warnings().for_group(info.group_id),
         **context)
     return page if status_code == 200 else (page, status_code)
@@ -288,6 +294,18 @@ def feed(client: Client, group_id: str) -> ViewResult:
     if request.args.get("visible") == "1":  # the person has the page in front of them
         seen_posts().mark_seen(info.group_id, context["raw_threads"])
     return render_template("groups/_feed.html", **context)
+
+
+@blueprint.post("/groups/<group_id>/notify")
+@with_client
+def notify_toggle(client: Client, group_id: str) -> ViewResult:
+    """Turn this group's notifications off (``on=0``) or on again, on this computer."""
+    info = find_group(client, group_id)
+    on = request.form.get("on") == "1"
+    notify_settings().set_enabled(info.group_id, on)
+    notify(Message(gettext("You will be notified of new posts in this group again.") if on
+                   else gettext("No more notifications from this group on this computer.")))
+    return go(url_for("groups.show", group_id=info.group_id) + "#feed-heading")
 
 
 # --- content warnings shown open ---------------------------------------------------------------

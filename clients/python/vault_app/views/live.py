@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from flask import Blueprint, Flask, Response, current_app, request
+from vault_client import NewPost, SyncReport
 
 from vault_app import i18n, messages
 from vault_app.device import Device, Locked
@@ -126,7 +127,14 @@ class GroupWatch:
                 self._rest.wait(PAUSE_AFTER_PROBLEM)
                 continue
             if report.events or report.warnings or report.new_posts:
-                self._tell("update")
+                self._tell("update", {"new": new_from_others(report)})
+
+
+def new_from_others(report: SyncReport) -> int:
+    """How many posts and replies a sync brought that others wrote and this device does not
+    mute: what a notification announces (their number only; never who, never what)."""
+    return sum(1 for e in report.events if isinstance(e, NewPost) and e.post is not None
+               and not e.post.is_mine and not e.post.muted)
 
 
 _watches: dict[tuple[int, int, str], GroupWatch] = {}

@@ -62,6 +62,7 @@ def wipe() -> ViewResult:
         return render_template("settings/wipe.html", problem=problem_for(error)), 409
     seen().destroy()
     current_app.extensions["vault_shown_warnings"].destroy()  # vault_app/shown_warnings.py
+    current_app.extensions["vault_notify"].destroy()  # vault_app/notify_settings.py
     with contextlib.suppress(OSError):
         os.rmdir(settings.home)  # empty by now, unless the person kept other files there
     log.info("this device was wiped")
