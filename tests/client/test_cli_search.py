@@ -85,8 +85,9 @@ def test_export_posts_saves_a_new_private_file(root: Path, relay: RelayProcess) 
     text = target.read_text(encoding="utf-8")
     assert "Content warning: loss\nMy first words here\n" in text
     assert (target.stat().st_mode & 0o077) == 0
-    refused = cleo("export-posts", str(target), expect=1)
+    refused = cleo("export-posts", str(target), expect=1, passphrase=None)
     assert "already exists" in only_error(refused)
+    assert "passphrase" not in refused.output.lower()  # said before it is asked for
     as_json = root / "cleo.json"  # the format follows the name, unless --format says
     cleo("export-posts", "--group", "Tuesday circle", str(as_json))
     document = json.loads(as_json.read_text(encoding="utf-8"))

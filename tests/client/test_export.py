@@ -116,6 +116,17 @@ def test_a_date_beyond_the_calendar_does_not_stop_the_export() -> None:
         [exporting.GroupPosts("g", "G", posts, {})], "text", DAY_MS, UTC).decode()
 
 
+def test_an_interrupted_write_leaves_no_file(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exporting.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        exporting.write_new(tmp_path / "posts.txt", b"half of it")
+    assert not (tmp_path / "posts.txt").exists()
+
+
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(InvalidArgumentError, match="text or json"):
         exporting.render([], "pdf", DAY_MS)

@@ -126,6 +126,24 @@ def test_a_sealed_record_that_is_not_a_mute_list_is_said(tmp_path: Path,
         ann.posts(gid)
 
 
+def test_a_change_another_program_made_to_the_list_is_kept(tmp_path: Path,
+                                                           relay_up: RelayProcess) -> None:
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben, \
+            open_client(tmp_path, "cleo", relay_up) as cleo:
+        gid = circle(ann, ben, cleo)
+        ben_id, cleo_id = ben.me(gid).member_id, cleo.me(gid).member_id
+    with open_client(tmp_path, "ann", relay_up) as ann:
+        ann.posts(gid)  # (the group's view loaded: nobody muted)
+        # Meanwhile another program on this home muted Ben (written to the store only).
+        group = b64decode(gid)
+        sealed = ann._device.seal("muted", record_id(group),
+                                  encode_muted_members([b64decode(ben_id)]))
+        ann._device.store.set_meta(f"muted/{gid}", b64encode(sealed))
+        ann.mute(gid, cleo_id)
+        assert sorted(ann.muted(gid)) == sorted([ben_id, cleo_id])  # Ben's mute kept
+
+
 def test_the_record_is_one_encoding_per_set() -> None:
     a, b = b"\x01" * 32, b"\x02" * 32
     assert encode_muted_members([b, a, b]) == encode_muted_members([a, b])

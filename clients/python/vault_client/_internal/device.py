@@ -251,7 +251,10 @@ class Device:
 
     def _muted(self, gid: bytes) -> frozenset[bytes]:
         """The members this device mutes in the group (see :mod:`.muting`)."""
-        saved = self.store.meta(muted_key(gid))
+        return self.muted_from(gid, self.store.meta(muted_key(gid)))
+
+    def muted_from(self, gid: bytes, saved: str | None) -> frozenset[bytes]:
+        """The muted members a saved ``muted/`` value holds (None: nobody)."""
         if saved is None:
             return frozenset()
         plain = self.unseal("muted", record_id(gid), b64decode(saved))

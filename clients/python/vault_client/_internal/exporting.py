@@ -147,4 +147,7 @@ def write_new(path: str | os.PathLike[str], data: bytes) -> Path:
         target.unlink(missing_ok=True)
         raise InvalidArgumentError(f"cannot write {target} ({error.strerror or 'error'})"
                                    ) from None
+    except BaseException:  # (Ctrl-C while writing): nor then
+        target.unlink(missing_ok=True)
+        raise
     return target

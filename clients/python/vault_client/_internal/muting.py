@@ -16,22 +16,29 @@ KIND = "muted"
 
 def set_muted(device: Device, view: GroupView, member: bytes, muted: bool) -> None:
     """Mute (or unmute) *member* in *view*'s group on this device: saved, then shown. A
-    member this device has never seen in the group's log, or oneself, is refused."""
+    member this device has never seen in the group's log, or oneself, is refused. The list
+    is read and written in one store transaction, so a change another program made to it
+    meanwhile is kept."""
     state = view.state
     if state is None or (member not in state.members and member not in state.former_members):
         raise InvalidArgumentError("that person is not a member of this group")
     if member == view.me.sign_pk:
         raise InvalidArgumentError("you cannot mute yourself")
-    wanted = view.muted | {member} if muted else view.muted - {member}
-    if wanted == view.muted:
-        return
-    if len(wanted) > MAX_MUTED_MEMBERS:
-        raise InvalidArgumentError(f"at most {MAX_MUTED_MEMBERS} members can be muted in "
-                                   "one group: unmute someone first")
     gid = view.group_id
-    if wanted:
-        sealed = device.seal(KIND, record_id(gid), encode_muted_members(wanted))
-        device.store.set_meta(muted_key(gid), b64encode(sealed))
-    else:  # (no row at all: an empty one would say that someone was muted once)
-        device.store.delete_meta(muted_key(gid))
-    view.muted = frozenset(wanted)
+    result: list[frozenset[bytes]] = []
+
+    def change(saved: str | None) -> str | None:
+        current = device.muted_from(gid, saved)
+        wanted = current | {member} if muted else current - {member}
+        if len(wanted) > MAX_MUTED_MEMBERS:
+            raise InvalidArgumentError(f"at most {MAX_MUTED_MEMBERS} members can be muted "
+                                       "in one group: unmute someone first")
+        result.append(frozenset(wanted))
+        if wanted == current:
+            return saved
+        if not wanted:  # (no row at all: an empty one would say that someone was muted once)
+            return None
+        return b64encode(device.seal(KIND, record_id(gid), encode_muted_members(wanted)))
+
+    device.store.change_meta(muted_key(gid), change)
+    view.muted = result[0]

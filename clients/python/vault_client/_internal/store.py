@@ -41,7 +41,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -164,6 +164,17 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def change_meta(self, key: str, change: Callable[[str | None], str | None]) -> None:
+        """Replace the value of *key* by ``change(value)`` (None: none, or delete it) in one
+        write transaction: another program's change in between is not lost."""
+        with self.tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+            new = change(None if row is None else str(row[0]))
+            if new is None:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, new))
 
     def delete_meta(self, key: str) -> None:
         with self.tx() as db:

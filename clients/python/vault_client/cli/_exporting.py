@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from vault_client.cli._config import State, pass_state
@@ -27,6 +29,9 @@ def export_posts_command(state: State, group_ref: str | None, path: str,
     PATH, oldest first: as they stand now, with their content warnings; replies say whose
     post they answered, never its words. The file is not encrypted."""
     fmt = file_format or ("json" if path.lower().endswith(".json") else "text")
+    if os.path.lexists(path):  # (said before the passphrase is asked for; checked again)
+        fail(f"{path} already exists: choose another file name (an export never writes over "
+             "a file)")
     client = open_client(state)
     info = find_group(client, group_ref) if group_ref is not None else None
     try:
