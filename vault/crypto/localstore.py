@@ -245,7 +245,6 @@ def decode_pending_join(data: bytes) -> PendingJoin:
     return PendingJoin(uri, request)
 
 
-
 MAX_MUTED_MEMBERS: Final = 1000
 """Members one device may mute in one group (MUTE-1)."""
 

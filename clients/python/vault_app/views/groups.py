@@ -176,26 +176,33 @@ def threads_to_reach(threads: Sequence[Thread], post_id: str) -> int:
 def feed_context(client: Client, info: GroupInfo) -> dict[str, Any]:
     """What the feed fragment needs (the whole page adds the rest)."""
     threads = client.threads(info.group_id)
-    name_of = names_of(client, info.group_id)
-    always = shown_warnings().matcher(info.group_id)
     show = threads_shown()
     at = request.args.get("at")
     if at:  # (counted after the sync the page waited for: new posts came in first)
         show = min(max(show, threads_to_reach(threads, at)), MAX_SHOWN)
     newest = threads[-show:]  # only these are drawn: a big group's page stays quick
     return {
-        "group": info,
-        "group_name": group_name(info),
+        **post_context(client, info),
         "threads": [thread_items(t) for t in reversed(newest)],  # newest thread first
         "raw_threads": threads,
         "show": show,
         "version": feed_version(threads),
         "older": len(threads) - len(newest),
         "show_more": show + FEED_PAGE,
-        "name_of": name_of,
         "reactions": REACTIONS,
         "can_write": info.status in ("member", "creating"),
         "can_moderate": can_moderate(info),
+    }
+
+
+def post_context(client: Client, info: GroupInfo) -> dict[str, Any]:
+    """What ``groups/_post.html`` needs to draw this group's posts, wherever they are shown
+    (the feed adds its buttons; a search's results leave them out)."""
+    always = shown_warnings().matcher(info.group_id)
+    return {
+        "group": info,
+        "group_name": group_name(info),
+        "name_of": names_of(client, info.group_id),
         "warning_shown": lambda warning: warning_key(warning or "") in always,
         "countdown_formats": text.countdown_formats(),
         "looks_like_image": files.looks_like_image,

@@ -14,20 +14,12 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from vault_client import Client, GroupInfo, PostView
 from vault_client import errors as er
 
-from vault_app import files, text
 from vault_app.i18n import gettext
 from vault_app.messages import Message
 from vault_app.searches import RecentSearches
 from vault_app.security import current_session
-from vault_app.shown_warnings import warning_key
 from vault_app.views.common import ViewResult, go, with_client
-from vault_app.views.groups import (
-    Item,
-    find_group,
-    group_name,
-    names_of,
-    shown_warnings,
-)
+from vault_app.views.groups import Item, find_group, post_context
 
 blueprint = Blueprint("search", __name__)
 
@@ -43,22 +35,11 @@ def conversation_link(group_id: str, post: PostView) -> str:
 
 
 def page_context(client: Client, info: GroupInfo) -> dict[str, Any]:
-    """What ``groups/search.html`` needs besides the results (``groups/_post.html``'s names,
-    without the buttons that write: a result is read here, answered in its conversation)."""
-    always = shown_warnings().matcher(info.group_id)
-    return {
-        "group": info,
-        "group_name": group_name(info),
-        "name_of": names_of(client, info.group_id),
-        "can_write": False,
-        "can_moderate": False,
-        "read_only": True,
-        "reactions": (),
-        "warning_shown": lambda warning: warning_key(warning or "") in always,
-        "countdown_formats": text.countdown_formats(),
-        "looks_like_image": files.looks_like_image,
-        "size_text": files.size_text,
-    }
+    """What ``groups/search.html`` needs besides the results: the group's posts drawn as
+    in the feed, without the buttons that write (a result is read here, answered in its
+    conversation)."""
+    return {**post_context(client, info), "can_write": False, "can_moderate": False,
+            "read_only": True, "reactions": ()}
 
 
 def recent() -> RecentSearches:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from typing import Final
 
 import httpx
 
@@ -24,6 +25,7 @@ from vault.crypto.localstore import (
     decode_muted_members,
     decode_post_stub,
     decode_stored_post,
+    encode_muted_members,
     open_record,
     record_id,
 )
@@ -257,12 +259,16 @@ class Device:
         """The muted members a saved ``muted/`` value holds (None: nobody)."""
         if saved is None:
             return frozenset()
-        plain = self.unseal("muted", record_id(gid), b64decode(saved))
+        plain = self.unseal(MUTED_KIND, record_id(gid), b64decode(saved))
         try:
             return decode_muted_members(plain)
         except MalformedError:
             raise LocalStoreError("the list of members muted on this device is damaged; "
                                   "wipe the local store and sync again") from None
+
+    def muted_to_save(self, gid: bytes, members: frozenset[bytes]) -> str:
+        """The ``muted/`` value that holds *members* (read back by :meth:`muted_from`)."""
+        return b64encode(self.seal(MUTED_KIND, record_id(gid), encode_muted_members(members)))
 
     def save_marks(self, gid: bytes, marks: dict[bytes, int]) -> None:
         """Keep the post high-water marks an imported identity brought (sealed: how much
@@ -321,6 +327,10 @@ class Device:
 
 
 # --- values kept in the local store ------------------------------------------------------------
+
+
+MUTED_KIND: Final = "muted"
+"""The local record kind of a group's muted members (sealed, bound to the group)."""
 
 
 def muted_key(group_id: bytes) -> str:

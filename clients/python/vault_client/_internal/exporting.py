@@ -18,6 +18,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Final, Literal
 
+from vault_client._internal.saving import write_new_file
 from vault_client.errors import InvalidArgumentError
 from vault_client.types import PostView
 
@@ -131,23 +132,11 @@ def write_new(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write *data* to a new owner-only file at *path*: never over an existing file."""
     target = Path(path)
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_new_file(target, data)
     except FileExistsError:
         raise InvalidArgumentError(f"{target} already exists: choose another file name "
                                    "(an export never writes over a file)") from None
     except OSError as error:
         raise InvalidArgumentError(f"cannot write {target} ({error.strerror or 'error'})"
                                    ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as error:  # (a full disk): no half-written file is left
-        target.unlink(missing_ok=True)
-        raise InvalidArgumentError(f"cannot write {target} ({error.strerror or 'error'})"
-                                   ) from None
-    except BaseException:  # (Ctrl-C while writing): nor then
-        target.unlink(missing_ok=True)
-        raise
     return target

@@ -5,13 +5,10 @@ it is never sent, and it is kept sealed in the local store (a MutedMembers recor
 
 from __future__ import annotations
 
-from vault.crypto.encoding import b64encode
-from vault.crypto.localstore import MAX_MUTED_MEMBERS, encode_muted_members, record_id
+from vault.crypto.localstore import MAX_MUTED_MEMBERS
 from vault_client._internal.device import Device, muted_key
 from vault_client._internal.group_view import GroupView
 from vault_client.errors import InvalidArgumentError
-
-KIND = "muted"
 
 
 def set_muted(device: Device, view: GroupView, member: bytes, muted: bool) -> None:
@@ -38,7 +35,7 @@ def set_muted(device: Device, view: GroupView, member: bytes, muted: bool) -> No
             return saved
         if not wanted:  # (no row at all: an empty one would say that someone was muted once)
             return None
-        return b64encode(device.seal(KIND, record_id(gid), encode_muted_members(wanted)))
+        return device.muted_to_save(gid, frozenset(wanted))
 
     device.store.change_meta(muted_key(gid), change)
     view.muted = result[0]
