@@ -131,11 +131,23 @@ def bodies(draw: st.DrawFn) -> PostBody:
     kind = draw(st.sampled_from(PostKind))
     post_id = draw(ids)
     refs = tuple(draw(st.lists(ids.filter(lambda r: r != post_id), unique=True,
-                               min_size=0 if kind is PostKind.POST else 1, max_size=64)))
+                               min_size=0 if kind in (PostKind.POST, PostKind.POLL) else 1,
+                               max_size=64)))
     timestamp = draw(st.integers(0, 2**63))
     text, cw, atts = "", None, ()
+    options: tuple[str, ...] = ()
+    closes: int | None = None
+    choice: int | None = None
     if kind is PostKind.REACTION:
         text = draw(st.text(min_size=1, max_size=16))
+    elif kind is PostKind.POLL:
+        text = draw(st.text(min_size=1, max_size=300))
+        cw = draw(st.none() | st.text(max_size=100))
+        options = tuple(draw(st.lists(st.text(min_size=1, max_size=25), min_size=2,
+                                      max_size=10, unique=True)))
+        closes = draw(st.none() | st.integers(timestamp + 1, 2**64 - 1))
+    elif kind is PostKind.VOTE:
+        choice = draw(st.integers(0, 9))
     elif kind is not PostKind.DELETE:
         text = draw(st.text(max_size=300))
         cw = draw(st.none() | st.text(max_size=100))
@@ -143,7 +155,7 @@ def bodies(draw: st.DrawFn) -> PostBody:
     return PostBody(
         draw(keys32), draw(keys32), draw(u64), post_id, draw(st.integers(1, 2**64 - 1)),
         draw(u64), draw(keys32), timestamp, kind, refs, text, cw, atts,
-        draw(st.none() | st.integers(timestamp + 1, 2**64 - 1)),
+        draw(st.none() | st.integers(timestamp + 1, 2**64 - 1)), options, closes, choice,
     )
 
 

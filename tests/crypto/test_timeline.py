@@ -649,3 +649,46 @@ def test_backdated_edit_by_the_author_is_ignored() -> None:
     view = thread_view(timeline, g.state)
     assert view.posts[0].text == "original"
     assert [i.post_id for i in view.ignored] == [backdated.post_id]
+
+
+def test_a_poll_counts_each_members_latest_vote_and_nothing_late() -> None:
+    """TV-5: one vote per member (the latest counts), an option the poll has, before it
+    closes; the narrowed view (a sync's new posts) tallies exactly as the whole view."""
+    g = Group()
+    timeline = Timeline()
+    poll = g.post(g.alice, PostKind.POLL, text="When?", poll_options=("Tue", "Thu"),
+                  poll_closes_at_ms=5_000, timestamp_ms=1_000)
+    plain = g.post(g.bob, text="not a poll", timestamp_ms=1_001)
+
+    def vote(who: Any, choice: int, at: int, target: bytes = poll.post_id) -> Any:
+        return g.post(who, PostKind.VOTE, refs=(target,), text="", vote_choice=choice,
+                      timestamp_ms=at)
+
+    first = vote(g.bob, 0, 2_000)
+    changed = vote(g.bob, 1, 3_000)
+    by_mod = vote(g.mod, 0, 3_100)
+    too_late = vote(g.owner, 0, 5_000)
+    no_option = vote(g.owner, 2, 3_200)
+    on_plain = vote(g.owner, 0, 3_300, plain.post_id)
+    undeletable = g.post(g.bob, PostKind.DELETE, refs=(changed.post_id,), text="")
+    not_editable = g.post(g.alice, PostKind.EDIT, refs=(poll.post_id,), text="Where?")
+    for post in (poll, plain, changed, by_mod, too_late, no_option, on_plain, first,
+                 undeletable, not_editable):
+        timeline.add(post)
+    whole = thread_view(timeline, g.state)
+    shown = {p.post_id: p for p in whole.posts}
+    tally = shown[poll.post_id].poll
+    assert tally is not None and shown[plain.post_id].poll is None
+    assert tally.options == ("Tue", "Thu") and tally.closes_at_ms == 5_000
+    assert tally.votes == ((g.mod.sign_pk,), (g.bob.sign_pk,))
+    assert shown[poll.post_id].text == "When?" and shown[poll.post_id].edited_at_ms is None
+    assert {(i.post_id, i.cause) for i in whole.ignored} == {
+        (too_late.post_id, "poll_closed"), (no_option.post_id, "no_such_option"),
+        (on_plain.post_id, "wrong_kind"), (undeletable.post_id, "wrong_kind"),
+        (not_editable.post_id, "wrong_kind")}
+    narrowed = thread_view(timeline, g.state, {poll.post_id})
+    assert narrowed.posts == (shown[poll.post_id],)
+    gone = g.post(g.mod, PostKind.DELETE, refs=(poll.post_id,), text="")
+    timeline.add(gone)
+    deleted = thread_view(timeline, g.state, {poll.post_id}).posts[0]
+    assert deleted.deleted and deleted.poll is None and deleted.text == ""

@@ -800,7 +800,8 @@ def post_body(d: Json) -> PostBody:
         refs=tuple(b(r) for r in d["refs"]), text=d["text"],
         content_warning=d["content_warning"],
         attachments=tuple(attachment(a) for a in d["attachments"]),
-        expires_at_ms=d["expires_at_ms"],
+        expires_at_ms=d["expires_at_ms"], poll_options=tuple(d["poll_options"]),
+        poll_closes_at_ms=d["poll_closes_at_ms"], vote_choice=d["vote_choice"],
     )
 
 
@@ -967,6 +968,9 @@ def _thread_view(inputs: Json, expected: Json) -> None:
         "reactions": [{"text": t, "authors": [x.hex() for x in who]} for t, who in v.reactions],
         "warned_reactions": [{"content_warning": cw, "text": t, "authors": [x.hex() for x in who]}
                              for cw, t, who in v.warned_reactions],
+        "poll": None if v.poll is None else {
+            "options": list(v.poll.options), "closes_at_ms": v.poll.closes_at_ms,
+            "votes": [[x.hex() for x in who] for who in v.poll.votes]},
     } for v in view.posts] == expected["posts"]
     assert [{"post_id": i.post_id.hex(), "cause": i.cause}
             for i in view.ignored] == expected["ignored"]
@@ -1415,7 +1419,7 @@ TEXT_FIELDS = frozenset({
     "content_warning", "media_type", "file_name", "name", "description", "rules", "display_name",
     "type",
     "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri", "reason", "event",
-    "cause",
+    "cause", "poll_options", "options",
 })
 """The string-valued fields that are text (README.md); every other string is hex bytes."""
 

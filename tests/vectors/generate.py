@@ -1624,6 +1624,8 @@ def post_json(body: PostBody) -> Json:
         "content_warning": body.content_warning,
         "attachments": [attachment_json(a) for a in body.attachments],
         "expires_at_ms": body.expires_at_ms,
+        "poll_options": list(body.poll_options),
+        "poll_closes_at_ms": body.poll_closes_at_ms, "vote_choice": body.vote_choice,
     }
 
 
@@ -1689,12 +1691,22 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
     posts.append(("post_with_named_attachments", "member", body(
         "member", "named", 3, PostKind.POST, text="The garden, and last week's notes.",
         attachments=(atts[0][3], atts[1][3], atts[2][3]))))
+    # Polls and votes draw from their own source too (the vectors above are unchanged).
+    poll_rng = seeded_random("vault/vectors/posts-polls")
+    ids["poll"], ids["vote"] = poll_rng(16), poll_rng(16)
+    posts.append(("poll", "owner", body(
+        "owner", "poll", 4, PostKind.POLL, text="Which evening suits you for our next meeting?",
+        poll_options=("Tuesday", "Thursday", "Either is fine"),
+        poll_closes_at_ms=t + 7 * DAY)))
+    posts.append(("vote", "member", body(
+        "member", "vote", 4, PostKind.VOTE, refs=(ids["poll"],), vote_choice=1)))
 
     vectors: list[Json] = []
     envelopes: dict[str, PostEnvelope] = {}
     for name, author, post in posts:
         me, key = p[author], world.epoch_keys[post.epoch]
-        nonce = (named_rng if name == "post_with_named_attachments" else rng)(24)
+        nonce = (named_rng if name == "post_with_named_attachments"
+                 else poll_rng if name in ("poll", "vote") else rng)(24)
         scripted = Scripted(nonce)
         envelope = seal_post(me, key, post, random=scripted)
         scripted.done()
@@ -1813,7 +1825,8 @@ def raw_post_body(body: PostBody, *, version: int | None = None,
         "refs": list(body.refs), "text": body.text, "content_warning": body.content_warning,
         "attachments": [(a.blob_id, a.blob_key, a.digest, a.size, a.media_type, a.file_name)
                         for a in body.attachments],
-        "expires_at_ms": body.expires_at_ms,
+        "expires_at_ms": body.expires_at_ms, "poll_options": list(body.poll_options),
+        "poll_closes_at_ms": body.poll_closes_at_ms, "vote_choice": body.vote_choice,
     }
     f.update(changes)
     if version is None:
@@ -1831,7 +1844,15 @@ def raw_post_body(body: PostBody, *, version: int | None = None,
         w.fixed(blob_id, 16).fixed(key, 32).fixed(digest, 32).u64(size).text(media)
         if file_names:
             w.text(name[0] if name else "")
-    return w.opt_u64(f["expires_at_ms"]).finish()
+    w.opt_u64(f["expires_at_ms"])
+    if f["kind"] == PostKind.POLL:
+        w.u32(len(f["poll_options"]))
+        for option in f["poll_options"]:
+            w.text(option)
+        w.opt_u64(f["poll_closes_at_ms"])
+    elif f["kind"] == PostKind.VOTE:
+        w.u8(f["vote_choice"] or 0)
+    return w.finish()
 
 
 def seal_raw(plaintext: bytes, epoch_key: bytes, nonce: bytes, *, group_id: bytes, epoch: int,
@@ -1897,6 +1918,9 @@ def thread_json(view: ThreadView) -> Json:
             "warned_reactions": [{"content_warning": cw, "text": t,
                                   "authors": [x.hex() for x in who]}
                                  for cw, t, who in v.warned_reactions],
+            "poll": None if v.poll is None else {
+                "options": list(v.poll.options), "closes_at_ms": v.poll.closes_at_ms,
+                "votes": [[x.hex() for x in who] for who in v.poll.votes]},
         } for v in view.posts],
         "ignored": [{"post_id": i.post_id.hex(), "cause": i.cause} for i in view.ignored],
     }
@@ -2006,8 +2030,50 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
             base, attachments=[(*att_fields[:4], "a b")]) + b"\x00", "malformed",
          "a media type with a space and a trailing byte: the structure comes first",
          ["CODEC-8", "DEC-4"]),
-        ("reject_body_unknown_kind", raw_post_body(base, kind=6), "malformed", "post kind 6",
+        ("reject_body_unknown_kind", raw_post_body(base, kind=8), "malformed", "post kind 8",
          ["CODEC-7"]),
+        ("reject_poll_one_option", raw_post_body(
+            base, kind=6, poll_options=["Yes"]), "post_invalid", "a POLL with one option",
+         ["POST-7"]),
+        ("reject_poll_option_twice", raw_post_body(
+            base, kind=6, poll_options=["Yes", "No", "Yes"]), "post_invalid",
+         "a POLL listing the option 'Yes' twice", ["POST-7"]),
+        ("reject_poll_empty_option", raw_post_body(
+            base, kind=6, poll_options=["Yes", ""]), "post_invalid",
+         "a POLL with an empty option", ["POST-7"]),
+        ("reject_poll_without_question", raw_post_body(
+            base, kind=6, text="", poll_options=["Yes", "No"]), "post_invalid",
+         "a POLL with empty text (no question)", ["POST-7"]),
+        ("reject_poll_with_attachment", raw_post_body(
+            base, kind=6, poll_options=["Yes", "No"], attachments=[att_fields]),
+         "post_invalid", "a POLL carrying an attachment", ["POST-7"]),
+        ("reject_poll_closes_when_asked", raw_post_body(
+            base, kind=6, poll_options=["Yes", "No"],
+            poll_closes_at_ms=base.timestamp_ms), "post_invalid",
+         "poll_closes_at_ms equal to timestamp_ms", ["POST-7"]),
+        ("reject_poll_11_options", raw_post_body(
+            base, kind=6, poll_options=[str(i) for i in range(11)]), "malformed",
+         "a POLL with 11 options (at most 10)", ["CODEC-4"]),
+        ("reject_poll_option_101_bytes", raw_post_body(
+            base, kind=6, poll_options=["Yes", "n" * 101]), "malformed",
+         "a poll option of 101 bytes: longer than its field", ["CODEC-4"]),
+        ("reject_poll_without_options_field", raw_post_body(base, kind=6)[:-5],
+         "malformed", "a POLL body that ends after the expiry (no options field)",
+         ["CODEC-3"]),
+        ("reject_vote_without_target", raw_post_body(
+            base, kind=7, text="", vote_choice=0), "post_invalid",
+         "a VOTE with no reference", ["POST-3"]),
+        ("reject_vote_with_text", raw_post_body(
+            reply, kind=7, text="Tuesday", vote_choice=0), "post_invalid",
+         "a VOTE with text", ["POST-8"]),
+        ("reject_vote_with_warning", raw_post_body(
+            reply, kind=7, text="", content_warning="", vote_choice=0), "post_invalid",
+         "a VOTE with an (empty) content warning", ["POST-8"]),
+        ("reject_vote_choice_10", raw_post_body(
+            reply, kind=7, text="", vote_choice=10), "post_invalid",
+         "a VOTE for option 10 (no poll has an eleventh option)", ["POST-8"]),
+        ("reject_post_with_vote_choice", raw_post_body(base) + b"\x00", "malformed",
+         "a POST followed by one more byte (only a VOTE carries a choice)", ["CODEC-8"]),
         ("reject_body_65_references", raw_post_body(base, refs=[bytes((i,)) * 16
                                                                for i in range(65)]),
          "malformed", "65 references (at most 64)", ["CODEC-4"]),
@@ -2093,14 +2159,17 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
 
     def post(author: str, seq: int, kind: PostKind = PostKind.POST, *, refs: tuple[bytes, ...]
              = (), log_seq: int = 13, post_id: bytes | None = None, text: str = "",
-             cw: str | None = None, ts: int | None = None) -> tuple[PostBody, Json]:
+             cw: str | None = None, ts: int | None = None, options: tuple[str, ...] = (),
+             closes: int | None = None, choice: int | None = None) -> tuple[PostBody, Json]:
         body = PostBody(author=p[author].sign_pk, group_id=gid, epoch=state.epoch_at(log_seq),
                         post_id=post_id or rng(16), author_seq=seq, log_seq=log_seq,
                         log_head=state.hashes[log_seq],
                         timestamp_ms=t + 1000 * next(clock) if ts is None else ts, kind=kind,
-                        refs=refs, text=text or (f"{kind.name.lower()} {seq}"
-                                                 if kind is not PostKind.DELETE else ""),
-                        content_warning=cw)
+                        refs=refs, text=text or (
+                            f"{kind.name.lower()} {seq}"
+                            if kind not in (PostKind.DELETE, PostKind.VOTE) else ""),
+                        content_warning=cw, poll_options=options, poll_closes_at_ms=closes,
+                        vote_choice=choice)
         return body, signed_pair(p[author], body)
 
     def run_timeline(name: str, steps: list[Json], description: str, *, accept: Sequence[str]
@@ -2349,6 +2418,47 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
                         "exposed_to": [x.hex() for x in verdict.exposed_to]}
         vectors.append(vec(name, "judge_arrival", inputs, expected, description,
                            accept=accept, reject=reject))
+
+    # --- polls in the thread view (§6.7, TV-5); own post ids, last, so nothing above moves --
+    poll_rng = seeded_random("vault/vectors/post-rules-polls")
+    closes = t + 2_000_000  # after every timestamp the clock gives these vectors
+    pl, plj = post("owner", 1, PostKind.POLL, text="Which evening suits you?",
+                   post_id=poll_rng(16), ts=t + 1_000_000, log_seq=10,
+                   options=("Tuesday", "Thursday", "Either"), closes=closes)
+    np, npj = post("admin", 1, text="Ordinary post", post_id=poll_rng(16))
+
+    def vote(author: str, seq: int, choice: int, **extra: Any) -> Json:
+        return post(author, seq, PostKind.VOTE, refs=extra.pop("refs", (pl.post_id,)),
+                    post_id=poll_rng(16), choice=choice, **extra)[1]
+
+    v1 = vote("member", 1, 0)
+    v2 = vote("admin", 2, 1)
+    v3 = vote("member", 2, 2)  # the member changes its vote: the higher author_seq counts
+    v4 = vote("joiner", 1, 1, log_seq=10)
+    v5 = vote("admin", 3, 3)  # option 3 of 3: no such option
+    v6 = vote("owner", 2, 0, ts=closes)  # at the closing time: too late
+    v7 = vote("admin", 4, 0, refs=(np.post_id,))  # not a poll
+    v8 = vote("admin", 5, 0, refs=(poll_rng(16),))  # a poll not received
+    v9 = vote("member", 3, 1, log_seq=5)  # before the poll existed
+    _pe, pej = post("owner", 3, PostKind.EDIT, refs=(pl.post_id,), text="Edited question",
+                    post_id=poll_rng(16))
+    v1_body = PostBody.decode(bytes.fromhex(v1["body"]))
+    _vd, vdj = post("member", 4, PostKind.DELETE, refs=(v1_body.post_id,),
+                    post_id=poll_rng(16))
+    _pr, prj = post("admin", 6, PostKind.REACTION, refs=(pl.post_id,), text="+1",
+                    post_id=poll_rng(16))
+    run_view("thread_view_poll", [plj, npj, v1, v2, v3, v4, v5, v6, v7, v8, v9, pej, vdj, prj],
+             "a poll written at entry 10 with three options: the member votes twice (its later "
+             "vote counts), the admin and the joiner (at entry 10, when it was a member; it "
+             "has left since) vote; a vote for a "
+             "fourth option, one written at the closing time, one on an ordinary post, one on "
+             "a poll not received and one written before the poll existed are ignored, as are "
+             "an edit of the poll and a delete of a vote; a reaction to the poll counts",
+             accept=["TV-5", "TV-4"], reject=["TV-5", "TV-2", "TV-3"])
+    _pd, pdj = post("owner", 4, PostKind.DELETE, refs=(pl.post_id,), post_id=poll_rng(16))
+    run_view("thread_view_poll_deleted", [plj, v1, v2, pdj],
+             "its author deletes the poll: a tombstone without options or votes",
+             accept=["TV-3", "TV-5"], reject=[])
     return vectors
 
 
@@ -3424,7 +3534,7 @@ _PER_KIND = (
     *(f"ROLE-{i}" for i in range(1, 8)), "ROTATE-1", "ROTATE-2", "META-1", "META-2", "META-3",
 )
 _GRANT_OK = tuple(f"GR-{i}" for i in range(1, 13))
-_OPEN_OK = (*(f"OPEN-{i}" for i in range(1, 15)), *(f"POST-{i}" for i in range(1, 7)),
+_OPEN_OK = (*(f"OPEN-{i}" for i in range(1, 15)), *(f"POST-{i}" for i in range(1, 9)),
             "ENV-1", "DEC-4", "CODEC-5", "CODEC-6", "CODEC-7", "PAD-2", "PAD-3", "PAD-4")
 _URI_OK = ("TRIM-1", *(f"URI-{i}" for i in range(1, 12)))
 _RELAY_OK = tuple(f"RELAY-{i}" for i in range(1, 10))
@@ -3551,7 +3661,7 @@ RULES.update({
     "posts": {
         **{name: _accepts(*_OPEN_OK) for name in (
             "post_welcome", "reply_with_warning_and_expiry", "reaction", "edit", "delete",
-            "post_in_epoch_0", "post_bucket_512")},
+            "post_in_epoch_0", "post_bucket_512", "poll", "vote")},
         "post_with_attachments": _accepts(*_OPEN_OK, "PB-1", "PB-2", "ATT-1", "ATT-2",
                                           "ATT-3"),
         "post_with_named_attachments": _accepts(*_OPEN_OK, "PB-1", "PB-2", "ATT-1", "ATT-2",

@@ -61,6 +61,10 @@ MAX_CONTENT_WARNING: Final = 512
 """Longest content warning, in UTF-8 bytes (§6.1)."""
 MAX_ATTACHMENTS: Final = 16
 """Most attachments on one post (§6.1)."""
+MAX_POLL_OPTIONS: Final = 10
+"""Most options a poll offers (§6.1, POST-7); a poll has at least 2."""
+MAX_POLL_OPTION: Final = 100
+"""Longest poll option, in UTF-8 bytes (§6.1, POST-7)."""
 _MAX_ENVELOPE_HEADER: Final = 2 + HASH_SIZE + 8 + 16 + 8 + HASH_SIZE + 1 + 8
 MAX_ENVELOPE_SIZE: Final = (
     _MAX_ENVELOPE_HEADER + AEAD_NONCE_SIZE + 4 + MAX_BUCKET + AEAD_TAG_SIZE

@@ -9,6 +9,9 @@ Wire layout (``Tag.POST_BODY``, after the tag and version bytes)::
     content_warning: opt_text (<= 512 bytes)
     attachments: u32 count (<= 16), then count x Attachment (see attachments.py)
     expires_at_ms: opt_u64
+    then, for a POLL only: options: u32 count (2..10), then count x text (<= 100 bytes);
+                           closes_at_ms: opt_u64
+    and for a VOTE only:   choice: u8 (the option's index in the poll, 0-based)
 
 Versions (protocol §6.1, PB-1 and PB-2). The version byte says how attachments are laid
 out, so a body is read one way only:
@@ -36,7 +39,11 @@ Rules (checked on construction, so also on every decode):
 * a REACTION is 1 to 64 bytes of text without attachments; a DELETE carries no text,
   warning or attachments;
 * text <= 32 KiB, content warning <= 512 bytes, <= 16 attachments;
-* an expiry, when present, is later than ``timestamp_ms``.
+* an expiry, when present, is later than ``timestamp_ms``;
+* a POLL asks a question (non-empty text) with 2 to 10 distinct options of 1 to 100 bytes,
+  carries no attachments and closes, when it says so, after it was written; a VOTE names the
+  poll as its target and an option index below 10, with no text, warning or attachments.
+  Other kinds carry no poll fields.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ from vault.crypto.errors import MalformedError, PostError, TooLargeError
 from vault.crypto.limits import (
     MAX_ATTACHMENTS,
     MAX_CONTENT_WARNING,
+    MAX_POLL_OPTION,
+    MAX_POLL_OPTIONS,
     MAX_REACTION,
     MAX_REFS,
     MAX_TEXT,
@@ -81,10 +90,14 @@ class PostKind(IntEnum):
     REACTION = 3
     EDIT = 4
     DELETE = 5
+    POLL = 6
+    VOTE = 7
 
 
 _NEEDS_TARGET: Final = frozenset({PostKind.REPLY, PostKind.REACTION, PostKind.EDIT,
-                                  PostKind.DELETE})
+                                  PostKind.DELETE, PostKind.VOTE})
+_WITH_TAIL: Final = frozenset({PostKind.POLL, PostKind.VOTE})
+"""Kinds whose body carries fields after the expiry (the fast decode path leaves them)."""
 
 
 def _utf8_len(text: str, cheap_limit: int) -> int:
@@ -119,6 +132,12 @@ class PostBody:
     content_warning: str | None = field(default=None, repr=False)
     attachments: tuple[Attachment, ...] = ()
     expires_at_ms: int | None = None
+    poll_options: tuple[str, ...] = field(default=(), repr=False)
+    """A POLL's options, in the order members see them (empty for every other kind)."""
+    poll_closes_at_ms: int | None = None
+    """When a POLL stops counting votes (votes written at or after it are not counted)."""
+    vote_choice: int | None = None
+    """A VOTE's option: an index into its poll's options."""
 
     def __post_init__(self) -> None:
         if (len(self.author) != 32 or len(self.group_id) != 32
@@ -169,6 +188,39 @@ class PostBody:
                 raise ValueError("post body: expiry out of range")
             if expiry <= self.timestamp_ms:
                 raise PostError("post body: a post cannot expire before it was written")
+        self._check_poll_fields(kind)
+
+    def _check_poll_fields(self, kind: PostKind) -> None:
+        """POST-7 (a poll) and POST-8 (a vote); other kinds carry no poll fields."""
+        options, closes, choice = self.poll_options, self.poll_closes_at_ms, self.vote_choice
+        if kind is PostKind.POLL:
+            if not 2 <= len(options) <= MAX_POLL_OPTIONS:
+                raise PostError(f"post body: a poll offers 2 to {MAX_POLL_OPTIONS} options")
+            if not all(0 < len(_utf8(o)) <= MAX_POLL_OPTION for o in options):
+                raise PostError(f"post body: a poll option is 1 to {MAX_POLL_OPTION} bytes")
+            if len(set(options)) != len(options):
+                raise PostError("post body: a poll lists an option twice")
+            if not self.text:
+                raise PostError("post body: a poll asks a question (its text)")
+            if self.attachments:
+                raise PostError("post body: a poll carries no attachments")
+            if closes is not None:
+                if not 0 <= closes <= U64_MAX:
+                    raise ValueError("post body: closing time out of range")
+                if closes <= self.timestamp_ms:
+                    raise PostError("post body: a poll cannot close before it was asked")
+            if choice is not None:
+                raise PostError("post body: only a vote carries a choice")
+        elif kind is PostKind.VOTE:
+            if self.text or self.attachments or self.content_warning is not None:
+                raise PostError("post body: a vote carries no text, warning or attachments")
+            if choice is None or not 0 <= choice < MAX_POLL_OPTIONS:
+                raise PostError(f"post body: a vote chooses option 0 to "
+                                f"{MAX_POLL_OPTIONS - 1}")
+            if options or closes is not None:
+                raise PostError("post body: only a poll carries options and a closing time")
+        elif options or closes is not None or choice is not None:
+            raise PostError(f"post body: a {kind.name.lower()} carries no poll or vote")
 
     @property
     def version(self) -> int:
@@ -210,6 +262,13 @@ class PostBody:
             raise PostError("post text is not valid Unicode (an unpaired surrogate)") from None
         expiry = self.expires_at_ms
         parts.append(_NO_EXPIRY if expiry is None else b"\x01" + _U64.pack(expiry))
+        if self.kind is PostKind.POLL:
+            tail = Writer().u32(len(self.poll_options))
+            for option in self.poll_options:
+                tail.text(option)
+            parts.append(tail.opt_u64(self.poll_closes_at_ms).finish())
+        elif self.kind is PostKind.VOTE:
+            parts.append(bytes((self.vote_choice or 0,)))
         return b"".join(parts)
 
     @classmethod
@@ -259,6 +318,18 @@ class PostBody:
         named = version == BODY_VERSION_NAMED
         fields = [Attachment.read_fields(reader, with_file_name=named) for _ in range(count)]
         expires_at_ms = reader.opt_u64("expiry")
+        options: tuple[str, ...] = ()
+        closes_at_ms: int | None = None
+        choice: int | None = None
+        if kind is PostKind.POLL:
+            count = reader.u32("option count")
+            if count > MAX_POLL_OPTIONS:
+                raise MalformedError(f"post body: {count} poll options, at most "
+                                     f"{MAX_POLL_OPTIONS}")
+            options = tuple(reader.text(MAX_POLL_OPTION, "poll option") for _ in range(count))
+            closes_at_ms = reader.opt_u64("closing time")
+        elif kind is PostKind.VOTE:
+            choice = reader.u8("choice")
         reader.done()
         if named and not any(f[5] for f in fields):  # PB-2: one encoding per body
             raise MalformedError("post body: version 2 is only for attachments with file "
@@ -266,7 +337,8 @@ class PostBody:
         # The structure is complete: now each attachment's rules, then the kind rules.
         attachments = tuple(Attachment(*f) for f in fields)
         return cls(author, group_id, epoch, post_id, author_seq, log_seq, log_head,
-                   timestamp_ms, kind, refs, text, content_warning, attachments, expires_at_ms)
+                   timestamp_ms, kind, refs, text, content_warning, attachments, expires_at_ms,
+                   options, closes_at_ms, choice)
 
 
 _FieldTuple: TypeAlias = tuple[bytes, bytes, int, bytes, int, int, bytes, int, PostKind,
@@ -322,6 +394,8 @@ def _fast_fields(data: bytes) -> _FieldTuple | None:
         elif data[pos] != 0 or len(data) != pos + 1:
             return None
         kind = PostKind(kind_value)
+        if kind in _WITH_TAIL:
+            return None
     except (struct.error, IndexError, UnicodeDecodeError, ValueError):
         return None
     return (author, group_id, epoch, post_id, author_seq, log_seq, log_head, timestamp_ms, kind,

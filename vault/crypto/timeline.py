@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -73,9 +73,11 @@ def resealed(a: PostBody, b: PostBody) -> bool:
     ``epoch``, ``log_seq`` and ``log_head``, which must differ)."""
     return (a.epoch, a.log_seq, a.log_head) != (b.epoch, b.log_seq, b.log_head) and (
         a.author, a.post_id, a.author_seq, a.timestamp_ms, a.kind, a.refs, a.text,
-        a.content_warning, a.attachments, a.expires_at_ms) == (
+        a.content_warning, a.attachments, a.expires_at_ms, a.poll_options,
+        a.poll_closes_at_ms, a.vote_choice) == (
         b.author, b.post_id, b.author_seq, b.timestamp_ms, b.kind, b.refs, b.text,
-        b.content_warning, b.attachments, b.expires_at_ms)
+        b.content_warning, b.attachments, b.expires_at_ms, b.poll_options,
+        b.poll_closes_at_ms, b.vote_choice)
 
 
 @dataclass(frozen=True)
@@ -419,6 +421,17 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class PollTally:
+    """A poll's options and the votes counted for each (protocol §6.7, TV-5)."""
+
+    options: tuple[str, ...] = field(repr=False)
+    closes_at_ms: int | None
+    votes: tuple[tuple[bytes, ...], ...] = field(repr=False)
+    """For each option, in the poll's order: the members whose counted vote chose it, in
+    causal order of those votes."""
+
+
+@dataclass(frozen=True)
 class VisiblePost:
     """A post or reply as members see it, after edits, deletes and reactions.
 
@@ -443,12 +456,16 @@ class VisiblePost:
         default=(), repr=False)
     """(content warning, reaction text, authors), sorted by warning then text: reactions
     that carry a content warning, to be shown behind it like a post with one."""
+    poll: PollTally | None = None
+    """For a POLL (not deleted): its options and the votes counted."""
 
 
 TARGET_NOT_RECEIVED: Final = "target_not_received"
 BACKDATED: Final = "backdated"
 WRONG_KIND: Final = "wrong_kind"
 NOT_PERMITTED: Final = "not_permitted"
+NO_SUCH_OPTION: Final = "no_such_option"
+POLL_CLOSED: Final = "poll_closed"
 
 
 @dataclass(frozen=True)
@@ -457,7 +474,7 @@ class IgnoredAction:
 
     ``reason`` is for people; ``cause`` is the stable cause of protocol §6.7
     (:data:`TARGET_NOT_RECEIVED`, :data:`BACKDATED`, :data:`WRONG_KIND`,
-    :data:`NOT_PERMITTED`).
+    :data:`NOT_PERMITTED`, and for votes :data:`NO_SUCH_OPTION`, :data:`POLL_CLOSED`).
     """
 
     post_id: bytes
@@ -471,8 +488,11 @@ class ThreadView:
     ignored: tuple[IgnoredAction, ...]
 
 
-_CONTENT_KINDS = (PostKind.POST, PostKind.REPLY)
-_ACTION_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.REACTION)
+_CONTENT_KINDS = (PostKind.POST, PostKind.REPLY, PostKind.POLL)
+"""What the thread shows (and reactions and deletes act on)."""
+_EDITABLE_KINDS = (PostKind.POST, PostKind.REPLY)
+_ACTION_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.REACTION, PostKind.VOTE)
+_UNDELETABLE_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.VOTE)
 
 _NOT_RECEIVED: Final = "its target post has not been received"
 _BACKDATED: Final = (
@@ -492,6 +512,41 @@ def _may_delete(state: GroupState, action: PostBody, target_author: bytes) -> bo
         return True
     role = state.role_at(action.author, action.log_seq)
     return role is not None and role >= Role.MODERATOR
+
+
+def _vote_refused(vote: PostBody, target: OpenedPost | None) -> IgnoredAction | None:
+    """Why *vote* does not count (TV-5), or None when it does."""
+    if target is None:
+        return IgnoredAction(vote.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED)
+    if _backdated(vote, target):
+        return IgnoredAction(vote.post_id, _BACKDATED, BACKDATED)
+    poll = target.body
+    if poll.kind is not PostKind.POLL:
+        return IgnoredAction(vote.post_id, "only polls take votes", WRONG_KIND)
+    assert vote.vote_choice is not None  # POST-8
+    if vote.vote_choice >= len(poll.poll_options):
+        return IgnoredAction(vote.post_id, "the poll has no such option", NO_SUCH_OPTION)
+    closes = poll.poll_closes_at_ms
+    if closes is not None and vote.timestamp_ms >= closes:
+        return IgnoredAction(vote.post_id, "it was written after the poll closed", POLL_CLOSED)
+    return None
+
+
+def _tally(poll: PostBody, votes: Sequence[PostBody]) -> PollTally:
+    """A poll's tally from the votes that count (TV-5), given in causal order: each
+    member's vote with the highest ``author_seq`` is theirs."""
+    counted: dict[bytes, PostBody] = {}
+    for vote in votes:
+        latest = counted.get(vote.author)
+        if latest is None or latest.author_seq < vote.author_seq:
+            counted[vote.author] = vote
+    voters: list[list[bytes]] = [[] for _ in poll.poll_options]
+    for vote in votes:
+        if counted[vote.author] is vote:
+            assert vote.vote_choice is not None
+            voters[vote.vote_choice].append(vote.author)
+    return PollTally(poll.poll_options, poll.poll_closes_at_ms,
+                     tuple(tuple(who) for who in voters))
 
 
 def _reaction_lists(counted: Mapping[tuple[str | None, str], list[bytes]]) -> tuple[
@@ -520,7 +575,11 @@ def thread_view(timeline: Timeline, state: GroupState,
     * REACTION adds ``text`` from its author to a post or reply (once per author, text and
       content warning); reactions with a content warning are listed apart
       (``warned_reactions``), so a reader's client hides them like a post behind one.
-    * A REPLY, REACTION, EDIT or DELETE whose target was written at a later log position
+    * VOTE counts for a poll (a POLL, shown like a post, never edited) when its option
+      exists and it was written before the poll's closing time; each member's vote with the
+      highest ``author_seq`` is theirs (a member changes a vote by voting again; a vote is
+      never deleted).
+    * A REPLY, REACTION, EDIT, DELETE or VOTE whose target was written at a later log position
       (``target.log_seq > action.log_seq``) is ignored: it claims a view of the group from
       before its target existed, which is how a removed member holding an old epoch key
       would backdate an action against posts written after their removal.
@@ -539,7 +598,7 @@ def thread_view(timeline: Timeline, state: GroupState,
     withdrawn: set[bytes] = set()
     for post in posts:
         body = post.body
-        if body.kind in _CONTENT_KINDS or body.kind is PostKind.REACTION:
+        if body.kind in _CONTENT_KINDS or body.kind in (PostKind.REACTION, PostKind.VOTE):
             continue
         target = by_id.get(body.refs[0])
         if target is None:
@@ -547,7 +606,7 @@ def thread_view(timeline: Timeline, state: GroupState,
         elif _backdated(body, target):
             ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
         elif body.kind is PostKind.EDIT:
-            if target.body.kind not in _CONTENT_KINDS:
+            if target.body.kind not in _EDITABLE_KINDS:
                 ignored.append(IgnoredAction(body.post_id, "only posts and replies can be edited",
                                               WRONG_KIND))
             elif body.author != target.author:
@@ -557,9 +616,9 @@ def thread_view(timeline: Timeline, state: GroupState,
                 latest = edits.get(target.post_id)
                 if latest is None or latest.author_seq < body.author_seq:
                     edits[target.post_id] = body
-        elif target.body.kind is PostKind.EDIT or target.body.kind is PostKind.DELETE:
-            ignored.append(IgnoredAction(body.post_id, "edits and deletes cannot be deleted",
-                                          WRONG_KIND))
+        elif target.body.kind in _UNDELETABLE_KINDS:
+            ignored.append(IgnoredAction(
+                body.post_id, "edits, deletes and votes cannot be deleted", WRONG_KIND))
         elif not _may_delete(state, body, target.author):
             ignored.append(IgnoredAction(
                 body.post_id,
@@ -580,13 +639,25 @@ def thread_view(timeline: Timeline, state: GroupState,
         elif _backdated(body, target):
             ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
         elif target.body.kind not in _CONTENT_KINDS:
-            ignored.append(IgnoredAction(body.post_id, "only posts and replies take reactions",
-                                          WRONG_KIND))
+            ignored.append(IgnoredAction(
+                body.post_id, "only posts, replies and polls take reactions", WRONG_KIND))
         else:
             key = (body.content_warning, body.text)
             authors = reactions.setdefault(target.post_id, {}).setdefault(key, [])
             if body.author not in authors:
                 authors.append(body.author)
+    votes: dict[bytes, list[PostBody]] = {}
+    for post in posts:
+        body = post.body
+        if body.kind is not PostKind.VOTE:
+            continue
+        target = by_id.get(body.refs[0])
+        refused = _vote_refused(body, target)
+        if refused is not None:
+            ignored.append(refused)
+        else:
+            assert target is not None
+            votes.setdefault(target.post_id, []).append(body)
     visible: list[VisiblePost] = []
     for post in posts:
         body = post.body
@@ -599,15 +670,17 @@ def thread_view(timeline: Timeline, state: GroupState,
                 ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
         visible.append(_visible(body, reply_to, edits.get(body.post_id),
-                                deleted.get(body.post_id), reactions.get(body.post_id)))
+                                deleted.get(body.post_id), reactions.get(body.post_id),
+                                votes.get(body.post_id, ())))
     return ThreadView(tuple(visible), tuple(ignored))
 
 
 def _visible(body: PostBody, reply_to: bytes | None, edit: PostBody | None,
              deleter: bytes | None,
-             counted: Mapping[tuple[str | None, str], list[bytes]] | None) -> VisiblePost:
-    """A post or reply as shown: tombstoned if deleted, else with its latest edit's content
-    and its reactions."""
+             counted: Mapping[tuple[str | None, str], list[bytes]] | None,
+             votes: Sequence[PostBody] = ()) -> VisiblePost:
+    """A post, reply or poll as shown: tombstoned if deleted, else with its latest edit's
+    content, its reactions and (a poll) its tally."""
     if deleter is not None:
         return VisiblePost(body.post_id, body.author, body.kind, reply_to, body.timestamp_ms,
                            "", None, (), None, True, deleter)
@@ -617,6 +690,7 @@ def _visible(body: PostBody, reply_to: bytes | None, edit: PostBody | None,
         content.content_warning, content.attachments,
         None if edit is None else edit.timestamp_ms, False, None,
         *(((), ()) if not counted else _reaction_lists(counted)),
+        _tally(body, votes) if body.kind is PostKind.POLL else None,
     )
 
 
@@ -639,22 +713,26 @@ def _narrowed(timeline: Timeline, state: GroupState,
         edit: PostBody | None = None
         deleter: bytes | None = None
         counted: dict[tuple[str | None, str], list[bytes]] = {}
+        votes: list[PostBody] = []
         for action in timeline.acting_on(body.post_id):
             act = action.body
             if _backdated(act, post):
                 continue
             if act.kind is PostKind.EDIT:
-                if act.author == body.author and (edit is None
-                                                  or edit.author_seq < act.author_seq):
+                if (body.kind in _EDITABLE_KINDS and act.author == body.author
+                        and (edit is None or edit.author_seq < act.author_seq)):
                     edit = act
             elif act.kind is PostKind.DELETE:
                 if deleter is None and _may_delete(state, act, body.author):
                     deleter = act.author
+            elif act.kind is PostKind.VOTE:
+                if _vote_refused(act, post) is None:
+                    votes.append(act)
             elif not _withdrawn(timeline, state, action):
                 authors = counted.setdefault((act.content_warning, act.text), [])
                 if act.author not in authors:
                     authors.append(act.author)
-        visible.append(_visible(body, reply_to, edit, deleter, counted))
+        visible.append(_visible(body, reply_to, edit, deleter, counted, votes))
     return visible
 
 
