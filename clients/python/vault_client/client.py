@@ -496,6 +496,33 @@ class Client:
         return self._publish(group, PostKind.REACTION, (refs.post_id(to),),
                              reaction, content_warning, None, ())
 
+    def create_poll(self, group: GroupRef, question: str, options: Sequence[str], *,
+                    closes_in: timedelta | float | None = None,
+                    content_warning: str | None = None,
+                    expires_in: timedelta | float | None = None) -> Posted:
+        """Ask the group a question with 2 to 10 options (each up to 100 bytes). Members
+        vote with :meth:`vote`; each member's latest vote counts, until ``closes_in``
+        (timedelta or seconds; None: it stays open). Every member sees who voted for what:
+        votes are signed posts, not secret ballots. The poll reads as
+        :attr:`PostView.poll`. Delivered as :meth:`post` is."""
+        chosen = posting.poll_fields(question, options)
+        V.duration_ms(closes_in)  # refused here, before anything is written, if not > 0
+        with self._lock:
+            return posting.publish(self._device, self._device.member_view(group),
+                                   PostKind.POLL, (), question, content_warning, expires_in,
+                                   (), options=chosen, closes_in=closes_in)
+
+    def vote(self, group: GroupRef, poll: PostRef, option: int | str) -> Posted:
+        """Vote in a poll: *option* is its number (from 0) or its exact text. Voting again
+        changes the vote (the latest counts); a vote cannot be withdrawn. Refused, with
+        nothing written, when the poll has closed or has no such option."""
+        target = refs.post_id(poll)
+        with self._lock:
+            view = self._device.member_view(group)
+            choice = posting.ballot(view, target, option, self._device.now())
+            return posting.publish(self._device, view, PostKind.VOTE, (target,), "", None,
+                                   None, (), choice=choice)
+
     def edit(self, group: GroupRef, post: PostRef, text: str, *,
              content_warning: str | None = None, keep_warning: bool = True,
              attachments: Sequence[V.AttachmentInput] = (),

@@ -144,6 +144,34 @@ class AttachmentInfo:
 
 
 @dataclass(frozen=True)
+class PollInfo:
+    """A poll's options and votes as this device counts them (every member's device counts
+    the same posts the same way). Votes are not secret from the group: each is a signed
+    post, so ``votes`` names who chose what."""
+
+    options: tuple[str, ...]
+    votes: tuple[tuple[str, ...], ...] = field(repr=False)
+    """For each option, in order: the member ids whose vote chose it."""
+    closes_at_ms: int | None
+    """When the poll stops counting votes (None: it stays open)."""
+    closed: bool
+    """Closed when the posts were read (``closes_at_ms`` passed on this device's clock)."""
+    my_choice: int | None
+    """The option this member chose (the one waiting to be sent, if a vote waits), or
+    None."""
+    my_vote_unsent: bool = False
+    """This member's latest vote still waits on this device to be sent."""
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return tuple(len(who) for who in self.votes)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True)
 class PostView:
     """A post or reply as members see it, after edits, deletions and reactions.
 
@@ -155,7 +183,8 @@ class PostView:
     group_id: str
     author: str
     author_name: str | None
-    kind: Literal["post", "reply"]
+    kind: Literal["post", "reply", "poll"]
+    """A poll's question is its ``text``; its options and votes are :attr:`poll`."""
     reply_to: str | None
     text: str = field(repr=False)
     content_warning: str | None
@@ -187,6 +216,8 @@ class PostView:
     muted: bool = False
     """Its author is muted on this device (:meth:`Client.mute`): show it collapsed, opened
     only when the reader asks."""
+    poll: PollInfo | None = None
+    """For a poll (``kind == "poll"``, not deleted): its options and the votes counted."""
 
     @property
     def hidden_by_default(self) -> bool:

@@ -369,6 +369,37 @@ class AsyncMethods:
             content_warning=content_warning,
         )
 
+    async def create_poll(
+        self,
+        group: GroupRef,
+        question: str,
+        options: Sequence[str],
+        *,
+        closes_in: timedelta | float | None = None,
+        content_warning: str | None = None,
+        expires_in: timedelta | float | None = None,
+    ) -> Posted:
+        """Ask the group a question with 2 to 10 options (each up to 100 bytes). Members
+        vote with :meth:`vote`; each member's latest vote counts, until ``closes_in``
+        (timedelta or seconds; None: it stays open). Every member sees who voted for what:
+        votes are signed posts, not secret ballots. The poll reads as
+        :attr:`PostView.poll`. Delivered as :meth:`post` is."""
+        return await asyncio.to_thread(
+            self.sync_client.create_poll,
+            group,
+            question,
+            options,
+            closes_in=closes_in,
+            content_warning=content_warning,
+            expires_in=expires_in,
+        )
+
+    async def vote(self, group: GroupRef, poll: PostRef, option: int | str) -> Posted:
+        """Vote in a poll: *option* is its number (from 0) or its exact text. Voting again
+        changes the vote (the latest counts); a vote cannot be withdrawn. Refused, with
+        nothing written, when the poll has closed or has no such option."""
+        return await asyncio.to_thread(self.sync_client.vote, group, poll, option)
+
     async def edit(
         self,
         group: GroupRef,

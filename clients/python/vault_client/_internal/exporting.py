@@ -89,6 +89,8 @@ def render_text(groups: Sequence[GroupPosts], now_ms: int, zone: tzinfo | None =
             if post.content_warning is not None:
                 lines.append(f"Content warning: {post.content_warning}")
             lines.append(post.text)
+            if post.poll is not None:
+                lines.append("Poll options: " + " / ".join(post.poll.options))
             if post.attachments:
                 names = ", ".join(f"{a.file_name or 'unnamed file'} ({a.size:,} bytes)"
                                   for a in post.attachments)
@@ -110,6 +112,7 @@ def render_json(groups: Sequence[GroupPosts], now_ms: int) -> str:
                 "text": post.text, "sent": not post.unsent,
                 "attachments": [{"file_name": a.file_name, "media_type": a.media_type,
                                  "size": a.size} for a in post.attachments],
+                **({} if post.poll is None else {"poll_options": list(post.poll.options)}),
             } for post in group.posts],
         } for group in groups],
     }

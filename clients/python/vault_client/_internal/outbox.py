@@ -63,7 +63,9 @@ class Flushed:
 
 def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ...], text: str,
           warning: str | None, expires_in: timedelta | float | None,
-          attachments: Sequence[V.AttachmentInput], kept: Sequence[Attachment] = ()) -> bytes:
+          attachments: Sequence[V.AttachmentInput], kept: Sequence[Attachment] = (), *,
+          options: Sequence[str] = (), closes_in: timedelta | float | None = None,
+          choice: int | None = None) -> bytes:
     """Keep a post as written, with its attachments encrypted, in the outbox (one local
     transaction, which also reserves its id and number); returns its post id. Nothing here
     needs the relay, the group's key or a fresh log: it is sealed when it is sent."""
@@ -74,7 +76,10 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
     now = max(device.now(), state.timestamp_ms)
     expires_ms = V.duration_ms(expires_in)
     expires = None if expires_ms is None else now + expires_ms
-    if kind in (PostKind.EDIT, PostKind.REACTION, PostKind.DELETE) and expires is None:
+    closes_ms = V.duration_ms(closes_in)
+    closes = None if closes_ms is None else now + closes_ms
+    if kind in (PostKind.EDIT, PostKind.REACTION, PostKind.DELETE, PostKind.VOTE) \
+            and expires is None:
         # What acts on a disappearing post disappears with it (an edit holds its words).
         target = view.timeline.get(refs[0])
         ends = None if target is None else target.body.expires_at_ms
@@ -90,7 +95,8 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
             author=view.me.sign_pk, group_id=gid, epoch=state.epoch, post_id=post_id,
             author_seq=seq, log_seq=state.seq, log_head=state.head, timestamp_ms=now,
             kind=kind, refs=refs, text=text, content_warning=warning,
-            attachments=(*kept, *(a for a, _ in made)), expires_at_ms=expires)
+            attachments=(*kept, *(a for a, _ in made)), expires_at_ms=expires,
+            poll_options=tuple(options), poll_closes_at_ms=closes, vote_choice=choice)
         blobs = [(a.blob_id, device.seal("outbox-blob", record_id(gid, a.blob_id), blob))
                  for a, blob in made]
         device.store.queue(db, gid, post_id, now,

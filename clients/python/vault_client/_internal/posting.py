@@ -10,6 +10,7 @@ from datetime import timedelta
 from vault.crypto.attachments import Attachment, decrypt_attachment
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import ForbiddenError, NotFoundError, RelayUnavailableError, VaultError
+from vault.crypto.limits import MAX_POLL_OPTION, MAX_POLL_OPTIONS
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostKind
 from vault.crypto.timeline import VisiblePost, thread_view
@@ -21,7 +22,11 @@ from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import rotate
 from vault_client._internal.sync_io import refresh_keys, sync_grants
-from vault_client.errors import NotPermittedError, UnknownReferenceError
+from vault_client.errors import (
+    InvalidArgumentError,
+    NotPermittedError,
+    UnknownReferenceError,
+)
 from vault_client.types import AttachmentInfo, Posted
 
 UNREACHABLE = "the relay cannot be reached; it will be sent when the relay is back"
@@ -31,12 +36,13 @@ REMOVED = "you are no longer a member of this group, so it was not sent"
 def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ...],
             text: str, warning: str | None, expires_in: timedelta | float | None,
             attachments: Sequence[V.AttachmentInput],
-            kept: Sequence[Attachment] = ()) -> Posted:
+            kept: Sequence[Attachment] = (), *, options: Sequence[str] = (),
+            closes_in: timedelta | float | None = None, choice: int | None = None) -> Posted:
     """Keep the post on this device first (from then on nothing loses it), then bring the
     log and keys up to date and send what waits in the outbox. The result says whether it
     was delivered, waits (and why), or was refused (and why)."""
     post_id = outbox.queue(device, view, kind, refs, text, warning, expires_in, attachments,
-                           kept)
+                           kept, options=options, closes_in=closes_in, choice=choice)
     gid, pid = view.gid, b64encode(post_id)
     try:
         _freshen(device, view)
@@ -94,6 +100,59 @@ def editable(view: GroupView, post_id: bytes) -> VisiblePost:
     return found
 
 
+def poll_fields(question: str, options: Sequence[str]) -> tuple[str, ...]:
+    """A poll's options as given, refused (before anything is written) when members'
+    devices would refuse the poll (POST-7), with what to change."""
+    if isinstance(options, str):
+        raise InvalidArgumentError("give the options as a list of strings")
+    chosen = tuple(options)
+    if not question.strip():
+        raise InvalidArgumentError("a poll needs a question")
+    if not 2 <= len(chosen) <= MAX_POLL_OPTIONS:
+        raise InvalidArgumentError(f"a poll offers 2 to {MAX_POLL_OPTIONS} options; "
+                                   f"{len(chosen)} were given")
+    for option in chosen:
+        if not option.strip():
+            raise InvalidArgumentError("a poll option cannot be empty")
+        if len(option.encode("utf-8", "surrogatepass")) > MAX_POLL_OPTION:
+            raise InvalidArgumentError(f"the option {option[:20]!r}... is too long: at most "
+                                       f"{MAX_POLL_OPTION} bytes (about 100 letters)")
+    if len(set(chosen)) != len(chosen):
+        raise InvalidArgumentError("a poll lists each option once")
+    return chosen
+
+
+def ballot(view: GroupView, poll_id: bytes, option: int | str, now_ms: int) -> int:
+    """The index of *option* in the poll *poll_id*, if this member may vote in it now:
+    refused before anything is written when it is not a poll held here, was deleted, has
+    closed (by this device's clock, which dates the vote), or has no such option."""
+    assert view.state is not None
+    target = view.timeline.get(poll_id)
+    if target is None:
+        raise NotFoundError("there is no such poll on this device (sync first, or check the "
+                            "post's id)")
+    poll = target.body
+    if poll.kind is not PostKind.POLL:
+        raise NotPermittedError("that post is not a poll")
+    shown = thread_view(view.timeline, view.state, {poll_id}).posts
+    if not shown or shown[0].deleted:
+        raise NotPermittedError("that poll was deleted")
+    closes = poll.poll_closes_at_ms
+    if closes is not None and now_ms >= closes:
+        raise NotPermittedError("that poll has closed; votes are no longer counted")
+    options = poll.poll_options
+    if isinstance(option, bool):
+        raise InvalidArgumentError("give the option as its number (from 0) or its text")
+    if isinstance(option, int):
+        if not 0 <= option < len(options):
+            raise InvalidArgumentError(f"that poll has options 0 to {len(options) - 1}")
+        return option
+    if option in options:
+        return options.index(option)
+    raise InvalidArgumentError("that poll has no such option; its options are: "
+                               + ", ".join(repr(o) for o in options))
+
+
 def delete(device: Device, view: GroupView, post_id: bytes) -> Posted:
     """Delete a post: refused before anything is written when this member may not
     (:func:`_check_delete`); else the deletion is published as any post is, then the relay
@@ -115,6 +174,8 @@ def _check_delete(view: GroupView, post_id: bytes) -> None:
                             "post's id)")
     if target.body.kind in (PostKind.EDIT, PostKind.DELETE):
         raise NotPermittedError("edits and deletions cannot be deleted; delete the post itself")
+    if target.body.kind is PostKind.VOTE:
+        raise NotPermittedError("a vote cannot be deleted; vote again to change it")
     if target.author == view.me.sign_pk:
         return
     role = state.role_of(view.me.sign_pk)

@@ -9,8 +9,8 @@ Matching is what a person expects of a search box: every word must appear (in an
 at the start of a word of the post ("walk" finds "walking", "art" does not find "heart"); a
 "quoted phrase" (straight or typographic quotes) must appear as written. Case, accents,
 punctuation and how words are spaced do not matter ("cafe" finds "Café!", "STRASSE" finds
-"Straße", "lodz" finds "Łódź"). A post matches on its text, its content warning and its
-attachments' file names.
+"Straße", "lodz" finds "Łódź"). A post matches on its text (a poll's question), its content
+warning, its attachments' file names and a poll's options.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def _haystack(post: PostView) -> str:
     if post.content_warning is not None:
         parts.append(fold(post.content_warning))
     parts.extend(fold(a.file_name) for a in post.attachments if a.file_name)
+    if post.poll is not None:
+        parts.extend(fold(option) for option in post.poll.options)
     return " " + " \n ".join(parts)
 
 

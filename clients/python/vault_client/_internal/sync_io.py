@@ -107,7 +107,7 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
 def _with_posts(device: Device, view: GroupView, events: list[ev.Event]) -> list[ev.Event]:
     """NewPost events of posts and replies, each carrying the post as members see it."""
     wanted = {e.post_id for e in events if isinstance(e, ev.NewPost) and
-              e.kind in ("post", "reply")}
+              e.kind in ("post", "reply", "poll")}
     if not wanted or view.state is None:
         return events
     shown = {p.post_id: p for p in V.post_views(view, device.now(), {b64decode(w) for w in wanted})}

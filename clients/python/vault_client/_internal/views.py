@@ -22,14 +22,14 @@ from vault.crypto.group_state import GroupState
 from vault.crypto.invites import normalize_relay_url
 from vault.crypto.log_entries import MetadataBody
 from vault.crypto.metadata import GroupMetadata, open_group_metadata, open_member_profile
-from vault.crypto.post_body import PostKind
-from vault.crypto.timeline import VisiblePost, thread_view
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.timeline import PollTally, VisiblePost, thread_view
 from vault_client import events as ev
 from vault_client._internal import drawn
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import clashing, looks_like_label, name_key
 from vault_client.errors import InvalidArgumentError
-from vault_client.types import AttachmentInfo, MemberInfo, PostView, Thread
+from vault_client.types import AttachmentInfo, MemberInfo, PollInfo, PostView, Thread
 
 AttachmentInput = tuple[bytes, str] | tuple[bytes, str, str] | str | os.PathLike[str]
 """``(data, media_type)``, ``(data, media_type, file_name)`` or a file's path (its name
@@ -204,9 +204,35 @@ def _author(view: GroupView, author: bytes,
     return text, display_name(view, author), shown.get(author, (f"member {text[:8]}", False))[0]
 
 
+def _waiting_votes(view: GroupView) -> dict[bytes, int]:
+    """This device's votes still waiting to be sent: poll id -> the latest choice."""
+    latest: dict[bytes, PostBody] = {}
+    for draft in view.drafts.values():
+        if draft.kind is PostKind.VOTE:
+            known = latest.get(draft.refs[0])
+            if known is None or known.author_seq < draft.author_seq:
+                latest[draft.refs[0]] = draft
+    return {poll: vote.vote_choice for poll, vote in latest.items()
+            if vote.vote_choice is not None}
+
+
+def _poll_info(view: GroupView, poll_id: bytes, tally: PollTally, now_ms: int,
+               waiting: dict[bytes, int]) -> PollInfo:
+    me = view.me.sign_pk
+    mine = next((i for i, who in enumerate(tally.votes) if me in who), None)
+    pending = waiting.get(poll_id)
+    closes = tally.closes_at_ms
+    return PollInfo(
+        options=tally.options,
+        votes=tuple(tuple(b64encode(pk) for pk in who) for who in tally.votes),
+        closes_at_ms=closes, closed=closes is not None and closes <= now_ms,
+        my_choice=mine if pending is None else pending, my_vote_unsent=pending is not None)
+
+
 def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
                shown: dict[bytes, tuple[str, bool]],
-               authors: dict[bytes, tuple[str, str | None, str]]) -> PostView:
+               authors: dict[bytes, tuple[str, str | None, str]],
+               poll: PollInfo | None = None) -> PostView:
     """*authors*: a cache of :func:`_author` for one drawing (names do not change within it)."""
     gid = view.gid
     state = view.state
@@ -226,7 +252,8 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         group_id=gid,
         author=author,
         author_name=author_name,
-        kind="reply" if post.reply_to is not None else "post",
+        kind=("reply" if post.reply_to is not None
+              else "poll" if post.kind is PostKind.POLL else "post"),
         reply_to=None if post.reply_to is None else b64encode(post.reply_to),
         text=post.text,
         content_warning=post.content_warning,
@@ -248,6 +275,7 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         may_have_been_read_by=tuple(b64encode(pk) for pk in exposed),
         notice=_notice(view, post.author, late, exposed, shown),
         muted=post.author in view.muted,
+        poll=poll,
     )
 
 
@@ -288,7 +316,8 @@ def post_views(view: GroupView, now_ms: int,
     shown = labels(view)
     authors: dict[bytes, tuple[str, str | None, str]] = {}
     out: list[PostView] = []
-    expiries: list[int] = []  # of the posts drawn: the drawing holds until the first
+    expiries: list[int] = []  # of the posts drawn (and polls' closings): holds until the first
+    waiting = _waiting_votes(view) if view.drafts else {}
     for post in result.posts:
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
@@ -296,10 +325,15 @@ def post_views(view: GroupView, now_ms: int,
             if expires <= now_ms:
                 continue
             expiries.append(expires)
-        out.append(_post_view(view, post, expires, shown, authors))
+        poll = None
+        if post.poll is not None:
+            poll = _poll_info(view, post.post_id, post.poll, now_ms, waiting)
+            if not poll.closed and poll.closes_at_ms is not None:
+                expiries.append(poll.closes_at_ms)
+        out.append(_post_view(view, post, expires, shown, authors, poll))
     # What this device wrote that could not be sealed yet: shown last, marked unsent.
     for draft in view.drafts.values():
-        if draft.kind not in (PostKind.POST, PostKind.REPLY):
+        if draft.kind not in (PostKind.POST, PostKind.REPLY, PostKind.POLL):
             continue
         if only is not None and draft.post_id not in only:
             continue
@@ -310,14 +344,20 @@ def post_views(view: GroupView, now_ms: int,
         out.append(PostView(
             post_id=b64encode(draft.post_id), group_id=view.gid, author=b64encode(draft.author),
             author_name=display_name(view, draft.author),
-            kind="reply" if draft.kind is PostKind.REPLY else "post",
-            reply_to=None if draft.kind is PostKind.POST else b64encode(draft.refs[0]),
+            kind=("reply" if draft.kind is PostKind.REPLY
+                  else "poll" if draft.kind is PostKind.POLL else "post"),
+            reply_to=None if draft.kind is not PostKind.REPLY else b64encode(draft.refs[0]),
             text=draft.text, content_warning=draft.content_warning,
             attachments=tuple(attachment_info(a)
                               for a in draft.attachments),
             created_at_ms=draft.timestamp_ms, edited_at_ms=None, deleted=False, reactions=(),
             expires_at_ms=draft.expires_at_ms, is_mine=True,
-            author_label=shown.get(draft.author, ("", False))[0], unsent=True))
+            author_label=shown.get(draft.author, ("", False))[0], unsent=True,
+            poll=None if draft.kind is not PostKind.POLL else PollInfo(
+                options=draft.poll_options, votes=tuple(() for _ in draft.poll_options),
+                closes_at_ms=draft.poll_closes_at_ms,
+                closed=(draft.poll_closes_at_ms is not None
+                        and draft.poll_closes_at_ms <= now_ms), my_choice=None)))
     if only is None:
         drawn.remember(view, now_ms, out, min(expiries, default=None))
     return out
