@@ -129,3 +129,30 @@ def test_mute_collapses_a_members_posts_in_read_and_search(root: Path,
     assert f"former member {mal_id[:8]}'s posts are shown again" in ann(
         "unmute", mal_id[:8]).output
     assert "is muted" in ann("mute", mal_id).output
+
+
+def test_a_poll_asked_and_voted_on_in_the_terminal(root: Path, relay: RelayProcess) -> None:
+    ann, ben = Person("ann-p", root, relay), Person("ben-p", root, relay)
+    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
+            Client(ben.passphrase, home=ben.home, relay_url=relay.url) as b:
+        gid = a.create_group("Circle", display_name="Ann").group_id
+        joined = b.join(a.create_invite(gid).uri, display_name="Ben")
+        a.approve(gid, joined.member_id)
+        b.sync(gid)
+    asked = ann("poll", "Which evening suits you?", "Tuesday", "Thursday", "--closes", "2d")
+    poll = post_id(asked)
+    assert "Asked" in asked.output
+    read = ben("read").output
+    assert "Which evening suits you?" in read
+    assert "1. Tuesday: 0 votes" in read and "2. Thursday: 0 votes" in read
+    assert f"vault vote {poll} NUMBER" in read
+    assert "Voted in" in ben("vote", poll, "2").output
+    assert "2. Thursday: 1 vote (your vote)" in ben("read").output
+    ben("vote", poll, "Tuesday")  # by its text: the vote changes
+    shown = ann("read").output
+    assert "1. Tuesday: 1 vote" in shown and "2. Thursday: 0 votes" in shown
+    assert "options 1 to 2" in only_error(ben("vote", poll, "3", expect=1))
+    assert "no such option" in only_error(ben("vote", poll, "Friday", expect=1))
+    assert "2 to 10 options" in only_error(ann("poll", "Tea?", "Tea", expect=1))
+    plain = post_id(ann("post", "Not a poll"))
+    assert "not a poll" in only_error(ben("vote", plain, "1", expect=1))

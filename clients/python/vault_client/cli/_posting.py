@@ -38,7 +38,7 @@ def _text(text: str | None, what: str, *, empty_ok: bool = False) -> str:
     return text
 
 
-def _posted(client: Client, posted: Posted, verb: str, target: str | None = None) -> None:
+def report_posted(client: Client, posted: Posted, verb: str, target: str | None = None) -> None:
     """Say where the post is now; a refused post is a failure (exit status 1)."""
     what = f"post {target[:SHORT]}" if target is not None else f"id {posted.post_id[:SHORT]}"
     if posted.status == "delivered":
@@ -77,12 +77,12 @@ def post_command(state: State, group_ref: str | None, text: str | None,
         posted = client.reply(info.group_id, target.post_id, body,
                               content_warning=content_warning, expires_in=expires,
                               attachments=list(attachments))
-        _posted(client, posted, "Replied")
+        report_posted(client, posted, "Replied")
     else:
         state.writing = "post"
         posted = client.post(info.group_id, body, content_warning=content_warning,
                              expires_in=expires, attachments=list(attachments))
-        _posted(client, posted, "Posted")
+        report_posted(client, posted, "Posted")
 
 
 @click.command("react", cls=IdCommand)
@@ -101,7 +101,7 @@ def react_command(state: State, group_ref: str | None, post: str, reaction: str,
         fail("a content warning needs some words (e.g. --cw 'loss')")
     target = find_post(client, info, post)
     state.writing = "reaction"
-    _posted(client, client.react(info.group_id, target.post_id, reaction,
+    report_posted(client, client.react(info.group_id, target.post_id, reaction,
                                  content_warning=content_warning), "Reacted to",
             target.post_id)
 
@@ -128,7 +128,7 @@ def edit_command(state: State, group_ref: str | None, post: str, text: str | Non
     state.writing = "edit"
     edited = client.edit(info.group_id, target.post_id, body, content_warning=content_warning,
                          keep_warning=not remove_warning)
-    _posted(client, edited, "Edited", target.post_id)
+    report_posted(client, edited, "Edited", target.post_id)
 
 
 @click.command("delete", cls=IdCommand)
@@ -142,4 +142,4 @@ def delete_command(state: State, group_ref: str | None, post: str, yes: bool) ->
     target = find_post(client, info, post)
     confirm(f"Delete post {target.post_id[:SHORT]} for everyone?", yes)
     state.writing = "deletion"
-    _posted(client, client.delete(info.group_id, target.post_id), "Deleted", target.post_id)
+    report_posted(client, client.delete(info.group_id, target.post_id), "Deleted", target.post_id)

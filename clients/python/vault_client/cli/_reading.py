@@ -65,6 +65,8 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
             lines.append(f"{body}Content warning: {post.content_warning}")
     if not hidden:
         lines.append(indent(post.text, body))
+        if post.poll is not None:
+            lines.extend(_poll_lines(post, body))
         for item in post.attachments:
             called = f"{item.file_name} " if item.file_name else ""
             lines.append(f"{body}attachment: {called}({item.media_type}, "
@@ -79,6 +81,24 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     if post.notice is not None:
         lines.append(f"{body}note: {post.notice}")
     return "\n".join(lines)
+
+
+def _poll_lines(post: PostView, body: str) -> list[str]:
+    """A poll's options, numbered as `vault vote` takes them, with their counts."""
+    poll = post.poll
+    assert poll is not None
+    lines = []
+    for number, (option, count) in enumerate(zip(poll.options, poll.counts, strict=True), 1):
+        mine = " (your vote" + (", not sent yet)" if poll.my_vote_unsent else ")") \
+            if poll.my_choice == number - 1 else ""
+        lines.append(f"{body}  {number}. {option}: {count} vote{'' if count == 1 else 's'}"
+                     f"{mine}")
+    if poll.closed:
+        lines.append(f"{body}poll closed {when(poll.closes_at_ms or 0)}")
+    else:
+        closes = "" if poll.closes_at_ms is None else f" until {when(poll.closes_at_ms)}"
+        lines.append(f"{body}vote{closes}: vault vote {post.post_id[:SHORT]} NUMBER")
+    return lines
 
 
 def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool,
@@ -273,7 +293,7 @@ def _print_news(client: Client, info: GroupInfo, report: SyncReport, show_cw: bo
     for line in describe_events(report, {**names}):
         click.echo(f"{group_label(info)}: {line}")
     for event in report.events:
-        if isinstance(event, ev.NewPost) and event.kind in ("post", "reply"):
+        if isinstance(event, ev.NewPost) and event.kind in ("post", "reply", "poll"):
             try:
                 post = client.get_post(info.group_id, event.post_id)
             except VaultError:  # deleted or expired meanwhile
