@@ -356,6 +356,37 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     assert a.evaluate("window.__vaultNotes") == [
         {"title": "New post in Tuesday circle", "body": "", "tag": "vault-new-posts"}]
 
+    # --- a poll with three voters: Alice asks it through the form; all three vote, Bob
+    # changes his mind; every page counts the same ------------------------------------------
+    a.goto(group_url)
+    a.get_by_role("link", name="Ask the group a question with options to vote on").click()
+    expect(a.get_by_role("heading", name="Ask the group", level=1)).to_be_visible()
+    a.get_by_label("Your question").fill("Shall we meet on Thursdays too?")
+    for number, option in enumerate(("Yes", "No", "Every other week"), 1):
+        a.get_by_label(f"Option {number}", exact=True).fill(option)
+    a.get_by_label("Voting closes").select_option("week")
+    screens.check(a, "poll-new")
+    a.get_by_role("button", name="Ask", exact=True).click()
+    asked = post_article(a, "Shall we meet on Thursdays too?").first
+    expect(asked).to_be_visible()
+    asked.get_by_label("Yes").check()
+    asked.get_by_role("button", name="Vote").click()
+    for voter, choices in ((b, ("No", "Every other week")), (c, ("Yes",))):
+        voter.reload()
+        for choice in choices:
+            poll = post_article(voter, "Shall we meet on Thursdays too?").first
+            poll.get_by_label(choice).check()
+            poll.get_by_role("button", name=re.compile("Vote|Change my vote")).click()
+            expect(post_article(voter, "Shall we meet on Thursdays too?").first.locator(
+                ".poll-options li", has_text=choice)).to_contain_text("your vote")
+    a.reload()
+    asked = post_article(a, "Shall we meet on Thursdays too?").first
+    for option, count in (("Yes", "2 votes"), ("No", "0 votes"), ("Every other week", "1 vote")):
+        expect(asked.locator(".poll-options li", has_text=option)).to_contain_text(count)
+    asked.get_by_text("Who voted").click()
+    expect(asked.locator(".poll-voters")).to_contain_text("Bob")
+    screens.check(a, "poll")
+
     # --- the members' screens -------------------------------------------------------------
     a.get_by_role("link", name="Members").first.click()
     expect(a.get_by_role("heading", name="Members", level=1)).to_be_visible()

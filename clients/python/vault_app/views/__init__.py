@@ -19,6 +19,7 @@ from vault_app.views import (
     invites,
     language,
     live,
+    polls,
     posts,
     search,
     settings,
@@ -26,7 +27,7 @@ from vault_app.views import (
 
 BLUEPRINTS = (device.blueprint, groups.blueprint, posts.blueprint, live.blueprint,
               settings.blueprint, invites.blueprint, admin.blueprint, language.blueprint,
-              search.blueprint)
+              search.blueprint, polls.blueprint)
 
 NAV: list[tuple[str, str]] = [
     ("groups.index", N_("Your groups")),

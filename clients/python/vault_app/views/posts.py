@@ -22,7 +22,7 @@ from vault_app.views.groups import EXPIRY_CHOICES, can_moderate, find_group, ren
 blueprint = Blueprint("posts", __name__)
 
 
-Written = Literal["post", "reply", "reaction", "change", "deletion"]
+Written = Literal["post", "reply", "reaction", "change", "deletion", "poll", "vote"]
 """What a person sent, for :func:`outcome`."""
 
 # Whole sentences, one for each kind of thing sent (translated when said: see outcome()).
@@ -32,6 +32,8 @@ QUEUED: Final[dict[Written, str]] = {
     "reaction": N_("Your reaction is saved on this computer but not sent yet."),
     "change": N_("Your change is saved on this computer but not sent yet."),
     "deletion": N_("Your deletion is saved on this computer but not sent yet."),
+    "poll": N_("Your poll is saved on this computer but not sent yet."),
+    "vote": N_("Your vote is saved on this computer but not sent yet."),
 }
 REFUSED: Final[dict[Written, str]] = {
     "post": N_("Your post was not sent."),
@@ -39,6 +41,8 @@ REFUSED: Final[dict[Written, str]] = {
     "reaction": N_("Your reaction was not sent."),
     "change": N_("Your change was not sent."),
     "deletion": N_("Your deletion was not sent."),
+    "poll": N_("Your poll was not sent."),
+    "vote": N_("Your vote was not sent."),
 }
 
 
