@@ -148,7 +148,7 @@ def bodies(draw: st.DrawFn) -> PostBody:
         closes = draw(st.none() | st.integers(timestamp + 1, 2**64 - 1))
     elif kind is PostKind.VOTE:
         choice = draw(st.integers(0, 9))
-    elif kind is not PostKind.DELETE:
+    elif kind not in (PostKind.DELETE, PostKind.PIN):
         text = draw(st.text(max_size=300))
         cw = draw(st.none() | st.text(max_size=100))
         atts = tuple(draw(st.lists(attachments, max_size=16)))

@@ -692,3 +692,35 @@ def test_a_poll_counts_each_members_latest_vote_and_nothing_late() -> None:
     timeline.add(gone)
     deleted = thread_view(timeline, g.state, {poll.post_id}).posts[0]
     assert deleted.deleted and deleted.poll is None and deleted.text == ""
+
+
+def test_pins_by_moderators_at_their_log_position_and_unpinning() -> None:
+    """TV-6: a moderator's pin marks the post; a member's is ignored; deleting the pin
+    (by a moderator) unpins; a deleted post is never shown pinned; the narrowed view agrees."""
+    g = Group()
+    timeline = Timeline()
+    kept = g.post(g.alice, text="Agreements", timestamp_ms=1_000)
+    other = g.post(g.bob, text="Numbers", timestamp_ms=1_001)
+
+    def pin(who: Any, target: bytes) -> Any:
+        return g.post(who, PostKind.PIN, refs=(target,), text="")
+
+    by_mod = pin(g.mod, kept.post_id)
+    by_member = pin(g.bob, other.post_id)
+    for post in (kept, other, by_mod, by_member):
+        timeline.add(post)
+    whole = thread_view(timeline, g.state)
+    shown = {p.post_id: p for p in whole.posts}
+    assert shown[kept.post_id].pinned_by == g.mod.sign_pk
+    assert shown[other.post_id].pinned_by is None
+    assert [(i.post_id, i.cause) for i in whole.ignored] == [(by_member.post_id,
+                                                             "not_permitted")]
+    assert thread_view(timeline, g.state, {kept.post_id}).posts == (shown[kept.post_id],)
+    timeline.add(g.post(g.owner, PostKind.DELETE, refs=(by_mod.post_id,), text=""))
+    for view in (thread_view(timeline, g.state), thread_view(timeline, g.state,
+                                                               {kept.post_id})):
+        assert next(p for p in view.posts if p.post_id == kept.post_id).pinned_by is None
+    timeline.add(pin(g.owner, other.post_id))
+    timeline.add(g.post(g.bob, PostKind.DELETE, refs=(other.post_id,), text=""))
+    gone = thread_view(timeline, g.state, {other.post_id}).posts[0]
+    assert gone.deleted and gone.pinned_by is None

@@ -971,6 +971,7 @@ def _thread_view(inputs: Json, expected: Json) -> None:
         "poll": None if v.poll is None else {
             "options": list(v.poll.options), "closes_at_ms": v.poll.closes_at_ms,
             "votes": [[x.hex() for x in who] for who in v.poll.votes]},
+        "pinned_by": None if v.pinned_by is None else v.pinned_by.hex(),
     } for v in view.posts] == expected["posts"]
     assert [{"post_id": i.post_id.hex(), "cause": i.cause}
             for i in view.ignored] == expected["ignored"]

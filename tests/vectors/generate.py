@@ -1700,13 +1700,18 @@ def posts_doc(world: World, atts: list[Any]) -> Json:
         poll_closes_at_ms=t + 7 * DAY)))
     posts.append(("vote", "member", body(
         "member", "vote", 4, PostKind.VOTE, refs=(ids["poll"],), vote_choice=1)))
+    pin_rng = seeded_random("vault/vectors/posts-pins")
+    ids["pin"] = pin_rng(16)
+    posts.append(("pin", "admin", body("admin", "pin", 3, PostKind.PIN,
+                                       refs=(ids["welcome"],))))
 
     vectors: list[Json] = []
     envelopes: dict[str, PostEnvelope] = {}
     for name, author, post in posts:
         me, key = p[author], world.epoch_keys[post.epoch]
         nonce = (named_rng if name == "post_with_named_attachments"
-                 else poll_rng if name in ("poll", "vote") else rng)(24)
+                 else poll_rng if name in ("poll", "vote")
+                 else pin_rng if name == "pin" else rng)(24)
         scripted = Scripted(nonce)
         envelope = seal_post(me, key, post, random=scripted)
         scripted.done()
@@ -1921,6 +1926,7 @@ def thread_json(view: ThreadView) -> Json:
             "poll": None if v.poll is None else {
                 "options": list(v.poll.options), "closes_at_ms": v.poll.closes_at_ms,
                 "votes": [[x.hex() for x in who] for who in v.poll.votes]},
+            "pinned_by": h(v.pinned_by),
         } for v in view.posts],
         "ignored": [{"post_id": i.post_id.hex(), "cause": i.cause} for i in view.ignored],
     }
@@ -2030,7 +2036,7 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
             base, attachments=[(*att_fields[:4], "a b")]) + b"\x00", "malformed",
          "a media type with a space and a trailing byte: the structure comes first",
          ["CODEC-8", "DEC-4"]),
-        ("reject_body_unknown_kind", raw_post_body(base, kind=8), "malformed", "post kind 8",
+        ("reject_body_unknown_kind", raw_post_body(base, kind=9), "malformed", "post kind 9",
          ["CODEC-7"]),
         ("reject_poll_one_option", raw_post_body(
             base, kind=6, poll_options=["Yes"]), "post_invalid", "a POLL with one option",
@@ -2072,6 +2078,13 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
         ("reject_vote_choice_10", raw_post_body(
             reply, kind=7, text="", vote_choice=10), "post_invalid",
          "a VOTE for option 10 (no poll has an eleventh option)", ["POST-8"]),
+        ("reject_pin_with_text", raw_post_body(reply, kind=8, text="pinned"),
+         "post_invalid", "a PIN with text", ["POST-5"]),
+        ("reject_pin_with_warning", raw_post_body(reply, kind=8, text="",
+                                                  content_warning=""), "post_invalid",
+         "a PIN with an (empty) content warning", ["POST-5"]),
+        ("reject_pin_without_target", raw_post_body(base, kind=8, text=""), "post_invalid",
+         "a PIN with no reference", ["POST-3"]),
         ("reject_post_with_vote_choice", raw_post_body(base) + b"\x00", "malformed",
          "a POST followed by one more byte (only a VOTE carries a choice)", ["CODEC-8"]),
         ("reject_body_65_references", raw_post_body(base, refs=[bytes((i,)) * 16
@@ -2167,7 +2180,8 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
                         timestamp_ms=t + 1000 * next(clock) if ts is None else ts, kind=kind,
                         refs=refs, text=text or (
                             f"{kind.name.lower()} {seq}"
-                            if kind not in (PostKind.DELETE, PostKind.VOTE) else ""),
+                            if kind not in (PostKind.DELETE, PostKind.VOTE, PostKind.PIN)
+                            else ""),
                         content_warning=cw, poll_options=options, poll_closes_at_ms=closes,
                         vote_choice=choice)
         return body, signed_pair(p[author], body)
@@ -2459,6 +2473,32 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
     run_view("thread_view_poll_deleted", [plj, v1, v2, pdj],
              "its author deletes the poll: a tombstone without options or votes",
              accept=["TV-3", "TV-5"], reject=[])
+
+    # --- pins (§6.7, TV-6) ------------------------------------------------------------
+    pin_rng = seeded_random("vault/vectors/post-rules-pins")
+    g1, g1j = post("owner", 1, text="Group agreements", post_id=pin_rng(16), log_seq=9)
+    g2, g2j = post("member", 1, text="Useful numbers", post_id=pin_rng(16), log_seq=9)
+    gr, grj = post("member", 2, PostKind.REACTION, refs=(g1.post_id,), text="+1",
+                   post_id=pin_rng(16))
+
+    def pin(author: str, seq: int, target: bytes, **extra: Any) -> tuple[PostBody, Json]:
+        return post(author, seq, PostKind.PIN, refs=(target,), post_id=pin_rng(16), **extra)
+
+    k1, k1j = pin("admin", 1, g1.post_id)
+    _k2, k2j = pin("member", 3, g2.post_id)
+    _k3, k3j = pin("joiner", 1, g2.post_id, log_seq=10)
+    _k4, k4j = pin("admin", 2, gr.post_id)
+    _k5, k5j = pin("owner", 2, g1.post_id)
+    _k6, k6j = pin("admin", 3, pin_rng(16))
+    _k7, k7j = pin("joiner", 2, g1.post_id, log_seq=5)
+    _kd, kdj = post("owner", 3, PostKind.DELETE, refs=(k1.post_id,), post_id=pin_rng(16))
+    run_view("thread_view_pins", [g1j, g2j, grj, k1j, k2j, k3j, k4j, k5j, k6j, k7j, kdj],
+             "the admin pins the owner's post and the owner unpins it (a delete of the pin): "
+             "the owner's own later pin is then the one in force; the joiner's pin at entry "
+             "10 (a moderator then, gone since) applies; a member's pin, a pin of a "
+             "reaction, a pin of a post not received and a pin written at entry 5 of a "
+             "post written at entry 9 (backdated) are ignored",
+             accept=["TV-6", "TV-3"], reject=["TV-6"])
     return vectors
 
 
@@ -3661,7 +3701,7 @@ RULES.update({
     "posts": {
         **{name: _accepts(*_OPEN_OK) for name in (
             "post_welcome", "reply_with_warning_and_expiry", "reaction", "edit", "delete",
-            "post_in_epoch_0", "post_bucket_512", "poll", "vote")},
+            "post_in_epoch_0", "post_bucket_512", "poll", "vote", "pin")},
         "post_with_attachments": _accepts(*_OPEN_OK, "PB-1", "PB-2", "ATT-1", "ATT-2",
                                           "ATT-3"),
         "post_with_named_attachments": _accepts(*_OPEN_OK, "PB-1", "PB-2", "ATT-1", "ATT-2",

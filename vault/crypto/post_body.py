@@ -34,10 +34,10 @@ Rules (checked on construction, so also on every decode):
 
 * ``author_seq`` starts at 1; references are distinct 16-byte post ids, never the post's
   own, at most 64;
-* REPLY, REACTION, EDIT and DELETE name their target as the first reference (a POST may
-  carry causal references);
-* a REACTION is 1 to 64 bytes of text without attachments; a DELETE carries no text,
-  warning or attachments;
+* REPLY, REACTION, EDIT, DELETE, VOTE and PIN name their target as the first reference (a
+  POST or POLL may carry causal references);
+* a REACTION is 1 to 64 bytes of text without attachments; a DELETE or a PIN carries no
+  text, warning or attachments;
 * text <= 32 KiB, content warning <= 512 bytes, <= 16 attachments;
 * an expiry, when present, is later than ``timestamp_ms``;
 * a POLL asks a question (non-empty text) with 2 to 10 distinct options of 1 to 100 bytes,
@@ -92,10 +92,11 @@ class PostKind(IntEnum):
     DELETE = 5
     POLL = 6
     VOTE = 7
+    PIN = 8
 
 
 _NEEDS_TARGET: Final = frozenset({PostKind.REPLY, PostKind.REACTION, PostKind.EDIT,
-                                  PostKind.DELETE, PostKind.VOTE})
+                                  PostKind.DELETE, PostKind.VOTE, PostKind.PIN})
 _WITH_TAIL: Final = frozenset({PostKind.POLL, PostKind.VOTE})
 """Kinds whose body carries fields after the expiry (the fast decode path leaves them)."""
 
@@ -182,6 +183,8 @@ class PostBody:
                 raise PostError("post body: a reaction carries no attachments")
         elif kind is PostKind.DELETE and (self.text or self.attachments or cw is not None):
             raise PostError("post body: a delete carries no text, warning or attachments")
+        elif kind is PostKind.PIN and (self.text or self.attachments or cw is not None):
+            raise PostError("post body: a pin carries no text, warning or attachments")
         expiry = self.expires_at_ms
         if expiry is not None:
             if not 0 <= expiry <= U64_MAX:

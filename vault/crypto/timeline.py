@@ -458,6 +458,8 @@ class VisiblePost:
     that carry a content warning, to be shown behind it like a post with one."""
     poll: PollTally | None = None
     """For a POLL (not deleted): its options and the votes counted."""
+    pinned_by: bytes | None = None
+    """Who pinned it (the first pin in force, TV-6), or None; never set on a deleted post."""
 
 
 TARGET_NOT_RECEIVED: Final = "target_not_received"
@@ -491,7 +493,10 @@ class ThreadView:
 _CONTENT_KINDS = (PostKind.POST, PostKind.REPLY, PostKind.POLL)
 """What the thread shows (and reactions and deletes act on)."""
 _EDITABLE_KINDS = (PostKind.POST, PostKind.REPLY)
-_ACTION_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.REACTION, PostKind.VOTE)
+_ACTION_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.REACTION, PostKind.VOTE,
+                 PostKind.PIN)
+_WITHDRAWABLE_KINDS = (PostKind.REACTION, PostKind.PIN)
+"""What a DELETE withdraws rather than tombstones."""
 _UNDELETABLE_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.VOTE)
 
 _NOT_RECEIVED: Final = "its target post has not been received"
@@ -512,6 +517,29 @@ def _may_delete(state: GroupState, action: PostBody, target_author: bytes) -> bo
         return True
     role = state.role_at(action.author, action.log_seq)
     return role is not None and role >= Role.MODERATOR
+
+
+def _may_pin(state: GroupState, pin: PostBody) -> bool:
+    """TV-6: a moderator or admin *at the pin's own log position* (as for deletes)."""
+    role = state.role_at(pin.author, pin.log_seq)
+    return role is not None and role >= Role.MODERATOR
+
+
+def _pin_refused(pin: PostBody, target: OpenedPost | None,
+                 state: GroupState) -> IgnoredAction | None:
+    """Why *pin* is not in force (TV-6), or None when it is (a withdrawn pin is dropped
+    before this, without a reason)."""
+    if target is None:
+        return IgnoredAction(pin.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED)
+    if _backdated(pin, target):
+        return IgnoredAction(pin.post_id, _BACKDATED, BACKDATED)
+    if target.body.kind not in _CONTENT_KINDS:
+        return IgnoredAction(pin.post_id, "only posts, replies and polls can be pinned",
+                             WRONG_KIND)
+    if not _may_pin(state, pin):
+        return IgnoredAction(pin.post_id, "only a moderator or admin at the time the pin "
+                             "was written can pin a post", NOT_PERMITTED)
+    return None
 
 
 def _vote_refused(vote: PostBody, target: OpenedPost | None) -> IgnoredAction | None:
@@ -571,7 +599,8 @@ def thread_view(timeline: Timeline, state: GroupState,
     * DELETE by the author, or by anyone who was moderator or above *at the delete's own
       log position* (``state.role_at(author, log_seq)``: neither the current role nor the
       last one), tombstones a post or reply (shown as deleted, content dropped) or
-      withdraws a reaction. A delete written before its author's promotion stays ignored.
+      withdraws a reaction or a pin. A delete written before its author's promotion stays
+      ignored.
     * REACTION adds ``text`` from its author to a post or reply (once per author, text and
       content warning); reactions with a content warning are listed apart
       (``warned_reactions``), so a reader's client hides them like a post behind one.
@@ -579,7 +608,10 @@ def thread_view(timeline: Timeline, state: GroupState,
       exists and it was written before the poll's closing time; each member's vote with the
       highest ``author_seq`` is theirs (a member changes a vote by voting again; a vote is
       never deleted).
-    * A REPLY, REACTION, EDIT, DELETE or VOTE whose target was written at a later log position
+    * PIN marks a post, reply or poll as pinned (``pinned_by``: the first pin in force) when
+      its author was moderator or above at the pin's own log position; a DELETE of the pin
+      (by its author, or a moderator at the delete's position) withdraws it.
+    * A REPLY, REACTION, EDIT, DELETE, VOTE or PIN whose target was written at a later log position
       (``target.log_seq > action.log_seq``) is ignored: it claims a view of the group from
       before its target existed, which is how a removed member holding an old epoch key
       would backdate an action against posts written after their removal.
@@ -598,7 +630,8 @@ def thread_view(timeline: Timeline, state: GroupState,
     withdrawn: set[bytes] = set()
     for post in posts:
         body = post.body
-        if body.kind in _CONTENT_KINDS or body.kind in (PostKind.REACTION, PostKind.VOTE):
+        if body.kind in _CONTENT_KINDS or body.kind in (PostKind.REACTION, PostKind.VOTE,
+                                                         PostKind.PIN):
             continue
         target = by_id.get(body.refs[0])
         if target is None:
@@ -624,7 +657,7 @@ def thread_view(timeline: Timeline, state: GroupState,
                 body.post_id,
                 "only the author, or a moderator at the time the delete was written, can "
                 "delete a post", NOT_PERMITTED))
-        elif target.body.kind is PostKind.REACTION:
+        elif target.body.kind in _WITHDRAWABLE_KINDS:
             withdrawn.add(target.post_id)
         else:
             deleted.setdefault(target.post_id, body.author)
@@ -658,6 +691,18 @@ def thread_view(timeline: Timeline, state: GroupState,
         else:
             assert target is not None
             votes.setdefault(target.post_id, []).append(body)
+    pinned: dict[bytes, bytes] = {}
+    for post in posts:
+        body = post.body
+        if body.kind is not PostKind.PIN or body.post_id in withdrawn:
+            continue
+        target = by_id.get(body.refs[0])
+        refused = _pin_refused(body, target, state)
+        if refused is not None:
+            ignored.append(refused)
+        else:
+            assert target is not None
+            pinned.setdefault(target.post_id, body.author)
     visible: list[VisiblePost] = []
     for post in posts:
         body = post.body
@@ -671,16 +716,16 @@ def thread_view(timeline: Timeline, state: GroupState,
                 continue
         visible.append(_visible(body, reply_to, edits.get(body.post_id),
                                 deleted.get(body.post_id), reactions.get(body.post_id),
-                                votes.get(body.post_id, ())))
+                                votes.get(body.post_id, ()), pinned.get(body.post_id)))
     return ThreadView(tuple(visible), tuple(ignored))
 
 
 def _visible(body: PostBody, reply_to: bytes | None, edit: PostBody | None,
              deleter: bytes | None,
              counted: Mapping[tuple[str | None, str], list[bytes]] | None,
-             votes: Sequence[PostBody] = ()) -> VisiblePost:
+             votes: Sequence[PostBody] = (), pinner: bytes | None = None) -> VisiblePost:
     """A post, reply or poll as shown: tombstoned if deleted, else with its latest edit's
-    content, its reactions and (a poll) its tally."""
+    content, its reactions, (a poll) its tally and who pinned it."""
     if deleter is not None:
         return VisiblePost(body.post_id, body.author, body.kind, reply_to, body.timestamp_ms,
                            "", None, (), None, True, deleter)
@@ -690,7 +735,7 @@ def _visible(body: PostBody, reply_to: bytes | None, edit: PostBody | None,
         content.content_warning, content.attachments,
         None if edit is None else edit.timestamp_ms, False, None,
         *(((), ()) if not counted else _reaction_lists(counted)),
-        _tally(body, votes) if body.kind is PostKind.POLL else None,
+        _tally(body, votes) if body.kind is PostKind.POLL else None, pinner,
     )
 
 
@@ -714,6 +759,7 @@ def _narrowed(timeline: Timeline, state: GroupState,
         deleter: bytes | None = None
         counted: dict[tuple[str | None, str], list[bytes]] = {}
         votes: list[PostBody] = []
+        pinner: bytes | None = None
         for action in timeline.acting_on(body.post_id):
             act = action.body
             if _backdated(act, post):
@@ -728,16 +774,20 @@ def _narrowed(timeline: Timeline, state: GroupState,
             elif act.kind is PostKind.VOTE:
                 if _vote_refused(act, post) is None:
                     votes.append(act)
+            elif act.kind is PostKind.PIN:
+                if (pinner is None and _may_pin(state, act)
+                        and not _withdrawn(timeline, state, action)):
+                    pinner = act.author
             elif not _withdrawn(timeline, state, action):
                 authors = counted.setdefault((act.content_warning, act.text), [])
                 if act.author not in authors:
                     authors.append(act.author)
-        visible.append(_visible(body, reply_to, edit, deleter, counted, votes))
+        visible.append(_visible(body, reply_to, edit, deleter, counted, votes, pinner))
     return visible
 
 
 def _withdrawn(timeline: Timeline, state: GroupState, reaction: OpenedPost) -> bool:
-    """Whether a delete the whole view applies withdraws *reaction*."""
+    """Whether a delete the whole view applies withdraws *reaction* (or a pin)."""
     return any(act.body.kind is PostKind.DELETE and not _backdated(act.body, reaction)
                and _may_delete(state, act.body, reaction.author)
                for act in timeline.acting_on(reaction.post_id))
