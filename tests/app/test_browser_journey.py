@@ -385,7 +385,15 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
         expect(asked.locator(".poll-options li", has_text=option)).to_contain_text(count)
     asked.get_by_text("Who voted").click()
     expect(asked.locator(".poll-voters")).to_contain_text("Bob")
+    asked.get_by_role("button", name="Pin for everyone").click()  # (Alice owns the group)
+    expect(a.get_by_role("region", name="Pinned")).to_contain_text(
+        "Shall we meet on Thursdays too?")
+    post_article(a, "Shall we meet on Thursdays too?").first.get_by_text("Who voted").click()
     screens.check(a, "poll")
+    c.reload()  # Carol, a member: the poll is listed first for her too, with no pin button
+    expect(c.get_by_role("region", name="Pinned")).to_contain_text(
+        "Shall we meet on Thursdays too?")
+    expect(c.get_by_role("button", name="Pin for everyone")).to_have_count(0)
 
     # --- the members' screens -------------------------------------------------------------
     a.get_by_role("link", name="Members").first.click()

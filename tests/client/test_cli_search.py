@@ -5,6 +5,7 @@ collapsed on this device."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,24 @@ def test_a_poll_asked_and_voted_on_in_the_terminal(root: Path, relay: RelayProce
     assert "2 to 10 options" in only_error(ann("poll", "Tea?", "Tea", expect=1))
     plain = post_id(ann("post", "Not a poll"))
     assert "not a poll" in only_error(ben("vote", plain, "1", expect=1))
+
+
+def test_a_moderator_pins_in_the_terminal(root: Path, relay: RelayProcess) -> None:
+    ann, ben = Person("ann-pin", root, relay), Person("ben-pin", root, relay)
+    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
+            Client(ben.passphrase, home=ben.home, relay_url=relay.url) as b:
+        gid = a.create_group("Circle", display_name="Ann").group_id
+        joined = b.join(a.create_invite(gid).uri, display_name="Ben")
+        a.approve(gid, joined.member_id)
+        b.sync(gid)
+    agreements = post_id(ann("post", "Our agreements: what is said here stays here"))
+    ann("post", "Tonight at seven")
+    assert "Pinned" in ann("pin", agreements).output
+    read = ben("read").output
+    assert f"Pinned: [{agreements}] Our agreements: what is said here stays here" in read
+    assert re.search(rf"\[{agreements}\] Ann, [^\n]*\(pinned", read)
+    assert "only moderators and admins can pin" in only_error(ben("pin", agreements,
+                                                                  expect=1))
+    assert "already pinned" in only_error(ann("pin", agreements, expect=1))
+    assert "Unpinned" in ann("unpin", agreements).output
+    assert "Pinned:" not in ben("read").output

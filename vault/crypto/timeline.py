@@ -786,6 +786,17 @@ def _narrowed(timeline: Timeline, state: GroupState,
     return visible
 
 
+def pins_in_force(timeline: Timeline, state: GroupState, post_id: bytes) -> list[OpenedPost]:
+    """The pins of *post_id* that TV-6 applies and no delete has withdrawn, in causal
+    order: what unpinning it must delete (the first is the one ``pinned_by`` names)."""
+    post = timeline.get(post_id)
+    if post is None or post.body.kind not in _CONTENT_KINDS:
+        return []
+    return [action for action in timeline.acting_on(post_id)
+            if action.body.kind is PostKind.PIN and not _backdated(action.body, post)
+            and _may_pin(state, action.body) and not _withdrawn(timeline, state, action)]
+
+
 def _withdrawn(timeline: Timeline, state: GroupState, reaction: OpenedPost) -> bool:
     """Whether a delete the whole view applies withdraws *reaction* (or a pin)."""
     return any(act.body.kind is PostKind.DELETE and not _backdated(act.body, reaction)

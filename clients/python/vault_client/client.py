@@ -523,6 +523,33 @@ class Client:
             return posting.publish(self._device, view, PostKind.VOTE, (target,), "", None,
                                    None, (), choice=choice)
 
+    def pin(self, group: GroupRef, post: PostRef) -> Posted:
+        """Pin a post, reply or poll (moderators and admins): members' apps list it first
+        (:attr:`PostView.pinned_by`). Refused, with nothing written, for other members, a
+        deleted post and one already pinned."""
+        target = refs.post_id(post)
+        with self._lock:
+            view = self._device.member_view(group)
+            posting.check_pin(view, target)
+            return posting.publish(self._device, view, PostKind.PIN, (target,), "", None,
+                                   None, ())
+
+    def unpin(self, group: GroupRef, post: PostRef) -> Posted:
+        """Unpin a post: deletes each pin that keeps it pinned (a moderator or admin may
+        delete anyone's pin; a pin's author, their own). Returns the last deletion's
+        outcome; refused, with nothing written, when it is not pinned."""
+        target = refs.post_id(post)
+        with self._lock:
+            view = self._device.member_view(group)
+            pins = posting.pins_to_undo(view, target)
+            outcomes = [posting.publish(self._device, view, PostKind.DELETE, (pin,), "",
+                                        None, None, ()) for pin in pins]
+            return next((o for o in outcomes if not o.delivered), outcomes[-1])
+
+    def pinned(self, group: GroupRef) -> list[PostView]:
+        """The group's pinned posts, in causal order."""
+        return [post for post in self.posts(group) if post.pinned_by is not None]
+
     def edit(self, group: GroupRef, post: PostRef, text: str, *,
              content_warning: str | None = None, keep_warning: bool = True,
              attachments: Sequence[V.AttachmentInput] = (),

@@ -218,6 +218,13 @@ class PostView:
     only when the reader asks."""
     poll: PollInfo | None = None
     """For a poll (``kind == "poll"``, not deleted): its options and the votes counted."""
+    pinned_by: str | None = None
+    """The member id of the moderator or admin whose pin is in force (:meth:`Client.pin`),
+    or None: a UI lists pinned posts first."""
+
+    @property
+    def pinned(self) -> bool:
+        return self.pinned_by is not None
 
     @property
     def hidden_by_default(self) -> bool:

@@ -19,6 +19,7 @@ from vault_app.views import (
     invites,
     language,
     live,
+    pins,
     polls,
     posts,
     search,
@@ -27,7 +28,7 @@ from vault_app.views import (
 
 BLUEPRINTS = (device.blueprint, groups.blueprint, posts.blueprint, live.blueprint,
               settings.blueprint, invites.blueprint, admin.blueprint, language.blueprint,
-              search.blueprint, polls.blueprint)
+              search.blueprint, polls.blueprint, pins.blueprint)
 
 NAV: list[tuple[str, str]] = [
     ("groups.index", N_("Your groups")),

@@ -184,6 +184,7 @@ def feed_context(client: Client, info: GroupInfo) -> dict[str, Any]:
     return {
         **post_context(client, info),
         "threads": [thread_items(t) for t in reversed(newest)],  # newest thread first
+        "pinned": [p for t in threads for p in (t.root, *t.replies) if p.pinned_by],
         "raw_threads": threads,
         "show": show,
         "version": feed_version(threads),

@@ -22,7 +22,8 @@ from vault_app.views.groups import EXPIRY_CHOICES, can_moderate, find_group, ren
 blueprint = Blueprint("posts", __name__)
 
 
-Written = Literal["post", "reply", "reaction", "change", "deletion", "poll", "vote"]
+Written = Literal["post", "reply", "reaction", "change", "deletion", "poll", "vote", "pin",
+                  "unpin"]
 """What a person sent, for :func:`outcome`."""
 
 # Whole sentences, one for each kind of thing sent (translated when said: see outcome()).
@@ -34,6 +35,8 @@ QUEUED: Final[dict[Written, str]] = {
     "deletion": N_("Your deletion is saved on this computer but not sent yet."),
     "poll": N_("Your poll is saved on this computer but not sent yet."),
     "vote": N_("Your vote is saved on this computer but not sent yet."),
+    "pin": N_("Your pin is saved on this computer but not sent yet."),
+    "unpin": N_("Your unpinning is saved on this computer but not sent yet."),
 }
 REFUSED: Final[dict[Written, str]] = {
     "post": N_("Your post was not sent."),
@@ -43,6 +46,8 @@ REFUSED: Final[dict[Written, str]] = {
     "deletion": N_("Your deletion was not sent."),
     "poll": N_("Your poll was not sent."),
     "vote": N_("Your vote was not sent."),
+    "pin": N_("Your pin was not sent."),
+    "unpin": N_("Your unpinning was not sent."),
 }
 
 

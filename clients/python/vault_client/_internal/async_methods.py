@@ -400,6 +400,22 @@ class AsyncMethods:
         nothing written, when the poll has closed or has no such option."""
         return await asyncio.to_thread(self.sync_client.vote, group, poll, option)
 
+    async def pin(self, group: GroupRef, post: PostRef) -> Posted:
+        """Pin a post, reply or poll (moderators and admins): members' apps list it first
+        (:attr:`PostView.pinned_by`). Refused, with nothing written, for other members, a
+        deleted post and one already pinned."""
+        return await asyncio.to_thread(self.sync_client.pin, group, post)
+
+    async def unpin(self, group: GroupRef, post: PostRef) -> Posted:
+        """Unpin a post: deletes each pin that keeps it pinned (a moderator or admin may
+        delete anyone's pin; a pin's author, their own). Returns the last deletion's
+        outcome; refused, with nothing written, when it is not pinned."""
+        return await asyncio.to_thread(self.sync_client.unpin, group, post)
+
+    async def pinned(self, group: GroupRef) -> list[PostView]:
+        """The group's pinned posts, in causal order."""
+        return await asyncio.to_thread(self.sync_client.pinned, group)
+
     async def edit(
         self,
         group: GroupRef,

@@ -13,7 +13,7 @@ from vault.crypto.errors import ForbiddenError, NotFoundError, RelayUnavailableE
 from vault.crypto.limits import MAX_POLL_OPTION, MAX_POLL_OPTIONS
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostKind
-from vault.crypto.timeline import VisiblePost, thread_view
+from vault.crypto.timeline import VisiblePost, pins_in_force, thread_view
 from vault_client import events as ev
 from vault_client._internal import outbox
 from vault_client._internal import views as V
@@ -151,6 +151,45 @@ def ballot(view: GroupView, poll_id: bytes, option: int | str, now_ms: int) -> i
         return options.index(option)
     raise InvalidArgumentError("that poll has no such option; its options are: "
                                + ", ".join(repr(o) for o in options))
+
+
+def _shown(view: GroupView, post_id: bytes) -> VisiblePost:
+    """A post as the thread shows it now (NotFoundError when it is not a visible post)."""
+    assert view.state is not None
+    found = thread_view(view.timeline, view.state, {post_id}).posts
+    if not found:
+        raise NotFoundError("there is no such post on this device (sync first, or check the "
+                            "post's id)")
+    return found[0]
+
+
+def check_pin(view: GroupView, post_id: bytes) -> None:
+    """Refuse, before anything is written, a pin members' devices would ignore (TV-6) or
+    one that changes nothing."""
+    assert view.state is not None
+    role = view.state.role_of(view.me.sign_pk)
+    if role is None or role < Role.MODERATOR:
+        raise NotPermittedError("only moderators and admins can pin posts")
+    shown = _shown(view, post_id)
+    if shown.deleted:
+        raise NotPermittedError("that post was deleted; it cannot be pinned")
+    if shown.pinned_by is not None:
+        raise InvalidArgumentError("that post is already pinned")
+
+
+def pins_to_undo(view: GroupView, post_id: bytes) -> list[bytes]:
+    """The ids of the pins that keep *post_id* pinned (unpinning deletes each), refused up
+    front when there are none or this member may not delete one of them (TV-3)."""
+    assert view.state is not None
+    pins = pins_in_force(view.timeline, view.state, post_id)
+    if not pins:
+        raise InvalidArgumentError("that post is not pinned")
+    for pin in pins:
+        if pin.author != view.me.sign_pk:
+            role = view.state.role_of(view.me.sign_pk)
+            if role is None or role < Role.MODERATOR:
+                raise NotPermittedError("only moderators and admins can unpin posts")
+    return [pin.post_id for pin in pins]
 
 
 def delete(device: Device, view: GroupView, post_id: bytes) -> Posted:

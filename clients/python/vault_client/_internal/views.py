@@ -276,6 +276,7 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         notice=_notice(view, post.author, late, exposed, shown),
         muted=post.author in view.muted,
         poll=poll,
+        pinned_by=None if post.pinned_by is None else b64encode(post.pinned_by),
     )
 
 

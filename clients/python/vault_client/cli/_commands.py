@@ -35,6 +35,7 @@ from vault_client.cli._members import (
     verify_command,
 )
 from vault_client.cli._muting import mute_command, unmute_command
+from vault_client.cli._pins import pin_command, unpin_command
 from vault_client.cli._polls import poll_command, vote_command
 from vault_client.cli._posting import delete_command, edit_command, post_command, react_command
 from vault_client.cli._reading import (
@@ -48,8 +49,8 @@ from vault_client.cli._searching import search_command
 COMMANDS: tuple[click.Command, ...] = (
     config_command, group_command, invite_command, invites_command, revoke_invite, join_command,
     requests_command, approve_command, deny_command, post_command, react_command,
-    poll_command, vote_command, edit_command, delete_command, read_command, search_command,
-    attachments_command,
+    poll_command, vote_command, edit_command, delete_command, pin_command, unpin_command,
+    read_command, search_command, attachments_command,
     members_command, name_command, role_command, mute_command, unmute_command, remove_command,
     leave_command, forget_command, verify_command, sync_command, wait_command,
     export_identity_command, import_identity_command, export_posts_command, wipe_command,

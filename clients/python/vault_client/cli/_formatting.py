@@ -117,7 +117,7 @@ def describe_events(report: SyncReport, names: dict[str, str]) -> list[str]:
             lines.append("you were removed from this group" if event.removed
                          else "you left this group")
     words = {"post": "post", "reply": "reply", "reaction": "reaction", "edit": "edit",
-             "delete": "deletion", "poll": "poll", "vote": "vote"}
+             "delete": "deletion", "poll": "poll", "vote": "vote", "pin": "pin"}
     counted = []
     for kind, count in kinds.items():
         noun = words.get(kind, kind)

@@ -38,6 +38,8 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     body = pad + "    "
     who = post.author_label or names.get(post.author, post.author[:SHORT])
     flags = []
+    if post.pinned_by is not None:
+        flags.append("pinned")
     if post.is_mine:
         flags.append("you")
     if post.unsent:
@@ -81,6 +83,17 @@ def render_post(post: PostView, names: dict[str, str], *, show_cw: bool, depth: 
     if post.notice is not None:
         lines.append(f"{body}note: {post.notice}")
     return "\n".join(lines)
+
+
+def _glimpse(post: PostView, show_cw: bool) -> str:
+    """A pinned post in a line: its first words, or its content warning, or that it is
+    from someone muted."""
+    if post.muted:
+        return "(from someone you muted on this device)"
+    if post.hidden_by_default and not show_cw:
+        return f"(content warning: {post.content_warning})"
+    first = (post.text.strip().splitlines() or [""])[0]
+    return first if len(first) <= 70 else first[:69] + "…"
 
 
 def _poll_lines(post: PostView, body: str) -> list[str]:
@@ -150,6 +163,9 @@ def read_command(state: State, group_ref: str | None, show_cw: bool, reveal: tup
         return
     names = names_of(client, info)
     click.echo(f"{group_label(info)}\n")
+    if thread_ref is None:
+        for pinned in client.pinned(info.group_id):
+            click.echo(f"Pinned: [{pinned.post_id[:SHORT]}] {_glimpse(pinned, show_cw)}")
     click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw, reveal=shown,
                                          show_muted=show_muted) for t in threads))
     hidden = sum(1 for t in threads for p in (t.root, *t.replies)

@@ -1,0 +1,95 @@
+"""Pinned posts through the SDK against a real relay process: a moderator pins and every
+device shows it pinned; a member cannot (refused before anything is written, and a pin
+forced out anyway is ignored by every other device); unpinning, a demoted moderator's pin,
+a deleted pinned post."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vault_client import Client, Role
+from vault_client.errors import InvalidArgumentError, NotPermittedError
+
+from tests.client.conftest import RelayProcess
+from tests.client.test_newcomers import circle, open_client
+from vault.crypto.encoding import b64decode
+from vault.crypto.post_body import PostKind
+
+
+@pytest.fixture
+def group(tmp_path: Path, relay_up: RelayProcess) -> Iterator[tuple[list[Client], str]]:
+    people = [open_client(tmp_path, name, relay_up) for name in ("ann", "ben", "cat")]
+    try:
+        gid = circle(*people)
+        people[0].set_role(gid, people[2].me(gid).member_id, Role.MODERATOR)
+        for person in people:
+            person.sync(gid)
+        yield people, gid
+    finally:
+        for person in people:
+            person.close()
+
+
+def pinned_ids(client: Client, gid: str) -> list[str]:
+    client.sync(gid)
+    return [p.post_id for p in client.pinned(gid)]
+
+
+def test_a_moderator_pins_and_unpins_for_everyone(group: tuple[list[Client], str]) -> None:
+    (ann, ben, cat), gid = group
+    rules = ben.post(gid, "Please read: our agreements").post_id
+    other = ann.post(gid, "Tonight at seven").post_id
+    cat.sync(gid)
+    assert cat.pin(gid, rules).delivered
+    cat_id = cat.me(gid).member_id
+    for person in (ann, ben, cat):
+        assert pinned_ids(person, gid) == [rules]
+        assert person.get_post(gid, rules).pinned_by == cat_id
+        assert not person.get_post(gid, other).pinned
+    with pytest.raises(InvalidArgumentError, match="already pinned"):
+        ann.pin(gid, rules)
+    # Another moderator (the owner) unpins it: every device shows it unpinned.
+    assert ann.unpin(gid, rules).delivered
+    for person in (ann, ben, cat):
+        assert pinned_ids(person, gid) == []
+    with pytest.raises(InvalidArgumentError, match="not pinned"):
+        ann.unpin(gid, rules)
+    # Pinned by two, unpinned once: both pins go.
+    ann.pin(gid, other)
+    cat.sync(gid)
+    cat.pin(gid, rules)
+    ann.sync(gid)
+    ann.unpin(gid, other)
+    assert pinned_ids(ben, gid) == [rules]
+    assert ann.warnings() == [] and ben.warnings() == [] and cat.warnings() == []
+
+
+def test_what_a_member_may_not_pin_is_refused_and_ignored(
+        group: tuple[list[Client], str]) -> None:
+    (ann, ben, cat), gid = group
+    mine = ben.post(gid, "My own words").post_id
+    waiting = ben.group(gid).unsent_posts
+    with pytest.raises(NotPermittedError, match="moderators and admins"):
+        ben.pin(gid, mine)
+    assert ben.group(gid).unsent_posts == waiting == 0
+    # Forced out anyway (a modified client): every other device ignores it.
+    view = ben._device.member_view(gid)
+    from vault_client._internal import posting
+
+    posting.publish(ben._device, view, PostKind.PIN, (b64decode(mine),), "", None, None, ())
+    assert pinned_ids(ann, gid) == [] and pinned_ids(cat, gid) == []
+    # A pin by a moderator stays after the moderator is demoted (judged at its position);
+    # a deleted post is not shown pinned.
+    ann.sync(gid)
+    cat.sync(gid)
+    cat.pin(gid, mine)
+    ann.set_role(gid, cat.me(gid).member_id, Role.MEMBER)
+    assert pinned_ids(ben, gid) == [mine]
+    with pytest.raises(NotPermittedError, match="moderators and admins"):
+        cat.sync(gid)
+        cat.pin(gid, ann.post(gid, "Another").post_id)
+    ben.delete(gid, mine)
+    assert pinned_ids(ann, gid) == []
+    assert ben.get_post(gid, mine).deleted
