@@ -39,6 +39,7 @@ def test_asking_voting_and_changing_a_vote(ann: Browser, mallory: Client) -> Non
     assert "Which evening suits you?" in feed
     assert re.findall(r'<input type="radio" name="option" value="(\d)"', feed) == ["0", "1"]
     assert "Voting closes" in feed and ">Vote</button>" in feed
+    assert "Everyone in the group can see what you choose" in feed
     assert f"/posts/{poll_id}/edit" not in feed  # a poll is never edited
     assert "0 votes" in feed
 
@@ -61,7 +62,7 @@ def test_asking_voting_and_changing_a_vote(ann: Browser, mallory: Client) -> Non
     assert poll is not None and poll.counts == (0, 2)
     # No option chosen, or one the poll lacks: said, and nothing is sent.
     page(ann, ann.group_url)  # type: ignore[attr-defined]
-    for option in ("", "7"):
+    for option in ("", "7", "\u00b2", "9" * 5000):
         ann.post(f"/groups/{gid}/posts/{poll_id}/vote", {"option": option})
         shown = page(ann, ann.group_url)  # type: ignore[attr-defined]
         assert "Choose an option first" in shown or "options 0 to 1" in shown
@@ -76,6 +77,7 @@ def test_the_form_says_what_is_wrong_and_keeps_what_was_typed(ann: Browser) -> N
         (("Tea or coffee?", "Tea"), "A poll needs at least two options"),
         (("Tea or coffee?", "Tea", "Tea"), "Two options are the same"),
         (("Tea or coffee?", "Tea", "x" * 101), "too long"),
+        (("Tea or coffee?", "Tea", "\u0434" * 60), "is too long"),  # 120 bytes of UTF-8
     ):
         status, _, html = ask(ann, *args, content_warning="caffeine")
         assert status == 422 and said in html, (args, html)

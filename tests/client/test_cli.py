@@ -313,13 +313,13 @@ def test_what_became_of_a_post_is_said_as_it_is() -> None:
     @click.argument("case")
     def show(case: str) -> None:
         if case == "sent":
-            _posting._posted(client, Posted("g", "sent-post-id", True), "Posted")
+            _posting.report_posted(client, Posted("g", "sent-post-id", True), "Posted")
         elif case == "queued":
-            _posting._posted(client, Posted("g", "waiting-post-id", False, "queued",
+            _posting.report_posted(client, Posted("g", "waiting-post-id", False, "queued",
                                             "the relay cannot be reached; it will be sent "
                                             "when the relay is back"), "Replied")
         else:
-            _posting._posted(client, Posted("g", "refused-post-id", False, "refused",
+            _posting.report_posted(client, Posted("g", "refused-post-id", False, "refused",
                                             "the relay refused a post, so it was not sent: "
                                             "too late"), "Posted")
 

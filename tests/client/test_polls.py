@@ -4,13 +4,18 @@ changes nothing; a vote written while the relay is down waits and is then counte
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from vault_client import Client, PollInfo
-from vault_client.errors import InvalidArgumentError, NotPermittedError
+from vault_client.errors import (
+    InvalidArgumentError,
+    NotPermittedError,
+    UnknownReferenceError,
+)
 
 from tests.client.conftest import RelayProcess
 from tests.client.test_newcomers import circle, open_client
@@ -165,3 +170,39 @@ def test_a_vote_written_while_the_relay_is_down_waits_and_counts_once(
         assert poll.my_choice == 1 and not poll.my_vote_unsent and poll.counts == (0, 1)
         ann.sync(gid)
         assert poll_of(ann, gid, asked).votes == ((), (ben.me(gid).member_id,))
+
+
+def test_a_vote_is_judged_by_the_time_it_is_dated_with(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    """A post is dated no earlier than the log's last entry; a vote is refused when that
+    date is past the closing time (not reported delivered and then counted by nobody), and
+    a poll that has disappeared takes no vote."""
+    ahead = {"ms": 0}
+
+    def anns_clock() -> int:
+        return default_clock() + ahead["ms"]
+
+    with open_client(tmp_path, "ann", relay_up, clock=anns_clock) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben:
+        gid = circle(ann, ben)
+        asked = ann.create_poll(gid, "Quick?", ["Yes", "No"],
+                                closes_in=timedelta(minutes=2)).post_id
+        ahead["ms"] = 4 * 60 * 1000  # Ann's clock runs 4 minutes fast (the relay allows 5)
+        ann.set_display_name(gid, "Ann B.")  # a log entry dated 4 minutes ahead
+        ben.sync(gid)
+        with pytest.raises(NotPermittedError, match="closed"):
+            ben.vote(gid, asked, "Yes")
+        assert ben.group(gid).unsent_posts == 0
+
+
+def test_a_poll_that_has_disappeared_takes_no_vote(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben:
+        gid = circle(ann, ben)
+        gone = ann.create_poll(gid, "Gone soon?", ["Yes", "No"], expires_in=0.2).post_id
+        ben.sync(gid)
+        time.sleep(0.3)  # (past its expiry; nothing is timed)
+        with pytest.raises((NotPermittedError, UnknownReferenceError)):
+            ben.vote(gid, gone, "Yes")
+        assert ben.group(gid).unsent_posts == 0

@@ -2173,7 +2173,8 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
     def post(author: str, seq: int, kind: PostKind = PostKind.POST, *, refs: tuple[bytes, ...]
              = (), log_seq: int = 13, post_id: bytes | None = None, text: str = "",
              cw: str | None = None, ts: int | None = None, options: tuple[str, ...] = (),
-             closes: int | None = None, choice: int | None = None) -> tuple[PostBody, Json]:
+             closes: int | None = None, choice: int | None = None,
+             expires: int | None = None) -> tuple[PostBody, Json]:
         body = PostBody(author=p[author].sign_pk, group_id=gid, epoch=state.epoch_at(log_seq),
                         post_id=post_id or rng(16), author_seq=seq, log_seq=log_seq,
                         log_head=state.hashes[log_seq],
@@ -2183,7 +2184,7 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
                             if kind not in (PostKind.DELETE, PostKind.VOTE, PostKind.PIN)
                             else ""),
                         content_warning=cw, poll_options=options, poll_closes_at_ms=closes,
-                        vote_choice=choice)
+                        vote_choice=choice, expires_at_ms=expires)
         return body, signed_pair(p[author], body)
 
     def run_timeline(name: str, steps: list[Json], description: str, *, accept: Sequence[str]
@@ -2454,6 +2455,7 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
     v7 = vote("admin", 4, 0, refs=(np.post_id,))  # not a poll
     v8 = vote("admin", 5, 0, refs=(poll_rng(16),))  # a poll not received
     v9 = vote("member", 3, 1, log_seq=5)  # before the poll existed
+    v10 = vote("member", 5, 0, expires=t + 3_000_000)  # would disappear on its own
     _pe, pej = post("owner", 3, PostKind.EDIT, refs=(pl.post_id,), text="Edited question",
                     post_id=poll_rng(16))
     v1_body = PostBody.decode(bytes.fromhex(v1["body"]))
@@ -2461,13 +2463,15 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
                     post_id=poll_rng(16))
     _pr, prj = post("admin", 6, PostKind.REACTION, refs=(pl.post_id,), text="+1",
                     post_id=poll_rng(16))
-    run_view("thread_view_poll", [plj, npj, v1, v2, v3, v4, v5, v6, v7, v8, v9, pej, vdj, prj],
+    run_view("thread_view_poll", [plj, npj, v1, v2, v3, v4, v5, v6, v7, v8, v9, pej, vdj, prj,
+                                  v10],
              "a poll written at entry 10 with three options: the member votes twice (its later "
              "vote counts), the admin and the joiner (at entry 10, when it was a member; it "
              "has left since) vote; a vote for a "
              "fourth option, one written at the closing time, one on an ordinary post, one on "
-             "a poll not received and one written before the poll existed are ignored, as are "
-             "an edit of the poll and a delete of a vote; a reaction to the poll counts",
+             "a poll not received, one written before the poll existed and one with an expiry "
+             "of its own (the poll has none) are ignored, as are an edit of the poll and a "
+             "delete of a vote; a reaction to the poll counts",
              accept=["TV-5", "TV-4"], reject=["TV-5", "TV-2", "TV-3"])
     _pd, pdj = post("owner", 4, PostKind.DELETE, refs=(pl.post_id,), post_id=poll_rng(16))
     run_view("thread_view_poll_deleted", [plj, v1, v2, pdj],

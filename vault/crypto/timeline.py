@@ -557,6 +557,12 @@ def _vote_refused(vote: PostBody, target: OpenedPost | None) -> IgnoredAction | 
     closes = poll.poll_closes_at_ms
     if closes is not None and vote.timestamp_ms >= closes:
         return IgnoredAction(vote.post_id, "it was written after the poll closed", POLL_CLOSED)
+    if vote.expires_at_ms is not None and vote.expires_at_ms != poll.expires_at_ms:
+        # A vote that disappeared on its own would bring its author's earlier vote back,
+        # on each device as it purged it: a vote is never withdrawn (it may only go with
+        # its poll).
+        return IgnoredAction(vote.post_id, "a vote can only disappear with its poll",
+                             NOT_PERMITTED)
     return None
 
 

@@ -30,6 +30,7 @@ from vault_client._internal import (
     membership,
     muting,
     naming,
+    outbox,
     permissions,
     posting,
     refs,
@@ -519,9 +520,10 @@ class Client:
         target = refs.post_id(poll)
         with self._lock:
             view = self._device.member_view(group)
-            choice = posting.ballot(view, target, option, self._device.now())
+            dated = outbox.write_time(self._device, view)
+            choice = posting.ballot(view, target, option, dated)
             return posting.publish(self._device, view, PostKind.VOTE, (target,), "", None,
-                                   None, (), choice=choice)
+                                   None, (), choice=choice, at_ms=dated)
 
     def pin(self, group: GroupRef, post: PostRef) -> Posted:
         """Pin a post, reply or poll (moderators and admins): members' apps list it first
@@ -530,7 +532,7 @@ class Client:
         target = refs.post_id(post)
         with self._lock:
             view = self._device.member_view(group)
-            posting.check_pin(view, target)
+            posting.check_pin(view, target, self._device.now())
             return posting.publish(self._device, view, PostKind.PIN, (target,), "", None,
                                    None, ())
 

@@ -17,6 +17,8 @@ from vault_app.views.posts import find_post, form_text, outcome, to_post
 
 blueprint = Blueprint("polls", __name__)
 
+MAX_OPTION_BYTES: Final = 100
+"""An option's longest UTF-8 form (protocol POST-7; the SDK refuses the same)."""
 OPTION_FIELDS: Final = 10
 """Option fields on the form: as many as a poll may have (protocol POST-7)."""
 CLOSING_CHOICES: Final[tuple[tuple[str, int | None], ...]] = (
@@ -55,6 +57,12 @@ def new(client: Client, group_id: str) -> ViewResult:
         elif len(set(options)) != len(options):
             problem = Message(gettext("Two options are the same."),
                               gettext("Each option can be listed once."))
+        elif (long := next((o for o in options
+                            if len(o.encode("utf-8", "replace")) > MAX_OPTION_BYTES), None)):
+            problem = Message(
+                gettext("The option “%(option)s” is too long.", option=long[:30] + "…"),
+                gettext("Make it shorter: an option holds about 100 letters of the Latin "
+                        "alphabet, fewer with accents or in other alphabets."))
         else:
             try:
                 posted = client.create_poll(info.group_id, question, options,
@@ -75,7 +83,7 @@ def vote(client: Client, group_id: str, post_id: str) -> ViewResult:
     info = find_group(client, group_id)
     post = find_post(client, info.group_id, post_id)
     chosen = request.form.get("option", "")
-    if not chosen.isdigit():
+    if not (chosen.isascii() and chosen.isdigit() and len(chosen) <= 2):
         notify(Message(gettext("Choose an option first."),
                        gettext("Then press “Vote” again.")))
         return go(to_post(info.group_id, post.post_id))

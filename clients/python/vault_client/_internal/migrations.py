@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
+from vault.crypto.encoding import b64encode
 from vault_client.errors import LocalStoreError
 
 Migration: TypeAlias = Callable[[sqlite3.Connection], None]
@@ -91,10 +92,28 @@ def _drafts_and_group_numbers(db: sqlite3.Connection) -> None:
                "(SELECT COALESCE(MAX(number), 0) + 1 FROM groups))")
 
 
+def _read_refused_posts_again(db: sqlite3.Connection) -> None:
+    """Version 4: polls, votes and pins (post kinds 6-8) arrived before this device could
+    read them, refused as malformed (``post_invalid``) and never read again. Those refusals
+    are forgotten, and each group that had one reads its posts again from the start on its
+    next sync: what this version reads is kept, what is still bad is refused again (and
+    said once more). Posts already held are passed over. The group's read fence is
+    forgotten too, so a post read now is not refused as written after its author left
+    (ARRIVAL-1) merely because an earlier read served it (unread): it is judged as a late
+    arrival instead, and marked if its author has left."""
+    groups = [bytes(row[0]) for row in db.execute(
+        "SELECT DISTINCT group_id FROM rejected_posts WHERE code = 'post_invalid'")]
+    db.execute("DELETE FROM rejected_posts WHERE code = 'post_invalid'")
+    for group_id in groups:
+        db.execute("UPDATE groups SET post_cursor = NULL WHERE group_id = ?", (group_id,))
+        db.execute("DELETE FROM meta WHERE key = ?", ("post-fence/" + b64encode(group_id),))
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     _create_tables,
     _record_arrivals,
     _drafts_and_group_numbers,
+    _read_refused_posts_again,
 )
 """In order: migration *i* brings a store from version *i* to *i* + 1."""
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -61,11 +61,19 @@ class Flushed:
     reasons: dict[bytes, str]
 
 
+def write_time(device: Device, view: GroupView) -> int:
+    """The time a post written now is dated with: this device's clock, or the log's last
+    entry's time when that is later (a post is never dated before the log it names)."""
+    state = view.state
+    assert state is not None
+    return max(device.now(), state.timestamp_ms)
+
+
 def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ...], text: str,
           warning: str | None, expires_in: timedelta | float | None,
           attachments: Sequence[V.AttachmentInput], kept: Sequence[Attachment] = (), *,
           options: Sequence[str] = (), closes_in: timedelta | float | None = None,
-          choice: int | None = None) -> bytes:
+          choice: int | None = None, at_ms: int | None = None) -> bytes:
     """Keep a post as written, with its attachments encrypted, in the outbox (one local
     transaction, which also reserves its id and number); returns its post id. Nothing here
     needs the relay, the group's key or a fresh log: it is sealed when it is sent."""
@@ -73,7 +81,9 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
     assert state is not None
     if not state.is_member(view.me.sign_pk):
         raise NotAMemberError("this device is no longer a member of that group")
-    now = max(device.now(), state.timestamp_ms)
+    # (*at_ms*: the time a caller already judged the post by, e.g. a vote before its
+    # poll's closing time: the post is dated with that very time.)
+    now = write_time(device, view) if at_ms is None else at_ms
     expires_ms = V.duration_ms(expires_in)
     expires = None if expires_ms is None else now + expires_ms
     closes_ms = V.duration_ms(closes_in)

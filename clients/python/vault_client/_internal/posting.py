@@ -4,6 +4,7 @@ fetching attachments."""
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -37,12 +38,14 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
             text: str, warning: str | None, expires_in: timedelta | float | None,
             attachments: Sequence[V.AttachmentInput],
             kept: Sequence[Attachment] = (), *, options: Sequence[str] = (),
-            closes_in: timedelta | float | None = None, choice: int | None = None) -> Posted:
+            closes_in: timedelta | float | None = None, choice: int | None = None,
+            at_ms: int | None = None) -> Posted:
     """Keep the post on this device first (from then on nothing loses it), then bring the
     log and keys up to date and send what waits in the outbox. The result says whether it
     was delivered, waits (and why), or was refused (and why)."""
     post_id = outbox.queue(device, view, kind, refs, text, warning, expires_in, attachments,
-                           kept, options=options, closes_in=closes_in, choice=choice)
+                           kept, options=options, closes_in=closes_in, choice=choice,
+                           at_ms=at_ms)
     gid, pid = view.gid, b64encode(post_id)
     try:
         _freshen(device, view)
@@ -105,30 +108,42 @@ def poll_fields(question: str, options: Sequence[str]) -> tuple[str, ...]:
     devices would refuse the poll (POST-7), with what to change."""
     if isinstance(options, str):
         raise InvalidArgumentError("give the options as a list of strings")
-    chosen = tuple(options)
+    chosen = tuple(option.strip() for option in options)
     if not question.strip():
         raise InvalidArgumentError("a poll needs a question")
+    for text in (question, *chosen):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgumentError("the poll holds text that is not valid Unicode (an "
+                                       "unpaired surrogate)") from None
     if not 2 <= len(chosen) <= MAX_POLL_OPTIONS:
         raise InvalidArgumentError(f"a poll offers 2 to {MAX_POLL_OPTIONS} options; "
                                    f"{len(chosen)} were given")
     for option in chosen:
         if not option.strip():
             raise InvalidArgumentError("a poll option cannot be empty")
-        if len(option.encode("utf-8", "surrogatepass")) > MAX_POLL_OPTION:
-            raise InvalidArgumentError(f"the option {option[:20]!r}... is too long: at most "
-                                       f"{MAX_POLL_OPTION} bytes (about 100 letters)")
-    if len(set(chosen)) != len(chosen):
-        raise InvalidArgumentError("a poll lists each option once")
+        if len(option.encode("utf-8")) > MAX_POLL_OPTION:
+            raise InvalidArgumentError(
+                f"the option {option[:20]!r} is too long: at most {MAX_POLL_OPTION} bytes "
+                "of UTF-8 (100 plain Latin letters, fewer accented or other letters)")
+    # Options that read the same (case, Unicode forms) would split one answer in two.
+    if len({unicodedata.normalize("NFC", o).casefold() for o in chosen}) != len(chosen):
+        raise InvalidArgumentError("a poll lists each option once (two options read the "
+                                   "same)")
     return chosen
 
 
 def ballot(view: GroupView, poll_id: bytes, option: int | str, now_ms: int) -> int:
-    """The index of *option* in the poll *poll_id*, if this member may vote in it now:
-    refused before anything is written when it is not a poll held here, was deleted, has
-    closed (by this device's clock, which dates the vote), or has no such option."""
+    """The index of *option* in the poll *poll_id*, if this member may vote in it at
+    *now_ms* (the time the vote will be dated with): refused before anything is written
+    when it is not a poll held here, was deleted or has disappeared, has closed, or has no
+    such option."""
     assert view.state is not None
     target = view.timeline.get(poll_id)
     if target is None:
+        if poll_id in view.drafts:
+            raise NotPermittedError("your poll has not been sent yet; vote once it is")
         raise NotFoundError("there is no such poll on this device (sync first, or check the "
                             "post's id)")
     poll = target.body
@@ -137,6 +152,8 @@ def ballot(view: GroupView, poll_id: bytes, option: int | str, now_ms: int) -> i
     shown = thread_view(view.timeline, view.state, {poll_id}).posts
     if not shown or shown[0].deleted:
         raise NotPermittedError("that poll was deleted")
+    if poll.expires_at_ms is not None and poll.expires_at_ms <= now_ms:
+        raise NotPermittedError("that poll has disappeared")
     closes = poll.poll_closes_at_ms
     if closes is not None and now_ms >= closes:
         raise NotPermittedError("that poll has closed; votes are no longer counted")
@@ -163,7 +180,7 @@ def _shown(view: GroupView, post_id: bytes) -> VisiblePost:
     return found[0]
 
 
-def check_pin(view: GroupView, post_id: bytes) -> None:
+def check_pin(view: GroupView, post_id: bytes, now_ms: int) -> None:
     """Refuse, before anything is written, a pin members' devices would ignore (TV-6) or
     one that changes nothing."""
     assert view.state is not None
@@ -173,6 +190,10 @@ def check_pin(view: GroupView, post_id: bytes) -> None:
     shown = _shown(view, post_id)
     if shown.deleted:
         raise NotPermittedError("that post was deleted; it cannot be pinned")
+    target = view.timeline.get(post_id)
+    expires = None if target is None else target.body.expires_at_ms
+    if expires is not None and expires <= now_ms:
+        raise NotPermittedError("that post has disappeared")
     if shown.pinned_by is not None:
         raise InvalidArgumentError("that post is already pinned")
 

@@ -3,10 +3,12 @@ in (ids, durations, attachments) into what the core takes."""
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import os
 from collections.abc import Collection, Sequence
 from datetime import timedelta
+from typing import Final
 
 from vault.crypto.attachments import Attachment, file_name_from
 from vault.crypto.encoding import b64decode, b64encode
@@ -47,13 +49,19 @@ def relay_address(text: str) -> str:
             "(plain http only for this computer, such as http://127.0.0.1:8080)") from None
 
 
+MAX_DURATION_S: Final = 100 * 366 * 86400
+"""The longest expiry or closing time a device writes (far from the u64 limit)."""
+
+
 def duration_ms(value: timedelta | float | int | None) -> int | None:
     """A duration given as a timedelta or seconds, in milliseconds (None stays None)."""
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds <= 0:
+    if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidArgumentError("a duration must be more than zero")
+    if seconds > MAX_DURATION_S:
+        raise InvalidArgumentError("a duration can be at most 100 years")
     return int(seconds * 1000)
 
 
@@ -205,10 +213,15 @@ def _author(view: GroupView, author: bytes,
 
 
 def _waiting_votes(view: GroupView) -> dict[bytes, int]:
-    """This device's votes still waiting to be sent: poll id -> the latest choice."""
+    """This device's votes still waiting to be sent (drafts, or sealed and not yet
+    acknowledged): poll id -> the latest choice."""
     latest: dict[bytes, PostBody] = {}
-    for draft in view.drafts.values():
-        if draft.kind is PostKind.VOTE:
+    for post_id in view.unsent:
+        draft = view.drafts.get(post_id)
+        if draft is None:
+            sealed = view.timeline.get(post_id)
+            draft = None if sealed is None else sealed.body
+        if draft is not None and draft.kind is PostKind.VOTE:
             known = latest.get(draft.refs[0])
             if known is None or known.author_seq < draft.author_seq:
                 latest[draft.refs[0]] = draft
@@ -318,7 +331,7 @@ def post_views(view: GroupView, now_ms: int,
     authors: dict[bytes, tuple[str, str | None, str]] = {}
     out: list[PostView] = []
     expiries: list[int] = []  # of the posts drawn (and polls' closings): holds until the first
-    waiting = _waiting_votes(view) if view.drafts else {}
+    waiting = _waiting_votes(view) if view.unsent else {}
     for post in result.posts:
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
@@ -354,14 +367,22 @@ def post_views(view: GroupView, now_ms: int,
             created_at_ms=draft.timestamp_ms, edited_at_ms=None, deleted=False, reactions=(),
             expires_at_ms=draft.expires_at_ms, is_mine=True,
             author_label=shown.get(draft.author, ("", False))[0], unsent=True,
-            poll=None if draft.kind is not PostKind.POLL else PollInfo(
-                options=draft.poll_options, votes=tuple(() for _ in draft.poll_options),
-                closes_at_ms=draft.poll_closes_at_ms,
-                closed=(draft.poll_closes_at_ms is not None
-                        and draft.poll_closes_at_ms <= now_ms), my_choice=None)))
+            poll=None if draft.kind is not PostKind.POLL else _draft_poll(draft, now_ms,
+                                                                           expiries)))
     if only is None:
         drawn.remember(view, now_ms, out, min(expiries, default=None))
     return out
+
+
+def _draft_poll(draft: PostBody, now_ms: int, expiries: list[int]) -> PollInfo:
+    """An unsent poll of this device's: no votes yet; its closing time joins *expiries*
+    (the drawing is drawn again then)."""
+    closes = draft.poll_closes_at_ms
+    if closes is not None and closes > now_ms:
+        expiries.append(closes)
+    return PollInfo(options=draft.poll_options, votes=tuple(() for _ in draft.poll_options),
+                    closes_at_ms=closes, closed=closes is not None and closes <= now_ms,
+                    my_choice=None)
 
 
 def threads(posts: Sequence[PostView]) -> list[Thread]:

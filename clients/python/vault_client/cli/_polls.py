@@ -44,17 +44,20 @@ def poll_command(state: State, group_ref: str | None, question: str, options: Se
 @pass_state
 def vote_command(state: State, group_ref: str | None, poll: str, option: str) -> None:
     """Vote in POLL (an id from `vault read`) for OPTION: its number as `vault read` shows
-    it (1, 2, ...) or its text. Voting again changes your vote."""
+    it (1, 2, ...) or its text. Voting again changes your vote; everyone in the group sees
+    what you chose."""
     client, info = session(state, group_ref)
     target = find_post(client, info, poll)
     if target.poll is None:
         fail("that post is not a poll")
+    # A number is the one `vault read` shows next to the option (1, 2, ...), even when an
+    # option's text is a number too; anything else is an option's text.
     choice: int | str = option
-    if option.isdigit() and option not in target.poll.options:
-        number = int(option)
-        if not 1 <= number <= len(target.poll.options):
-            fail(f"that poll has options 1 to {len(target.poll.options)}")
-        choice = number - 1
+    count = len(target.poll.options)
+    if option.isascii() and option.isdigit():
+        if len(option) > 2 or not 1 <= int(option) <= count:
+            fail(f"that poll has options 1 to {count}")
+        choice = int(option) - 1
     state.writing = "vote"
     report_posted(client, client.vote(info.group_id, target.post_id, choice), "Voted in",
             target.post_id)
