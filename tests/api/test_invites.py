@@ -39,6 +39,22 @@ def test_submit_list_approve(api: Api) -> None:
     assert response.status_code == 409 and code(response) == "already_member"
 
 
+def test_a_removed_members_key_cannot_ask_to_join_again(api: Api) -> None:
+    """Every device refuses a removed key's JOIN or ADD (it can never come back); the relay
+    refuses its join request too, with a typed error, so admins are not shown it."""
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.f.remove(alice)
+    g.sync()
+    link, _ticket = real_invite(g)
+    _joiner, request = join_request(g, link, joiner=alice)
+    response = api.post(f"{g.base}/join-requests", json={"request": request})
+    assert response.status_code == 403 and code(response) == "forbidden"
+    assert "fresh identity" in response.get_json()["error"]["message"]
+    listed = api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json()
+    assert listed == {"requests": []}
+
+
 def test_only_admins_list_and_deny(api: Api) -> None:
     g = RelayGroup(api)
     alice = g.f.add_member()

@@ -309,6 +309,28 @@ def test_remove_a_member(person: Person) -> None:
     assert "no longer a member" in bens_page
 
 
+def test_remove_a_member_and_cancel_open_invites(person: Person) -> None:
+    ann, ben = person("ann"), person("ben")
+    gid = create_group(ann)
+    admitted(ann, ben, gid, "Ben")
+    ben_id = member_id(ann, gid, "Ben")
+    client = ann.device_client()
+    client.create_invite(gid, max_uses=3)  # a QR code Ben may have kept
+    open_before = [i.invite_id for i in client.invites(gid) if i.usable]
+    assert open_before
+
+    confirm = ann.get(f"/groups/{gid}/members/{ben_id}/remove").get_data(as_text=True)
+    assert re.search(r'<input type="checkbox" name="revoke_invites" value="1" checked', confirm)
+    response = ann.post(f"/groups/{gid}/members/{ben_id}/remove", {"revoke_invites": "1"})
+    assert response.status_code == 303
+    page = text(ann.get(response.headers["Location"]))
+    assert "Ben was removed from the group." in page
+    cancelled = len(open_before)
+    assert (f"{cancelled} open invite was cancelled." if cancelled == 1
+            else f"{cancelled} open invites were cancelled.") in page
+    assert not any(i.usable for i in client.invites(gid))
+
+
 def test_roles_a_moderator_deletes_anothers_post_a_member_cannot(person: Person) -> None:
     ann, ben = person("ann"), person("ben")
     gid = create_group(ann)

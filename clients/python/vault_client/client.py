@@ -370,13 +370,21 @@ class Client:
             permissions.check_role(view, self._member(view, member), Role(role))
             membership.set_role(self._device, view, member, role)
 
-    def remove(self, group: GroupRef, member: MemberRef) -> None:
+    def remove(self, group: GroupRef, member: MemberRef, *, revoke_invites: bool = False) -> int:
         """Remove a member (admins). Starts a new epoch: a fresh key, granted to every
-        remaining member in one request, so the removed member reads nothing new."""
+        remaining member in one request, so the removed member reads nothing new. Their
+        key can never rejoin (every device and the relay refuse it).
+
+        With ``revoke_invites``, every invite that could still admit someone is revoked
+        first, so an invite the removed person kept lets nobody in; returns how many were
+        (0 without it). Someone removed can still come back with a fresh identity through
+        an invite made later: identities are per group and cannot be linked, so whom to
+        admit stays the admins' call."""
         with self._lock:
             view = self._device.member_view(group)
             permissions.check_remove(view, self._member(view, member))
-            membership.remove(self._device, view, member)
+            return membership.remove(self._device, view, member,
+                                     revoke_invites=revoke_invites)
 
     def rotate(self, group: GroupRef) -> int:
         """Start a new epoch now (admins); returns its number. Admins' devices also do this

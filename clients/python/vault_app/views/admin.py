@@ -20,7 +20,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from vault_client import Client, GroupInfo, MemberInfo, PostView, Role
 from vault_client import errors as er
 
-from vault_app.i18n import N_, gettext
+from vault_app.i18n import N_, gettext, ngettext
 from vault_app.messages import Message
 from vault_app.views.common import ViewResult, go, notify, problem_for, with_client
 from vault_app.views.groups import find_group
@@ -167,14 +167,17 @@ def remove(client: Client, group_id: str, member_id: str) -> ViewResult:
     member = find_member(client, info.group_id, member_id)
     if request.method == "GET":
         return page("admin/remove.html", client, info, member=member, problem=None)
+    revoke = request.form.get("revoke_invites") == "1"
     try:
-        client.remove(info.group_id, member.member_id)
+        revoked = client.remove(info.group_id, member.member_id, revoke_invites=revoke)
     except Exception as error:
         return page("admin/remove.html", client, info, member=member,
                     problem=problem_for(error)), 422
-    notify(Message(gettext("%(name)s was removed from the group.", name=member.label),
-                   gettext("The group has a new key: they cannot read anything written from "
-                           "now on.")))
+    after = gettext("The group has a new key: they cannot read anything written from now on.")
+    if revoke:
+        after += " " + ngettext("%(num)d open invite was cancelled.",
+                                "%(num)d open invites were cancelled.", revoked)
+    notify(Message(gettext("%(name)s was removed from the group.", name=member.label), after))
     return go(url_for("admin.members", group_id=info.group_id))
 
 

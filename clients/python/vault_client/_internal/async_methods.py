@@ -228,10 +228,28 @@ class AsyncMethods:
         """Change a member's role (admins; only owners make or change admins and owners)."""
         await asyncio.to_thread(self.sync_client.set_role, group, member, role)
 
-    async def remove(self, group: GroupRef, member: MemberRef) -> None:
+    async def remove(
+        self,
+        group: GroupRef,
+        member: MemberRef,
+        *,
+        revoke_invites: bool = False,
+    ) -> int:
         """Remove a member (admins). Starts a new epoch: a fresh key, granted to every
-        remaining member in one request, so the removed member reads nothing new."""
-        await asyncio.to_thread(self.sync_client.remove, group, member)
+        remaining member in one request, so the removed member reads nothing new. Their
+        key can never rejoin (every device and the relay refuse it).
+
+        With ``revoke_invites``, every invite that could still admit someone is revoked
+        first, so an invite the removed person kept lets nobody in; returns how many were
+        (0 without it). Someone removed can still come back with a fresh identity through
+        an invite made later: identities are per group and cannot be linked, so whom to
+        admit stays the admins' call."""
+        return await asyncio.to_thread(
+            self.sync_client.remove,
+            group,
+            member,
+            revoke_invites=revoke_invites,
+        )
 
     async def rotate(self, group: GroupRef) -> int:
         """Start a new epoch now (admins); returns its number. Admins' devices also do this

@@ -3,12 +3,15 @@ safety numbers, and moving an identity to another device."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import AlreadyMemberError, NotAMemberError
+from vault.crypto.group_state import GroupState
 from vault.crypto.identity_export import ExportedIdentity
 from vault.crypto.identity_export import export_identity as seal_identity_export
 from vault.crypto.identity_export import import_identity as open_identity_export
-from vault.crypto.log_entries import LeaveBody, Role, RoleBody
+from vault.crypto.log_entries import InviteRevokeBody, LeaveBody, Role, RoleBody
 from vault.crypto.safety import safety_number as core_safety_number
 from vault_client._internal import outbox, refs
 from vault_client._internal import views as V
@@ -33,9 +36,30 @@ def set_role(device: Device, view: GroupView, member: MemberRef, role: Role) -> 
     append(device, view, lambda s: RoleBody(pk, Role(role)))
 
 
-def remove(device: Device, view: GroupView, member: MemberRef) -> None:
+def remove(device: Device, view: GroupView, member: MemberRef, *,
+           revoke_invites: bool = False) -> int:
+    """Remove a member (a new epoch); with *revoke_invites*, every invite that could still
+    admit someone is revoked first (one entry each), so a copy of an invite the removed
+    person kept, or was shown, lets nobody in. Returns how many invites were revoked."""
     pk = refs.member_key(member, lambda: V.member_names(view))
+    revoked = 0
+    if revoke_invites:
+        state = view.state
+        assert state is not None
+        now = device.now()
+        for invite in list(state.invites.values()):
+            if not invite.revoked and invite.expires_at_ms > now \
+                    and invite.uses < invite.max_uses:
+                append(device, view, _revoking(invite.invite_id))
+                revoked += 1
     rotate(device, view, [], remove=pk)
+    return revoked
+
+
+def _revoking(invite_id: bytes) -> Callable[[GroupState], InviteRevokeBody]:
+    """The entry body :func:`append` builds (on whatever head it finds) to revoke one
+    invite."""
+    return lambda _state: InviteRevokeBody(invite_id)
 
 
 def leave(device: Device, view: GroupView, *, discard_unsent: bool) -> None:

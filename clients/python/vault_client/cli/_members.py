@@ -74,18 +74,26 @@ def role_command(state: State, group_ref: str | None, who: str, role: str) -> No
 @click.command("remove", cls=IdCommand)
 @group_option
 @click.argument("who", metavar="MEMBER")
+@click.option("--revoke-invites", is_flag=True,
+              help="Also revoke every invite that could still admit someone, so an invite "
+                   "they kept lets nobody in.")
 @yes_option
 @pass_state
-def remove_command(state: State, group_ref: str | None, who: str, yes: bool) -> None:
+def remove_command(state: State, group_ref: str | None, who: str, revoke_invites: bool,
+                   yes: bool) -> None:
     """Remove a member (admins). A new group key is started: they can read nothing posted
-    from now on."""
+    from now on, and their key can never rejoin."""
     client, info = session(state, group_ref)
     member = find_member(client, info, who)
     if member.is_me:
         fail("that is you; to go, use `vault leave`")
-    confirm(f"Remove {member_label(member)} from {group_label(info)}?", yes)
-    client.remove(info.group_id, member.member_id)
+    extra = " and revoke every open invite" if revoke_invites else ""
+    confirm(f"Remove {member_label(member)} from {group_label(info)}{extra}?", yes)
+    revoked = client.remove(info.group_id, member.member_id, revoke_invites=revoke_invites)
     click.echo(f"Removed {member_label(member)}. A new key was shared with everyone else.")
+    if revoke_invites:
+        click.echo(f"Revoked {revoked} open invite{'' if revoked == 1 else 's'}: nobody can "
+                   "join with them any more.")
 
 
 @click.command("leave", cls=IdCommand)
