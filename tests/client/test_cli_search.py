@@ -1,4 +1,5 @@
-"""``vault search``, ``vault export-posts`` and ``vault mute`` against a real relay process:
+"""``vault search``, ``vault export-posts``, ``vault mute``, polls, pins and ``vault remove
+--revoke-invites`` against a real relay process:
 the posts on this device that hold some words (every group or one, newest first, content
 warnings kept), one's own posts saved to a new private file, and a muted member's posts
 collapsed on this device."""
@@ -178,3 +179,21 @@ def test_a_moderator_pins_in_the_terminal(root: Path, relay: RelayProcess) -> No
     assert "already pinned" in only_error(ann("pin", agreements, expect=1))
     assert "Unpinned" in ann("unpin", agreements).output
     assert "Pinned:" not in ben("read").output
+
+
+def test_remove_with_revoke_invites_in_the_terminal(root: Path, relay: RelayProcess) -> None:
+    ann, ben = Person("ann-r", root, relay), Person("ben-r", root, relay)
+    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
+            Client(ben.passphrase, home=ben.home, relay_url=relay.url) as b:
+        gid = a.create_group("Circle", display_name="Ann").group_id
+        joined = b.join(a.create_invite(gid, max_uses=1).uri, display_name="Ben")
+        a.approve(gid, joined.member_id)
+        b.sync(gid)
+        a.create_invite(gid, max_uses=5)
+        a.create_invite(gid, max_uses=5)
+    said = ann("remove", "Ben", "--revoke-invites", "--yes").output
+    assert "Removed Ben" in said
+    assert "Revoked 2 open invites: nobody can join with them any more." in said
+    assert "No working invites" in ann("invites").output
+    listed = ann("invites", "--all").output
+    assert listed.count("revoked") == 2 and listed.count("used up") == 1
