@@ -204,6 +204,11 @@ def test_muting_a_member_folds_their_posts_on_this_computer(ann: Browser,
     assert warned and "A picture" in warned.group(1) and "data-src=" in warned.group(1)
     assert "<img" not in warned.group(1)
     assert mallory.posts(gid)[-1].muted is False  # nothing changed for anyone else
+    # The moderation page folds them the same way (a moderator opens one to act on it).
+    moderate = page(ann, f"/groups/{gid}/moderate")
+    mod_folded = re.findall(r'<details class="muted-post">(.*?)</details>\s*<a href', moderate,
+                            re.S)
+    assert len(mod_folded) == 2 and any("Something hurtful" in f for f in mod_folded)
     ann.post(f"/groups/{gid}/members/{mal_id}/mute", {"mute": "0"})
     feed = page(ann, ann.group_url)  # type: ignore[attr-defined]
     assert 'class="muted-post"' not in feed and "Something hurtful" in feed

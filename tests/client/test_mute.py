@@ -148,3 +148,28 @@ def test_the_record_is_one_encoding_per_set() -> None:
     a, b = b"\x01" * 32, b"\x02" * 32
     assert encode_muted_members([b, a, b]) == encode_muted_members([a, b])
     assert decode_muted_members(encode_muted_members([b, a])) == {a, b}
+
+
+def test_a_muted_members_reactions_are_left_out_on_this_device(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben, \
+            open_client(tmp_path, "mal", relay_up) as mal:
+        gid = circle(ann, ben, mal)
+        first = ann.post(gid, "Welcome, everyone").post_id
+        for person in (ben, mal):
+            person.sync(gid)
+        mal.react(gid, first, "\U0001f44e")
+        mal.react(gid, first, "\U0001f49c", content_warning="mean")
+        ben.react(gid, first, "\U0001f49c")
+        for person in (ann, ben):
+            person.sync(gid)
+        assert ben.get_post(gid, first).reaction_counts() == {"\U0001f44e": 1, "\U0001f49c": 1}
+        ben.mute(gid, "Mal")
+        post = ben.get_post(gid, first)
+        assert post.reactions == (("\U0001f49c", (ben.me(gid).member_id,)),)
+        assert post.reactions_behind_warning == ()
+        assert ann.get_post(gid, first).reaction_counts() == {"\U0001f44e": 1,
+                                                              "\U0001f49c": 1}
+        ben.unmute(gid, "Mal")
+        assert len(ben.get_post(gid, first).reactions_behind_warning) == 1

@@ -193,7 +193,8 @@ class PostView:
     edited_at_ms: int | None
     deleted: bool
     reactions: tuple[tuple[str, tuple[str, ...]], ...]
-    """(reaction, member ids who reacted with it), sorted by reaction."""
+    """(reaction, member ids who reacted with it), sorted by reaction; reactions by members
+    muted on this device are left out."""
     expires_at_ms: int | None
     is_mine: bool
     author_label: str = ""

@@ -275,14 +275,14 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         created_at_ms=post.timestamp_ms,
         edited_at_ms=post.edited_at_ms,
         deleted=post.deleted,
-        reactions=tuple((text, tuple(b64encode(pk) for pk in who))
-                        for text, who in post.reactions) if post.reactions else (),
+        reactions=_reactions(post.reactions, view.muted) if post.reactions else (),
         expires_at_ms=expires,
         is_mine=post.author == view.me.sign_pk,
         author_label=label,
         reactions_behind_warning=tuple(
-            (warning, text, tuple(b64encode(pk) for pk in who))
-            for warning, text, who in post.warned_reactions) if post.warned_reactions else (),
+            (warning, text, tuple(b64encode(pk) for pk in who if pk not in view.muted))
+            for warning, text, who in post.warned_reactions
+            if any(pk not in view.muted for pk in who)) if post.warned_reactions else (),
         unsent=post.post_id in view.unsent,
         from_departed_member=late,
         may_have_been_read_by=tuple(b64encode(pk) for pk in exposed),
@@ -291,6 +291,14 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         poll=poll,
         pinned_by=None if post.pinned_by is None else b64encode(post.pinned_by),
     )
+
+
+def _reactions(reactions: Sequence[tuple[str, tuple[bytes, ...]]],
+               muted: Collection[bytes]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A post's reactions as member ids, leaving out those of members muted on this device
+    (and a reaction only they gave)."""
+    return tuple((text, tuple(b64encode(pk) for pk in who if pk not in muted))
+                 for text, who in reactions if any(pk not in muted for pk in who))
 
 
 def _notice(view: GroupView, author: bytes, late: bool, exposed: Sequence[bytes],
