@@ -23,6 +23,8 @@ from vault.crypto.log_entries import (
     CreateBody,
     EntryBody,
     EntryKind,
+    HistoryBody,
+    HistoryPolicy,
     InviteBody,
     InviteRevokeBody,
     JoinBody,
@@ -129,6 +131,9 @@ bodies: st.SearchStrategy[EntryBody] = st.one_of(
     st.builds(RoleBody, b32, roles),
     st.builds(RotateBody, u64, b32),
     st.builds(MetadataBody, st.none() | b32, u64, st.binary(max_size=300)),
+    st.builds(HistoryBody, st.sampled_from([p for p in HistoryPolicy
+                                            if p is not HistoryPolicy.FROM_EPOCH])),
+    st.builds(HistoryBody, st.just(HistoryPolicy.FROM_EPOCH), u64),
 )
 
 
@@ -166,6 +171,7 @@ def sample_entries() -> list[LogEntry]:
     f.rotate()
     f.remove(f.add_member())
     f.add_rotating(f.invite(max_uses=1, requires_approval=True))
+    f.append(f.owner, HistoryBody(HistoryPolicy.CURRENT))
     kinds = {entry.kind for entry in f.entries}
     assert kinds == set(EntryKind)
     return f.entries
@@ -217,7 +223,7 @@ def test_signature_under_another_label_is_rejected() -> None:
 
 
 def test_unknown_kind_is_malformed() -> None:
-    for kind in (0, 12, 255):
+    for kind in (0, 13, 255):
         with pytest.raises(MalformedError, match="unknown entry kind"):
             LogEntry.decode(raw_entry(ALICE, kind, b""))
 

@@ -96,6 +96,8 @@ from vault.crypto.log_entries import (
     CreateBody,
     EntryBody,
     EntryKind,
+    HistoryBody,
+    HistoryPolicy,
     InviteBody,
     InviteRevokeBody,
     JoinBody,
@@ -421,6 +423,9 @@ def entry_body(kind: int, d: Json) -> EntryBody:
             return AddRotateBody(PublicIdentity.decode(b(d["member"])), Role(d["role"]),
                                  ob(d["invite_id"]), ob(d["proof"]), d["new_epoch"],
                                  b(d["epoch_commitment"]))
+        case EntryKind.HISTORY:
+            assert HistoryPolicy(d["policy"]).name == d["policy_name"]
+            return HistoryBody(HistoryPolicy(d["policy"]), d["from_epoch"])
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -511,6 +516,8 @@ def state_summary(state: GroupState) -> Json:
                           "roles": [{"from_seq": seq, "role": int(role)}
                                     for seq, role in state.role_history[pk]]}
                          for pk in sorted(state.role_history)],
+        "history": None if state.history is None else {
+            "policy": int(state.history.policy), "from_epoch": state.history.from_epoch},
     }
 
 
@@ -1420,7 +1427,7 @@ TEXT_FIELDS = frozenset({
     "content_warning", "media_type", "file_name", "name", "description", "rules", "display_name",
     "type",
     "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri", "reason", "event",
-    "cause", "poll_options", "options",
+    "cause", "poll_options", "options", "policy_name",
 })
 """The string-valued fields that are text (README.md); every other string is hex bytes."""
 

@@ -101,6 +101,8 @@ from vault.crypto.log_entries import (
     CreateBody,
     EntryBody,
     EntryKind,
+    HistoryBody,
+    HistoryPolicy,
     InviteBody,
     InviteRevokeBody,
     JoinBody,
@@ -653,6 +655,9 @@ def body_json(body: EntryBody) -> Json:
         return {"member": body.member.encode().hex(), "role": int(body.role),
                 "invite_id": h(body.invite_id), "proof": h(body.proof),
                 "new_epoch": body.new_epoch, "epoch_commitment": body.epoch_commitment.hex()}
+    if isinstance(body, HistoryBody):
+        return {"policy": int(body.policy), "policy_name": body.policy.name,
+                "from_epoch": body.from_epoch}
     return {"subject": h(body.subject), "epoch": body.epoch, "ciphertext": body.ciphertext.hex()}
 
 
@@ -725,6 +730,8 @@ def state_summary(state: GroupState) -> Json:
                           "roles": [{"from_seq": seq, "role": int(role)}
                                     for seq, role in state.role_history[pk]]}
                          for pk in sorted(state.role_history)],
+        "history": None if state.history is None else {
+            "policy": int(state.history.policy), "from_epoch": state.history.from_epoch},
     }
 
 
@@ -756,7 +763,7 @@ def log_doc(world: World) -> Json:
     body_start = 2 + 32 + 8 + 32 + 32 + 8 + 1 + 4
     unknown_kind = sign_entry(p["owner"], LeaveBody(), group_id=gid, seq=14,
                               prev_hash=state.head, timestamp_ms=T0 + 14 * MINUTE).raw
-    unknown_kind = unknown_kind[: body_start - 5] + b"\x0c" + unknown_kind[body_start - 4 : -64]
+    unknown_kind = unknown_kind[: body_start - 5] + b"\x0d" + unknown_kind[body_start - 4 : -64]
     unknown_kind += sign(p["owner"].sign_sk, labels.LOG_ENTRY_SIGNATURE, unknown_kind)
     for name, data, code, description in (
         ("reject_flipped_body_byte", flip(add_admin, body_start + 40), "bad_signature",
@@ -770,7 +777,7 @@ def log_doc(world: World) -> Json:
         ("reject_version_2", add_admin[:1] + b"\x02" + add_admin[2:], "malformed",
          "entry 5 with protocol version 2"),
         ("reject_unknown_kind", unknown_kind, "malformed",
-         "a validly signed entry of kind 12 (no such kind)"),
+         "a validly signed entry of kind 13 (no such kind)"),
     ):
         vectors.append(vec(name, "decode_log_entry", {"entry": data.hex()},
                            error_of(code, lambda data=data: LogEntry.decode(data)), description))
@@ -850,6 +857,35 @@ def log_doc(world: World) -> Json:
         {"group_id": gid.hex(), "entries_from_full_log": len(full),
          "extra_entries": [add_rotate.raw.hex()], "checkpoint": None},
         {"state": state_summary(verify_log(gid, [*full, add_rotate.raw]))}))
+    # HISTORY, one entry past the full log (instead of the ADD_ROTATE above): the admin sets
+    # what new members may read; then a member's HISTORY, which HIST-1 refuses, and two
+    # bodies that do not decode.
+    history = next_entry(world, p["admin"], HistoryBody(HistoryPolicy.FROM_EPOCH, 1))
+    vectors.append(entry_vector(world, history, {}, "entry_14_history_after_full_log"))
+    vectors.append(vec(
+        "full_log_then_history", "verify_log",
+        {"group_id": gid.hex(), "entries_from_full_log": len(full),
+         "extra_entries": [history.raw.hex()], "checkpoint": None},
+        {"state": state_summary(verify_log(gid, [*full, history.raw]))}))
+    by_member = next_entry(world, p["member"], HistoryBody(HistoryPolicy.ALL))
+    vectors.append(vec(
+        "reject_history_by_member", "verify_log",
+        {"group_id": gid.hex(), "entries_from_full_log": len(full),
+         "extra_entries": [by_member.raw.hex()], "checkpoint": None},
+        error_of("log_unauthorized", lambda: verify_log(gid, [*full, by_member.raw])),
+        "a member (not an admin) sets the history policy"))
+    for name, body_bytes, description in (
+        ("reject_history_unknown_policy", b"\x04" + bytes(8),
+         "a validly signed HISTORY entry with policy 4 (no such policy)"),
+        ("reject_history_epoch_without_from_epoch", b"\x01" + (5).to_bytes(8, "big"),
+         "a validly signed HISTORY entry, policy CURRENT naming epoch 5 (only FROM_EPOCH "
+         "names one: a second encoding)"),
+    ):
+        signed = history.raw[:body_start] + body_bytes + history.raw[body_start + 9 : -64]
+        data = signed + sign(p["admin"].sign_sk, labels.LOG_ENTRY_SIGNATURE, signed)
+        vectors.append(vec(name, "decode_log_entry", {"entry": data.hex()},
+                           error_of("malformed", lambda data=data: LogEntry.decode(data)),
+                           description))
     fork = next_entry(world, p["admin"], RotateBody(2, bytes(32)), seq=13,
                       prev_hash=state.hashes[12])
     cp = state.checkpoint().encode()
@@ -3638,6 +3674,11 @@ RULES.update({
         "full_log": _accepts("G1", "G2", "G3", "G4", "G5", "C1", "C2", "C3", "C4", "C6",
                              "C7", *_PER_KIND, "VL-3", "VL-4"),
         "full_log_then_add_rotate": _accepts(*(f"ADD-ROTATE-{i}" for i in range(1, 8))),
+        "entry_14_history_after_full_log": _accepts(*_LE_ID_OK),
+        "full_log_then_history": _accepts("HIST-1"),
+        "reject_history_by_member": _rejects("HIST-1"),
+        "reject_history_unknown_policy": _rejects("LE-4"),
+        "reject_history_epoch_without_from_epoch": _rejects("LE-4"),
         "reject_checkpoint_trailing_byte": _rejects("CODEC-8"),
         "reject_flipped_body_byte": _rejects("LE-3"),
         "reject_flipped_signature": _rejects("LE-3"),

@@ -24,7 +24,7 @@ from vault.crypto.encoding import Reader, Tag, Writer
 from vault.crypto.errors import LogError
 from vault.crypto.identity import Identity, PublicIdentity
 from vault.crypto.log import LogEntry, sign_entry
-from vault.crypto.log_entries import EntryBody, EntryKind, MetadataBody, Role
+from vault.crypto.log_entries import EntryBody, EntryKind, HistoryBody, MetadataBody, Role
 from vault.crypto.persistent import OrderedMap
 from vault.crypto.primitives import HASH_SIZE, default_clock
 
@@ -138,6 +138,9 @@ class GroupState:
     hashes: Sequence[bytes]
     role_history: OrderedMap[bytes, RoleHistory] = field(default_factory=lambda: _NO_ROLE_CHANGES)
     owners: frozenset[bytes] = field(kw_only=True)
+    history: HistoryBody | None = field(default=None, kw_only=True)
+    """The group's history policy (the last HISTORY entry), or None when no admin has set
+    one: each admin's device then admits by its own choice (§8.6)."""
 
     def role_of(self, sign_pk: bytes) -> Role | None:
         """The current role of a member, or None for anyone who is not a member now."""

@@ -37,7 +37,7 @@ from enum import IntEnum
 from typing import ClassVar, Final, TypeAlias
 
 from vault.crypto.commitments import COMMITMENT_SIZE
-from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer
+from vault.crypto.encoding import PROTOCOL_VERSION, U64_MAX, Reader, Tag, Writer
 from vault.crypto.errors import MalformedError, TooLargeError
 from vault.crypto.identity import PublicIdentity
 from vault.crypto.limits import MAX_METADATA_ENVELOPE_SIZE
@@ -63,6 +63,20 @@ class EntryKind(IntEnum):
     ROTATE = 9
     METADATA = 10
     ADD_ROTATE = 11
+    HISTORY = 12
+
+
+class HistoryPolicy(IntEnum):
+    """What a newly admitted member may read (a HISTORY entry, protocol §4.3)."""
+
+    NONE = 0
+    """Nothing written before their admission (admitted with a new epoch)."""
+    CURRENT = 1
+    """The current epoch (everything since the last epoch change)."""
+    ALL = 2
+    """Every epoch the admitting admin's device holds."""
+    FROM_EPOCH = 3
+    """Every epoch from ``from_epoch`` on."""
 
 
 class Role(IntEnum):
@@ -344,6 +358,35 @@ class MetadataBody(_Body):
         return cls(subject, epoch, reader.var(MAX_METADATA_ENVELOPE_SIZE, "metadata ciphertext"))
 
 
+@dataclass(frozen=True)
+class HistoryBody(_Body):
+    """The group's history policy, set by an admin: every admin's device admits by it."""
+
+    policy: HistoryPolicy
+    from_epoch: int = 0
+    """The first epoch shared (FROM_EPOCH only; 0 for every other policy)."""
+
+    KIND: ClassVar[EntryKind] = EntryKind.HISTORY
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.from_epoch <= U64_MAX:
+            raise ValueError("history entry: epoch out of range")
+        if self.policy is not HistoryPolicy.FROM_EPOCH and self.from_epoch != 0:
+            raise MalformedError("history entry: only FROM_EPOCH names an epoch (0 otherwise)")
+
+    def write_to(self, writer: Writer) -> None:
+        writer.u8(self.policy).u64(self.from_epoch)
+
+    @classmethod
+    def read_from(cls, reader: Reader) -> HistoryBody:
+        value = reader.u8("history policy")
+        try:
+            policy = HistoryPolicy(value)
+        except ValueError:
+            raise MalformedError(f"log entry: unknown history policy {value}") from None
+        return cls(policy, reader.u64("first epoch shared"))
+
+
 EntryBody: TypeAlias = (
     CreateBody
     | InviteBody
@@ -356,6 +399,7 @@ EntryBody: TypeAlias = (
     | RotateBody
     | MetadataBody
     | AddRotateBody
+    | HistoryBody
 )
 
 BODY_TYPES: Final[dict[EntryKind, type[EntryBody]]] = {
@@ -372,6 +416,7 @@ BODY_TYPES: Final[dict[EntryKind, type[EntryBody]]] = {
         RotateBody,
         MetadataBody,
         AddRotateBody,
+        HistoryBody,
     )
 }
 

@@ -71,6 +71,8 @@ beyond a member's (moderation acts on posts). "Admin" below means admin or owner
 * METADATA: subject None (the group's metadata) needs an admin; otherwise the subject
   must be the author (a member's own profile) [UnauthorizedEntryError]; the epoch is the
   current one [InvalidEntryError], so members removed before it cannot read it.
+* HISTORY (admin) [UnauthorizedEntryError]: the group's history policy from now on (the
+  state's ``history``); every admin's device admits new members by it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
+    HistoryBody,
     InviteBody,
     InviteRevokeBody,
     JoinBody,
@@ -170,6 +173,7 @@ class StateBuilder:
         self.epoch = 0
         self.rotation_pending = False
         self.group_metadata: MetadataBody | None = None
+        self.history: HistoryBody | None = None
         self.owners: set[bytes] = set()
         self._open(OrderedMap(), OrderedMap(), OrderedMap(), OrderedMap(), OrderedMap(),
                    OrderedMap(), Entries(), OrderedMap())
@@ -240,6 +244,7 @@ class StateBuilder:
         self.epoch = state.epoch
         self.rotation_pending = state.rotation_pending
         self.group_metadata = state.group_metadata
+        self.history = state.history
         self.owners = set(state.owners)
         hashes = state.hashes if isinstance(state.hashes, Entries) else Entries(state.hashes)
         self._open(state.members, state.former_members, state.invites,
@@ -265,6 +270,7 @@ class StateBuilder:
             hashes=self.hashes.finish(),
             role_history=self.role_history.finish(),
             owners=frozenset(self.owners),
+            history=self.history,
         )
 
     def snapshot(self) -> GroupState:
@@ -306,6 +312,9 @@ class StateBuilder:
                 self._rotate(entry, author, body)
             elif isinstance(body, MetadataBody):
                 self._metadata(entry, author, body)
+            elif isinstance(body, HistoryBody):
+                self._history(entry, author)
+                self.history = body
             else:
                 raise InvalidEntryError(
                     f"{_where(entry)}: a group is created only once, by its first entry"
@@ -539,6 +548,12 @@ class StateBuilder:
             )
         self._depart(entry, author)
         self.rotation_pending = True
+
+    def _history(self, entry: LogEntry, author: Member) -> None:
+        if author.role < Role.ADMIN:
+            raise UnauthorizedEntryError(
+                f"{_where(entry)}: only admins set what new members may read"
+            )
 
     def _role(self, entry: LogEntry, author: Member, body: RoleBody) -> None:
         self._require_admin(entry, author, "change roles")
