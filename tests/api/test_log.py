@@ -10,7 +10,7 @@ from tests.api.conftest import make_app, row_counts
 from tests.api.helpers import Api, FakeClock, RelayGroup, code
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.log import LogEntry
-from vault.crypto.log_entries import AddBody, JoinBody, Role
+from vault.crypto.log_entries import AddBody, HistoryBody, HistoryPolicy, JoinBody, Role
 from vault.crypto.log_verify import apply_entry, verify_log
 
 
@@ -74,6 +74,24 @@ def test_append_and_rules(api: Api) -> None:
     assert response.status_code == 201
     body = response.get_json()
     assert body["seq"] == 2 and b64decode(body["head"]) == entry.hash
+
+
+def test_the_history_setting_is_an_admins_entry(api: Api) -> None:
+    """HISTORY (the group's history policy): an admin's entry is stored and served; a
+    member's is refused with the core's code, and nothing is stored."""
+    g = RelayGroup(api)
+    alice = g.f.add_member()
+    g.sync()
+    refused = g.f.make(alice, HistoryBody(HistoryPolicy.ALL))
+    response = g.push_entry(refused, g.token(alice))
+    assert response.status_code == 422 and code(response) == "log_unauthorized"
+    entry = g.f.make(g.owner, HistoryBody(HistoryPolicy.FROM_EPOCH, 0))
+    response = g.push_entry(entry, g.token(g.owner))
+    assert response.status_code == 201 and response.get_json()["seq"] == 2
+    whole = api.get(f"{g.base}/log", token=g.token(alice)).get_json()["entries"]
+    state = verify_log(g.f.group_id, [b64decode(e) for e in whole])
+    assert state.history == HistoryBody(HistoryPolicy.FROM_EPOCH, 0)
+    assert state.head == entry.hash
 
 
 def test_stale_entry_is_a_conflict(api: Api) -> None:

@@ -370,6 +370,13 @@ def test_settings_name_history_safety_number_and_leave(person: Person) -> None:
     response = ann.post(f"/groups/{gid}/settings/history", {"history": "all"})
     assert response.status_code == 303
     assert ann.device_client().group(gid).history_policy == "all"
+    assert "Saved for the group" in text(ann.get(response.headers["Location"]))
+    # The group's setting: Ben's device reads it from the log.
+    ben.device_client().sync(gid)
+    assert ben.device_client().group(gid).history_policy == "all"
+    refused = ben.post(f"/groups/{gid}/settings/history", {"history": "none"})
+    assert refused.status_code == 422 and "Only admins set what new members may read" in text(
+        refused)
 
     # Ben is not an admin: the SDK refuses, with its reason.
     response = ben.post(f"/groups/{gid}/settings/about", {"name": "Mine now"})

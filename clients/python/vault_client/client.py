@@ -226,10 +226,12 @@ class Client:
             return groups.info(self._device, view)
 
     def set_history_policy(self, group: GroupRef, policy: HistoryPolicy) -> None:
-        """What members this device admits may read from before they joined (see
-        :data:`HistoryPolicy`). Kept on this device; each admin's device applies its own."""
+        """What newly admitted members may read from before they joined (see
+        :data:`HistoryPolicy`), for the whole group (admins): a HISTORY entry in the
+        membership log, which every admin's device admits by (:attr:`GroupInfo.history_policy`
+        shows it). Other members get :class:`NotPermittedError`, with nothing written."""
         with self._lock:
-            groups.set_history_policy(self._device, self._device.view(group), policy)
+            groups.set_history_policy(self._device, self._device.member_view(group), policy)
 
     # --- invites and joining -----------------------------------------------------------------
 

@@ -47,6 +47,10 @@ HistoryPolicy: TypeAlias = Literal["none", "current", "all"] | int
 * ``"current"``: everything since the last epoch change (they get the current epoch key);
 * ``"all"``: everything this admin's device holds keys for;
 * an ``int`` *e*: every epoch from *e* on.
+
+An admin sets it for the whole group (:meth:`Client.set_history_policy`, a HISTORY entry in
+the membership log); every admin's device admits by it. ``Client.approve(...,
+share_history=...)`` still lets an admin choose otherwise for one person, deliberately.
 """
 
 QrFormat: TypeAlias = Literal["png", "svg", "text"]
@@ -71,6 +75,9 @@ class GroupInfo:
     log_head: str
     rotation_pending: bool
     history_policy: HistoryPolicy
+    """What newly admitted members may read: the group's (its log's last HISTORY entry), or
+    while the log holds none this device's own (``"none"`` unless it created the group with
+    another)."""
     unsent_posts: int
     number: int = 0
     """This group's number on this device: given when it joined, kept while it is here,

@@ -56,12 +56,12 @@ LET_IN_AS: Final[dict[Role, str]] = {
     Role.OWNER: N_("They are in, as owner."),
 }
 HISTORY_SAVED: Final[dict[str, str]] = {
-    "none": N_("Saved: people this computer lets in from now on can read only what is "
+    "none": N_("Saved for the group: people let in from now on can read only what is "
                "written after they join (the safest)."),
-    "current": N_("Saved: people this computer lets in from now on can read also the recent "
+    "current": N_("Saved for the group: people let in from now on can read also the recent "
                   "posts (since the group's key last changed)."),
-    "all": N_("Saved: people this computer lets in from now on can read everything this "
-              "computer can read."),
+    "all": N_("Saved for the group: people let in from now on can read everything the admin "
+              "who lets them in can read."),
 }
 
 

@@ -142,8 +142,8 @@ def create(client: Client, group_id: str) -> ViewResult:
         return invites_page(client, info, form=form, problem=problem), 422
     assert expiry is not None and history is not None
     try:
-        # Admitting is done by admins' devices, each under its own history policy: this
-        # device's is what the newcomers this invite brings may read.
+        # The history policy is the group's (a log entry every admin's device admits by):
+        # changed here only when the form asks for another one.
         if history != info.history_policy:
             client.set_history_policy(info.group_id, history)
         invite = client.create_invite(info.group_id, max_uses=max_uses, expires_in=expiry,

@@ -102,8 +102,10 @@ class AsyncMethods:
         )
 
     async def set_history_policy(self, group: GroupRef, policy: HistoryPolicy) -> None:
-        """What members this device admits may read from before they joined (see
-        :data:`HistoryPolicy`). Kept on this device; each admin's device applies its own."""
+        """What newly admitted members may read from before they joined (see
+        :data:`HistoryPolicy`), for the whole group (admins): a HISTORY entry in the
+        membership log, which every admin's device admits by (:attr:`GroupInfo.history_policy`
+        shows it). Other members get :class:`NotPermittedError`, with nothing written."""
         await asyncio.to_thread(self.sync_client.set_history_policy, group, policy)
 
     async def create_invite(

@@ -12,6 +12,8 @@ from vault.crypto.freshness import Arrival
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import Identity
 from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import HistoryBody
+from vault.crypto.log_entries import HistoryPolicy as CorePolicy
 from vault.crypto.post_body import PostBody
 from vault.crypto.timeline import Timeline
 from vault_client._internal.search import SearchIndex
@@ -41,7 +43,9 @@ class GroupView:
     me: Identity
     state: GroupState | None
     entries: list[bytes]
-    policy: HistoryPolicy
+    local_policy: HistoryPolicy
+    """This device's own history policy: the one chosen when it created the group, used
+    only while the log holds none (:attr:`policy`)."""
     keys: dict[int, bytes] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
     stubs: dict[bytes, set[int]] = field(default_factory=dict)
@@ -90,6 +94,15 @@ class GroupView:
     def gid(self) -> str:
         return b64encode(self.group_id)
 
+    @property
+    def policy(self) -> HistoryPolicy:
+        """The history policy in force: the group's (its last HISTORY entry), else this
+        device's own."""
+        state = self.state
+        if state is not None and state.history is not None:
+            return policy_of(state.history)
+        return self.local_policy
+
     def entry(self, seq: int) -> LogEntry:
         return LogEntry.decode(self.entries[seq])
 
@@ -97,3 +110,19 @@ class GroupView:
         assert self.state is not None
         record = self.state.member_record(self.me.sign_pk)
         return 0 if record is None else record.joined_seq
+
+
+def policy_of(body: HistoryBody) -> HistoryPolicy:
+    """A HISTORY entry's policy as the SDK names it."""
+    if body.policy is CorePolicy.FROM_EPOCH:
+        return body.from_epoch
+    return {CorePolicy.NONE: "none", CorePolicy.CURRENT: "current",
+            CorePolicy.ALL: "all"}[body.policy]  # type: ignore[return-value]
+
+
+def history_body(policy: HistoryPolicy) -> HistoryBody:
+    """The HISTORY entry body that sets *policy* (checked by the caller)."""
+    if isinstance(policy, int):
+        return HistoryBody(CorePolicy.FROM_EPOCH, policy)
+    return HistoryBody({"none": CorePolicy.NONE, "current": CorePolicy.CURRENT,
+                        "all": CorePolicy.ALL}[policy])

@@ -22,10 +22,10 @@ from vault.crypto.metadata import (
 from vault.crypto.safety import group_code as core_group_code
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, policy_text, status
-from vault_client._internal.group_view import GroupView
-from vault_client._internal.log_io import append
+from vault_client._internal.group_view import GroupView, history_body
+from vault_client._internal.log_io import append, sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata
-from vault_client.errors import InvalidArgumentError
+from vault_client.errors import InvalidArgumentError, NotPermittedError
 from vault_client.types import GroupInfo, HistoryPolicy
 
 
@@ -117,6 +117,12 @@ def finish_create(device: Device, view: GroupView) -> None:
     assert view.state is not None
     if profile is not None and view.me.sign_pk not in view.state.profiles:
         append(device, view, lambda s: MetadataBody(view.me.sign_pk, 0, profile))
+    assert view.state is not None
+    chosen = view.local_policy
+    if chosen != "none" and view.state.history is None:
+        # The creator chose to share history: said in the log, for every admin's device.
+        # ("none", the default, needs no entry: every device admits by it without one.)
+        append(device, view, lambda s: history_body(chosen))
     view.status = "member"
     device.store.update_group(gid, status="member")
     for what in ("metadata", "profile"):
@@ -159,8 +165,19 @@ def update(device: Device, view: GroupView, *, name: str | None, description: st
 
 
 def set_history_policy(device: Device, view: GroupView, policy: HistoryPolicy) -> None:
-    view.policy = check_policy(policy)
-    device.store.update_group(view.group_id, history_policy=policy_text(view.policy))
+    """Set what new members may read, for the whole group (admins): a HISTORY entry that
+    every admin's device admits by. Nothing is written when the log already says so."""
+    chosen = check_policy(policy)
+    sync_log(device, view, [], [])
+    state = view.state
+    assert state is not None
+    if not state.is_admin(view.me.sign_pk):
+        raise NotPermittedError("only admins set what new members may read")
+    if state.history is not None and view.policy == chosen:
+        return
+    append(device, view, lambda s: history_body(chosen))
+    view.local_policy = chosen
+    device.store.update_group(view.group_id, history_policy=policy_text(chosen))
 
 
 def _no_relay() -> str:

@@ -129,7 +129,8 @@ def group_info(state: State, group_ref: str | None, no_sync: bool, code_at: int 
 @click.option("--name", help="A new name.")
 @click.option("--description", help="A new description.")
 @click.option("--rules", help="New rules.")
-@click.option("--history", metavar="POLICY", help=HISTORY_HELP + " (this device's setting)")
+@click.option("--history", metavar="POLICY",
+              help=HISTORY_HELP + " (the group's setting: admins)")
 @pass_state
 def group_update(state: State, group_ref: str | None, name: str | None,
                  description: str | None, rules: str | None, history: str | None) -> None:
