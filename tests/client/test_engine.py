@@ -103,7 +103,7 @@ def test_admin_duties() -> None:
     joiner = f.join(ticket)
     view.state, view.entries = f.state, f.raw
     assert sync.needs_rotation(view)  # policy "none": a self-join starts a new epoch
-    view.policy = "current"
+    view.local_policy = "current"  # (no HISTORY entry in this log: the device's own)
     assert not sync.needs_rotation(view)
     owed = sync.owed_grants(view)
     assert joiner.public in owed[view.state.epoch]
