@@ -6,6 +6,7 @@ a deleted pinned post."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+import secrets
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,10 @@ from vault_client.errors import InvalidArgumentError, NotPermittedError
 from tests.client.conftest import RelayProcess
 from tests.client.test_newcomers import circle, open_client
 from vault.crypto.encoding import b64decode
-from vault.crypto.post_body import PostKind
+from vault.crypto.errors import EpochStaleError
+from vault.crypto.post_body import PostBody, PostKind
+from vault.crypto.posts import seal_post
+from vault.crypto.primitives import default_clock
 
 
 @pytest.fixture
@@ -93,3 +97,33 @@ def test_what_a_member_may_not_pin_is_refused_and_ignored(
     ben.delete(gid, mine)
     assert pinned_ids(ann, gid) == []
     assert ben.get_post(gid, mine).deleted
+
+
+def test_a_demoted_moderator_can_neither_pin_nor_date_a_pin_before_the_demotion(
+        group: tuple[list[Client], str]) -> None:
+    """Review findings: a pin is checked on the freshly synced log (a demotion the device had
+    not seen refuses it, instead of a "delivered" pin nobody applies); and the demotion
+    starts a new epoch, so a pin dated at a log position from before it (which TV-6 would
+    accept) is refused by the relay as sealed for an old epoch."""
+    (ann, ben, cat), gid = group
+    target = ben.post(gid, "Something to pin").post_id
+    cat.sync(gid)
+    epoch = ann.group(gid).epoch
+    old_seq, old_head = cat.group(gid).log_seq, b64decode(cat.group(gid).log_head)
+    ann.set_role(gid, cat.me(gid).member_id, Role.MEMBER)
+    assert ann.group(gid).epoch == epoch + 1  # demoting a moderator starts a new epoch
+    with pytest.raises(NotPermittedError, match="moderators and admins"):
+        cat.pin(gid, target)  # Cat's device had not seen the demotion: the check syncs
+    assert cat.group(gid).unsent_posts == 0
+    # A modified client dates a pin before the demotion, sealed for that epoch.
+    view = cat._device.view(gid)  # noqa: SLF001 - what a modified client can build
+    old_key = view.keys[epoch]
+    body = PostBody(author=view.me.sign_pk, group_id=b64decode(gid), epoch=epoch,
+                    post_id=secrets.token_bytes(16), author_seq=99, log_seq=old_seq,
+                    log_head=old_head, timestamp_ms=default_clock(), kind=PostKind.PIN,
+                    refs=(b64decode(target),))
+    envelope = seal_post(view.me, old_key, body)
+    with pytest.raises(EpochStaleError):
+        cat._device.transport(view.relay_url).put_post(  # noqa: SLF001
+            cat._device.auth(view), body.post_id, envelope.encode())  # noqa: SLF001
+    assert pinned_ids(ben, gid) == []

@@ -2532,12 +2532,14 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
     _k6, k6j = pin("admin", 3, pin_rng(16))
     _k7, k7j = pin("joiner", 2, g1.post_id, log_seq=5)
     _kd, kdj = post("owner", 3, PostKind.DELETE, refs=(k1.post_id,), post_id=pin_rng(16))
-    run_view("thread_view_pins", [g1j, g2j, grj, k1j, k2j, k3j, k4j, k5j, k6j, k7j, kdj],
+    _k8, k8j = pin("admin", 4, g2.post_id, expires=t + 3_000_000)
+    run_view("thread_view_pins", [g1j, g2j, grj, k1j, k2j, k3j, k4j, k5j, k6j, k7j, kdj, k8j],
              "the admin pins the owner's post and the owner unpins it (a delete of the pin): "
              "the owner's own later pin is then the one in force; the joiner's pin at entry "
              "10 (a moderator then, gone since) applies; a member's pin, a pin of a "
-             "reaction, a pin of a post not received and a pin written at entry 5 of a "
-             "post written at entry 9 (backdated) are ignored",
+             "reaction, a pin of a post not received, a pin written at entry 5 of a "
+             "post written at entry 9 (backdated) and a pin with an expiry of its own (its "
+             "post has none) are ignored",
              accept=["TV-6", "TV-3"], reject=["TV-6"])
     return vectors
 

@@ -539,6 +539,10 @@ def _pin_refused(pin: PostBody, target: OpenedPost | None,
     if not _may_pin(state, pin):
         return IgnoredAction(pin.post_id, "only a moderator or admin at the time the pin "
                              "was written can pin a post", NOT_PERMITTED)
+    if pin.expires_at_ms is not None and pin.expires_at_ms != target.body.expires_at_ms:
+        # A pin vanishing on its own would unpin on each device as it purged it.
+        return IgnoredAction(pin.post_id, "a pin can only disappear with its post",
+                             NOT_PERMITTED)
     return None
 
 
@@ -781,7 +785,7 @@ def _narrowed(timeline: Timeline, state: GroupState,
                 if _vote_refused(act, post) is None:
                     votes.append(act)
             elif act.kind is PostKind.PIN:
-                if (pinner is None and _may_pin(state, act)
+                if (pinner is None and _pin_refused(act, post, state) is None
                         and not _withdrawn(timeline, state, action)):
                     pinner = act.author
             elif not _withdrawn(timeline, state, action):
@@ -794,13 +798,15 @@ def _narrowed(timeline: Timeline, state: GroupState,
 
 def pins_in_force(timeline: Timeline, state: GroupState, post_id: bytes) -> list[OpenedPost]:
     """The pins of *post_id* that TV-6 applies and no delete has withdrawn, in causal
-    order: what unpinning it must delete (the first is the one ``pinned_by`` names)."""
+    order: what unpinning it must delete (the first is the one ``pinned_by`` names, unless
+    the post was deleted: then it shows no pin, and these are the pins it had)."""
     post = timeline.get(post_id)
-    if post is None or post.body.kind not in _CONTENT_KINDS:
+    if post is None:
         return []
     return [action for action in timeline.acting_on(post_id)
-            if action.body.kind is PostKind.PIN and not _backdated(action.body, post)
-            and _may_pin(state, action.body) and not _withdrawn(timeline, state, action)]
+            if action.body.kind is PostKind.PIN
+            and _pin_refused(action.body, post, state) is None
+            and not _withdrawn(timeline, state, action)]
 
 
 def _withdrawn(timeline: Timeline, state: GroupState, reaction: OpenedPost) -> bool:

@@ -366,7 +366,9 @@ class Client:
             naming.set_display_name(self._device, self._device.member_view(group), name)
 
     def set_role(self, group: GroupRef, member: MemberRef, role: Role) -> None:
-        """Change a member's role (admins; only owners make or change admins and owners)."""
+        """Change a member's role (admins; only owners make or change admins and owners).
+        Taking rights away from a moderator or admin also starts a new epoch, so they
+        cannot date a delete or pin before their demotion (see protocol §6.7)."""
         with self._lock:
             view = self._device.member_view(group)
             permissions.check_role(view, self._member(view, member), Role(role))
@@ -377,11 +379,14 @@ class Client:
         remaining member in one request, so the removed member reads nothing new. Their
         key can never rejoin (every device and the relay refuse it).
 
-        With ``revoke_invites``, every invite that could still admit someone is revoked
-        first, so an invite the removed person kept lets nobody in; returns how many were
-        (0 without it). Someone removed can still come back with a fresh identity through
-        an invite made later: identities are per group and cannot be linked, so whom to
-        admit stays the admins' call."""
+        With ``revoke_invites``, every invite that could still admit someone (not revoked,
+        uses left) is then revoked, so an invite the removed person kept lets nobody in —
+        nor anyone whose join request through it still waits; returns how many were (0
+        without it). If the relay stops answering in between, the member is removed and the
+        error is raised: call :meth:`revoke_invite` for those left (:meth:`invites`).
+        Someone removed can still come back with a fresh identity through an invite made
+        later: identities are per group and cannot be linked, so whom to admit stays the
+        admins' call."""
         with self._lock:
             view = self._device.member_view(group)
             permissions.check_remove(view, self._member(view, member))
@@ -542,17 +547,20 @@ class Client:
         target = refs.post_id(post)
         with self._lock:
             view = self._device.member_view(group)
+            posting.freshen_for_check(self._device, view)
             posting.check_pin(view, target, self._device.now())
             return posting.publish(self._device, view, PostKind.PIN, (target,), "", None,
                                    None, ())
 
     def unpin(self, group: GroupRef, post: PostRef) -> Posted:
         """Unpin a post: deletes each pin that keeps it pinned (a moderator or admin may
-        delete anyone's pin; a pin's author, their own). Returns the last deletion's
-        outcome; refused, with nothing written, when it is not pinned."""
+        delete anyone's pin; a pin's author, their own). Returns the first deletion that
+        was not delivered (queued or refused), else the last one; refused, with nothing
+        written, when it is not pinned."""
         target = refs.post_id(post)
         with self._lock:
             view = self._device.member_view(group)
+            posting.freshen_for_check(self._device, view)
             pins = posting.pins_to_undo(view, target)
             outcomes = [posting.publish(self._device, view, PostKind.DELETE, (pin,), "",
                                         None, None, ()) for pin in pins]
@@ -585,7 +593,9 @@ class Client:
         drop its content; the relay erases its ciphertext, its edits' and its attachments."""
         target = refs.post_id(post)
         with self._lock:
-            return posting.delete(self._device, self._device.member_view(group), target)
+            view = self._device.member_view(group)
+            posting.freshen_for_check(self._device, view)
+            return posting.delete(self._device, view, target)
 
     def _publish(self, group: GroupRef, kind: PostKind, refs: tuple[bytes, ...], text: str,
                  warning: str | None, expires_in: timedelta | float | None,

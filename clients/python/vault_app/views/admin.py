@@ -171,6 +171,12 @@ def remove(client: Client, group_id: str, member_id: str) -> ViewResult:
     try:
         revoked = client.remove(info.group_id, member.member_id, revoke_invites=revoke)
     except Exception as error:
+        if not any(m.member_id == member.member_id for m in client.members(info.group_id)):
+            # Removed, then the relay stopped answering while invites were being cancelled.
+            notify(Message(gettext("%(name)s was removed from the group.", name=member.label),
+                           gettext("Some invites may still be open: check the invites page "
+                                   "and cancel those left.")))
+            return go(url_for("admin.members", group_id=info.group_id))
         return page("admin/remove.html", client, info, member=member,
                     problem=problem_for(error)), 422
     after = gettext("The group has a new key: they cannot read anything written from now on.")

@@ -3,7 +3,7 @@ are listed at the top of the feed (``groups/_feed.html``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, request
 from vault_client import Client
 
 from vault_app.i18n import gettext
@@ -22,7 +22,10 @@ def pin(client: Client, group_id: str, post_id: str) -> ViewResult:
     and its refusal is said."""
     info = find_group(client, group_id)
     post = find_post(client, info.group_id, post_id)
-    pinning = request.form.get("pin") == "1"
+    chosen = request.form.get("pin")
+    if chosen not in ("0", "1"):
+        abort(400)
+    pinning = chosen == "1"
     try:
         if pinning:
             posted = client.pin(info.group_id, post.post_id)

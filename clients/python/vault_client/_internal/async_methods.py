@@ -227,7 +227,9 @@ class AsyncMethods:
         await asyncio.to_thread(self.sync_client.set_display_name, group, name)
 
     async def set_role(self, group: GroupRef, member: MemberRef, role: Role) -> None:
-        """Change a member's role (admins; only owners make or change admins and owners)."""
+        """Change a member's role (admins; only owners make or change admins and owners).
+        Taking rights away from a moderator or admin also starts a new epoch, so they
+        cannot date a delete or pin before their demotion (see protocol §6.7)."""
         await asyncio.to_thread(self.sync_client.set_role, group, member, role)
 
     async def remove(
@@ -241,11 +243,14 @@ class AsyncMethods:
         remaining member in one request, so the removed member reads nothing new. Their
         key can never rejoin (every device and the relay refuse it).
 
-        With ``revoke_invites``, every invite that could still admit someone is revoked
-        first, so an invite the removed person kept lets nobody in; returns how many were
-        (0 without it). Someone removed can still come back with a fresh identity through
-        an invite made later: identities are per group and cannot be linked, so whom to
-        admit stays the admins' call."""
+        With ``revoke_invites``, every invite that could still admit someone (not revoked,
+        uses left) is then revoked, so an invite the removed person kept lets nobody in —
+        nor anyone whose join request through it still waits; returns how many were (0
+        without it). If the relay stops answering in between, the member is removed and the
+        error is raised: call :meth:`revoke_invite` for those left (:meth:`invites`).
+        Someone removed can still come back with a fresh identity through an invite made
+        later: identities are per group and cannot be linked, so whom to admit stays the
+        admins' call."""
         return await asyncio.to_thread(
             self.sync_client.remove,
             group,
@@ -428,8 +433,9 @@ class AsyncMethods:
 
     async def unpin(self, group: GroupRef, post: PostRef) -> Posted:
         """Unpin a post: deletes each pin that keeps it pinned (a moderator or admin may
-        delete anyone's pin; a pin's author, their own). Returns the last deletion's
-        outcome; refused, with nothing written, when it is not pinned."""
+        delete anyone's pin; a pin's author, their own). Returns the first deletion that
+        was not delivered (queued or refused), else the last one; refused, with nothing
+        written, when it is not pinned."""
         return await asyncio.to_thread(self.sync_client.unpin, group, post)
 
     async def pinned(self, group: GroupRef) -> list[PostView]:

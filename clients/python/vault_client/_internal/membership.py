@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import AlreadyMemberError, NotAMemberError
+from vault.crypto.errors import AlreadyMemberError, InviteRevokedError, NotAMemberError
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity_export import ExportedIdentity
 from vault.crypto.identity_export import export_identity as seal_identity_export
@@ -32,27 +32,43 @@ def me(view: GroupView) -> MemberInfo:
 
 
 def set_role(device: Device, view: GroupView, member: MemberRef, role: Role) -> None:
+    """Change a role. Taking a moderator's or admin's rights away also starts a new epoch:
+    their deletes and pins are judged at the log position they name (TV-3, TV-6), which
+    they choose, and a post must be sealed for the epoch in force there; once the group has
+    moved to a new epoch, the relay refuses posts sealed for an older one, so they cannot
+    date a pin or delete before their demotion (only a relay that helps them can)."""
     pk = refs.member_key(member, lambda: V.member_names(view))
+    state = view.state
+    assert state is not None
+    before = state.role_of(pk)
     append(device, view, lambda s: RoleBody(pk, Role(role)))
+    if before is not None and before >= Role.MODERATOR and Role(role) < before:
+        rotate(device, view, [])
 
 
 def remove(device: Device, view: GroupView, member: MemberRef, *,
            revoke_invites: bool = False) -> int:
-    """Remove a member (a new epoch); with *revoke_invites*, every invite that could still
-    admit someone is revoked first (one entry each), so a copy of an invite the removed
-    person kept, or was shown, lets nobody in. Returns how many invites were revoked."""
+    """Remove a member (a new epoch); with *revoke_invites*, then every invite that could
+    still admit someone is revoked (one entry each), so a copy of an invite the removed
+    person kept, or was shown, lets nobody in. Returns how many invites were revoked. If
+    the relay stops answering between the two, the member is removed and the error says
+    so; the invites left can be revoked again."""
     pk = refs.member_key(member, lambda: V.member_names(view))
-    revoked = 0
-    if revoke_invites:
-        state = view.state
-        assert state is not None
-        now = device.now()
-        for invite in list(state.invites.values()):
-            if not invite.revoked and invite.expires_at_ms > now \
-                    and invite.uses < invite.max_uses:
-                append(device, view, _revoking(invite.invite_id))
-                revoked += 1
     rotate(device, view, [], remove=pk)
+    if not revoke_invites:
+        return 0
+    state = view.state
+    assert state is not None
+    revoked = 0
+    # Every invite not revoked with uses left (expired ones too: this device's clock is not
+    # the relay's), one entry each; one another admin revoked meanwhile is passed over.
+    for invite in list(state.invites.values()):
+        if not invite.revoked and invite.uses < invite.max_uses:
+            try:
+                append(device, view, _revoking(invite.invite_id))
+            except InviteRevokedError:
+                continue
+            revoked += 1
     return revoked
 
 

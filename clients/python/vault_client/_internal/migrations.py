@@ -18,7 +18,6 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
-from vault.crypto.encoding import b64encode
 from vault_client.errors import LocalStoreError
 
 Migration: TypeAlias = Callable[[sqlite3.Connection], None]
@@ -97,16 +96,16 @@ def _read_refused_posts_again(db: sqlite3.Connection) -> None:
     read them, refused as malformed (``post_invalid``) and never read again. Those refusals
     are forgotten, and each group that had one reads its posts again from the start on its
     next sync: what this version reads is kept, what is still bad is refused again (and
-    said once more). Posts already held are passed over. The group's read fence is
-    forgotten too, so a post read now is not refused as written after its author left
-    (ARRIVAL-1) merely because an earlier read served it (unread): it is judged as a late
-    arrival instead, and marked if its author has left."""
+    said once more). Posts already stored are passed over; posts held waiting for a key
+    are looked at as on any sync. The read fence is kept: a post read again is judged as
+    on any read, so one by an author who left before that fence is refused (ARRIVAL-1),
+    as it would be from any relay; that is the price of not letting a relay slip such
+    posts in on the one read after the update."""
     groups = [bytes(row[0]) for row in db.execute(
         "SELECT DISTINCT group_id FROM rejected_posts WHERE code = 'post_invalid'")]
     db.execute("DELETE FROM rejected_posts WHERE code = 'post_invalid'")
     for group_id in groups:
         db.execute("UPDATE groups SET post_cursor = NULL WHERE group_id = ?", (group_id,))
-        db.execute("DELETE FROM meta WHERE key = ?", ("post-fence/" + b64encode(group_id),))
 
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (

@@ -88,8 +88,8 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
     expires = None if expires_ms is None else now + expires_ms
     closes_ms = V.duration_ms(closes_in)
     closes = None if closes_ms is None else now + closes_ms
-    if kind in (PostKind.EDIT, PostKind.REACTION, PostKind.DELETE, PostKind.VOTE) \
-            and expires is None:
+    if kind in (PostKind.EDIT, PostKind.REACTION, PostKind.DELETE, PostKind.VOTE,
+                PostKind.PIN) and expires is None:
         # What acts on a disappearing post disappears with it (an edit holds its words).
         target = view.timeline.get(refs[0])
         ends = None if target is None else target.body.expires_at_ms

@@ -180,9 +180,18 @@ def _shown(view: GroupView, post_id: bytes) -> VisiblePost:
     return found[0]
 
 
+def freshen_for_check(device: Device, view: GroupView) -> None:
+    """Bring the log up to date before judging a right the log decides (a moderator's pin,
+    unpin or delete): the post is sealed at the log's newest entry, so a role lost there
+    must refuse it here, not make it a post every device ignores. Offline, the device's
+    own copy decides (the post waits, and is sealed when the relay is back)."""
+    with contextlib.suppress(RelayUnavailableError):
+        sync_log(device, view, [], [])
+
+
 def check_pin(view: GroupView, post_id: bytes, now_ms: int) -> None:
     """Refuse, before anything is written, a pin members' devices would ignore (TV-6) or
-    one that changes nothing."""
+    one that changes nothing (the post is pinned, or a pin of it waits to be sent)."""
     assert view.state is not None
     role = view.state.role_of(view.me.sign_pk)
     if role is None or role < Role.MODERATOR:
@@ -196,6 +205,9 @@ def check_pin(view: GroupView, post_id: bytes, now_ms: int) -> None:
         raise NotPermittedError("that post has disappeared")
     if shown.pinned_by is not None:
         raise InvalidArgumentError("that post is already pinned")
+    if any(draft.kind is PostKind.PIN and draft.refs[0] == post_id
+           for draft in view.drafts.values()):
+        raise InvalidArgumentError("your pin of that post is waiting to be sent")
 
 
 def pins_to_undo(view: GroupView, post_id: bytes) -> list[bytes]:
