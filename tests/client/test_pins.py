@@ -5,8 +5,8 @@ a deleted pinned post."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -116,7 +116,7 @@ def test_a_demoted_moderator_can_neither_pin_nor_date_a_pin_before_the_demotion(
         cat.pin(gid, target)  # Cat's device had not seen the demotion: the check syncs
     assert cat.group(gid).unsent_posts == 0
     # A modified client dates a pin before the demotion, sealed for that epoch.
-    view = cat._device.view(gid)  # noqa: SLF001 - what a modified client can build
+    view = cat._device.view(gid)
     old_key = view.keys[epoch]
     body = PostBody(author=view.me.sign_pk, group_id=b64decode(gid), epoch=epoch,
                     post_id=secrets.token_bytes(16), author_seq=99, log_seq=old_seq,
@@ -124,6 +124,6 @@ def test_a_demoted_moderator_can_neither_pin_nor_date_a_pin_before_the_demotion(
                     refs=(b64decode(target),))
     envelope = seal_post(view.me, old_key, body)
     with pytest.raises(EpochStaleError):
-        cat._device.transport(view.relay_url).put_post(  # noqa: SLF001
-            cat._device.auth(view), body.post_id, envelope.encode())  # noqa: SLF001
+        cat._device.transport(view.relay_url).put_post(
+            cat._device.auth(view), body.post_id, envelope.encode())
     assert pinned_ids(ben, gid) == []
