@@ -100,15 +100,25 @@ def test_export_posts_saves_a_new_private_file(root: Path, relay: RelayProcess) 
     assert json.loads(forced.read_text(encoding="utf-8"))["version"] == 1
 
 
+def two_in_a_circle(root: Path, relay: RelayProcess, owner: str,
+                    other: str) -> tuple[Person, Person, str]:
+    """Two people in the terminal, in a group 'Circle' the first made (named after their
+    home, capitalised), set up through the SDK; returns them and the group id."""
+    first, second = Person(owner, root, relay), Person(other, root, relay)
+    with Client(first.passphrase, home=first.home, relay_url=relay.url) as a, \
+            Client(second.passphrase, home=second.home, relay_url=relay.url) as b:
+        gid = a.create_group("Circle", display_name=owner.split("-")[0].capitalize()).group_id
+        joined = b.join(a.create_invite(gid, max_uses=1).uri,
+                        display_name=other.split("-")[0].capitalize())
+        a.approve(gid, joined.member_id)
+        b.sync(gid)
+    return first, second, gid
+
+
 def test_mute_collapses_a_members_posts_in_read_and_search(root: Path,
                                                            relay: RelayProcess) -> None:
-    ann, mal = Person("ann-m", root, relay), Person("mal-m", root, relay)
-    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
-            Client(mal.passphrase, home=mal.home, relay_url=relay.url) as m:
-        gid = a.create_group("Circle", display_name="Ann").group_id
-        joined = m.join(a.create_invite(gid).uri, display_name="Mal")
-        a.approve(gid, joined.member_id)
-        m.sync(gid)
+    ann, mal, gid = two_in_a_circle(root, relay, "ann-m", "mal-m")
+    with Client(mal.passphrase, home=mal.home, relay_url=relay.url) as m:
         m.post(gid, "Unkind words")
     ann("post", "Kind words")
     said = ann("mute", "Mal").output
@@ -134,13 +144,7 @@ def test_mute_collapses_a_members_posts_in_read_and_search(root: Path,
 
 
 def test_a_poll_asked_and_voted_on_in_the_terminal(root: Path, relay: RelayProcess) -> None:
-    ann, ben = Person("ann-p", root, relay), Person("ben-p", root, relay)
-    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
-            Client(ben.passphrase, home=ben.home, relay_url=relay.url) as b:
-        gid = a.create_group("Circle", display_name="Ann").group_id
-        joined = b.join(a.create_invite(gid).uri, display_name="Ben")
-        a.approve(gid, joined.member_id)
-        b.sync(gid)
+    ann, ben, _gid = two_in_a_circle(root, relay, "ann-p", "ben-p")
     asked = ann("poll", "Which evening suits you?", "Tuesday", "Thursday", "--closes", "2d")
     poll = post_id(asked)
     assert "Asked" in asked.output
@@ -161,13 +165,7 @@ def test_a_poll_asked_and_voted_on_in_the_terminal(root: Path, relay: RelayProce
 
 
 def test_a_moderator_pins_in_the_terminal(root: Path, relay: RelayProcess) -> None:
-    ann, ben = Person("ann-pin", root, relay), Person("ben-pin", root, relay)
-    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
-            Client(ben.passphrase, home=ben.home, relay_url=relay.url) as b:
-        gid = a.create_group("Circle", display_name="Ann").group_id
-        joined = b.join(a.create_invite(gid).uri, display_name="Ben")
-        a.approve(gid, joined.member_id)
-        b.sync(gid)
+    ann, ben, _gid = two_in_a_circle(root, relay, "ann-pin", "ben-pin")
     agreements = post_id(ann("post", "Our agreements: what is said here stays here"))
     ann("post", "Tonight at seven")
     assert "Pinned" in ann("pin", agreements).output
@@ -182,13 +180,8 @@ def test_a_moderator_pins_in_the_terminal(root: Path, relay: RelayProcess) -> No
 
 
 def test_remove_with_revoke_invites_in_the_terminal(root: Path, relay: RelayProcess) -> None:
-    ann, ben = Person("ann-r", root, relay), Person("ben-r", root, relay)
-    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a, \
-            Client(ben.passphrase, home=ben.home, relay_url=relay.url) as b:
-        gid = a.create_group("Circle", display_name="Ann").group_id
-        joined = b.join(a.create_invite(gid, max_uses=1).uri, display_name="Ben")
-        a.approve(gid, joined.member_id)
-        b.sync(gid)
+    ann, _ben, gid = two_in_a_circle(root, relay, "ann-r", "ben-r")
+    with Client(ann.passphrase, home=ann.home, relay_url=relay.url) as a:
         a.create_invite(gid, max_uses=5)
         a.create_invite(gid, max_uses=5)
     said = ann("remove", "Ben", "--revoke-invites", "--yes").output
