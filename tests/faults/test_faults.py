@@ -380,6 +380,44 @@ def test_a_rotation_whose_answer_was_lost_with_the_relay(
     assert owner.group(gid).name == "Fault lines"
 
 
+def test_a_rotation_after_one_whose_answer_was_lost(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the faults above (a CI run of "relay killed during grant uploads"): the relay
+    took a rotation and went away before answering; the admin's next rotation, built on the
+    head it still held, saved a new key under the same epoch number over the only copy of
+    the key of the epoch that had landed. Nobody ever held that epoch's key again: posts
+    waited for ever and approvals failed (EpochKeyMissingError). Now the log is read first
+    when a key kept for a later epoch waits."""
+    from vault_client._internal.transport import AmbiguousAppend, Transport
+
+    owner, gid = world.owner, world.gid
+    append, read_log = Transport.append, Transport.read_log
+    lost = threading.Event()
+
+    def answer_lost(self: Transport, *args: object, **kwargs: object) -> None:
+        append(self, *args, **kwargs)  # type: ignore[arg-type]
+        lost.set()
+        raise AmbiguousAppend()
+
+    def relay_away(self: Transport, *args: object, **kwargs: object) -> object:
+        if lost.is_set():
+            raise RelayUnreachableError("the relay is away")
+        return read_log(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    before = owner.group(gid).epoch
+    monkeypatch.setattr(Transport, "append", answer_lost)
+    monkeypatch.setattr(Transport, "read_log", relay_away)
+    with pytest.raises(RelayUnreachableError):
+        owner.rotate(gid)  # landed as epoch before + 1; the device does not know
+    monkeypatch.undo()
+    FAULT_RUNS["rotation after a lost one"] += 1
+    assert owner.rotate(gid) == before + 2  # the relay is back: no sync in between
+    view = owner._device.view(gid)
+    assert {before + 1, before + 2} <= set(view.keys)
+    world.acked_posts.add(owner.post(gid, "after two rotations").post_id)
+    converge(world)
+
+
 def test_grants_cut_short_and_followed_by_another_rotation(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by the faults above: a rotation's grants did not reach the relay (it went

@@ -30,7 +30,7 @@ from vault_client._internal import views as V
 from vault_client._internal.cores import map_on_cores
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
-from vault_client._internal.log_io import append
+from vault_client._internal.log_io import append, sync_log
 
 GRANT_CHUNK: Final = 5000
 """The most grants one upload request carries."""
@@ -68,6 +68,13 @@ def rotate(device: Device, view: GroupView, events: list[ev.Event], *,
     # On the head this device holds (no read of the log first, one request fewer): should
     # it have moved, the relay's compare-and-swap refuses the entry and the log is read and
     # the entry built again, with a new key (the refused one's key is never used).
+    # Except when this device kept a key for an epoch its log does not show yet: an earlier
+    # rotation of its own may have landed with its answer lost. The log is read first, so
+    # that key is taken up if it did; building on the old head would save a new key for
+    # that epoch number over the only copy of the real one.
+    assert view.state is not None
+    if any(epoch > view.state.epoch for epoch, _ in device.store.epoch_keys(view.group_id)):
+        sync_log(device, view, events, [])
     append(device, view, build, before_send=keep_key, on_known_head=True)
     epoch: int = holder["epoch"]
     view.keys[epoch] = holder["key"]
