@@ -496,6 +496,9 @@ _EDITABLE_KINDS = (PostKind.POST, PostKind.REPLY)
 _ACTION_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.REACTION, PostKind.VOTE,
                  PostKind.PIN)
 _WITHDRAWABLE_KINDS = (PostKind.REACTION, PostKind.PIN)
+_TALLIED_KINDS = frozenset({PostKind.REACTION, PostKind.VOTE, PostKind.PIN})
+"""What the thread view counts onto its targets (a vote is never withdrawn: no delete of
+it applies, TV-3)."""
 """What a DELETE withdraws rather than tombstones."""
 _UNDELETABLE_KINDS = (PostKind.EDIT, PostKind.DELETE, PostKind.VOTE)
 
@@ -671,13 +674,34 @@ def thread_view(timeline: Timeline, state: GroupState,
             withdrawn.add(target.post_id)
         else:
             deleted.setdefault(target.post_id, body.author)
+    # Reactions, votes and pins in one pass (most posts are none of them); what each
+    # ignores is listed in that order, as §6.7 says.
     reactions: dict[bytes, dict[tuple[str | None, str], list[bytes]]] = {}
+    votes: dict[bytes, list[PostBody]] = {}
+    pinned: dict[bytes, bytes] = {}
+    vote_ignored: list[IgnoredAction] = []
+    pin_ignored: list[IgnoredAction] = []
     for post in posts:
         body = post.body
-        if body.kind is not PostKind.REACTION or body.post_id in withdrawn:
+        kind = body.kind
+        if kind not in _TALLIED_KINDS or body.post_id in withdrawn:
             continue
         target = by_id.get(body.refs[0])
-        if target is None:
+        if kind is PostKind.VOTE:
+            refused = _vote_refused(body, target)
+            if refused is not None:
+                vote_ignored.append(refused)
+            else:
+                assert target is not None
+                votes.setdefault(target.post_id, []).append(body)
+        elif kind is PostKind.PIN:
+            refused = _pin_refused(body, target, state)
+            if refused is not None:
+                pin_ignored.append(refused)
+            else:
+                assert target is not None
+                pinned.setdefault(target.post_id, body.author)
+        elif target is None:
             ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED))
         elif _backdated(body, target):
             ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
@@ -689,30 +713,8 @@ def thread_view(timeline: Timeline, state: GroupState,
             authors = reactions.setdefault(target.post_id, {}).setdefault(key, [])
             if body.author not in authors:
                 authors.append(body.author)
-    votes: dict[bytes, list[PostBody]] = {}
-    for post in posts:
-        body = post.body
-        if body.kind is not PostKind.VOTE:
-            continue
-        target = by_id.get(body.refs[0])
-        refused = _vote_refused(body, target)
-        if refused is not None:
-            ignored.append(refused)
-        else:
-            assert target is not None
-            votes.setdefault(target.post_id, []).append(body)
-    pinned: dict[bytes, bytes] = {}
-    for post in posts:
-        body = post.body
-        if body.kind is not PostKind.PIN or body.post_id in withdrawn:
-            continue
-        target = by_id.get(body.refs[0])
-        refused = _pin_refused(body, target, state)
-        if refused is not None:
-            ignored.append(refused)
-        else:
-            assert target is not None
-            pinned.setdefault(target.post_id, body.author)
+    ignored += vote_ignored
+    ignored += pin_ignored
     visible: list[VisiblePost] = []
     for post in posts:
         body = post.body
