@@ -342,15 +342,12 @@ def test_client_killed_mid_sync(world: World) -> None:
             eve.close()
 
 
-def test_a_rotation_whose_answer_was_lost_with_the_relay(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found by the faults above: the relay took a rotation, then went away before it
-    answered and stayed away while the admin's device looked for the entry. The device had
-    saved the new key first (so as never to lose it) but only took it up on restart: until
-    then no member got the key, and nobody could post (EpochKeyMissingError)."""
+def rotate_and_lose_the_answer(owner: Client, gid: str,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """*owner* rotates; the relay takes the entry, then goes away before answering and
+    stays away while the device looks for it (the rotation raises RelayUnreachableError)."""
     from vault_client._internal.transport import AmbiguousAppend, Transport
 
-    owner, gid = world.owner, world.gid
     append, read_log = Transport.append, Transport.read_log
     lost = threading.Event()
 
@@ -364,12 +361,22 @@ def test_a_rotation_whose_answer_was_lost_with_the_relay(
             raise RelayUnreachableError("the relay is away")
         return read_log(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    before = owner.group(gid).epoch
     monkeypatch.setattr(Transport, "append", answer_lost)
     monkeypatch.setattr(Transport, "read_log", relay_away)
     with pytest.raises(RelayUnreachableError):
         owner.rotate(gid)
     monkeypatch.undo()
+
+
+def test_a_rotation_whose_answer_was_lost_with_the_relay(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the faults above: the relay took a rotation, then went away before it
+    answered and stayed away while the admin's device looked for the entry. The device had
+    saved the new key first (so as never to lose it) but only took it up on restart: until
+    then no member got the key, and nobody could post (EpochKeyMissingError)."""
+    owner, gid = world.owner, world.gid
+    before = owner.group(gid).epoch
+    rotate_and_lose_the_answer(owner, gid, monkeypatch)
     FAULT_RUNS["rotation answer lost"] += 1
     owner.sync(gid)
     state = owner._device.view(gid).state
@@ -388,28 +395,9 @@ def test_a_rotation_after_one_whose_answer_was_lost(
     the key of the epoch that had landed. Nobody ever held that epoch's key again: posts
     waited for ever and approvals failed (EpochKeyMissingError). Now the log is read first
     when a key kept for a later epoch waits."""
-    from vault_client._internal.transport import AmbiguousAppend, Transport
-
     owner, gid = world.owner, world.gid
-    append, read_log = Transport.append, Transport.read_log
-    lost = threading.Event()
-
-    def answer_lost(self: Transport, *args: object, **kwargs: object) -> None:
-        append(self, *args, **kwargs)  # type: ignore[arg-type]
-        lost.set()
-        raise AmbiguousAppend()
-
-    def relay_away(self: Transport, *args: object, **kwargs: object) -> object:
-        if lost.is_set():
-            raise RelayUnreachableError("the relay is away")
-        return read_log(self, *args, **kwargs)  # type: ignore[arg-type]
-
     before = owner.group(gid).epoch
-    monkeypatch.setattr(Transport, "append", answer_lost)
-    monkeypatch.setattr(Transport, "read_log", relay_away)
-    with pytest.raises(RelayUnreachableError):
-        owner.rotate(gid)  # landed as epoch before + 1; the device does not know
-    monkeypatch.undo()
+    rotate_and_lose_the_answer(owner, gid, monkeypatch)  # landed; the device does not know
     FAULT_RUNS["rotation after a lost one"] += 1
     assert owner.rotate(gid) == before + 2  # the relay is back: no sync in between
     view = owner._device.view(gid)

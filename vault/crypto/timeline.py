@@ -528,22 +528,38 @@ def _may_pin(state: GroupState, pin: PostBody) -> bool:
     return role is not None and role >= Role.MODERATOR
 
 
+def _unreachable(action: PostBody, target: OpenedPost | None) -> IgnoredAction | None:
+    """The first checks of a reaction, vote or pin: its target was received, and the action
+    is not backdated against it (TV-1)."""
+    if target is None:
+        return IgnoredAction(action.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED)
+    if _backdated(action, target):
+        return IgnoredAction(action.post_id, _BACKDATED, BACKDATED)
+    return None
+
+
+def _expires_alone(action: PostBody, target: OpenedPost) -> bool:
+    """Whether *action* would disappear before or after its target (a vote or pin may only
+    go with it: vanishing on its own, it would change what each device shows as each one
+    purged it)."""
+    return action.expires_at_ms is not None and action.expires_at_ms != target.body.expires_at_ms
+
+
 def _pin_refused(pin: PostBody, target: OpenedPost | None,
                  state: GroupState) -> IgnoredAction | None:
     """Why *pin* is not in force (TV-6), or None when it is (a withdrawn pin is dropped
     before this, without a reason)."""
-    if target is None:
-        return IgnoredAction(pin.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED)
-    if _backdated(pin, target):
-        return IgnoredAction(pin.post_id, _BACKDATED, BACKDATED)
+    unreachable = _unreachable(pin, target)
+    if unreachable is not None:
+        return unreachable
+    assert target is not None
     if target.body.kind not in _CONTENT_KINDS:
         return IgnoredAction(pin.post_id, "only posts, replies and polls can be pinned",
                              WRONG_KIND)
     if not _may_pin(state, pin):
         return IgnoredAction(pin.post_id, "only a moderator or admin at the time the pin "
                              "was written can pin a post", NOT_PERMITTED)
-    if pin.expires_at_ms is not None and pin.expires_at_ms != target.body.expires_at_ms:
-        # A pin vanishing on its own would unpin on each device as it purged it.
+    if _expires_alone(pin, target):
         return IgnoredAction(pin.post_id, "a pin can only disappear with its post",
                              NOT_PERMITTED)
     return None
@@ -551,10 +567,10 @@ def _pin_refused(pin: PostBody, target: OpenedPost | None,
 
 def _vote_refused(vote: PostBody, target: OpenedPost | None) -> IgnoredAction | None:
     """Why *vote* does not count (TV-5), or None when it does."""
-    if target is None:
-        return IgnoredAction(vote.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED)
-    if _backdated(vote, target):
-        return IgnoredAction(vote.post_id, _BACKDATED, BACKDATED)
+    unreachable = _unreachable(vote, target)
+    if unreachable is not None:
+        return unreachable
+    assert target is not None
     poll = target.body
     if poll.kind is not PostKind.POLL:
         return IgnoredAction(vote.post_id, "only polls take votes", WRONG_KIND)
@@ -564,10 +580,7 @@ def _vote_refused(vote: PostBody, target: OpenedPost | None) -> IgnoredAction | 
     closes = poll.poll_closes_at_ms
     if closes is not None and vote.timestamp_ms >= closes:
         return IgnoredAction(vote.post_id, "it was written after the poll closed", POLL_CLOSED)
-    if vote.expires_at_ms is not None and vote.expires_at_ms != poll.expires_at_ms:
-        # A vote that disappeared on its own would bring its author's earlier vote back,
-        # on each device as it purged it: a vote is never withdrawn (it may only go with
-        # its poll).
+    if _expires_alone(vote, target):  # (it would bring its author's earlier vote back)
         return IgnoredAction(vote.post_id, "a vote can only disappear with its poll",
                              NOT_PERMITTED)
     return None
@@ -701,11 +714,9 @@ def thread_view(timeline: Timeline, state: GroupState,
             else:
                 assert target is not None
                 pinned.setdefault(target.post_id, body.author)
-        elif target is None:
-            ignored.append(IgnoredAction(body.post_id, _NOT_RECEIVED, TARGET_NOT_RECEIVED))
-        elif _backdated(body, target):
-            ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
-        elif target.body.kind not in _CONTENT_KINDS:
+        elif (unreachable := _unreachable(body, target)) is not None:
+            ignored.append(unreachable)
+        elif target is None or target.body.kind not in _CONTENT_KINDS:
             ignored.append(IgnoredAction(
                 body.post_id, "only posts, replies and polls take reactions", WRONG_KIND))
         else:

@@ -134,6 +134,24 @@ def poll_fields(question: str, options: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
+def _shown(view: GroupView, post_id: bytes) -> VisiblePost:
+    """A post as the thread shows it now (NotFoundError when it is not a visible post)."""
+    assert view.state is not None
+    found = thread_view(view.timeline, view.state, {post_id}).posts
+    if not found:
+        raise NotFoundError("there is no such post on this device (sync first, or check the "
+                            "post's id)")
+    return found[0]
+
+
+def _check_not_gone(view: GroupView, post_id: bytes, now_ms: int, what: str) -> None:
+    """Refuse acting on a post that has disappeared (expired, not yet purged here)."""
+    held = view.timeline.get(post_id)
+    expires = None if held is None else held.body.expires_at_ms
+    if expires is not None and expires <= now_ms:
+        raise NotPermittedError(f"that {what} has disappeared")
+
+
 def ballot(view: GroupView, poll_id: bytes, option: int | str, now_ms: int) -> int:
     """The index of *option* in the poll *poll_id*, if this member may vote in it at
     *now_ms* (the time the vote will be dated with): refused before anything is written
@@ -149,11 +167,9 @@ def ballot(view: GroupView, poll_id: bytes, option: int | str, now_ms: int) -> i
     poll = target.body
     if poll.kind is not PostKind.POLL:
         raise NotPermittedError("that post is not a poll")
-    shown = thread_view(view.timeline, view.state, {poll_id}).posts
-    if not shown or shown[0].deleted:
+    if _shown(view, poll_id).deleted:
         raise NotPermittedError("that poll was deleted")
-    if poll.expires_at_ms is not None and poll.expires_at_ms <= now_ms:
-        raise NotPermittedError("that poll has disappeared")
+    _check_not_gone(view, poll_id, now_ms, "poll")
     closes = poll.poll_closes_at_ms
     if closes is not None and now_ms >= closes:
         raise NotPermittedError("that poll has closed; votes are no longer counted")
@@ -168,16 +184,6 @@ def ballot(view: GroupView, poll_id: bytes, option: int | str, now_ms: int) -> i
         return options.index(option)
     raise InvalidArgumentError("that poll has no such option; its options are: "
                                + ", ".join(repr(o) for o in options))
-
-
-def _shown(view: GroupView, post_id: bytes) -> VisiblePost:
-    """A post as the thread shows it now (NotFoundError when it is not a visible post)."""
-    assert view.state is not None
-    found = thread_view(view.timeline, view.state, {post_id}).posts
-    if not found:
-        raise NotFoundError("there is no such post on this device (sync first, or check the "
-                            "post's id)")
-    return found[0]
 
 
 def freshen_for_check(device: Device, view: GroupView) -> None:
@@ -199,10 +205,7 @@ def check_pin(view: GroupView, post_id: bytes, now_ms: int) -> None:
     shown = _shown(view, post_id)
     if shown.deleted:
         raise NotPermittedError("that post was deleted; it cannot be pinned")
-    target = view.timeline.get(post_id)
-    expires = None if target is None else target.body.expires_at_ms
-    if expires is not None and expires <= now_ms:
-        raise NotPermittedError("that post has disappeared")
+    _check_not_gone(view, post_id, now_ms, "post")
     if shown.pinned_by is not None:
         raise InvalidArgumentError("that post is already pinned")
     if any(draft.kind is PostKind.PIN and draft.refs[0] == post_id
@@ -217,11 +220,10 @@ def pins_to_undo(view: GroupView, post_id: bytes) -> list[bytes]:
     pins = pins_in_force(view.timeline, view.state, post_id)
     if not pins:
         raise InvalidArgumentError("that post is not pinned")
-    for pin in pins:
-        if pin.author != view.me.sign_pk:
-            role = view.state.role_of(view.me.sign_pk)
-            if role is None or role < Role.MODERATOR:
-                raise NotPermittedError("only moderators and admins can unpin posts")
+    role = view.state.role_of(view.me.sign_pk)
+    moderates = role is not None and role >= Role.MODERATOR
+    if not moderates and any(pin.author != view.me.sign_pk for pin in pins):
+        raise NotPermittedError("only moderators and admins can unpin posts")
     return [pin.post_id for pin in pins]
 
 
