@@ -21,6 +21,7 @@ from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
+    DeleteGroupBody,
     EntryBody,
     EntryKind,
     HistoryBody,
@@ -134,6 +135,7 @@ bodies: st.SearchStrategy[EntryBody] = st.one_of(
     st.builds(HistoryBody, st.sampled_from([p for p in HistoryPolicy
                                             if p is not HistoryPolicy.FROM_EPOCH])),
     st.builds(HistoryBody, st.just(HistoryPolicy.FROM_EPOCH), u64),
+    st.just(DeleteGroupBody()),
 )
 
 
@@ -172,6 +174,7 @@ def sample_entries() -> list[LogEntry]:
     f.remove(f.add_member())
     f.add_rotating(f.invite(max_uses=1, requires_approval=True))
     f.append(f.owner, HistoryBody(HistoryPolicy.CURRENT))
+    f.append(f.owner, DeleteGroupBody())
     kinds = {entry.kind for entry in f.entries}
     assert kinds == set(EntryKind)
     return f.entries
@@ -223,7 +226,7 @@ def test_signature_under_another_label_is_rejected() -> None:
 
 
 def test_unknown_kind_is_malformed() -> None:
-    for kind in (0, 13, 255):
+    for kind in (0, 14, 255):
         with pytest.raises(MalformedError, match="unknown entry kind"):
             LogEntry.decode(raw_entry(ALICE, kind, b""))
 

@@ -94,6 +94,7 @@ from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
+    DeleteGroupBody,
     EntryBody,
     EntryKind,
     HistoryBody,
@@ -111,6 +112,7 @@ from vault.crypto.log_entries import (
 from vault.crypto.log_verify import (
     apply_entry,
     check_checkpoint,
+    check_deletion,
     check_same_entry,
     extend_log,
     genesis_state,
@@ -426,6 +428,8 @@ def entry_body(kind: int, d: Json) -> EntryBody:
         case EntryKind.HISTORY:
             assert HistoryPolicy(d["policy"]).name == d["policy_name"]
             return HistoryBody(HistoryPolicy(d["policy"]), d["from_epoch"])
+        case EntryKind.DELETE_GROUP:
+            return DeleteGroupBody()
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -518,6 +522,7 @@ def state_summary(state: GroupState) -> Json:
                          for pk in sorted(state.role_history)],
         "history": None if state.history is None else {
             "policy": int(state.history.policy), "from_epoch": state.history.from_epoch},
+        **({"deleted": True} if state.deleted else {}),  # (only in the states that are)
     }
 
 
@@ -559,6 +564,19 @@ def _verify_log(inputs: Json, expected: Json) -> None:
     if len(entries) > 1:
         half = verify_log(group_id, entries[: len(entries) // 2], now_ms=now_ms)
         assert extend_log(half, entries[len(entries) // 2:], now_ms=now_ms) == state
+
+
+@check("log", "check_deletion")
+def _check_deletion(inputs: Json, expected: Json) -> None:
+    group_id, entries = full_log()
+    assert b(inputs["group_id"]) == group_id
+    state = verify_log(group_id, entries[: inputs["entries_from_full_log"]])
+    deletion = b(inputs["deletion"])
+    if "error" in expected:
+        expect_error(expected, lambda: check_deletion(state, deletion, now_ms=inputs["now_ms"]))
+        return
+    entry = check_deletion(state, deletion, now_ms=inputs["now_ms"])
+    assert {"seq": entry.seq, "author": entry.author.hex()} == expected
 
 
 @check("log", "check_checkpoint")

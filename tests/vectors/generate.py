@@ -99,6 +99,7 @@ from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
+    DeleteGroupBody,
     EntryBody,
     EntryKind,
     HistoryBody,
@@ -116,6 +117,7 @@ from vault.crypto.log_entries import (
 from vault.crypto.log_verify import (
     apply_entry,
     check_checkpoint,
+    check_deletion,
     check_same_entry,
     genesis_state,
     verify_log,
@@ -645,7 +647,7 @@ def body_json(body: EntryBody) -> Json:
     if isinstance(body, RemoveBody):
         return {"member": body.member.hex(), "new_epoch": body.new_epoch,
                 "epoch_commitment": body.epoch_commitment.hex()}
-    if isinstance(body, LeaveBody):
+    if isinstance(body, (LeaveBody, DeleteGroupBody)):
         return {}
     if isinstance(body, RoleBody):
         return {"member": body.member.hex(), "role": int(body.role)}
@@ -732,6 +734,7 @@ def state_summary(state: GroupState) -> Json:
                          for pk in sorted(state.role_history)],
         "history": None if state.history is None else {
             "policy": int(state.history.policy), "from_epoch": state.history.from_epoch},
+        **({"deleted": True} if state.deleted else {}),  # (only in the states that are)
     }
 
 
@@ -763,7 +766,7 @@ def log_doc(world: World) -> Json:
     body_start = 2 + 32 + 8 + 32 + 32 + 8 + 1 + 4
     unknown_kind = sign_entry(p["owner"], LeaveBody(), group_id=gid, seq=14,
                               prev_hash=state.head, timestamp_ms=T0 + 14 * MINUTE).raw
-    unknown_kind = unknown_kind[: body_start - 5] + b"\x0d" + unknown_kind[body_start - 4 : -64]
+    unknown_kind = unknown_kind[: body_start - 5] + b"\x0e" + unknown_kind[body_start - 4 : -64]
     unknown_kind += sign(p["owner"].sign_sk, labels.LOG_ENTRY_SIGNATURE, unknown_kind)
     for name, data, code, description in (
         ("reject_flipped_body_byte", flip(add_admin, body_start + 40), "bad_signature",
@@ -777,7 +780,7 @@ def log_doc(world: World) -> Json:
         ("reject_version_2", add_admin[:1] + b"\x02" + add_admin[2:], "malformed",
          "entry 5 with protocol version 2"),
         ("reject_unknown_kind", unknown_kind, "malformed",
-         "a validly signed entry of kind 13 (no such kind)"),
+         "a validly signed entry of kind 14 (no such kind)"),
     ):
         vectors.append(vec(name, "decode_log_entry", {"entry": data.hex()},
                            error_of(code, lambda data=data: LogEntry.decode(data)), description))
@@ -886,6 +889,7 @@ def log_doc(world: World) -> Json:
         vectors.append(vec(name, "decode_log_entry", {"entry": data.hex()},
                            error_of("malformed", lambda data=data: LogEntry.decode(data)),
                            description))
+    vectors.extend(deletion_vectors(world, full))
     fork = next_entry(world, p["admin"], RotateBody(2, bytes(32)), seq=13,
                       prev_hash=state.hashes[12])
     cp = state.checkpoint().encode()
@@ -910,6 +914,61 @@ def log_doc(world: World) -> Json:
     return doc("log", "The membership log of one group using every entry kind (entries "
                "0..13), the group id, entry hashes, the verified state, checkpoints, "
                "entries each rule refuses, and longer logs that accept them.", vectors)
+
+
+def deletion_vectors(world: World, full: list[bytes]) -> list[Json]:
+    """DELETE_GROUP one entry past the full log: the owner deletes the group (DEL-1), an
+    admin may not, nothing may follow (DEL-2); and what a device makes of a relay's word
+    that the group was deleted, right after its head or past entries it never saw (DEL-3)."""
+    p, gid = world.people, world.group_id
+    deletion = next_entry(world, p["owner"], DeleteGroupBody())
+    by_admin = next_entry(world, p["admin"], DeleteGroupBody())
+    after = next_entry(world, p["admin"], HistoryBody(HistoryPolicy.NONE), seq=deletion.seq + 1,
+                       prev_hash=deletion.hash)
+    vectors = [entry_vector(world, deletion, {}, "entry_14_delete_group_after_full_log")]
+    for name, extra, description in (
+        ("full_log_then_delete_group", [deletion], None),
+        ("reject_delete_group_by_admin", [by_admin], "an admin (not an owner) deletes the group"),
+        ("reject_entry_after_delete_group", [deletion, after],
+         "an admin's HISTORY entry after the owner's DELETE_GROUP"),
+    ):
+        entries = [*full, *(e.raw for e in extra)]
+        inputs = {"group_id": gid.hex(), "entries_from_full_log": len(full),
+                  "extra_entries": [e.raw.hex() for e in extra], "checkpoint": None}
+        if description is None:
+            vectors.append(vec(name, "verify_log", inputs,
+                               {"state": state_summary(verify_log(gid, entries))}))
+            continue
+        vectors.append(vec(name, "verify_log", inputs,
+                           error_of("log_unauthorized" if len(extra) == 1
+                                    else "log_entry_invalid",
+                                    lambda entries=entries: verify_log(gid, entries)),
+                           description))
+    now = T0 + 20 * MINUTE
+    for name, known, entry, description in (
+        ("deletion_after_head", len(full), deletion,
+         "the owner's deletion right after this device's head (entry 13)"),
+        ("deletion_past_unseen_entries", len(full) - 3, deletion,
+         "the owner's deletion at entry 14, for a device whose head is entry 10: entries "
+         "11 to 13 were purged with the group"),
+        ("reject_deletion_by_admin_after_head", len(full), by_admin,
+         "an admin's deletion right after this device's head"),
+        ("reject_deletion_by_admin_past_unseen_entries", len(full) - 3, by_admin,
+         "an admin's deletion at entry 14, for a device whose head is entry 10"),
+        ("reject_deletion_not_a_deletion", len(full) - 3, after,
+         "a validly signed entry of another kind served as the deletion"),
+    ):
+        state = verify_log(gid, full[:known])
+        inputs = {"group_id": gid.hex(), "entries_from_full_log": known,
+                  "deletion": entry.raw.hex(), "now_ms": now}
+        if name.startswith("reject_"):
+            expected = error_of("deletion_unproven", lambda s=state, e=entry: check_deletion(
+                s, e.raw, now_ms=now))
+        else:
+            checked = check_deletion(state, entry.raw, now_ms=now)
+            expected = {"seq": checked.seq, "author": checked.author.hex()}
+        vectors.append(vec(name, "check_deletion", inputs, expected, description))
+    return vectors
 
 
 def entry_after(state: GroupState, author: Identity, body: EntryBody, *,
@@ -3678,6 +3737,14 @@ RULES.update({
         "full_log_then_add_rotate": _accepts(*(f"ADD-ROTATE-{i}" for i in range(1, 8))),
         "entry_14_history_after_full_log": _accepts(*_LE_ID_OK),
         "full_log_then_history": _accepts("HIST-1"),
+        "full_log_then_delete_group": _accepts("DEL-1", "DEL-2"),
+        "reject_delete_group_by_admin": _rejects("DEL-1"),
+        "reject_entry_after_delete_group": _rejects("DEL-2"),
+        "deletion_after_head": _accepts("DEL-3"),
+        "deletion_past_unseen_entries": _accepts("DEL-3"),
+        "reject_deletion_by_admin_after_head": _rejects("DEL-3"),
+        "reject_deletion_by_admin_past_unseen_entries": _rejects("DEL-3"),
+        "reject_deletion_not_a_deletion": _rejects("DEL-3"),
         "reject_history_by_member": _rejects("HIST-1"),
         "reject_history_unknown_policy": _rejects("LE-4"),
         "reject_history_epoch_without_from_epoch": _rejects("LE-4"),

@@ -130,6 +130,13 @@ class ForkError(LogError):
     code = "log_fork"
 
 
+class DeletionUnprovenError(LogError):
+    """The relay says a group was deleted, but what it shows is not an owner's signed
+    DELETE_GROUP entry that fits the log this device verified."""
+
+    code = "deletion_unproven"
+
+
 # --- epoch keys -------------------------------------------------------------------------
 
 
@@ -350,6 +357,13 @@ class GrantConflictError(ConflictError):
 
 class AlreadyMemberError(ConflictError):
     code = "already_member"
+
+
+class GroupDeletedError(RelayError):
+    """An owner deleted this group: the relay purged it and serves only the entry that
+    deleted it (``GET /v1/groups/{gid}/deletion``)."""
+
+    code = "group_deleted"
 
 
 class PostDeletedError(RelayError):

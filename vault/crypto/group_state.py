@@ -141,6 +141,8 @@ class GroupState:
     history: HistoryBody | None = field(default=None, kw_only=True)
     """The group's history policy (the last HISTORY entry), or None when no admin has set
     one: each admin's device then admits by its own choice (§8.6)."""
+    deleted: bool = field(default=False, kw_only=True)
+    """An owner deleted the group (a DELETE_GROUP entry, always the log's last)."""
 
     def role_of(self, sign_pk: bytes) -> Role | None:
         """The current role of a member, or None for anyone who is not a member now."""

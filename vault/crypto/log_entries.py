@@ -64,6 +64,7 @@ class EntryKind(IntEnum):
     METADATA = 10
     ADD_ROTATE = 11
     HISTORY = 12
+    DELETE_GROUP = 13
 
 
 class HistoryPolicy(IntEnum):
@@ -387,6 +388,21 @@ class HistoryBody(_Body):
         return cls(policy, reader.u64("first epoch shared"))
 
 
+@dataclass(frozen=True)
+class DeleteGroupBody(_Body):
+    """An owner deletes the group: the last entry its log can hold. The relay then purges
+    what it keeps for the group; members' devices that verify this entry drop their copy."""
+
+    KIND: ClassVar[EntryKind] = EntryKind.DELETE_GROUP
+
+    def write_to(self, writer: Writer) -> None:
+        return None
+
+    @classmethod
+    def read_from(cls, reader: Reader) -> DeleteGroupBody:
+        return cls()
+
+
 EntryBody: TypeAlias = (
     CreateBody
     | InviteBody
@@ -400,6 +416,7 @@ EntryBody: TypeAlias = (
     | MetadataBody
     | AddRotateBody
     | HistoryBody
+    | DeleteGroupBody
 )
 
 BODY_TYPES: Final[dict[EntryKind, type[EntryBody]]] = {
@@ -417,6 +434,7 @@ BODY_TYPES: Final[dict[EntryKind, type[EntryBody]]] = {
         MetadataBody,
         AddRotateBody,
         HistoryBody,
+        DeleteGroupBody,
     )
 }
 

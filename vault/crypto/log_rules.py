@@ -73,6 +73,8 @@ beyond a member's (moderation acts on posts). "Admin" below means admin or owner
   current one [InvalidEntryError], so members removed before it cannot read it.
 * HISTORY (admin) [UnauthorizedEntryError]: the group's history policy from now on (the
   state's ``history``); every admin's device admits new members by it.
+* DELETE_GROUP (owner) [UnauthorizedEntryError]: sets ``deleted``; no entry may follow it
+  [InvalidEntryError].
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ from vault.crypto.log_entries import (
     AddBody,
     AddRotateBody,
     CreateBody,
+    DeleteGroupBody,
     HistoryBody,
     InviteBody,
     InviteRevokeBody,
@@ -174,6 +177,7 @@ class StateBuilder:
         self.rotation_pending = False
         self.group_metadata: MetadataBody | None = None
         self.history: HistoryBody | None = None
+        self.deleted = False
         self.owners: set[bytes] = set()
         self._open(OrderedMap(), OrderedMap(), OrderedMap(), OrderedMap(), OrderedMap(),
                    OrderedMap(), Entries(), OrderedMap())
@@ -245,6 +249,7 @@ class StateBuilder:
         self.rotation_pending = state.rotation_pending
         self.group_metadata = state.group_metadata
         self.history = state.history
+        self.deleted = state.deleted
         self.owners = set(state.owners)
         hashes = state.hashes if isinstance(state.hashes, Entries) else Entries(state.hashes)
         self._open(state.members, state.former_members, state.invites,
@@ -271,6 +276,7 @@ class StateBuilder:
             role_history=self.role_history.finish(),
             owners=frozenset(self.owners),
             history=self.history,
+            deleted=self.deleted,
         )
 
     def snapshot(self) -> GroupState:
@@ -315,6 +321,12 @@ class StateBuilder:
             elif isinstance(body, HistoryBody):
                 self._history(entry, author)
                 self.history = body
+            elif isinstance(body, DeleteGroupBody):
+                if author.role != Role.OWNER:
+                    raise UnauthorizedEntryError(
+                        f"{_where(entry)}: only an owner may delete the group"
+                    )
+                self.deleted = True
             else:
                 raise InvalidEntryError(
                     f"{_where(entry)}: a group is created only once, by its first entry"
@@ -324,6 +336,10 @@ class StateBuilder:
     def _check_chain(self, entry: LogEntry, now_ms: int | None) -> None:
         if entry.group_id != self.group_id:
             raise ChainBrokenError(f"log entry {entry.seq} belongs to another group")
+        if self.deleted:
+            raise InvalidEntryError(
+                f"{_where(entry)} follows the entry that deleted the group"
+            )
         if entry.seq != self.seq + 1:
             raise ChainBrokenError(
                 f"log entry has sequence number {entry.seq} where {self.seq + 1} was expected: "

@@ -16,15 +16,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vault.crypto.errors import ForkError, GroupIdMismatchError, LogError, RollbackError
+from vault.crypto.errors import (
+    DeletionUnprovenError,
+    ForkError,
+    GroupIdMismatchError,
+    LogError,
+    RollbackError,
+    UnauthorizedEntryError,
+    VaultError,
+)
 from vault.crypto.group_state import GroupState, LogCheckpoint
+from vault.crypto.limits import MAX_FUTURE_SKEW_MS
 from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import EntryKind, Role
 from vault.crypto.log_rules import StateBuilder, decode_entry
 
 __all__ = [
     "apply_decoded",
     "apply_entry",
     "check_checkpoint",
+    "check_deletion",
     "check_same_entry",
     "extend_log",
     "genesis_state",
@@ -149,3 +160,51 @@ def check_same_entry(state: GroupState, seq: int, entry_hash: bytes) -> None:
     known = state.hash_at(seq)
     if known is not None:
         _check_fork(seq, entry_hash, known)
+
+
+def check_deletion(state: GroupState, raw: bytes, *, now_ms: int | None = None) -> LogEntry:
+    """The DELETE_GROUP entry *raw* (served by a relay that says the group is deleted),
+    checked against the log this device verified (*state*); raises otherwise.
+
+    Right after *state*'s head it must pass every rule (DEL-1: an owner's). Further on,
+    the entries between were purged with the group and cannot be checked: it must then be
+    signed by someone who is an owner at *state*'s head, be dated no earlier than that
+    head and not in the future (DEL-3). At or before the head, it must be the entry this
+    device already holds there. Anything else is :class:`DeletionUnprovenError` (or the
+    :class:`ForkError` of a different entry at a known position).
+    """
+    try:
+        entry = LogEntry.decode(raw)
+    except VaultError as error:  # malformed, oversized or badly signed: no entry at all
+        raise DeletionUnprovenError(
+            "the relay says this group was deleted, but what it shows is not a signed log "
+            f"entry ({error.message}); this device keeps its copy"
+        ) from None
+    if entry.group_id != state.group_id or entry.kind is not EntryKind.DELETE_GROUP:
+        raise DeletionUnprovenError(
+            "the relay says this group was deleted, but shows no owner's deletion of this "
+            "group; this device keeps its copy"
+        )
+    if entry.seq <= state.seq:
+        check_same_entry(state, entry.seq, entry.hash)  # so it is the deletion held there
+        return entry
+    if entry.seq == state.seq + 1:
+        try:
+            apply_decoded(state, entry, now_ms=now_ms)
+        except UnauthorizedEntryError as error:
+            raise DeletionUnprovenError(
+                f"the relay says this group was deleted, but {error.message}; this device "
+                "keeps its copy") from None
+        return entry
+    if state.role_of(entry.author) is not Role.OWNER:
+        raise DeletionUnprovenError(
+            "the relay says this group was deleted, by someone who is not an owner in the log "
+            "this device verified; this device keeps its copy"
+        )
+    if entry.timestamp_ms < state.timestamp_ms or (
+            now_ms is not None and entry.timestamp_ms > now_ms + MAX_FUTURE_SKEW_MS):
+        raise DeletionUnprovenError(
+            "the relay says this group was deleted, by an entry dated before the log this "
+            "device verified or in the future; this device keeps its copy"
+        )
+    return entry
