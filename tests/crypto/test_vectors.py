@@ -74,12 +74,15 @@ from vault.crypto.invites import (
 from vault.crypto.keystore import KdfParams, KeystoreContents, open_keystore, seal_keystore
 from vault.crypto.limits import MIB
 from vault.crypto.localstore import (
+    DeletedGroup,
     PendingJoin,
     PostStub,
+    decode_deleted_group,
     decode_muted_members,
     decode_pending_join,
     decode_post_stub,
     decode_stored_post,
+    encode_deleted_group,
     encode_muted_members,
     encode_pending_join,
     encode_post_stub,
@@ -1371,6 +1374,17 @@ def _muted_members(inputs: Json, expected: Json) -> None:
     assert decode_muted_members(b(expected["encoded"])) == frozenset(members)
 
 
+@check("localstore", "deleted_group")
+def _deleted_group(inputs: Json, expected: Json) -> None:
+    if "error" in expected:
+        expect_error(expected, lambda: decode_deleted_group(b(inputs["data"])))
+        return
+    notice = DeletedGroup(inputs["name"], inputs["deleted_by"], inputs["deleted_at_ms"],
+                          inputs["unsent_posts"], inputs["by_me"])
+    assert encode_deleted_group(notice) == b(expected["encoded"])
+    assert decode_deleted_group(b(expected["encoded"])) == notice
+
+
 @check("localstore", "pending_join")
 def _pending_join(inputs: Json, expected: Json) -> None:
     if "error" in expected:
@@ -1445,7 +1459,7 @@ TEXT_FIELDS = frozenset({
     "content_warning", "media_type", "file_name", "name", "description", "rules", "display_name",
     "type",
     "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri", "reason", "event",
-    "cause", "poll_options", "options", "policy_name",
+    "cause", "poll_options", "options", "policy_name", "deleted_by",
 })
 """The string-valued fields that are text (README.md); every other string is hex bytes."""
 

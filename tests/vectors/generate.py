@@ -78,12 +78,15 @@ from vault.crypto.keystore import (
 )
 from vault.crypto.limits import MAX_ATTACHMENT_SIZE, MIB
 from vault.crypto.localstore import (
+    DeletedGroup,
     PendingJoin,
     PostStub,
+    decode_deleted_group,
     decode_muted_members,
     decode_pending_join,
     decode_post_stub,
     decode_stored_post,
+    encode_deleted_group,
     encode_muted_members,
     encode_pending_join,
     encode_post_stub,
@@ -3489,6 +3492,23 @@ def localstore_doc(world: World, posts: Json) -> Json:
         vectors.append(vec(name, "muted_members", {"data": data.hex()},
                            error_of("malformed", lambda d=data: decode_muted_members(d)),
                            description))
+    notice = DeletedGroup("Tuesday circle \u2014 caf\u00e9", "Ann (1a2b)", T0 + 14 * MINUTE, 2,
+                          False)
+    encoded = encode_deleted_group(notice)
+    assert decode_deleted_group(encoded) == notice
+    vectors.append(vec("deleted_group_two_unsent", "deleted_group",
+                       {"name": notice.name, "deleted_by": notice.deleted_by,
+                        "deleted_at_ms": notice.deleted_at_ms,
+                        "unsent_posts": notice.unsent_posts, "by_me": notice.by_me},
+                       {"encoded": encoded.hex()}))
+    for name, data, description in (
+        ("reject_deleted_group_truncated", encoded[:-1], "one byte short"),
+        ("reject_deleted_group_trailing_byte", encoded + b"\x00", "one byte more"),
+        ("reject_deleted_group_flag_2", encoded[:-1] + b"\x02", "by_me is 2"),
+    ):
+        vectors.append(vec(name, "deleted_group", {"data": data.hex()},
+                           error_of("malformed", lambda d=data: decode_deleted_group(d)),
+                           description))
     request = world.join_request
     assert request is not None
     link = InviteLink(RELAY_URL, gid, request.invite_id, world.invites["approval"].secret)
@@ -3937,6 +3957,9 @@ RULES.update({
         "reject_muted_members_repeated": _rejects("MUTE-2"),
         "reject_muted_members_too_many": _rejects("MUTE-1"),
         "reject_muted_members_truncated": _rejects("CODEC-3"),
+        "reject_deleted_group_truncated": _rejects("CODEC-3"),
+        "reject_deleted_group_trailing_byte": _rejects("CODEC-8"),
+        "reject_deleted_group_flag_2": _rejects("CODEC-5"),
     },
 })
 

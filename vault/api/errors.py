@@ -44,6 +44,7 @@ STATUS: dict[type[E.VaultError], int] = {
     E.MethodNotAllowedError: 405,
     E.ConflictError: 409,
     E.PostDeletedError: 410,
+    E.GroupDeletedError: 410,
     E.InviteExpiredError: 410,
     E.InviteRevokedError: 410,
     E.InviteExhaustedError: 409,

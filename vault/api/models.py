@@ -65,6 +65,9 @@ class Group(db.Model):  # type: ignore[name-defined,misc]
     epoch: Mapped[int] = mapped_column(BigInteger)
     event_seq: Mapped[int] = mapped_column(BigInteger)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    deleted_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """When an owner deleted the group: then only this row and the DELETE_GROUP entry (at
+    ``head_seq``) are kept, a tombstone (vault/api/purge.py, purge_group)."""
 
 
 class LogEntryRow(db.Model):  # type: ignore[name-defined,misc]

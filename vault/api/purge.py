@@ -3,11 +3,23 @@ attachments, challenges and sessions."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, exists, select, tuple_
+from sqlalchemy import Connection, and_, delete, exists, select, tuple_, update
 from sqlalchemy.orm import aliased
 
 from vault.api.db import affected, write_txn
-from vault.api.models import LEGACY_POST_ID, AuthChallenge, BlobRow, PostRow, SessionRow
+from vault.api.models import (
+    LEGACY_POST_ID,
+    AuthChallenge,
+    BlobRow,
+    GrantRow,
+    Group,
+    InviteRow,
+    JoinRequestRow,
+    LogEntryRow,
+    MemberRow,
+    PostRow,
+    SessionRow,
+)
 from vault.api.util import now_ms as current_ms
 
 NO_SYNC = {"synchronize_session": False}
@@ -57,3 +69,20 @@ def purge_expired(now_ms: int | None = None) -> dict[str, int]:
         ))
     return {"posts": int(posts), "blobs": int(blobs), "challenges": int(challenges),
             "sessions": int(sessions)}
+
+
+_GROUP_ROWS = (BlobRow, PostRow, GrantRow, JoinRequestRow, InviteRow, SessionRow, AuthChallenge,
+               MemberRow)
+
+
+def purge_group(conn: Connection, group_id: bytes, deletion_seq: int, now_ms: int) -> None:
+    """Delete everything kept for a group an owner deleted, on *conn* inside the transaction
+    that stored the DELETE_GROUP entry at *deletion_seq*: its posts, attachments, grants,
+    join requests, invites, sessions, challenges, member rows and every log entry before
+    that one. What stays, a tombstone: the group row (marked deleted) and that entry."""
+    for model in _GROUP_ROWS:
+        conn.execute(delete(model).where(model.group_id == group_id))
+    conn.execute(delete(LogEntryRow).where(LogEntryRow.group_id == group_id,
+                                           LogEntryRow.seq < deletion_seq))
+    conn.execute(update(Group).where(Group.group_id == group_id)
+                 .values(deleted_at_ms=now_ms))

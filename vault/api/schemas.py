@@ -223,6 +223,13 @@ class LogResponse(Body):
     head_seq: int
 
 
+class DeletionResponse(Body):
+    """The entry that deleted a group (what its members' devices check, protocol §4.9)."""
+
+    seq: int
+    entry: OutEntry
+
+
 class AppendRequest(Body):
     entry: EntryB64
 

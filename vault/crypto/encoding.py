@@ -61,6 +61,7 @@ class Tag:
     PENDING_JOIN: Final = 0x13
     POST_MARKS: Final = 0x14
     MUTED_MEMBERS: Final = 0x15
+    DELETED_GROUP: Final = 0x16
 
 
 class Writer:

@@ -173,6 +173,8 @@ class GroupState:
             return True
         if kind is EntryKind.LEAVE:
             return role != Role.OWNER or len(self.owners) > 1
+        if kind is EntryKind.DELETE_GROUP:
+            return role == Role.OWNER
         return role >= Role.ADMIN
 
     def hash_at(self, seq: int) -> bytes | None:

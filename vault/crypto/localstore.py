@@ -70,12 +70,15 @@ from vault.crypto.primitives import (
 
 __all__ = [
     "MAX_MUTED_MEMBERS",
+    "DeletedGroup",
     "PendingJoin",
     "PostStub",
+    "decode_deleted_group",
     "decode_muted_members",
     "decode_pending_join",
     "decode_post_stub",
     "decode_stored_post",
+    "encode_deleted_group",
     "encode_muted_members",
     "encode_pending_join",
     "encode_post_stub",
@@ -272,3 +275,42 @@ def decode_muted_members(data: bytes) -> frozenset[bytes]:
     if any(a >= b for a, b in pairwise(members)):
         raise MalformedError("muted members: not in increasing order, or repeated")
     return frozenset(members)
+
+
+MAX_NOTICE_TEXT: Final = 1024
+"""Bytes of each text of a DeletedGroup record (a group name, a member's label)."""
+
+
+@dataclass(frozen=True)
+class DeletedGroup:
+    """What a device keeps of a group an owner deleted, once its copy is gone: enough to
+    tell the person what happened, until they dismiss it."""
+
+    name: str
+    """The group's name as this device knew it ("" if it never held the key to read it)."""
+    deleted_by: str
+    """How this device showed the owner who deleted it."""
+    deleted_at_ms: int
+    """The DELETE_GROUP entry's timestamp (its author's clock)."""
+    unsent_posts: int
+    """Posts of this device's that were still waiting to be sent, and now never will be."""
+    by_me: bool
+    """This device deleted it."""
+
+
+def encode_deleted_group(notice: DeletedGroup) -> bytes:
+    for text in (notice.name, notice.deleted_by):
+        if len(text.encode("utf-8")) > MAX_NOTICE_TEXT:
+            raise ValueError(f"a deleted group's texts are at most {MAX_NOTICE_TEXT} bytes")
+    return (Writer(Tag.DELETED_GROUP).text(notice.name).text(notice.deleted_by)
+            .u64(notice.deleted_at_ms).u32(notice.unsent_posts).flag(notice.by_me).finish())
+
+
+def decode_deleted_group(data: bytes) -> DeletedGroup:
+    reader = Reader(data, "deleted group", Tag.DELETED_GROUP)
+    notice = DeletedGroup(reader.text(MAX_NOTICE_TEXT, "name"),
+                          reader.text(MAX_NOTICE_TEXT, "deleted by"),
+                          reader.u64("deleted at"), reader.u32("unsent posts"),
+                          reader.flag("by me"))
+    reader.done()
+    return notice

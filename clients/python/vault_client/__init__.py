@@ -30,6 +30,7 @@ from vault_client.events import (
     EpochStarted,
     Equivocation,
     Event,
+    GroupDeleted,
     GroupUpdated,
     InvalidGrant,
     InvalidPost,
@@ -55,6 +56,7 @@ from vault_client.events import (
 from vault_client.handlers import Handlers
 from vault_client.types import (
     AttachmentInfo,
+    DeletedGroupInfo,
     GroupInfo,
     GroupStatus,
     HistoryPolicy,
@@ -81,10 +83,12 @@ __all__ = [
     "AsyncClient",
     "AttachmentInfo",
     "Client",
+    "DeletedGroupInfo",
     "EpochStarted",
     "Equivocation",
     "Event",
     "ForkError",
+    "GroupDeleted",
     "GroupInfo",
     "GroupStatus",
     "GroupUpdated",

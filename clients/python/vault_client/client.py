@@ -24,6 +24,7 @@ from vault.crypto.post_body import PostKind
 from vault.crypto.primitives import default_clock
 from vault_client import events as ev
 from vault_client._internal import (
+    deletion,
     exporting,
     groups,
     joining,
@@ -63,6 +64,7 @@ from vault_client.errors import (
 )
 from vault_client.types import (
     AttachmentInfo,
+    DeletedGroupInfo,
     GroupInfo,
     GroupStatus,
     HistoryPolicy,
@@ -418,6 +420,31 @@ class Client:
                 membership.set_role(self._device, view, heir, Role.OWNER)
             permissions.check_leave(view)
             membership.leave(self._device, view, discard_unsent=discard_unsent)
+
+    def delete_group(self, group: GroupRef, *, discard_unsent: bool = False
+                     ) -> DeletedGroupInfo:
+        """Delete the group for everyone (owners only; :class:`NotPermittedError` for others,
+        nothing changes): the relay purges everything it holds for it, and every member's
+        device drops its copy when it next syncs, once it has checked that an owner deleted
+        it. This device's copy goes at once; a notice stays (:meth:`deleted_groups`).
+        Refused while this device's posts still wait to be sent, unless ``discard_unsent``.
+        There is no undo."""
+        with self._lock:
+            view = self._device.member_view(group)
+            return deletion.delete_group(self._device, view, discard_unsent=discard_unsent)
+
+    def deleted_groups(self) -> list[DeletedGroupInfo]:
+        """Groups an owner deleted that this device was in, oldest first: their copies are
+        gone; each notice stays until :meth:`dismiss_deleted_group`."""
+        with self._lock:
+            self._device.check_open()
+            return deletion.notices(self._device)
+
+    def dismiss_deleted_group(self, group_id: str) -> None:
+        """Forget the notice of a deleted group (:meth:`deleted_groups`)."""
+        with self._lock:
+            self._device.check_open()
+            deletion.dismiss(self._device, group_id)
 
     def forget_group(self, group: GroupRef) -> None:
         """Delete a group from this device without telling anyone (after a removal or a

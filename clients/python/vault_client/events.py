@@ -20,6 +20,7 @@ __all__ = [
     "EpochStarted",
     "Equivocation",
     "Event",
+    "GroupDeleted",
     "GroupUpdated",
     "InvalidGrant",
     "InvalidPost",
@@ -114,6 +115,21 @@ class RemovedFromGroup(Event):
     """This device is no longer a member (removed by an admin, or it left)."""
 
     removed: bool
+
+
+@dataclass(frozen=True)
+class GroupDeleted(Event):
+    """An owner deleted the group (checked against the verified log): this device dropped
+    its copy, and keeps only this notice (:meth:`Client.deleted_groups`)."""
+
+    name: str
+    """The group's name as this device knew it ("" if it could not read it)."""
+    deleted_by: str
+    """The owner who deleted it, as this device showed them."""
+    deleted_at_ms: int
+    unsent_posts: int
+    """This device's posts that were still waiting to be sent: they never will be."""
+    by_me: bool
 
 
 # --- warnings -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from vault.crypto.log_entries import Role
 
 __all__ = [
     "AttachmentInfo",
+    "DeletedGroupInfo",
     "GroupInfo",
     "GroupStatus",
     "HistoryPolicy",
@@ -86,6 +87,24 @@ class GroupInfo:
     """20 digits committing to the membership log up to :attr:`log_seq` (see
     :meth:`Client.group_code`): read it out with another member whose device is at the
     same entry; different codes mean you are shown different versions of the group."""
+
+
+@dataclass(frozen=True)
+class DeletedGroupInfo:
+    """A group an owner deleted, as this device was told (and checked): its copy is gone;
+    this notice stays until :meth:`Client.dismiss_deleted_group`."""
+
+    group_id: str
+    name: str
+    """The group's name as this device knew it ("" if it could not read it)."""
+    deleted_by: str
+    """The owner who deleted it, as this device showed them."""
+    deleted_at_ms: int
+    """When, by the deleting owner's clock."""
+    unsent_posts: int
+    """This device's posts that were still waiting to be sent: they never will be."""
+    by_me: bool
+    """This device deleted it."""
 
 
 @dataclass(frozen=True)

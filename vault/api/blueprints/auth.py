@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint
 from sqlalchemy import delete
 
-from vault.api.blueprints.common import ID16, NO_SYNC, group_id_param
+from vault.api.blueprints.common import ID16, NO_SYNC, get_group, group_id_param
 from vault.api.db import affected, db, write_txn
-from vault.api.models import AuthChallenge, Group, InviteRow, MemberRow, SessionRow
+from vault.api.models import AuthChallenge, InviteRow, MemberRow, SessionRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import ChallengeRequest, ChallengeResponse, SessionRequest, SessionResponse
 from vault.api.services import services
@@ -40,7 +40,6 @@ from vault.crypto.errors import (
     InviteExpiredError,
     InviteRevokedError,
     NotAMemberError,
-    NotFoundError,
     SignatureError,
     UnknownInviteError,
 )
@@ -84,8 +83,7 @@ def _check_subject(group_id: bytes, kind: AuthSubject, subject: bytes) -> bytes 
 def challenge(call: Call, gid: str) -> Any:
     group_id = group_id_param(gid)
     kind, subject = _subject(call.body.member, call.body.invite_id)
-    if db.session.get(Group, group_id) is None:
-        raise NotFoundError("no group with this id on this relay")
+    get_group(group_id)
     _check_subject(group_id, kind, subject)
     now = now_ms()
     value = new_challenge()
@@ -106,8 +104,7 @@ def session(call: Call, gid: str) -> Any:
     kind, subject = _subject(call.body.member, call.body.invite_id)
     value = decode_id(call.body.challenge, CHALLENGE_SIZE, "challenge")
     signature = decode_id(call.body.signature, 64, "signature")
-    if db.session.get(Group, group_id) is None:
-        raise NotFoundError("no group with this id on this relay")
+    get_group(group_id)
     invite_pk = _check_subject(group_id, kind, subject)
     now = now_ms()
     match = (

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from vault.api.db import db
 from vault.api.models import Group
 from vault.api.util import decode_id
-from vault.crypto.errors import NotFoundError
+from vault.crypto.errors import GroupDeletedError, NotFoundError
 
 GROUP_ID_SIZE = 32
 ID16 = 16
@@ -20,10 +20,20 @@ def group_id_param(text: str) -> bytes:
 
 
 def get_group(group_id: bytes) -> Group:
+    """The group (``not_found`` if this relay never held it, ``group_deleted`` if an owner
+    deleted it)."""
     group = db.session.get(Group, group_id)
     if group is None:
         raise NotFoundError("no group with this id on this relay")
+    if group.deleted_at_ms is not None:
+        raise deleted_error()
     return group
+
+
+def deleted_error() -> GroupDeletedError:
+    return GroupDeletedError(
+        "an owner deleted this group: this relay no longer holds anything of it; "
+        "GET /v1/groups/<gid>/deletion shows the entry that deleted it")
 
 
 def next_event(session: Session, group_id: bytes) -> int:
@@ -31,11 +41,12 @@ def next_event(session: Session, group_id: bytes) -> int:
     numbers become visible in order)."""
     value = session.execute(
         update(Group)
-        .where(Group.group_id == group_id)
+        .where(Group.group_id == group_id, Group.deleted_at_ms.is_(None))
         .values(event_seq=Group.event_seq + 1)
         .returning(Group.event_seq),
         execution_options=NO_SYNC,
     ).scalar_one_or_none()
     if value is None:
+        get_group(group_id)  # says whether it never was or was deleted
         raise NotFoundError("no group with this id on this relay")
     return int(value)

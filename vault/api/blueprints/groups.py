@@ -5,7 +5,9 @@ GET  /v1/groups/<gid>/log       read entries from a seq (members, or a joiner's 
                                 a former member reads up to the entry that ended its
                                 membership, which is then its head_seq)
 POST /v1/groups/<gid>/log       append one entry: validated against the stored head with
-                                vault/crypto, inserted as compare-and-swap on the head
+                                vault/crypto, inserted as compare-and-swap on the head; an
+                                owner's DELETE_GROUP purges the group in the same transaction
+GET  /v1/groups/<gid>/deletion  the entry that deleted a group (anyone who knows its id)
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from sqlalchemy import bindparam, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vault.api.authn import authenticate
-from vault.api.blueprints.common import get_group, group_id_param
+from vault.api.blueprints.common import deleted_error, get_group, group_id_param
 from vault.api.db import db, run, write_txn
 from vault.api.models import Group, LogEntryRow
+from vault.api.purge import purge_group
 from vault.api.registry import Call, api_route
 from vault.api.schemas import (
     MAX_ENTRY_BYTES,
     AppendRequest,
     AppendResponse,
     CreateGroupRequest,
+    DeletionResponse,
     GroupResponse,
     LogQuery,
     LogResponse,
@@ -55,7 +59,7 @@ ENTRY_BODY_LIMIT = json_body_limit(MAX_ENTRY_BYTES)
 # to do). Parameter names are no column names of their tables (Core would SET those).
 _GROUPS = Group.__table__
 _ENTRIES = LogEntryRow.__table__
-READ_HEAD = select(_GROUPS.c.head_seq, _GROUPS.c.head_hash).where(
+READ_HEAD = select(_GROUPS.c.head_seq, _GROUPS.c.head_hash, _GROUPS.c.deleted_at_ms).where(
     _GROUPS.c.group_id == bindparam("gid"))
 # Compare-and-swap on the head; it also takes the group's next event number.
 MOVE_HEAD = (update(_GROUPS)
@@ -80,6 +84,8 @@ def create_group(call: Call) -> Any:
     state = genesis_state(entry, group_id, now_ms=now)
     response = GroupResponse(group_id=b64encode(group_id), head_seq=0)
     existing = db.session.get(Group, group_id)
+    if existing is not None and existing.deleted_at_ms is not None:
+        raise deleted_error()
     if existing is not None:
         return response.model_copy(update={"head_seq": existing.head_seq}), 200
     try:
@@ -149,6 +155,8 @@ def append_entry(call: Call, gid: str) -> Any:
     group = run(READ_HEAD, {"gid": group_id}).first()
     if group is None:
         raise NotFoundError("no group with this id on this relay")
+    if group.deleted_at_ms is not None:
+        raise deleted_error()
     if entry.group_id != group_id:
         raise ChainBrokenError("this entry belongs to another group")
     now = now_ms()
@@ -179,10 +187,27 @@ def append_entry(call: Call, gid: str) -> Any:
                 "group_id": group_id, "seq": new.seq, "entry_hash": new.head, "raw": raw,
                 "event_seq": event, "created_at_ms": now,
             })
-            sync_derived(tx, old, new, entry)
+            if new.deleted:  # nothing of the group stays but its row and this entry
+                purge_group(conn, group_id, new.seq, now)
+            else:
+                sync_derived(tx, old, new, entry)
     except (LogConflictError, IntegrityError):
         raise _conflict(group_id) from None
     remember(new)
     ring_events(group_id, int(event))
     # The AppendResponse schema, as a plain dict (see registry.api_route).
     return {"seq": new.seq, "head": b64encode(new.head), "cursor": cursor_text(event)}, 201
+
+
+@api_route(bp, "/<gid>/deletion", "GET", auth="none",
+           summary="The entry that deleted a group (its owner's DELETE_GROUP), kept when "
+                   "everything else of the group was purged",
+           responses={200: DeletionResponse})
+def read_deletion(call: Call, gid: str) -> Any:
+    group_id = group_id_param(gid)
+    group = db.session.get(Group, group_id)
+    if group is None or group.deleted_at_ms is None:
+        raise NotFoundError("no deleted group with this id on this relay")
+    raw = db.session.scalars(select(LogEntryRow.raw).where(
+        LogEntryRow.group_id == group_id, LogEntryRow.seq == group.head_seq)).one()
+    return DeletionResponse(seq=group.head_seq, entry=b64encode(raw)), 200

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault.api.authn import authenticate
-from vault.api.blueprints.common import ID16, NO_SYNC, group_id_param, next_event
+from vault.api.blueprints.common import ID16, NO_SYNC, get_group, group_id_param, next_event
 from vault.api.db import (
     autocommit_request,
     db,
@@ -106,10 +106,12 @@ _POSTS = PostRow.__table__
 _GROUPS = Group.__table__
 EXISTING = select(_POSTS.c.envelope, _POSTS.c.deleted, _POSTS.c.cursor).where(
     _POSTS.c.group_id == bindparam("gid"), _POSTS.c.post_id == bindparam("pid"))
-HEAD = select(_GROUPS.c.epoch, _GROUPS.c.head_seq).where(_GROUPS.c.group_id == bindparam("gid"))
+HEAD = select(_GROUPS.c.epoch, _GROUPS.c.head_seq).where(_GROUPS.c.group_id == bindparam("gid"),
+                                                         _GROUPS.c.deleted_at_ms.is_(None))
 # Takes the group's next event number; its row lock (held to the commit) makes cursors
 # become visible in order. SQLite: two statements inside a BEGIN IMMEDIATE transaction.
-TAKE_CURSOR = (update(_GROUPS).where(_GROUPS.c.group_id == bindparam("gid"))
+TAKE_CURSOR = (update(_GROUPS).where(_GROUPS.c.group_id == bindparam("gid"),
+                                     _GROUPS.c.deleted_at_ms.is_(None))
                .values(event_seq=_GROUPS.c.event_seq + literal_column("1"))
                .returning(_GROUPS.c.event_seq, _GROUPS.c.epoch, _GROUPS.c.head_seq))
 INSERT_POST = insert(_POSTS)
@@ -120,6 +122,7 @@ INSERT_POST = insert(_POSTS)
 # `groups`: Core would add those to the UPDATE's SET clause.)
 _TAKEN = (update(_GROUPS)
           .where(_GROUPS.c.group_id == bindparam("gid"),
+                 _GROUPS.c.deleted_at_ms.is_(None),
                  _GROUPS.c.epoch == bindparam("post_epoch"),
                  _GROUPS.c.head_seq >= bindparam("log_seq"))
           .values(event_seq=_GROUPS.c.event_seq + literal_column("1"))
@@ -204,8 +207,9 @@ class _NewPost:
 
     def check(self, head: Any) -> None:
         """Refuse an envelope ahead of the group, or in an epoch the group has left (*head*:
-        its epoch and head_seq, or None)."""
+        its epoch and head_seq, or None: no such group, or a deleted one)."""
         if head is None:
+            get_group(self.group_id)  # group_deleted, or:
             raise NotFoundError("no group with this id on this relay")
         if self.envelope.epoch > head.epoch:
             raise PostRejectedError(

@@ -22,6 +22,7 @@ from vault_client._internal.refs import GroupRef, InviteRef, MemberRef, PostRef
 from vault_client.client import Client
 from vault_client.types import (
     AttachmentInfo,
+    DeletedGroupInfo,
     GroupInfo,
     GroupStatus,
     HistoryPolicy,
@@ -282,6 +283,33 @@ class AsyncMethods:
             hand_over_to=hand_over_to,
             discard_unsent=discard_unsent,
         )
+
+    async def delete_group(
+        self,
+        group: GroupRef,
+        *,
+        discard_unsent: bool = False,
+    ) -> DeletedGroupInfo:
+        """Delete the group for everyone (owners only; :class:`NotPermittedError` for others,
+        nothing changes): the relay purges everything it holds for it, and every member's
+        device drops its copy when it next syncs, once it has checked that an owner deleted
+        it. This device's copy goes at once; a notice stays (:meth:`deleted_groups`).
+        Refused while this device's posts still wait to be sent, unless ``discard_unsent``.
+        There is no undo."""
+        return await asyncio.to_thread(
+            self.sync_client.delete_group,
+            group,
+            discard_unsent=discard_unsent,
+        )
+
+    async def deleted_groups(self) -> list[DeletedGroupInfo]:
+        """Groups an owner deleted that this device was in, oldest first: their copies are
+        gone; each notice stays until :meth:`dismiss_deleted_group`."""
+        return await asyncio.to_thread(self.sync_client.deleted_groups)
+
+    async def dismiss_deleted_group(self, group_id: str) -> None:
+        """Forget the notice of a deleted group (:meth:`deleted_groups`)."""
+        await asyncio.to_thread(self.sync_client.dismiss_deleted_group, group_id)
 
     async def forget_group(self, group: GroupRef) -> None:
         """Delete a group from this device without telling anyone (after a removal or a

@@ -180,6 +180,12 @@ class Store:
         with self.tx() as db:
             db.execute("DELETE FROM meta WHERE key=?", (key,))
 
+    def meta_prefix(self, prefix: str) -> list[tuple[str, str]]:
+        """Every (key, value) whose key starts with *prefix*, by key."""
+        return [(str(k), str(v)) for k, v in self._all(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix))]
+
     def delete_meta_prefix(self, prefix: str) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))

@@ -21,6 +21,7 @@ from vault.crypto.errors import (
     EpochStaleError,
     ForbiddenError,
     GrantError,
+    GroupDeletedError,
     InviteExhaustedError,
     InviteExpiredError,
     InviteRevokedError,
@@ -41,7 +42,7 @@ from vault.crypto.localstore import (
 from vault.crypto.metadata import MemberProfile
 from vault.crypto.timeline import Timeline
 from vault_client import events as ev
-from vault_client._internal import naming, outbox
+from vault_client._internal import deletion, naming, outbox
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.cores import map_on_cores
@@ -63,9 +64,29 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
     """One group's sync, reported (its warnings are also kept on the device)."""
     events: list[ev.Event] = []
     warnings: list[ev.SyncWarning] = []
-    new_posts = 0
-    unreadable = 0
     before = view.state
+    try:
+        new_posts, unreadable = _sync_steps(device, view, events, warnings)
+    except GroupDeletedError:
+        # Believed only for an owner's deletion that fits the verified log (else
+        # DeletionUnprovenError, and this device keeps its copy).
+        deleted = deletion.learn(device, view)
+        return SyncReport(view.gid, (deleted,), (), 0, -1, 0, 0)
+    if before is not None and view.state is not None:
+        events = V.real_changes(view, before, events)  # (with the keys this sync brought)
+    events = _with_posts(device, view, events)
+    for warning in warnings:
+        device.warn(warning)
+    state = view.state
+    return SyncReport(view.gid, tuple(events), tuple(warnings), new_posts,
+                      -1 if state is None else state.seq,
+                      device.store.outbox_count(view.group_id), unreadable)
+
+
+def _sync_steps(device: Device, view: GroupView, events: list[ev.Event],
+                warnings: list[ev.SyncWarning]) -> tuple[int, int]:
+    """The steps of :func:`sync_group`; returns (new posts, unreadable posts)."""
+    new_posts = unreadable = 0
     if view.status == "pending":
         check_pending(device, view, events)
     if view.status == "creating":
@@ -93,15 +114,7 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
                 with contextlib.suppress(RelayUnavailableError):
                     outbox.flush(device, view, warnings,
                                  refresh=lambda: refresh_keys(device, view, warnings))
-    if before is not None and view.state is not None:
-        events = V.real_changes(view, before, events)  # (with the keys this sync brought)
-    events = _with_posts(device, view, events)
-    for warning in warnings:
-        device.warn(warning)
-    state = view.state
-    return SyncReport(view.gid, tuple(events), tuple(warnings), new_posts,
-                      -1 if state is None else state.seq,
-                      device.store.outbox_count(view.group_id), unreadable)
+    return new_posts, unreadable
 
 
 def _with_posts(device: Device, view: GroupView, events: list[ev.Event]) -> list[ev.Event]:

@@ -374,6 +374,12 @@ class Transport:
         status = _field(self._json(response, 200, 201), "status", str)
         return str(status)
 
+    def deletion(self, group_id: bytes) -> bytes:
+        """The entry that deleted the group, as the relay shows it (checked by the caller,
+        vault.crypto.log_verify.check_deletion)."""
+        response = self._send("GET", f"{self._base(group_id)}/deletion", idempotent=True)
+        return _b64(self._json(response, 200), "entry")
+
     def join_requests(self, auth: Auth) -> list[RelayJoinRequest]:
         response = self._authed(auth, "GET", f"{self._base(auth.group_id)}/join-requests",
                                 idempotent=True)

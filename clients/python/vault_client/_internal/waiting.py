@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from vault.crypto.errors import NotAMemberError
+from vault.crypto.errors import GroupDeletedError, NotAMemberError
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.refs import GroupRef
@@ -64,6 +64,9 @@ def wait(device: Device, lock: threading.RLock, group: GroupRef,
             page = polled.transport.events(polled.auth, polled.cursor, seconds)
         except NotAMemberError:
             return refused(device, lock, group)
+        except GroupDeletedError:
+            with lock:  # a sync checks the relay's word (and drops the group if it holds)
+                return sync_group(device, device.member_view(group))
         report = after(device, lock, group, page, seconds == 0 or deadline.passed())
         if report is not None:
             return report

@@ -1,0 +1,141 @@
+"""A relay that says a group was deleted (protocol §4.9): a device drops its copy only for
+an owner's signed DELETE_GROUP entry that fits the log it verified. Without one — nothing
+shown, an admin's deletion, another group's, a tampered one — it keeps everything and the
+sync fails with ``deletion_unproven``; once the relay is honest again, the group syncs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from vault_client import Client, GroupDeleted, Role
+from vault_client.errors import NotPermittedError
+
+from tests.adversarial.conftest import circle, stored_post_ids, texts
+from tests.adversarial.hostile import HostileRelay, _route
+from vault.crypto.encoding import b64decode, b64encode
+from vault.crypto.errors import DeletionUnprovenError
+from vault.crypto.group_state import new_entry
+from vault.crypto.log import sign_entry
+from vault.crypto.log_entries import DeleteGroupBody
+from vault.crypto.log_verify import verify_log
+
+
+def _claims_deleted(gid: str, deletion: bytes | None
+                    ) -> Callable[[httpx.Request], httpx.Response | None]:
+    """Every request about the group answers ``group_deleted``; its deletion is *deletion*
+    (``not_found`` when None)."""
+    def intercept(request: httpx.Request) -> httpx.Response | None:
+        group, rest = _route(request.url.path)
+        if group != b64decode(gid):
+            return None
+        if rest == "deletion":
+            if deletion is None:
+                return httpx.Response(404, json={"error": {"code": "not_found",
+                                                           "message": "no such group"}})
+            return httpx.Response(200, json={"seq": 99, "entry": b64encode(deletion)})
+        return httpx.Response(410, json={"error": {"code": "group_deleted",
+                                                   "message": "deleted"}})
+    return intercept
+
+
+def _refused_and_kept(client: Client, gid: str, hostile: HostileRelay, name: str,
+                      match: str) -> None:
+    """The relay's claim is refused; the device keeps its copy, and syncs once honest."""
+    before = (texts(client, gid), stored_post_ids(client, gid))
+    with pytest.raises(DeletionUnprovenError, match=match):
+        client.sync(gid)
+    assert gid in {g.group_id for g in client.groups()}
+    assert gid not in {n.group_id for n in client.deleted_groups()}
+    assert (texts(client, gid), stored_post_ids(client, gid)) == before
+    hostile.view(name).reset()
+    assert client.sync(gid)[0].error is None and texts(client, gid) == before[0]
+
+
+def test_no_deletion_shown(people: SimpleNamespace, hostile: HostileRelay,
+                           canary: Callable[[str], str]) -> None:
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    ann.post(gid, canary("post"))
+    ben.sync(gid)
+    hostile.view("ben").intercept = _claims_deleted(gid, None)
+    _refused_and_kept(ben, gid, hostile, "ben", "shows no deletion by an owner")
+
+
+def test_an_admins_deletion_with_the_relay(people: SimpleNamespace, hostile: HostileRelay,
+                                           canary: Callable[[str], str]) -> None:
+    """Ben, an admin, and the relay tell Cleo the group is gone: right after her head (the
+    full rules, DEL-1) and past entries she never saw (an owner at her head, DEL-3)."""
+    ann, ben, cleo = people.ann, people.ben, people.cleo
+    gid = circle(canary, ann, ben, cleo)
+    ann.set_role(gid, ben.me(gid).member_id, Role.ADMIN)
+    ann.post(gid, canary("post"))
+    cleo.sync(gid)
+    state = verify_log(b64decode(gid), hostile.log(b64decode(gid)))
+    ben_key = ben._device.keys.identity(b64decode(gid))  # (what a colluding admin holds)
+    assert ben_key is not None
+    right_after = new_entry(state, ben_key, DeleteGroupBody()).raw
+    past_unseen = sign_entry(ben_key, DeleteGroupBody(), group_id=state.group_id,
+                             seq=state.seq + 3, prev_hash=bytes(32),
+                             timestamp_ms=state.timestamp_ms + 1).raw
+    for forged, match in ((right_after, "only an owner may delete"),
+                          (past_unseen, "not an owner")):
+        hostile.view("cleo").intercept = _claims_deleted(gid, forged)
+        _refused_and_kept(cleo, gid, hostile, "cleo", match)
+
+
+def test_another_groups_deletion_or_a_tampered_one(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    other = circle(canary, ann, ben)
+    ann.post(gid, canary("post"))
+    ben.sync(gid)
+    state = verify_log(b64decode(other), hostile.log(b64decode(other)))
+    ann_key = ann._device.keys.identity(b64decode(other))
+    assert ann_key is not None
+    elsewhere = new_entry(state, ann_key, DeleteGroupBody()).raw
+    hostile.view("ben").intercept = _claims_deleted(gid, elsewhere)
+    _refused_and_kept(ben, gid, hostile, "ben", "no owner's deletion of this group")
+    mine = verify_log(b64decode(gid), hostile.log(b64decode(gid)))
+    own_key = ann._device.keys.identity(b64decode(gid))
+    assert own_key is not None
+    tampered = bytearray(new_entry(mine, own_key, DeleteGroupBody()).raw)
+    tampered[-1] ^= 1
+    hostile.view("ben").intercept = _claims_deleted(gid, bytes(tampered))
+    _refused_and_kept(ben, gid, hostile, "ben", "not a signed log entry")
+
+
+def test_a_real_deletion_reports_the_posts_never_sent(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    """Cleo writes while her uploads fail; Ann deletes the group. Cleo's device drops it and
+    says her post was never sent."""
+    ann, cleo = people.ann, people.cleo
+    gid = circle(canary, ann, cleo)
+
+    def refuse_uploads(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PUT":
+            return httpx.Response(502, json={"error": {"code": "unavailable",
+                                                       "message": "down"}})
+        return None
+
+    hostile.view("cleo").intercept = refuse_uploads
+    assert not cleo.post(gid, canary("never sent")).delivered
+    # Ann's own post cannot go out either: deleting is refused, changing nothing, until
+    # she says to lose it.
+    hostile.view("ann").intercept = refuse_uploads
+    assert not ann.post(gid, canary("the owner's, never sent")).delivered
+    seq = ann.group(gid).log_seq
+    with pytest.raises(NotPermittedError, match="1 of your posts in this group are still"):
+        ann.delete_group(gid)
+    assert ann.group(gid).log_seq == seq and ann.group(gid).unsent_posts == 1
+    assert ann.delete_group(gid, discard_unsent=True).unsent_posts == 1
+    hostile.view("cleo").reset()  # her upload now meets the deleted group
+    (event,) = cleo.sync(gid)[0].events
+    assert isinstance(event, GroupDeleted) and event.unsent_posts == 1
+    assert [(n.group_id, n.unsent_posts) for n in cleo.deleted_groups()] == [(gid, 1)]
+    assert gid not in {g.group_id for g in cleo.groups()}
+    for person in (ann, cleo):
+        person.dismiss_deleted_group(gid)

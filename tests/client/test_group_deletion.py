@@ -1,0 +1,86 @@
+"""Deleting a group, through the SDK against a real relay process (SQLite and PostgreSQL):
+an owner deletes it; admins and members may not; every member's device learns it (by a sync,
+or while waiting for news), checks it against its log, drops its copy and keeps a notice
+until the person dismisses it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from vault_client import GroupDeleted, Role
+from vault_client.errors import NotPermittedError, UnknownGroupError
+
+from tests.client.conftest import RelayProcess
+from tests.client.test_newcomers import circle, open_client
+from tests.conftest import BACKENDS
+from vault.crypto.encoding import b64decode
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Both backends (the relay purges with each one's SQL)."""
+    return str(request.param)
+
+
+def _rows_kept(client_home: Path, gid: str) -> dict[str, int]:
+    """Rows naming the group in each table of a client's local store on disk."""
+    with sqlite3.connect(client_home / "client.db") as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        counts = {}
+        for table in tables:
+            columns = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
+            if "group_id" in columns:
+                counts[table] = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE group_id=?",
+                                             (b64decode(gid),)).fetchone()[0]
+    return counts
+
+
+def test_an_owner_deletes_a_group_and_every_device_drops_it(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben, \
+            open_client(tmp_path, "cat", relay_up) as cat:
+        gid = circle(ann, ben, cat)
+        ann.set_role(gid, ben.me(gid).member_id, Role.ADMIN)
+        ann.post(gid, "What we said on Tuesday")
+        for person in (ben, cat):
+            person.sync(gid)
+            assert [p.text for p in person.posts(gid)] == ["What we said on Tuesday"]
+        # Nobody but an owner: refused, nothing written.
+        seq = ann.group(gid).log_seq
+        for person in (ben, cat):
+            with pytest.raises(NotPermittedError, match="only an owner"):
+                person.delete_group(gid)
+        ann.sync(gid)
+        assert ann.group(gid).log_seq == seq
+
+        deleted = ann.delete_group(gid)
+        assert (deleted.group_id, deleted.name, deleted.by_me, deleted.unsent_posts) == \
+            (gid, "Circle", True, 0)
+        assert ann.groups() == [] and ann.deleted_groups() == [deleted]
+
+        report = ben.sync(gid)[0]
+        (event,) = report.events
+        assert isinstance(event, GroupDeleted)
+        assert (event.name, event.deleted_by, event.by_me, event.unsent_posts) == \
+            ("Circle", "Ann", False, 0)
+        assert ben.groups() == []
+        assert set(_rows_kept(Path(ben.home), gid).values()) == {0}
+        with pytest.raises(UnknownGroupError):
+            ben.posts(gid)
+        (notice,) = ben.deleted_groups()
+        assert (notice.group_id, notice.name, notice.deleted_by) == (gid, "Circle", "Ann")
+        ben.dismiss_deleted_group(gid)
+        assert ben.deleted_groups() == []
+        with pytest.raises(UnknownGroupError):
+            ben.dismiss_deleted_group(gid)
+
+        # Cat's device was waiting for news: the wait ends with the deletion.
+        waited = cat.wait(gid, timeout=10)
+        assert [type(e) for e in waited.events] == [GroupDeleted]
+        assert cat.groups() == [] and [n.deleted_by for n in cat.deleted_groups()] == ["Ann"]
+        assert set(_rows_kept(Path(cat.home), gid).values()) == {0}
+        for person in (ann, ben, cat):
+            assert person.warnings() == []
