@@ -1,5 +1,5 @@
 """``vault search``, ``vault export-posts``, ``vault mute``, polls, pins and ``vault remove
---revoke-invites`` against a real relay process:
+--revoke-invites``, ``vault group delete`` against a real relay process:
 the posts on this device that hold some words (every group or one, newest first, content
 warnings kept), one's own posts saved to a new private file, and a muted member's posts
 collapsed on this device."""
@@ -190,3 +190,20 @@ def test_remove_with_revoke_invites_in_the_terminal(root: Path, relay: RelayProc
     assert "No working invites" in ann("invites").output
     listed = ann("invites", "--all").output
     assert listed.count("revoked") == 2 and listed.count("used up") == 1
+
+
+def test_an_owner_deletes_a_group_in_the_terminal(root: Path, relay: RelayProcess) -> None:
+    ann, ben, gid = two_in_a_circle(root, relay, "ann-d", "ben-d")
+    ann("post", "Last words here")
+    assert "only an owner" in only_error(ben("group", "delete", "--yes", expect=1))
+    said = ann("group", "delete", "--yes").output
+    assert "Deleted 'Circle' for everyone" in said
+    assert "'Circle' was deleted by you on" in ann("group", "list").output
+    synced = ben("sync").output
+    assert "'Circle' was deleted by its owner Ann on" in synced
+    assert "this device no longer keeps anything of it." in synced
+    listed = ben("group", "list").output
+    assert f"`vault group dismiss {gid[:8]}` clears this note" in listed
+    assert "This device is in no group yet" in listed
+    assert "Cleared the note of 'Circle'" in ben("group", "dismiss", gid[:8]).output
+    assert "was deleted" not in ben("group", "list").output

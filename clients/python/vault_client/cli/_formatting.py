@@ -9,7 +9,7 @@ from typing import Final
 
 import click
 
-from vault_client import Client, GroupInfo, MemberInfo, SyncReport
+from vault_client import Client, DeletedGroupInfo, GroupInfo, MemberInfo, SyncReport
 from vault_client import events as ev
 from vault_client.cli._config import State
 
@@ -87,6 +87,23 @@ def show_warnings(client: Client, state: State | None = None) -> None:
 
 def names_of(client: Client, group: GroupInfo) -> dict[str, str]:
     return {m.member_id: member_label(m) for m in client.members(group.group_id)}
+
+
+def deletion_text(deleted: ev.GroupDeleted | DeletedGroupInfo) -> str:
+    """What a person is told of a group an owner deleted."""
+    name = f"'{deleted.name}'" if deleted.name else "A group"
+    who = "you" if deleted.by_me else f"its owner {deleted.deleted_by}"
+    text = (f"{name} was deleted by {who} on {when(deleted.deleted_at_ms)}: this device no "
+            "longer keeps anything of it")
+    if deleted.unsent_posts:
+        count = deleted.unsent_posts
+        text += f"; {count} of your posts {'was' if count == 1 else 'were'} never sent"
+    return text + "."
+
+
+def group_deletion(report: SyncReport) -> ev.GroupDeleted | None:
+    """The deletion a sync learnt of, if it did."""
+    return next((e for e in report.events if isinstance(e, ev.GroupDeleted)), None)
 
 
 def describe_events(report: SyncReport, names: dict[str, str]) -> list[str]:

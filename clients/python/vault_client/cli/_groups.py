@@ -1,12 +1,13 @@
-"""``vault group create|list|info|update``."""
+"""``vault group create|list|info|update|delete|dismiss``."""
 
 from __future__ import annotations
 
 import click
 
+from vault_client import Client
 from vault_client.cli._config import State, pass_state
 from vault_client.cli._failures import fail
-from vault_client.cli._formatting import SHORT, group_label, note
+from vault_client.cli._formatting import SHORT, deletion_text, group_label, note
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._options import (
     HISTORY_HELP,
@@ -15,8 +16,9 @@ from vault_client.cli._options import (
     parse_history,
     session,
     table,
+    yes_option,
 )
-from vault_client.cli._prompts import open_client
+from vault_client.cli._prompts import confirm, open_client
 from vault_client.cli._references import sync_quietly
 
 
@@ -67,9 +69,11 @@ def group_list(state: State) -> None:
     client = open_client(state)
     groups = client.groups()
     if not groups:
+        _list_deleted(client)
         click.echo("This device is in no group yet. Create one with `vault group create NAME`, "
                    "or join one with `vault join INVITE`.")
         return
+    _list_deleted(client)
     rows = [("#", "NAME", "STATUS", "ROLE", "MEMBERS", "ID")]
     for info in groups:
         number = info.number
@@ -146,3 +150,47 @@ def group_update(state: State, group_ref: str | None, name: str | None,
         info = client.update_group(info.group_id, name=name, description=description,
                                    rules=rules)
     click.echo(f"Updated {group_label(client.group(info.group_id))}.")
+
+
+def _list_deleted(client: Client) -> None:
+    """The deleted groups this device was told of, before the groups it is in."""
+    for notice in client.deleted_groups():
+        click.echo(f"{deletion_text(notice)} (`vault group dismiss {notice.group_id[:SHORT]}` "
+                   "clears this note)")
+
+
+@group_command.command("delete", cls=IdCommand)
+@group_option
+@click.option("--discard-unsent", is_flag=True,
+              help="Delete even though some of your posts were not sent yet (they are lost).")
+@yes_option
+@pass_state
+def group_delete(state: State, group_ref: str | None, discard_unsent: bool, yes: bool) -> None:
+    """Delete a group for everyone (owners only). The relay purges everything it holds for
+    it, and every member's device drops its copy when it next syncs. There is no undo."""
+    client, info = session(state, group_ref)
+    confirm(f"Delete {group_label(info)} for all {info.member_count} members? Its posts, "
+            "members and invites go from the relay and from every member's device. There is "
+            "no undo.", yes)
+    deleted = client.delete_group(info.group_id, discard_unsent=discard_unsent)
+    click.echo(f"Deleted {group_label(info)} for everyone: the relay no longer holds it, and "
+               "members' devices drop their copies when they next sync.")
+    if deleted.unsent_posts:
+        note(f"{deleted.unsent_posts} of your posts were never sent.")
+
+
+@group_command.command("dismiss", cls=IdCommand)
+@click.argument("group_ref", metavar="GROUP")
+@pass_state
+def group_dismiss(state: State, group_ref: str) -> None:
+    """Clear the note of a deleted group (its id, or the start of it, or its name)."""
+    client = open_client(state)
+    text = group_ref.strip()
+    found = [n for n in client.deleted_groups()
+             if n.group_id.startswith(text) or (n.name and n.name == text)]
+    if len(found) != 1:
+        fail("no deleted group matches that; `vault group list` shows them" if not found
+             else "more than one deleted group matches that: give more of its id")
+    notice = found[0]
+    client.dismiss_deleted_group(notice.group_id)
+    click.echo(f"Cleared the note of {repr(notice.name) if notice.name else 'that group'}.")

@@ -14,7 +14,9 @@ from vault_client.cli._config import State, pass_state
 from vault_client.cli._failures import Failure, TimedOut, fail, from_error
 from vault_client.cli._formatting import (
     SHORT,
+    deletion_text,
     describe_events,
+    group_deletion,
     group_label,
     names_of,
     note,
@@ -198,6 +200,9 @@ def attachments_command(state: State, group_ref: str | None, post: str, director
 
 
 def _report_line(client: Client, report: SyncReport) -> str:
+    deleted = group_deletion(report)
+    if deleted is not None:
+        return deletion_text(deleted)
     info = client.group(report.group_id)
     if report.error is not None:
         failure = from_error(report.error)
@@ -305,6 +310,10 @@ def wait_command(state: State, group_ref: str | None, timeout: float, follow: bo
 
 
 def _print_news(client: Client, info: GroupInfo, report: SyncReport, show_cw: bool) -> None:
+    deleted = group_deletion(report)
+    if deleted is not None:
+        click.echo(deletion_text(deleted))
+        return
     names = names_of(client, info)
     for line in describe_events(report, {**names}):
         click.echo(f"{group_label(info)}: {line}")

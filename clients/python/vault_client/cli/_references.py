@@ -9,7 +9,14 @@ from typing import Final, TypeVar
 
 from vault_client import Client, GroupInfo, JoinRequestInfo, MemberInfo, PostView
 from vault_client.cli._failures import fail
-from vault_client.cli._formatting import SHORT, group_label, member_label, note
+from vault_client.cli._formatting import (
+    SHORT,
+    deletion_text,
+    group_deletion,
+    group_label,
+    member_label,
+    note,
+)
 from vault_client.errors import NotAMemberError, RelayUnreachableError
 
 MIN_PREFIX: Final = 4
@@ -124,9 +131,13 @@ def sync_quietly(client: Client, group: GroupInfo) -> GroupInfo:
     """Sync before showing something; offline (or no longer a member) shows this device's
     copy with a note. Warnings are printed when the command ends."""
     try:
-        client.sync(group.group_id)
+        reports = client.sync(group.group_id)
     except RelayUnreachableError:
         note("(the relay could not be reached: showing what this device already has)")
     except NotAMemberError:
         note("(this device is no longer a member of this group: showing what it kept)")
+    else:
+        deleted = group_deletion(reports[0]) if reports else None
+        if deleted is not None:
+            fail(deletion_text(deleted))
     return client.group(group.group_id)
