@@ -459,6 +459,27 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     assert download.value.suggested_filename.startswith("vault-my-posts-")
     assert "Thinking of you, Alice." in saved and "not encrypted" in saved
     assert "I miss her every morning" not in saved  # Alice's words are not Bob's to keep
+
+    # --- Alice deletes the group: Bob's open page says so, and his copy goes -------------
+    b.goto(group_url.replace(alice.app.base_url, bob.app.base_url))
+    expect(b.get_by_role("heading", name="Tuesday circle", level=1)).to_be_visible()
+    a.goto(group_url + "/settings")
+    a.get_by_role("link", name="Delete this group").click()
+    expect(a.get_by_role("heading", name=re.compile("Delete .*Tuesday circle.* for everyone"))
+           ).to_be_visible()
+    screens.check(a, "delete-group-confirm")
+    a.get_by_label(re.compile("I understand that the group")).check()
+    a.get_by_role("button", name="Yes, delete the group for everyone").click()
+    expect(a.get_by_text("You deleted the group")).to_be_visible()
+    arrives_live(screens, b, b.get_by_text("was deleted by its owner"),
+                 "the deletion, on Bob's open page of the group")
+    expect(b.get_by_role("status").filter(has_text="Tuesday circle")).to_contain_text("Alice")
+    screens.check(b, "groups-deleted")
+    b.get_by_role("button", name="OK").click()
+    expect(b.get_by_text("was deleted by its owner")).to_have_count(0)
+    expect(b.get_by_text("You are not in any group yet.")).to_be_visible()
+
+    b.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
     b.get_by_role("link", name="Erase everything on this computer").click()
     expect(b.get_by_role("heading", name="Erase everything on this computer?")).to_be_visible()
     screens.check(b, "wipe-confirm")

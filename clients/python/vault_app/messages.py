@@ -73,6 +73,14 @@ _ERRORS: tuple[tuple[type[BaseException], Callable[[er.VaultError], Message]], .
     (er.RollbackError, lambda e: Message(
         gettext("The server sent an older version of this group than this computer has "
                 "already seen. Someone may be tampering with it."), _compare(), alarm=True)),
+    (er.DeletionUnprovenError, lambda e: Message(
+        gettext("The server says this group was deleted, but cannot show that an owner "
+                "deleted it. Vault keeps everything on this computer."),
+        gettext("Ask an owner of the group, in person, whether they deleted it."),
+        alarm=True)),
+    (er.GroupDeletedError, lambda e: Message(
+        gettext("An owner deleted this group."),
+        gettext("Vault removes it from this computer when it next checks the server."))),
     (er.ForkError, lambda e: Message(
         gettext("The server is showing this computer a different version of this group than "
                 "before. Someone may be tampering with it."), _compare(), alarm=True)),

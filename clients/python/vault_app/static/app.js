@@ -101,6 +101,10 @@
       source.close();
       window.location.reload();  // the server shows the unlock page
     });
+    source.addEventListener("gone", function () {
+      source.close();
+      window.location.reload();  // an owner deleted the group: the groups list says so
+    });
   }
 
   // --- notifications ---------------------------------------------------------------------------

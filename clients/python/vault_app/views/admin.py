@@ -70,6 +70,7 @@ def page(template: str, client: Client, info: GroupInfo, **context: Any) -> str:
     role = context.pop("my_role") if "my_role" in context else my_role(client, info.group_id)
     return render_template(template, group=info, group_name=group_label(info), my_role=role,
                            is_admin=is_admin(role), is_moderator=is_moderator(role),
+                           is_owner=role == Role.OWNER,
                            role_name=role_name, role_names=ROLE_NAMES, role_help=ROLE_HELP,
                            **context)
 
@@ -359,6 +360,28 @@ def leave(client: Client, group_id: str) -> ViewResult:
                    gettext("Vault has forgotten it on this computer. To come back you need a "
                            "new invite.")))
     return go(url_for("groups.index"))
+
+
+@blueprint.route("/groups/<group_id>/delete", methods=["GET", "POST"])
+@with_client
+def delete_group(client: Client, group_id: str) -> ViewResult:
+    """Asks once (owners): deletes the group for everyone. Unsent posts are only dropped
+    when the person says so; the SDK refuses anyone who is not an owner."""
+    info = find_group(client, group_id)
+    context = {"unsent": info.unsent_posts}
+    if request.method == "GET":
+        return page("admin/delete_group.html", client, info, problem=None, **context)
+    if not request.form.get("understood"):
+        problem = Message(gettext("Tick the box to say you understand that this cannot be "
+                                  "undone."))
+        return page("admin/delete_group.html", client, info, problem=problem, **context), 422
+    try:
+        client.delete_group(info.group_id,
+                            discard_unsent=bool(request.form.get("discard_unsent")))
+    except Exception as error:
+        return page("admin/delete_group.html", client, info, problem=problem_for(error),
+                    **context), 422
+    return go(url_for("groups.index"))  # the list says it is deleted
 
 
 # --- moderation -------------------------------------------------------------------------------

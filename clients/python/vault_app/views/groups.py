@@ -8,6 +8,7 @@ fails to answer, saying so; the live stream (a group's page) and a periodic htmx
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,9 +97,12 @@ def thread_items(thread: Thread) -> list[Item]:
 
 
 def find_group(client: Client, group_id: str) -> GroupInfo:
+    """The group, or 404; a group an owner deleted leads to the groups list, which says so."""
     try:
         return client.group(group_id)
     except (er.UnknownGroupError, er.UnknownReferenceError):
+        if any(n.group_id == group_id for n in client.deleted_groups()):
+            abort(go(url_for("groups.index")))
         abort(404)
 
 
@@ -223,6 +227,7 @@ def list_context(client: Client) -> dict[str, Any]:
     rows = [GroupRow(info, seen.unread(info.group_id, client.threads(info.group_id)))
             for info in client.groups()]
     return {"rows": rows, "group_name": group_name, "problem": problem,
+            "deleted": client.deleted_groups(),
             "offline": offline_notice(Outcome(synced=False, offline=offline))}
 
 
@@ -230,6 +235,15 @@ def list_context(client: Client) -> dict[str, Any]:
 @with_client
 def index(client: Client) -> ViewResult:
     return render_template("groups/index.html", **list_context(client))
+
+
+@blueprint.post("/groups/deleted/<group_id>/dismiss")
+@with_client
+def dismiss_deleted(client: Client, group_id: str) -> ViewResult:
+    """The person has read that a group was deleted: the note goes."""
+    with contextlib.suppress(er.UnknownGroupError):  # (already dismissed, in another tab)
+        client.dismiss_deleted_group(group_id)
+    return go(url_for("groups.index"))
 
 
 @blueprint.get("/groups/list")

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from flask import Blueprint, Flask, Response, current_app, request
-from vault_client import NewPost, SyncReport
+from vault_client import GroupDeleted, NewPost, SyncReport
 
 from vault_app import i18n, messages
 from vault_app.device import Device, Locked
@@ -126,6 +126,9 @@ class GroupWatch:
                 self._rest.clear()
                 self._rest.wait(PAUSE_AFTER_PROBLEM)
                 continue
+            if any(isinstance(e, GroupDeleted) for e in report.events):
+                self._tell("gone")  # the page reloads, and finds the group's note instead
+                return
             if report.events or report.warnings or report.new_posts:
                 self._tell("update", {"new": new_from_others(report)})
 
