@@ -5,21 +5,22 @@ sync fails with ``deletion_unproven``; once the relay is honest again, the group
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from types import SimpleNamespace
 
 import httpx
 import pytest
 from vault_client import Client, GroupDeleted, Role
-from vault_client.errors import NotPermittedError
+from vault_client.errors import NotPermittedError, RelayUnreachableError, UnknownGroupError
 
 from tests.adversarial.conftest import circle, stored_post_ids, texts
 from tests.adversarial.hostile import HostileRelay, _route
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import DeletionUnprovenError
 from vault.crypto.group_state import new_entry
-from vault.crypto.log import sign_entry
-from vault.crypto.log_entries import DeleteGroupBody
+from vault.crypto.log import LogEntry, sign_entry
+from vault.crypto.log_entries import DeleteGroupBody, EntryKind
 from vault.crypto.log_verify import verify_log
 
 
@@ -138,4 +139,91 @@ def test_a_real_deletion_reports_the_posts_never_sent(
     assert [(n.group_id, n.unsent_posts) for n in cleo.deleted_groups()] == [(gid, 1)]
     assert gid not in {g.group_id for g in cleo.groups()}
     for person in (ann, cleo):
+        person.dismiss_deleted_group(gid)
+
+
+def test_a_deletion_without_an_answer_is_finished_not_forgotten(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    """The relay takes (or drops) Ann's deletion and answers 502. A signed deletion may be
+    at the relay, to show a lagging member later: Ann's device is never told "nothing
+    changed". It refuses every other write to the group and sends the deletion again at
+    her next sync, which lands it; Ben's device then drops the group."""
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    hostile.view("ann").intercept = _refuse_deletions
+    with pytest.raises(RelayUnreachableError, match="may already have it"):
+        ann.delete_group(gid)
+    seq = ann.group(gid).log_seq
+    with pytest.raises(NotPermittedError, match="you are deleting this group"):
+        ann.post(gid, canary("after the attempt"))
+    with pytest.raises(NotPermittedError, match="you are deleting this group"):
+        ann.create_invite(gid)
+    assert ann.group(gid).log_seq == seq and ann.group(gid).unsent_posts == 0
+    hostile.view("ann").reset()
+    (report,) = ann.sync(gid)
+    assert [(type(e), e.by_me) for e in report.events] == [(GroupDeleted, True)]  # type: ignore[attr-defined]
+    assert gid not in {g.group_id for g in ann.groups()}
+    assert [type(e) for e in ben.sync(gid)[0].events] == [GroupDeleted]
+    for person in (ann, ben):
+        person.dismiss_deleted_group(gid)
+
+
+def _refuse_deletions(request: httpx.Request) -> httpx.Response | None:
+    if request.method == "POST" and request.url.path.endswith("/log"):
+        entry = LogEntry.decode(b64decode(json.loads(request.content)["entry"]))
+        if entry.kind is EntryKind.DELETE_GROUP:
+            return httpx.Response(502, json={"error": {"code": "unavailable",
+                                                       "message": "down"}})
+    return None
+
+
+def test_a_deletion_served_in_the_log_is_verified_with_it(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    """A relay that serves an owner's deletion as an ordinary log entry (no 410): the
+    device verifies it with the chain and drops the group, as for the relay's 410."""
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    state = verify_log(b64decode(gid), hostile.log(b64decode(gid)))
+    ann_key = ann._device.keys.identity(b64decode(gid))
+    assert ann_key is not None
+    deletion = new_entry(state, ann_key, DeleteGroupBody()).raw
+    hostile.view("ben").log = lambda _g, log: [*log, deletion]
+    (event,) = ben.sync(gid)[0].events
+    assert isinstance(event, GroupDeleted) and not event.by_me
+    assert gid not in {g.group_id for g in ben.groups()}
+    ben.dismiss_deleted_group(gid)
+
+
+def test_a_post_meets_the_relays_word_that_the_group_is_gone(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    """Unproven: the post stays on the device, queued, and the group with it. Proven (Ann
+    really deleted it): the post is refused, counted as never sent."""
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    hostile.view("ben").intercept = _claims_deleted(gid, None)
+    kept = ben.post(gid, canary("kept"))
+    assert (kept.delivered, kept.status) == (False, "queued")
+    assert kept.reason is not None and "stays on this device" in kept.reason
+    assert ben.group(gid).unsent_posts == 1
+    hostile.view("ben").reset()
+    ann.delete_group(gid)
+    refused = ben.post(gid, canary("too late"))
+    assert refused.status == "refused" and refused.reason is not None
+    assert "deleted this group" in refused.reason
+    (notice,) = [n for n in ben.deleted_groups() if n.group_id == gid]
+    assert notice.unsent_posts == 2
+    for person in (ann, ben):
+        person.dismiss_deleted_group(gid)
+
+
+def test_a_pending_joiner_learns_the_group_was_deleted(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    ann, dan = people.ann, people.dan
+    gid = circle(canary, ann)
+    assert dan.join(ann.create_invite(gid).uri).status == "pending"
+    ann.delete_group(gid)
+    with pytest.raises(UnknownGroupError, match="deleted the group before your request"):
+        dan.join_status(gid)
+    assert gid not in {g.group_id for g in dan.groups()}
+    for person in (ann, dan):
         person.dismiss_deleted_group(gid)

@@ -4,6 +4,9 @@ for it in the transaction that stores the entry, and leaves a tombstone that ans
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -11,6 +14,8 @@ from tests.api.conftest import row_counts
 from tests.api.helpers import Api, RelayGroup, code, join_request, real_invite
 from tests.api.test_blobs import put_blob
 from tests.api.test_grants import _grants
+from vault.api.blueprints import blobs as blobs_bp
+from vault.api.blueprints import grants as grants_bp
 from vault.api.db import db
 from vault.api.models import ALL_TABLES
 from vault.crypto.encoding import b64decode, b64encode
@@ -111,3 +116,64 @@ def test_an_admin_cannot_delete_and_a_living_group_has_no_deletion(api: Api) -> 
     missing = api.get(f"{g.base}/deletion")
     assert missing.status_code == 404 and code(missing) == "not_found"
     assert api.get(f"{g.base}/log", token=g.token(admin)).status_code == 200
+
+
+def test_an_attachment_racing_the_deletion_is_refused(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deletion lands between the upload's first look at the group and its write: the
+    write transaction sees the group deleted (group_deleted), and nothing is stored."""
+    g = RelayGroup(api)
+    member = g.f.add_member()
+    g.sync()
+    g.token(member)
+    deletion, token = g.f.make(g.owner, DeleteGroupBody()), g.token(g.owner)
+    real = blobs_bp.get_group
+
+    results: list[int] = []
+
+    def look_then_delete(group_id: bytes) -> object:
+        found = real(group_id)
+        deleter = threading.Thread(target=lambda: results.append(
+            g.push_entry(deletion, token).status_code))  # (its own request, its own thread)
+        deleter.start()
+        deleter.join()
+        return found
+
+    monkeypatch.setattr(blobs_bp, "get_group", look_then_delete)
+    late = put_blob(g, member, b"z" * 16, b"late attachment")
+    assert results == [201]
+    assert late.status_code == 410 and code(late) == "group_deleted"
+    assert _rows_of(api.app, g.f.group_id)["blobs"] == 0
+
+
+def test_grants_racing_the_deletion_are_purged_with_it(
+        api: Api, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """PostgreSQL: the deletion starts while a grant upload's transaction holds the group
+    row. It waits for that commit, then purges what was stored: no grant outlives the
+    group (before the shared lock on the group row, the grants stayed for ever)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's writers take turns: BEGIN IMMEDIATE already orders them")
+    g = RelayGroup(api)
+    member = g.f.add_member()
+    g.f.rotate()
+    g.sync()
+    token = g.token(g.owner)
+    deletion = g.f.make(g.owner, DeleteGroupBody())
+    results: list[int] = []
+    deleter = threading.Thread(target=lambda: results.append(
+        g.push_entry(deletion, token).status_code))
+    real = grants_bp._current_members
+
+    def read_then_delete(*args: object) -> object:
+        found = real(*args)  # type: ignore[arg-type]
+        deleter.start()
+        deleter.join(timeout=1.0)  # blocked by this transaction's hold on the group row
+        assert results == []
+        return found
+
+    monkeypatch.setattr(grants_bp, "_current_members", read_then_delete)
+    body = {"epoch": 1, "grants": _grants(g, 1, [g.owner, member])}
+    assert api.post(f"{g.base}/grants", token=token, json=body).status_code == 201
+    deleter.join()
+    assert results == [201]
+    assert _rows_of(api.app, g.f.group_id)["grants"] == 0

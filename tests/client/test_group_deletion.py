@@ -5,15 +5,16 @@ until the person dismisses it."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
-from vault_client import GroupDeleted, Role
+from vault_client import AsyncClient, GroupDeleted, Role
 from vault_client.errors import NotPermittedError, UnknownGroupError
 
 from tests.client.conftest import RelayProcess
-from tests.client.test_newcomers import circle, open_client
+from tests.client.test_newcomers import PASSPHRASE, circle, open_client
 from tests.conftest import BACKENDS
 from vault.crypto.encoding import b64decode
 
@@ -56,6 +57,7 @@ def test_an_owner_deletes_a_group_and_every_device_drops_it(
         ann.sync(gid)
         assert ann.group(gid).log_seq == seq
 
+        cat.close()  # (her device waits below, through the asynchronous client)
         deleted = ann.delete_group(gid)
         assert (deleted.group_id, deleted.name, deleted.by_me, deleted.unsent_posts) == \
             (gid, "Circle", True, 0)
@@ -77,10 +79,18 @@ def test_an_owner_deletes_a_group_and_every_device_drops_it(
         with pytest.raises(UnknownGroupError):
             ben.dismiss_deleted_group(gid)
 
-        # Cat's device was waiting for news: the wait ends with the deletion.
-        waited = cat.wait(gid, timeout=10)
-        assert [type(e) for e in waited.events] == [GroupDeleted]
-        assert cat.groups() == [] and [n.deleted_by for n in cat.deleted_groups()] == ["Ann"]
-        assert set(_rows_kept(Path(cat.home), gid).values()) == {0}
-        for person in (ann, ben, cat):
+        for person in (ann, ben):
             assert person.warnings() == []
+
+    # Cat's device was waiting for news (an asynchronous client's long-poll): the wait
+    # ends with the deletion.
+    async def cat_waits() -> None:
+        async with AsyncClient(PASSPHRASE + "cat", home=tmp_path / "cat",
+                               relay_url=relay_up.url) as cat:
+            waited = await cat.wait(gid, timeout=10)
+            assert [type(e) for e in waited.events] == [GroupDeleted]
+            assert await cat.groups() == []
+            assert [n.deleted_by for n in await cat.deleted_groups()] == ["Ann"]
+
+    asyncio.run(cat_waits())
+    assert set(_rows_kept(tmp_path / "cat", gid).values()) == {0}

@@ -45,6 +45,14 @@ def test_a_deletion_right_after_the_head_passes_every_rule() -> None:
     assert check_deletion(known, f.make(f.owner, DeleteGroupBody()).raw).author == f.owner.sign_pk
     with pytest.raises(DeletionUnprovenError, match="only an owner may delete"):
         check_deletion(known, f.make(admin, DeleteGroupBody()).raw)
+    # Every other rule a next entry breaks is the same refusal (the copy stays).
+    elsewhere = sign_entry(f.owner, DeleteGroupBody(), group_id=f.group_id, seq=known.seq + 1,
+                           prev_hash=bytes(32), timestamp_ms=known.timestamp_ms)
+    early = sign_entry(f.owner, DeleteGroupBody(), group_id=f.group_id, seq=known.seq + 1,
+                       prev_hash=known.head, timestamp_ms=known.timestamp_ms - 1)
+    for raw, match in ((elsewhere, "does not follow"), (early, "dated before")):
+        with pytest.raises(DeletionUnprovenError, match=match):
+            check_deletion(known, raw.raw, now_ms=known.timestamp_ms)
 
 
 def test_a_deletion_past_purged_entries_needs_an_owner_at_the_known_head() -> None:

@@ -65,6 +65,10 @@ class StateCache:
                 self._states.move_to_end(group_id)
             return state
 
+    def drop(self, group_id: bytes) -> None:
+        with self._lock:
+            self._states.pop(group_id, None)
+
     def put(self, state: GroupState) -> None:
         with self._lock:
             current = self._states.get(state.group_id)
@@ -106,7 +110,12 @@ def load_state(group_id: bytes, head_seq: int, head_hash: bytes) -> GroupState:
 
 
 def remember(state: GroupState) -> None:
-    _cache().put(state)
+    """Keep *state*, the group's newest; a deleted group's is dropped instead (its members'
+    keys are not kept in memory once the database no longer holds them)."""
+    if state.deleted:
+        _cache().drop(state.group_id)
+    else:
+        _cache().put(state)
 
 
 def sync_derived(

@@ -22,7 +22,6 @@ from vault.crypto.errors import (
     GroupIdMismatchError,
     LogError,
     RollbackError,
-    UnauthorizedEntryError,
     VaultError,
 )
 from vault.crypto.group_state import GroupState, LogCheckpoint
@@ -191,7 +190,7 @@ def check_deletion(state: GroupState, raw: bytes, *, now_ms: int | None = None) 
     if entry.seq == state.seq + 1:
         try:
             apply_decoded(state, entry, now_ms=now_ms)
-        except UnauthorizedEntryError as error:
+        except LogError as error:  # not an owner's, another predecessor, dated wrong...
             raise DeletionUnprovenError(
                 f"the relay says this group was deleted, but {error.message}; this device "
                 "keeps its copy") from None

@@ -32,7 +32,7 @@ from vault_client._internal.keys import PassphraseSource
 from vault_client._internal.refs import GroupRef
 from vault_client._internal.transport import EventsPage, events_page
 from vault_client.client import Client
-from vault_client.errors import AuthError, NotAMemberError, RelayUnreachableError
+from vault_client.errors import AuthError, GroupDeletedError, NotAMemberError, RelayUnreachableError
 from vault_client.types import RetryNotice, SyncReport
 
 __all__ = ["AsyncClient"]
@@ -91,6 +91,8 @@ class AsyncClient(AsyncMethods):
                 page = await self._events(target, seconds)
             except NotAMemberError:
                 return await asyncio.to_thread(waiting.refused, device, lock, group)
+            except GroupDeletedError:
+                return await asyncio.to_thread(waiting.deleted, device, lock, group)
             last = seconds == 0 or deadline.passed()
             report = await asyncio.to_thread(waiting.after, device, lock, group, page, last)
             if report is not None:

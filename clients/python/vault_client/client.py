@@ -26,6 +26,7 @@ from vault_client import events as ev
 from vault_client._internal import (
     deletion,
     exporting,
+    gone,
     groups,
     joining,
     membership,
@@ -438,13 +439,13 @@ class Client:
         gone; each notice stays until :meth:`dismiss_deleted_group`."""
         with self._lock:
             self._device.check_open()
-            return deletion.notices(self._device)
+            return gone.notices(self._device)
 
     def dismiss_deleted_group(self, group_id: str) -> None:
         """Forget the notice of a deleted group (:meth:`deleted_groups`)."""
         with self._lock:
             self._device.check_open()
-            deletion.dismiss(self._device, group_id)
+            gone.dismiss(self._device, group_id)
 
     def forget_group(self, group: GroupRef) -> None:
         """Delete a group from this device without telling anyone (after a removal or a

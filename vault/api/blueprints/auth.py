@@ -15,7 +15,13 @@ from typing import Any
 from flask import Blueprint
 from sqlalchemy import delete
 
-from vault.api.blueprints.common import ID16, NO_SYNC, get_group, group_id_param
+from vault.api.blueprints.common import (
+    ID16,
+    NO_SYNC,
+    get_group,
+    group_id_param,
+    lock_live_group,
+)
 from vault.api.db import affected, db, write_txn
 from vault.api.models import AuthChallenge, InviteRow, MemberRow, SessionRow
 from vault.api.registry import Call, api_route
@@ -89,6 +95,7 @@ def challenge(call: Call, gid: str) -> Any:
     value = new_challenge()
     expires = now + services().settings.challenge_ttl_s * 1000
     with write_txn() as session:
+        lock_live_group(session, group_id)
         session.execute(delete(AuthChallenge).where(AuthChallenge.expires_at_ms <= now),
                         execution_options=NO_SYNC)
         session.add(AuthChallenge(challenge=value, group_id=group_id, kind=int(kind),
@@ -125,6 +132,7 @@ def session(call: Call, gid: str) -> Any:
     token = new_session_token()
     expires = now + services().settings.session_ttl_s * 1000
     with write_txn() as tx:
+        lock_live_group(tx, group_id)
         consumed = affected(tx.execute(
             delete(AuthChallenge).where(*match, AuthChallenge.expires_at_ms > now),
             execution_options=NO_SYNC,

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from vault.api.authn import authenticate
-from vault.api.blueprints.common import ID16, NO_SYNC, get_group, group_id_param
+from vault.api.blueprints.common import ID16, NO_SYNC, get_group, group_id_param, lock_live_group
 from vault.api.db import db, write_txn
 from vault.api.models import LEGACY_POST_ID, BlobRow
 from vault.api.registry import RAW, Call, api_route
@@ -47,6 +47,7 @@ def put_blob(call: Call, gid: str, blob_id: str) -> Any:
     for _attempt in range(2):
         try:
             with write_txn() as tx:
+                lock_live_group(tx, group_id)
                 existing = tx.execute(
                     select(BlobRow.data, BlobRow.post_id).where(BlobRow.group_id == group_id,
                                                                 BlobRow.blob_id == bid)

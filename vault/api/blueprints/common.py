@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from vault.api.db import db
@@ -28,6 +28,22 @@ def get_group(group_id: bytes) -> Group:
     if group.deleted_at_ms is not None:
         raise deleted_error()
     return group
+
+
+# Shared lock on PostgreSQL (SQLite's writers are already one at a time: BEGIN IMMEDIATE).
+_LIVE_GROUP = (select(Group.deleted_at_ms).where(Group.group_id == bindparam("gid"))
+               .with_for_update(read=True))
+
+
+def lock_live_group(tx: Session, group_id: bytes) -> None:
+    """First thing in a write transaction about a group: hold its row until the commit,
+    so an owner's deletion (which updates that row before it purges) cannot purge between
+    this check and the writes after it; ``group_deleted`` or ``not_found`` otherwise."""
+    row = tx.execute(_LIVE_GROUP, {"gid": group_id}).first()
+    if row is None:
+        raise NotFoundError("no group with this id on this relay")
+    if row.deleted_at_ms is not None:
+        raise deleted_error()
 
 
 def deleted_error() -> GroupDeletedError:

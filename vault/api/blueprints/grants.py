@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault.api.authn import authenticate
-from vault.api.blueprints.common import get_group, group_id_param
+from vault.api.blueprints.common import get_group, group_id_param, lock_live_group
 from vault.api.db import db, write_txn
 from vault.api.models import GrantRow, MemberRow
 from vault.api.registry import Call, api_route
@@ -105,6 +105,7 @@ def upload(call: Call, gid: str) -> Any:
     for _attempt in range(2):
         try:
             with write_txn() as tx:
+                lock_live_group(tx, group_id)
                 members = _current_members(tx, group_id, list(grants))
                 if len(members) != len(grants):
                     missing = next(i for i, k in enumerate(grants) if k not in members)

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from vault.api.authn import authenticate
-from vault.api.blueprints.common import NO_SYNC, get_group, group_id_param
+from vault.api.blueprints.common import NO_SYNC, get_group, group_id_param, lock_live_group
 from vault.api.db import affected, db, write_txn
 from vault.api.models import InviteRow, JoinRequestRow, MemberRow
 from vault.api.registry import Call, api_route
@@ -112,6 +112,7 @@ def submit(call: Call, gid: str) -> Any:
         _check_fresh(request, now)  # only a request not yet recorded must be fresh
         try:
             with write_txn() as tx:
+                lock_live_group(tx, group_id)
                 taken = affected(tx.execute(
                     update(InviteRow)
                     .where(

@@ -299,6 +299,7 @@ class Device:
         self.store.delete_meta(fence_key(view.group_id))
         self.store.delete_meta(f"wanted-name/{gid}")
         self.store.delete_meta(muted_key(view.group_id))
+        self.store.delete_meta(deleting_key(view.group_id))
         for prefix in (f"post-marks/{gid}/", f"create/{gid}/"):
             self.store.delete_meta_prefix(prefix)
         self.fences.pop(view.group_id, None)
@@ -336,6 +337,11 @@ MUTED_KIND: Final = "muted"
 def muted_key(group_id: bytes) -> str:
     """Where a group's muted members are kept (``meta``, sealed: see :mod:`.muting`)."""
     return f"muted/{b64encode(group_id)}"
+
+
+def deleting_key(group_id: bytes) -> str:
+    """Set while this device is deleting the group (see :mod:`.deletion`)."""
+    return "deleting/" + b64encode(group_id)
 
 
 def fence_key(group_id: bytes) -> str:

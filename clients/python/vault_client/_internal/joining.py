@@ -9,6 +9,7 @@ from datetime import timedelta
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     AlreadyMemberError,
+    GroupDeletedError,
     InviteExhaustedError,
     InviteExpiredError,
     InviteRevokedError,
@@ -39,7 +40,7 @@ from vault.crypto.log_entries import (
 )
 from vault.crypto.safety import safety_number as core_safety_number
 from vault_client import events as ev
-from vault_client._internal import naming, refs
+from vault_client._internal import gone, naming, refs
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, status
@@ -49,7 +50,7 @@ from vault_client._internal.refs import InviteRef, MemberRef
 from vault_client._internal.rotation import issue, rotate
 from vault_client._internal.sync_io import check_pending, sync_group
 from vault_client._internal.transport import InviteAuth
-from vault_client.errors import RelayUnreachableError
+from vault_client.errors import RelayUnreachableError, UnknownGroupError
 from vault_client.types import (
     GroupStatus,
     HistoryPolicy,
@@ -179,7 +180,12 @@ def _join_result(view: GroupView, link: InviteLink, status: str) -> JoinResult:
 
 def join_status(device: Device, view: GroupView) -> GroupStatus:
     if view.status == "pending":
-        check_pending(device, view, [])
+        try:
+            check_pending(device, view, [])
+        except GroupDeletedError:
+            gone.learn(device, view)  # (DeletionUnprovenError unless an owner's fits)
+            raise UnknownGroupError("an owner deleted the group before your request was "
+                                    "answered; this device no longer keeps it") from None
         if view.status == "member":
             sync_group(device, view)
     return status(view.status)

@@ -6,19 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from vault.crypto.errors import InviteError, LogConflictError, NotAMemberError
+from vault.crypto.errors import GroupDeletedError, InviteError, LogConflictError, NotAMemberError
 from vault.crypto.group_state import GroupState, LogCheckpoint, new_entry
 from vault.crypto.localstore import record_id
 from vault.crypto.log import LogEntry
-from vault.crypto.log_entries import EntryBody
+from vault.crypto.log_entries import DeleteGroupBody, EntryBody
 from vault.crypto.log_verify import apply_entry, check_checkpoint, extend_log, verify_log
 from vault_client import events as ev
+from vault_client._internal import gone
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
-from vault_client._internal.device import Device
+from vault_client._internal.device import Device, deleting_key
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.transport import AmbiguousAppend, Auth, Transport
-from vault_client.errors import RelayUnreachableError
+from vault_client.errors import NotPermittedError, RelayUnreachableError
 
 APPEND_ATTEMPTS: Final = 4
 
@@ -69,6 +70,8 @@ def sync_log(device: Device, view: GroupView, events: list[ev.Event],
     device.store.save_log(view.group_id, old.seq + 1, added, new.checkpoint().encode())
     view.entries.extend(added)
     view.state = new
+    if new.deleted:  # served as a log entry: verified with the whole chain
+        raise GroupDeletedError("the group's log ends with an owner's deletion")
     _adopt_saved_keys(device, view)
     for event in engine.log_events(view, old, new):
         if isinstance(event, ev.SyncWarning):
@@ -122,8 +125,22 @@ def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryB
     nothing. *on_known_head*: the first attempt builds on the head this device holds,
     without reading the log first (the caller has just appended or read it); should the
     head have moved, the relay's compare-and-swap refuses it and the log is read as usual."""
+    try:
+        return _append(device, view, build, as_member=as_member, reader=reader,
+                       before_send=before_send, on_known_head=on_known_head)
+    except GroupDeletedError:
+        news = gone.learn(device, view)  # (DeletionUnprovenError unless it is proven)
+        raise GroupDeletedError(
+            f"{news.deleted_by} deleted this group (an owner); this device no longer keeps "
+            "it, so nothing was changed") from None
+
+
+def _append(device: Device, view: GroupView, build: Callable[[GroupState], EntryBody], *,
+            as_member: bool, reader: Auth | None,
+            before_send: Callable[[LogEntry], None] | None, on_known_head: bool) -> LogEntry:
     transport = device.transport(view.relay_url)
     auth = device.auth(view) if as_member else None
+    deleting = device.store.meta(deleting_key(view.group_id)) is not None
     last: LogEntry | None = None
     ambiguous = False
     for attempt in range(APPEND_ATTEMPTS):
@@ -135,7 +152,12 @@ def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryB
             return last  # an earlier unanswered attempt did land
         now = device.now()
         if last is None or state.seq != last.seq - 1 or state.head != last.prev_hash:
-            last = new_entry(state, view.me, build(state), now_ms=now)
+            body = build(state)
+            if deleting and not isinstance(body, DeleteGroupBody):
+                raise NotPermittedError(
+                    "you are deleting this group: nothing more can be written to it (the "
+                    "deletion is sent again at every sync until it lands)")
+            last = new_entry(state, view.me, body, now_ms=now)
         new_state = apply_entry(state, last, now_ms=max(now, last.timestamp_ms))
         if before_send is not None:
             before_send(last)

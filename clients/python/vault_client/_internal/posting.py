@@ -10,15 +10,22 @@ from datetime import timedelta
 
 from vault.crypto.attachments import Attachment, decrypt_attachment
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import ForbiddenError, NotFoundError, RelayUnavailableError, VaultError
+from vault.crypto.errors import (
+    DeletionUnprovenError,
+    ForbiddenError,
+    GroupDeletedError,
+    NotFoundError,
+    RelayUnavailableError,
+    VaultError,
+)
 from vault.crypto.limits import MAX_POLL_OPTION, MAX_POLL_OPTIONS
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostKind
 from vault.crypto.timeline import VisiblePost, pins_in_force, thread_view
 from vault_client import events as ev
-from vault_client._internal import outbox
+from vault_client._internal import gone, outbox
 from vault_client._internal import views as V
-from vault_client._internal.device import Device
+from vault_client._internal.device import Device, deleting_key
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import rotate
@@ -43,6 +50,9 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
     """Keep the post on this device first (from then on nothing loses it), then bring the
     log and keys up to date and send what waits in the outbox. The result says whether it
     was delivered, waits (and why), or was refused (and why)."""
+    if device.store.meta(deleting_key(view.group_id)) is not None:
+        raise NotPermittedError("you are deleting this group: nothing more can be written to "
+                                "it (the deletion is sent again at every sync until it lands)")
     post_id = outbox.queue(device, view, kind, refs, text, warning, expires_in, attachments,
                            kept, options=options, closes_in=closes_in, choice=choice,
                            at_ms=at_ms)
@@ -55,6 +65,8 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
         done = outbox.flush(device, view, [], refresh=lambda: refresh_keys(device, view))
     except RelayUnavailableError:
         return Posted(gid, pid, False, "queued", UNREACHABLE)
+    except GroupDeletedError:
+        return _deleted(device, view, gid, pid)
     except VaultError:
         # This device refuses what the relay served (a rolled-back or forked log...): the
         # command fails, and the post is not kept to go out later into such a group.
@@ -67,6 +79,20 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
     if outcome == "refused":
         return Posted(gid, pid, False, "refused", done.reasons.get(post_id))
     return Posted(gid, pid, False, "queued", done.reasons.get(post_id, UNREACHABLE))
+
+
+def _deleted(device: Device, view: GroupView, gid: str, pid: str) -> Posted:
+    """The relay says the group was deleted. Proven: the group is gone from this device
+    (the post with it, counted in the notice as never sent). Not proven, or not checkable
+    now: the post stays here, to go out later."""
+    try:
+        news = gone.learn(device, view)
+    except RelayUnavailableError:
+        return Posted(gid, pid, False, "queued", UNREACHABLE)
+    except DeletionUnprovenError as error:
+        return Posted(gid, pid, False, "queued", f"it stays on this device: {error.message}")
+    return Posted(gid, pid, False, "refused",
+                  f"{news.deleted_by} (an owner) deleted this group, so it was not sent")
 
 
 def _freshen(device: Device, view: GroupView) -> None:

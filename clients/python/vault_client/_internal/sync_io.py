@@ -42,7 +42,7 @@ from vault.crypto.localstore import (
 from vault.crypto.metadata import MemberProfile
 from vault.crypto.timeline import Timeline
 from vault_client import events as ev
-from vault_client._internal import deletion, naming, outbox
+from vault_client._internal import deletion, gone, naming, outbox
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.cores import map_on_cores
@@ -66,11 +66,13 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
     warnings: list[ev.SyncWarning] = []
     before = view.state
     try:
+        if view.status == "member" and deletion.finish_pending(device, view) is not None:
+            raise GroupDeletedError("this device deleted the group")
         new_posts, unreadable = _sync_steps(device, view, events, warnings)
     except GroupDeletedError:
         # Believed only for an owner's deletion that fits the verified log (else
         # DeletionUnprovenError, and this device keeps its copy).
-        deleted = deletion.learn(device, view)
+        deleted = gone.learn(device, view)
         return SyncReport(view.gid, (deleted,), (), 0, -1, 0, 0)
     if before is not None and view.state is not None:
         events = V.real_changes(view, before, events)  # (with the keys this sync brought)

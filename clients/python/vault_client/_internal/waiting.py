@@ -65,8 +65,7 @@ def wait(device: Device, lock: threading.RLock, group: GroupRef,
         except NotAMemberError:
             return refused(device, lock, group)
         except GroupDeletedError:
-            with lock:  # a sync checks the relay's word (and drops the group if it holds)
-                return sync_group(device, device.member_view(group))
+            return deleted(device, lock, group)
         report = after(device, lock, group, page, seconds == 0 or deadline.passed())
         if report is not None:
             return report
@@ -84,6 +83,13 @@ def refused(device: Device, lock: threading.RLock, group: GroupRef) -> SyncRepor
             raise NotAMemberError("the relay says this device is no longer a member of the "
                                   "group, and the group's log does not show it")
         return report
+
+
+def deleted(device: Device, lock: threading.RLock, group: GroupRef) -> SyncReport:
+    """The relay says the group was deleted: a sync checks its word (and drops the group
+    only if an owner's deletion fits the verified log)."""
+    with lock:
+        return sync_group(device, device.member_view(group))
 
 
 def target(device: Device, lock: threading.RLock, group: GroupRef) -> WaitTarget:
