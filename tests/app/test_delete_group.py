@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vault_client import Client, GroupDeleted
+from vault_client.errors import RelayUnreachableError
 
 from tests.app.conftest import PASSPHRASE, Browser, make_settings, open_browser
 from tests.app.test_feed import ann as ann  # (the fixtures, used by their names)
@@ -29,6 +30,22 @@ def test_the_owner_deletes_the_group_for_everyone(ann: Browser, mallory: Client,
     assert unticked.status_code == 422
     assert "Tick the box" in unticked.get_data(as_text=True)
     assert ann.device_client().group(gid).member_count == 2  # nothing happened
+
+    # No answer from the relay: the person is told the deletion may have reached it, and
+    # that Vault goes on with it (the SDK's side: adversarial/test_deletion.py).
+    def unanswered(*_args: object, **_kw: object) -> None:
+        raise RelayUnreachableError("the relay did not confirm the deletion")
+
+    real_delete = ann.device_client().delete_group
+    ann.device_client().delete_group = unanswered  # type: ignore[method-assign]
+    try:
+        pending = ann.post(f"/groups/{gid}/delete", {"understood": "1"})
+        assert pending.status_code == 303 and pending.headers["Location"].endswith(gid)
+        shown = page(ann, f"/groups/{gid}")
+        assert "The server did not confirm the deletion" in shown
+        assert "sends the deletion again until the server confirms it" in shown
+    finally:
+        ann.device_client().delete_group = real_delete  # type: ignore[method-assign]
 
     # Mallory, a member, sees no button; her forged request changes nothing.
     mallory.close()

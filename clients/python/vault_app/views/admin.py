@@ -378,6 +378,13 @@ def delete_group(client: Client, group_id: str) -> ViewResult:
     try:
         client.delete_group(info.group_id,
                             discard_unsent=bool(request.form.get("discard_unsent")))
+    except er.RelayUnavailableError:  # (unreachable too) it may have reached the server
+        notify(Message(gettext("The server did not confirm the deletion, and it may already "
+                               "have it."),
+                       gettext("Vault now treats the group as being deleted: nothing more "
+                               "can be written to it, and Vault sends the deletion again "
+                               "until the server confirms it.")))
+        return go(url_for("groups.show", group_id=info.group_id))
     except Exception as error:
         return page("admin/delete_group.html", client, info, problem=problem_for(error),
                     **context), 422
