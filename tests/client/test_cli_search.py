@@ -130,6 +130,9 @@ def test_mute_collapses_a_members_posts_in_read_and_search(root: Path,
     found = ann("search", "unkind").output
     assert "Unkind words" not in found and "vault search --show-muted" in found
     assert "Mal (muted)" in ann("members").output
+    with Client(mal.passphrase, home=mal.home, relay_url=relay.url) as m:
+        m.react(gid, m.post(gid, "More unkind words").post_id, "👎")
+    assert "'Circle': nothing new" in ann("sync").output  # (a muted member's news: not news)
     assert "shown again" in ann("unmute", "Mal").output
     assert "Unkind words" in ann("read").output
     assert "cannot mute yourself" in only_error(ann("mute", "me", expect=1))

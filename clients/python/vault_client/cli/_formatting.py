@@ -4,6 +4,7 @@ safety numbers, warnings and notes, and what a sync found, in words."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
@@ -106,8 +107,10 @@ def group_deletion(report: SyncReport) -> ev.GroupDeleted | None:
     return next((e for e in report.events if isinstance(e, ev.GroupDeleted)), None)
 
 
-def describe_events(report: SyncReport, names: dict[str, str]) -> list[str]:
-    """What a sync found, in words (events only; warnings are printed separately)."""
+def describe_events(report: SyncReport, names: dict[str, str],
+                    muted: Collection[str] = ()) -> list[str]:
+    """What a sync found, in words (events only; warnings are printed separately). What
+    members muted on this device wrote is not counted as news."""
     def who(member_id: str) -> str:
         return names.get(member_id, member_id[:SHORT])
 
@@ -115,7 +118,8 @@ def describe_events(report: SyncReport, names: dict[str, str]) -> list[str]:
     kinds: dict[str, int] = {}
     for event in report.events:
         if isinstance(event, ev.NewPost):
-            kinds[event.kind] = kinds.get(event.kind, 0) + 1
+            if event.author not in muted:
+                kinds[event.kind] = kinds.get(event.kind, 0) + 1
         elif isinstance(event, ev.MemberJoined):
             how = " (by invite)" if event.self_joined else ""
             lines.append(f"{who(event.member_id)} joined{how}")

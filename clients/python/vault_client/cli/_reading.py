@@ -212,7 +212,8 @@ def _report_line(client: Client, report: SyncReport) -> str:
     if info.status == "creating":
         return f"{group_label(info)}: not created on the relay yet (it could not be reached)"
     names = names_of(client, info) if info.status == "member" else {}
-    words = describe_events(report, names)
+    words = describe_events(report, names,
+                            client.muted(info.group_id) if info.status == "member" else ())
     if report.unsent_posts:
         words.append(f"{report.unsent_posts} of your posts still waiting to be sent")
     if report.unreadable_history:
@@ -315,7 +316,7 @@ def _print_news(client: Client, info: GroupInfo, report: SyncReport, show_cw: bo
         click.echo(deletion_text(deleted))
         return
     names = names_of(client, info)
-    for line in describe_events(report, {**names}):
+    for line in describe_events(report, {**names}, client.muted(info.group_id)):
         click.echo(f"{group_label(info)}: {line}")
     for event in report.events:
         if isinstance(event, ev.NewPost) and event.kind in ("post", "reply", "poll"):
