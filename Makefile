@@ -42,7 +42,7 @@ SCHEMATHESIS := tests/api/test_schemathesis.py
 
 test: lint
 	$(BIN)/python -m pytest $(SCHEMATHESIS)
-	$(BIN)/python -m pytest --ignore=$(SCHEMATHESIS)
+	$(BIN)/python -m pytest --ignore=$(SCHEMATHESIS) --durations=25
 
 # Everything but the tests marked slow (relay processes, fault injection, long journeys,
 # fuzzing with many examples): under two minutes, for while you work. `make test` before a commit.

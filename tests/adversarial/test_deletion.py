@@ -11,13 +11,13 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from vault_client import Client, GroupDeleted, Role
+from vault_client import Client, DeletionNotCompleted, GroupDeleted, Role, RoleChanged
 from vault_client.errors import NotPermittedError, RelayUnreachableError, UnknownGroupError
 
 from tests.adversarial.conftest import circle, stored_post_ids, texts
 from tests.adversarial.hostile import HostileRelay, _route
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.errors import DeletionUnprovenError
+from vault.crypto.errors import DeletionUnprovenError, UnauthorizedEntryError
 from vault.crypto.group_state import new_entry
 from vault.crypto.log import LogEntry, sign_entry
 from vault.crypto.log_entries import DeleteGroupBody, EntryKind
@@ -227,3 +227,58 @@ def test_a_pending_joiner_learns_the_group_was_deleted(
     assert gid not in {g.group_id for g in dan.groups()}
     for person in (ann, dan):
         person.dismiss_deleted_group(gid)
+
+
+def test_a_deletion_that_can_no_longer_be_made_leaves_the_group_going(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    """Ann and Ben own the group. (1) Ben demotes Ann; Ann, not synced yet, tries to delete:
+    her device refuses it after reading the log, nothing is sent, nothing is marked, and she
+    goes on writing. (2) Ann is an owner again; her deletion gets no answer, then Ben
+    demotes her before her next sync: that sync says the deletion could not be made, and
+    the group goes on for her (reading and writing)."""
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    ann.set_role(gid, ben.me(gid).member_id, Role.OWNER)
+    ben.sync(gid)
+    ben.set_role(gid, ann.me(gid).member_id, Role.ADMIN)
+    with pytest.raises(UnauthorizedEntryError, match="only an owner may delete"):
+        ann.delete_group(gid)
+    assert ann.post(gid, canary("still here")).delivered
+
+    ben.set_role(gid, ann.me(gid).member_id, Role.OWNER)
+    ann.sync(gid)
+    hostile.view("ann").intercept = _refuse_deletions
+    with pytest.raises(RelayUnreachableError, match="may already have it"):
+        ann.delete_group(gid)
+    ben.sync(gid)
+    ben.set_role(gid, ann.me(gid).member_id, Role.ADMIN)
+    hostile.view("ann").reset()
+    (report,) = ann.sync(gid)
+    assert report.error is None
+    (warning,) = [w for w in report.warnings if isinstance(w, DeletionNotCompleted)]
+    assert "could not be made" in warning.message and "only an owner" in warning.message
+    assert any(isinstance(e, RoleChanged) for e in report.events)  # (the demotion, as usual)
+    assert ann.post(gid, canary("going on")).delivered
+    assert gid in {g.group_id for g in ann.groups()}
+
+
+def test_every_command_checks_the_relays_word(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str]) -> None:
+    """Commands that read the log first (pending requests, the history setting, pins,
+    denials...) meet an unproven group_deleted as deletion_unproven, never as the relay's
+    own group_deleted, and change nothing."""
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    post = ben.post(gid, canary("a post")).post_id
+    ann.sync(gid)
+    hostile.view("ann").intercept = _claims_deleted(gid, None)
+    for command in (lambda: ann.pending_requests(gid),
+                    lambda: ann.set_history_policy(gid, "all"),
+                    lambda: ann.pin(gid, post),
+                    lambda: ann.deny(gid, ben.me(gid).member_id),
+                    lambda: ann.create_invite(gid)):
+        with pytest.raises(DeletionUnprovenError):
+            command()
+    hostile.view("ann").reset()
+    assert gid in {g.group_id for g in ann.groups()}
+    assert ann.pinned(gid) == []

@@ -71,7 +71,9 @@ def purge_expired(now_ms: int | None = None) -> dict[str, int]:
             "sessions": int(sessions)}
 
 
-_GROUP_ROWS = (BlobRow, PostRow, GrantRow, JoinRequestRow, InviteRow, SessionRow, AuthChallenge,
+# In the order purge_expired deletes the tables both touch (blobs, posts, challenges,
+# sessions), so the two never wait for each other's rows in opposite orders.
+_GROUP_ROWS = (BlobRow, PostRow, GrantRow, JoinRequestRow, InviteRow, AuthChallenge, SessionRow,
                MemberRow)
 
 

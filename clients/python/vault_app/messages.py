@@ -218,6 +218,13 @@ def for_warning(warning: ev.SyncWarning, name_of: Callable[[str], str]) -> Messa
                 gettext("Some posts were written before their author's Vault knew someone had "
                         "left, so that person may have read them."),
                 gettext("They are marked in the group."))
+        case ev.DeletionNotCompleted():
+            return Message(
+                gettext("Your deletion of this group could not be completed, so the group goes "
+                        "on."),
+                gettext("You may no longer be an owner of it. The server may still hold the "
+                        "deletion and could show it to a member who has not opened Vault for "
+                        "a while: tell the other owners."), alarm=True)
         case ev.SequenceJumped(author=author):
             return Message(
                 gettext("Many posts by %(name)s seem to be missing.", name=name_of(author)),

@@ -27,6 +27,7 @@ from vault_client.errors import (
     VaultError,
 )
 from vault_client.events import (
+    DeletionNotCompleted,
     EpochStarted,
     Equivocation,
     Event,
@@ -84,6 +85,7 @@ __all__ = [
     "AttachmentInfo",
     "Client",
     "DeletedGroupInfo",
+    "DeletionNotCompleted",
     "EpochStarted",
     "Equivocation",
     "Event",

@@ -17,6 +17,7 @@ from vault.crypto.log_entries import Role
 from vault_client.types import PostView
 
 __all__ = [
+    "DeletionNotCompleted",
     "EpochStarted",
     "Equivocation",
     "Event",
@@ -135,12 +136,20 @@ class GroupDeleted(Event):
 # --- warnings -------------------------------------------------------------------------------
 
 
+
 @dataclass(frozen=True)
 class SyncWarning(Event):
     """Something this device could not verify or that should not happen. ``message`` is
     meant for a person."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class DeletionNotCompleted(SyncWarning):
+    """This device started deleting the group and can no longer finish (it is no longer an
+    owner, or the relay refused the deletion for good): the group stays as it is. A signed
+    copy of the deletion may still exist at the relay (protocol §13)."""
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,7 @@ def deny(call: Call, gid: str, joiner: str) -> Any:
     caller = authenticate(group_id)
     caller.require_role(Role.ADMIN, "denying join requests")
     with write_txn() as tx:
+        lock_live_group(tx, group_id)
         row = tx.get(JoinRequestRow, (group_id, joiner_pk))
         if row is None or row.status != REQUEST_PENDING:
             raise NotFoundError("no pending join request from this key")

@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import Final
 
 from vault.crypto.encoding import b64decode, b64encode
-from vault.crypto.errors import DeletionUnprovenError, MalformedError, NotFoundError
+from vault.crypto.errors import (
+    DeletionUnprovenError,
+    GroupDeletedError,
+    MalformedError,
+    NotFoundError,
+)
 from vault.crypto.localstore import (
     MAX_NOTICE_TEXT,
     DeletedGroup,
@@ -77,6 +82,15 @@ def drop(device: Device, view: GroupView, entry: LogEntry) -> ev.GroupDeleted:
     device.forget(view)
     return ev.GroupDeleted(view.gid, notice.name, notice.deleted_by, notice.deleted_at_ms,
                            notice.unsent_posts, notice.by_me)
+
+
+def confirmed(device: Device, view: GroupView) -> GroupDeletedError:
+    """The relay said ``group_deleted`` (or the log shows it): learn it (raising
+    :class:`DeletionUnprovenError` if it is not proven), and the error a command that met it
+    raises, saying who deleted the group."""
+    news = learn(device, view)
+    return GroupDeletedError(f"{news.deleted_by} (an owner) deleted this group; this device "
+                             "no longer keeps it, so nothing was changed")
 
 
 def notice(device: Device, group_id: bytes) -> ev.GroupDeleted | None:

@@ -254,7 +254,10 @@ def approve(device: Device, view: GroupView, joiner: MemberRef, *, role: Role,
 
 def deny(device: Device, view: GroupView, joiner: MemberRef) -> None:
     joiner_pk = refs.member_key(joiner, lambda: [])
-    device.transport(view.relay_url).deny(device.auth(view), joiner_pk)
+    try:
+        device.transport(view.relay_url).deny(device.auth(view), joiner_pk)
+    except GroupDeletedError:
+        raise gone.confirmed(device, view) from None
 
 
 def _add_body(request: JoinRequest, role: Role) -> AddBody:

@@ -63,7 +63,11 @@ def sync_log(device: Device, view: GroupView, events: list[ev.Event],
     old = view.state
     assert old is not None
     transport = device.transport(view.relay_url)
-    new, served = fetch_log(device, transport, reader or device.auth(view), view.group_id, old)
+    try:
+        new, served = fetch_log(device, transport, reader or device.auth(view), view.group_id,
+                                old)
+    except GroupDeletedError:
+        raise gone.confirmed(device, view) from None
     if new.seq == old.seq:
         return False
     added = served[1:]
@@ -71,7 +75,7 @@ def sync_log(device: Device, view: GroupView, events: list[ev.Event],
     view.entries.extend(added)
     view.state = new
     if new.deleted:  # served as a log entry: verified with the whole chain
-        raise GroupDeletedError("the group's log ends with an owner's deletion")
+        raise gone.confirmed(device, view)
     _adopt_saved_keys(device, view)
     for event in engine.log_events(view, old, new):
         if isinstance(event, ev.SyncWarning):
@@ -129,10 +133,7 @@ def append(device: Device, view: GroupView, build: Callable[[GroupState], EntryB
         return _append(device, view, build, as_member=as_member, reader=reader,
                        before_send=before_send, on_known_head=on_known_head)
     except GroupDeletedError:
-        news = gone.learn(device, view)  # (DeletionUnprovenError unless it is proven)
-        raise GroupDeletedError(
-            f"{news.deleted_by} deleted this group (an owner); this device no longer keeps "
-            "it, so nothing was changed") from None
+        raise gone.confirmed(device, view) from None  # (DeletionUnprovenError unless proven)
 
 
 def _append(device: Device, view: GroupView, build: Callable[[GroupState], EntryBody], *,

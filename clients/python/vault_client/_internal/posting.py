@@ -67,6 +67,8 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
         return Posted(gid, pid, False, "queued", UNREACHABLE)
     except GroupDeletedError:
         return _deleted(device, view, gid, pid)
+    except DeletionUnprovenError as error:  # the relay's word alone: the post stays here
+        return Posted(gid, pid, False, "queued", f"it stays on this device: {error.message}")
     except VaultError:
         # This device refuses what the relay served (a rolled-back or forked log...): the
         # command fails, and the post is not kept to go out later into such a group.

@@ -66,7 +66,7 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
     warnings: list[ev.SyncWarning] = []
     before = view.state
     try:
-        if view.status == "member" and deletion.finish_pending(device, view) is not None:
+        if view.status == "member" and deletion.finish_pending(device, view, events, warnings):
             raise GroupDeletedError("this device deleted the group")
         new_posts, unreadable = _sync_steps(device, view, events, warnings)
     except GroupDeletedError:
