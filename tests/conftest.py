@@ -90,3 +90,26 @@ def postgres_url() -> str:
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def argon2_once_per_input() -> Iterator[None]:
+    """Argon2id is a pure function: within this process, each distinct input (passphrase,
+    salt, parameters) is computed once. A keystore opened again — every CLI command, every
+    unlock of an in-process app — then costs nothing more; a new keystore (a new salt), a
+    wrong passphrase or other parameters are computed as ever. Relay and app processes the
+    tests start are not affected."""
+    from vault.crypto import keystore
+
+    real = keystore.hash_secret_raw
+    computed: dict[tuple[object, ...], bytes] = {}
+
+    def hash_secret_raw(secret: bytes, salt: bytes, **params: object) -> bytes:
+        key = (secret, salt, tuple(sorted(params.items())))
+        if key not in computed:
+            computed[key] = real(secret, salt, **params)  # type: ignore[arg-type]
+        return computed[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keystore, "hash_secret_raw", hash_secret_raw)
+        yield
