@@ -25,6 +25,26 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+class Deleter:
+    """The owner's deletion, sent from its own thread (its own request) once :meth:`start`
+    is called inside another request's transaction; ``results`` holds its status."""
+
+    def __init__(self, g: RelayGroup) -> None:
+        token = g.token(g.owner)
+        deletion = g.f.make(g.owner, DeleteGroupBody())
+        self.results: list[int] = []
+        self.thread = threading.Thread(target=lambda: self.results.append(
+            g.push_entry(deletion, token).status_code))
+
+    def start(self) -> None:
+        self.thread.start()
+        self.thread.join(timeout=1.0)  # blocked by the transaction's hold on the group row
+
+    def finished(self) -> list[int]:
+        self.thread.join()
+        return self.results
+
+
 def test_grants_racing_the_deletion_are_purged_with_it(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL: the deletion starts while a grant upload's transaction holds the group
@@ -34,25 +54,19 @@ def test_grants_racing_the_deletion_are_purged_with_it(
     member = g.f.add_member()
     g.f.rotate()
     g.sync()
-    token = g.token(g.owner)
-    deletion = g.f.make(g.owner, DeleteGroupBody())
-    results: list[int] = []
-    deleter = threading.Thread(target=lambda: results.append(
-        g.push_entry(deletion, token).status_code))
+    deleter = Deleter(g)
     real = grants_bp._current_members
 
     def read_then_delete(*args: object) -> object:
         found = real(*args)  # type: ignore[arg-type]
         deleter.start()
-        deleter.join(timeout=1.0)  # blocked by this transaction's hold on the group row
-        assert results == []
+        assert deleter.results == []
         return found
 
     monkeypatch.setattr(grants_bp, "_current_members", read_then_delete)
     body = {"epoch": 1, "grants": _grants(g, 1, [g.owner, member])}
-    assert api.post(f"{g.base}/grants", token=token, json=body).status_code == 201
-    deleter.join()
-    assert results == [201]
+    assert api.post(f"{g.base}/grants", token=g.token(g.owner), json=body).status_code == 201
+    assert deleter.finished() == [201]
     assert _rows_of(api.app, g.f.group_id)["grants"] == 0
 
 
@@ -67,20 +81,15 @@ def test_a_deny_racing_the_deletion_is_answered(
     link, _ = real_invite(g)
     joiner, request = join_request(g, link)
     assert api.post(f"{g.base}/join-requests", json={"request": request}).status_code == 201
-    token = g.token(g.owner)
-    deletion = g.f.make(g.owner, DeleteGroupBody())
-    results: list[int] = []
-    deleter = threading.Thread(target=lambda: results.append(
-        g.push_entry(deletion, token).status_code))
+    deleter = Deleter(g)
     real = invites_bp._status
 
     def deny_then_delete(row: object) -> object:
         deleter.start()
-        deleter.join(timeout=1.0)  # blocked by this transaction's hold on the group row
         return real(row)  # type: ignore[arg-type]
 
     monkeypatch.setattr(invites_bp, "_status", deny_then_delete)
-    denied = api.delete(f"{g.base}/join-requests/{b64encode(joiner.sign_pk)}", token=token)
-    deleter.join()
-    assert denied.status_code == 200 and results == [201]
+    denied = api.delete(f"{g.base}/join-requests/{b64encode(joiner.sign_pk)}",
+                        token=g.token(g.owner))
+    assert denied.status_code == 200 and deleter.finished() == [201]
     assert _rows_of(api.app, g.f.group_id)["join_requests"] == 0

@@ -14,7 +14,7 @@ from vault_client import AsyncClient, GroupDeleted, Role
 from vault_client.errors import NotPermittedError, UnknownGroupError
 
 from tests.client.conftest import RelayProcess
-from tests.client.test_newcomers import PASSPHRASE, circle, open_client
+from tests.client.test_newcomers import PASSPHRASE, in_a_circle
 from tests.conftest import BACKENDS
 from vault.crypto.encoding import b64decode
 
@@ -40,10 +40,7 @@ def _rows_kept(client_home: Path, gid: str) -> dict[str, int]:
 
 def test_an_owner_deletes_a_group_and_every_device_drops_it(
         tmp_path: Path, relay_up: RelayProcess) -> None:
-    with open_client(tmp_path, "ann", relay_up) as ann, \
-            open_client(tmp_path, "ben", relay_up) as ben, \
-            open_client(tmp_path, "cat", relay_up) as cat:
-        gid = circle(ann, ben, cat)
+    with in_a_circle(tmp_path, relay_up, "ann", "ben", "cat") as (gid, (ann, ben, cat)):
         ann.set_role(gid, ben.me(gid).member_id, Role.ADMIN)
         ann.post(gid, "What we said on Tuesday")
         for person in (ben, cat):

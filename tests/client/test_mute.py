@@ -11,7 +11,7 @@ import pytest
 from vault_client import Client
 from vault_client.errors import InvalidArgumentError, LocalStoreError, UnknownReferenceError
 
-from tests.client.test_newcomers import circle, open_client
+from tests.client.test_newcomers import circle, in_a_circle, open_client
 from tests.relayproc import RelayProcess
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.localstore import decode_muted_members, encode_muted_members, record_id
@@ -29,10 +29,7 @@ def shown(client: Client, gid: str) -> dict[str, bool]:
 
 def test_a_muted_members_posts_are_collapsed_on_this_device_only(
         tmp_path: Path, relay_up: RelayProcess) -> None:
-    with open_client(tmp_path, "ann", relay_up) as ann, \
-            open_client(tmp_path, "ben", relay_up) as ben, \
-            open_client(tmp_path, "mal", relay_up) as mal:
-        gid = circle(ann, ben, mal)
+    with in_a_circle(tmp_path, relay_up, "ann", "ben", "mal") as (gid, (ann, ben, mal)):
         first = ann.post(gid, "Welcome, everyone").post_id
         mal.sync(gid)
         mal.post(gid, "Unkind words")
@@ -82,10 +79,7 @@ def test_a_muted_members_posts_are_collapsed_on_this_device_only(
 
 def test_a_former_member_can_be_muted_and_forgetting_the_group_forgets_it(
         tmp_path: Path, relay_up: RelayProcess) -> None:
-    with open_client(tmp_path, "ann", relay_up) as ann, \
-            open_client(tmp_path, "ben", relay_up) as ben, \
-            open_client(tmp_path, "mal", relay_up) as mal:
-        gid = circle(ann, ben, mal)
+    with in_a_circle(tmp_path, relay_up, "ann", "ben", "mal") as (gid, (ann, ben, mal)):
         mal.post(gid, "before leaving")
         mal_id = mal.me(gid).member_id
         ann.remove(gid, mal_id)
@@ -152,10 +146,7 @@ def test_the_record_is_one_encoding_per_set() -> None:
 
 def test_a_muted_members_reactions_are_left_out_on_this_device(
         tmp_path: Path, relay_up: RelayProcess) -> None:
-    with open_client(tmp_path, "ann", relay_up) as ann, \
-            open_client(tmp_path, "ben", relay_up) as ben, \
-            open_client(tmp_path, "mal", relay_up) as mal:
-        gid = circle(ann, ben, mal)
+    with in_a_circle(tmp_path, relay_up, "ann", "ben", "mal") as (gid, (ann, ben, mal)):
         first = ann.post(gid, "Welcome, everyone").post_id
         for person in (ben, mal):
             person.sync(gid)

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,16 @@ def circle(ann: Client, *others: Client, history: str = "current") -> str:
     for person in (ann, *others):
         person.sync(gid)
     return gid
+
+
+@contextmanager
+def in_a_circle(root: Path, relay: RelayProcess, *names: str
+                ) -> Iterator[tuple[str, list[Client]]]:
+    """People named *names*, the first owning the group 'Circle' (see :func:`circle`), each
+    with a client open for the block (closed after it)."""
+    with ExitStack() as stack:
+        people = [stack.enter_context(open_client(root, name, relay)) for name in names]
+        yield circle(*people), people
 
 
 def epoch_keys_on_disk(client: Client, gid: str) -> set[int]:

@@ -48,6 +48,7 @@ from vault_client.errors import (
     JoinDeniedError,
     JoinPendingError,
     LocalStoreError,
+    NotPermittedError,
     RelayUnreachableError,
     UnknownGroupError,
 )
@@ -342,6 +343,13 @@ def muted_key(group_id: bytes) -> str:
 def deleting_key(group_id: bytes) -> str:
     """Set while this device is deleting the group (see :mod:`.deletion`)."""
     return "deleting/" + b64encode(group_id)
+
+
+def refuse_while_deleting(device: Device, group_id: bytes) -> None:
+    """Any write but the deletion itself is refused while this device deletes the group."""
+    if device.store.meta(deleting_key(group_id)) is not None:
+        raise NotPermittedError("you are deleting this group: nothing more can be written to "
+                                "it (the deletion is sent again at every sync until it lands)")
 
 
 def fence_key(group_id: bytes) -> str:

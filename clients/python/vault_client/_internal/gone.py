@@ -96,8 +96,10 @@ def confirmed(device: Device, view: GroupView) -> GroupDeletedError:
 def notice(device: Device, group_id: bytes) -> ev.GroupDeleted | None:
     """The kept news of this group's deletion, if any."""
     saved = device.store.meta(notice_key(group_id))
-    if saved is None:
-        return None
+    return None if saved is None else _read(device, group_id, saved)
+
+
+def _read(device: Device, group_id: bytes, saved: str) -> ev.GroupDeleted:
     kept = decode_deleted_group(device.unseal(NOTICE_KIND, record_id(group_id),
                                               b64decode(saved)))
     return ev.GroupDeleted(b64encode(group_id), kept.name, kept.deleted_by, kept.deleted_at_ms,
@@ -106,15 +108,9 @@ def notice(device: Device, group_id: bytes) -> ev.GroupDeleted | None:
 
 def notices(device: Device) -> list[DeletedGroupInfo]:
     """The deleted groups this device was told of and still keeps a notice of."""
-    found = []
-    for key, value in device.store.meta_prefix(NOTICE_PREFIX):
-        gid = b64decode(key[len(NOTICE_PREFIX):])
-        notice = decode_deleted_group(device.unseal(NOTICE_KIND, record_id(gid),
-                                                    b64decode(value)))
-        found.append(info(ev.GroupDeleted(b64encode(gid), notice.name, notice.deleted_by,
-                                          notice.deleted_at_ms, notice.unsent_posts,
-                                          notice.by_me)))
-    return sorted(found, key=lambda n: n.deleted_at_ms)
+    found = [_read(device, b64decode(key[len(NOTICE_PREFIX):]), saved)
+             for key, saved in device.store.meta_prefix(NOTICE_PREFIX)]
+    return sorted((info(news) for news in found), key=lambda n: n.deleted_at_ms)
 
 
 def dismiss(device: Device, group_id: str) -> None:

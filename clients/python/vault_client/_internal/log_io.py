@@ -16,10 +16,10 @@ from vault_client import events as ev
 from vault_client._internal import gone
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
-from vault_client._internal.device import Device, deleting_key
+from vault_client._internal.device import Device, refuse_while_deleting
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.transport import AmbiguousAppend, Auth, Transport
-from vault_client.errors import NotPermittedError, RelayUnreachableError
+from vault_client.errors import RelayUnreachableError
 
 APPEND_ATTEMPTS: Final = 4
 
@@ -141,7 +141,6 @@ def _append(device: Device, view: GroupView, build: Callable[[GroupState], Entry
             before_send: Callable[[LogEntry], None] | None, on_known_head: bool) -> LogEntry:
     transport = device.transport(view.relay_url)
     auth = device.auth(view) if as_member else None
-    deleting = device.store.meta(deleting_key(view.group_id)) is not None
     last: LogEntry | None = None
     ambiguous = False
     for attempt in range(APPEND_ATTEMPTS):
@@ -154,10 +153,8 @@ def _append(device: Device, view: GroupView, build: Callable[[GroupState], Entry
         now = device.now()
         if last is None or state.seq != last.seq - 1 or state.head != last.prev_hash:
             body = build(state)
-            if deleting and not isinstance(body, DeleteGroupBody):
-                raise NotPermittedError(
-                    "you are deleting this group: nothing more can be written to it (the "
-                    "deletion is sent again at every sync until it lands)")
+            if not isinstance(body, DeleteGroupBody):
+                refuse_while_deleting(device, view.group_id)
             last = new_entry(state, view.me, body, now_ms=now)
         new_state = apply_entry(state, last, now_ms=max(now, last.timestamp_ms))
         if before_send is not None:

@@ -25,7 +25,7 @@ from vault.crypto.timeline import VisiblePost, pins_in_force, thread_view
 from vault_client import events as ev
 from vault_client._internal import gone, outbox
 from vault_client._internal import views as V
-from vault_client._internal.device import Device, deleting_key
+from vault_client._internal.device import Device, refuse_while_deleting
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import rotate
@@ -50,9 +50,7 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
     """Keep the post on this device first (from then on nothing loses it), then bring the
     log and keys up to date and send what waits in the outbox. The result says whether it
     was delivered, waits (and why), or was refused (and why)."""
-    if device.store.meta(deleting_key(view.group_id)) is not None:
-        raise NotPermittedError("you are deleting this group: nothing more can be written to "
-                                "it (the deletion is sent again at every sync until it lands)")
+    refuse_while_deleting(device, view.group_id)
     post_id = outbox.queue(device, view, kind, refs, text, warning, expires_in, attachments,
                            kept, options=options, closes_in=closes_in, choice=choice,
                            at_ms=at_ms)
@@ -68,7 +66,7 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
     except GroupDeletedError:
         return _deleted(device, view, gid, pid)
     except DeletionUnprovenError as error:  # the relay's word alone: the post stays here
-        return Posted(gid, pid, False, "queued", f"it stays on this device: {error.message}")
+        return _kept(gid, pid, error)
     except VaultError:
         # This device refuses what the relay served (a rolled-back or forked log...): the
         # command fails, and the post is not kept to go out later into such a group.
@@ -92,9 +90,13 @@ def _deleted(device: Device, view: GroupView, gid: str, pid: str) -> Posted:
     except RelayUnavailableError:
         return Posted(gid, pid, False, "queued", UNREACHABLE)
     except DeletionUnprovenError as error:
-        return Posted(gid, pid, False, "queued", f"it stays on this device: {error.message}")
+        return _kept(gid, pid, error)
     return Posted(gid, pid, False, "refused",
                   f"{news.deleted_by} (an owner) deleted this group, so it was not sent")
+
+
+def _kept(gid: str, pid: str, unproven: DeletionUnprovenError) -> Posted:
+    return Posted(gid, pid, False, "queued", f"it stays on this device: {unproven.message}")
 
 
 def _freshen(device: Device, view: GroupView) -> None:

@@ -66,14 +66,16 @@ def sync_group(device: Device, view: GroupView) -> SyncReport:
     warnings: list[ev.SyncWarning] = []
     before = view.state
     try:
-        if view.status == "member" and deletion.finish_pending(device, view, events, warnings):
-            raise GroupDeletedError("this device deleted the group")
-        new_posts, unreadable = _sync_steps(device, view, events, warnings)
+        finished = view.status == "member" and \
+            deletion.finish_pending(device, view, events, warnings)
+        if not finished:
+            new_posts, unreadable = _sync_steps(device, view, events, warnings)
     except GroupDeletedError:
+        finished = True
+    if finished:
         # Believed only for an owner's deletion that fits the verified log (else
         # DeletionUnprovenError, and this device keeps its copy).
-        deleted = gone.learn(device, view)
-        return SyncReport(view.gid, (deleted,), (), 0, -1, 0, 0)
+        return SyncReport(view.gid, (gone.learn(device, view),), (), 0, -1, 0, 0)
     if before is not None and view.state is not None:
         events = V.real_changes(view, before, events)  # (with the keys this sync brought)
     events = _with_posts(device, view, events)
