@@ -37,17 +37,21 @@ lint: $(STAMP)
 
 # The schemathesis file runs on its own: it builds part of its cases while collecting, and its
 # last test checks what the passes before it saw, so it must not depend on the order of a
-# larger run. Then everything else, slow tests included.
+# larger run. Then everything else, slow tests included, in JOBS processes (pytest-xdist; a
+# file's tests stay in one process, so a module's relay is started once): one per CPU, at
+# most 4, as each test may also run a relay, an app or a browser of its own.
 SCHEMATHESIS := tests/api/test_schemathesis.py
+JOBS ?= $(shell $(PYTHON) -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')
+PARALLEL := -n $(JOBS) --dist loadfile
 
 test: lint
 	$(BIN)/python -m pytest $(SCHEMATHESIS)
-	$(BIN)/python -m pytest --ignore=$(SCHEMATHESIS) --durations=25
+	$(BIN)/python -m pytest --ignore=$(SCHEMATHESIS) $(PARALLEL) --durations=25
 
 # Everything but the tests marked slow (relay processes, fault injection, long journeys,
 # fuzzing with many examples): under two minutes, for while you work. `make test` before a commit.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" $(PARALLEL)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/crypto.py

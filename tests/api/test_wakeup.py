@@ -8,6 +8,7 @@ if it did not, the stream would run to the end of its lifetime and the test fail
 from __future__ import annotations
 
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -148,9 +149,16 @@ def test_payload_is_group_and_counter_only() -> None:
     assert parse_payload(b"zz:1") is None and parse_payload(b"\xff") is None
 
 
-def test_datagrams_reach_other_processes_and_dead_sockets_are_removed(tmp_path: Path) -> None:
+def test_datagrams_reach_other_processes_and_dead_sockets_are_removed() -> None:
+    # A short directory of its own (pytest's tmp_path can be too deep for a socket's path,
+    # as under pytest-xdist), so the sockets meet beside the database.
+    with tempfile.TemporaryDirectory(prefix="vw-") as short:
+        _datagrams_reach_other_processes(Path(short))
+
+
+def _datagrams_reach_other_processes(tmp_path: Path) -> None:
     directory = socket_directory(f"sqlite:///{tmp_path / 'relay.db'}")
-    assert directory == tmp_path / "relay.db-wake"
+    assert directory == tmp_path.resolve() / "relay.db-wake"
     receiver, sender = DatagramSignal(directory), DatagramSignal(directory)
     got: list[tuple[bytes, int]] = []
     arrived, stop = threading.Event(), threading.Event()
