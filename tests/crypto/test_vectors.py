@@ -126,6 +126,17 @@ from vault.crypto.padding import bucket_size, is_bucket, pad, pad_to, unpad
 from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
 from vault.crypto.primitives import derive_key, frame, labelled_hash, sign, verify
+from vault.crypto.rules_card import (
+    RulesAcceptance,
+    RulesCard,
+    accept_rules,
+    card_key,
+    check_rules_card,
+    make_rules_card,
+    open_rules_card,
+    rules_ref,
+    seal_rules_card,
+)
 from vault.crypto.safety import group_code, safety_number
 from vault.crypto.timeline import (
     DuplicateIgnored,
@@ -1020,7 +1031,8 @@ def _member_profile(inputs: Json, expected: Json) -> None:
     if "error" in expected:
         expect_error(expected, lambda: MemberProfile(inputs["display_name"]))
         return
-    value = MemberProfile(inputs["display_name"])
+    accepted = inputs.get("accepted_rules")
+    value = MemberProfile(inputs["display_name"], None if accepted is None else b(accepted))
     assert value.encode() == b(expected["encoded"])
     assert MemberProfile.decode(b(expected["encoded"])) == value
 
@@ -1162,6 +1174,67 @@ def _decode_join_request(inputs: Json, expected: Json) -> None:
 def _verify_join_request(inputs: Json, expected: Json) -> None:
     request = JoinRequest.decode(b(inputs["join_request"]))
     expect_error(expected, lambda: request.verify(b(inputs["invite_pk"])))
+
+
+@check("invites", "rules_card")
+def _rules_card(inputs: Json, expected: Json) -> None:
+    state = state_for(inputs["state"])
+    admin = Identity(b(inputs["signer_sign_seed"]), bytes(32))
+    invite_id, secret = b(inputs["invite_id"]), b(inputs["secret"])
+    metadata = GroupMetadata(inputs["name"], inputs["description"], inputs["rules"])
+    assert state.group_metadata is not None
+    ref_input = (state.group_id + state.group_metadata.epoch.to_bytes(8, "big")
+                 + state.group_metadata.ciphertext)
+    assert ref_input == b(expected["rules_ref_input"])
+    assert rules_ref(state) == labelled_hash(labels.RULES_REF, ref_input) \
+        == b(expected["rules_ref"])
+    assert card_key(secret) == derive_key(secret, labels.INVITE_CARD_KEY) \
+        == b(expected["card_key"])
+    card = make_rules_card(admin, state, invite_id, metadata, now_ms=inputs["signed_at_ms"])
+    assert card.raw == b(expected["card"])
+    assert framed(labels.RULES_CARD, card.raw[:-64]) == b(expected["signature_input"])
+    ed25519_ok(admin.sign_pk, b(expected["signature_input"]), card.signature)
+    draws = Scripted(b(inputs["nonce"]))
+    envelope = seal_rules_card(card, secret, random=draws)
+    draws.done()
+    assert envelope == b(expected["envelope"])
+    opened = open_rules_card(envelope, secret, state.group_id, invite_id)
+    check_rules_card(opened, state)
+    assert opened == card and opened.metadata == metadata
+
+
+@check("invites", "open_rules_card")
+def _open_rules_card(inputs: Json, expected: Json) -> None:
+    state = state_for(inputs["state"])
+
+    def run() -> RulesCard:
+        card = open_rules_card(b(inputs["data"]), b(inputs["secret"]), state.group_id,
+                               b(inputs["invite_id"]))
+        check_rules_card(card, state)
+        return card
+
+    if "error" in expected:
+        expect_error(expected, run)
+        return
+    card = run()
+    assert card.raw == b(expected["card"]) and card.metadata.name == expected["name"]
+
+
+@check("invites", "rules_acceptance")
+def _rules_acceptance(inputs: Json, expected: Json) -> None:
+    member = Identity(b(inputs["member_sign_seed"]), bytes(32))
+    acceptance = accept_rules(member, b(inputs["group_id"]), b(inputs["rules_ref"]),
+                              now_ms=inputs["accepted_at_ms"])
+    assert acceptance.raw == b(expected["acceptance"])
+    assert framed(labels.RULES_ACCEPTANCE, acceptance.raw[:-64]) == b(expected["signature_input"])
+    ed25519_ok(member.sign_pk, b(expected["signature_input"]), acceptance.signature)
+    assert RulesAcceptance.decode(acceptance.raw) == acceptance
+    assert len(acceptance.raw) == RulesAcceptance.ENCODED_SIZE
+
+
+@check("invites", "decode_rules_acceptance")
+def _decode_rules_acceptance(inputs: Json, expected: Json) -> None:
+    expect_error(expected, lambda: RulesAcceptance.decode(b(inputs["data"])))
 
 
 # --- keystore ------------------------------------------------------------------------------

@@ -137,11 +137,23 @@ from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
 from vault.crypto.primitives import (
     RandomSource,
+    aead_seal,
     derive_key,
     frame,
     labelled_hash,
     sign,
     verify,
+)
+from vault.crypto.rules_card import (
+    RulesAcceptance,
+    RulesCard,
+    accept_rules,
+    card_key,
+    check_rules_card,
+    make_rules_card,
+    open_rules_card,
+    rules_ref,
+    seal_rules_card,
 )
 from vault.crypto.safety import group_code, safety_number
 from vault.crypto.timeline import ThreadView, Timeline, thread_view
@@ -2643,6 +2655,17 @@ def metadata_doc(world: World) -> Json:
     ):
         vectors.append(vec(name, "member_profile", {"display_name": display_name},
                            {"encoded": MemberProfile(display_name).encode().hex()}))
+    accepted = labelled_hash(labels.RULES_REF, b"an example METADATA entry")
+    with_rules = MemberProfile(PROFILE_0.display_name, accepted)
+    vectors.append(vec("member_profile_accepted_rules", "member_profile",
+                       {"display_name": PROFILE_0.display_name, "accepted_rules": accepted.hex()},
+                       {"encoded": with_rules.encode().hex()},
+                       "the rules ref the member accepted, after the name"))
+    vectors.append(vec("reject_member_profile_short_accepted_rules", "decode_member_profile",
+                       {"data": with_rules.encode()[:-1].hex()},
+                       error_of("malformed", lambda: MemberProfile.decode(
+                           with_rules.encode()[:-1])),
+                       "31 bytes after the name: accepted rules are 32 bytes or absent"))
     cases: list[tuple[str, int, str | None, Any, bytes]] = [
         ("group_metadata_epoch_0", 0, None, GROUP_METADATA_0, world.metadata_nonces["group"]),
         ("member_profile_epoch_0", 0, "member", PROFILE_0, world.metadata_nonces["profile"]),
@@ -2917,8 +2940,108 @@ def invites_doc(world: World) -> Json:
                        error_of("bad_signature",
                                 lambda: JoinRequest.decode(raw).verify(open_pk)),
                        "a valid request checked against another invite's public key"))
+    vectors.extend(rules_card_vectors(world))
     return doc("invites", "Invite ids and secrets, invite key pairs, invite URIs (QR codes), "
-               "join proofs and signed join requests.", vectors)
+               "join proofs, signed join requests, rules cards and rules acceptances.", vectors)
+
+
+def rules_card_vectors(world: World) -> list[Json]:
+    """An admin's rules card for the approval invite, sealed with the invite's secret, and a
+    joiner's signed acceptance (§8.7); the card checked against the full log's state."""
+    gid, p, state = world.group_id, world.people, world.state
+    inv, other = world.invites["approval"], world.invites["open"]
+    rng = seeded_random("vault/vectors/rules-card")
+    nonce, forged_nonce = rng(24), rng(24)
+    signed_at = state.timestamp_ms + MINUTE
+    ref = rules_ref(state)
+    card = make_rules_card(p["admin"], state, inv.invite_id, GROUP_METADATA_0, now_ms=signed_at)
+    scripted = Scripted(nonce)
+    envelope = seal_rules_card(card, inv.secret, random=scripted)
+    scripted.done()
+    assert state.group_metadata is not None
+    vectors = [vec("rules_card", "rules_card",
+                   {"state": STATE_REF, "signer_sign_seed": p["admin"].sign_seed.hex(),
+                    "invite_id": inv.invite_id.hex(), "secret": inv.secret.hex(),
+                    "name": GROUP_METADATA_0.name, "description": GROUP_METADATA_0.description,
+                    "rules": GROUP_METADATA_0.rules, "signed_at_ms": signed_at,
+                    "nonce": nonce.hex()},
+                   {"rules_ref_input": (gid + state.group_metadata.epoch.to_bytes(8, "big")
+                                        + state.group_metadata.ciphertext).hex(),
+                    "rules_ref": ref.hex(), "card_key": card_key(inv.secret).hex(),
+                    "card": card.raw.hex(),
+                    "signature_input": signature_input(labels.RULES_CARD, card.raw[:-64]),
+                    "envelope": envelope.hex()},
+                   "the metadata in force, as the admin attests it for one invite")]
+
+    def reseal(other_card: RulesCard | bytes, secret: bytes, *,
+               invite_id: bytes | None = None) -> bytes:
+        raw = other_card if isinstance(other_card, bytes) else other_card.raw
+        ad_invite = raw[34:50] if invite_id is None else invite_id
+        total = bucket_size(len(raw) + 46)
+        sealed = aead_seal(card_key(secret), forged_nonce, pad_to(raw, total - 46),
+                           bytes((Tag.CARD_ENVELOPE, 1)) + gid + ad_invite)
+        return Writer(Tag.CARD_ENVELOPE).fixed(forged_nonce, 24).var(sealed).finish()
+
+    member_card = make_rules_card(p["member"], state, inv.invite_id, GROUP_METADATA_0,
+                                  now_ms=signed_at)
+    # Before the group's METADATA entry in force was appended: another rules ref.
+    last_meta = max(i for i, e in enumerate(world.entries)
+                    if e.kind is EntryKind.METADATA and e.body.subject is None)
+    older = verify_log(gid, world.raw[:last_meta])
+    assert rules_ref(older) != ref
+    stale = make_rules_card(p["admin"], older, inv.invite_id, GROUP_METADATA_0,
+                            now_ms=signed_at)
+    other_invites = make_rules_card(p["admin"], state, other.invite_id, GROUP_METADATA_0,
+                                    now_ms=signed_at)
+    for name, data, code, description in (
+        ("reject_card_not_a_bucket", envelope[:-1], "malformed",
+         "the envelope one byte short (CARD-1: a shape the relay can check)"),
+        ("reject_card_flipped", flip(envelope, -1), "rules_card_invalid",
+         "the last ciphertext byte flipped: it does not open"),
+        ("reject_card_of_another_invite", reseal(other_invites, other.secret), "rules_card_invalid",
+         "the open invite's card, served for the approval invite: it does not open with this "
+         "invite's secret"),
+        ("reject_card_claims_another_invite",
+         reseal(other_invites, inv.secret, invite_id=inv.invite_id), "rules_card_invalid",
+         "sealed with this invite's secret (an insider holding the QR code) but naming "
+         "another invite"),
+        ("reject_card_bad_signature", reseal(flip(card.raw, -1), inv.secret),
+         "rules_card_invalid", "sealed with this invite's secret, the admin's signature flipped"),
+        ("reject_card_not_by_an_admin", reseal(member_card, inv.secret), "rules_card_invalid",
+         "signed by a member who is not an admin"),
+        ("reject_card_stale", reseal(stale, inv.secret), "rules_card_stale",
+         "an admin's card for an earlier METADATA entry"),
+    ):
+        vectors.append(vec(name, "open_rules_card",
+                           {"state": STATE_REF, "data": data.hex(), "secret": inv.secret.hex(),
+                            "invite_id": inv.invite_id.hex()},
+                           error_of(code, lambda data=data: check_rules_card(
+                               open_rules_card(data, inv.secret, gid, inv.invite_id), state)),
+                           description))
+    forged = bytearray(reseal(card, inv.secret))
+    assert forged != envelope
+    vectors.append(vec("open_rules_card", "open_rules_card",
+                       {"state": STATE_REF, "data": bytes(forged).hex(),
+                        "secret": inv.secret.hex(), "invite_id": inv.invite_id.hex()},
+                       {"card": card.raw.hex(), "name": GROUP_METADATA_0.name},
+                       "the same card sealed with another nonce opens to the same card"))
+    joiner = p["approved"]
+    acceptance = accept_rules(joiner, gid, ref, now_ms=signed_at + MINUTE)
+    vectors.append(vec("rules_acceptance", "rules_acceptance",
+                       {"member_sign_seed": joiner.sign_seed.hex(), "group_id": gid.hex(),
+                        "rules_ref": ref.hex(), "accepted_at_ms": signed_at + MINUTE},
+                       {"signature_input": signature_input(labels.RULES_ACCEPTANCE,
+                                                           acceptance.raw[:-64]),
+                        "acceptance": acceptance.raw.hex()}))
+    for name, data, code, description in (
+        ("reject_acceptance_flipped_ref", flip(acceptance.raw, 66), "bad_signature",
+         "the accepted rules ref changed"),
+        ("reject_acceptance_truncated", acceptance.raw[:-1], "malformed", "one byte short"),
+    ):
+        vectors.append(vec(name, "decode_rules_acceptance", {"data": data.hex()},
+                           error_of(code, lambda data=data: RulesAcceptance.decode(data)),
+                           description))
+    return vectors
 
 
 URI_REASONS: Final = ("NOT_AN_INVITE", "INCOMPLETE", "DAMAGED", "NEWER", "TOO_LONG",
@@ -3874,6 +3997,8 @@ RULES.update({
         "reject_zero_width_space_in_name": _rejects("NAME-1", "MO-5"),
         "reject_line_separator_in_group_name": _rejects("NAME-1", "MO-5"),
         "reject_name_not_nfc": _rejects("NAME-3", "MO-5"),
+        "member_profile_accepted_rules": _accepts(*_NAMES_OK, "PROF-1"),
+        "reject_member_profile_short_accepted_rules": _rejects("PROF-1"),
     },
     "invites": {
         **{name: _accepts(*_URI_OK, *_RELAY_OK) for name in (
@@ -3901,6 +4026,18 @@ RULES.update({
         "reject_request_bad_binding_and_trailing_byte": _rejects("DEC-3", "CODEC-8"),
         "reject_request_joiner_header": _rejects("DEC-3", "CODEC-1"),
         "reject_request_other_invite_key": _rejects("JR-2"),
+        "rules_card": _accepts(*(f"CARD-{i}" for i in range(1, 7))),
+        "open_rules_card": _accepts(*(f"CARD-{i}" for i in range(1, 7))),
+        "reject_card_not_a_bucket": _rejects("CARD-1"),
+        "reject_card_flipped": _rejects("CARD-2"),
+        "reject_card_of_another_invite": _rejects("CARD-2"),
+        "reject_card_claims_another_invite": _rejects("CARD-4"),
+        "reject_card_bad_signature": _rejects("CARD-3"),
+        "reject_card_not_by_an_admin": _rejects("CARD-5"),
+        "reject_card_stale": _rejects("CARD-6"),
+        "rules_acceptance": _accepts("RA-1"),
+        "reject_acceptance_flipped_ref": _rejects("RA-1"),
+        "reject_acceptance_truncated": _rejects("CODEC-3"),
     },
     "keystore": {
         "contents": _accepts("KC-1", "KC-2", "KC-3", "KC-4", "CODEC-4"),

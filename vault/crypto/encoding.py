@@ -62,6 +62,9 @@ class Tag:
     POST_MARKS: Final = 0x14
     MUTED_MEMBERS: Final = 0x15
     DELETED_GROUP: Final = 0x16
+    RULES_CARD: Final = 0x17
+    CARD_ENVELOPE: Final = 0x18
+    RULES_ACCEPTANCE: Final = 0x19
 
 
 class Writer:

@@ -238,6 +238,20 @@ class UnknownInviteError(InviteError):
     code = "invite_unknown"
 
 
+class RulesCardError(InviteError):
+    """An invite's rules card that is not the group's: it does not open with the invite's
+    secret, is not this invite's, or is not signed by a current admin."""
+
+    code = "rules_card_invalid"
+
+
+class RulesCardStaleError(RulesCardError):
+    """The card describes metadata the group has since changed (or the joiner accepted
+    rules that are no longer the group's)."""
+
+    code = "rules_card_stale"
+
+
 def all_error_classes() -> dict[str, type[VaultError]]:
     """Map every stable code to its class, so a transport can rebuild typed errors.
 

@@ -63,6 +63,7 @@ from vault.crypto.primitives import (
 ENVELOPE_OVERHEAD: Final = 2 + AEAD_NONCE_SIZE + 4 + AEAD_TAG_SIZE
 _NO_SUBJECT: Final = bytes(PUBLIC_KEY_SIZE)
 _U64 = struct.Struct(">Q")
+_RULES_REF_SIZE: Final = 32
 
 # Code points a name may not hold: exactly the characters of Unicode 14.0's categories Cc
 # (controls, U+0085 included), Cf (format: bidi controls, zero-width characters, soft
@@ -187,27 +188,36 @@ class GroupMetadata:
 
 @dataclass(frozen=True)
 class MemberProfile:
-    """How a member presents themself in this group (their own choice).
+    """How a member presents themself in this group (their own choice), and the group
+    rules they accepted (the ``rules_ref`` of :mod:`vault.crypto.rules_card`, or None).
 
     The display name is stored NFC-normalised. ``repr`` never shows it.
     """
 
     display_name: str = field(repr=False)
+    accepted_rules: bytes | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "display_name", _nfc(self.display_name))
         _check_text(self.display_name, MAX_DISPLAY_NAME, "display name", single_line=True)
+        if self.accepted_rules is not None and len(self.accepted_rules) != _RULES_REF_SIZE:
+            raise ValueError("accepted rules are a 32-byte rules ref")
 
     def encode(self) -> bytes:
-        return Writer(Tag.MEMBER_PROFILE).text(self.display_name).finish()
+        writer = Writer(Tag.MEMBER_PROFILE).text(self.display_name)
+        if self.accepted_rules is not None:  # absent: the profile of earlier versions
+            writer.fixed(self.accepted_rules, _RULES_REF_SIZE)
+        return writer.finish()
 
     @classmethod
     def decode(cls, data: bytes) -> MemberProfile:
         reader = Reader(data, "member profile", Tag.MEMBER_PROFILE)
         display_name = _require_nfc(reader.text(MAX_DISPLAY_NAME, "display name"),
                                     "member profile: the display name")
-        reader.done()
-        return cls(display_name)
+        accepted = reader.rest()
+        if len(accepted) not in (0, _RULES_REF_SIZE):
+            raise MalformedError("member profile: accepted rules are 32 bytes, or absent")
+        return cls(display_name, accepted or None)
 
 
 MetadataValue: TypeAlias = GroupMetadata | MemberProfile
