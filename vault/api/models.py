@@ -113,6 +113,8 @@ class InviteRow(db.Model):  # type: ignore[name-defined,misc]
     redemptions: Mapped[int] = mapped_column(BigInteger)
     # uses in the verified log (JOIN entries, ADD entries with this invite)
     uses: Mapped[int] = mapped_column(BigInteger)
+    # the rules card an admin published for it (a CardEnvelope: ciphertext), if any
+    card: Mapped[bytes | None] = mapped_column(Blob, nullable=True, default=None)
 
     @property
     def used_up(self) -> bool:
@@ -129,6 +131,8 @@ class JoinRequestRow(db.Model):  # type: ignore[name-defined,misc]
     joiner_pk: Mapped[bytes] = mapped_column(Blob(32), primary_key=True)
     invite_id: Mapped[bytes] = mapped_column(Blob(16))
     raw: Mapped[bytes] = mapped_column(Blob)
+    # the joiner's signed RulesAcceptance sent with the request, if any
+    acceptance: Mapped[bytes | None] = mapped_column(Blob, nullable=True, default=None)
     status: Mapped[int] = mapped_column(SmallInteger)  # 0 pending, 1 approved, 2 denied
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
 

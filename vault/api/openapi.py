@@ -32,6 +32,7 @@ PATH_PARAMS = {  # name: (description, size in bytes)
     "post_id": ("post id: 16 bytes, unpadded base64url", 16),
     "blob_id": ("blob id: 16 bytes, unpadded base64url", 16),
     "joiner": ("joiner's signing key: 32 bytes, unpadded base64url", 32),
+    "iid": ("invite id: 16 bytes, unpadded base64url", 16),
 }
 
 

@@ -28,6 +28,7 @@ from vault.crypto.limits import (
     MAX_JOIN_REQUEST_SIZE,
     MAX_LOG_ENTRY_SIZE,
 )
+from vault.crypto.rules_card import MAX_CARD_ENVELOPE_SIZE, RulesAcceptance
 
 MAX_DB_INT = 2**62  # every integer a client sends fits a signed 64-bit column
 _B64 = "[A-Za-z0-9_-]"
@@ -113,6 +114,9 @@ GRANTS_MAX_BODY = MAX_GRANTS * (b64_chars(MAX_GRANT_BYTES) + 3) + 4 * JSON_SLACK
 
 EntryB64 = Annotated[str, b64_text(MAX_ENTRY_BYTES)]
 JoinRequestB64 = Annotated[str, b64_text(MAX_JOIN_REQUEST_BYTES)]
+AcceptanceB64 = Annotated[str, b64_text(RulesAcceptance.ENCODED_SIZE,
+                                        RulesAcceptance.ENCODED_SIZE)]
+CardB64 = Annotated[str, b64_text(MAX_CARD_ENVELOPE_SIZE)]
 GrantB64 = Annotated[str, b64_text(MAX_GRANT_BYTES)]
 EnvelopeB64 = Annotated[str, b64_text(MAX_ENVELOPE_BYTES)]
 
@@ -121,6 +125,9 @@ Out32 = Annotated[str, b64_out(32, 32)]  # keys, group ids, hashes, challenges, 
 OutId16 = Annotated[str, b64_out(16, 16)]  # post, blob and invite ids
 OutEntry = Annotated[str, b64_out(MAX_ENTRY_BYTES)]
 OutJoinRequest = Annotated[str, b64_out(MAX_JOIN_REQUEST_BYTES)]
+OutAcceptance = Annotated[str, b64_out(RulesAcceptance.ENCODED_SIZE,
+                                       RulesAcceptance.ENCODED_SIZE)]
+OutCard = Annotated[str, b64_out(MAX_CARD_ENVELOPE_SIZE)]
 OutGrant = Annotated[str, b64_out(MAX_GRANT_BYTES)]
 OutEnvelope = Annotated[str, b64_out(MAX_ENVELOPE_BYTES)]
 OutCursor = Annotated[str, WithJsonSchema(
@@ -245,6 +252,8 @@ class AppendResponse(Body):
 
 class JoinRequestBody(Body):
     request: JoinRequestB64
+    acceptance: AcceptanceB64 | None = None
+    """The joiner's signed RulesAcceptance (protocol §8.7), when they accepted the rules."""
 
 
 class JoinRequestStatus(Body):
@@ -258,6 +267,17 @@ class JoinRequestItem(Body):
     invite_id: OutId16
     request: OutJoinRequest
     created_at_ms: int
+    acceptance: OutAcceptance | None = None
+
+
+class RulesCardBody(Body):
+    card: CardB64
+    """A CardEnvelope (protocol §8.7): ciphertext under a key only the invite's holder has."""
+
+
+class RulesCardResponse(Body):
+    invite_id: OutId16
+    card: OutCard
 
 
 class JoinRequestList(Body):

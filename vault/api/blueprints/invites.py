@@ -1,9 +1,12 @@
 """Join requests: a joiner redeems an invite with its join proof; admins list and deny.
 
 POST   /v1/groups/<gid>/join-requests            (no session: the request is self-signed
-                                                  and carries the invite proof)
+                                                  and carries the invite proof; with the
+                                                  joiner's signed acceptance of the rules)
 GET    /v1/groups/<gid>/join-requests            admins: pending requests
 DELETE /v1/groups/<gid>/join-requests/<joiner>   admins: deny
+PUT    /v1/groups/<gid>/invites/<iid>/card       admins: publish the invite's rules card
+GET    /v1/groups/<gid>/invites/<iid>/card       that invite's session, or a member
 
 Approval is an ADD entry on the log (which marks the request approved); revocation is an
 INVITE_REVOKE entry. Redemptions are counted with one conditional UPDATE, so concurrent
@@ -32,6 +35,9 @@ from vault.api.schemas import (
     JoinRequestItem,
     JoinRequestList,
     JoinRequestStatus,
+    RulesCardBody,
+    RulesCardResponse,
+    json_body_limit,
 )
 from vault.api.state import REQUEST_DENIED, REQUEST_PENDING
 from vault.api.util import MAX_PAST_SKEW_MS, decode_b64, decode_id, now_ms
@@ -50,10 +56,12 @@ from vault.crypto.errors import (
 from vault.crypto.invites import JoinRequest
 from vault.crypto.limits import MAX_FUTURE_SKEW_MS
 from vault.crypto.log_entries import Role
+from vault.crypto.rules_card import MAX_CARD_ENVELOPE_SIZE, RulesAcceptance, check_card_envelope
 
 bp = Blueprint("invites", __name__, url_prefix="/v1/groups")
 
 STATUS_NAMES = {0: "pending", 1: "approved", 2: "denied"}
+CARD_BODY_LIMIT = json_body_limit(MAX_CARD_ENVELOPE_SIZE)
 MAX_LISTED = 500
 
 
@@ -74,6 +82,19 @@ def _check_fresh(request: JoinRequest, now: int) -> None:
             "this join request is dated more than 5 minutes after the relay's clock; "
             "correct this device's clock and make a new one"
         )
+
+
+def _acceptance(text: str | None, group_id: bytes, joiner: bytes) -> bytes | None:
+    """The joiner's own acceptance of the rules (signed by the request's joiner, for this
+    group), kept beside the request for admins; which rules it names is theirs to judge."""
+    if text is None:
+        return None
+    raw = decode_b64(text, "rules acceptance", RulesAcceptance.ENCODED_SIZE)
+    acceptance = RulesAcceptance.decode(raw)  # malformed / bad_signature
+    if acceptance.group_id != group_id or acceptance.member != joiner:
+        raise InvalidRequestError("this acceptance of the rules is not this joiner's for "
+                                  "this group")
+    return raw
 
 
 def _live_invite(invite: InviteRow | None, now: int) -> InviteRow:
@@ -100,6 +121,7 @@ def submit(call: Call, gid: str) -> Any:
     invite = _live_invite(db.session.get(InviteRow, (group_id, request.invite_id)), now)
     request.verify(invite.invite_pk)  # the joiner holds the invite secret
     joiner = request.joiner.sign_pk
+    acceptance = _acceptance(call.body.acceptance, group_id, joiner)
     member = db.session.get(MemberRow, (group_id, joiner))
     if member is not None:
         if member.removed_seq is None:
@@ -130,7 +152,8 @@ def submit(call: Call, gid: str) -> Any:
                     raise InviteExhaustedError("this invite has been used as often as allowed")
                 row = JoinRequestRow(group_id=group_id, joiner_pk=joiner,
                                      invite_id=request.invite_id, raw=raw,
-                                     status=REQUEST_PENDING, created_at_ms=now)
+                                     acceptance=acceptance, status=REQUEST_PENDING,
+                                     created_at_ms=now)
                 tx.add(row)
                 tx.flush()
                 result = _status(row)
@@ -154,7 +177,8 @@ def pending(call: Call, gid: str) -> Any:
     )
     items = [
         JoinRequestItem(joiner=b64encode(r.joiner_pk), invite_id=b64encode(r.invite_id),
-                        request=b64encode(r.raw), created_at_ms=r.created_at_ms)
+                        request=b64encode(r.raw), created_at_ms=r.created_at_ms,
+                        acceptance=None if r.acceptance is None else b64encode(r.acceptance))
         for r in rows
     ]
     return JoinRequestList(requests=items), 200
@@ -175,3 +199,41 @@ def deny(call: Call, gid: str, joiner: str) -> Any:
         row.status = REQUEST_DENIED
         result = _status(row)
     return result, 200
+
+
+@api_route(bp, "/<gid>/invites/<iid>/card", "PUT", body=RulesCardBody,
+           max_body=CARD_BODY_LIMIT, summary="Publish an invite's rules card (admins)",
+           responses={200: RulesCardResponse})
+def put_card(call: Call, gid: str, iid: str) -> Any:
+    """The card is ciphertext under a key only the invite's holder derives: the relay checks
+    its shape (a padded CardEnvelope) and who publishes it, and replaces the one before."""
+    group_id = group_id_param(gid)
+    invite_id = decode_id(iid, 16, "invite id")
+    envelope = decode_b64(call.body.card, "rules card", MAX_CARD_ENVELOPE_SIZE)
+    check_card_envelope(envelope)
+    caller = authenticate(group_id)
+    caller.require_role(Role.ADMIN, "publishing an invite's rules card")
+    with write_txn() as tx:
+        lock_live_group(tx, group_id)
+        invite = tx.get(InviteRow, (group_id, invite_id))
+        if invite is None:
+            raise UnknownInviteError("no such invite in this group")
+        if invite.revoked:
+            raise InviteRevokedError("this invite was revoked")
+        invite.card = envelope
+    return RulesCardResponse(invite_id=b64encode(invite_id), card=b64encode(envelope)), 200
+
+
+@api_route(bp, "/<gid>/invites/<iid>/card", "GET", summary="An invite's rules card",
+           responses={200: RulesCardResponse})
+def get_card(call: Call, gid: str, iid: str) -> Any:
+    """For that invite's session (a joiner before asking to join) or a member."""
+    group_id = group_id_param(gid)
+    invite_id = decode_id(iid, 16, "invite id")
+    caller = authenticate(group_id, allow_invite=True)
+    if not caller.is_member and caller.subject != invite_id:
+        raise ForbiddenError("an invite session may read only its own invite's card")
+    invite = db.session.get(InviteRow, (group_id, invite_id))
+    if invite is None or invite.card is None:
+        raise NotFoundError("no rules card was published for this invite")
+    return RulesCardResponse(invite_id=b64encode(invite_id), card=b64encode(invite.card)), 200

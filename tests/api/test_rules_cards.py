@@ -1,0 +1,80 @@
+"""Rules cards and acceptances at the relay (SQLite and PostgreSQL): only an admin publishes an
+invite's card, and only a well-formed CardEnvelope; that invite's session (a joiner before
+asking) or a member reads it back; a join request may carry the joiner's own signed acceptance,
+which admins get with the request; a deleted group keeps no card."""
+
+from __future__ import annotations
+
+from tests.api.helpers import Api, RelayGroup, code, join_request, real_invite
+from vault.crypto.encoding import b64encode
+from vault.crypto.metadata import GroupMetadata
+from vault.crypto.rules_card import accept_rules, make_rules_card, rules_ref, seal_rules_card
+
+
+def card_for(g: RelayGroup, link: object) -> str:
+    card = make_rules_card(g.owner, g.f.state, link.invite_id,  # type: ignore[attr-defined]
+                           GroupMetadata("Circle", "", "Be kind."), now_ms=g.f.now_ms)
+    return b64encode(seal_rules_card(card, link.secret))  # type: ignore[attr-defined]
+
+
+def test_admins_publish_a_card_that_the_invites_holder_reads(api: Api) -> None:
+    g = RelayGroup(api)
+    member = g.f.add_member()
+    g.sync()
+    link, ticket = real_invite(g)
+    other, other_ticket = real_invite(g)
+    path = f"{g.base}/invites/{b64encode(link.invite_id)}/card"
+    holder = g.invite_token(ticket.invite_id, ticket.invite_sk)
+    missing = api.get(path, token=holder)
+    assert missing.status_code == 404 and code(missing) == "not_found"
+
+    card = card_for(g, link)
+    refused = api.put(path, json={"card": card}, token=g.token(member))
+    assert refused.status_code == 403 and code(refused) == "forbidden"
+    assert api.put(path, json={"card": card[:-4]}, token=g.token(g.owner)).status_code == 400
+    put = api.put(path, json={"card": card}, token=g.token(g.owner))
+    assert put.status_code == 200 and put.get_json()["card"] == card
+    assert api.get(path, token=holder).get_json() == {"invite_id": b64encode(link.invite_id),
+                                                      "card": card}
+    assert api.get(path, token=g.token(member)).status_code == 200
+    # Another invite's session reads only its own invite's card.
+    stranger = g.invite_token(other_ticket.invite_id, other_ticket.invite_sk)
+    assert api.get(path, token=stranger).status_code == 403
+    unknown = api.put(f"{g.base}/invites/{b64encode(bytes(16))}/card", json={"card": card},
+                      token=g.token(g.owner))
+    assert unknown.status_code == 404 and code(unknown) == "invite_unknown"
+    g.f.revoke(other_ticket)
+    g.sync()
+    revoked = api.put(f"{g.base}/invites/{b64encode(other.invite_id)}/card",
+                      json={"card": card_for(g, other)}, token=g.token(g.owner))
+    assert code(revoked) == "invite_revoked"
+
+
+def test_a_join_request_carries_the_joiners_own_acceptance(api: Api) -> None:
+    g = RelayGroup(api)
+    link, _ticket = real_invite(g)
+    joiner = g.f.identity()
+    _, request = join_request(g, link, joiner=joiner)
+    ref = rules_ref(g.f.state)
+    someone = g.f.identity()
+    for acceptance, status, error in (
+        (accept_rules(someone, g.f.group_id, ref), 400, "invalid_request"),  # not the joiner's
+        (accept_rules(joiner, bytes(32), ref), 400, "invalid_request"),  # another group's
+    ):
+        refused = api.post(f"{g.base}/join-requests",
+                           json={"request": request, "acceptance": b64encode(acceptance.raw)})
+        assert (refused.status_code, code(refused)) == (status, error)
+    flipped = bytearray(accept_rules(joiner, g.f.group_id, ref).raw)
+    flipped[70] ^= 1
+    bad = api.post(f"{g.base}/join-requests",
+                   json={"request": request, "acceptance": b64encode(bytes(flipped))})
+    assert bad.status_code == 400 and code(bad) == "bad_signature"
+    assert api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json() == {
+        "requests": []}  # nothing was recorded by the refusals
+
+    mine = accept_rules(joiner, g.f.group_id, ref)
+    ok = api.post(f"{g.base}/join-requests",
+                  json={"request": request, "acceptance": b64encode(mine.raw)})
+    assert ok.status_code == 201
+    (listed,) = api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json()["requests"]
+    assert listed["acceptance"] == b64encode(mine.raw)
