@@ -108,9 +108,16 @@ def test_three_people(root: Path, relay: RelayProcess) -> None:
     uri = re.search(r"invite link: (\S+)", invite.output)
     assert uri and "up to 2 people" in invite.output
 
-    ben_join = ben("join", uri.group(1))
-    cleo_join = cleo("join", str(png))  # decodes the PNG Ann's device wrote
+    # The group's description and rules come first: Ben is asked to accept them ('n'
+    # changes nothing), Cleo accepts them by option.
+    declined = ben("join", uri.group(1), input="n\n", expect=1)
+    assert "What is said here stays here." in declined.output
+    assert "nothing was changed" in declined.output and "safety number" not in declined.output
+    ben_join = ben("join", uri.group(1), input="y\n")
+    cleo_join = cleo("join", str(png), "--accept-rules")  # decodes the PNG Ann's device wrote
     for joined in (ben_join, cleo_join):
+        assert "Group: Tuesday circle" in joined.output and "A quiet place." in joined.output
+        assert "You accepted the rules" in joined.output
         assert "An admin has to approve you" in joined.output
     (ben_number,), (cleo_number,) = safety_numbers(ben_join.output), \
         safety_numbers(cleo_join.output)
@@ -119,6 +126,7 @@ def test_three_people(root: Path, relay: RelayProcess) -> None:
 
     pending = ann("requests")
     assert sorted(safety_numbers(pending.output)) == sorted([ben_number, cleo_number])
+    assert pending.output.count("accepted the group's rules") == 2
     # Approving asks whether the numbers match; 'n' changes nothing.
     refused = ann("approve", ben_id.group(1).strip(), input="n\n", expect=1)
     assert "nothing was changed" in refused.output

@@ -37,6 +37,7 @@ from vault_client._internal import (
     posting,
     refs,
     rotation,
+    rules,
     saving,
     search,
     sync_io,
@@ -71,6 +72,7 @@ from vault_client.types import (
     HistoryPolicy,
     Invite,
     InviteInfo,
+    InvitePreview,
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
@@ -274,15 +276,35 @@ class Client:
             joining.revoke_invite(self._device, view, invite_id)
 
     def join_from_image(self, path: str | os.PathLike[str], *,
-                        display_name: str | None = None) -> JoinResult:
+                        display_name: str | None = None,
+                        accept_rules: str | None = None) -> JoinResult:
         """Join with the invite in a QR code image (a photo or screenshot, PNG/JPEG...).
 
         Raises :class:`InviteImageError` when the image holds no QR code, or none that is a
         Vault invite. Then as :meth:`join`.
         """
-        return self.join(decode_invite_image(path).to_uri(), display_name=display_name)
+        return self.join(self.invite_from_image(path), display_name=display_name,
+                         accept_rules=accept_rules)
 
-    def join(self, uri: str, *, display_name: str | None = None) -> JoinResult:
+    def invite_from_image(self, path: str | os.PathLike[str]) -> str:
+        """The invite link a QR code image holds (to :meth:`preview_invite` it first);
+        :class:`InviteImageError` when it holds none."""
+        return decode_invite_image(path).to_uri()
+
+    def preview_invite(self, uri: str) -> InvitePreview:
+        """What an invite shows before asking to join: the group's name, description and
+        rules as one of its admins signed them for this invite, and what newcomers may read.
+
+        This device verifies the group's membership log (as :meth:`join` does) and checks
+        the description against it: :class:`RulesCardError` when it is not the group's (the
+        relay swapped or altered it), :class:`RulesCardStaleError` when the group changed
+        its description since. Nothing is kept on this device.
+        """
+        with self._lock:
+            return rules.preview(self._device, uri)
+
+    def join(self, uri: str, *, display_name: str | None = None,
+             accept_rules: str | None = None) -> JoinResult:
         """Use an invite (the text a QR code carries).
 
         This device verifies the group's whole membership log against the group id the
@@ -291,9 +313,22 @@ class Client:
         pre-authorised invite, joins at once. Compare :attr:`JoinResult.safety_number` with
         the admin in person. ``display_name`` is how this person appears to members: set as
         soon as it can be (once admitted and given the group's key), by a later sync.
+
+        ``accept_rules`` is :attr:`InvitePreview.rules_id` of the rules the person read and
+        accepted: their signed acceptance goes with the request (admins see it beside the
+        safety number) and into their profile once admitted. :class:`RulesCardStaleError`,
+        with nothing kept, when the group's description changed since the preview.
         """
         with self._lock:
-            return joining.join(self._device, uri, display_name=display_name)
+            return joining.join(self._device, uri, display_name=display_name,
+                                accept_rules=accept_rules)
+
+    def accept_rules(self, group: GroupRef) -> None:
+        """Accept the group's rules in force (:attr:`GroupInfo.rules_to_accept`): this
+        member's profile names them, which members' devices show admins
+        (:attr:`MemberInfo.accepted_rules`)."""
+        with self._lock:
+            rules.accept(self._device, self._device.member_view(group))
 
     def join_status(self, group: GroupRef) -> GroupStatus:
         """Check a pending join with the relay: ``pending``, ``member`` (approved: this

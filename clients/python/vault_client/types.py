@@ -15,6 +15,9 @@ from typing import Literal, TypeAlias
 from vault.crypto.attachments import Attachment
 from vault.crypto.log_entries import Role
 
+RulesAcceptanceStatus: TypeAlias = Literal["current", "earlier", "none"]
+"""Whether a member or joiner accepted the rules in force, earlier ones, or none."""
+
 __all__ = [
     "AttachmentInfo",
     "DeletedGroupInfo",
@@ -23,6 +26,7 @@ __all__ = [
     "HistoryPolicy",
     "Invite",
     "InviteInfo",
+    "InvitePreview",
     "JoinRequestInfo",
     "JoinResult",
     "MemberInfo",
@@ -32,6 +36,7 @@ __all__ = [
     "QrFormat",
     "RetryNotice",
     "Role",
+    "RulesAcceptanceStatus",
     "SyncReport",
     "Thread",
 ]
@@ -87,6 +92,9 @@ class GroupInfo:
     """20 digits committing to the membership log up to :attr:`log_seq` (see
     :meth:`Client.group_code`): read it out with another member whose device is at the
     same entry; different codes mean you are shown different versions of the group."""
+    rules_to_accept: bool = False
+    """The group has rules this member has not accepted (new rules, or a member who joined
+    without reading them): show them, then :meth:`Client.accept_rules`."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,10 @@ class MemberInfo:
     """Another current or former member's name looks the same as this one's."""
     muted: bool = False
     """Muted on this device (:meth:`Client.mute`): their posts are shown collapsed here."""
+    accepted_rules: RulesAcceptanceStatus = "none"
+    """Whether they accepted the group's rules in force (``current``; a change of name or
+    description does not count as new rules), earlier rules (``earlier``) or none yet
+    (``none``; also while this device cannot read their profile)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,33 @@ class JoinRequestInfo:
     """Compare with the number the joiner's device shows before approving."""
     fingerprint: str
     requested_at_ms: int
+    accepted_rules: RulesAcceptanceStatus = "none"
+    """What the joiner accepted before asking: the group's rules in force (``current``),
+    rules since changed (``earlier``), or nothing (``none``: the invite showed them no rules,
+    or the relay did not pass their acceptance on)."""
+
+
+@dataclass(frozen=True)
+class InvitePreview:
+    """What an invite shows before asking to join (:meth:`Client.preview_invite`): the
+    group's name, description and rules as one of its admins signed them for this invite
+    (checked against the group's membership log), and its history policy."""
+
+    group_id: str
+    relay_url: str
+    card_shown: bool
+    """False when no admin published a description for this invite (an invite from an
+    older version, or one the relay did not keep): ask the person who invited you."""
+    name: str | None
+    description: str | None
+    rules: str | None
+    rules_id: str | None
+    """Pass it to :meth:`Client.join` as ``accept_rules`` to accept these rules."""
+    history_policy: HistoryPolicy | None
+    """What newcomers may read from before they joined; None: the approving admin decides."""
+    requires_approval: bool
+    signed_by: str | None
+    """The short fingerprint of the admin who signed the description."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from vault_client.types import (
     HistoryPolicy,
     Invite,
     InviteInfo,
+    InvitePreview,
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
@@ -145,6 +146,7 @@ class AsyncMethods:
         path: str | os.PathLike[str],
         *,
         display_name: str | None = None,
+        accept_rules: str | None = None,
     ) -> JoinResult:
         """Join with the invite in a QR code image (a photo or screenshot, PNG/JPEG...).
 
@@ -154,9 +156,31 @@ class AsyncMethods:
             self.sync_client.join_from_image,
             path,
             display_name=display_name,
+            accept_rules=accept_rules,
         )
 
-    async def join(self, uri: str, *, display_name: str | None = None) -> JoinResult:
+    async def invite_from_image(self, path: str | os.PathLike[str]) -> str:
+        """The invite link a QR code image holds (to :meth:`preview_invite` it first);
+        :class:`InviteImageError` when it holds none."""
+        return await asyncio.to_thread(self.sync_client.invite_from_image, path)
+
+    async def preview_invite(self, uri: str) -> InvitePreview:
+        """What an invite shows before asking to join: the group's name, description and
+        rules as one of its admins signed them for this invite, and what newcomers may read.
+
+        This device verifies the group's membership log (as :meth:`join` does) and checks
+        the description against it: :class:`RulesCardError` when it is not the group's (the
+        relay swapped or altered it), :class:`RulesCardStaleError` when the group changed
+        its description since. Nothing is kept on this device."""
+        return await asyncio.to_thread(self.sync_client.preview_invite, uri)
+
+    async def join(
+        self,
+        uri: str,
+        *,
+        display_name: str | None = None,
+        accept_rules: str | None = None,
+    ) -> JoinResult:
         """Use an invite (the text a QR code carries).
 
         This device verifies the group's whole membership log against the group id the
@@ -164,8 +188,24 @@ class AsyncMethods:
         result is ``pending`` until an admin approves: see :meth:`join_status`) or, with a
         pre-authorised invite, joins at once. Compare :attr:`JoinResult.safety_number` with
         the admin in person. ``display_name`` is how this person appears to members: set as
-        soon as it can be (once admitted and given the group's key), by a later sync."""
-        return await asyncio.to_thread(self.sync_client.join, uri, display_name=display_name)
+        soon as it can be (once admitted and given the group's key), by a later sync.
+
+        ``accept_rules`` is :attr:`InvitePreview.rules_id` of the rules the person read and
+        accepted: their signed acceptance goes with the request (admins see it beside the
+        safety number) and into their profile once admitted. :class:`RulesCardStaleError`,
+        with nothing kept, when the group's description changed since the preview."""
+        return await asyncio.to_thread(
+            self.sync_client.join,
+            uri,
+            display_name=display_name,
+            accept_rules=accept_rules,
+        )
+
+    async def accept_rules(self, group: GroupRef) -> None:
+        """Accept the group's rules in force (:attr:`GroupInfo.rules_to_accept`): this
+        member's profile names them, which members' devices show admins
+        (:attr:`MemberInfo.accepted_rules`)."""
+        await asyncio.to_thread(self.sync_client.accept_rules, group)
 
     async def join_status(self, group: GroupRef) -> GroupStatus:
         """Check a pending join with the relay: ``pending``, ``member`` (approved: this

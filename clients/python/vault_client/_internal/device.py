@@ -299,9 +299,10 @@ class Device:
         self.store.delete_group(view.group_id)
         self.store.delete_meta(fence_key(view.group_id))
         self.store.delete_meta(f"wanted-name/{gid}")
+        self.store.delete_meta(f"accepted-rules/{gid}")
         self.store.delete_meta(muted_key(view.group_id))
         self.store.delete_meta(deleting_key(view.group_id))
-        for prefix in (f"post-marks/{gid}/", f"create/{gid}/"):
+        for prefix in (f"post-marks/{gid}/", f"create/{gid}/", f"invite-card/{gid}/"):
             self.store.delete_meta_prefix(prefix)
         self.fences.pop(view.group_id, None)
         self.keys.remove_identity(view.group_id)

@@ -14,6 +14,7 @@ from vault.crypto.identity import Identity
 from vault.crypto.log import LogEntry
 from vault.crypto.log_entries import HistoryBody
 from vault.crypto.log_entries import HistoryPolicy as CorePolicy
+from vault.crypto.metadata import MemberProfile
 from vault.crypto.post_body import PostBody
 from vault.crypto.timeline import Timeline
 from vault_client._internal.search import SearchIndex
@@ -67,7 +68,8 @@ class GroupView:
     post_cursor: str | None = None
     event_cursor: str | None = None
     number: int = 0
-    names: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
+    names: dict[tuple[bytes, bytes], MemberProfile | None] = field(default_factory=dict)
+    """Members' profiles as opened, by (member, envelope)."""
     expiring: dict[bytes, int] = field(default_factory=dict)
     tombstones: set[bytes] = field(default_factory=set)
     fence_seq: int = -1

@@ -7,7 +7,7 @@ import contextlib
 
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.epochs import new_epoch_key
-from vault.crypto.errors import LogError, RelayUnavailableError
+from vault.crypto.errors import LogError, RelayUnavailableError, VaultError
 from vault.crypto.identity import Identity
 from vault.crypto.localstore import record_id
 from vault.crypto.log import create_group, group_id_of
@@ -19,7 +19,9 @@ from vault.crypto.metadata import (
     open_group_metadata,
     seal_metadata,
 )
+from vault.crypto.rules_card import metadata_ref
 from vault.crypto.safety import group_code as core_group_code
+from vault_client._internal import rules as rules_io
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, policy_text, status
 from vault_client._internal.group_view import GroupView, history_body
@@ -53,6 +55,8 @@ def info(device: Device, view: GroupView) -> GroupInfo:
         unsent_posts=device.store.outbox_count(view.group_id),
         number=view.number,
         group_code="" if state is None else group_code(view, None),
+        rules_to_accept=state is not None and view.status == "member"
+        and rules_io.to_accept(view),
     )
 
 
@@ -81,7 +85,6 @@ def create(device: Device, name: str, description: str, rules: str, *, relay_url
     relay = V.relay_address(relay_url or _no_relay())
     metadata = GroupMetadata(name, description, rules)
     policy = check_policy(history_policy)
-    profile = None if display_name is None else MemberProfile(display_name)
     identity = Identity.generate()
     key0 = new_epoch_key()
     now = device.now()
@@ -95,7 +98,12 @@ def create(device: Device, name: str, description: str, rules: str, *, relay_url
     view = device.view(gid)
     device.save_key(view, 0, key0)
     view.keys[0] = key0
-    _keep(device, gid, "metadata", seal_metadata(key0, gid, 0, None, metadata))
+    sealed = seal_metadata(key0, gid, 0, None, metadata)
+    _keep(device, gid, "metadata", sealed)
+    # The creator accepts the rules they wrote: their first profile names them.
+    accepted = metadata_ref(gid, MetadataBody(None, 0, sealed)) if rules.strip() else None
+    profile = None if display_name is None and accepted is None \
+        else MemberProfile(display_name or "", accepted)
     if profile is not None:
         _keep(device, gid, "profile", seal_metadata(key0, gid, 0, identity.sign_pk, profile))
     with contextlib.suppress(RelayUnavailableError):
@@ -162,6 +170,11 @@ def update(device: Device, view: GroupView, *, name: str | None, description: st
                              current.description if description is None else description,
                              current.rules if rules is None else rules)
     publish_group_metadata(device, view, metadata)
+    if metadata.rules != current.rules and metadata.rules.strip():
+        # Whoever sets the rules accepts them; members are asked to (rules.to_accept).
+        with contextlib.suppress(VaultError):  # (their profile follows at a later try)
+            rules_io.accept(device, view)
+    rules_io.publish_cards(device, view)
 
 
 def set_history_policy(device: Device, view: GroupView, policy: HistoryPolicy) -> None:

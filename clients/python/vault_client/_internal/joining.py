@@ -10,11 +10,7 @@ from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     AlreadyMemberError,
     GroupDeletedError,
-    InviteExhaustedError,
-    InviteExpiredError,
-    InviteRevokedError,
     NotFoundError,
-    UnknownInviteError,
     VaultError,
 )
 from vault.crypto.group_state import GroupState
@@ -38,9 +34,10 @@ from vault.crypto.log_entries import (
     JoinBody,
     Role,
 )
+from vault.crypto.rules_card import accept_rules as core_accept_rules
 from vault.crypto.safety import safety_number as core_safety_number
 from vault_client import events as ev
-from vault_client._internal import gone, naming, refs
+from vault_client._internal import gone, naming, refs, rules
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, status
@@ -59,6 +56,7 @@ from vault_client.types import (
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
+    RulesAcceptanceStatus,
 )
 
 # --- invites ---------------------------------------------------------------------------------
@@ -77,6 +75,8 @@ def create_invite(device: Device, view: GroupView, *, max_uses: int,
         return InviteBody(invite_id, invite_pk, max_uses, holder["expires"], require_approval)
 
     append(device, view, build)
+    rules.keep_secret(device, view, invite_id, secret)
+    rules.publish_cards(device, view)  # (what the relay does not take now, the next sync does)
     link = InviteLink(view.relay_url, view.group_id, invite_id, secret)
     return Invite(view.gid, b64encode(invite_id), link.to_uri(), max_uses, holder["expires"],
                   require_approval)
@@ -108,7 +108,8 @@ def revoke_invite(device: Device, view: GroupView, invite_id: InviteRef) -> None
 # --- joining ---------------------------------------------------------------------------------
 
 
-def join(device: Device, uri: str, *, display_name: str | None = None) -> JoinResult:
+def join(device: Device, uri: str, *, display_name: str | None = None,
+         accept_rules: str | None = None) -> JoinResult:
     device.check_open()
     link = parse_invite_uri(uri)
     gid = link.group_id
@@ -122,20 +123,16 @@ def join(device: Device, uri: str, *, display_name: str | None = None) -> JoinRe
         # with a fresh identity (a key that left can never come back).
         device.forget(view)
     transport = device.transport(link.relay_url)
-    invite_sk, invite_pk = invite_keypair(link.secret)
+    invite_sk, _invite_pk = invite_keypair(link.secret)
     reader = InviteAuth(gid, link.invite_id, invite_sk)
     state, entries = fetch_log(device, transport, reader, gid)
     now = device.now()
-    invite = state.invites.get(link.invite_id)
-    if invite is None or invite.invite_pk != invite_pk:
-        raise UnknownInviteError("this group has no such invite; ask for a new one")
-    if invite.revoked:
-        raise InviteRevokedError("this invite was revoked; ask for a new one")
-    if invite.expires_at_ms <= now:
-        raise InviteExpiredError("this invite has expired; ask for a new one")
-    if invite.uses >= invite.max_uses:
-        raise InviteExhaustedError("this invite has been used up; ask for a new one")
+    invite = rules.check_invite(state, link, now)
+    card = None if accept_rules is None \
+        else rules.accepted_card(transport, reader, link, state, accept_rules)
     identity = Identity.generate()
+    acceptance = None if card is None \
+        else core_accept_rules(identity, gid, card.rules_ref, now_ms=now)
     device.keys.add_identity(gid, identity)
     pending_status = "pending" if invite.requires_approval else "member"
     request = make_join_request(identity, link, now_ms=now) \
@@ -146,11 +143,14 @@ def join(device: Device, uri: str, *, display_name: str | None = None) -> JoinRe
     device.store.replace_log(gid, entries, state.checkpoint().encode())
     if display_name is not None:
         naming.keep_wanted(device, gid, display_name)
+    if acceptance is not None and card is not None:
+        rules.keep_acceptance(device, gid, acceptance, card.metadata.rules)
     view = device.view(gid)
     try:
         if request is not None:
             with contextlib.suppress(RelayUnreachableError):  # join_status resends it
-                transport.submit_join_request(gid, request.encode())
+                transport.submit_join_request(gid, request.encode(),
+                                              None if acceptance is None else acceptance.raw)
             return _join_result(view, link, "pending")
         proof = join_proof(link.secret, gid, link.invite_id, identity.public)
         append(device, view, lambda s: JoinBody(link.invite_id, identity.public, proof),
@@ -196,12 +196,15 @@ def join_status(device: Device, view: GroupView) -> GroupStatus:
 
 def pending_requests(device: Device, view: GroupView) -> list[JoinRequestInfo]:
     sync_log(device, view, [], [])
-    return [_request_info(view, r) for r in _requests(device, view)]
+    texts = rules.rules_texts(view)
+    return [_request_info(view, r, rules.request_status(view, r.joiner.sign_pk, acceptance,
+                                                        texts))
+            for r, acceptance in _requests(device, view)]
 
 
-def _requests(device: Device, view: GroupView) -> list[JoinRequest]:
+def _requests(device: Device, view: GroupView) -> list[tuple[JoinRequest, bytes | None]]:
     """The join requests the relay holds that verify against their invite, from people
-    who may still join."""
+    who may still join (with the acceptance of the rules the relay shows for each)."""
     assert view.state is not None
     found = []
     for item in device.transport(view.relay_url).join_requests(device.auth(view)):
@@ -216,17 +219,19 @@ def _requests(device: Device, view: GroupView) -> list[JoinRequest]:
                                        f"{error.message}", b64encode(item.joiner), error.code))
             continue
         if view.state.can(request.joiner.sign_pk, EntryKind.JOIN):  # never a member
-            found.append(request)
+            found.append((request, item.acceptance))
     return found
 
 
-def _request_info(view: GroupView, request: JoinRequest) -> JoinRequestInfo:
+def _request_info(view: GroupView, request: JoinRequest,
+                  accepted: RulesAcceptanceStatus) -> JoinRequestInfo:
     return JoinRequestInfo(
         joiner=b64encode(request.joiner.sign_pk),
         invite_id=b64encode(request.invite_id),
         safety_number=core_safety_number(view.me.public, request.joiner),
         fingerprint=request.joiner.short_fingerprint(),
         requested_at_ms=request.requested_at_ms,
+        accepted_rules=accepted,
     )
 
 
@@ -235,7 +240,7 @@ def approve(device: Device, view: GroupView, joiner: MemberRef, *, role: Role,
     joiner_pk = refs.member_key(joiner, lambda: [])
     policy = view.policy if share_history is None else check_policy(share_history)
     sync_log(device, view, [], [])
-    matches = [r for r in _requests(device, view) if r.joiner.sign_pk == joiner_pk]
+    matches = [r for r, _ in _requests(device, view) if r.joiner.sign_pk == joiner_pk]
     if not matches:
         raise NotFoundError("no pending join request from this member")
     request = matches[0]

@@ -14,9 +14,15 @@ from vault_client._internal.rotation import publish_profile
 from vault_client.errors import NameTakenError
 
 
-def set_display_name(device: Device, view: GroupView, name: str) -> None:
-    """Publish this member's name, unless another current member's looks the same."""
-    profile = MemberProfile(name)  # the protocol's rules first (length, characters, NFC)
+def set_display_name(device: Device, view: GroupView, name: str, *,
+                     accepted_rules: bytes | None = None) -> None:
+    """Publish this member's name, unless another current member's looks the same; with
+    the rules they accepted before (or *accepted_rules*)."""
+    if accepted_rules is None:
+        mine = V.member_profile(view, view.me.sign_pk)
+        accepted_rules = None if mine is None else mine.accepted_rules
+    # the protocol's rules first (length, characters, NFC)
+    profile = MemberProfile(name, accepted_rules)
     assert view.state is not None
     if looks_like_label(profile.display_name):
         raise NameTakenError("a name cannot look like the labels Vault gives members (a "

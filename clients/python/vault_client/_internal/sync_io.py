@@ -42,7 +42,7 @@ from vault.crypto.localstore import (
 from vault.crypto.metadata import MemberProfile
 from vault.crypto.timeline import Timeline
 from vault_client import events as ev
-from vault_client._internal import deletion, gone, naming, outbox
+from vault_client._internal import deletion, gone, naming, outbox, rules
 from vault_client._internal import sync as engine
 from vault_client._internal import views as V
 from vault_client._internal.cores import map_on_cores
@@ -184,7 +184,9 @@ def check_pending(device: Device, view: GroupView, events: list[ev.Event]) -> No
         if pending.request is None:
             return
         try:
-            status = transport.submit_join_request(view.group_id, pending.request.encode())
+            kept = rules.kept_acceptance(device, view.group_id)
+            status = transport.submit_join_request(view.group_id, pending.request.encode(),
+                                                   None if kept is None else kept.raw)
         except AlreadyMemberError:
             status = "approved"
         except (InviteExpiredError, InviteRevokedError, InviteExhaustedError,
@@ -448,18 +450,28 @@ def _duties(device: Device, view: GroupView, events: list[ev.Event],
                 publish_group_metadata(device, view, current)
         mine = state.profiles.get(view.me.sign_pk)
         if mine is not None and mine.epoch < state.epoch and state.epoch in view.keys:
-            name = V.display_name(view, view.me.sign_pk)
-            if name is not None:
-                publish_profile(device, view, MemberProfile(name))
+            profile = V.member_profile(view, view.me.sign_pk)  # (name and accepted rules)
+            if profile is not None:
+                publish_profile(device, view, profile)
         wanted = naming.wanted(device, view.group_id)
-        if wanted is not None and state.epoch in view.keys and not state.rotation_pending:
+        accepted = rules.first_profile_ref(device, view) if state.epoch in view.keys else None
+        if (wanted is not None or accepted is not None) and state.epoch in view.keys \
+                and not state.rotation_pending:
+            # The first profile of a newcomer: the name they chose, the rules they accepted.
             try:
-                naming.set_display_name(device, view, wanted)
+                if wanted is not None:
+                    naming.set_display_name(device, view, wanted, accepted_rules=accepted)
+                else:
+                    publish_profile(device, view, MemberProfile("", accepted))
                 events.append(ev.ProfileUpdated(view.gid, b64encode(view.me.sign_pk)))
             except NameTakenError as error:
                 warnings.append(ev.NameNotSet(view.gid, f"the name you chose when joining "
                                               f"was not set: {error.message}"))
+                if accepted is not None:
+                    publish_profile(device, view, MemberProfile("", accepted))
             naming.drop_wanted(device, view.group_id)
+            rules.drop_acceptance(device, view.group_id)
+        rules.publish_cards(device, view)
     except (LogConflictError, RotationPendingError, EpochStaleError, RelayUnavailableError):
         pass  # another admin acted first, an admin must rotate, or the relay went away:
         # what this device owes is worked out again from the log by the next sync

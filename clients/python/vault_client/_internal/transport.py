@@ -28,6 +28,7 @@ from vault.crypto.errors import (
     AuthError,
     InvalidRequestError,
     MalformedError,
+    NotFoundError,
     RateLimitedError,
     RelayError,
     VaultError,
@@ -124,6 +125,11 @@ def _b64(obj: Any, name: str) -> bytes:
     return b64decode(_field(obj, name, str), f"relay response '{name}'")
 
 
+def _opt_b64(obj: Any, name: str) -> bytes | None:
+    text = _opt(obj, name, str)
+    return None if text is None else b64decode(text, f"relay response '{name}'")
+
+
 @dataclass(frozen=True)
 class LogPage:
     entries: list[bytes]
@@ -163,6 +169,8 @@ class RelayJoinRequest:
     invite_id: bytes
     request: bytes
     created_at_ms: int
+    acceptance: bytes | None = None
+    """The joiner's signed RulesAcceptance, as the relay shows it (checked by the caller)."""
 
 
 def _post(item: Any) -> RelayPost:
@@ -368,9 +376,13 @@ class Transport:
             response = self._authed(auth, "POST", path, json=body, idempotent=False)
         self._json(response, 201)
 
-    def submit_join_request(self, group_id: bytes, request: bytes) -> str:
+    def submit_join_request(self, group_id: bytes, request: bytes,
+                            acceptance: bytes | None = None) -> str:
+        body = {"request": b64encode(request)}
+        if acceptance is not None:
+            body["acceptance"] = b64encode(acceptance)
         response = self._send("POST", f"{self._base(group_id)}/join-requests",
-                              json={"request": b64encode(request)}, idempotent=True)
+                              json=body, idempotent=True)
         status = _field(self._json(response, 200, 201), "status", str)
         return str(status)
 
@@ -385,7 +397,28 @@ class Transport:
                                 idempotent=True)
         items = _field(self._json(response, 200), "requests", list)
         return [RelayJoinRequest(_b64(i, "joiner"), _b64(i, "invite_id"), _b64(i, "request"),
-                                 int(_field(i, "created_at_ms", int))) for i in items]
+                                 int(_field(i, "created_at_ms", int)), _opt_b64(i, "acceptance"))
+                for i in items]
+
+    def put_card(self, auth: Auth, invite_id: bytes, envelope: bytes) -> None:
+        """Publish (or replace) an invite's rules card (admins)."""
+        response = self._authed(
+            auth, "PUT", f"{self._base(auth.group_id)}/invites/{b64encode(invite_id)}/card",
+            idempotent=True, json={"card": b64encode(envelope)})
+        self._json(response, 200)
+
+    def card(self, auth: Auth, invite_id: bytes) -> bytes | None:
+        """The invite's rules card as the relay keeps it, or None when none was published
+        (checked by the caller, vault.crypto.rules_card)."""
+        response = self._authed(
+            auth, "GET", f"{self._base(auth.group_id)}/invites/{b64encode(invite_id)}/card",
+            idempotent=True)
+        if response.status_code == 404:
+            error = self._error(response)
+            if isinstance(error, NotFoundError):
+                return None
+            raise error
+        return _b64(self._json(response, 200), "card")
 
     def deny(self, auth: Auth, joiner: bytes) -> None:
         response = self._authed(

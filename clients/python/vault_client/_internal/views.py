@@ -23,7 +23,12 @@ from vault.crypto.freshness import Arrival, judge
 from vault.crypto.group_state import GroupState
 from vault.crypto.invites import normalize_relay_url
 from vault.crypto.log_entries import MetadataBody
-from vault.crypto.metadata import GroupMetadata, open_group_metadata, open_member_profile
+from vault.crypto.metadata import (
+    GroupMetadata,
+    MemberProfile,
+    open_group_metadata,
+    open_member_profile,
+)
 from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.timeline import PollTally, VisiblePost, thread_view
 from vault_client import events as ev
@@ -105,6 +110,13 @@ def group_metadata(view: GroupView, body: MetadataBody | None = None) -> GroupMe
 def display_name(view: GroupView, sign_pk: bytes, body: MetadataBody | None = None
                  ) -> str | None:
     """A member's name (or the one an earlier profile *body* held), or None."""
+    profile = member_profile(view, sign_pk, body)
+    return None if profile is None else profile.display_name
+
+
+def member_profile(view: GroupView, sign_pk: bytes, body: MetadataBody | None = None
+                   ) -> MemberProfile | None:
+    """A member's profile (or an earlier profile *body*), or None while unreadable."""
     state = view.state
     if state is None:
         return None
@@ -117,14 +129,13 @@ def display_name(view: GroupView, sign_pk: bytes, body: MetadataBody | None = No
     key = view.keys.get(body.epoch)
     if key is None:
         return None
-    name: str | None
+    profile: MemberProfile | None
     try:
-        name = open_member_profile(body.ciphertext, key, state.group_id, body.epoch,
-                                   sign_pk).display_name
+        profile = open_member_profile(body.ciphertext, key, state.group_id, body.epoch, sign_pk)
     except VaultError:
-        name = None
-    view.names[cache_key] = name
-    return name
+        profile = None
+    view.names[cache_key] = profile
+    return profile
 
 
 def real_changes(view: GroupView, old: GroupState, found: list[ev.Event]) -> list[ev.Event]:
@@ -195,12 +206,16 @@ def name_or_id(view: GroupView, sign_pk: bytes) -> str:
 
 
 def members(view: GroupView) -> list[MemberInfo]:
+    from vault_client._internal.rules import accepted_by  # (it reads profiles through here)
+
     assert view.state is not None
     me = view.me.sign_pk
     shown = labels(view)
+    accepted = accepted_by(view)
     return [
         MemberInfo(b64encode(pk), display_name(view, pk), m.role, m.identity.short_fingerprint(),
-                   m.joined_seq, pk == me, shown[pk][0], shown[pk][1], pk in view.muted)
+                   m.joined_seq, pk == me, shown[pk][0], shown[pk][1], pk in view.muted,
+                   accepted[pk])
         for pk, m in sorted(view.state.members.items(), key=lambda kv: kv[1].joined_seq)
     ]
 

@@ -32,6 +32,7 @@ from vault_client.cli._members import (
     name_command,
     remove_command,
     role_command,
+    rules_command,
     verify_command,
 )
 from vault_client.cli._muting import mute_command, unmute_command
@@ -51,8 +52,8 @@ COMMANDS: tuple[click.Command, ...] = (
     requests_command, approve_command, deny_command, post_command, react_command,
     poll_command, vote_command, edit_command, delete_command, pin_command, unpin_command,
     read_command, search_command, attachments_command,
-    members_command, name_command, role_command, mute_command, unmute_command, remove_command,
-    leave_command, forget_command, verify_command, sync_command, wait_command,
+    members_command, rules_command, name_command, role_command, mute_command, unmute_command,
+    remove_command, leave_command, forget_command, verify_command, sync_command, wait_command,
     export_identity_command, import_identity_command, export_posts_command, wipe_command,
     app_command,
 )

@@ -26,6 +26,7 @@ from vault_client.cli._options import (
 from vault_client.cli._prompts import confirm, open_client
 from vault_client.cli._references import find_request, sync_quietly
 from vault_client.errors import JoinPendingError
+from vault_client.types import InvitePreview
 
 
 @click.command("invite", cls=IdCommand)
@@ -122,18 +123,24 @@ def revoke_invite(state: State, group_ref: str | None, invite_id: str) -> None:
               "members (set once you are admitted).")
 @click.option("--wait", "wait_for", callback=duration_callback, default=None, metavar="DURATION",
               help="Wait this long for an admin to approve (e.g. 10m).")
+@click.option("--accept-rules", is_flag=True, help="Accept the group's rules (shown first) "
+              "without being asked.")
 @pass_state
 def join_command(state: State, invite: str, display_name: str | None,
-                 wait_for: float | None) -> None:
-    """Join a group with an invite: the link, or an image (photo, screenshot) of its QR code."""
+                 wait_for: float | None, accept_rules: bool) -> None:
+    """Join a group with an invite: the link, or an image (photo, screenshot) of its QR code.
+    The group's description and rules are shown first; you accept them to ask to join."""
     client = open_client(state, create=True)
     if os.path.isfile(invite):
-        result = client.join_from_image(invite, display_name=display_name)
+        uri = client.invite_from_image(invite)
     elif "://" not in invite and os.path.splitext(invite)[1].lower() in (
             ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"):
         fail(f"there is no file {invite}")
     else:
-        result = client.join(invite, display_name=display_name)
+        uri = invite
+    preview = client.preview_invite(uri)
+    accepted = _read_card(preview, accept_rules)
+    result = client.join(uri, display_name=display_name, accept_rules=accepted)
     info = client.group(result.group_id)
     if result.status == "joined":
         click.echo(f"You joined {group_label(info)}.")
@@ -165,6 +172,37 @@ def join_command(state: State, invite: str, display_name: str | None,
                        "your device has the group's key (it is set by itself then).")
 
 
+def _read_card(preview: InvitePreview, accept_rules: bool) -> str | None:
+    """Show what the invite says of the group; the rules id the person accepts (None: the
+    invite shows no rules to accept)."""
+    if not preview.card_shown:
+        click.echo("This invite shows no description or rules of the group (an admin's "
+                   "device has not published them): ask the person who invited you about "
+                   "the group. You will be asked to accept its rules once admitted.")
+        return None
+    click.echo(f"Group: {preview.name}")
+    if preview.description:
+        click.echo(f"\n{preview.description}")
+    policy = preview.history_policy
+    click.echo("\nWhat newcomers read: " + (
+        "the admin who approves you decides" if policy is None
+        else HISTORY_WORDS[policy] if isinstance(policy, str)
+        else f"everything written since key change {policy}") + ".")
+    if preview.rules and preview.rules.strip():
+        click.echo(f"\nThe group's rules:\n\n{preview.rules}\n")
+        confirm("Do you accept these rules?", accept_rules)
+        click.echo("You accepted the rules; the admins see it with your request.")
+    return preview.rules_id
+
+
+RULES_SEEN = {"current": "accepted the group's rules",
+              "earlier": "accepted the group's earlier rules (they changed since)",
+              "none": "did not accept the group's rules (none were shown to them)"}
+HISTORY_WORDS = {"none": "nothing written before they join",
+                 "current": "what was written since the last change of keys",
+                 "all": "everything written before they join"}
+
+
 @click.command("requests", cls=IdCommand)
 @group_option
 @pass_state
@@ -178,6 +216,7 @@ def requests_command(state: State, group_ref: str | None) -> None:
     for number, request in enumerate(requests, 1):
         click.echo(f"{number}. {request.joiner[:SHORT]} (fingerprint {request.fingerprint}), "
                    f"asked {when(request.requested_at_ms)}")
+        click.echo(f"   {RULES_SEEN[request.accepted_rules]}")
         click.echo("   safety number:")
         click.echo(safety_block(request.safety_number, "     "))
     click.echo("\nAsk each person to read out the number their device shows. Only if it is "

@@ -1,4 +1,5 @@
-"""``vault members``, ``name``, ``role``, ``remove``, ``leave``, ``forget`` and ``verify``."""
+"""``vault members``, ``rules``, ``name``, ``role``, ``remove``, ``leave``, ``forget`` and
+``verify``."""
 
 from __future__ import annotations
 
@@ -38,13 +39,38 @@ def members_command(state: State, group_ref: str | None, no_sync: bool) -> None:
     client, info = session(state, group_ref)
     if not no_sync:
         info = sync_quietly(client, info)
-    rows = [("#", "NAME", "ROLE", "FINGERPRINT", "ID")]
+    with_rules = bool(info.rules.strip())
+    rows = [("#", "NAME", "ROLE", "FINGERPRINT", "ID", *(("RULES",) if with_rules else ()))]
     for number, member in enumerate(client.members(info.group_id), 1):
         name = (member_label(member) if member.display_name else "(no name yet)") + (
             " (you)" if member.is_me else "") + (" (muted)" if member.muted else "")
         rows.append((str(number), name, member.role.name.lower(), member.fingerprint,
-                     member.member_id[:SHORT]))
+                     member.member_id[:SHORT],
+                     *((ACCEPTED[member.accepted_rules],) if with_rules else ())))
     table(rows)
+
+
+ACCEPTED = {"current": "accepted", "earlier": "earlier rules", "none": "not yet"}
+
+
+@click.command("rules", cls=IdCommand)
+@group_option
+@click.option("--accept", is_flag=True, help="Accept them (you are asked otherwise).")
+@pass_state
+def rules_command(state: State, group_ref: str | None, accept: bool) -> None:
+    """The group's rules, and whether you accepted them; accept them when they changed."""
+    client, info = session(state, group_ref)
+    info = sync_quietly(client, info)
+    if not info.rules.strip():
+        click.echo(f"{group_label(info)} has no rules.")
+        return
+    click.echo(f"The rules of {group_label(info)}:\n\n{info.rules}\n")
+    if not info.rules_to_accept:
+        click.echo("You have accepted them.")
+        return
+    confirm("You have not accepted these rules yet. Do you accept them?", accept)
+    client.accept_rules(info.group_id)
+    click.echo("You accepted the rules; the group's admins see it.")
 
 
 @click.command("name", cls=IdCommand)

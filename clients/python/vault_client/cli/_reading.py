@@ -221,6 +221,8 @@ def _report_line(client: Client, report: SyncReport) -> str:
                      "are not shared with you")
     if info.status == "removed" and not words:
         words.append("you were removed from this group")
+    if info.status == "member" and info.rules_to_accept:
+        words.append("the group has rules you have not accepted: read them with `vault rules`")
     return f"{group_label(info)}: {', '.join(words) if words else 'nothing new'}"
 
 

@@ -1,0 +1,298 @@
+"""The group's rules before and after joining: invites' rules cards (published by the admin
+who made the invite, brought up to date when the group's metadata changes), what a joiner
+reads and accepts, and who among the members has accepted the rules in force."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from vault.crypto.encoding import b64decode, b64encode
+from vault.crypto.errors import (
+    InviteExhaustedError,
+    InviteExpiredError,
+    InviteRevokedError,
+    RulesCardStaleError,
+    UnknownInviteError,
+    VaultError,
+)
+from vault.crypto.group_state import GroupState, InviteState
+from vault.crypto.invites import InviteLink, invite_keypair, parse_invite_uri
+from vault.crypto.localstore import record_id
+from vault.crypto.log import LogEntry
+from vault.crypto.log_entries import EntryKind, MetadataBody
+from vault.crypto.metadata import MemberProfile
+from vault.crypto.rules_card import (
+    RulesAcceptance,
+    RulesCard,
+    check_rules_card,
+    make_rules_card,
+    metadata_ref,
+    open_rules_card,
+    rules_ref,
+    seal_rules_card,
+)
+from vault_client._internal import views as V
+from vault_client._internal.device import Device
+from vault_client._internal.group_view import GroupView, policy_of
+from vault_client._internal.log_io import fetch_log
+from vault_client._internal.rotation import publish_profile
+from vault_client._internal.transport import InviteAuth, Transport
+from vault_client.types import InvitePreview
+
+RulesStatus = Literal["current", "earlier", "none"]
+
+# --- an admin's invites' cards -------------------------------------------------------------
+
+
+def _card_key(gid: bytes, invite_id: bytes) -> str:
+    return f"invite-card/{b64encode(gid)}/{b64encode(invite_id)}"
+
+
+def keep_secret(device: Device, view: GroupView, invite_id: bytes, secret: bytes) -> None:
+    """Keep an invite's secret (sealed) on the device that made it, so its card can be
+    sealed again when the group's metadata changes; the rules ref last published follows."""
+    device.store.set_meta(_card_key(view.group_id, invite_id), b64encode(
+        device.seal("invite-card", record_id(view.group_id, invite_id), secret)))
+
+
+def publish_cards(device: Device, view: GroupView) -> None:
+    """Publish the card of every usable invite this device made whose card does not state
+    the group's metadata in force (new, or the metadata changed since); forget the secrets
+    of invites that no longer admit anyone. The relay's refusals and absence are left for
+    the next sync."""
+    state = view.state
+    if state is None or state.role_of(view.me.sign_pk) is None:
+        return
+    metadata = V.group_metadata(view)
+    ref = b64encode(rules_ref(state))
+    prefix = f"invite-card/{b64encode(view.group_id)}/"
+    for key, value in device.store.meta_prefix(prefix):
+        invite_id = b64decode(key.removeprefix(prefix), "invite id")
+        sealed, _, published = value.partition(" ")
+        invite = state.invites.get(invite_id)
+        if invite is None or not _usable(state, invite_id, device.now()):
+            device.store.delete_meta(key)
+            continue
+        if published == ref or metadata is None or not state.can(view.me.sign_pk,
+                                                                 EntryKind.INVITE):
+            continue
+        secret = device.unseal("invite-card", record_id(view.group_id, invite_id),
+                               b64decode(sealed, "sealed secret"))
+        card = make_rules_card(view.me, state, invite_id, metadata, now_ms=device.now())
+        try:
+            device.transport(view.relay_url).put_card(device.auth(view), invite_id,
+                                                      seal_rules_card(card, secret))
+        except VaultError:  # unreachable, or refused (revoked meanwhile...): the next sync
+            return
+        device.store.set_meta(key, f"{sealed} {ref}")
+
+
+def _usable(state: GroupState, invite_id: bytes, now: int) -> bool:
+    invite = state.invites[invite_id]
+    creator = state.role_of(invite.created_by)
+    return (not invite.revoked and invite.expires_at_ms > now
+            and invite.uses < invite.max_uses and creator is not None)
+
+
+# --- a joiner's side ---------------------------------------------------------------------
+
+
+def check_invite(state: GroupState, link: InviteLink, now: int) -> InviteState:
+    """The invite as the verified log holds it, if it still admits someone."""
+    invite = state.invites.get(link.invite_id)
+    if invite is None or invite.invite_pk != invite_keypair(link.secret)[1]:
+        raise UnknownInviteError("this group has no such invite; ask for a new one")
+    if invite.revoked:
+        raise InviteRevokedError("this invite was revoked; ask for a new one")
+    if invite.expires_at_ms <= now:
+        raise InviteExpiredError("this invite has expired; ask for a new one")
+    if invite.uses >= invite.max_uses:
+        raise InviteExhaustedError("this invite has been used up; ask for a new one")
+    return invite
+
+
+def preview(device: Device, uri: str) -> InvitePreview:
+    """What the invite says of the group, checked against the group's verified log: the card
+    (CARD-1 … CARD-6) and the history policy. Nothing is kept on this device."""
+    device.check_open()
+    link = parse_invite_uri(uri)
+    transport = device.transport(link.relay_url)
+    invite_sk, _pk = invite_keypair(link.secret)
+    reader = InviteAuth(link.group_id, link.invite_id, invite_sk)
+    state, _entries = fetch_log(device, transport, reader, link.group_id)
+    invite = check_invite(state, link, device.now())
+    policy = None if state.history is None else policy_of(state.history)
+    card = read_card(transport, reader, link, state)
+    if card is None:
+        return InvitePreview(b64encode(link.group_id), link.relay_url, False, None, None, None,
+                             None, policy, invite.requires_approval, None)
+    signer = state.member_record(card.signer)
+    assert signer is not None  # CARD-5: a current admin
+    return InvitePreview(b64encode(link.group_id), link.relay_url, True, card.metadata.name,
+                         card.metadata.description, card.metadata.rules,
+                         b64encode(card.rules_ref), policy, invite.requires_approval,
+                         signer.identity.short_fingerprint())
+
+
+def read_card(transport: Transport, reader: InviteAuth, link: InviteLink,
+              state: GroupState) -> RulesCard | None:
+    """The invite's card, checked against the verified log (None: none was published)."""
+    envelope = transport.card(reader, link.invite_id)
+    if envelope is None:
+        return None
+    card = open_rules_card(envelope, link.secret, link.group_id, link.invite_id)
+    check_rules_card(card, state)
+    return card
+
+
+def accepted_card(transport: Transport, reader: InviteAuth, link: InviteLink,
+                  state: GroupState, accepted: str) -> RulesCard:
+    """The card whose rules the joiner read and accepted (*accepted*: the preview's
+    ``rules_id``), still the group's."""
+    try:
+        card = read_card(transport, reader, link, state)
+    except RulesCardStaleError:
+        card = None
+    if card is None or b64encode(card.rules_ref) != accepted:
+        raise RulesCardStaleError("the group's rules changed since you read them; read them "
+                                  "again before asking to join")
+    return card
+
+
+def _acceptance_key(gid: bytes) -> str:
+    return f"accepted-rules/{b64encode(gid)}"
+
+
+def keep_acceptance(device: Device, gid: bytes, acceptance: RulesAcceptance,
+                    rules_text: str) -> None:
+    """Until admitted: sent again with the request, then written into the first profile.
+    The rules' text is kept too (sealed): a newcomer who may read nothing from before they
+    joined cannot open the metadata they accepted, only compare its text with the rules
+    in force once admitted."""
+    sealed = device.seal("accepted-rules", record_id(gid), rules_text.encode("utf-8"))
+    device.store.set_meta(_acceptance_key(gid),
+                          f"{b64encode(acceptance.raw)} {b64encode(sealed)}")
+
+
+def kept_acceptance(device: Device, gid: bytes) -> RulesAcceptance | None:
+    saved = device.store.meta(_acceptance_key(gid))
+    if saved is None:
+        return None
+    return RulesAcceptance.decode(b64decode(saved.partition(" ")[0], "acceptance"))
+
+
+def first_profile_ref(device: Device, view: GroupView) -> bytes | None:
+    """The rules ref a newcomer's first profile names: the rules in force when their text
+    is the one they accepted before joining, else what they accepted (None: nothing)."""
+    saved = device.store.meta(_acceptance_key(view.group_id))
+    if saved is None:
+        return None
+    raw, _, sealed = saved.partition(" ")
+    accepted = RulesAcceptance.decode(b64decode(raw, "acceptance")).rules_ref
+    text = device.unseal("accepted-rules", record_id(view.group_id),
+                         b64decode(sealed, "accepted rules")).decode("utf-8")
+    current = V.group_metadata(view)
+    assert view.state is not None
+    if current is not None and current.rules == text:
+        return rules_ref(view.state)
+    return accepted
+
+
+def drop_acceptance(device: Device, gid: bytes) -> None:
+    device.store.delete_meta(_acceptance_key(gid))
+
+
+# --- members' acceptances ------------------------------------------------------------------
+
+
+class _Texts:
+    """The rules text of every group METADATA entry this device can read, by rules ref:
+    read from the log once, and only when an acceptance names other than the metadata in
+    force (a rotation seals the same metadata again, under a new ref)."""
+
+    def __init__(self, view: GroupView) -> None:
+        self._view = view
+        self._found: dict[bytes, str | None] | None = None
+
+    def get(self, ref: bytes) -> str | None:
+        if self._found is None:
+            state = self._view.state
+            assert state is not None
+            self._found = {}
+            for raw in self._view.entries:
+                body = LogEntry.decode(raw).body
+                if isinstance(body, MetadataBody) and body.subject is None:
+                    meta = V.group_metadata(self._view, body)
+                    self._found[metadata_ref(state.group_id, body)] = \
+                        None if meta is None else meta.rules
+        return self._found.get(ref)
+
+
+def status_of(view: GroupView, accepted: bytes | None, texts: _Texts | None = None
+              ) -> RulesStatus:
+    """``current``: *accepted* names the metadata in force, or one whose rules text is the
+    current one; ``earlier``: other rules; ``none``: nothing accepted."""
+    state = view.state
+    assert state is not None
+    if accepted is None:
+        return "none"
+    if accepted == rules_ref(state):
+        return "current"
+    current = V.group_metadata(view)
+    texts = _Texts(view) if texts is None else texts
+    if current is not None and texts.get(accepted) == current.rules:
+        return "current"
+    return "earlier"
+
+
+def accepted_by(view: GroupView) -> dict[bytes, RulesStatus]:
+    """Each current member's acceptance of the rules in force (what admins see)."""
+    state = view.state
+    assert state is not None
+    texts = _Texts(view)
+    out: dict[bytes, RulesStatus] = {}
+    for pk in state.members:
+        profile = V.member_profile(view, pk)
+        out[pk] = status_of(view, None if profile is None else profile.accepted_rules, texts)
+    return out
+
+
+def to_accept(view: GroupView) -> bool:
+    """Whether this member has rules to read and accept: the group has rules, and what they
+    accepted (if anything) is not them."""
+    current = V.group_metadata(view)
+    if current is None or not current.rules.strip():
+        return False
+    mine = V.member_profile(view, view.me.sign_pk)
+    return status_of(view, None if mine is None else mine.accepted_rules) != "current"
+
+
+def accept(device: Device, view: GroupView) -> None:
+    """Accept the rules in force: this member's profile, with the same name, names them
+    (nothing is written when it already names these rules, or the same rules text)."""
+    state = view.state
+    assert state is not None
+    mine = V.member_profile(view, view.me.sign_pk)
+    if status_of(view, None if mine is None else mine.accepted_rules) == "current":
+        return
+    name = "" if mine is None else mine.display_name
+    publish_profile(device, view, MemberProfile(name, rules_ref(state)))
+
+
+def request_status(view: GroupView, joiner: bytes, raw: bytes | None,
+                   texts: _Texts) -> RulesStatus:
+    """What a join request's acceptance says, once checked: signed by the joiner, for this
+    group (anything else counts as none)."""
+    if raw is None:
+        return "none"
+    try:
+        acceptance = RulesAcceptance.decode(raw)
+    except VaultError:
+        return "none"
+    if acceptance.group_id != view.group_id or acceptance.member != joiner:
+        return "none"
+    return status_of(view, acceptance.rules_ref, texts)
+
+
+def rules_texts(view: GroupView) -> _Texts:
+    return _Texts(view)

@@ -1,0 +1,100 @@
+"""Rules before joining, against a real relay process: a joiner reads the group's name,
+description and rules from the invite (checked against the group's log) and accepts them; the
+admin sees the acceptance beside the safety number; when the rules change, members are asked to
+accept the new ones and admins see who has; an invite's card follows the group's changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from vault_client.errors import RulesCardStaleError
+
+from tests.client.conftest import RelayProcess
+from tests.client.test_newcomers import open_client
+
+RULES = "1. Listen first.\n2. No advice unless asked.\n3. Names stay in the room."
+
+
+def accepted(client: object, gid: str) -> dict[str, str]:
+    return {m.label: m.accepted_rules for m in client.members(gid)}  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_a_joiner_reads_and_accepts_the_rules_and_members_accept_new_ones(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "ben", relay_up) as ben, \
+            open_client(tmp_path, "cat", relay_up) as cat:
+        gid = ann.create_group("Tuesday circle", "We meet on Tuesdays.", RULES,
+                               display_name="Ann").group_id
+        invite = ann.create_invite(gid, max_uses=2)
+        preview = ben.preview_invite(invite.uri)
+        assert (preview.card_shown, preview.name, preview.description, preview.rules) == \
+            (True, "Tuesday circle", "We meet on Tuesdays.", RULES)
+        assert preview.history_policy is None and preview.requires_approval
+        me = next(m for m in ann.members(gid) if m.is_me)
+        assert preview.signed_by == me.fingerprint
+        assert ben.groups() == []  # a preview keeps nothing
+
+        ben.join(invite.uri, display_name="Ben", accept_rules=preview.rules_id)
+        (request,) = ann.pending_requests(gid)
+        assert request.accepted_rules == "current"
+        ann.approve(gid, request.joiner)
+        ben.sync(gid)
+        ann.sync(gid)
+        # Ann wrote the rules when she created the group: she accepted them then.
+        assert accepted(ann, gid) == {"Ann": "current", "Ben": "current"}
+        assert not ben.group(gid).rules_to_accept
+
+        # The name changes: the same rules, nobody is asked again; the invite's card
+        # (sealed again by Ann's device) shows the new name, not a stale card.
+        ann.update_group(gid, name="Tuesday evening circle")
+        ben.sync(gid)
+        assert not ben.group(gid).rules_to_accept
+        assert cat.preview_invite(invite.uri).name == "Tuesday evening circle"
+
+        # New rules: Ann (who set them) has accepted them, Ben is asked to.
+        read_before = cat.preview_invite(invite.uri)
+        ann.update_group(gid, rules=RULES + "\n4. Phones away.")
+        ann.sync(gid)
+        assert accepted(ann, gid) == {"Ann": "current", "Ben": "earlier"}
+        ben.sync(gid)
+        assert ben.group(gid).rules_to_accept
+        ben.accept_rules(gid)
+        assert not ben.group(gid).rules_to_accept
+        ann.sync(gid)
+        assert accepted(ann, gid) == {"Ann": "current", "Ben": "current"}
+
+        # Cat accepts what she read before the rules changed: refused, nothing kept.
+        with pytest.raises(RulesCardStaleError, match="read them again"):
+            cat.join(invite.uri, accept_rules=read_before.rules_id)
+        assert cat.groups() == []
+        fresh = cat.preview_invite(invite.uri)
+        assert fresh.rules == RULES + "\n4. Phones away."
+        cat.join(invite.uri, display_name="Cat", accept_rules=fresh.rules_id)
+        (request,) = ann.pending_requests(gid)
+        assert request.accepted_rules == "current"
+        for person in (ann, ben, cat):
+            assert person.warnings() == []
+
+
+@pytest.mark.slow
+def test_a_joiner_who_accepted_nothing_is_asked_once_admitted(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "dan", relay_up) as dan:
+        gid = ann.create_group("Circle", rules=RULES, display_name="Ann").group_id
+        result = dan.join(ann.create_invite(gid).uri, display_name="Dan")
+        (request,) = ann.pending_requests(gid)
+        assert request.accepted_rules == "none"
+        ann.approve(gid, result.member_id)
+        dan.sync(gid)
+        assert dan.group(gid).rules_to_accept
+        dan.accept_rules(gid)
+        ann.sync(gid)
+        assert accepted(ann, gid)["Dan"] == "current"
+        # A group without rules asks nobody.
+        other = ann.create_group("No rules", display_name="Ann").group_id
+        assert not ann.group(other).rules_to_accept
+
