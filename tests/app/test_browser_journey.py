@@ -225,6 +225,14 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     b.get_by_label("Picture of the QR code").set_input_files(capture)
     b.get_by_label("The name the group will see").fill("Bob")
     b.get_by_role("button", name="Ask to join").click()
+    # What the invite shows of the group, checked by Bob's device: he accepts the rules.
+    expect(b.get_by_role("heading", name=re.compile("Before you join"))).to_be_visible()
+    expect(b.get_by_text("Be kind. What is said here stays here.")).to_be_visible()
+    screens.check(b, "join-rules")
+    b.get_by_role("button", name="Ask to join").click()  # not ticked: the browser asks first
+    expect(b.get_by_role("heading", name=re.compile("Before you join"))).to_be_visible()
+    b.get_by_label("I have read the group\u2019s rules and I accept them.").check()
+    b.get_by_role("button", name="Ask to join").click()
     expect(b.get_by_role("heading", name="Your request was sent")).to_be_visible()
     # (Bob cannot read the group's names yet: the number is "with the person who made the
     # invite")
@@ -235,6 +243,7 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     # --- Alice: the request, the same number, "Do the numbers match?" -> yes --------------
     a.get_by_role("link", name="Requests to join").click()
     expect(a.get_by_text("Do the numbers match?")).to_be_visible()
+    expect(a.get_by_text("They read the group\u2019s rules and accepted them.")).to_be_visible()
     assert digits(a.get_by_role("list", name="Their number should be:")) == bobs_number
     screens.check(a, "requests")
     a.get_by_role("button", name="Yes, let them in").click()
@@ -266,6 +275,15 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
         c.keyboard.press("Tab")
     expect(c.get_by_label("The name the group will see")).to_be_focused()
     c.keyboard.type("Carol")
+    c.keyboard.press("Tab")
+    expect(c.get_by_role("button", name="Ask to join")).to_be_focused()
+    c.keyboard.press("Enter")
+    expect(c.get_by_role("heading", name=re.compile("Before you join"))).to_be_visible()
+    c.keyboard.press("Tab")
+    c.keyboard.press("Enter")  # (the skip link)
+    c.keyboard.press("Tab")
+    expect(c.get_by_label("I have read the group\u2019s rules and I accept them.")).to_be_focused()
+    c.keyboard.press("Space")
     c.keyboard.press("Tab")
     expect(c.get_by_role("button", name="Ask to join")).to_be_focused()
     c.keyboard.press("Enter")

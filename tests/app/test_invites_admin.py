@@ -85,7 +85,21 @@ def make_invite(admin: Browser, group_id: str, **options: str) -> tuple[str, str
 
 
 def join_with_link(joiner: Browser, link: str, name: str) -> str:
+    """Paste the link, read what the invite shows, accept the rules if any, ask to join."""
     response = joiner.post("/join", {"link": link, "display_name": name})
+    assert response.status_code == 200, text(response)
+    return ask_from_preview(joiner, text(response))
+
+
+def ask_from_preview(joiner: Browser, page: str, *, accept: bool = True) -> str:
+    """Press "Ask to join" on the page "Before you join" (its hidden fields as sent)."""
+    assert "Before you join" in page, page
+    form = {name: html.unescape(value) for name, value in
+            re.findall(r'<input type="hidden" name="(link|display_name|rules_id)" '
+                       r'value="([^"]*)">', page)}
+    if accept and "rules_id" in form:
+        form["accept"] = "yes"
+    response = joiner.post("/join/ask", form)
     assert response.status_code == 303, text(response)
     return response.headers["Location"]
 
@@ -146,8 +160,9 @@ def test_invite_qr_decodes_to_the_link_and_a_photo_of_it_joins_after_approval(
     response = ben.post("/join", {"display_name": "Ben",
                                   "image": (io.BytesIO(png.get_data()), "photo.png")},
                         content_type="multipart/form-data")
-    assert response.status_code == 303, text(response)
-    assert response.headers["Location"] == f"/join/{gid}"
+    assert response.status_code == 200, text(response)
+    assert "Tuesday circle" in text(response)  # the invite's card, read from the picture
+    assert ask_from_preview(ben, text(response)) == f"/join/{gid}"
     waiting = text(ben.get(f"/join/{gid}"))
     plain(waiting)
     assert "Your request was sent" in waiting and "read this safety number" in waiting
@@ -459,6 +474,8 @@ def test_the_camera_reads_the_qr_code_in_the_page(relay: RelayProcess, tmp_path:
             assert not any(secret in s for s in sent)  # nothing left the page yet
             page.fill("#display_name", "Ben")
             page.click("#join-form button[type=submit]")
+            page.get_by_role("heading", name="Before you join").wait_for()  # no rules here
+            page.get_by_role("button", name="Ask to join").click()
             page.get_by_role("heading", name="Your request was sent").wait_for()
             assert errors == []
         finally:

@@ -120,6 +120,16 @@ _ERRORS: tuple[tuple[type[BaseException], Callable[[er.VaultError], Message]], .
         gettext("Go back to the group and reload the page."))),
     (er.UnknownGroupError, lambda e: Message(
         gettext("This computer is not in that group."), gettext("Go back to your groups."))),
+    (er.RulesCardStaleError, lambda e: Message(
+        gettext("The group's description or rules changed since this invite showed them."),
+        gettext("Read them again before asking to join. If this keeps happening, ask the "
+                "person who invited you to open Vault, or for a new invite."))),
+    (er.RulesCardError, lambda e: Message(
+        gettext("The description and rules this invite shows are not the ones the group's "
+                "admins wrote for it. Vault did not use them."),
+        gettext("The server may have changed them. Ask the person who invited you, in "
+                "person, for a new invite."),
+        alarm=True)),
     (er.InviteRevokedError, lambda e: Message(
         gettext("This invite was revoked by an admin of the group."),
         gettext("Ask the person who invited you for a new invite."))),

@@ -318,6 +318,21 @@ def feed(client: Client, group_id: str) -> ViewResult:
     return render_template("groups/_feed.html", **context)
 
 
+@blueprint.post("/groups/<group_id>/rules/accept")
+@with_client
+def accept_rules(client: Client, group_id: str) -> ViewResult:
+    """The person read the group's rules (shown on the group page) and accepts them."""
+    info = find_group(client, group_id)
+    try:
+        client.accept_rules(info.group_id)
+    except Exception as error:
+        notify(problem_for(error))
+    else:
+        notify(Message(gettext("You accepted the group's rules."),
+                       gettext("The group's admins see that you did.")))
+    return go(url_for("groups.show", group_id=info.group_id))
+
+
 @blueprint.post("/groups/<group_id>/notify")
 @with_client
 def notify_toggle(client: Client, group_id: str) -> ViewResult:

@@ -23,7 +23,16 @@ from datetime import timedelta
 from typing import Final
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from vault_client import Client, GroupInfo, Invite, InviteInfo, JoinResult, MemberInfo, Role
+from vault_client import (
+    Client,
+    GroupInfo,
+    Invite,
+    InviteInfo,
+    InvitePreview,
+    JoinResult,
+    MemberInfo,
+    Role,
+)
 from vault_client import errors as er
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -249,17 +258,49 @@ def join(client: Client) -> ViewResult:
                                        gettext("It does not have to be your real name.")), 422)
     try:
         if form["link"]:
-            result = client.join(form["link"], display_name=form["display_name"])
+            uri = form["link"]
         else:
             assert image is not None
             # The picture goes to a private temporary folder, is read, and is deleted.
             with tempfile.TemporaryDirectory(prefix="vault-invite-") as folder:
                 path = os.path.join(folder, "invite-picture")
                 image.save(path)
-                result = client.join_from_image(path, display_name=form["display_name"])
+                uri = client.invite_from_image(path)
+        preview = client.preview_invite(uri)
     except er.InviteImageError as error:
         return join_page(form, Message(unreadable_picture(error),
                                        gettext("Or paste the invite link instead.")), 422)
+    except Exception as error:
+        return join_page(form, problem_for(error), 422)
+    return preview_page(preview, uri, form["display_name"], None)
+
+
+def preview_page(preview: InvitePreview, uri: str, display_name: str,
+                 problem: Message | None, status: int = 200) -> ViewResult:
+    """What the invite shows of the group, before asking to join: read, then accept."""
+    history = None if preview.history_policy is None else history_label(preview.history_policy)
+    return render_template("invites/preview.html", preview=preview, uri=uri,
+                           display_name=display_name, problem=problem, history=history), status
+
+
+@blueprint.post("/join/ask")
+@with_client
+def ask_to_join(client: Client) -> ViewResult:
+    """Ask to join, having read the group's description and rules (and accepted them)."""
+    uri = request.form.get("link", "").strip()
+    display_name = request.form.get("display_name", "").strip()
+    rules_id = request.form.get("rules_id") or None
+    form = {"link": uri, "display_name": display_name}
+    if not uri or not display_name:
+        return join_page(form, Message(gettext("There is no invite to use yet."),
+                                       gettext("Paste the invite link again.")), 422)
+    try:
+        if rules_id is not None and request.form.get("accept") != "yes":
+            preview = client.preview_invite(uri)
+            return preview_page(preview, uri, display_name, Message(
+                gettext("To ask to join, tick the box to say you accept the group's rules."),
+                gettext("If you do not accept them, you do not have to join.")), 422)
+        result = client.join(uri, display_name=display_name, accept_rules=rules_id)
     except er.AlreadyMemberError:
         return join_page(form, Message(gettext("You are already a member of that group."),
                                        gettext("Find it under “Your groups”.")), 409)
