@@ -45,7 +45,7 @@ from vault.crypto.errors import (
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import Identity
 from vault.crypto.limits import MAX_METADATA_ENVELOPE_SIZE
-from vault.crypto.log_entries import GROUP_ID_SIZE, INVITE_ID_SIZE, Role
+from vault.crypto.log_entries import GROUP_ID_SIZE, INVITE_ID_SIZE, MetadataBody, Role
 from vault.crypto.metadata import GroupMetadata
 from vault.crypto.padding import bucket_size, is_bucket, pad_to, unpad
 from vault.crypto.primitives import (
@@ -78,10 +78,12 @@ def rules_ref(state: GroupState) -> bytes:
     """What a card and an acceptance refer to: the group's METADATA entry in force
     (``H("vault/v1/rules-ref", group_id || u64 epoch || envelope)``), or 32 zero bytes."""
     body = state.group_metadata
-    if body is None:
-        return NO_RULES
-    return labelled_hash(labels.RULES_REF,
-                         state.group_id + _U64.pack(body.epoch) + body.ciphertext)
+    return NO_RULES if body is None else metadata_ref(state.group_id, body)
+
+
+def metadata_ref(group_id: bytes, body: MetadataBody) -> bytes:
+    """The rules ref of one group METADATA entry's body (this one or an earlier one)."""
+    return labelled_hash(labels.RULES_REF, group_id + _U64.pack(body.epoch) + body.ciphertext)
 
 
 def card_key(secret: bytes) -> bytes:
