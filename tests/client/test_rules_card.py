@@ -83,7 +83,8 @@ def test_a_joiner_reads_and_accepts_the_rules_and_members_accept_new_ones(
 def test_a_joiner_who_accepted_nothing_is_asked_once_admitted(
         tmp_path: Path, relay_up: RelayProcess) -> None:
     with open_client(tmp_path, "ann", relay_up) as ann, \
-            open_client(tmp_path, "dan", relay_up) as dan:
+            open_client(tmp_path, "dan", relay_up) as dan, \
+            open_client(tmp_path, "eve", relay_up) as eve:
         gid = ann.create_group("Circle", rules=RULES, display_name="Ann").group_id
         result = dan.join(ann.create_invite(gid).uri, display_name="Dan")
         (request,) = ann.pending_requests(gid)
@@ -94,6 +95,20 @@ def test_a_joiner_who_accepted_nothing_is_asked_once_admitted(
         dan.accept_rules(gid)
         ann.sync(gid)
         assert accepted(ann, gid)["Dan"] == "current"
+        # Eve comes and goes: the new epoch seals the same metadata again (a new rules ref),
+        # which asks nobody again, and the invite's card is renewed by Ann's device.
+        invite = ann.create_invite(gid, max_uses=2)
+        eve.join(invite.uri, display_name="Eve",
+                 accept_rules=eve.preview_invite(invite.uri).rules_id)
+        (request,) = ann.pending_requests(gid)
+        ann.approve(gid, request.joiner)
+        ann.remove(gid, request.joiner)
+        ann.sync(gid)
+        dan.sync(gid)
+        assert not dan.group(gid).rules_to_accept
+        assert accepted(ann, gid) == {"Ann": "current", "Dan": "current"}
+        assert accepted(dan, gid) == {"Ann": "current", "Dan": "current"}
+        assert eve.preview_invite(invite.uri).rules == RULES  # renewed, not stale
         # A group without rules asks nobody.
         other = ann.create_group("No rules", display_name="Ann").group_id
         assert not ann.group(other).rules_to_accept

@@ -68,6 +68,10 @@ class GroupView:
     post_cursor: str | None = None
     event_cursor: str | None = None
     number: int = 0
+    rules_texts: tuple[int, dict[bytes, str | None]] | None = field(default=None, repr=False,
+                                                                    compare=False)
+    """The rules text of each group METADATA entry readable here, by rules ref, and the log
+    length it was read at (see :mod:`.rules`)."""
     names: dict[tuple[bytes, bytes], MemberProfile | None] = field(default_factory=dict)
     """Members' profiles as opened, by (member, envelope)."""
     expiring: dict[bytes, int] = field(default_factory=dict)

@@ -102,9 +102,11 @@ def _carry_metadata(device: Device, view: GroupView, epoch: int) -> None:
         publish_group_metadata(device, view, meta, on_known_head=True)
     mine = view.state.profiles.get(view.me.sign_pk)
     if mine is not None and mine.epoch < epoch:
+        from vault_client._internal.rules import resealed  # (rules writes through here)
+
         profile = V.member_profile(view, view.me.sign_pk)  # (name and accepted rules)
         if profile is not None:
-            publish_profile(device, view, profile, on_known_head=True)
+            publish_profile(device, view, resealed(view, profile), on_known_head=True)
 
 
 def _chunks(recipients: Sequence[PublicIdentity]) -> list[list[PublicIdentity]]:

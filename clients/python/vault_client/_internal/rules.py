@@ -19,7 +19,7 @@ from vault.crypto.group_state import GroupState, InviteState
 from vault.crypto.invites import InviteLink, invite_keypair, parse_invite_uri
 from vault.crypto.localstore import record_id
 from vault.crypto.log import LogEntry
-from vault.crypto.log_entries import EntryKind, MetadataBody
+from vault.crypto.log_entries import EntryKind, MetadataBody, Role
 from vault.crypto.metadata import MemberProfile
 from vault.crypto.rules_card import (
     RulesAcceptance,
@@ -63,10 +63,13 @@ def publish_cards(device: Device, view: GroupView) -> None:
     state = view.state
     if state is None or state.role_of(view.me.sign_pk) is None:
         return
+    prefix = f"invite-card/{b64encode(view.group_id)}/"
+    kept = device.store.meta_prefix(prefix)
+    if not kept:
+        return
     metadata = V.group_metadata(view)
     ref = b64encode(rules_ref(state))
-    prefix = f"invite-card/{b64encode(view.group_id)}/"
-    for key, value in device.store.meta_prefix(prefix):
+    for key, value in kept:
         invite_id = b64decode(key.removeprefix(prefix), "invite id")
         sealed, _, published = value.partition(" ")
         invite = state.invites.get(invite_id)
@@ -88,10 +91,12 @@ def publish_cards(device: Device, view: GroupView) -> None:
 
 
 def _usable(state: GroupState, invite_id: bytes, now: int) -> bool:
+    """Whether the invite still admits anyone (its creator still an admin, I3)."""
     invite = state.invites[invite_id]
     creator = state.role_of(invite.created_by)
     return (not invite.revoked and invite.expires_at_ms > now
-            and invite.uses < invite.max_uses and creator is not None)
+            and invite.uses < invite.max_uses and creator is not None
+            and creator >= Role.ADMIN)
 
 
 # --- a joiner's side ---------------------------------------------------------------------
@@ -207,25 +212,27 @@ def drop_acceptance(device: Device, gid: bytes) -> None:
 
 class _Texts:
     """The rules text of every group METADATA entry this device can read, by rules ref:
-    read from the log once, and only when an acceptance names other than the metadata in
-    force (a rotation seals the same metadata again, under a new ref)."""
+    read from the log only when an acceptance names other than the metadata in force (a
+    rotation seals the same metadata again, under a new ref), and kept on the view until
+    the log grows."""
 
     def __init__(self, view: GroupView) -> None:
         self._view = view
-        self._found: dict[bytes, str | None] | None = None
 
     def get(self, ref: bytes) -> str | None:
-        if self._found is None:
-            state = self._view.state
-            assert state is not None
-            self._found = {}
-            for raw in self._view.entries:
+        view, state = self._view, self._view.state
+        assert state is not None
+        cached = view.rules_texts
+        if cached is None or cached[0] != len(view.entries):
+            found: dict[bytes, str | None] = {}
+            for raw in view.entries:
                 body = LogEntry.decode(raw).body
                 if isinstance(body, MetadataBody) and body.subject is None:
-                    meta = V.group_metadata(self._view, body)
-                    self._found[metadata_ref(state.group_id, body)] = \
+                    meta = V.group_metadata(view, body)
+                    found[metadata_ref(state.group_id, body)] = \
                         None if meta is None else meta.rules
-        return self._found.get(ref)
+            view.rules_texts = cached = (len(view.entries), found)
+        return cached[1].get(ref)
 
 
 def status_of(view: GroupView, accepted: bytes | None, texts: _Texts | None = None
@@ -255,6 +262,19 @@ def accepted_by(view: GroupView) -> dict[bytes, RulesStatus]:
         profile = V.member_profile(view, pk)
         out[pk] = status_of(view, None if profile is None else profile.accepted_rules, texts)
     return out
+
+
+def resealed(view: GroupView, profile: MemberProfile) -> MemberProfile:
+    """This member's profile sealed again for a new epoch: when it names rules whose text is
+    the current rules', it names the metadata in force instead, so that members who cannot
+    open earlier epochs (newcomers under history "none") see the acceptance too."""
+    state = view.state
+    assert state is not None
+    accepted = profile.accepted_rules
+    if accepted is None or accepted == rules_ref(state) \
+            or state.group_metadata is None or status_of(view, accepted) != "current":
+        return profile
+    return MemberProfile(profile.display_name, rules_ref(state))
 
 
 def to_accept(view: GroupView) -> bool:

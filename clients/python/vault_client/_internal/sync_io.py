@@ -452,7 +452,7 @@ def _duties(device: Device, view: GroupView, events: list[ev.Event],
         if mine is not None and mine.epoch < state.epoch and state.epoch in view.keys:
             profile = V.member_profile(view, view.me.sign_pk)  # (name and accepted rules)
             if profile is not None:
-                publish_profile(device, view, profile)
+                publish_profile(device, view, rules.resealed(view, profile))
         wanted = naming.wanted(device, view.group_id)
         accepted = rules.first_profile_ref(device, view) if state.epoch in view.keys else None
         if (wanted is not None or accepted is not None) and state.epoch in view.keys \
