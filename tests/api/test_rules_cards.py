@@ -10,10 +10,12 @@ from vault.crypto.encoding import b64encode
 from vault.crypto.metadata import GroupMetadata
 from vault.crypto.rules_card import accept_rules, make_rules_card, rules_ref, seal_rules_card
 
+RULES = "Be kind."
+
 
 def card_for(g: RelayGroup, link: object) -> str:
     card = make_rules_card(g.owner, g.f.state, link.invite_id,  # type: ignore[attr-defined]
-                           GroupMetadata("Circle", "", "Be kind."), now_ms=g.f.now_ms)
+                           GroupMetadata("Circle", "", RULES), now_ms=g.f.now_ms)
     return b64encode(seal_rules_card(card, link.secret))  # type: ignore[attr-defined]
 
 
@@ -43,8 +45,13 @@ def test_admins_publish_a_card_that_the_invites_holder_reads(api: Api) -> None:
     unknown = api.put(f"{g.base}/invites/{b64encode(bytes(16))}/card", json={"card": card},
                       token=g.token(g.owner))
     assert unknown.status_code == 404 and code(unknown) == "invite_unknown"
+    other_path = f"{g.base}/invites/{b64encode(other.invite_id)}/card"
+    assert api.put(other_path, json={"card": card_for(g, other)},
+                   token=g.token(g.owner)).status_code == 200
     g.f.revoke(other_ticket)
     g.sync()
+    gone = api.get(other_path, token=g.token(member))  # the revocation dropped its card
+    assert gone.status_code == 404 and code(gone) == "not_found"
     revoked = api.put(f"{g.base}/invites/{b64encode(other.invite_id)}/card",
                       json={"card": card_for(g, other)}, token=g.token(g.owner))
     assert code(revoked) == "invite_revoked"
@@ -58,13 +65,13 @@ def test_a_join_request_carries_the_joiners_own_acceptance(api: Api) -> None:
     ref = rules_ref(g.f.state)
     someone = g.f.identity()
     for acceptance, status, error in (
-        (accept_rules(someone, g.f.group_id, ref), 400, "invalid_request"),  # not the joiner's
-        (accept_rules(joiner, bytes(32), ref), 400, "invalid_request"),  # another group's
+        (accept_rules(someone, g.f.group_id, ref, RULES), 400, "invalid_request"),  # not his
+        (accept_rules(joiner, bytes(32), ref, RULES), 400, "invalid_request"),  # other group's
     ):
         refused = api.post(f"{g.base}/join-requests",
                            json={"request": request, "acceptance": b64encode(acceptance.raw)})
         assert (refused.status_code, code(refused)) == (status, error)
-    flipped = bytearray(accept_rules(joiner, g.f.group_id, ref).raw)
+    flipped = bytearray(accept_rules(joiner, g.f.group_id, ref, RULES).raw)
     flipped[70] ^= 1
     bad = api.post(f"{g.base}/join-requests",
                    json={"request": request, "acceptance": b64encode(bytes(flipped))})
@@ -72,7 +79,7 @@ def test_a_join_request_carries_the_joiners_own_acceptance(api: Api) -> None:
     assert api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json() == {
         "requests": []}  # nothing was recorded by the refusals
 
-    mine = accept_rules(joiner, g.f.group_id, ref)
+    mine = accept_rules(joiner, g.f.group_id, ref, RULES)
     ok = api.post(f"{g.base}/join-requests",
                   json={"request": request, "acceptance": b64encode(mine.raw)})
     assert ok.status_code == 201

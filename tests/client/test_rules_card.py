@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from vault_client import Role
 from vault_client.errors import RulesCardStaleError
 
 from tests.client.conftest import RelayProcess
@@ -97,18 +98,38 @@ def test_a_joiner_who_accepted_nothing_is_asked_once_admitted(
         assert accepted(ann, gid)["Dan"] == "current"
         # Eve comes and goes: the new epoch seals the same metadata again (a new rules ref),
         # which asks nobody again, and the invite's card is renewed by Ann's device.
-        invite = ann.create_invite(gid, max_uses=2)
-        eve.join(invite.uri, display_name="Eve",
-                 accept_rules=eve.preview_invite(invite.uri).rules_id)
+        invite = ann.create_invite(gid, max_uses=3)
+        eve.join(invite.uri, accept_rules=eve.preview_invite(invite.uri).rules_id)  # no name
         (request,) = ann.pending_requests(gid)
         ann.approve(gid, request.joiner)
+        eve.sync(gid)  # her first profile: no name, the rules she accepted
+        ann.sync(gid)
+        shown = {m.member_id: m for m in ann.members(gid)}[request.joiner]
+        assert shown.display_name is None and shown.label.startswith("member ")
+        assert shown.accepted_rules == "current"
         ann.remove(gid, request.joiner)
         ann.sync(gid)
         dan.sync(gid)
         assert not dan.group(gid).rules_to_accept
         assert accepted(ann, gid) == {"Ann": "current", "Dan": "current"}
         assert accepted(dan, gid) == {"Ann": "current", "Dan": "current"}
-        assert eve.preview_invite(invite.uri).rules == RULES  # renewed, not stale
+        assert eve.preview_invite(invite.uri).up_to_date  # renewed at once by Ann's device
+        # Another admin's new epoch while Ann's device is away: the card is for the metadata
+        # before it (the same text). Fay reads it marked as possibly out of date, may still
+        # join, and Dan (an admin now) sees that she accepted the rules in force.
+        ann.set_role(gid, dan.me(gid).member_id, Role.ADMIN)
+        dan.sync(gid)
+        gone = ann.create_invite(gid)  # someone to remove: a new epoch by Dan
+        with open_client(tmp_path, "fay", relay_up) as fay, \
+                open_client(tmp_path, "gus", relay_up) as gus:
+            gus.join(gone.uri, display_name="Gus")
+            dan.approve(gid, dan.pending_requests(gid)[0].joiner, share_history="current")
+            dan.remove(gid, gus.group(gid).my_member_id)
+            seen = fay.preview_invite(invite.uri)
+            assert not seen.up_to_date and seen.rules == RULES
+            fay.join(invite.uri, display_name="Fay", accept_rules=seen.rules_id)
+            (request,) = dan.pending_requests(gid)
+            assert request.accepted_rules == "current"
         # A group without rules asks nobody.
         other = ann.create_group("No rules", display_name="Ann").group_id
         assert not ann.group(other).rules_to_accept

@@ -1224,7 +1224,9 @@ def _open_rules_card(inputs: Json, expected: Json) -> None:
 def _rules_acceptance(inputs: Json, expected: Json) -> None:
     member = Identity(b(inputs["member_sign_seed"]), bytes(32))
     acceptance = accept_rules(member, b(inputs["group_id"]), b(inputs["rules_ref"]),
-                              now_ms=inputs["accepted_at_ms"])
+                              inputs["rules"], now_ms=inputs["accepted_at_ms"])
+    assert acceptance.rules_digest == b(expected["rules_digest"]) \
+        == labelled_hash(labels.RULES_TEXT, inputs["rules"].encode("utf-8"))
     assert acceptance.raw == b(expected["acceptance"])
     assert framed(labels.RULES_ACCEPTANCE, acceptance.raw[:-64]) == b(expected["signature_input"])
     ed25519_ok(member.sign_pk, b(expected["signature_input"]), acceptance.signature)

@@ -141,7 +141,7 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
     clock.now = saved
     g.tokens[alice.sign_pk] = tokens["alice"]
     params = {"gid": g.gid, "post_id": pid, "blob_id": blob,
-              "joiner": b64encode(joiner.sign_pk)}
+              "joiner": b64encode(joiner.sign_pk), "iid": b64encode(ticket.invite_id)}
     yield Relay(app, api, clock, g, other, tokens, params, entries)
     with app.app_context():
         db.session.remove()
@@ -170,6 +170,7 @@ def _body(spec: RouteSpec, relay: Relay, author: str) -> dict[str, Any]:
         "AppendRequest": {"entry": relay.entries.get(author, relay.entries["alice"])},
         "GrantsUpload": {"epoch": 0, "grants": ["AA"]},
         "PutPostRequest": {"envelope": env},
+        "RulesCardBody": {"card": b64encode(bytes(256))},
     }
     return {"json": bodies.get(name, {})}
 

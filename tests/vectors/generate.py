@@ -152,6 +152,7 @@ from vault.crypto.rules_card import (
     check_rules_card,
     make_rules_card,
     open_rules_card,
+    rules_digest,
     rules_ref,
     seal_rules_card,
 )
@@ -3026,11 +3027,14 @@ def rules_card_vectors(world: World) -> list[Json]:
                        {"card": card.raw.hex(), "name": GROUP_METADATA_0.name},
                        "the same card sealed with another nonce opens to the same card"))
     joiner = p["approved"]
-    acceptance = accept_rules(joiner, gid, ref, now_ms=signed_at + MINUTE)
+    acceptance = accept_rules(joiner, gid, ref, GROUP_METADATA_0.rules,
+                              now_ms=signed_at + MINUTE)
     vectors.append(vec("rules_acceptance", "rules_acceptance",
                        {"member_sign_seed": joiner.sign_seed.hex(), "group_id": gid.hex(),
-                        "rules_ref": ref.hex(), "accepted_at_ms": signed_at + MINUTE},
-                       {"signature_input": signature_input(labels.RULES_ACCEPTANCE,
+                        "rules_ref": ref.hex(), "rules": GROUP_METADATA_0.rules,
+                        "accepted_at_ms": signed_at + MINUTE},
+                       {"rules_digest": rules_digest(GROUP_METADATA_0.rules).hex(),
+                        "signature_input": signature_input(labels.RULES_ACCEPTANCE,
                                                            acceptance.raw[:-64]),
                         "acceptance": acceptance.raw.hex()}))
     for name, data, code, description in (

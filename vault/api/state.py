@@ -50,6 +50,10 @@ SET_INVITE_USE: Final = (
     update(_INVITES)
     .where(_INVITES.c.group_id == bindparam("gid"), _INVITES.c.invite_id == bindparam("iid"))
     .values(revoked=bindparam("is_revoked"), uses=bindparam("use_count")))
+DROP_CARD: Final = (  # a revoked invite's card is of no use to anyone
+    update(_INVITES)
+    .where(_INVITES.c.group_id == bindparam("gid"), _INVITES.c.invite_id == bindparam("iid"))
+    .values(card=None))
 
 
 class StateCache:
@@ -171,3 +175,5 @@ def sync_derived(
             conn.execute(SET_INVITE_USE, {"gid": gid, "iid": invite_id,
                                           "is_revoked": invite.revoked,
                                           "use_count": invite.uses})
+            if invite.revoked and not before_inv.revoked:
+                conn.execute(DROP_CARD, {"gid": gid, "iid": invite_id})

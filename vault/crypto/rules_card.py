@@ -19,9 +19,10 @@ Wire layouts::
     CardEnvelope (Tag.CARD_ENVELOPE)   nonce[24] ciphertext:var
         ciphertext = AEAD(KDF(secret, "vault/v1/invite-card-key"), nonce, padded card,
                           ad = 0x18 0x01 || group_id || invite_id)
-    RulesAcceptance (Tag.RULES_ACCEPTANCE, 170 bytes)
+    RulesAcceptance (Tag.RULES_ACCEPTANCE, 202 bytes)
                                        group_id[32] member[32] rules_ref[32]
-                                       accepted_at_ms:u64 signature[64]
+                                       rules_digest[32] accepted_at_ms:u64 signature[64]
+        rules_digest = H("vault/v1/rules-text", the rules text read, UTF-8)
         signature = Sign(member, "vault/v1/rules-acceptance", every byte before it)
 """
 
@@ -206,18 +207,26 @@ def check_rules_card(card: RulesCard, state: GroupState) -> None:
                                   "Vault (it is then brought up to date) or for a new invite")
 
 
+def rules_digest(rules: str) -> bytes:
+    """What an acceptance says of the text read: ``H("vault/v1/rules-text", UTF-8)``."""
+    return labelled_hash(labels.RULES_TEXT, rules.encode("utf-8"))
+
+
 @dataclass(frozen=True)
 class RulesAcceptance:
-    """A member's signed acceptance of the rules at ``rules_ref``."""
+    """A member's signed acceptance of the rules at ``rules_ref``, whose text they read
+    (``rules_digest``): admins compare it with what the METADATA entry holds, since a joiner
+    cannot open that entry and takes the card's word for it."""
 
     group_id: bytes
     member: bytes
     rules_ref: bytes
+    rules_digest: bytes
     accepted_at_ms: int
     signature: bytes
     raw: bytes = field(repr=False)
 
-    ENCODED_SIZE: ClassVar[int] = 2 + GROUP_ID_SIZE + PUBLIC_KEY_SIZE + HASH_SIZE + 8 \
+    ENCODED_SIZE: ClassVar[int] = 2 + GROUP_ID_SIZE + PUBLIC_KEY_SIZE + 2 * HASH_SIZE + 8 \
         + SIGNATURE_SIZE
 
     @classmethod
@@ -227,18 +236,20 @@ class RulesAcceptance:
         group_id = reader.fixed(GROUP_ID_SIZE, "group id")
         member = reader.fixed(PUBLIC_KEY_SIZE, "member")
         ref = reader.fixed(HASH_SIZE, "rules ref")
+        digest = reader.fixed(HASH_SIZE, "rules digest")
         accepted_at_ms = reader.u64("accepted at")
         signed = reader.consumed()
         signature = reader.fixed(SIGNATURE_SIZE, "signature")
         reader.done()
         verify_signature(member, labels.RULES_ACCEPTANCE, signed, signature, "rules acceptance")
-        return cls(group_id, member, ref, accepted_at_ms, signature, reader.consumed())
+        return cls(group_id, member, ref, digest, accepted_at_ms, signature, reader.consumed())
 
 
-def accept_rules(member: Identity, group_id: bytes, ref: bytes, *,
+def accept_rules(member: Identity, group_id: bytes, ref: bytes, rules: str, *,
                  now_ms: int | None = None) -> RulesAcceptance:
+    """*member*'s acceptance of the rules text *rules*, read as the metadata at *ref*."""
     accepted_at_ms = default_clock() if now_ms is None else now_ms
     signed = (Writer(Tag.RULES_ACCEPTANCE).fixed(group_id, GROUP_ID_SIZE)
               .fixed(member.sign_pk, PUBLIC_KEY_SIZE).fixed(ref, HASH_SIZE)
-              .u64(accepted_at_ms).finish())
+              .fixed(rules_digest(rules), HASH_SIZE).u64(accepted_at_ms).finish())
     return RulesAcceptance.decode(signed + sign(member.sign_sk, labels.RULES_ACCEPTANCE, signed))

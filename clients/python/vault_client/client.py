@@ -323,12 +323,14 @@ class Client:
             return joining.join(self._device, uri, display_name=display_name,
                                 accept_rules=accept_rules)
 
-    def accept_rules(self, group: GroupRef) -> None:
+    def accept_rules(self, group: GroupRef, rules_id: str | None = None) -> None:
         """Accept the group's rules in force (:attr:`GroupInfo.rules_to_accept`): this
         member's profile names them, which members' devices show admins
-        (:attr:`MemberInfo.accepted_rules`)."""
+        (:attr:`MemberInfo.accepted_rules`). Pass the :attr:`GroupInfo.rules_id` that came
+        with the text the person read: if the rules changed since,
+        :class:`RulesCardStaleError` and nothing is written."""
         with self._lock:
-            rules.accept(self._device, self._device.member_view(group))
+            rules.accept(self._device, self._device.member_view(group), rules_id)
 
     def join_status(self, group: GroupRef) -> GroupStatus:
         """Check a pending join with the relay: ``pending``, ``member`` (approved: this

@@ -95,6 +95,9 @@ class GroupInfo:
     rules_to_accept: bool = False
     """The group has rules this member has not accepted (new rules, or a member who joined
     without reading them): show them, then :meth:`Client.accept_rules`."""
+    rules_id: str = ""
+    """Names the rules in force (with :attr:`rules`): pass it to :meth:`Client.accept_rules`
+    with the text you showed, so that rules changed meanwhile are not accepted unread."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,10 @@ class InvitePreview:
     requires_approval: bool
     signed_by: str | None
     """The short fingerprint of the admin who signed the description."""
+    up_to_date: bool = True
+    """False: the admin signed it for an earlier state of the group's metadata (often the
+    same metadata, sealed again since; the card is renewed when the invite's maker's device
+    syncs). Show it as possibly out of date; what the person accepts is what admins see."""
 
 
 @dataclass(frozen=True)

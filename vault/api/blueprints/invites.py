@@ -209,10 +209,10 @@ def put_card(call: Call, gid: str, iid: str) -> Any:
     its shape (a padded CardEnvelope) and who publishes it, and replaces the one before."""
     group_id = group_id_param(gid)
     invite_id = decode_id(iid, 16, "invite id")
-    envelope = decode_b64(call.body.card, "rules card", MAX_CARD_ENVELOPE_SIZE)
-    check_card_envelope(envelope)
     caller = authenticate(group_id)
     caller.require_role(Role.ADMIN, "publishing an invite's rules card")
+    envelope = decode_b64(call.body.card, "rules card", MAX_CARD_ENVELOPE_SIZE)
+    check_card_envelope(envelope)
     with write_txn() as tx:
         lock_live_group(tx, group_id)
         invite = tx.get(InviteRow, (group_id, invite_id))
@@ -224,8 +224,8 @@ def put_card(call: Call, gid: str, iid: str) -> Any:
     return RulesCardResponse(invite_id=b64encode(invite_id), card=b64encode(envelope)), 200
 
 
-@api_route(bp, "/<gid>/invites/<iid>/card", "GET", summary="An invite's rules card",
-           responses={200: RulesCardResponse})
+@api_route(bp, "/<gid>/invites/<iid>/card", "GET", auth="member_or_invite",
+           summary="An invite's rules card", responses={200: RulesCardResponse})
 def get_card(call: Call, gid: str, iid: str) -> Any:
     """For that invite's session (a joiner before asking to join) or a member."""
     group_id = group_id_param(gid)

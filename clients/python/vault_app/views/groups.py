@@ -324,7 +324,8 @@ def accept_rules(client: Client, group_id: str) -> ViewResult:
     """The person read the group's rules (shown on the group page) and accepts them."""
     info = find_group(client, group_id)
     try:
-        client.accept_rules(info.group_id)
+        # The rules the page showed: refused (and said) if they changed meanwhile.
+        client.accept_rules(info.group_id, request.form.get("rules_id") or None)
     except Exception as error:
         notify(problem_for(error))
     else:

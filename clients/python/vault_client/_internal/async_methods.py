@@ -201,11 +201,13 @@ class AsyncMethods:
             accept_rules=accept_rules,
         )
 
-    async def accept_rules(self, group: GroupRef) -> None:
+    async def accept_rules(self, group: GroupRef, rules_id: str | None = None) -> None:
         """Accept the group's rules in force (:attr:`GroupInfo.rules_to_accept`): this
         member's profile names them, which members' devices show admins
-        (:attr:`MemberInfo.accepted_rules`)."""
-        await asyncio.to_thread(self.sync_client.accept_rules, group)
+        (:attr:`MemberInfo.accepted_rules`). Pass the :attr:`GroupInfo.rules_id` that came
+        with the text the person read: if the rules changed since,
+        :class:`RulesCardStaleError` and nothing is written."""
+        await asyncio.to_thread(self.sync_client.accept_rules, group, rules_id)
 
     async def join_status(self, group: GroupRef) -> GroupStatus:
         """Check a pending join with the relay: ``pending``, ``member`` (approved: this

@@ -19,7 +19,7 @@ from vault.crypto.metadata import (
     open_group_metadata,
     seal_metadata,
 )
-from vault.crypto.rules_card import metadata_ref
+from vault.crypto.rules_card import metadata_ref, rules_ref
 from vault.crypto.safety import group_code as core_group_code
 from vault_client._internal import rules as rules_io
 from vault_client._internal import views as V
@@ -57,6 +57,7 @@ def info(device: Device, view: GroupView) -> GroupInfo:
         group_code="" if state is None else group_code(view, None),
         rules_to_accept=state is not None and view.status == "member"
         and rules_io.to_accept(view),
+        rules_id="" if state is None else b64encode(rules_ref(state)),
     )
 
 

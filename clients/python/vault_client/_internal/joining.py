@@ -132,7 +132,7 @@ def join(device: Device, uri: str, *, display_name: str | None = None,
         else rules.accepted_card(transport, reader, link, state, accept_rules)
     identity = Identity.generate()
     acceptance = None if card is None \
-        else core_accept_rules(identity, gid, card.rules_ref, now_ms=now)
+        else core_accept_rules(identity, gid, card.rules_ref, card.metadata.rules, now_ms=now)
     device.keys.add_identity(gid, identity)
     pending_status = "pending" if invite.requires_approval else "member"
     request = make_join_request(identity, link, now_ms=now) \
@@ -196,9 +196,7 @@ def join_status(device: Device, view: GroupView) -> GroupStatus:
 
 def pending_requests(device: Device, view: GroupView) -> list[JoinRequestInfo]:
     sync_log(device, view, [], [])
-    texts = rules.rules_texts(view)
-    return [_request_info(view, r, rules.request_status(view, r.joiner.sign_pk, acceptance,
-                                                        texts))
+    return [_request_info(view, r, rules.request_status(view, r.joiner.sign_pk, acceptance))
             for r, acceptance in _requests(device, view)]
 
 
@@ -254,6 +252,7 @@ def approve(device: Device, view: GroupView, joiner: MemberRef, *, role: Role,
         issue(device, view, view.state.epoch, [request.joiner])
         for past in engine.history_epochs(view, policy):
             issue(device, view, past, [request.joiner])
+    rules.publish_cards(device, view)  # (an admission under "none" seals the metadata again)
     return next(m for m in V.members(view) if m.member_id == b64encode(joiner_pk))
 
 

@@ -13,7 +13,7 @@ from vault.crypto.identity_export import export_identity as seal_identity_export
 from vault.crypto.identity_export import import_identity as open_identity_export
 from vault.crypto.log_entries import InviteRevokeBody, LeaveBody, Role, RoleBody
 from vault.crypto.safety import safety_number as core_safety_number
-from vault_client._internal import outbox, refs
+from vault_client._internal import outbox, refs, rules
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
@@ -56,6 +56,7 @@ def remove(device: Device, view: GroupView, member: MemberRef, *,
     pk = refs.member_key(member, lambda: V.member_names(view))
     rotate(device, view, [], remove=pk)
     if not revoke_invites:
+        rules.publish_cards(device, view)  # (the new epoch sealed the metadata again)
         return 0
     state = view.state
     assert state is not None

@@ -11,6 +11,7 @@ from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import looks_like_label, name_key
 from vault_client._internal.rotation import publish_profile
+from vault_client._internal.rules import own_profile
 from vault_client.errors import NameTakenError
 
 
@@ -19,7 +20,7 @@ def set_display_name(device: Device, view: GroupView, name: str, *,
     """Publish this member's name, unless another current member's looks the same; with
     the rules they accepted before (or *accepted_rules*)."""
     if accepted_rules is None:
-        mine = V.member_profile(view, view.me.sign_pk)
+        mine = own_profile(view)  # refused while unreadable: nothing of it is dropped
         accepted_rules = None if mine is None else mine.accepted_rules
     # the protocol's rules first (length, characters, NFC)
     profile = MemberProfile(name, accepted_rules)

@@ -4,6 +4,7 @@ reads and accepts, and who among the members has accepted the rules in force."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Literal
 
 from vault.crypto.encoding import b64decode, b64encode
@@ -28,6 +29,7 @@ from vault.crypto.rules_card import (
     make_rules_card,
     metadata_ref,
     open_rules_card,
+    rules_digest,
     rules_ref,
     seal_rules_card,
 )
@@ -37,6 +39,7 @@ from vault_client._internal.group_view import GroupView, policy_of
 from vault_client._internal.log_io import fetch_log
 from vault_client._internal.rotation import publish_profile
 from vault_client._internal.transport import InviteAuth, Transport
+from vault_client.errors import EpochKeyMissingError, RelayUnreachableError
 from vault_client.types import InvitePreview
 
 RulesStatus = Literal["current", "earlier", "none"]
@@ -85,8 +88,10 @@ def publish_cards(device: Device, view: GroupView) -> None:
         try:
             device.transport(view.relay_url).put_card(device.auth(view), invite_id,
                                                       seal_rules_card(card, secret))
-        except VaultError:  # unreachable, or refused (revoked meanwhile...): the next sync
-            return
+        except RelayUnreachableError:
+            return  # the next sync tries again
+        except VaultError:
+            continue  # refused (revoked meanwhile...): the others still go
         device.store.set_meta(key, f"{sealed} {ref}")
 
 
@@ -107,7 +112,8 @@ def check_invite(state: GroupState, link: InviteLink, now: int) -> InviteState:
     invite = state.invites.get(link.invite_id)
     if invite is None or invite.invite_pk != invite_keypair(link.secret)[1]:
         raise UnknownInviteError("this group has no such invite; ask for a new one")
-    if invite.revoked:
+    creator = state.role_of(invite.created_by)
+    if invite.revoked or creator is None or creator < Role.ADMIN:  # (I2, I3)
         raise InviteRevokedError("this invite was revoked; ask for a new one")
     if invite.expires_at_ms <= now:
         raise InviteExpiredError("this invite has expired; ask for a new one")
@@ -118,7 +124,8 @@ def check_invite(state: GroupState, link: InviteLink, now: int) -> InviteState:
 
 def preview(device: Device, uri: str) -> InvitePreview:
     """What the invite says of the group, checked against the group's verified log: the card
-    (CARD-1 … CARD-6) and the history policy. Nothing is kept on this device."""
+    (CARD-1 … CARD-6; one that fails only CARD-6 is shown as possibly out of date) and the
+    history policy. Nothing is kept on this device."""
     device.check_open()
     link = parse_invite_uri(uri)
     transport = device.transport(link.relay_url)
@@ -127,41 +134,43 @@ def preview(device: Device, uri: str) -> InvitePreview:
     state, _entries = fetch_log(device, transport, reader, link.group_id)
     invite = check_invite(state, link, device.now())
     policy = None if state.history is None else policy_of(state.history)
-    card = read_card(transport, reader, link, state)
-    if card is None:
+    found = read_card(transport, reader, link, state)
+    if found is None:
         return InvitePreview(b64encode(link.group_id), link.relay_url, False, None, None, None,
                              None, policy, invite.requires_approval, None)
+    card, up_to_date = found
     signer = state.member_record(card.signer)
     assert signer is not None  # CARD-5: a current admin
     return InvitePreview(b64encode(link.group_id), link.relay_url, True, card.metadata.name,
                          card.metadata.description, card.metadata.rules,
                          b64encode(card.rules_ref), policy, invite.requires_approval,
-                         signer.identity.short_fingerprint())
+                         signer.identity.short_fingerprint(), up_to_date)
 
 
 def read_card(transport: Transport, reader: InviteAuth, link: InviteLink,
-              state: GroupState) -> RulesCard | None:
-    """The invite's card, checked against the verified log (None: none was published)."""
+              state: GroupState) -> tuple[RulesCard, bool] | None:
+    """The invite's card, checked against the verified log, and whether it states the
+    metadata in force (False: it failed only CARD-6); None when none was published."""
     envelope = transport.card(reader, link.invite_id)
     if envelope is None:
         return None
     card = open_rules_card(envelope, link.secret, link.group_id, link.invite_id)
-    check_rules_card(card, state)
-    return card
+    try:
+        check_rules_card(card, state)
+    except RulesCardStaleError:  # (CARD-5, a current admin's, passed first)
+        return card, False
+    return card, True
 
 
 def accepted_card(transport: Transport, reader: InviteAuth, link: InviteLink,
                   state: GroupState, accepted: str) -> RulesCard:
     """The card whose rules the joiner read and accepted (*accepted*: the preview's
-    ``rules_id``), still the group's."""
-    try:
-        card = read_card(transport, reader, link, state)
-    except RulesCardStaleError:
-        card = None
-    if card is None or b64encode(card.rules_ref) != accepted:
+    ``rules_id``), still the one the relay holds for the invite."""
+    found = read_card(transport, reader, link, state)
+    if found is None or b64encode(found[0].rules_ref) != accepted:
         raise RulesCardStaleError("the group's rules changed since you read them; read them "
                                   "again before asking to join")
-    return card
+    return found[0]
 
 
 def _acceptance_key(gid: bytes) -> str:
@@ -287,22 +296,42 @@ def to_accept(view: GroupView) -> bool:
     return status_of(view, None if mine is None else mine.accepted_rules) != "current"
 
 
-def accept(device: Device, view: GroupView) -> None:
+def accept(device: Device, view: GroupView, rules_id: str | None = None) -> None:
     """Accept the rules in force: this member's profile, with the same name, names them
-    (nothing is written when it already names these rules, or the same rules text)."""
+    (nothing is written when it already names these rules, or the same rules text). With
+    *rules_id* (:attr:`GroupInfo.rules_id` of the rules the person read), refused when the
+    rules changed since (:class:`RulesCardStaleError`)."""
     state = view.state
     assert state is not None
-    mine = V.member_profile(view, view.me.sign_pk)
+    current = V.group_metadata(view)
+    if rules_id is not None:
+        read = b64decode(rules_id, "rules id")
+        if read != rules_ref(state) and (current is None
+                                         or _Texts(view).get(read) != current.rules):
+            raise RulesCardStaleError("the group's rules changed since you read them; read "
+                                      "them again")
+    mine = own_profile(view)
     if status_of(view, None if mine is None else mine.accepted_rules) == "current":
         return
     name = "" if mine is None else mine.display_name
     publish_profile(device, view, MemberProfile(name, rules_ref(state)))
 
 
-def request_status(view: GroupView, joiner: bytes, raw: bytes | None,
-                   texts: _Texts) -> RulesStatus:
-    """What a join request's acceptance says, once checked: signed by the joiner, for this
-    group (anything else counts as none)."""
+def own_profile(view: GroupView) -> MemberProfile | None:
+    """This member's profile (None: none yet); refused while this device cannot open it, so
+    that writing a new one never drops the name or the acceptance it holds."""
+    assert view.state is not None
+    mine = V.member_profile(view, view.me.sign_pk)
+    if mine is None and view.me.sign_pk in view.state.profiles:
+        raise EpochKeyMissingError("this device cannot read your profile in this group yet "
+                                   "(the group's key has not arrived): sync, then try again")
+    return mine
+
+
+def request_status(view: GroupView, joiner: bytes, raw: bytes | None) -> RulesStatus:
+    """What a join request's acceptance says, once checked (signed by the joiner, for this
+    group; anything else counts as none): whether the text the joiner read is the rules in
+    force (``rules_digest``: the joiner took the card's word for what the entry holds)."""
     if raw is None:
         return "none"
     try:
@@ -311,8 +340,10 @@ def request_status(view: GroupView, joiner: bytes, raw: bytes | None,
         return "none"
     if acceptance.group_id != view.group_id or acceptance.member != joiner:
         return "none"
-    return status_of(view, acceptance.rules_ref, texts)
+    current = V.group_metadata(view)
+    if current is None:
+        return "earlier"  # (this device cannot read the rules in force: it cannot say)
+    return "current" if hmac.compare_digest(acceptance.rules_digest,
+                                            rules_digest(current.rules)) else "earlier"
 
 
-def rules_texts(view: GroupView) -> _Texts:
-    return _Texts(view)

@@ -109,9 +109,10 @@ def group_metadata(view: GroupView, body: MetadataBody | None = None) -> GroupMe
 
 def display_name(view: GroupView, sign_pk: bytes, body: MetadataBody | None = None
                  ) -> str | None:
-    """A member's name (or the one an earlier profile *body* held), or None."""
+    """A member's name (or the one an earlier profile *body* held), or None (also for a
+    profile without a name: one that only says which rules they accepted)."""
     profile = member_profile(view, sign_pk, body)
-    return None if profile is None else profile.display_name
+    return None if profile is None or not profile.display_name else profile.display_name
 
 
 def member_profile(view: GroupView, sign_pk: bytes, body: MetadataBody | None = None

@@ -141,6 +141,9 @@ def join_command(state: State, invite: str, display_name: str | None,
     preview = client.preview_invite(uri)
     accepted = _read_card(preview, accept_rules)
     result = client.join(uri, display_name=display_name, accept_rules=accepted)
+    if accepted is not None:
+        click.echo("You accepted the group's rules" + (
+            "; the admins see it with your request." if result.status == "pending" else "."))
     info = client.group(result.group_id)
     if result.status == "joined":
         click.echo(f"You joined {group_label(info)}.")
@@ -188,10 +191,13 @@ def _read_card(preview: InvitePreview, accept_rules: bool) -> str | None:
         "the admin who approves you decides" if policy is None
         else HISTORY_WORDS[policy] if isinstance(policy, str)
         else f"everything written since key change {policy}") + ".")
-    if preview.rules and preview.rules.strip():
-        click.echo(f"\nThe group's rules:\n\n{preview.rules}\n")
-        confirm("Do you accept these rules?", accept_rules)
-        click.echo("You accepted the rules; the admins see it with your request.")
+    if not preview.up_to_date:
+        click.echo("\n(The group's description may have changed since an admin wrote this "
+                   "for your invite; the admins see what you read and accepted.)")
+    if not preview.rules or not preview.rules.strip():
+        return None
+    click.echo(f"\nThe group's rules:\n\n{preview.rules}\n")
+    confirm("Do you accept these rules?", accept_rules)
     return preview.rules_id
 
 

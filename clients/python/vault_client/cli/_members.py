@@ -69,7 +69,7 @@ def rules_command(state: State, group_ref: str | None, accept: bool) -> None:
         click.echo("You have accepted them.")
         return
     confirm("You have not accepted these rules yet. Do you accept them?", accept)
-    client.accept_rules(info.group_id)
+    client.accept_rules(info.group_id, info.rules_id)  # refused if they changed meanwhile
     click.echo("You accepted the rules; the group's admins see it.")
 
 
