@@ -38,6 +38,12 @@ def test_every_admins_device_admits_by_the_groups_policy(
         # group's policy, so Cat reads what was written before she came.
         request = cat.join(ann.create_invite(gid).uri)
         ben.sync(gid)
+        # Nor can one admin choose otherwise for one person: refused, nothing written.
+        seq = ben.group(gid).log_seq
+        with pytest.raises(NotPermittedError, match="setting is that newcomers read 'all'"):
+            ben.approve(gid, request.member_id, share_history="none")
+        assert ben.group(gid).log_seq == seq
+        assert [r.joiner for r in ben.pending_requests(gid)] == [request.member_id]
         ben.approve(gid, request.member_id)
         cat.sync(gid)
         assert [p.post_id for p in cat.posts(gid)] == [early]

@@ -55,8 +55,8 @@ HistoryPolicy: TypeAlias = Literal["none", "current", "all"] | int
 * an ``int`` *e*: every epoch from *e* on.
 
 An admin sets it for the whole group (:meth:`Client.set_history_policy`, a HISTORY entry in
-the membership log); every admin's device admits by it. ``Client.approve(...,
-share_history=...)`` still lets an admin choose otherwise for one person, deliberately.
+the membership log); every admin's device admits by it, and ``Client.approve(...,
+share_history=...)`` chooses for one person only while the log holds no setting.
 """
 
 QrFormat: TypeAlias = Literal["png", "svg", "text"]

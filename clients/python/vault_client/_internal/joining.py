@@ -47,7 +47,7 @@ from vault_client._internal.refs import InviteRef, MemberRef
 from vault_client._internal.rotation import issue, rotate
 from vault_client._internal.sync_io import check_pending, sync_group
 from vault_client._internal.transport import InviteAuth
-from vault_client.errors import RelayUnreachableError, UnknownGroupError
+from vault_client.errors import NotPermittedError, RelayUnreachableError, UnknownGroupError
 from vault_client.types import (
     GroupStatus,
     HistoryPolicy,
@@ -236,8 +236,13 @@ def _request_info(view: GroupView, request: JoinRequest,
 def approve(device: Device, view: GroupView, joiner: MemberRef, *, role: Role,
             share_history: HistoryPolicy | None) -> MemberInfo:
     joiner_pk = refs.member_key(joiner, lambda: [])
-    policy = view.policy if share_history is None else check_policy(share_history)
     sync_log(device, view, [], [])
+    assert view.state is not None
+    policy = view.policy if share_history is None else check_policy(share_history)
+    if view.state.history is not None and policy != view.policy:
+        raise NotPermittedError(
+            f"the group's setting is that newcomers read {view.policy!r}; every admin admits "
+            "by it. To admit someone otherwise, change the group's setting first")
     matches = [r for r, _ in _requests(device, view) if r.joiner.sign_pk == joiner_pk]
     if not matches:
         raise NotFoundError("no pending join request from this member")

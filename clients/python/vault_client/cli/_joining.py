@@ -234,8 +234,8 @@ def requests_command(state: State, group_ref: str | None) -> None:
 @click.argument("who", metavar="REQUEST")
 @click.option("--role", type=click.Choice(ROLES, case_sensitive=False), default="member",
               show_default=True)
-@click.option("--history", metavar="POLICY", help=HISTORY_HELP + " (default: the group's "
-              "setting on this device)")
+@click.option("--history", metavar="POLICY", help=HISTORY_HELP + " (default, and the only "
+              "choice once an admin set it: the group's setting)")
 @yes_option
 @pass_state
 def approve_command(state: State, group_ref: str | None, who: str, role: str,
