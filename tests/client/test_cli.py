@@ -117,7 +117,7 @@ def test_three_people(root: Path, relay: RelayProcess) -> None:
     cleo_join = cleo("join", str(png), "--accept-rules")  # decodes the PNG Ann's device wrote
     for joined in (ben_join, cleo_join):
         assert "Group: Tuesday circle" in joined.output and "A quiet place." in joined.output
-        assert "You accepted the rules" in joined.output
+        assert "You accepted the group's rules" in joined.output
         assert "An admin has to approve you" in joined.output
     (ben_number,), (cleo_number,) = safety_numbers(ben_join.output), \
         safety_numbers(cleo_join.output)
