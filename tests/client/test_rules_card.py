@@ -127,6 +127,8 @@ def test_a_joiner_who_accepted_nothing_is_asked_once_admitted(
             dan.remove(gid, gus.group(gid).my_member_id)
             seen = fay.preview_invite(invite.uri)
             assert not seen.up_to_date and seen.rules == RULES
+            ann.sync(gid)  # Ann's device renews the card meanwhile: the same rules will do
+            assert fay.preview_invite(invite.uri).up_to_date
             fay.join(invite.uri, display_name="Fay", accept_rules=seen.rules_id)
             (request,) = dan.pending_requests(gid)
             assert request.accepted_rules == "current"

@@ -98,8 +98,11 @@ def _operation(spec: RouteSpec, defs: dict[str, Any]) -> dict[str, Any]:
     elif spec.auth == "member_or_invite":
         op["security"] = [{"session": []}]
         op["description"] = ("A member session, or a joiner's invite session (refused once the "
-                             "invite is revoked, expired or used up). A former member's "
-                             "session reads only up to the entry that ended its membership.")
+                             "invite is revoked, expired or used up). " + (
+                                 "A former member's session reads only up to the entry that "
+                                 "ended its membership." if spec.rule.endswith("/log") else
+                                 "A former member's session is refused (not_a_member); an "
+                                 "invite session reads only its own invite's card."))
     elif spec.auth == "member_or_join":
         op["security"] = [{"session": []}, {}]
         op["description"] = ("A member session (the entry's author), except for a JOIN entry, "

@@ -15,8 +15,9 @@ from typing import Literal, TypeAlias
 from vault.crypto.attachments import Attachment
 from vault.crypto.log_entries import Role
 
-RulesAcceptanceStatus: TypeAlias = Literal["current", "earlier", "none"]
-"""Whether a member or joiner accepted the rules in force, earlier ones, or none."""
+RulesAcceptanceStatus: TypeAlias = Literal["current", "earlier", "none", "unknown"]
+"""Whether a member or joiner accepted the rules in force, other ones, none, or (a joiner's
+acceptance, while this device cannot read the rules in force yet: sync first) unknown."""
 
 __all__ = [
     "AttachmentInfo",
@@ -174,7 +175,9 @@ class InvitePreview:
     description: str | None
     rules: str | None
     rules_id: str | None
-    """Pass it to :meth:`Client.join` as ``accept_rules`` to accept these rules."""
+    """Pass it to :meth:`Client.join` as ``accept_rules`` to accept these rules (it names
+    their text: a card renewed meanwhile for the same rules is accepted, other rules are
+    refused)."""
     history_policy: HistoryPolicy | None
     """What newcomers may read from before they joined; None: the approving admin decides."""
     requires_approval: bool

@@ -239,9 +239,11 @@ class AsyncMethods:
     ) -> MemberInfo:
         """Admit a pending joiner (admins), after comparing safety numbers.
 
-        ``share_history`` overrides this group's history policy for this member (see
-        :data:`HistoryPolicy`): ``"none"`` starts a new epoch so they read only what is
-        written from now on."""
+        ``share_history`` chooses what this member may read (see :data:`HistoryPolicy`;
+        ``"none"`` starts a new epoch so they read only what is written from now on) while the
+        group has no setting of its own. Once an admin set one (:meth:`set_history_policy`),
+        every admin's device admits by it: another choice is :class:`NotPermittedError`, with
+        nothing written (change the group's setting first)."""
         return await asyncio.to_thread(
             self.sync_client.approve,
             group,

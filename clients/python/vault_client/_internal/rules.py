@@ -12,6 +12,7 @@ from vault.crypto.errors import (
     InviteExhaustedError,
     InviteExpiredError,
     InviteRevokedError,
+    RulesCardError,
     RulesCardStaleError,
     UnknownInviteError,
     VaultError,
@@ -42,7 +43,7 @@ from vault_client._internal.transport import InviteAuth, Transport
 from vault_client.errors import EpochKeyMissingError, RelayUnreachableError
 from vault_client.types import InvitePreview
 
-RulesStatus = Literal["current", "earlier", "none"]
+RulesStatus = Literal["current", "earlier", "none", "unknown"]
 
 # --- an admin's invites' cards -------------------------------------------------------------
 
@@ -143,8 +144,9 @@ def preview(device: Device, uri: str) -> InvitePreview:
     assert signer is not None  # CARD-5: a current admin
     return InvitePreview(b64encode(link.group_id), link.relay_url, True, card.metadata.name,
                          card.metadata.description, card.metadata.rules,
-                         b64encode(card.rules_ref), policy, invite.requires_approval,
-                         signer.identity.short_fingerprint(), up_to_date)
+                         b64encode(rules_digest(card.metadata.rules)), policy,
+                         invite.requires_approval, signer.identity.short_fingerprint(),
+                         up_to_date)
 
 
 def read_card(transport: Transport, reader: InviteAuth, link: InviteLink,
@@ -164,10 +166,14 @@ def read_card(transport: Transport, reader: InviteAuth, link: InviteLink,
 
 def accepted_card(transport: Transport, reader: InviteAuth, link: InviteLink,
                   state: GroupState, accepted: str) -> RulesCard:
-    """The card whose rules the joiner read and accepted (*accepted*: the preview's
-    ``rules_id``), still the one the relay holds for the invite."""
+    """The card the relay holds for the invite now, if its rules are the text the joiner
+    read and accepted (*accepted*: the preview's ``rules_id``, the digest of that text; a
+    card renewed since for the same rules will do)."""
     found = read_card(transport, reader, link, state)
-    if found is None or b64encode(found[0].rules_ref) != accepted:
+    if found is None:
+        raise RulesCardError("the relay no longer shows this invite's description; read it "
+                             "again before asking to join")
+    if not hmac.compare_digest(b64encode(rules_digest(found[0].metadata.rules)), accepted):
         raise RulesCardStaleError("the group's rules changed since you read them; read them "
                                   "again before asking to join")
     return found[0]
@@ -209,7 +215,9 @@ def first_profile_ref(device: Device, view: GroupView) -> bytes | None:
     assert view.state is not None
     if current is not None and current.rules == text:
         return rules_ref(view.state)
-    return accepted
+    if _Texts(view).get(accepted) == text:
+        return accepted  # earlier rules, truly those they read: they are asked again
+    return None  # the card's text was not what the group's entry held: nothing accepted
 
 
 def drop_acceptance(device: Device, gid: bytes) -> None:
@@ -342,7 +350,7 @@ def request_status(view: GroupView, joiner: bytes, raw: bytes | None) -> RulesSt
         return "none"
     current = V.group_metadata(view)
     if current is None:
-        return "earlier"  # (this device cannot read the rules in force: it cannot say)
+        return "unknown"  # this device cannot read the rules in force yet (a newer key)
     return "current" if hmac.compare_digest(acceptance.rules_digest,
                                             rules_digest(current.rules)) else "earlier"
 

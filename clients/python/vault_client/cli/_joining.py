@@ -192,8 +192,8 @@ def _read_card(preview: InvitePreview, accept_rules: bool) -> str | None:
         else HISTORY_WORDS[policy] if isinstance(policy, str)
         else f"everything written since key change {policy}") + ".")
     if not preview.up_to_date:
-        click.echo("\n(The group's description may have changed since an admin wrote this "
-                   "for your invite; the admins see what you read and accepted.)")
+        click.echo("\n(The group's description or rules may have changed since an admin wrote "
+                   "this for your invite; the admins see what you read and accepted.)")
     if not preview.rules or not preview.rules.strip():
         return None
     click.echo(f"\nThe group's rules:\n\n{preview.rules}\n")
@@ -202,8 +202,11 @@ def _read_card(preview: InvitePreview, accept_rules: bool) -> str | None:
 
 
 RULES_SEEN = {"current": "accepted the group's rules",
-              "earlier": "accepted the group's earlier rules (they changed since)",
-              "none": "did not accept the group's rules (none were shown to them)"}
+              "earlier": "accepted rules that are not the group's current rules (asked again "
+                         "once in)",
+              "none": "no acceptance of the group's rules came with the request (asked once "
+                      "in)",
+              "unknown": "accepted rules this device cannot check yet (run `vault sync`)"}
 HISTORY_WORDS = {"none": "nothing written before they join",
                  "current": "what was written since the last change of keys",
                  "all": "everything written before they join"}

@@ -50,7 +50,8 @@ def members_command(state: State, group_ref: str | None, no_sync: bool) -> None:
     table(rows)
 
 
-ACCEPTED = {"current": "accepted", "earlier": "earlier rules", "none": "not yet"}
+ACCEPTED = {"current": "accepted", "earlier": "earlier rules", "none": "not yet",
+            "unknown": "cannot tell yet"}
 
 
 @click.command("rules", cls=IdCommand)
