@@ -26,8 +26,9 @@ from vault.crypto import errors as E
 
 # none: public. member / member_or_invite: a session is required, and checked before any
 # input is parsed (member_or_invite: the log read, open to invite sessions and, up to their
-# removal, to former members; and an invite's card, open to that invite's session). member_or_join: POST /log, where a JOIN entry carries its
-# own invite proof and needs no session (the handler authenticates every other entry).
+# removal, to former members; and an invite's card, open to that invite's session).
+# member_or_join: POST /log, where a JOIN entry carries its own invite proof and needs no
+# session (the handler authenticates every other entry).
 # member_waiting: the long-poll: as member, except that a session holding a pass of this
 # process (vault/api/passes.py) is not read here: the handler reads it only if it must.
 AuthKind = Literal["none", "member", "member_or_invite", "member_or_join", "member_waiting"]
