@@ -18,7 +18,8 @@ from tests.adversarial.hostile import HostileRelay
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.identity import Identity
 from vault.crypto.invites import parse_invite_uri
-from vault.crypto.rules_card import accept_rules
+from vault.crypto.log_verify import verify_log
+from vault.crypto.rules_card import accept_rules, rules_ref
 
 
 def serve_card(hostile: HostileRelay, name: str, invite_uri: str,
@@ -135,8 +136,8 @@ def test_relay_strips_or_substitutes_an_acceptance(people: SimpleNamespace,
     rewrite_requests(hostile, "ann", lambda item: item.pop("acceptance", None))
     assert [r.accepted_rules for r in ann.pending_requests(gid)] == ["none"]
     someone = Identity.generate()
-    forged = accept_rules(someone, b64decode(gid), b64decode(preview.rules_id or ""),
-                          preview.rules or "")
+    ref = rules_ref(verify_log(b64decode(gid), hostile.log(b64decode(gid))))
+    forged = accept_rules(someone, b64decode(gid), ref, preview.rules or "", bytes(32))
     rewrite_requests(hostile, "ann",
                      lambda item: item.__setitem__("acceptance", b64encode(forged.raw)))
     assert [r.accepted_rules for r in ann.pending_requests(gid)] == ["none"]

@@ -14,9 +14,16 @@ RULES = "Be kind."
 
 
 def card_for(g: RelayGroup, link: object) -> str:
+    if g.f.state.group_metadata is None:  # a card states the group's metadata
+        g.f.set_metadata()
+        g.sync()
     card = make_rules_card(g.owner, g.f.state, link.invite_id,  # type: ignore[attr-defined]
-                           GroupMetadata("Circle", "", RULES), now_ms=g.f.now_ms)
+                           GroupMetadata("Circle", "", RULES), g.f.epoch_keys[g.f.state.epoch],
+                           now_ms=g.f.now_ms)
     return b64encode(seal_rules_card(card, link.secret))  # type: ignore[attr-defined]
+
+
+KEY = bytes(32)  # the acceptances' digest key: the relay cannot check it, and does not
 
 
 def test_admins_publish_a_card_that_the_invites_holder_reads(api: Api) -> None:
@@ -65,13 +72,13 @@ def test_a_join_request_carries_the_joiners_own_acceptance(api: Api) -> None:
     ref = rules_ref(g.f.state)
     someone = g.f.identity()
     for acceptance, status, error in (
-        (accept_rules(someone, g.f.group_id, ref, RULES), 400, "invalid_request"),  # not his
-        (accept_rules(joiner, bytes(32), ref, RULES), 400, "invalid_request"),  # other group's
+        (accept_rules(someone, g.f.group_id, ref, RULES, KEY), 400, "invalid_request"),  # not his
+        (accept_rules(joiner, bytes(32), ref, RULES, KEY), 400, "invalid_request"),  # other group's
     ):
         refused = api.post(f"{g.base}/join-requests",
                            json={"request": request, "acceptance": b64encode(acceptance.raw)})
         assert (refused.status_code, code(refused)) == (status, error)
-    flipped = bytearray(accept_rules(joiner, g.f.group_id, ref, RULES).raw)
+    flipped = bytearray(accept_rules(joiner, g.f.group_id, ref, RULES, KEY).raw)
     flipped[70] ^= 1
     bad = api.post(f"{g.base}/join-requests",
                    json={"request": request, "acceptance": b64encode(bytes(flipped))})
@@ -79,7 +86,7 @@ def test_a_join_request_carries_the_joiners_own_acceptance(api: Api) -> None:
     assert api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json() == {
         "requests": []}  # nothing was recorded by the refusals
 
-    mine = accept_rules(joiner, g.f.group_id, ref, RULES)
+    mine = accept_rules(joiner, g.f.group_id, ref, RULES, KEY)
     ok = api.post(f"{g.base}/join-requests",
                   json={"request": request, "acceptance": b64encode(mine.raw)})
     assert ok.status_code == 201

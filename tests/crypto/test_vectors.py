@@ -132,6 +132,7 @@ from vault.crypto.rules_card import (
     accept_rules,
     card_key,
     check_rules_card,
+    digest_key,
     make_rules_card,
     open_rules_card,
     rules_ref,
@@ -1190,7 +1191,13 @@ def _rules_card(inputs: Json, expected: Json) -> None:
         == b(expected["rules_ref"])
     assert card_key(secret) == derive_key(secret, labels.INVITE_CARD_KEY) \
         == b(expected["card_key"])
-    card = make_rules_card(admin, state, invite_id, metadata, now_ms=inputs["signed_at_ms"])
+    epoch_key = b(inputs["epoch_key"])
+    assert digest_key(epoch_key, state.group_id, state.group_metadata.epoch) == derive_key(
+        metadata_key(epoch_key, state.group_id, state.group_metadata.epoch),
+        labels.RULES_DIGEST_KEY) == b(expected["digest_key"])
+    card = make_rules_card(admin, state, invite_id, metadata, epoch_key,
+                           now_ms=inputs["signed_at_ms"])
+    assert card.digest_key == b(expected["digest_key"])
     assert card.raw == b(expected["card"])
     assert framed(labels.RULES_CARD, card.raw[:-64]) == b(expected["signature_input"])
     ed25519_ok(admin.sign_pk, b(expected["signature_input"]), card.signature)
@@ -1223,10 +1230,11 @@ def _open_rules_card(inputs: Json, expected: Json) -> None:
 @check("invites", "rules_acceptance")
 def _rules_acceptance(inputs: Json, expected: Json) -> None:
     member = Identity(b(inputs["member_sign_seed"]), bytes(32))
+    key = b(inputs["digest_key"])
     acceptance = accept_rules(member, b(inputs["group_id"]), b(inputs["rules_ref"]),
-                              inputs["rules"], now_ms=inputs["accepted_at_ms"])
+                              inputs["rules"], key, now_ms=inputs["accepted_at_ms"])
     assert acceptance.rules_digest == b(expected["rules_digest"]) \
-        == labelled_hash(labels.RULES_TEXT, inputs["rules"].encode("utf-8"))
+        == derive_key(key, labels.RULES_TEXT, inputs["rules"].encode("utf-8"))
     assert acceptance.raw == b(expected["acceptance"])
     assert framed(labels.RULES_ACCEPTANCE, acceptance.raw[:-64]) == b(expected["signature_input"])
     ed25519_ok(member.sign_pk, b(expected["signature_input"]), acceptance.signature)

@@ -145,11 +145,13 @@ from vault.crypto.primitives import (
     verify,
 )
 from vault.crypto.rules_card import (
+    NO_RULES,
     RulesAcceptance,
     RulesCard,
     accept_rules,
     card_key,
     check_rules_card,
+    digest_key,
     make_rules_card,
     open_rules_card,
     rules_digest,
@@ -2955,7 +2957,11 @@ def rules_card_vectors(world: World) -> list[Json]:
     nonce, forged_nonce = rng(24), rng(24)
     signed_at = state.timestamp_ms + MINUTE
     ref = rules_ref(state)
-    card = make_rules_card(p["admin"], state, inv.invite_id, GROUP_METADATA_0, now_ms=signed_at)
+    assert state.group_metadata is not None
+    meta_epoch = state.group_metadata.epoch
+    epoch_key = world.epoch_keys[meta_epoch]
+    card = make_rules_card(p["admin"], state, inv.invite_id, GROUP_METADATA_0, epoch_key,
+                           now_ms=signed_at)
     scripted = Scripted(nonce)
     envelope = seal_rules_card(card, inv.secret, random=scripted)
     scripted.done()
@@ -2965,10 +2971,11 @@ def rules_card_vectors(world: World) -> list[Json]:
                     "invite_id": inv.invite_id.hex(), "secret": inv.secret.hex(),
                     "name": GROUP_METADATA_0.name, "description": GROUP_METADATA_0.description,
                     "rules": GROUP_METADATA_0.rules, "signed_at_ms": signed_at,
-                    "nonce": nonce.hex()},
+                    "epoch_key": epoch_key.hex(), "nonce": nonce.hex()},
                    {"rules_ref_input": (gid + state.group_metadata.epoch.to_bytes(8, "big")
                                         + state.group_metadata.ciphertext).hex(),
                     "rules_ref": ref.hex(), "card_key": card_key(inv.secret).hex(),
+                    "digest_key": digest_key(epoch_key, gid, meta_epoch).hex(),
                     "card": card.raw.hex(),
                     "signature_input": signature_input(labels.RULES_CARD, card.raw[:-64]),
                     "envelope": envelope.hex()},
@@ -2984,16 +2991,12 @@ def rules_card_vectors(world: World) -> list[Json]:
         return Writer(Tag.CARD_ENVELOPE).fixed(forged_nonce, 24).var(sealed).finish()
 
     member_card = make_rules_card(p["member"], state, inv.invite_id, GROUP_METADATA_0,
-                                  now_ms=signed_at)
-    # Before the group's METADATA entry in force was appended: another rules ref.
-    last_meta = max(i for i, e in enumerate(world.entries)
-                    if e.kind is EntryKind.METADATA and e.body.subject is None)
-    older = verify_log(gid, world.raw[:last_meta])
-    assert rules_ref(older) != ref
-    stale = make_rules_card(p["admin"], older, inv.invite_id, GROUP_METADATA_0,
-                            now_ms=signed_at)
+                                  epoch_key, now_ms=signed_at)
+    # An admin's card naming other metadata (as one written before the entry in force).
+    stale = card.raw[:50] + NO_RULES + card.raw[82:-64]
+    stale += sign(p["admin"].sign_sk, labels.RULES_CARD, stale)
     other_invites = make_rules_card(p["admin"], state, other.invite_id, GROUP_METADATA_0,
-                                    now_ms=signed_at)
+                                    epoch_key, now_ms=signed_at)
     for name, data, code, description in (
         ("reject_card_not_a_bucket", envelope[:-1], "malformed",
          "the envelope one byte short (CARD-1: a shape the relay can check)"),
@@ -3027,13 +3030,15 @@ def rules_card_vectors(world: World) -> list[Json]:
                        {"card": card.raw.hex(), "name": GROUP_METADATA_0.name},
                        "the same card sealed with another nonce opens to the same card"))
     joiner = p["approved"]
-    acceptance = accept_rules(joiner, gid, ref, GROUP_METADATA_0.rules,
+    acceptance = accept_rules(joiner, gid, ref, GROUP_METADATA_0.rules, card.digest_key,
                               now_ms=signed_at + MINUTE)
     vectors.append(vec("rules_acceptance", "rules_acceptance",
                        {"member_sign_seed": joiner.sign_seed.hex(), "group_id": gid.hex(),
                         "rules_ref": ref.hex(), "rules": GROUP_METADATA_0.rules,
+                        "digest_key": card.digest_key.hex(),
                         "accepted_at_ms": signed_at + MINUTE},
-                       {"rules_digest": rules_digest(GROUP_METADATA_0.rules).hex(),
+                       {"rules_digest": rules_digest(card.digest_key,
+                                                     GROUP_METADATA_0.rules).hex(),
                         "signature_input": signature_input(labels.RULES_ACCEPTANCE,
                                                            acceptance.raw[:-64]),
                         "acceptance": acceptance.raw.hex()}))

@@ -13,8 +13,10 @@ request, for admins to see beside the safety number.
 Wire layouts::
 
     RulesCard (Tag.RULES_CARD)         group_id[32] invite_id[16] rules_ref[32] signer[32]
-                                       signed_at_ms:u64 metadata:var(GroupMetadata)
-                                       signature[64]
+                                       signed_at_ms:u64 digest_key[32]
+                                       metadata:var(GroupMetadata) signature[64]
+        digest_key = KDF(metadata_key(K_e, group_id, e), "vault/v1/rules-digest-key"), e the
+                     epoch of the METADATA entry at rules_ref (members derive it too)
         signature = Sign(signer, "vault/v1/rules-card", every byte before it)
     CardEnvelope (Tag.CARD_ENVELOPE)   nonce[24] ciphertext:var
         ciphertext = AEAD(KDF(secret, "vault/v1/invite-card-key"), nonce, padded card,
@@ -22,7 +24,7 @@ Wire layouts::
     RulesAcceptance (Tag.RULES_ACCEPTANCE, 202 bytes)
                                        group_id[32] member[32] rules_ref[32]
                                        rules_digest[32] accepted_at_ms:u64 signature[64]
-        rules_digest = H("vault/v1/rules-text", the rules text read, UTF-8)
+        rules_digest = KDF(digest_key, "vault/v1/rules-text", the rules text read, UTF-8)
         signature = Sign(member, "vault/v1/rules-acceptance", every byte before it)
 """
 
@@ -34,6 +36,7 @@ from typing import ClassVar, Final
 
 from vault.crypto import labels
 from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer
+from vault.crypto.epochs import metadata_key
 from vault.crypto.errors import (
     DecryptionError,
     MalformedError,
@@ -104,6 +107,9 @@ class RulesCard:
     rules_ref: bytes
     signer: bytes
     signed_at_ms: int
+    digest_key: bytes
+    """The key of an acceptance's ``rules_digest`` (so the relay cannot confirm a guessed
+    text): derived from the epoch key of the METADATA entry at ``rules_ref``."""
     metadata: GroupMetadata
     signature: bytes
     raw: bytes = field(repr=False)
@@ -117,6 +123,7 @@ class RulesCard:
         ref = reader.fixed(HASH_SIZE, "rules ref")
         signer = reader.fixed(PUBLIC_KEY_SIZE, "signer")
         signed_at_ms = reader.u64("signed at")
+        key = reader.fixed(KEY_SIZE, "digest key")
         try:
             metadata = GroupMetadata.decode(reader.var(MAX_CARD_ENVELOPE_SIZE, "metadata"))
         except (MetadataError, TooLargeError) as error:
@@ -125,20 +132,32 @@ class RulesCard:
         signature = reader.fixed(SIGNATURE_SIZE, "signature")
         reader.done()
         verify_signature(signer, labels.RULES_CARD, signed, signature, "rules card")
-        return cls(group_id, invite_id, ref, signer, signed_at_ms, metadata, signature,
+        return cls(group_id, invite_id, ref, signer, signed_at_ms, key, metadata, signature,
                    reader.consumed())
 
 
+def digest_key(epoch_key: bytes, group_id: bytes, epoch: int) -> bytes:
+    """The key of the rules digests for metadata of *epoch*: members who hold the epoch key
+    derive it; a joiner gets it in the card."""
+    return derive_key(metadata_key(epoch_key, group_id, epoch), labels.RULES_DIGEST_KEY)
+
+
 def make_rules_card(admin: Identity, state: GroupState, invite_id: bytes,
-                    metadata: GroupMetadata, *, now_ms: int | None = None) -> RulesCard:
+                    metadata: GroupMetadata, epoch_key: bytes, *,
+                    now_ms: int | None = None) -> RulesCard:
     """*admin*'s card for *invite_id* at *state*: *metadata* must be what the group's current
-    METADATA entry holds (the caller decrypted it); the card names that entry."""
+    METADATA entry holds (the caller decrypted it with *epoch_key*, the key of its epoch);
+    the card names that entry."""
     if len(invite_id) != INVITE_ID_SIZE:
         raise ValueError("an invite id is 16 bytes")
+    body = state.group_metadata
+    if body is None:
+        raise ValueError("a card states the group's metadata: the group has none yet")
     signed_at_ms = default_clock() if now_ms is None else now_ms
     signed = (Writer(Tag.RULES_CARD).fixed(state.group_id, GROUP_ID_SIZE)
               .fixed(invite_id, INVITE_ID_SIZE).fixed(rules_ref(state), HASH_SIZE)
               .fixed(admin.sign_pk, PUBLIC_KEY_SIZE).u64(signed_at_ms)
+              .fixed(digest_key(epoch_key, state.group_id, body.epoch), KEY_SIZE)
               .var(metadata.encode()).finish())
     raw = signed + sign(admin.sign_sk, labels.RULES_CARD, signed)
     return RulesCard.decode(raw)
@@ -207,9 +226,11 @@ def check_rules_card(card: RulesCard, state: GroupState) -> None:
                                   "Vault (it is then brought up to date) or for a new invite")
 
 
-def rules_digest(rules: str) -> bytes:
-    """What an acceptance says of the text read: ``H("vault/v1/rules-text", UTF-8)``."""
-    return labelled_hash(labels.RULES_TEXT, rules.encode("utf-8"))
+def rules_digest(key: bytes, rules: str) -> bytes:
+    """What an acceptance says of the text read, keyed with the card's ``digest_key``:
+    ``KDF(key, "vault/v1/rules-text", UTF-8 text)`` (the relay, without the key, cannot
+    confirm a guess)."""
+    return derive_key(key, labels.RULES_TEXT, rules.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -245,11 +266,12 @@ class RulesAcceptance:
         return cls(group_id, member, ref, digest, accepted_at_ms, signature, reader.consumed())
 
 
-def accept_rules(member: Identity, group_id: bytes, ref: bytes, rules: str, *,
+def accept_rules(member: Identity, group_id: bytes, ref: bytes, rules: str, key: bytes, *,
                  now_ms: int | None = None) -> RulesAcceptance:
-    """*member*'s acceptance of the rules text *rules*, read as the metadata at *ref*."""
+    """*member*'s acceptance of the rules text *rules*, read as the metadata at *ref*, with
+    the card's digest *key*."""
     accepted_at_ms = default_clock() if now_ms is None else now_ms
     signed = (Writer(Tag.RULES_ACCEPTANCE).fixed(group_id, GROUP_ID_SIZE)
               .fixed(member.sign_pk, PUBLIC_KEY_SIZE).fixed(ref, HASH_SIZE)
-              .fixed(rules_digest(rules), HASH_SIZE).u64(accepted_at_ms).finish())
+              .fixed(rules_digest(key, rules), HASH_SIZE).u64(accepted_at_ms).finish())
     return RulesAcceptance.decode(signed + sign(member.sign_sk, labels.RULES_ACCEPTANCE, signed))

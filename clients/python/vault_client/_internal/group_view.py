@@ -68,8 +68,8 @@ class GroupView:
     post_cursor: str | None = None
     event_cursor: str | None = None
     number: int = 0
-    rules_texts: tuple[int, dict[bytes, str | None]] | None = field(default=None, repr=False,
-                                                                    compare=False)
+    rules_texts: tuple[int, dict[bytes, tuple[str | None, int]]] | None = field(
+        default=None, repr=False, compare=False)
     """The rules text of each group METADATA entry readable here, by rules ref, and the log
     length it was read at (see :mod:`.rules`)."""
     names: dict[tuple[bytes, bytes], MemberProfile | None] = field(default_factory=dict)

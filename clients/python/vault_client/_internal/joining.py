@@ -132,7 +132,8 @@ def join(device: Device, uri: str, *, display_name: str | None = None,
         else rules.accepted_card(transport, reader, link, state, accept_rules)
     identity = Identity.generate()
     acceptance = None if card is None \
-        else core_accept_rules(identity, gid, card.rules_ref, card.metadata.rules, now_ms=now)
+        else core_accept_rules(identity, gid, card.rules_ref, card.metadata.rules,
+                               card.digest_key, now_ms=now)
     device.keys.add_identity(gid, identity)
     pending_status = "pending" if invite.requires_approval else "member"
     request = make_join_request(identity, link, now_ms=now) \

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 from typing import Literal
 
+from vault.crypto import labels
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import (
     InviteExhaustedError,
@@ -23,10 +24,12 @@ from vault.crypto.localstore import record_id
 from vault.crypto.log import LogEntry
 from vault.crypto.log_entries import EntryKind, MetadataBody, Role
 from vault.crypto.metadata import MemberProfile
+from vault.crypto.primitives import labelled_hash
 from vault.crypto.rules_card import (
     RulesAcceptance,
     RulesCard,
     check_rules_card,
+    digest_key,
     make_rules_card,
     metadata_ref,
     open_rules_card,
@@ -72,6 +75,8 @@ def publish_cards(device: Device, view: GroupView) -> None:
     if not kept:
         return
     metadata = V.group_metadata(view)
+    body = state.group_metadata
+    epoch_key = None if body is None else view.keys.get(body.epoch)
     ref = b64encode(rules_ref(state))
     for key, value in kept:
         invite_id = b64decode(key.removeprefix(prefix), "invite id")
@@ -80,12 +85,13 @@ def publish_cards(device: Device, view: GroupView) -> None:
         if invite is None or not _usable(state, invite_id, device.now()):
             device.store.delete_meta(key)
             continue
-        if published == ref or metadata is None or not state.can(view.me.sign_pk,
-                                                                 EntryKind.INVITE):
+        if published == ref or metadata is None or epoch_key is None \
+                or not state.can(view.me.sign_pk, EntryKind.INVITE):
             continue
         secret = device.unseal("invite-card", record_id(view.group_id, invite_id),
                                b64decode(sealed, "sealed secret"))
-        card = make_rules_card(view.me, state, invite_id, metadata, now_ms=device.now())
+        card = make_rules_card(view.me, state, invite_id, metadata, epoch_key,
+                               now_ms=device.now())
         try:
             device.transport(view.relay_url).put_card(device.auth(view), invite_id,
                                                       seal_rules_card(card, secret))
@@ -144,7 +150,7 @@ def preview(device: Device, uri: str) -> InvitePreview:
     assert signer is not None  # CARD-5: a current admin
     return InvitePreview(b64encode(link.group_id), link.relay_url, True, card.metadata.name,
                          card.metadata.description, card.metadata.rules,
-                         b64encode(rules_digest(card.metadata.rules)), policy,
+                         text_id(card.metadata.rules), policy,
                          invite.requires_approval, signer.identity.short_fingerprint(),
                          up_to_date)
 
@@ -164,6 +170,12 @@ def read_card(transport: Transport, reader: InviteAuth, link: InviteLink,
     return card, True
 
 
+def text_id(rules: str) -> str:
+    """What a preview's ``rules_id`` is: a hash of the rules text shown, compared on this
+    device only (never sent), so that the same rules in a renewed card are accepted."""
+    return b64encode(labelled_hash(labels.RULES_TEXT, rules.encode("utf-8")))
+
+
 def accepted_card(transport: Transport, reader: InviteAuth, link: InviteLink,
                   state: GroupState, accepted: str) -> RulesCard:
     """The card the relay holds for the invite now, if its rules are the text the joiner
@@ -173,7 +185,7 @@ def accepted_card(transport: Transport, reader: InviteAuth, link: InviteLink,
     if found is None:
         raise RulesCardError("the relay no longer shows this invite's description; read it "
                              "again before asking to join")
-    if not hmac.compare_digest(b64encode(rules_digest(found[0].metadata.rules)), accepted):
+    if not hmac.compare_digest(text_id(found[0].metadata.rules), accepted):
         raise RulesCardStaleError("the group's rules changed since you read them; read them "
                                   "again before asking to join")
     return found[0]
@@ -228,28 +240,32 @@ def drop_acceptance(device: Device, gid: bytes) -> None:
 
 
 class _Texts:
-    """The rules text of every group METADATA entry this device can read, by rules ref:
-    read from the log only when an acceptance names other than the metadata in force (a
-    rotation seals the same metadata again, under a new ref), and kept on the view until
-    the log grows."""
+    """The rules text (None: unreadable here) and epoch of every group METADATA entry of the
+    log, by rules ref: read from the log only when an acceptance names other than the
+    metadata in force (a rotation seals the same metadata again, under a new ref), and kept
+    on the view until the log grows."""
 
     def __init__(self, view: GroupView) -> None:
         self._view = view
 
-    def get(self, ref: bytes) -> str | None:
+    def entry(self, ref: bytes) -> tuple[str | None, int] | None:
         view, state = self._view, self._view.state
         assert state is not None
         cached = view.rules_texts
         if cached is None or cached[0] != len(view.entries):
-            found: dict[bytes, str | None] = {}
+            found: dict[bytes, tuple[str | None, int]] = {}
             for raw in view.entries:
                 body = LogEntry.decode(raw).body
                 if isinstance(body, MetadataBody) and body.subject is None:
                     meta = V.group_metadata(view, body)
                     found[metadata_ref(state.group_id, body)] = \
-                        None if meta is None else meta.rules
+                        (None if meta is None else meta.rules, body.epoch)
             view.rules_texts = cached = (len(view.entries), found)
         return cached[1].get(ref)
+
+    def get(self, ref: bytes) -> str | None:
+        entry = self.entry(ref)
+        return None if entry is None else entry[0]
 
 
 def status_of(view: GroupView, accepted: bytes | None, texts: _Texts | None = None
@@ -349,9 +365,11 @@ def request_status(view: GroupView, joiner: bytes, raw: bytes | None) -> RulesSt
     if acceptance.group_id != view.group_id or acceptance.member != joiner:
         return "none"
     current = V.group_metadata(view)
-    if current is None:
-        return "unknown"  # this device cannot read the rules in force yet (a newer key)
-    return "current" if hmac.compare_digest(acceptance.rules_digest,
-                                            rules_digest(current.rules)) else "earlier"
+    named = _Texts(view).entry(acceptance.rules_ref)
+    key = None if named is None else view.keys.get(named[1])
+    if current is None or named is None or key is None:
+        return "unknown"  # the rules in force, or the epoch the card was for, unreadable here
+    expected = rules_digest(digest_key(key, view.group_id, named[1]), current.rules)
+    return "current" if hmac.compare_digest(acceptance.rules_digest, expected) else "earlier"
 
 
