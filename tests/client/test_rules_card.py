@@ -132,6 +132,12 @@ def test_a_joiner_who_accepted_nothing_is_asked_once_admitted(
             fay.join(invite.uri, display_name="Fay", accept_rules=seen.rules_id)
             (request,) = dan.pending_requests(gid)
             assert request.accepted_rules == "current"
+            # A new epoch Dan's device has no key for yet: it cannot check what Fay read,
+            # and says so ("unknown", not "earlier"), until it syncs.
+            ann.rotate(gid)
+            assert [r.accepted_rules for r in dan.pending_requests(gid)] == ["unknown"]
+            dan.sync(gid)
+            assert [r.accepted_rules for r in dan.pending_requests(gid)] == ["current"]
         # A group without rules asks nobody.
         other = ann.create_group("No rules", display_name="Ann").group_id
         assert not ann.group(other).rules_to_accept

@@ -13,6 +13,8 @@ from vault.crypto.errors import (
     InviteExhaustedError,
     InviteExpiredError,
     InviteRevokedError,
+    RateLimitedError,
+    RelayUnavailableError,
     RulesCardError,
     RulesCardStaleError,
     UnknownInviteError,
@@ -65,8 +67,10 @@ def keep_secret(device: Device, view: GroupView, invite_id: bytes, secret: bytes
 def publish_cards(device: Device, view: GroupView) -> None:
     """Publish the card of every usable invite this device made whose card does not state
     the group's metadata in force (new, or the metadata changed since); forget the secrets
-    of invites that no longer admit anyone. The relay's refusals and absence are left for
-    the next sync."""
+    of invites that no longer admit anyone. Raises nothing for the relay's answers or this
+    device's records: what the relay refuses, or cannot take now, is tried again at the
+    next sync (the admission or removal that called this has happened whatever becomes of
+    a card)."""
     state = view.state
     if state is None or state.role_of(view.me.sign_pk) is None:
         return
@@ -88,17 +92,17 @@ def publish_cards(device: Device, view: GroupView) -> None:
         if published == ref or metadata is None or epoch_key is None \
                 or not state.can(view.me.sign_pk, EntryKind.INVITE):
             continue
-        secret = device.unseal("invite-card", record_id(view.group_id, invite_id),
-                               b64decode(sealed, "sealed secret"))
-        card = make_rules_card(view.me, state, invite_id, metadata, epoch_key,
-                               now_ms=device.now())
         try:
+            secret = device.unseal("invite-card", record_id(view.group_id, invite_id),
+                                   b64decode(sealed, "sealed secret"))
+            card = make_rules_card(view.me, state, invite_id, metadata, epoch_key,
+                                   now_ms=device.now())
             device.transport(view.relay_url).put_card(device.auth(view), invite_id,
                                                       seal_rules_card(card, secret))
-        except RelayUnreachableError:
-            return  # the next sync tries again
+        except (RelayUnreachableError, RelayUnavailableError, RateLimitedError):
+            return  # the relay is away or busy: the next sync tries again
         except VaultError:
-            continue  # refused (revoked meanwhile...): the others still go
+            continue  # refused (revoked meanwhile...), or unreadable here: the others go
         device.store.set_meta(key, f"{sealed} {ref}")
 
 
