@@ -252,31 +252,41 @@ def seal_metadata(
     """
     if (subject is None) != isinstance(value, GroupMetadata):
         raise ValueError("group metadata has no subject; a member profile needs one")
-    plaintext = value.encode()
+    key = metadata_key(epoch_key, group_id, epoch)
+    return seal_padded(Tag.METADATA_ENVELOPE, "metadata", key, value.encode(),
+                       _aad(group_id, epoch, subject), random=random)
+
+
+def seal_padded(tag: int, what: str, key: bytes, plaintext: bytes, ad: bytes, *,
+                random: RandomSource = default_random) -> bytes:
+    """``tag ‖ version ‖ nonce[24] ‖ var(AEAD(key, nonce, padded plaintext, ad))``, padded so
+    the whole envelope is a bucket size of at most 16 KiB: the MetadataEnvelope (§7.2) and
+    the CardEnvelope (§8.7). Draws only the nonce."""
     total = bucket_size(len(plaintext) + ENVELOPE_OVERHEAD)
     if total > MAX_METADATA_ENVELOPE_SIZE:
-        raise TooLargeError(
-            f"encrypted metadata would exceed {MAX_METADATA_ENVELOPE_SIZE} bytes"
-        )
+        raise TooLargeError(f"encrypted {what} would exceed {MAX_METADATA_ENVELOPE_SIZE} bytes")
     padded = pad_to(plaintext, total - ENVELOPE_OVERHEAD)
     nonce = draw(random, AEAD_NONCE_SIZE)
-    key = metadata_key(epoch_key, group_id, epoch)
-    ciphertext = aead_seal(key, nonce, padded, _aad(group_id, epoch, subject))
-    return Writer(Tag.METADATA_ENVELOPE).fixed(nonce, AEAD_NONCE_SIZE).var(ciphertext).finish()
+    ciphertext = aead_seal(key, nonce, padded, ad)
+    return Writer(tag).fixed(nonce, AEAD_NONCE_SIZE).var(ciphertext).finish()
 
 
-def _split_envelope(data: bytes) -> tuple[bytes, bytes]:
+def split_padded(data: bytes, tag: int, what: str) -> tuple[bytes, bytes]:
+    """The (nonce, ciphertext) of an envelope :func:`seal_padded` makes, shape checked
+    (``malformed``): at most 16 KiB, the structure, a bucket size."""
     if len(data) > MAX_METADATA_ENVELOPE_SIZE:
-        raise MalformedError(
-            f"metadata envelope: larger than {MAX_METADATA_ENVELOPE_SIZE} bytes"
-        )
-    reader = Reader(data, "metadata envelope", Tag.METADATA_ENVELOPE)
+        raise MalformedError(f"{what}: larger than {MAX_METADATA_ENVELOPE_SIZE} bytes")
+    reader = Reader(data, what, tag)
     nonce = reader.fixed(AEAD_NONCE_SIZE, "nonce")
     ciphertext = reader.var(MAX_METADATA_ENVELOPE_SIZE, "ciphertext")
     reader.done()
     if not is_bucket(len(data)):
-        raise MalformedError("metadata envelope: not one of the padded sizes")
+        raise MalformedError(f"{what}: not one of the padded sizes")
     return nonce, ciphertext
+
+
+def _split_envelope(data: bytes) -> tuple[bytes, bytes]:
+    return split_padded(data, Tag.METADATA_ENVELOPE, "metadata envelope")
 
 
 def check_metadata_envelope(data: bytes) -> None:

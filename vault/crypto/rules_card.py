@@ -50,22 +50,18 @@ from vault.crypto.group_state import GroupState
 from vault.crypto.identity import Identity
 from vault.crypto.limits import MAX_METADATA_ENVELOPE_SIZE
 from vault.crypto.log_entries import GROUP_ID_SIZE, INVITE_ID_SIZE, MetadataBody, Role
-from vault.crypto.metadata import GroupMetadata
-from vault.crypto.padding import bucket_size, is_bucket, pad_to, unpad
+from vault.crypto.metadata import GroupMetadata, seal_padded, split_padded
+from vault.crypto.padding import unpad
 from vault.crypto.primitives import (
-    AEAD_NONCE_SIZE,
-    AEAD_TAG_SIZE,
     HASH_SIZE,
     KEY_SIZE,
     PUBLIC_KEY_SIZE,
     SIGNATURE_SIZE,
     RandomSource,
     aead_open,
-    aead_seal,
     default_clock,
     default_random,
     derive_key,
-    draw,
     labelled_hash,
     sign,
 )
@@ -74,7 +70,6 @@ from vault.crypto.primitives import verify as verify_signature
 NO_RULES: Final = bytes(HASH_SIZE)
 """The ``rules_ref`` of a group without metadata yet."""
 MAX_CARD_ENVELOPE_SIZE: Final = MAX_METADATA_ENVELOPE_SIZE
-_CARD_OVERHEAD: Final = 2 + AEAD_NONCE_SIZE + 4 + AEAD_TAG_SIZE
 _U64 = struct.Struct(">Q")
 
 
@@ -169,14 +164,9 @@ def _card_ad(group_id: bytes, invite_id: bytes) -> bytes:
 
 def seal_rules_card(card: RulesCard, secret: bytes, *,
                     random: RandomSource = default_random) -> bytes:
-    """The CardEnvelope the relay keeps for the invite: a bucket size, like metadata."""
-    total = bucket_size(len(card.raw) + _CARD_OVERHEAD)
-    if total > MAX_CARD_ENVELOPE_SIZE:  # pragma: no cover - a valid card always fits
-        raise TooLargeError(f"a rules card is at most {MAX_CARD_ENVELOPE_SIZE} bytes")
-    nonce = draw(random, AEAD_NONCE_SIZE)
-    ciphertext = aead_seal(card_key(secret), nonce, pad_to(card.raw, total - _CARD_OVERHEAD),
-                           _card_ad(card.group_id, card.invite_id))
-    return Writer(Tag.CARD_ENVELOPE).fixed(nonce, AEAD_NONCE_SIZE).var(ciphertext).finish()
+    """The CardEnvelope the relay keeps for the invite: padded like metadata (§7.2)."""
+    return seal_padded(Tag.CARD_ENVELOPE, "rules card", card_key(secret), card.raw,
+                       _card_ad(card.group_id, card.invite_id), random=random)
 
 
 def check_card_envelope(data: bytes) -> None:
@@ -185,15 +175,7 @@ def check_card_envelope(data: bytes) -> None:
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:
-    if len(data) > MAX_CARD_ENVELOPE_SIZE:
-        raise MalformedError(f"card envelope: larger than {MAX_CARD_ENVELOPE_SIZE} bytes")
-    reader = Reader(data, "card envelope", Tag.CARD_ENVELOPE)
-    nonce = reader.fixed(AEAD_NONCE_SIZE, "nonce")
-    ciphertext = reader.var(MAX_CARD_ENVELOPE_SIZE, "ciphertext")
-    reader.done()
-    if not is_bucket(len(data)):
-        raise MalformedError("card envelope: not one of the padded sizes")
-    return nonce, ciphertext
+    return split_padded(data, Tag.CARD_ENVELOPE, "card envelope")
 
 
 _NOT_THIS_INVITES = ("this invite's description does not open with the invite's secret: it "

@@ -90,13 +90,9 @@ def invites(device: Device, view: GroupView) -> list[InviteInfo]:
     now = device.now()
     out = []
     for invite in state.invites.values():
-        creator = state.members.get(invite.created_by)
-        usable = (not invite.revoked and invite.expires_at_ms > now
-                  and invite.uses < invite.max_uses
-                  and creator is not None and creator.role >= Role.ADMIN)
         out.append(InviteInfo(b64encode(invite.invite_id), invite.max_uses, invite.uses,
                               invite.expires_at_ms, invite.requires_approval, invite.revoked,
-                              b64encode(invite.created_by), usable))
+                              b64encode(invite.created_by), rules.usable(state, invite, now)))
     return out
 
 

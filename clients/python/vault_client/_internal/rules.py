@@ -86,7 +86,7 @@ def publish_cards(device: Device, view: GroupView) -> None:
         invite_id = b64decode(key.removeprefix(prefix), "invite id")
         sealed, _, published = value.partition(" ")
         invite = state.invites.get(invite_id)
-        if invite is None or not _usable(state, invite_id, device.now()):
+        if invite is None or not usable(state, invite, device.now()):
             device.store.delete_meta(key)
             continue
         if published == ref or metadata is None or epoch_key is None \
@@ -106,9 +106,9 @@ def publish_cards(device: Device, view: GroupView) -> None:
         device.store.set_meta(key, f"{sealed} {ref}")
 
 
-def _usable(state: GroupState, invite_id: bytes, now: int) -> bool:
-    """Whether the invite still admits anyone (its creator still an admin, I3)."""
-    invite = state.invites[invite_id]
+def usable(state: GroupState, invite: InviteState, now: int) -> bool:
+    """Whether the invite still admits anyone (not revoked, expired or used up, and its
+    creator still an admin, I3)."""
     creator = state.role_of(invite.created_by)
     return (not invite.revoked and invite.expires_at_ms > now
             and invite.uses < invite.max_uses and creator is not None
@@ -210,28 +210,33 @@ def keep_acceptance(device: Device, gid: bytes, acceptance: RulesAcceptance,
                           f"{b64encode(acceptance.raw)} {b64encode(sealed)}")
 
 
-def kept_acceptance(device: Device, gid: bytes) -> RulesAcceptance | None:
+def _kept(device: Device, gid: bytes) -> tuple[RulesAcceptance, str] | None:
+    """The acceptance kept until admission, and the rules text it was for."""
     saved = device.store.meta(_acceptance_key(gid))
     if saved is None:
         return None
-    return RulesAcceptance.decode(b64decode(saved.partition(" ")[0], "acceptance"))
+    raw, _, sealed = saved.partition(" ")
+    text = device.unseal("accepted-rules", record_id(gid), b64decode(sealed, "accepted rules"))
+    return RulesAcceptance.decode(b64decode(raw, "acceptance")), text.decode("utf-8")
+
+
+def kept_acceptance(device: Device, gid: bytes) -> RulesAcceptance | None:
+    kept = _kept(device, gid)
+    return None if kept is None else kept[0]
 
 
 def first_profile_ref(device: Device, view: GroupView) -> bytes | None:
     """The rules ref a newcomer's first profile names: the rules in force when their text
     is the one they accepted before joining, else what they accepted (None: nothing)."""
-    saved = device.store.meta(_acceptance_key(view.group_id))
-    if saved is None:
+    kept = _kept(device, view.group_id)
+    if kept is None:
         return None
-    raw, _, sealed = saved.partition(" ")
-    accepted = RulesAcceptance.decode(b64decode(raw, "acceptance")).rules_ref
-    text = device.unseal("accepted-rules", record_id(view.group_id),
-                         b64decode(sealed, "accepted rules")).decode("utf-8")
+    accepted, text = kept[0].rules_ref, kept[1]
     current = V.group_metadata(view)
     assert view.state is not None
     if current is not None and current.rules == text:
         return rules_ref(view.state)
-    if _Texts(view).get(accepted) == text:
+    if _metadata_at(view, accepted)[0] == text:
         return accepted  # earlier rules, truly those they read: they are asked again
     return None  # the card's text was not what the group's entry held: nothing accepted
 
@@ -243,37 +248,27 @@ def drop_acceptance(device: Device, gid: bytes) -> None:
 # --- members' acceptances ------------------------------------------------------------------
 
 
-class _Texts:
-    """The rules text (None: unreadable here) and epoch of every group METADATA entry of the
-    log, by rules ref: read from the log only when an acceptance names other than the
-    metadata in force (a rotation seals the same metadata again, under a new ref), and kept
-    on the view until the log grows."""
-
-    def __init__(self, view: GroupView) -> None:
-        self._view = view
-
-    def entry(self, ref: bytes) -> tuple[str | None, int] | None:
-        view, state = self._view, self._view.state
-        assert state is not None
-        cached = view.rules_texts
-        if cached is None or cached[0] != len(view.entries):
-            found: dict[bytes, tuple[str | None, int]] = {}
-            for raw in view.entries:
-                body = LogEntry.decode(raw).body
-                if isinstance(body, MetadataBody) and body.subject is None:
-                    meta = V.group_metadata(view, body)
-                    found[metadata_ref(state.group_id, body)] = \
-                        (None if meta is None else meta.rules, body.epoch)
-            view.rules_texts = cached = (len(view.entries), found)
-        return cached[1].get(ref)
-
-    def get(self, ref: bytes) -> str | None:
-        entry = self.entry(ref)
-        return None if entry is None else entry[0]
+def _metadata_at(view: GroupView, ref: bytes) -> tuple[str | None, int | None]:
+    """The rules text (None: unreadable here) and epoch of the group METADATA entry at
+    *ref*, (None, None) when the log holds none. Read from the log only when an acceptance
+    names other than the metadata in force (a rotation seals the same metadata again, under
+    a new ref), and kept on the view until the log grows."""
+    state = view.state
+    assert state is not None
+    cached = view.rules_texts
+    if cached is None or cached[0] != len(view.entries):
+        found: dict[bytes, tuple[str | None, int]] = {}
+        for raw in view.entries:
+            body = LogEntry.decode(raw).body
+            if isinstance(body, MetadataBody) and body.subject is None:
+                meta = V.group_metadata(view, body)
+                found[metadata_ref(state.group_id, body)] = \
+                    (None if meta is None else meta.rules, body.epoch)
+        view.rules_texts = cached = (len(view.entries), found)
+    return cached[1].get(ref, (None, None))
 
 
-def status_of(view: GroupView, accepted: bytes | None, texts: _Texts | None = None
-              ) -> RulesStatus:
+def status_of(view: GroupView, accepted: bytes | None) -> RulesStatus:
     """``current``: *accepted* names the metadata in force, or one whose rules text is the
     current one; ``earlier``: other rules; ``none``: nothing accepted."""
     state = view.state
@@ -283,8 +278,7 @@ def status_of(view: GroupView, accepted: bytes | None, texts: _Texts | None = No
     if accepted == rules_ref(state):
         return "current"
     current = V.group_metadata(view)
-    texts = _Texts(view) if texts is None else texts
-    if current is not None and texts.get(accepted) == current.rules:
+    if current is not None and _metadata_at(view, accepted)[0] == current.rules:
         return "current"
     return "earlier"
 
@@ -293,11 +287,10 @@ def accepted_by(view: GroupView) -> dict[bytes, RulesStatus]:
     """Each current member's acceptance of the rules in force (what admins see)."""
     state = view.state
     assert state is not None
-    texts = _Texts(view)
     out: dict[bytes, RulesStatus] = {}
     for pk in state.members:
         profile = V.member_profile(view, pk)
-        out[pk] = status_of(view, None if profile is None else profile.accepted_rules, texts)
+        out[pk] = status_of(view, None if profile is None else profile.accepted_rules)
     return out
 
 
@@ -308,8 +301,7 @@ def resealed(view: GroupView, profile: MemberProfile) -> MemberProfile:
     state = view.state
     assert state is not None
     accepted = profile.accepted_rules
-    if accepted is None or accepted == rules_ref(state) \
-            or state.group_metadata is None or status_of(view, accepted) != "current":
+    if accepted is None or accepted == rules_ref(state) or status_of(view, accepted) != "current":
         return profile
     return MemberProfile(profile.display_name, rules_ref(state))
 
@@ -331,13 +323,9 @@ def accept(device: Device, view: GroupView, rules_id: str | None = None) -> None
     rules changed since (:class:`RulesCardStaleError`)."""
     state = view.state
     assert state is not None
-    current = V.group_metadata(view)
-    if rules_id is not None:
-        read = b64decode(rules_id, "rules id")
-        if read != rules_ref(state) and (current is None
-                                         or _Texts(view).get(read) != current.rules):
-            raise RulesCardStaleError("the group's rules changed since you read them; read "
-                                      "them again")
+    if rules_id is not None and status_of(view, b64decode(rules_id, "rules id")) != "current":
+        raise RulesCardStaleError("the group's rules changed since you read them; read them "
+                                  "again")
     mine = own_profile(view)
     if status_of(view, None if mine is None else mine.accepted_rules) == "current":
         return
@@ -369,11 +357,11 @@ def request_status(view: GroupView, joiner: bytes, raw: bytes | None) -> RulesSt
     if acceptance.group_id != view.group_id or acceptance.member != joiner:
         return "none"
     current = V.group_metadata(view)
-    named = _Texts(view).entry(acceptance.rules_ref)
-    key = None if named is None else view.keys.get(named[1])
-    if current is None or named is None or key is None:
+    epoch = _metadata_at(view, acceptance.rules_ref)[1]
+    key = None if epoch is None else view.keys.get(epoch)
+    if current is None or epoch is None or key is None:
         return "unknown"  # the rules in force, or the epoch the card was for, unreadable here
-    expected = rules_digest(digest_key(key, view.group_id, named[1]), current.rules)
+    expected = rules_digest(digest_key(key, view.group_id, epoch), current.rules)
     return "current" if hmac.compare_digest(acceptance.rules_digest, expected) else "earlier"
 
 

@@ -39,7 +39,6 @@ from vault.crypto.localstore import (
     encode_stored_post,
     record_id,
 )
-from vault.crypto.metadata import MemberProfile
 from vault.crypto.timeline import Timeline
 from vault_client import events as ev
 from vault_client._internal import deletion, gone, naming, outbox, rules
@@ -53,7 +52,6 @@ from vault_client._internal.log_io import sync_log
 from vault_client._internal.rotation import issue, publish_group_metadata, publish_profile, rotate
 from vault_client._internal.store import TOMBSTONE, HeldRow
 from vault_client._internal.transport import POSTS_PAGE, Auth, PostsPage, Transport
-from vault_client.errors import EpochKeyMissingError, NameTakenError
 from vault_client.types import SyncReport
 
 POST_PAGE: Final = POSTS_PAGE  # posts per request when syncing: the most the relay serves
@@ -453,29 +451,8 @@ def _duties(device: Device, view: GroupView, events: list[ev.Event],
             profile = V.member_profile(view, view.me.sign_pk)  # (name and accepted rules)
             if profile is not None:
                 publish_profile(device, view, rules.resealed(view, profile))
-        wanted = naming.wanted(device, view.group_id)
-        accepted = rules.first_profile_ref(device, view) if state.epoch in view.keys else None
-        try:
-            own = rules.own_profile(view)  # (a name set meanwhile is kept)
-        except EpochKeyMissingError:  # its key is not here yet: the next sync writes it
-            own, wanted, accepted = None, None, None
-        if (wanted is not None or accepted is not None) and state.epoch in view.keys \
-                and not state.rotation_pending:
-            # The first profile of a newcomer: the name they chose, the rules they accepted.
-            kept_name = "" if own is None else own.display_name
-            try:
-                if wanted is not None:
-                    naming.set_display_name(device, view, wanted, accepted_rules=accepted)
-                else:
-                    publish_profile(device, view, MemberProfile(kept_name, accepted))
-                events.append(ev.ProfileUpdated(view.gid, b64encode(view.me.sign_pk)))
-            except NameTakenError as error:
-                warnings.append(ev.NameNotSet(view.gid, f"the name you chose when joining "
-                                              f"was not set: {error.message}"))
-                if accepted is not None:
-                    publish_profile(device, view, MemberProfile(kept_name, accepted))
-            naming.drop_wanted(device, view.group_id)
-            rules.drop_acceptance(device, view.group_id)
+        if state.epoch in view.keys and not state.rotation_pending:
+            naming.write_first_profile(device, view, events, warnings)
         rules.publish_cards(device, view)
     except (LogConflictError, RotationPendingError, EpochStaleError, RelayUnavailableError):
         pass  # another admin acted first, an admin must rotate, or the relay went away:
