@@ -313,8 +313,11 @@ def test_decoding_enforces_the_rules() -> None:
     with pytest.raises(PostError, match="must refer to its target"):
         PostBody.decode(bytes(raw))
     raw = bytearray(G.body(ALICE).encode())
-    with pytest.raises(MalformedError, match="trailing"):
+    with pytest.raises(MalformedError, match="a channel id is 16 bytes"):  # PB-3
         PostBody.decode(bytes(raw) + b"\x00")
+    delete = G.body(ALICE, PostKind.DELETE, refs=(bytes(16),), text="").encode()
+    with pytest.raises(MalformedError, match="trailing"):  # CODEC-8: no channel on a delete
+        PostBody.decode(delete + bytes([1]) + bytes(15))
     with pytest.raises(MalformedError, match="not a post body"):
         PostBody.decode(b"\x05" + bytes(raw[1:]))
     count_at = _kind_offset() + 1

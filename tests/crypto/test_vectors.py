@@ -121,7 +121,13 @@ from vault.crypto.log_verify import (
     genesis_state,
     verify_log,
 )
-from vault.crypto.metadata import GroupMetadata, MemberProfile, open_metadata, seal_metadata
+from vault.crypto.metadata import (
+    Channel,
+    GroupMetadata,
+    MemberProfile,
+    open_metadata,
+    seal_metadata,
+)
 from vault.crypto.padding import bucket_size, is_bucket, pad, pad_to, unpad
 from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.posts import OpenedPost, PostEnvelope, check_can_post, open_post, seal_post
@@ -1012,6 +1018,7 @@ def _thread_view(inputs: Json, expected: Json) -> None:
             "options": list(v.poll.options), "closes_at_ms": v.poll.closes_at_ms,
             "votes": [[x.hex() for x in who] for who in v.poll.votes]},
         "pinned_by": None if v.pinned_by is None else v.pinned_by.hex(),
+        **({} if v.channel is None else {"channel": v.channel.hex()}),
     } for v in view.posts] == expected["posts"]
     assert [{"post_id": i.post_id.hex(), "cause": i.cause}
             for i in view.ignored] == expected["ignored"]
@@ -1022,9 +1029,15 @@ def _thread_view(inputs: Json, expected: Json) -> None:
 
 @check("metadata", "group_metadata")
 def _group_metadata(inputs: Json, expected: Json) -> None:
-    value = GroupMetadata(inputs["name"], inputs["description"], inputs["rules"])
+    channels = tuple(Channel(b(c["channel_id"]), c["name"]) for c in inputs.get("channels", ()))
+    value = GroupMetadata(inputs["name"], inputs["description"], inputs["rules"], channels)
     assert value.encode() == b(expected["encoded"])
     assert GroupMetadata.decode(b(expected["encoded"])) == value
+
+
+@check("metadata", "decode_group_metadata")
+def _decode_group_metadata(inputs: Json, expected: Json) -> None:
+    expect_error(expected, lambda: GroupMetadata.decode(b(inputs["data"])))
 
 
 @check("metadata", "member_profile")

@@ -45,6 +45,7 @@ from vault.crypto.attachments import (
     make_attachment,
     padded_size,
 )
+from vault.crypto.channels import ChannelKind
 from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import Tag, Writer, b64decode, b64encode
 from vault.crypto.epochs import EpochGrant, build_grants, metadata_key, open_grant, post_key
@@ -127,6 +128,7 @@ from vault.crypto.log_verify import (
 )
 from vault.crypto.metadata import (
     ENVELOPE_OVERHEAD,
+    Channel,
     GroupMetadata,
     MemberProfile,
     open_metadata,
@@ -2040,6 +2042,7 @@ def thread_json(view: ThreadView) -> Json:
                 "options": list(v.poll.options), "closes_at_ms": v.poll.closes_at_ms,
                 "votes": [[x.hex() for x in who] for who in v.poll.votes]},
             "pinned_by": h(v.pinned_by),
+            **({} if v.channel is None else {"channel": v.channel.hex()}),
         } for v in view.posts],
         "ignored": [{"post_id": i.post_id.hex(), "cause": i.cause} for i in view.ignored],
     }
@@ -2199,7 +2202,12 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
         ("reject_pin_without_target", raw_post_body(base, kind=8, text=""), "post_invalid",
          "a PIN with no reference", ["POST-3"]),
         ("reject_post_with_vote_choice", raw_post_body(base) + b"\x00", "malformed",
-         "a POST followed by one more byte (only a VOTE carries a choice)", ["CODEC-8"]),
+         "a POST followed by one more byte (only a VOTE carries a choice)", ["PB-3"]),
+        ("reject_post_channel_unknown_kind", raw_post_body(base) + b"\x03" + bytes(15),
+         "malformed", "a POST naming a channel of kind 3 (a later protocol's)", ["CHAN-1"]),
+        ("reject_reply_with_channel", raw_post_body(reply) + b"\x01" + bytes(15), "malformed",
+         "a REPLY followed by a channel id (a reply is in its thread's channel)",
+         ["CODEC-8", "PB-3"]),
         ("reject_body_65_references", raw_post_body(base, refs=[bytes((i,)) * 16
                                                                for i in range(65)]),
          "malformed", "65 references (at most 64)", ["CODEC-4"]),
@@ -2287,7 +2295,8 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
              = (), log_seq: int = 13, post_id: bytes | None = None, text: str = "",
              cw: str | None = None, ts: int | None = None, options: tuple[str, ...] = (),
              closes: int | None = None, choice: int | None = None,
-             expires: int | None = None) -> tuple[PostBody, Json]:
+             expires: int | None = None, channel: bytes | None = None
+             ) -> tuple[PostBody, Json]:
         body = PostBody(author=p[author].sign_pk, group_id=gid, epoch=state.epoch_at(log_seq),
                         post_id=post_id or rng(16), author_seq=seq, log_seq=log_seq,
                         log_head=state.hashes[log_seq],
@@ -2297,7 +2306,7 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
                             if kind not in (PostKind.DELETE, PostKind.VOTE, PostKind.PIN)
                             else ""),
                         content_warning=cw, poll_options=options, poll_closes_at_ms=closes,
-                        vote_choice=choice, expires_at_ms=expires)
+                        vote_choice=choice, expires_at_ms=expires, channel=channel)
         return body, signed_pair(p[author], body)
 
     def run_timeline(name: str, steps: list[Json], description: str, *, accept: Sequence[str]
@@ -2618,6 +2627,33 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
              "post written at entry 9 (backdated) and a pin with an expiry of its own (its "
              "post has none) are ignored",
              accept=["TV-6", "TV-3"], reject=["TV-6"])
+
+    # --- channels (§6.10, TV-7) -------------------------------------------------------------
+    ch_rng = seeded_random("vault/vectors/post-rules-channels")
+    news = bytes((ChannelKind.ANNOUNCEMENTS,)) + ch_rng(15)
+    talk = bytes((ChannelKind.DISCUSSION,)) + ch_rng(15)
+    c1, c1j = post("owner", 1, text="We meet on Thursday this week", post_id=ch_rng(16),
+                   channel=news)
+    _c2, c2j = post("member", 1, text="Can I post here?", post_id=ch_rng(16), channel=news)
+    _c3, c3j = post("member", 2, PostKind.REPLY, refs=(c1.post_id,), text="Thanks",
+                    post_id=ch_rng(16))
+    c4, c4j = post("admin", 1, PostKind.REPLY, refs=(c1.post_id,), text="Room 4",
+                   post_id=ch_rng(16))
+    _c5, c5j = post("member", 3, PostKind.REACTION, refs=(c1.post_id,), text="+1",
+                    post_id=ch_rng(16))
+    _c6, c6j = post("joiner", 1, PostKind.POLL, text="Which room?", options=("3", "4"),
+                    post_id=ch_rng(16), log_seq=10, channel=news)
+    _c7, c7j = post("member", 4, text="Anyone around tonight?", post_id=ch_rng(16),
+                    channel=talk)
+    _c8, c8j = post("member", 5, PostKind.REPLY, refs=(c4.post_id,), text="Which floor?",
+                    post_id=ch_rng(16))
+    run_view("thread_view_channels", [c1j, c2j, c3j, c4j, c5j, c6j, c7j, c8j],
+             "an announcements channel: the owner's post, the admin's reply and the "
+             "member's reaction apply; the joiner's poll at entry 10 (a moderator then) is "
+             "shown; the member's post there, their reply to the owner's post and their "
+             "reply to the admin's reply (the same thread) are not shown; the member's post "
+             "in a discussion channel is",
+             accept=["TV-7", "PB-3", "CHAN-1"], reject=["TV-7"])
     return vectors
 
 
@@ -2648,6 +2684,34 @@ def metadata_doc(world: World) -> Json:
         vectors.append(vec(f"group_metadata_{len(value.encode())}", "group_metadata",
                            {"name": value.name, "description": value.description,
                             "rules": value.rules}, {"encoded": value.encode().hex()}))
+    ch_rng = seeded_random("vault/vectors/metadata-channels")
+    channels = (Channel(bytes((ChannelKind.ANNOUNCEMENTS,)) + ch_rng(15), "Announcements"),
+                Channel(bytes((ChannelKind.DISCUSSION,)) + ch_rng(15), "Caf\u00e9 talk"))
+    with_channels = GroupMetadata(later.name, later.description, later.rules, channels)
+    vectors.append(vec("group_metadata_channels", "group_metadata",
+                       {"name": with_channels.name, "description": with_channels.description,
+                        "rules": with_channels.rules,
+                        "channels": [{"channel_id": c.channel_id.hex(), "name": c.name}
+                                     for c in channels]},
+                       {"encoded": with_channels.encode().hex()},
+                       "two channels after the rules, in the order members see them: an "
+                       "announcements channel (kind 2) and a discussion (kind 1)"))
+    plain = later.encode()
+    listed = with_channels.encode()
+    first = 4 + 16 + 4 + len(b"Announcements")
+    for name, data, code, description in (
+        ("reject_group_metadata_empty_channel_list", plain + bytes(4), "malformed",
+         "a channel count of 0: a group without channels has no list at all"),
+        ("reject_group_metadata_channel_kind_0", plain + listed[len(plain):][:4] + bytes(16)
+         + listed[len(plain) + 20:len(plain) + first], "malformed",
+         "a channel id whose kind byte is 0"),
+        ("reject_group_metadata_channel_listed_twice",
+         plain + bytes.fromhex("00000002") + listed[len(plain) + 4:len(plain) + first] * 2,
+         "metadata_invalid", "the same channel listed twice"),
+    ):
+        vectors.append(vec(name, "decode_group_metadata", {"data": data.hex()},
+                           error_of(code, lambda d=data: GroupMetadata.decode(d)),
+                           description))
     for value in (PROFILE_0, profile_2):
         vectors.append(vec(f"member_profile_{len(value.encode())}", "member_profile",
                            {"display_name": value.display_name},
@@ -4007,6 +4071,10 @@ RULES.update({
         "reject_line_separator_in_group_name": _rejects("NAME-1", "MO-5"),
         "reject_name_not_nfc": _rejects("NAME-3", "MO-5"),
         "member_profile_accepted_rules": _accepts(*_NAMES_OK, "PROF-1"),
+        "group_metadata_channels": _accepts(*_NAMES_OK, "CHAN-1", "CHAN-2", "CHAN-3"),
+        "reject_group_metadata_empty_channel_list": _rejects("CHAN-2"),
+        "reject_group_metadata_channel_kind_0": _rejects("CHAN-1"),
+        "reject_group_metadata_channel_listed_twice": _rejects("CHAN-3"),
         "reject_member_profile_short_accepted_rules": _rejects("PROF-1"),
     },
     "invites": {

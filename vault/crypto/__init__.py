@@ -21,6 +21,7 @@ The modules, in dependency order: each imports only modules above it.
 ``log``              one signed, hash-chained entry; the genesis entry and group id
 ``group_state``      the frozen state a verified log yields; checkpoints; ``new_entry``
 ``epochs``           epoch keys, their subkeys, and the grants that deliver them
+``channels``         channel ids and kinds; who may write in an announcements channel
 ``metadata``         group name, description, rules and profiles, encrypted for the group
 ``log_rules``        the rules every entry must pass, and the builder that applies them
 ``log_verify``       verifying a log (from genesis or a state) and the high-water mark
@@ -42,6 +43,7 @@ Where a client author starts (each name lives in one module and is imported from
   ``extend_log`` give a ``group_state.GroupState``; ``group_state.new_entry`` with a body
   from ``log_entries`` writes the next entry.
 * keys for an epoch: ``epochs.build_grants`` / ``open_grant``.
+* channels: ``metadata.Channel`` in ``GroupMetadata.channels``; ``channels.new_channel_id``.
 * posts: ``post_body.PostBody``, ``posts.seal_post`` / ``open_post``, then
   ``timeline.Timeline``; attachments with ``attachments.make_attachment`` /
   ``decrypt_attachment``.

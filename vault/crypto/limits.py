@@ -95,6 +95,10 @@ MAX_RULES: Final = 8192
 """Longest group rules, in UTF-8 bytes (§7.1)."""
 MAX_DISPLAY_NAME: Final = 64
 """Longest display name, in UTF-8 bytes after NFC (§7.1)."""
+MAX_CHANNELS: Final = 32
+"""Most channels a group lists besides its main one (§7.1)."""
+MAX_CHANNEL_NAME: Final = 64
+"""Longest channel name, in UTF-8 bytes after NFC (§7.1)."""
 
 # --- invites and joining (§8) ---------------------------------------------------------------
 MAX_URI_LENGTH: Final = 2048

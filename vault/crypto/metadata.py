@@ -7,6 +7,8 @@ Wire layouts (every object starts with its tag byte and the protocol version byt
 
     GroupMetadata (Tag.GROUP_METADATA)   name:text(<=128) description:text(<=4096)
                                          rules:text(<=8192)
+                                         then nothing, or channels: u32 count (1..32), then
+                                         count x (channel_id[16] name:text(<=64)) (CHAN-2)
     MemberProfile (Tag.MEMBER_PROFILE)   display_name:text(<=64)
 
     MetadataEnvelope (Tag.METADATA_ENVELOPE)   nonce[24] ciphertext:var
@@ -38,10 +40,13 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
+from vault.crypto.channels import CHANNEL_ID_SIZE, ChannelKind, channel_kind, check_channel_id
 from vault.crypto.encoding import PROTOCOL_VERSION, Reader, Tag, Writer
 from vault.crypto.epochs import metadata_key
 from vault.crypto.errors import MalformedError, MetadataError, TooLargeError
 from vault.crypto.limits import (
+    MAX_CHANNEL_NAME,
+    MAX_CHANNELS,
     MAX_DESCRIPTION,
     MAX_DISPLAY_NAME,
     MAX_GROUP_NAME,
@@ -156,8 +161,32 @@ def _require_nfc(value: str, what: str) -> str:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """One of the group's channels (:mod:`vault.crypto.channels`): its id (whose first byte
+    is its kind) and its name, a single line stored NFC-normalised."""
+
+    channel_id: bytes
+    name: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            check_channel_id(self.channel_id, "channel")
+        except MalformedError as error:
+            raise ValueError(str(error)) from None
+        object.__setattr__(self, "name", _nfc(self.name))
+        _check_text(self.name, MAX_CHANNEL_NAME, "channel name", single_line=True)
+        if not self.name.strip():
+            raise MetadataError("a channel needs a name")
+
+    @property
+    def kind(self) -> ChannelKind:
+        return channel_kind(self.channel_id)
+
+
+@dataclass(frozen=True)
 class GroupMetadata:
-    """The group's name, description and rules (set by admins).
+    """The group's name, description and rules, and its channels in the order members see
+    them (set by admins; the group's main channel is not listed).
 
     The name is stored NFC-normalised. ``repr`` never shows what was written.
     """
@@ -165,16 +194,33 @@ class GroupMetadata:
     name: str = field(repr=False)
     description: str = field(default="", repr=False)
     rules: str = field(default="", repr=False)
+    channels: tuple[Channel, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _nfc(self.name))
         _check_text(self.name, MAX_GROUP_NAME, "group name", single_line=True)
         _check_text(self.description, MAX_DESCRIPTION, "group description", single_line=False)
         _check_text(self.rules, MAX_RULES, "group rules", single_line=False)
+        channels = self.channels
+        if len(channels) > MAX_CHANNELS:
+            raise TooLargeError(f"a group has at most {MAX_CHANNELS} channels besides its "
+                                "main one")
+        if len({c.channel_id for c in channels}) != len(channels):  # CHAN-3
+            raise MetadataError("group metadata: a channel is listed twice")
+        if len({c.name for c in channels}) != len(channels):
+            raise MetadataError("group metadata: two channels have the same name")
+
+    def channel(self, channel_id: bytes) -> Channel | None:
+        return next((c for c in self.channels if c.channel_id == channel_id), None)
 
     def encode(self) -> bytes:
-        return (Writer(Tag.GROUP_METADATA).text(self.name).text(self.description)
-                .text(self.rules).finish())
+        writer = (Writer(Tag.GROUP_METADATA).text(self.name).text(self.description)
+                  .text(self.rules))
+        if self.channels:  # absent: the metadata of earlier versions (CHAN-2)
+            writer.u32(len(self.channels))
+            for channel in self.channels:
+                writer.fixed(channel.channel_id, CHANNEL_ID_SIZE).text(channel.name)
+        return writer.finish()
 
     @classmethod
     def decode(cls, data: bytes) -> GroupMetadata:
@@ -182,8 +228,20 @@ class GroupMetadata:
         name = _require_nfc(reader.text(MAX_GROUP_NAME, "name"), "group metadata: the name")
         description = reader.text(MAX_DESCRIPTION, "description")
         rules = reader.text(MAX_RULES, "rules")
+        channels: list[Channel] = []
+        if reader.offset < len(data):  # CHAN-2: nothing, or 1 to 32 channels
+            count = reader.u32("channel count")
+            if not 1 <= count <= MAX_CHANNELS:
+                raise MalformedError(f"group metadata: {count} channels; 1 to {MAX_CHANNELS} "
+                                     "when the list is there")
+            for _ in range(count):
+                channel_id = check_channel_id(reader.fixed(CHANNEL_ID_SIZE, "channel id"),
+                                              "group metadata")
+                channel_name = _require_nfc(reader.text(MAX_CHANNEL_NAME, "channel name"),
+                                            "group metadata: a channel name")
+                channels.append(Channel(channel_id, channel_name))
         reader.done()
-        return cls(name, description, rules)
+        return cls(name, description, rules, tuple(channels))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ Wire layout (``Tag.POST_BODY``, after the tag and version bytes)::
     then, for a POLL only: options: u32 count (2..10), then count x text (<= 100 bytes);
                            closes_at_ms: opt_u64
     and for a VOTE only:   choice: u8 (the option's index in the poll, 0-based)
+    and last, for a POST or POLL only: nothing (the group's main channel) or channel[16]
+                           (see :mod:`vault.crypto.channels`; PB-3)
 
 Versions (protocol §6.1, PB-1 and PB-2). The version byte says how attachments are laid
 out, so a body is read one way only:
@@ -40,6 +42,7 @@ Rules (checked on construction, so also on every decode):
   text, warning or attachments;
 * text <= 32 KiB, content warning <= 512 bytes, <= 16 attachments;
 * an expiry, when present, is later than ``timestamp_ms``;
+* only a POST or a POLL names a channel (a reply is in its thread's; PB-3);
 * a POLL asks a question (non-empty text) with 2 to 10 distinct options of 1 to 100 bytes,
   carries no attachments and closes, when it says so, after it was written; a VOTE names the
   poll as its target and an option index below 10, with no text, warning or attachments.
@@ -55,6 +58,7 @@ from functools import cached_property
 from typing import Final, TypeAlias
 
 from vault.crypto.attachments import Attachment
+from vault.crypto.channels import check_channel_id
 from vault.crypto.encoding import U64_MAX, Reader, Tag, Writer
 from vault.crypto.errors import MalformedError, PostError, TooLargeError
 from vault.crypto.limits import (
@@ -97,6 +101,8 @@ class PostKind(IntEnum):
 
 _NEEDS_TARGET: Final = frozenset({PostKind.REPLY, PostKind.REACTION, PostKind.EDIT,
                                   PostKind.DELETE, PostKind.VOTE, PostKind.PIN})
+_IN_CHANNELS: Final = frozenset({PostKind.POST, PostKind.POLL})
+"""Kinds that may name a channel (POST-9), as the body's last field (PB-3)."""
 _WITH_TAIL: Final = frozenset({PostKind.POLL, PostKind.VOTE})
 """Kinds whose body carries fields after the expiry (the fast decode path leaves them)."""
 
@@ -139,6 +145,9 @@ class PostBody:
     """When a POLL stops counting votes (votes written at or after it are not counted)."""
     vote_choice: int | None = None
     """A VOTE's option: an index into its poll's options."""
+    channel: bytes | None = None
+    """A POST's or POLL's channel id (:mod:`vault.crypto.channels`); None: the group's main
+    channel."""
 
     def __post_init__(self) -> None:
         if (len(self.author) != 32 or len(self.group_id) != 32
@@ -192,6 +201,14 @@ class PostBody:
             if expiry <= self.timestamp_ms:
                 raise PostError("post body: a post cannot expire before it was written")
         self._check_poll_fields(kind)
+        if self.channel is not None:
+            if kind not in _IN_CHANNELS:
+                raise PostError(f"post body: a {kind.name.lower()} names no channel (a reply is "
+                                "in its thread's)")
+            try:
+                check_channel_id(self.channel, "post body")
+            except MalformedError as error:
+                raise ValueError(str(error)) from None
 
     def _check_poll_fields(self, kind: PostKind) -> None:
         """POST-7 (a poll) and POST-8 (a vote); other kinds carry no poll fields."""
@@ -272,6 +289,8 @@ class PostBody:
             parts.append(tail.opt_u64(self.poll_closes_at_ms).finish())
         elif self.kind is PostKind.VOTE:
             parts.append(bytes((self.vote_choice or 0,)))
+        if self.channel is not None:
+            parts.append(self.channel)
         return b"".join(parts)
 
     @classmethod
@@ -333,6 +352,11 @@ class PostBody:
             closes_at_ms = reader.opt_u64("closing time")
         elif kind is PostKind.VOTE:
             choice = reader.u8("choice")
+        channel: bytes | None = None
+        if kind in _IN_CHANNELS:  # PB-3: nothing, or a channel id
+            rest = reader.rest()
+            if rest:
+                channel = check_channel_id(rest, "post body")
         reader.done()
         if named and not any(f[5] for f in fields):  # PB-2: one encoding per body
             raise MalformedError("post body: version 2 is only for attachments with file "
@@ -341,7 +365,7 @@ class PostBody:
         attachments = tuple(Attachment(*f) for f in fields)
         return cls(author, group_id, epoch, post_id, author_seq, log_seq, log_head,
                    timestamp_ms, kind, refs, text, content_warning, attachments, expires_at_ms,
-                   options, closes_at_ms, choice)
+                   options, closes_at_ms, choice, channel)
 
 
 _FieldTuple: TypeAlias = tuple[bytes, bytes, int, bytes, int, int, bytes, int, PostKind,

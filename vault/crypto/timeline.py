@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 from vault.crypto.attachments import Attachment
+from vault.crypto.channels import may_write_in
 from vault.crypto.errors import EquivocationError, UnknownLogHeadError
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostBody, PostKind
@@ -460,6 +461,8 @@ class VisiblePost:
     """For a POLL (not deleted): its options and the votes counted."""
     pinned_by: bytes | None = None
     """Who pinned it (the first pin in force, TV-6), or None; never set on a deleted post."""
+    channel: bytes | None = None
+    """Its channel (TV-7): a POST's or POLL's own, a REPLY's thread's; None: the main one."""
 
 
 TARGET_NOT_RECEIVED: Final = "target_not_received"
@@ -520,6 +523,36 @@ def _may_delete(state: GroupState, action: PostBody, target_author: bytes) -> bo
         return True
     role = state.role_at(action.author, action.log_seq)
     return role is not None and role >= Role.MODERATOR
+
+
+_NOT_IN_ANNOUNCEMENTS: Final = (
+    "only a moderator or admin at the time it was written can post, reply or ask a poll in an "
+    "announcements channel"
+)
+
+
+def channel_of(body: PostBody, lookup: Callable[[bytes], OpenedPost | None]) -> bytes | None:
+    """TV-7: the channel *body* is in: a POST's or POLL's own; a REPLY's is its thread's (the
+    post its chain of replies starts at); None (the main channel) when that post has not been
+    received."""
+    seen: set[bytes] = set()
+    while body.kind is PostKind.REPLY:
+        target = body.refs[0]
+        parent = lookup(target)
+        if parent is None or target in seen:
+            return None
+        seen.add(target)
+        body = parent.body
+    return body.channel
+
+
+def _channel_refused(body: PostBody, channel: bytes | None,
+                     state: GroupState) -> IgnoredAction | None:
+    """TV-7: a POST, POLL or REPLY in an announcements channel by someone below moderator
+    at its own log position is not shown."""
+    if may_write_in(state, body.author, body.log_seq, channel):
+        return None
+    return IgnoredAction(body.post_id, _NOT_IN_ANNOUNCEMENTS, NOT_PERMITTED)
 
 
 def _may_pin(state: GroupState, pin: PostBody) -> bool:
@@ -727,6 +760,7 @@ def thread_view(timeline: Timeline, state: GroupState,
     ignored += vote_ignored
     ignored += pin_ignored
     visible: list[VisiblePost] = []
+    channels: dict[bytes | None, bytes | None] = {}
     for post in posts:
         body = post.body
         if body.kind not in _CONTENT_KINDS:
@@ -737,28 +771,37 @@ def thread_view(timeline: Timeline, state: GroupState,
             if parent is not None and _backdated(body, parent):
                 ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
+        # A thread's channel is its first post's: known by now (causal order), else walked.
+        channel = (channels[reply_to] if reply_to in channels
+                   else channel_of(body, by_id.get))
+        channels[body.post_id] = channel
+        refused = _channel_refused(body, channel, state)
+        if refused is not None:
+            ignored.append(refused)
+            continue
         visible.append(_visible(body, reply_to, edits.get(body.post_id),
                                 deleted.get(body.post_id), reactions.get(body.post_id),
-                                votes.get(body.post_id, ()), pinned.get(body.post_id)))
+                                votes.get(body.post_id, ()), pinned.get(body.post_id), channel))
     return ThreadView(tuple(visible), tuple(ignored))
 
 
 def _visible(body: PostBody, reply_to: bytes | None, edit: PostBody | None,
              deleter: bytes | None,
              counted: Mapping[tuple[str | None, str], list[bytes]] | None,
-             votes: Sequence[PostBody] = (), pinner: bytes | None = None) -> VisiblePost:
+             votes: Sequence[PostBody] = (), pinner: bytes | None = None,
+             channel: bytes | None = None) -> VisiblePost:
     """A post, reply or poll as shown: tombstoned if deleted, else with its latest edit's
-    content, its reactions, (a poll) its tally and who pinned it."""
+    content, its reactions, (a poll) its tally and who pinned it; in *channel*."""
     if deleter is not None:
         return VisiblePost(body.post_id, body.author, body.kind, reply_to, body.timestamp_ms,
-                           "", None, (), None, True, deleter)
+                           "", None, (), None, True, deleter, channel=channel)
     content = body if edit is None else edit
     return VisiblePost(
         body.post_id, body.author, body.kind, reply_to, body.timestamp_ms, content.text,
         content.content_warning, content.attachments,
         None if edit is None else edit.timestamp_ms, False, None,
         *(((), ()) if not counted else _reaction_lists(counted)),
-        _tally(body, votes) if body.kind is PostKind.POLL else None, pinner,
+        _tally(body, votes) if body.kind is PostKind.POLL else None, pinner, channel,
     )
 
 
@@ -778,6 +821,9 @@ def _narrowed(timeline: Timeline, state: GroupState,
             parent = timeline.get(reply_to)
             if parent is not None and _backdated(body, parent):
                 continue
+        channel = channel_of(body, timeline.get)
+        if _channel_refused(body, channel, state) is not None:
+            continue
         edit: PostBody | None = None
         deleter: bytes | None = None
         counted: dict[tuple[str | None, str], list[bytes]] = {}
@@ -805,7 +851,8 @@ def _narrowed(timeline: Timeline, state: GroupState,
                 authors = counted.setdefault((act.content_warning, act.text), [])
                 if act.author not in authors:
                     authors.append(act.author)
-        visible.append(_visible(body, reply_to, edit, deleter, counted, votes, pinner))
+        visible.append(_visible(body, reply_to, edit, deleter, counted, votes, pinner,
+                                channel))
     return visible
 
 
