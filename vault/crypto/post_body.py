@@ -102,7 +102,7 @@ class PostKind(IntEnum):
 _NEEDS_TARGET: Final = frozenset({PostKind.REPLY, PostKind.REACTION, PostKind.EDIT,
                                   PostKind.DELETE, PostKind.VOTE, PostKind.PIN})
 _IN_CHANNELS: Final = frozenset({PostKind.POST, PostKind.POLL})
-"""Kinds that may name a channel (POST-9), as the body's last field (PB-3)."""
+"""Kinds that may name a channel, as the body's last field (PB-3)."""
 _WITH_TAIL: Final = frozenset({PostKind.POLL, PostKind.VOTE})
 """Kinds whose body carries fields after the expiry (the fast decode path leaves them)."""
 

@@ -41,6 +41,7 @@ from vault_client.events import (
     MemberLeft,
     NameNotSet,
     NewPost,
+    NotPermittedInChannel,
     PostsFromDepartedMember,
     PostsWithheld,
     ProfileUpdated,
@@ -56,7 +57,9 @@ from vault_client.events import (
 )
 from vault_client.handlers import Handlers
 from vault_client.types import (
+    MAIN_CHANNEL,
     AttachmentInfo,
+    ChannelInfo,
     DeletedGroupInfo,
     GroupInfo,
     GroupStatus,
@@ -82,8 +85,10 @@ from vault_client.types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAIN_CHANNEL",
     "AsyncClient",
     "AttachmentInfo",
+    "ChannelInfo",
     "Client",
     "DeletedGroupInfo",
     "DeletionNotCompleted",
@@ -114,6 +119,7 @@ __all__ = [
     "NewPost",
     "NotAMemberError",
     "NotPermittedError",
+    "NotPermittedInChannel",
     "PassphraseStrength",
     "PollInfo",
     "PostView",

@@ -24,6 +24,7 @@ from vault.crypto.post_body import PostKind
 from vault.crypto.primitives import default_clock
 from vault_client import events as ev
 from vault_client._internal import (
+    channels,
     deletion,
     exporting,
     gone,
@@ -44,6 +45,7 @@ from vault_client._internal import (
     waiting,
 )
 from vault_client._internal import views as V
+from vault_client._internal.channels import ChannelRef
 from vault_client._internal.device import Device
 from vault_client._internal.exporting import ExportFormat
 from vault_client._internal.group_view import GroupView
@@ -65,7 +67,9 @@ from vault_client.errors import (
     UnknownReferenceError,
 )
 from vault_client.types import (
+    MAIN_CHANNEL,
     AttachmentInfo,
+    ChannelInfo,
     DeletedGroupInfo,
     GroupInfo,
     GroupStatus,
@@ -229,6 +233,65 @@ class Client:
             permissions.require_admin(view, "update")
             groups.update(self._device, view, name=name, description=description, rules=rules)
             return groups.info(self._device, view)
+
+    # --- channels --------------------------------------------------------------------------
+
+    def channels(self, group: GroupRef) -> list[ChannelInfo]:
+        """The group's channels, in the order members see them: the main channel first
+        (:data:`MAIN_CHANNEL`), then those admins added."""
+        with self._lock:
+            view = self._device.view(group)
+            if view.state is None:
+                return []
+            return channels.info(view)
+
+    def add_channel(self, group: GroupRef, name: str, *,
+                    announcements: bool = False) -> ChannelInfo:
+        """Add a channel (admins), last in the list. In an announcements channel only
+        moderators and admins post, reply and ask polls; every member reacts and votes
+        (every member's device holds to it). Its kind cannot change later. Names are
+        encrypted for the group, like its name; other members get
+        :class:`NotPermittedError`, with nothing written."""
+        with self._lock:
+            view = self._device.member_view(group)
+            made = channels.add(self._device, view, name, announcements)
+            return self._channel(view, made)
+
+    def rename_channel(self, group: GroupRef, channel: ChannelRef, name: str) -> ChannelInfo:
+        """Give a channel another name (admins)."""
+        with self._lock:
+            view = self._device.member_view(group)
+            target = self._listed_channel(view, channel, "renamed")
+            channels.rename(self._device, view, target, name)
+            return self._channel(view, target)
+
+    def move_channel(self, group: GroupRef, channel: ChannelRef, position: int) -> None:
+        """Put a channel at *position* among those admins added (0: first after the main
+        channel) (admins)."""
+        with self._lock:
+            view = self._device.member_view(group)
+            target = self._listed_channel(view, channel, "moved")
+            channels.move(self._device, view, target, position)
+
+    def remove_channel(self, group: GroupRef, channel: ChannelRef) -> None:
+        """Take a channel off the list (admins). Nothing is deleted: its posts are shown in
+        the main channel from then on."""
+        with self._lock:
+            view = self._device.member_view(group)
+            target = self._listed_channel(view, channel, "removed")
+            channels.remove(self._device, view, target)
+
+    @staticmethod
+    def _listed_channel(view: GroupView, channel: ChannelRef, done: str) -> bytes:
+        target = channels.resolve(view, channel)
+        if target is None:
+            raise InvalidArgumentError(f"the main channel cannot be {done}")
+        return target
+
+    @staticmethod
+    def _channel(view: GroupView, channel: bytes) -> ChannelInfo:
+        wanted = b64encode(channel)
+        return next(c for c in channels.info(view) if c.channel_id == wanted)
 
     def set_history_policy(self, group: GroupRef, policy: HistoryPolicy) -> None:
         """What newly admitted members may read from before they joined (see
@@ -550,7 +613,8 @@ class Client:
 
     def post(self, group: GroupRef, text: str, *, content_warning: str | None = None,
              expires_in: timedelta | float | None = None,
-             attachments: Sequence[V.AttachmentInput] = ()) -> Posted:
+             attachments: Sequence[V.AttachmentInput] = (),
+             channel: ChannelRef = MAIN_CHANNEL) -> Posted:
         """Post to the group. ``content_warning`` makes readers' clients hide the post until
         asked; ``expires_in`` (timedelta or seconds) makes every copy disappear then;
         ``attachments`` are ``(bytes, media_type)`` pairs or file paths, encrypted and
@@ -560,15 +624,25 @@ class Client:
         relay cannot be reached, :attr:`Posted.delivered` is False and the next :meth:`sync`
         sends it. If the relay refuses it, it is False too, and not sent again: an
         :class:`UndeliverablePost` warning says why.
+
+        ``channel`` (see :meth:`channels`): where it is posted; in an announcements channel
+        only moderators and admins may post (others get :class:`NotPermittedError`, with
+        nothing written). Replies are in their thread's channel.
         """
-        return self._publish(group, PostKind.POST, (), text, content_warning, expires_in,
-                             attachments)
+        with self._lock:
+            view = self._device.member_view(group)
+            target = channels.for_new_post(self._device, view, channel)
+            return posting.publish(self._device, view, PostKind.POST, (), text,
+                                   content_warning, expires_in, attachments, channel=target)
 
     def reply(self, group: GroupRef, to: PostRef, text: str, *,
               content_warning: str | None = None, expires_in: timedelta | float | None = None,
               attachments: Sequence[V.AttachmentInput] = ()) -> Posted:
-        """Reply to a post or to another reply (as :meth:`post`)."""
+        """Reply to a post or to another reply (as :meth:`post`), in its thread's channel:
+        in an announcements channel only moderators and admins reply."""
         target = refs.post_id(to)
+        with self._lock:
+            channels.check_reply(self._device, self._device.member_view(group), target)
         return self._publish(group, PostKind.REPLY, (target,), text, content_warning,
                              expires_in, attachments)
 
@@ -582,18 +656,21 @@ class Client:
     def create_poll(self, group: GroupRef, question: str, options: Sequence[str], *,
                     closes_in: timedelta | float | None = None,
                     content_warning: str | None = None,
-                    expires_in: timedelta | float | None = None) -> Posted:
+                    expires_in: timedelta | float | None = None,
+                    channel: ChannelRef = MAIN_CHANNEL) -> Posted:
         """Ask the group a question with 2 to 10 options (each up to 100 bytes). Members
         vote with :meth:`vote`; each member's latest vote counts, until ``closes_in``
         (timedelta or seconds; None: it stays open). Every member sees who voted for what:
         votes are signed posts, not secret ballots. The poll reads as
-        :attr:`PostView.poll`. Delivered as :meth:`post` is."""
+        :attr:`PostView.poll`. Delivered, and put in a ``channel``, as :meth:`post` is."""
         chosen = posting.poll_fields(question, options)
         V.duration_ms(closes_in)  # refused here, before anything is written, if not > 0
         with self._lock:
-            return posting.publish(self._device, self._device.member_view(group),
-                                   PostKind.POLL, (), question, content_warning, expires_in,
-                                   (), options=chosen, closes_in=closes_in)
+            view = self._device.member_view(group)
+            target = channels.for_new_post(self._device, view, channel)
+            return posting.publish(self._device, view, PostKind.POLL, (), question,
+                                   content_warning, expires_in, (), options=chosen,
+                                   closes_in=closes_in, channel=target)
 
     def vote(self, group: GroupRef, poll: PostRef, option: int | str) -> Posted:
         """Vote in a poll: *option* is its number (from 0) or its exact text. Voting again
@@ -689,19 +766,26 @@ class Client:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def posts(self, group: GroupRef) -> list[PostView]:
+    def posts(self, group: GroupRef, *, channel: ChannelRef | None = None) -> list[PostView]:
         """Every visible post and reply, in causal order (from this device's store; call
         :meth:`sync` first to fetch new ones). Edits, deletions and reactions are applied;
-        posts with a content warning have ``hidden_by_default`` set."""
+        posts with a content warning have ``hidden_by_default`` set. With ``channel``, only
+        that channel's (:attr:`PostView.channel_id`)."""
         with self._lock:
             view = self._device.view(group)
             if view.state is None:
                 return []
-            return V.post_views(view, self._device.now())
+            shown = V.post_views(view, self._device.now())
+            if channel is None:
+                return shown
+            target = channels.resolve(view, channel)
+            wanted = MAIN_CHANNEL if target is None else b64encode(target)
+            return [post for post in shown if post.channel_id == wanted]
 
-    def threads(self, group: GroupRef) -> list[Thread]:
-        """Posts grouped into threads: each top-level post with every reply under it."""
-        return V.threads(self.posts(group))
+    def threads(self, group: GroupRef, *, channel: ChannelRef | None = None) -> list[Thread]:
+        """Posts grouped into threads: each top-level post with every reply under it (in
+        one ``channel``, or all)."""
+        return V.threads(self.posts(group, channel=channel))
 
     def get_post(self, group: GroupRef, post: PostRef) -> PostView:
         """One visible post or reply as members see it (from this device's store), or

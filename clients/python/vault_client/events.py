@@ -31,6 +31,7 @@ __all__ = [
     "MemberLeft",
     "NameNotSet",
     "NewPost",
+    "NotPermittedInChannel",
     "PostsFromDepartedMember",
     "PostsWithheld",
     "ProfileUpdated",
@@ -185,6 +186,17 @@ class StaleViewPosts(SyncWarning):
     post_ids: tuple[str, ...]
     readers: tuple[str, ...]
     mine: bool
+
+
+@dataclass(frozen=True)
+class NotPermittedInChannel(SyncWarning):
+    """Posts, polls or replies in an announcements channel by a member who was not a
+    moderator or admin when writing them: this device does not show them (nor does any
+    member's), whatever the relay does. A member's client misbehaves, or was changed."""
+
+    author: str
+    post_ids: tuple[str, ...]
+    channel_id: str
 
 
 @dataclass(frozen=True)

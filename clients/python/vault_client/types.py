@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from vault.crypto.attachments import Attachment
 from vault.crypto.log_entries import Role
@@ -246,6 +246,33 @@ class PollInfo:
         return sum(self.counts)
 
 
+MAIN_CHANNEL: Final = "main"
+"""The id of every group's main channel (:attr:`ChannelInfo.channel_id`,
+:attr:`PostView.channel_id`): where posts that name no channel are, and every post written
+before the group had channels."""
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """One of a group's channels (topics), in the order members see them: the main channel
+    first, then those admins added (:meth:`Client.add_channel`)."""
+
+    channel_id: str
+    """:data:`MAIN_CHANNEL` for the main channel."""
+    name: str
+    """What admins named it; empty for the main channel (a client shows its own word,
+    e.g. "General")."""
+    kind: Literal["main", "discussion", "announcements"]
+    """In an announcements channel only moderators and admins post, reply and ask polls;
+    every member reacts and votes (enforced by every member's device)."""
+    can_post: bool
+    """Whether this member may post in it now."""
+
+    @property
+    def is_main(self) -> bool:
+        return self.channel_id == MAIN_CHANNEL
+
+
 @dataclass(frozen=True)
 class PostView:
     """A post or reply as members see it, after edits, deletions and reactions.
@@ -297,6 +324,9 @@ class PostView:
     pinned_by: str | None = None
     """The member id of the moderator or admin whose pin is in force (:meth:`Client.pin`),
     or None: a UI lists pinned posts first."""
+    channel_id: str = MAIN_CHANNEL
+    """The channel it is in (:class:`ChannelInfo`): a reply is in its thread's; a post naming
+    a channel the group no longer lists is in the main one."""
 
     @property
     def pinned(self) -> bool:

@@ -17,11 +17,14 @@ from pathlib import Path
 from vault.crypto.log_entries import Role
 from vault_client import events as ev
 from vault_client._internal import views as V
+from vault_client._internal.channels import ChannelRef
 from vault_client._internal.exporting import ExportFormat
 from vault_client._internal.refs import GroupRef, InviteRef, MemberRef, PostRef
 from vault_client.client import Client
 from vault_client.types import (
+    MAIN_CHANNEL,
     AttachmentInfo,
+    ChannelInfo,
     DeletedGroupInfo,
     GroupInfo,
     GroupStatus,
@@ -102,6 +105,44 @@ class AsyncMethods:
             description=description,
             rules=rules,
         )
+
+    async def channels(self, group: GroupRef) -> list[ChannelInfo]:
+        """The group's channels, in the order members see them: the main channel first
+        (:data:`MAIN_CHANNEL`), then those admins added."""
+        return await asyncio.to_thread(self.sync_client.channels, group)
+
+    async def add_channel(
+        self,
+        group: GroupRef,
+        name: str,
+        *,
+        announcements: bool = False,
+    ) -> ChannelInfo:
+        """Add a channel (admins), last in the list. In an announcements channel only
+        moderators and admins post, reply and ask polls; every member reacts and votes
+        (every member's device holds to it). Its kind cannot change later. Names are
+        encrypted for the group, like its name; other members get
+        :class:`NotPermittedError`, with nothing written."""
+        return await asyncio.to_thread(
+            self.sync_client.add_channel,
+            group,
+            name,
+            announcements=announcements,
+        )
+
+    async def rename_channel(self, group: GroupRef, channel: ChannelRef, name: str) -> ChannelInfo:
+        """Give a channel another name (admins)."""
+        return await asyncio.to_thread(self.sync_client.rename_channel, group, channel, name)
+
+    async def move_channel(self, group: GroupRef, channel: ChannelRef, position: int) -> None:
+        """Put a channel at *position* among those admins added (0: first after the main
+        channel) (admins)."""
+        await asyncio.to_thread(self.sync_client.move_channel, group, channel, position)
+
+    async def remove_channel(self, group: GroupRef, channel: ChannelRef) -> None:
+        """Take a channel off the list (admins). Nothing is deleted: its posts are shown in
+        the main channel from then on."""
+        await asyncio.to_thread(self.sync_client.remove_channel, group, channel)
 
     async def set_history_policy(self, group: GroupRef, policy: HistoryPolicy) -> None:
         """What newly admitted members may read from before they joined (see
@@ -408,6 +449,7 @@ class AsyncMethods:
         content_warning: str | None = None,
         expires_in: timedelta | float | None = None,
         attachments: Sequence[V.AttachmentInput] = (),
+        channel: ChannelRef = MAIN_CHANNEL,
     ) -> Posted:
         """Post to the group. ``content_warning`` makes readers' clients hide the post until
         asked; ``expires_in`` (timedelta or seconds) makes every copy disappear then;
@@ -417,7 +459,11 @@ class AsyncMethods:
         The post is kept on this device before it is sent, and sent exactly once: if the
         relay cannot be reached, :attr:`Posted.delivered` is False and the next :meth:`sync`
         sends it. If the relay refuses it, it is False too, and not sent again: an
-        :class:`UndeliverablePost` warning says why."""
+        :class:`UndeliverablePost` warning says why.
+
+        ``channel`` (see :meth:`channels`): where it is posted; in an announcements channel
+        only moderators and admins may post (others get :class:`NotPermittedError`, with
+        nothing written). Replies are in their thread's channel."""
         return await asyncio.to_thread(
             self.sync_client.post,
             group,
@@ -425,6 +471,7 @@ class AsyncMethods:
             content_warning=content_warning,
             expires_in=expires_in,
             attachments=attachments,
+            channel=channel,
         )
 
     async def reply(
@@ -437,7 +484,8 @@ class AsyncMethods:
         expires_in: timedelta | float | None = None,
         attachments: Sequence[V.AttachmentInput] = (),
     ) -> Posted:
-        """Reply to a post or to another reply (as :meth:`post`)."""
+        """Reply to a post or to another reply (as :meth:`post`), in its thread's channel:
+        in an announcements channel only moderators and admins reply."""
         return await asyncio.to_thread(
             self.sync_client.reply,
             group,
@@ -475,12 +523,13 @@ class AsyncMethods:
         closes_in: timedelta | float | None = None,
         content_warning: str | None = None,
         expires_in: timedelta | float | None = None,
+        channel: ChannelRef = MAIN_CHANNEL,
     ) -> Posted:
         """Ask the group a question with 2 to 10 options (each up to 100 bytes). Members
         vote with :meth:`vote`; each member's latest vote counts, until ``closes_in``
         (timedelta or seconds; None: it stays open). Every member sees who voted for what:
         votes are signed posts, not secret ballots. The poll reads as
-        :attr:`PostView.poll`. Delivered as :meth:`post` is."""
+        :attr:`PostView.poll`. Delivered, and put in a ``channel``, as :meth:`post` is."""
         return await asyncio.to_thread(
             self.sync_client.create_poll,
             group,
@@ -489,6 +538,7 @@ class AsyncMethods:
             closes_in=closes_in,
             content_warning=content_warning,
             expires_in=expires_in,
+            channel=channel,
         )
 
     async def vote(self, group: GroupRef, poll: PostRef, option: int | str) -> Posted:
@@ -565,15 +615,17 @@ class AsyncMethods:
             directory,
         )
 
-    async def posts(self, group: GroupRef) -> list[PostView]:
+    async def posts(self, group: GroupRef, *, channel: ChannelRef | None = None) -> list[PostView]:
         """Every visible post and reply, in causal order (from this device's store; call
         :meth:`sync` first to fetch new ones). Edits, deletions and reactions are applied;
-        posts with a content warning have ``hidden_by_default`` set."""
-        return await asyncio.to_thread(self.sync_client.posts, group)
+        posts with a content warning have ``hidden_by_default`` set. With ``channel``, only
+        that channel's (:attr:`PostView.channel_id`)."""
+        return await asyncio.to_thread(self.sync_client.posts, group, channel=channel)
 
-    async def threads(self, group: GroupRef) -> list[Thread]:
-        """Posts grouped into threads: each top-level post with every reply under it."""
-        return await asyncio.to_thread(self.sync_client.threads, group)
+    async def threads(self, group: GroupRef, *, channel: ChannelRef | None = None) -> list[Thread]:
+        """Posts grouped into threads: each top-level post with every reply under it (in
+        one ``channel``, or all)."""
+        return await asyncio.to_thread(self.sync_client.threads, group, channel=channel)
 
     async def get_post(self, group: GroupRef, post: PostRef) -> PostView:
         """One visible post or reply as members see it (from this device's store), or

@@ -38,7 +38,7 @@ def delete_group(device: Device, view: GroupView, *, discard_unsent: bool) -> De
     key = deleting_key(view.group_id)
     if device.store.meta(key) is None:
         with contextlib.suppress(RelayUnavailableError):  # (unreachable too)
-            outbox.flush(device, view, [])  # what could not go out is counted below
+            outbox.flush(device, view, None)  # what could not go out is counted below
         waiting = len(view.unsent)
         if waiting and not discard_unsent:
             raise NotPermittedError(

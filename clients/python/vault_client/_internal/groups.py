@@ -4,6 +4,7 @@ policy for it, and the :class:`GroupInfo` a client shows."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.epochs import new_epoch_key
@@ -165,11 +166,11 @@ def _kept(device: Device, gid: bytes, what: str) -> bytes | None:
 
 def update(device: Device, view: GroupView, *, name: str | None, description: str | None,
            rules: str | None) -> None:
-    """Change what is given of the group's metadata, keeping the rest."""
+    """Change what is given of the group's metadata, keeping the rest (its channels too)."""
     current = V.group_metadata(view) or GroupMetadata("")
-    metadata = GroupMetadata(current.name if name is None else name,
-                             current.description if description is None else description,
-                             current.rules if rules is None else rules)
+    metadata = replace(current, name=current.name if name is None else name,
+                       description=current.description if description is None else description,
+                       rules=current.rules if rules is None else rules)
     publish_group_metadata(device, view, metadata)
     if metadata.rules != current.rules and metadata.rules.strip():
         # Whoever sets the rules accepts them; members are asked to (rules.to_accept).

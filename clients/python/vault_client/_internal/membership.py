@@ -82,7 +82,7 @@ def _revoking(invite_id: bytes) -> Callable[[GroupState], InviteRevokeBody]:
 def leave(device: Device, view: GroupView, *, discard_unsent: bool) -> None:
     """Send what waits in the outbox, leave, and forget the group. Refused, changing
     nothing, while posts still wait (unless *discard_unsent*)."""
-    outbox.flush(device, view, [])
+    outbox.flush(device, view, None)
     waiting = len(view.unsent)
     if waiting and not discard_unsent:
         raise NotPermittedError(

@@ -38,6 +38,7 @@ from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.posts import PostEnvelope, check_can_post, open_post, seal_post
 from vault.crypto.primitives import default_random
 from vault_client import events as ev
+from vault_client._internal import channels
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
@@ -73,7 +74,8 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
           warning: str | None, expires_in: timedelta | float | None,
           attachments: Sequence[V.AttachmentInput], kept: Sequence[Attachment] = (), *,
           options: Sequence[str] = (), closes_in: timedelta | float | None = None,
-          choice: int | None = None, at_ms: int | None = None) -> bytes:
+          choice: int | None = None, at_ms: int | None = None,
+          channel: bytes | None = None) -> bytes:
     """Keep a post as written, with its attachments encrypted, in the outbox (one local
     transaction, which also reserves its id and number); returns its post id. Nothing here
     needs the relay, the group's key or a fresh log: it is sealed when it is sent."""
@@ -106,7 +108,8 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
             author_seq=seq, log_seq=state.seq, log_head=state.head, timestamp_ms=now,
             kind=kind, refs=refs, text=text, content_warning=warning,
             attachments=(*kept, *(a for a, _ in made)), expires_at_ms=expires,
-            poll_options=tuple(options), poll_closes_at_ms=closes, vote_choice=choice)
+            poll_options=tuple(options), poll_closes_at_ms=closes, vote_choice=choice,
+            channel=channel)
         blobs = [(a.blob_id, device.seal("outbox-blob", record_id(gid, a.blob_id), blob))
                  for a, blob in made]
         device.store.queue(db, gid, post_id, now,
@@ -117,16 +120,23 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
     return post_id
 
 
-def flush(device: Device, view: GroupView, warnings: list[ev.SyncWarning], *,
+def flush(device: Device, view: GroupView, warnings: list[ev.SyncWarning] | None, *,
           refresh: Callable[[], None] | None = None) -> Flushed:
     """Seal what can be sealed and send the posts waiting on this device. Those the relay
-    refuses leave the outbox too, each with an
-    :class:`~vault_client.events.UndeliverablePost` warning. Raises
+    refuses (or this device can no longer send) leave the outbox too, each with an
+    :class:`~vault_client.events.UndeliverablePost` warning, added to *warnings* for the
+    caller to report (a sync's report), or reported here when *warnings* is None. Raises
     :class:`RelayUnreachableError` when the relay cannot be reached (what was not
     acknowledged stays in the outbox). *refresh* brings the log and keys up to date when the
     relay says the group has moved to a newer epoch."""
-    with device.sending():
-        return _flush(device, view, warnings, refresh)
+    found: list[ev.SyncWarning] = [] if warnings is None else warnings
+    try:
+        with device.sending():
+            return _flush(device, view, found, refresh)
+    finally:
+        if warnings is None:
+            for warning in found:
+                device.warn(warning)
 
 
 def _flush(device: Device, view: GroupView, warnings: list[ev.SyncWarning],
@@ -139,9 +149,9 @@ def _flush(device: Device, view: GroupView, warnings: list[ev.SyncWarning],
         post_id = row.post_id
         original = None if not row.sealed else \
             device.unseal("outbox-post", record_id(gid, post_id), row.sealed)
-        envelope = _current(device, view, row, original, done)
+        envelope = _current(device, view, row, original, done, warnings)
         if envelope is None:
-            done.outcomes[post_id] = "waiting"
+            done.outcomes.setdefault(post_id, "waiting")
             continue
         # Every blob again, before the post (idempotent): the relay purges blobs whose post
         # never arrives, so none may be taken for sent before its post is.
@@ -155,9 +165,9 @@ def _flush(device: Device, view: GroupView, warnings: list[ev.SyncWarning],
                 if refresh is None:
                     raise
                 refresh()  # the relay knows a newer epoch: learn it, seal again, send
-                envelope = _current(device, view, row, envelope, done)
+                envelope = _current(device, view, row, envelope, done, warnings)
                 if envelope is None:
-                    done.outcomes[post_id] = "waiting"
+                    done.outcomes.setdefault(post_id, "waiting")
                     continue
                 cursor = transport.put_post(auth, post_id, envelope)
         except EpochStaleError:
@@ -200,9 +210,20 @@ def drop(device: Device, view: GroupView, post_id: bytes) -> None:
 def _refuse(view: GroupView, post_id: bytes, error: VaultError,
             warnings: list[ev.SyncWarning], device: Device, done: Flushed) -> None:
     message = f"the relay refused a post, so it was not sent: {error.message}"
-    warning = ev.UndeliverablePost(view.gid, message, b64encode(post_id), error.code)
+    warnings.append(ev.UndeliverablePost(view.gid, message, b64encode(post_id), error.code))
+    done.outcomes[post_id] = "refused"
+    done.reasons[post_id] = message
+
+
+def _refuse_here(device: Device, view: GroupView, post_id: bytes,
+                 warnings: list[ev.SyncWarning], done: Flushed) -> None:
+    """A waiting post in an announcements channel whose author is no longer a moderator or
+    admin: sealed now, every member's device would refuse it (TV-7), so it is not sent."""
+    message = ("it was not sent: only moderators and admins can post in an announcements "
+               "channel, and you are not one (any more)")
+    drop(device, view, post_id)
+    warning = ev.UndeliverablePost(view.gid, message, b64encode(post_id), "not_permitted")
     warnings.append(warning)
-    device.warn(warning)
     done.outcomes[post_id] = "refused"
     done.reasons[post_id] = message
 
@@ -225,10 +246,10 @@ def _restore(device: Device, view: GroupView, post_id: bytes, raw: bytes) -> Non
 
 
 def _current(device: Device, view: GroupView, row: OutboxRow, raw: bytes | None,
-             done: Flushed) -> bytes | None:
+             done: Flushed, warnings: list[ev.SyncWarning]) -> bytes | None:
     """The envelope to send: *raw*, or the post sealed (again) under the current epoch when
     it was not sealed yet or the group has left the epoch it was sealed for (None: it must
-    wait; ``done.reasons`` says why)."""
+    wait, or it was refused here; ``done`` says which and why)."""
     state = view.state
     assert state is not None
     post_id = row.post_id
@@ -252,6 +273,9 @@ def _current(device: Device, view: GroupView, row: OutboxRow, raw: bytes | None,
         return raw  # sealed for the current epoch; it waited only for the rotation
     written = _written(device, view, row)
     if written is None:
+        return None
+    if channels.draft_refused(view, written):
+        _refuse_here(device, view, post_id, warnings, done)
         return None
     body = replace(written, epoch=state.epoch, log_seq=state.seq, log_head=state.head)
     sealed = seal_post(view.me, key, body)

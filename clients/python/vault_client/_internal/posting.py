@@ -46,21 +46,21 @@ def publish(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, 
             attachments: Sequence[V.AttachmentInput],
             kept: Sequence[Attachment] = (), *, options: Sequence[str] = (),
             closes_in: timedelta | float | None = None, choice: int | None = None,
-            at_ms: int | None = None) -> Posted:
+            at_ms: int | None = None, channel: bytes | None = None) -> Posted:
     """Keep the post on this device first (from then on nothing loses it), then bring the
     log and keys up to date and send what waits in the outbox. The result says whether it
     was delivered, waits (and why), or was refused (and why)."""
     refuse_while_deleting(device, view.group_id)
     post_id = outbox.queue(device, view, kind, refs, text, warning, expires_in, attachments,
                            kept, options=options, closes_in=closes_in, choice=choice,
-                           at_ms=at_ms)
+                           at_ms=at_ms, channel=channel)
     gid, pid = view.gid, b64encode(post_id)
     try:
         _freshen(device, view)
         if view.status != "member":
             outbox.drop(device, view, post_id)
             return Posted(gid, pid, False, "refused", REMOVED)
-        done = outbox.flush(device, view, [], refresh=lambda: refresh_keys(device, view))
+        done = outbox.flush(device, view, None, refresh=lambda: refresh_keys(device, view))
     except RelayUnavailableError:
         return Posted(gid, pid, False, "queued", UNREACHABLE)
     except GroupDeletedError:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from vault.crypto.channels import may_write_in
 from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
@@ -46,6 +47,7 @@ from vault.crypto.timeline import (
     Timeline,
     TimelineEvent,
     UnknownHead,
+    channel_of,
 )
 from vault_client import events as ev
 from vault_client._internal.group_view import GroupView, Held
@@ -173,6 +175,9 @@ class Ingest:
     resealed: list[OpenedPost] = field(default_factory=list)
     """Stored posts their author sealed again for a newer epoch (protocol TL-8): the newer
     sealing replaces the stored one; the first arrival stays."""
+    not_permitted: dict[tuple[bytes, bytes], list[bytes]] = field(default_factory=dict)
+    """(author, channel) -> posts, polls and replies in an announcements channel by someone
+    below moderator at their log position: kept, never shown (TV-7)."""
 
 
 Served = tuple[bytes, str | None, bytes, Arrival]
@@ -253,6 +258,10 @@ def ingest(view: GroupView, items: Sequence[Served], *,
                     out.late.setdefault(body.author, []).append(post_id)
                 if verdict.exposed_to:
                     out.exposed.setdefault((body.author, verdict.exposed_to), []).append(post_id)
+                channel = channel_of(body, view.timeline.get)
+                if channel is not None and not may_write_in(state, body.author, body.log_seq,
+                                                            channel):
+                    out.not_permitted.setdefault((body.author, channel), []).append(post_id)
             elif isinstance(event, Resealed):
                 kept = view.timeline.get(post_id)
                 if kept is not None and kept.envelope.encode() == raw:

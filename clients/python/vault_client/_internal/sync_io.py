@@ -282,6 +282,7 @@ def _sync_posts(device: Device, view: GroupView, events: list[ev.Event],
             events.extend(result.events)
             warnings.extend(result.warnings)
             warnings.extend(V.departure_warnings(view, result.late, result.exposed))
+            warnings.extend(V.channel_warnings(view, result.not_permitted))
             for author, ranges in result.gaps.items():
                 gaps.setdefault(author, []).extend(ranges)
             unknown.extend(result.unknown_heads)
@@ -355,6 +356,7 @@ def _retry_held(device: Device, view: GroupView, events: list[ev.Event],
     events.extend(result.events)
     warnings.extend(result.warnings)
     warnings.extend(V.departure_warnings(view, result.late, result.exposed))
+    warnings.extend(V.channel_warnings(view, result.not_permitted))
     return {post_id for post_id, _seq, _reason in result.unknown_heads}
 
 

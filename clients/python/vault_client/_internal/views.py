@@ -30,13 +30,20 @@ from vault.crypto.metadata import (
     open_member_profile,
 )
 from vault.crypto.post_body import PostBody, PostKind
-from vault.crypto.timeline import PollTally, VisiblePost, thread_view
+from vault.crypto.timeline import PollTally, VisiblePost, channel_of, thread_view
 from vault_client import events as ev
 from vault_client._internal import drawn
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.names import clashing, looks_like_label, name_key
 from vault_client.errors import InvalidArgumentError
-from vault_client.types import AttachmentInfo, MemberInfo, PollInfo, PostView, Thread
+from vault_client.types import (
+    MAIN_CHANNEL,
+    AttachmentInfo,
+    MemberInfo,
+    PollInfo,
+    PostView,
+    Thread,
+)
 
 AttachmentInput = tuple[bytes, str] | tuple[bytes, str, str] | str | os.PathLike[str]
 """``(data, media_type)``, ``(data, media_type, file_name)`` or a file's path (its name
@@ -258,10 +265,21 @@ def _poll_info(view: GroupView, poll_id: bytes, tally: PollTally, now_ms: int,
         my_choice=mine if pending is None else pending, my_vote_unsent=pending is not None)
 
 
+def channel_label(channel: bytes | None, listed_ids: Collection[bytes]) -> str:
+    """How a post's channel is named (:attr:`PostView.channel_id`): a channel the group does
+    not list (any more, or ever) is the main one."""
+    return b64encode(channel) if channel is not None and channel in listed_ids else MAIN_CHANNEL
+
+
+def listed_channel_ids(view: GroupView) -> frozenset[bytes]:
+    metadata = group_metadata(view)
+    return frozenset() if metadata is None else frozenset(c.channel_id for c in metadata.channels)
+
+
 def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
                shown: dict[bytes, tuple[str, bool]],
                authors: dict[bytes, tuple[str, str | None, str]],
-               poll: PollInfo | None = None) -> PostView:
+               poll: PollInfo | None = None, channel_id: str = MAIN_CHANNEL) -> PostView:
     """*authors*: a cache of :func:`_author` for one drawing (names do not change within it)."""
     gid = view.gid
     state = view.state
@@ -306,6 +324,7 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         muted=post.author in view.muted,
         poll=poll,
         pinned_by=None if post.pinned_by is None else b64encode(post.pinned_by),
+        channel_id=channel_id,
     )
 
 
@@ -356,6 +375,7 @@ def post_views(view: GroupView, now_ms: int,
     out: list[PostView] = []
     expiries: list[int] = []  # of the posts drawn (and polls' closings): holds until the first
     waiting = _waiting_votes(view) if view.unsent else {}
+    listed = listed_channel_ids(view)
     for post in result.posts:
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
@@ -368,7 +388,8 @@ def post_views(view: GroupView, now_ms: int,
             poll = _poll_info(view, post.post_id, post.poll, now_ms, waiting)
             if not poll.closed and poll.closes_at_ms is not None:
                 expiries.append(poll.closes_at_ms)
-        out.append(_post_view(view, post, expires, shown, authors, poll))
+        out.append(_post_view(view, post, expires, shown, authors, poll,
+                              channel_label(post.channel, listed)))
     # What this device wrote that could not be sealed yet: shown last, marked unsent.
     for draft in view.drafts.values():
         if draft.kind not in (PostKind.POST, PostKind.REPLY, PostKind.POLL):
@@ -392,7 +413,8 @@ def post_views(view: GroupView, now_ms: int,
             expires_at_ms=draft.expires_at_ms, is_mine=True,
             author_label=shown.get(draft.author, ("", False))[0], unsent=True,
             poll=None if draft.kind is not PostKind.POLL else _draft_poll(draft, now_ms,
-                                                                           expiries)))
+                                                                           expiries),
+            channel_id=channel_label(channel_of(draft, view.timeline.get), listed)))
     if only is None:
         drawn.remember(view, now_ms, out, min(expiries, default=None))
     return out
@@ -431,6 +453,24 @@ def threads(posts: Sequence[PostView]) -> list[Thread]:
         else:
             roots.setdefault(root, []).append(post)
     return [Thread(by_id[r], tuple(roots.get(r, ()))) for r in order]
+
+
+def channel_warnings(view: GroupView, refused: dict[tuple[bytes, bytes], list[bytes]]
+                     ) -> list[ev.SyncWarning]:
+    """In words: posts in an announcements channel by members who may not post there (each
+    member's device refuses them, whatever the relay does: TV-7)."""
+    metadata = group_metadata(view) if refused else None
+    out: list[ev.SyncWarning] = []
+    for (author, channel), post_ids in refused.items():
+        listed = None if metadata is None else metadata.channel(channel)
+        where = "an announcements channel" if listed is None else \
+            f"the announcements channel \u201c{listed.name}\u201d"
+        who = name_or_id(view, author)
+        out.append(ev.NotPermittedInChannel(
+            view.gid, f"{len(post_ids)} post(s) by {who} in {where} are not shown: only "
+            "moderators and admins can post there.", b64encode(author),
+            tuple(b64encode(p) for p in post_ids), b64encode(channel)))
+    return out
 
 
 def departure_warnings(view: GroupView, late: dict[bytes, list[bytes]],

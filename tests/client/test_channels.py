@@ -1,0 +1,172 @@
+"""Channels through the SDK against a real relay process: admins add, order, rename and
+remove channels and every member sees the same list; posts, polls and replies land in their
+channel; in an announcements channel only moderators and admins post (refused before
+anything is written, and a post forced in anyway is refused by every other device with a
+warning); a waiting post whose author lost the right is not sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vault_client import MAIN_CHANNEL, Client, NotPermittedInChannel, Role, UndeliverablePost
+from vault_client.errors import (
+    InvalidArgumentError,
+    NotPermittedError,
+    UnknownReferenceError,
+)
+
+from tests.client.conftest import RelayProcess
+from tests.client.test_newcomers import circle, open_client
+from vault.crypto.encoding import b64decode, b64encode
+from vault.crypto.post_body import PostKind
+
+
+@pytest.fixture
+def group(tmp_path: Path, relay_up: RelayProcess) -> Iterator[tuple[list[Client], str]]:
+    """Ann (owner), Ben (member) and Cat (moderator)."""
+    people = [open_client(tmp_path, name, relay_up) for name in ("ann", "ben", "cat")]
+    try:
+        gid = circle(*people)
+        people[0].set_role(gid, people[2].me(gid).member_id, Role.MODERATOR)
+        for person in people:
+            person.sync(gid)
+        yield people, gid
+    finally:
+        for person in people:
+            person.close()
+
+
+def listing(client: Client, gid: str) -> list[tuple[str, str, bool]]:
+    client.sync(gid)
+    return [(c.name, c.kind, c.can_post) for c in client.channels(gid)]
+
+
+def texts(client: Client, gid: str, channel: str) -> list[str]:
+    client.sync(gid)
+    return [p.text for p in client.posts(gid, channel=channel)]
+
+
+def test_admins_shape_the_channel_list_and_every_member_sees_it(
+        group: tuple[list[Client], str]) -> None:
+    (ann, ben, cat), gid = group
+    assert listing(ben, gid) == [("", "main", True)]
+    news = ann.add_channel(gid, "News", announcements=True)
+    talk = ann.add_channel(gid, "Off topic")
+    assert (news.kind, talk.kind) == ("announcements", "discussion")
+    assert listing(ben, gid) == [("", "main", True), ("News", "announcements", False),
+                                 ("Off topic", "discussion", True)]
+    assert listing(cat, gid)[1] == ("News", "announcements", True)
+    ann.move_channel(gid, talk, 0)
+    ann.rename_channel(gid, "News", "Announcements")
+    ann.update_group(gid, description="We meet on Tuesdays")  # keeps the channels
+    for person in (ann, ben, cat):
+        assert [c.name for c in (person.sync(gid), person.channels(gid))[1]] == [
+            "", "Off topic", "Announcements"]
+        assert [c.channel_id for c in person.channels(gid)] == [
+            MAIN_CHANNEL, talk.channel_id, news.channel_id]
+    # What is refused changes nothing.
+    seq = ann.group(gid).log_seq
+    with pytest.raises(NotPermittedError, match="only admins"):
+        ben.add_channel(gid, "Mine")
+    with pytest.raises(InvalidArgumentError, match="already a channel called"):
+        ann.add_channel(gid, "off topic")
+    with pytest.raises(InvalidArgumentError, match="main channel cannot be renamed"):
+        ann.rename_channel(gid, MAIN_CHANNEL, "General")
+    with pytest.raises(InvalidArgumentError, match="a position is 0 to 1"):
+        ann.move_channel(gid, talk, 2)
+    with pytest.raises(UnknownReferenceError, match="no channel"):
+        ann.remove_channel(gid, "Nowhere")
+    ann.sync(gid)
+    assert ann.group(gid).log_seq == seq
+    # The channel list is not rules: nobody is asked to accept anything again.
+    assert not ben.group(gid).rules_to_accept
+
+
+def test_posts_polls_and_replies_land_in_their_channel(
+        group: tuple[list[Client], str]) -> None:
+    (ann, ben, cat), gid = group
+    news = ann.add_channel(gid, "News", announcements=True).channel_id
+    talk = ann.add_channel(gid, "Off topic").channel_id
+    for person in (ben, cat):
+        person.sync(gid)
+    ben.post(gid, "Hello everyone")
+    ben.post(gid, "Anyone watching the match?", channel="Off topic")
+    notice = cat.post(gid, "Room 4 this week", channel=news).post_id
+    poll = ann.create_poll(gid, "Which day next month?", ["Mon", "Tue"], channel=news).post_id
+    # A member may react and vote in announcements, not post, ask or reply there.
+    before = (ben.group(gid).log_seq, ben.group(gid).unsent_posts)
+    with pytest.raises(NotPermittedError, match="only moderators and admins"):
+        ben.post(gid, "Me too", channel=news)
+    with pytest.raises(NotPermittedError, match="only moderators and admins"):
+        ben.create_poll(gid, "Mine?", ["a", "b"], channel=news)
+    ben.sync(gid)
+    with pytest.raises(NotPermittedError, match="only moderators and admins"):
+        ben.reply(gid, notice, "Thanks")
+    assert (ben.group(gid).log_seq, ben.group(gid).unsent_posts) == before
+    assert ben.react(gid, notice, "\U0001f44d").delivered
+    assert ben.vote(gid, poll, "Tue").delivered
+    assert ann.reply(gid, notice, "See you there").delivered
+    for person in (ann, ben, cat):
+        assert texts(person, gid, MAIN_CHANNEL) == ["Hello everyone"]
+        assert texts(person, gid, talk) == ["Anyone watching the match?"]
+        assert texts(person, gid, news) == ["Room 4 this week", "Which day next month?",
+                                            "See you there"]
+        shown = person.get_post(gid, notice)
+        assert shown.reaction_counts() == {"\U0001f44d": 1}
+        assert person.get_post(gid, poll).poll is not None
+        assert person.get_post(gid, poll).poll.counts == (0, 1)  # type: ignore[union-attr]
+        [thread] = [t for t in person.threads(gid, channel=news) if t.root.post_id == notice]
+        assert [r.text for r in thread.replies] == ["See you there"]
+    assert ann.warnings() == [] and ben.warnings() == [] and cat.warnings() == []
+    # A removed channel's posts are shown in the main channel.
+    ann.remove_channel(gid, talk)
+    assert texts(ben, gid, MAIN_CHANNEL) == ["Hello everyone", "Anyone watching the match?"]
+    with pytest.raises(UnknownReferenceError):
+        ben.posts(gid, channel=talk)
+
+
+def test_a_post_forced_into_announcements_is_refused_by_every_device(
+        group: tuple[list[Client], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (ann, ben, cat), gid = group
+    news = ann.add_channel(gid, "News", announcements=True).channel_id
+    ben.sync(gid)
+    # A modified client skips both checks; the relay stores ciphertext and cannot tell.
+    from vault_client._internal import channels, posting
+
+    monkeypatch.setattr(channels, "draft_refused", lambda view, draft: False)
+    view = ben._device.member_view(gid)
+    forced = posting.publish(ben._device, view, PostKind.POST, (), "Buy my stuff", None, None,
+                             (), channel=b64decode(news))
+    assert forced.delivered
+    ben_id = ben.me(gid).member_id
+    for person in (ann, cat):
+        assert texts(person, gid, news) == []
+        assert all(p.post_id != forced.post_id for p in person.posts(gid))
+        [warning] = [w for w in person.warnings() if isinstance(w, NotPermittedInChannel)]
+        assert (warning.author, warning.post_ids, warning.channel_id) == (
+            ben_id, (forced.post_id,), news)
+        assert "\u201cNews\u201d are not shown" in warning.message
+
+
+def test_a_waiting_announcement_is_not_sent_once_its_author_is_demoted(
+        group: tuple[list[Client], str]) -> None:
+    (ann, _ben, cat), gid = group
+    news = ann.add_channel(gid, "News", announcements=True).channel_id
+    cat.sync(gid)
+    # Cat writes while offline (kept on the device, not sealed yet) ...
+    from vault_client._internal import outbox
+
+    view = cat._device.member_view(gid)
+    waiting = outbox.queue(cat._device, view, PostKind.POST, (), "Written on the train", None,
+                           None, (), channel=b64decode(news))
+    assert cat.group(gid).unsent_posts == 1
+    # ... and is no longer a moderator when the device is back.
+    ann.set_role(gid, cat.me(gid).member_id, Role.MEMBER)
+    cat.sync(gid)
+    assert cat.group(gid).unsent_posts == 0
+    [warning] = [w for w in cat.warnings() if isinstance(w, UndeliverablePost)]
+    assert warning.code == "not_permitted" and "you are not one (any more)" in warning.message
+    assert warning.post_id == b64encode(waiting)
+    assert texts(ann, gid, news) == [] and texts(cat, gid, news) == []
