@@ -210,3 +210,37 @@ def test_an_owner_deletes_a_group_in_the_terminal(root: Path, relay: RelayProces
     assert "This device is in no group yet" in listed
     assert "Cleared the note of 'Circle'" in ben("group", "dismiss", gid[:8]).output
     assert "was deleted" not in ben("group", "list").output
+
+
+def test_channels_in_the_terminal(root: Path, relay: RelayProcess) -> None:
+    ann, ben, _gid = two_in_a_circle(root, relay, "ann-ch", "ben-ch")
+    assert "Only the main channel so far" in ben("channels").stderr
+    said = ann("channel", "add", "News", "--announcements").output
+    assert "Added the announcements channel 'News'" in said
+    ann("channel", "add", "Off topic")
+    listed = ben("channels").output
+    assert re.search(r"1\s+General\s+main channel\s+can post", listed)
+    assert re.search(r"2\s+News\s+announcements \(moderators and admins post\)\s+react and "
+                     r"vote", listed)
+    assert re.search(r"3\s+Off topic\s+discussion\s+can post", listed)
+    assert "only admins" in only_error(ben("channel", "add", "Mine", expect=1))
+    assert "Posted in News" in ann("post", "--channel", "News", "Room 4 this week").output
+    ben("post", "--channel", "3", "Anyone up for a walk?")
+    ben("post", "Hello all")
+    refused = ben("post", "--channel", "news", "Me too", expect=1)
+    assert "only moderators and admins can post in an announcements channel" in \
+        only_error(refused)
+    assert "has no channel 'Nowhere'" in only_error(ben("post", "--channel", "Nowhere", "x",
+                                                        expect=1))
+    everything = ben("read").output
+    assert "# News\n" in everything and "# Off topic\n" in everything
+    only_news = ben("read", "--channel", "News").output
+    assert "Room 4 this week" in only_news and "Hello all" not in only_news
+    assert "Hello all" in ben("read", "--channel", "General").output
+    assert "Anyone up for a walk?" not in ben("read", "--channel", "1").output
+    ann("channel", "move", "Off topic", "2")
+    ann("channel", "rename", "News", "Announcements")
+    assert re.search(r"2\s+Off topic.*\n3\s+Announcements", ben("channels").output)
+    assert "cannot be removed" in only_error(ann("channel", "remove", "General", expect=1))
+    assert "now in General" in ann("channel", "remove", "Off topic").output
+    assert "Anyone up for a walk?" in ben("read", "--channel", "General").output

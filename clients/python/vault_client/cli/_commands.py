@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from vault_client.cli._app import app_command
+from vault_client.cli._channels import channel_command, channels_command
 from vault_client.cli._device import (
     config_command,
     export_identity_command,
@@ -48,7 +49,8 @@ from vault_client.cli._reading import (
 from vault_client.cli._searching import search_command
 
 COMMANDS: tuple[click.Command, ...] = (
-    config_command, group_command, invite_command, invites_command, revoke_invite, join_command,
+    config_command, group_command, channels_command, channel_command, invite_command,
+    invites_command, revoke_invite, join_command,
     requests_command, approve_command, deny_command, post_command, react_command,
     poll_command, vote_command, edit_command, delete_command, pin_command, unpin_command,
     read_command, search_command, attachments_command,

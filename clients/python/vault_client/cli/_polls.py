@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import click
 
+from vault_client.cli._channels import channel_option, find_channel
 from vault_client.cli._config import State, pass_state
 from vault_client.cli._failures import fail
 from vault_client.cli._ids import IdCommand
@@ -23,17 +24,20 @@ from vault_client.cli._references import find_post
                    "stays open.")
 @click.option("--cw", "content_warning", metavar="WARNING",
               help="A content warning: readers see only it until they choose to read on.")
+@channel_option("ask in")
 @pass_state
 def poll_command(state: State, group_ref: str | None, question: str, options: Sequence[str],
-                 closes: float | None, content_warning: str | None) -> None:
+                 closes: float | None, content_warning: str | None,
+                 channel_ref: str | None) -> None:
     """Ask the group QUESTION with 2 to 10 OPTIONS. Members vote with `vault vote`; every
     member sees who voted for what (a vote is a signed post, not a secret ballot)."""
     if content_warning is not None and not content_warning.strip():
         fail("a content warning needs some words (e.g. --cw 'loss')")
     client, info = session(state, group_ref)
+    channel = find_channel(client, info, channel_ref)
     state.writing = "poll"
     posted = client.create_poll(info.group_id, question, list(options), closes_in=closes,
-                                content_warning=content_warning)
+                                content_warning=content_warning, channel=channel.channel_id)
     report_posted(client, posted, "Asked")
 
 

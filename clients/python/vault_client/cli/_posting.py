@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from vault_client import Client, Posted
+from vault_client.cli._channels import channel_option, find_channel
 from vault_client.cli._config import State, pass_state
 from vault_client.cli._failures import fail
 from vault_client.cli._formatting import SHORT
@@ -61,14 +62,18 @@ def report_posted(client: Client, posted: Posted, verb: str, target: str | None 
 @click.option("--attach", "attachments", multiple=True,
               type=click.Path(exists=True, dir_okay=False), help="Attach a file (encrypted). "
               "Repeat for more.")
+@channel_option("post in (a reply goes in its thread's)")
 @pass_state
 def post_command(state: State, group_ref: str | None, text: str | None,
                  reply_to: str | None, content_warning: str | None, expires: float | None,
-                 attachments: Sequence[str]) -> None:
+                 attachments: Sequence[str], channel_ref: str | None) -> None:
     """Post to the group. TEXT, or '-' for standard input; without it an editor opens (or
     you type it here). With --attach, the text may be empty."""
-    body = _text(text, "post", empty_ok=bool(attachments))
+    if reply_to is not None and channel_ref is not None:
+        fail("a reply goes in its thread's channel: leave out --channel")
     client, info = session(state, group_ref)
+    channel = find_channel(client, info, channel_ref)  # a mistyped channel: before the text
+    body = _text(text, "post", empty_ok=bool(attachments))
     if content_warning is not None and not content_warning.strip():
         fail("a content warning needs some words (e.g. --cw 'loss')")
     if reply_to is not None:
@@ -81,8 +86,10 @@ def post_command(state: State, group_ref: str | None, text: str | None,
     else:
         state.writing = "post"
         posted = client.post(info.group_id, body, content_warning=content_warning,
-                             expires_in=expires, attachments=list(attachments))
-        report_posted(client, posted, "Posted")
+                             expires_in=expires, attachments=list(attachments),
+                             channel=channel.channel_id)
+        where = "" if channel.is_main else f" in {channel.name}"
+        report_posted(client, posted, "Posted" + where)
 
 
 @click.command("react", cls=IdCommand)

@@ -10,6 +10,7 @@ import click
 
 from vault_client import Client, GroupInfo, PostView, SyncReport, Thread
 from vault_client import events as ev
+from vault_client.cli._channels import channel_names, find_channel
 from vault_client.cli._config import State, pass_state
 from vault_client.cli._failures import Failure, TimedOut, fail, from_error
 from vault_client.cli._formatting import (
@@ -129,6 +130,12 @@ def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool,
     return "\n".join(parts)
 
 
+def _in_channel(thread: Thread, names: dict[str, str]) -> str:
+    """The line naming a thread's channel when it is not the main one."""
+    name = names.get(thread.root.channel_id)
+    return "" if name is None else f"# {name}\n"
+
+
 @click.command("read", cls=IdCommand)
 @group_option
 @click.option("--show-cw", is_flag=True, help="Show every post behind a content warning too.")
@@ -139,19 +146,24 @@ def render_thread(thread: Thread, names: dict[str, str], *, show_cw: bool,
 @click.option("--no-sync", is_flag=True, help="Show this device's copy without asking the relay.")
 @click.option("--show-muted", is_flag=True,
               help="Show the posts of members you muted (`vault mute`) too.")
+@click.option("--channel", "channel_ref", metavar="CHANNEL",
+              help="Only this channel's threads: its name or number from `vault channels`.")
 @pass_state
 def read_command(state: State, group_ref: str | None, show_cw: bool, reveal: tuple[str, ...],
                  thread_ref: str | None, last: int | None, no_sync: bool,
-                 show_muted: bool) -> None:
-    """Read the group's posts, as threads. Posts with a content warning stay hidden unless
-    you add --show-cw."""
+                 show_muted: bool, channel_ref: str | None) -> None:
+    """Read the group's posts, as threads (each marked with its channel, unless it is in
+    the main one). Posts with a content warning stay hidden unless you add --show-cw."""
     client, info = session(state, group_ref)
     if not no_sync:
         info = sync_quietly(client, info)
     if info.status == "pending":
         click.echo(f"Your request to join {group_label(info)} is still waiting for an admin.")
         return
-    threads = client.threads(info.group_id)
+    channel = None if channel_ref is None else find_channel(client, info, channel_ref)
+    threads = client.threads(info.group_id,
+                             channel=None if channel is None else channel.channel_id)
+    in_channels = channel_names(client, info) if channel is None else {}
     # Each post to reveal must be one this device has: a mistyped id says so, not nothing.
     shown = frozenset(find_post(client, info, r).post_id for r in reveal if r.strip())
     if thread_ref is not None:
@@ -161,15 +173,18 @@ def read_command(state: State, group_ref: str | None, show_cw: bool, reveal: tup
     if last is not None:
         threads = threads[-last:]
     if not threads:
-        click.echo(f"No posts in {group_label(info)} yet. Write one with `vault post`.")
+        where = "" if channel is None or channel.is_main else f" in {channel.name}"
+        click.echo(f"No posts{where} in {group_label(info)} yet. Write one with `vault post`.")
         return
     names = names_of(client, info)
     click.echo(f"{group_label(info)}\n")
     if thread_ref is None:
         for pinned in client.pinned(info.group_id):
             click.echo(f"Pinned: [{pinned.post_id[:SHORT]}] {_glimpse(pinned, show_cw)}")
-    click.echo("\n\n".join(render_thread(t, names, show_cw=show_cw, reveal=shown,
-                                         show_muted=show_muted) for t in threads))
+    if channel is not None and not channel.is_main:
+        click.echo(f"Channel: {channel.name}\n")
+    click.echo("\n\n".join(_in_channel(t, in_channels) + render_thread(
+        t, names, show_cw=show_cw, reveal=shown, show_muted=show_muted) for t in threads))
     hidden = sum(1 for t in threads for p in (t.root, *t.replies)
                  if p.hidden_by_default and not p.deleted and p.post_id not in shown
                  and (show_muted or not p.muted))
