@@ -413,6 +413,31 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
         "Shall we meet on Thursdays too?")
     expect(c.get_by_role("button", name="Pin for everyone")).to_have_count(0)
 
+    # --- channels: Alice adds an announcements channel and posts in it; Bob, a member, reads
+    # it there and is offered no form to write in it ----------------------------------------
+    a.get_by_role("link", name="Channels").first.click()
+    expect(a.get_by_role("heading", name="Channels", level=1)).to_be_visible()
+    a.get_by_label("Name", exact=True).fill("Announcements")
+    a.get_by_label("Announcements", exact=True).check()
+    screens.check(a, "channels")
+    a.get_by_role("button", name="Add for every member").click()
+    channels = a.get_by_role("navigation", name="Channels")
+    expect(channels.get_by_role("link", name=re.compile("^Announcements"))).to_have_attribute(
+        "aria-current", "page")
+    a.get_by_label("Your post").fill("Next week we meet in room 4.")
+    a.get_by_role("button", name="Send").click()
+    expect(post_article(a, "Next week we meet in room 4.").first).to_be_visible()
+    a.get_by_role("navigation", name="Channels").get_by_role("link", name="General").click()
+    expect(a.get_by_text("Next week we meet in room 4.")).to_have_count(0)
+    b.reload()  # (Bob's own app, on the group's page)
+    b.get_by_role("navigation", name="Channels").get_by_role(
+        "link", name=re.compile("^Announcements")).click()
+    expect(post_article(b, "Next week we meet in room 4.").first).to_be_visible()
+    expect(b.get_by_text("Only moderators and admins post in this channel.")).to_be_visible()
+    expect(b.get_by_label("Your post")).to_have_count(0)
+    screens.check(b, "channel-announcements")
+    a.goto(group_url)
+
     # --- the members' screens -------------------------------------------------------------
     a.get_by_role("link", name="Members").first.click()
     expect(a.get_by_role("heading", name="Members", level=1)).to_be_visible()

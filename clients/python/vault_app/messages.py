@@ -207,10 +207,22 @@ def for_warning(warning: ev.SyncWarning, name_of: Callable[[str], str]) -> Messa
         case ev.NameNotSet():
             return Message(gettext("The name you chose looks like another member's, so it was "
                                    "not set."), gettext("Choose another name for this group."))
+        case ev.UndeliverablePost(code="not_permitted"):
+            return Message(
+                gettext("One of your posts was not sent: only moderators and admins can post "
+                        "in an announcements channel, and you are no longer one."),
+                gettext("Post it in another channel if you still want to send it."))
         case ev.UndeliverablePost():
             return Message(
                 gettext("The server refused one of your posts, so it was not sent."),
                 gettext("Write it again if you still want to send it."))
+        case ev.NotPermittedInChannel(author=author):
+            return Message(
+                gettext("A post by %(name)s in an announcements channel is not shown: only "
+                        "moderators and admins can post there.", name=name_of(author)),
+                gettext("Their Vault may have been changed to get round the rule. If it keeps "
+                        "happening, tell an admin of the group."),
+                alarm=True)
         case ev.PostsFromDepartedMember(author=author):
             return Message(
                 gettext("Posts from %(name)s arrived after they had left the group.",

@@ -13,6 +13,7 @@ from flask import Flask, request
 from vault_app.i18n import N_
 from vault_app.views import (
     admin,
+    channels,
     common,
     device,
     groups,
@@ -28,7 +29,7 @@ from vault_app.views import (
 
 BLUEPRINTS = (device.blueprint, groups.blueprint, posts.blueprint, live.blueprint,
               settings.blueprint, invites.blueprint, admin.blueprint, language.blueprint,
-              search.blueprint, polls.blueprint, pins.blueprint)
+              search.blueprint, polls.blueprint, pins.blueprint, channels.blueprint)
 
 NAV: list[tuple[str, str]] = [
     ("groups.index", N_("Your groups")),

@@ -100,4 +100,6 @@ def lock() -> ViewResult:
     notify(Message(gettext("Vault is locked."),
                    gettext("Nobody can read your groups on this computer until the passphrase "
                            "is typed again.")))
-    return go(url_for("device.unlock"))
+    back = request.form.get("next")
+    return go(url_for("device.unlock", next=safe_next(back)) if back
+              else url_for("device.unlock"))

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from vault_client import Client, GroupInfo, PostView, Role, SyncWarning, Thread
+from vault_client import (
+    MAIN_CHANNEL,
+    ChannelInfo,
+    Client,
+    GroupInfo,
+    PostView,
+    Role,
+    SyncWarning,
+    Thread,
+)
 from vault_client import errors as er
 
 from vault_app import files, messages, text
@@ -51,6 +60,9 @@ EXPIRY_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("never", None), ("hour", 3600), ("day", 86400), ("week", 7 * 86400))
 """The compose form's "Disappears" choices (the SDK takes any number of seconds; the
 template words each one)."""
+
+MAIN = ChannelInfo(MAIN_CHANNEL, "", "main", True)
+"""The main channel, for a group this computer cannot list the channels of yet."""
 
 STATUS_TEXT: dict[str, Message] = {  # lazy: translated each time a page shows one
     "pending": Message(lazy_gettext("Your request to join is waiting for an admin."),
@@ -177,9 +189,29 @@ def threads_to_reach(threads: Sequence[Thread], post_id: str) -> int:
     return FEED_PAGE
 
 
-def feed_context(client: Client, info: GroupInfo) -> dict[str, Any]:
-    """What the feed fragment needs (the whole page adds the rest)."""
-    threads = client.threads(info.group_id)
+def current_channel(client: Client, info: GroupInfo,
+                    channels: Sequence[ChannelInfo]) -> ChannelInfo:
+    """The channel the page shows (``?channel=``); with ``?at=`` (a link to one post) and no
+    channel asked for, that post's; else the main one."""
+    wanted = request.args.get("channel") or request.form.get("channel")
+    at = request.args.get("at")
+    if not wanted and at:
+        with contextlib.suppress(er.VaultError):
+            wanted = client.get_post(info.group_id, at).channel_id
+    return next((c for c in channels if c.channel_id == wanted), channels[0])
+
+
+def feed_context(client: Client, info: GroupInfo, *,
+                 writing: bool = False) -> dict[str, Any]:
+    """What the feed fragment needs (the whole page adds the rest): the threads of the
+    channel shown. *writing*: the page shows what the person typed, which this member may
+    not post in the channel asked for: the main channel is shown, with the form."""
+    every = client.threads(info.group_id)
+    channels = client.channels(info.group_id) or [MAIN]
+    channel = current_channel(client, info, channels)
+    if writing and not channel.can_post:
+        channel = channels[0]
+    threads = [t for t in every if t.root.channel_id == channel.channel_id]
     show = threads_shown()
     at = request.args.get("at")
     if at:  # (counted after the sync the page waited for: new posts came in first)
@@ -189,13 +221,16 @@ def feed_context(client: Client, info: GroupInfo) -> dict[str, Any]:
         **post_context(client, info),
         "threads": [thread_items(t) for t in reversed(newest)],  # newest thread first
         "pinned": [p for t in threads for p in (t.root, *t.replies) if p.pinned_by],
-        "raw_threads": threads,
+        "raw_threads": every,
+        "channels": channels,
+        "channel": channel,
         "show": show,
-        "version": feed_version(threads),
+        "version": feed_version(every),  # the whole group's: the live stream compares it
         "older": len(threads) - len(newest),
         "show_more": show + FEED_PAGE,
         "reactions": REACTIONS,
         "can_write": info.status in ("member", "creating"),
+        "can_post_here": info.status == "creating" or channel.can_post,
         "can_moderate": can_moderate(info),
     }
 
@@ -293,7 +328,7 @@ def render_page(client: Client, info: GroupInfo, *, problem: Message | None = No
                 offline: Message | None = None, draft: dict[str, str] | None = None,
                 status_code: int = 200) -> ViewResult:
     """The whole group page (also drawn again, with what was typed, by a refused post)."""
-    context = feed_context(client, info)
+    context = feed_context(client, info, writing=draft is not None)
     if status_code == 200:
         seen_posts().mark_seen(info.group_id, context["raw_threads"])
     page = render_template(

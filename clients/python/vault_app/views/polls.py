@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from flask import Blueprint, render_template, request
-from vault_client import Client
+from vault_client import MAIN_CHANNEL, Client
 
 from vault_app.i18n import gettext
 from vault_app.messages import Message
@@ -37,6 +37,8 @@ def new(client: Client, group_id: str) -> ViewResult:
     """The form, and asking: empty option fields are left out; what members' devices would
     refuse (one option, the same option twice...) is said, with everything typed kept."""
     info = find_group(client, group_id)
+    # The channel the group page showed (the SDK refuses one this member may not ask in).
+    channel = request.values.get("channel") or MAIN_CHANNEL
     form = {"question": "", "options": [""] * OPTION_FIELDS, "closes": "never",
             "content_warning": ""}
     problem: Message | None = None
@@ -67,14 +69,15 @@ def new(client: Client, group_id: str) -> ViewResult:
             try:
                 posted = client.create_poll(info.group_id, question, options,
                                             closes_in=closes_in,
-                                            content_warning=warning or None)
+                                            content_warning=warning or None, channel=channel)
             except Exception as error:
                 problem = problem_for(error)
             else:
                 outcome(posted, "poll")
                 return go(to_post(info.group_id, posted.post_id))
     return render_template("groups/new_poll.html", group=info, form=form, problem=problem,
-                           closing_choices=CLOSING_CHOICES), 422 if problem else 200
+                           closing_choices=CLOSING_CHOICES,
+                           channel=channel), 422 if problem else 200
 
 
 @blueprint.post("/groups/<group_id>/posts/<post_id>/vote")

@@ -10,7 +10,7 @@ from typing import Final, Literal
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from vault_client import AttachmentInfo, Client, Posted, PostView
+from vault_client import MAIN_CHANNEL, AttachmentInfo, Client, Posted, PostView
 from vault_client import errors as er
 
 from vault_app import files
@@ -69,8 +69,10 @@ def outcome(posted: Posted, what: Written) -> None:
 
 
 def to_post(group_id: str, post_id: str | None = None) -> str:
-    page = url_for("groups.show", group_id=group_id)
-    return f"{page}#post-{post_id}" if post_id else page
+    """The group's page showing *post_id* (in its channel, far enough back to reach it)."""
+    if not post_id:
+        return url_for("groups.show", group_id=group_id)
+    return url_for("groups.show", group_id=group_id, at=post_id) + f"#post-{post_id}"
 
 
 def find_post(client: Client, group_id: str, post_id: str) -> PostView:
@@ -134,7 +136,8 @@ def create(client: Client, group_id: str) -> ViewResult:
                                       expires_in=expires_in, attachments=attachments)
             else:
                 posted = client.post(info.group_id, text, content_warning=warning,
-                                     expires_in=expires_in, attachments=attachments)
+                                     expires_in=expires_in, attachments=attachments,
+                                     channel=request.form.get("channel") or MAIN_CHANNEL)
         except er.TooLargeError as error:
             problem = Message(problem_for(error).text,
                               gettext("Make the text shorter, or send fewer or smaller "
