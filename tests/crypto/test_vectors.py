@@ -60,6 +60,7 @@ from vault.crypto.identity_export import (
     export_identity,
     import_identity,
 )
+from vault.crypto.inbox import InboxEnvelope, open_item
 from vault.crypto.invites import (
     InviteLink,
     JoinRequest,
@@ -1095,6 +1096,32 @@ def _open_metadata(inputs: Json, expected: Json) -> None:
 
 
 # --- invites -------------------------------------------------------------------------------
+
+
+@check("invites", "open_inbox_item")
+def _open_inbox_item(inputs: Json, expected: Json) -> None:
+    me = Identity(b(inputs["reader_sign_seed"]), b(inputs["reader_box_sk"]))
+    state = state_for(inputs["state"])
+    envelope = b(inputs["envelope"])
+    if "error" in expected:
+        expect_error(expected, lambda: open_item(InboxEnvelope.decode(envelope), me, state))
+        return
+    message = open_item(InboxEnvelope.decode(envelope), me, state).message
+    assert {"kind": int(message.kind), "sender": message.sender.hex(),
+            "item_id": message.item_id.hex(), "post": ob_hex(message.post),
+            "subject": ob_hex(message.subject), "to": ob_hex(message.to),
+            "thread": ob_hex(message.thread), "outcome": int(message.outcome),
+            "text": message.text,
+            "recipients_digest": message.recipients_digest.hex()} == expected
+
+
+@check("invites", "decode_inbox_envelope")
+def _decode_inbox_envelope(inputs: Json, expected: Json) -> None:
+    expect_error(expected, lambda: InboxEnvelope.decode(b(inputs["data"])))
+
+
+def ob_hex(value: bytes | None) -> str | None:
+    return None if value is None else value.hex()
 
 
 @check("invites", "new_invite")

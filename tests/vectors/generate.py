@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import re
+import struct
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -59,6 +60,13 @@ from vault.crypto.identity_export import (
     encode_post_marks,
     export_identity,
     import_identity,
+)
+from vault.crypto.inbox import (
+    InboxEnvelope,
+    InboxKind,
+    Outcome,
+    open_item,
+    recipients_digest,
 )
 from vault.crypto.invites import (
     MAX_RELAY_URL_LENGTH,
@@ -3008,8 +3016,122 @@ def invites_doc(world: World) -> Json:
                                 lambda: JoinRequest.decode(raw).verify(open_pk)),
                        "a valid request checked against another invite's public key"))
     vectors.extend(rules_card_vectors(world))
+    vectors.extend(inbox_vectors(world))
     return doc("invites", "Invite ids and secrets, invite key pairs, invite URIs (QR codes), "
-               "join proofs, signed join requests, rules cards and rules acceptances.", vectors)
+               "join proofs, signed join requests, rules cards and rules acceptances, and the "
+               "moderators' inbox.", vectors)
+
+
+def raw_inbox_message(gid: bytes, item_id: bytes, sender: bytes, log_seq: int, log_head: bytes,
+                      kind: int, *, thread: bytes | None = None, post: bytes | None = None,
+                      subject: bytes | None = None, to: bytes | None = None, outcome: int = 0,
+                      text: str = "", digest: bytes) -> bytes:
+    """An InboxMessage's bytes with any fields, no rule checked (§8.8)."""
+    return (Writer(Tag.INBOX_MESSAGE).fixed(gid, 32).fixed(item_id, 16).fixed(sender, 32)
+            .u64(log_seq).fixed(log_head, 32).u64(T0_INBOX).u8(kind).opt_fixed(thread, 16)
+            .opt_fixed(post, 16).opt_fixed(subject, 32).opt_fixed(to, 32).u8(outcome)
+            .text(text).fixed(digest, 32).finish())
+
+
+T0_INBOX = 1_760_000_000_000
+
+
+def inbox_envelope(sender: Identity, signed: bytes, recipients: Sequence[PublicIdentity], *,
+                   gid: bytes, item_id: bytes, log_seq: int, rng: RandomSource) -> bytes:
+    """An InboxEnvelope of *signed* (signed here by *sender*), sealed to *recipients* with
+    pinned ephemeral keys (crypto_box_seal draws its own: see seal_with_ephemeral)."""
+    key, nonce = rng(32), rng(24)
+    sealed = tuple(sorted((r.sign_pk, seal_with_ephemeral(key, r.box_pk, rng(32)))
+                          for r in recipients))
+    shell = InboxEnvelope(gid, item_id, log_seq, sealed, nonce, b"")
+    signature = sign(sender.sign_sk, labels.INBOX_MESSAGE, signed)
+    return replace(shell, ciphertext=aead_seal(key, nonce, pad(signed + signature),
+                                               shell.header())).encode()
+
+
+def inbox_vectors(world: World) -> list[Json]:
+    """The moderators' inbox (§8.8): a report opened by an admin, and one refusal for each
+    rule, each opened with the full log's state (owner and admin are its moderators)."""
+    p, gid, state = world.people, world.group_id, world.state
+    rng = seeded_random("vault/vectors/inbox")
+    head_seq, head = state.seq, state.head
+    post = rng(16)
+    member, joiner, owner, admin = p["member"], p["joiner"], p["owner"], p["admin"]
+    mods = [owner.public, admin.public]
+    vectors: list[Json] = []
+
+    def opened(name: str, reader: Identity, envelope: bytes, description: str,
+               expected: Callable[[], Json] | str) -> None:
+        inputs = {"state": STATE_REF, "reader_sign_seed": reader.sign_seed.hex(),
+                  "reader_box_sk": reader.box_sk.hex(), "envelope": envelope.hex()}
+        if isinstance(expected, str):
+            result = error_of(expected, lambda: open_item(InboxEnvelope.decode(envelope),
+                                                          reader, state))
+        else:
+            result = expected()
+        vectors.append(vec(name, "open_inbox_item", inputs, result, description))
+
+    def report(sender: Identity, recipients: Sequence[PublicIdentity], *, item_id: bytes,
+               envelope_item: bytes | None = None, subject: bytes | None = None,
+               log_head: bytes | None = None, kind: int = InboxKind.REPORT,
+               outcome: int = 0, text: str = "Unkind words about a member") -> bytes:
+        keys = [r.sign_pk for r in recipients]
+        signed = raw_inbox_message(
+            gid, item_id, sender.sign_pk, head_seq, head if log_head is None else log_head,
+            kind, post=post if kind == InboxKind.REPORT else None,
+            thread=None if kind == InboxKind.REPORT else b"\x01" * 16,
+            subject=joiner.sign_pk if subject is None else subject, outcome=outcome,
+            text=text, digest=recipients_digest(keys))
+        return inbox_envelope(sender, signed, recipients, gid=gid,
+                              item_id=item_id if envelope_item is None else envelope_item,
+                              log_seq=head_seq, rng=rng)
+
+    good = report(member, [*mods, member.public], item_id=rng(16))
+
+    def fields() -> Json:
+        message = open_item(InboxEnvelope.decode(good), admin, state).message
+        return {"kind": int(message.kind), "sender": message.sender.hex(),
+                "item_id": message.item_id.hex(), "post": h(message.post),
+                "subject": h(message.subject), "to": h(message.to), "thread": h(message.thread),
+                "outcome": int(message.outcome), "text": message.text,
+                "recipients_digest": message.recipients_digest.hex()}
+
+    opened("inbox_report", admin, good, "a member's report of a former member's post, sealed "
+           "to the owner and the admin (the moderators at the log's head) and the member, "
+           "opened by the admin", fields)
+    opened("reject_inbox_not_for_you", joiner, good, "the same report, read by the former "
+           "member it is about: not a recipient", "inbox_not_for_you")
+    parsed = InboxEnvelope.decode(good)
+    swapped = dict(parsed.recipients)
+    swapped[admin.sign_pk] = swapped[owner.sign_pk]
+    keyless = replace(parsed, recipients=tuple(sorted(swapped.items()))).encode()
+    opened("reject_inbox_sealed_key", admin, keyless, "the admin's sealed key replaced by the "
+           "owner's (a relay's edit: the header is the associated data too)", "inbox_invalid")
+    moved = report(member, [*mods, member.public], item_id=rng(16), envelope_item=rng(16))
+    opened("reject_inbox_moved", admin, moved, "the message names another item id than its "
+           "envelope", "inbox_invalid")
+    own = report(member, [*mods], item_id=rng(16), subject=member.sign_pk)
+    opened("reject_inbox_own_post", admin, own, "a member reports their own post",
+           "inbox_invalid")
+    unknown = report(member, [*mods, member.public], item_id=rng(16), log_head=rng(32))
+    opened("reject_inbox_unknown_head", admin, unknown, "written against another log head "
+           "at the same position", "inbox_invalid")
+    by_member = report(member, [*mods, member.public], item_id=rng(16),
+                       kind=InboxKind.RESOLUTION, outcome=Outcome.DISMISSED, text="")
+    opened("reject_inbox_resolution_by_member", admin, by_member, "a member (not a moderator) "
+           "records a resolution", "inbox_invalid")
+    shared = report(member, [*mods, member.public, p["approved"].public], item_id=rng(16))
+    opened("reject_inbox_shared_with_non_moderator", admin, shared, "a report also sealed to "
+           "a former member who was never a moderator", "inbox_invalid")
+    hidden = report(member, [admin.public, member.public], item_id=rng(16))
+    opened("reject_inbox_hidden_from_a_moderator", admin, hidden, "a report that leaves the "
+           "owner (a moderator) out", "inbox_invalid")
+    unsorted = good[:58] + struct.pack(">I", 0) + good[62:]
+    vectors.append(vec("reject_inbox_no_recipients", "decode_inbox_envelope",
+                       {"data": unsorted.hex()},
+                       error_of("malformed", lambda: InboxEnvelope.decode(unsorted)),
+                       "a recipient count of 0"))
+    return vectors
 
 
 def rules_card_vectors(world: World) -> list[Json]:
@@ -4078,6 +4200,16 @@ RULES.update({
         "reject_member_profile_short_accepted_rules": _rejects("PROF-1"),
     },
     "invites": {
+        "inbox_report": _accepts(*(f"INBOX-{n}" for n in range(1, 9))),
+        "reject_inbox_not_for_you": _rejects("INBOX-2"),
+        "reject_inbox_sealed_key": _rejects("INBOX-3"),
+        "reject_inbox_moved": _rejects("INBOX-4"),
+        "reject_inbox_own_post": _rejects("INBOX-5"),
+        "reject_inbox_unknown_head": _rejects("INBOX-6"),
+        "reject_inbox_resolution_by_member": _rejects("INBOX-7"),
+        "reject_inbox_shared_with_non_moderator": _rejects("INBOX-8"),
+        "reject_inbox_hidden_from_a_moderator": _rejects("INBOX-8"),
+        "reject_inbox_no_recipients": _rejects("INBOX-1"),
         **{name: _accepts(*_URI_OK, *_RELAY_OK) for name in (
             "invite_uri_open", "invite_uri_approval", "invite_uri_normalised_case_port_slash",
             "invite_uri_loopback_http_port", "invite_uri_ipv6_port_path",

@@ -26,6 +26,7 @@ The modules, in dependency order: each imports only modules above it.
 ``log_rules``        the rules every entry must pass, and the builder that applies them
 ``log_verify``       verifying a log (from genesis or a state) and the high-water mark
 ``invites``          invite links (QR codes), join proofs and join requests
+``inbox``            the moderators' inbox: reports and requests sealed to the moderators
 ``rules_card``       what a joiner reads before joining (rules cards) and rules acceptances
 ``identity_export``  an identity and its group state, moved to another device
 ``attachments``      blobs under their own key, described inside a post

@@ -65,6 +65,8 @@ class Tag:
     RULES_CARD: Final = 0x17
     CARD_ENVELOPE: Final = 0x18
     RULES_ACCEPTANCE: Final = 0x19
+    INBOX_MESSAGE: Final = 0x1A
+    INBOX_ENVELOPE: Final = 0x1B
 
 
 class Writer:

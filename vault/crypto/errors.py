@@ -252,6 +252,21 @@ class RulesCardStaleError(RulesCardError):
     code = "rules_card_stale"
 
 
+class InboxError(VaultError):
+    """An item of the moderators' inbox that does not open or breaks a rule (protocol §8.8):
+    not sealed to exactly the moderators of its time, not signed by its sender, not a member's,
+    or damaged. One error for every cause after it was found addressed to this device."""
+
+    code = "inbox_invalid"
+
+
+class InboxNotForYouError(InboxError):
+    """An item of the moderators' inbox that is not addressed to this member (a relay served
+    it to someone who is not a moderator, or not its sender)."""
+
+    code = "inbox_not_for_you"
+
+
 def all_error_classes() -> dict[str, type[VaultError]]:
     """Map every stable code to its class, so a transport can rebuild typed errors.
 
