@@ -170,3 +170,61 @@ def test_a_waiting_announcement_is_not_sent_once_its_author_is_demoted(
     assert warning.code == "not_permitted" and "you are not one (any more)" in warning.message
     assert warning.post_id == b64encode(waiting)
     assert texts(ann, gid, news) == [] and texts(cat, gid, news) == []
+
+
+def test_a_dropped_posts_warning_is_kept_when_the_sync_then_fails(
+        group: tuple[list[Client], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: the sync's first flush drops a post its author may no longer send,
+    then the sync fails: the warning was only in the sync's list, and was lost with it."""
+    (ann, _ben, cat), gid = group
+    news = ann.add_channel(gid, "News", announcements=True).channel_id
+    cat.sync(gid)
+    from vault_client._internal import outbox, sync_io
+    from vault_client.errors import RelayUnavailableError
+
+    view = cat._device.member_view(gid)
+    outbox.queue(cat._device, view, PostKind.POST, (), "Written on the train", None, None, (),
+                 channel=b64decode(news))
+    ann.set_role(gid, cat.me(gid).member_id, Role.MEMBER)
+
+    def away(*args: object, **kwargs: object) -> None:
+        raise RelayUnavailableError("the relay went away in the middle of the sync")
+
+    monkeypatch.setattr(sync_io, "_sync_posts", away)
+    with pytest.raises(RelayUnavailableError):
+        cat.sync(gid)
+    assert cat.group(gid).unsent_posts == 0
+    [warning] = [w for w in cat.warnings() if isinstance(w, UndeliverablePost)]
+    assert warning.code == "not_permitted"
+
+
+def test_an_admin_who_has_not_synced_keeps_the_channels_another_added(
+        group: tuple[list[Client], str]) -> None:
+    """Review finding: an update made on a device behind the log was sealed from the
+    metadata that device had, and wiped a channel another admin had just added."""
+    (ann, ben, _cat), gid = group
+    ann.set_role(gid, ben.me(gid).member_id, Role.ADMIN)
+    ben.sync(gid)
+    ann.add_channel(gid, "News", announcements=True)
+    ben.update_group(gid, description="We meet on Tuesdays")  # Ben has not synced since
+    ben.add_channel(gid, "Off topic")
+    for person in (ann, ben):
+        person.sync(gid)
+        assert [c.name for c in person.channels(gid)] == ["", "News", "Off topic"]
+        assert person.group(gid).description == "We meet on Tuesdays"
+
+
+def test_a_reply_goes_where_its_target_is(group: tuple[list[Client], str]) -> None:
+    (ann, ben, cat), gid = group
+    talk = ann.add_channel(gid, "Off topic").channel_id
+    for person in (ben, cat):
+        person.sync(gid)
+    asked = ben.post(gid, "Anyone watching the match?", channel=talk).post_id
+    cat.sync(gid)
+    answered = cat.reply(gid, asked, "Yes!").post_id
+    for person in (ann, ben, cat):
+        person.sync(gid)
+        assert person.get_post(gid, answered).channel_id == talk
+        assert [p.text for p in person.posts(gid, channel=talk)] == [
+            "Anyone watching the match?", "Yes!"]
+    assert ann.warnings() == [] and ben.warnings() == [] and cat.warnings() == []

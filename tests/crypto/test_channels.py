@@ -22,7 +22,7 @@ from vault.crypto.limits import MAX_CHANNELS, MAX_DESCRIPTION, MAX_GROUP_NAME, M
 from vault.crypto.log_entries import Role
 from vault.crypto.metadata import Channel, GroupMetadata, open_metadata, seal_metadata
 from vault.crypto.post_body import PostBody, PostKind
-from vault.crypto.timeline import NOT_PERMITTED, Timeline, thread_view
+from vault.crypto.timeline import NOT_PERMITTED, WRONG_CHANNEL, Timeline, thread_view
 
 NEWS = bytes([ChannelKind.ANNOUNCEMENTS]) + b"\x11" * 15
 TALK = bytes([ChannelKind.DISCUSSION]) + b"\x22" * 15
@@ -120,10 +120,12 @@ def test_a_post_or_poll_names_its_channel_last() -> None:
                                    timestamp_ms=poll.timestamp_ms).encode() + TALK
 
 
-def test_only_posts_and_polls_name_a_channel() -> None:
+def test_only_posts_polls_and_replies_name_a_channel() -> None:
     g = Group(LogFactory("channel kinds"))
+    reply = g.body(g.alice, PostKind.REPLY, refs=(bytes(16),), channel=TALK)
+    assert PostBody.decode(reply.encode()).channel == TALK
     with pytest.raises(PostError, match="names no channel"):
-        g.body(g.alice, PostKind.REPLY, refs=(bytes(16),), channel=TALK)
+        g.body(g.alice, PostKind.REACTION, refs=(bytes(16),), text="+1", channel=TALK)
     with pytest.raises(ValueError, match="kind 0"):
         g.body(g.alice, channel=bytes(16))
     raw = g.body(g.alice).encode()
@@ -164,24 +166,28 @@ def test_members_react_and_vote_in_announcements_but_do_not_reply() -> None:
     notice = g.post(g.mod, text="Notice", channel=NEWS)
     poll = g.post(g.mod, PostKind.POLL, text="Which day?", poll_options=("Mon", "Tue"),
                   channel=NEWS)
-    reply = g.post(g.alice, PostKind.REPLY, refs=(notice.post_id,), text="ok")
-    nested = g.post(g.owner, PostKind.REPLY, refs=(notice.post_id,), text="see you")
-    deeper = g.post(g.bob, PostKind.REPLY, refs=(nested.post_id,), text="me too")
+    reply = g.post(g.alice, PostKind.REPLY, refs=(notice.post_id,), text="ok", channel=NEWS)
+    nested = g.post(g.owner, PostKind.REPLY, refs=(notice.post_id,), text="see you",
+                    channel=NEWS)
+    deeper = g.post(g.bob, PostKind.REPLY, refs=(nested.post_id,), text="me too",
+                    channel=NEWS)
+    elsewhere = g.post(g.bob, PostKind.REPLY, refs=(notice.post_id,), text="in main")
     reaction = g.post(g.alice, PostKind.REACTION, refs=(notice.post_id,), text="+1")
     vote = g.post(g.bob, PostKind.VOTE, refs=(poll.post_id,), text="", vote_choice=1)
-    for post in (notice, poll, reply, nested, deeper, reaction, vote):
+    for post in (notice, poll, reply, nested, deeper, elsewhere, reaction, vote):
         timeline.add(post)
     view = thread_view(timeline, g.state)
     shown = {p.post_id: p for p in view.posts}
     assert set(shown) == {notice.post_id, poll.post_id, nested.post_id}
-    assert shown[nested.post_id].channel == NEWS  # a reply is in its thread's channel
+    assert shown[nested.post_id].channel == NEWS
     assert shown[notice.post_id].reactions == (("+1", (g.alice.sign_pk,)),)
     assert shown[poll.post_id].poll is not None
     assert shown[poll.post_id].poll.votes == ((), (g.bob.sign_pk,))
     assert _ignored_causes(timeline, g) == {reply.post_id: NOT_PERMITTED,
-                                            deeper.post_id: NOT_PERMITTED}
+                                            deeper.post_id: NOT_PERMITTED,
+                                            elsewhere.post_id: WRONG_CHANNEL}
     narrowed = thread_view(timeline, g.state, {p.post_id for p in (notice, reply, deeper,
-                                                                    nested)})
+                                                                    nested, elsewhere)})
     assert narrowed.posts == tuple(p for p in view.posts if p.post_id != poll.post_id)
 
 
@@ -202,13 +208,31 @@ def test_the_role_that_counts_is_the_one_at_the_posts_log_position() -> None:
                                             after_demotion.post_id: NOT_PERMITTED}
 
 
-def test_a_reply_whose_thread_has_not_arrived_is_in_the_main_channel_until_it_does() -> None:
+def test_a_reply_says_its_channel_whether_or_not_its_target_is_here() -> None:
+    """A reply names its target's channel: refused in announcements before its target
+    arrives, and after the target has expired (it is never shown in the main channel)."""
     g = Group(LogFactory("orphan reply"))
     notice = g.post(g.mod, text="Notice", channel=NEWS)
-    reply = g.post(g.alice, PostKind.REPLY, refs=(notice.post_id,), text="ok")
+    reply = g.post(g.alice, PostKind.REPLY, refs=(notice.post_id,), text="ok", channel=NEWS)
     timeline = Timeline()
     timeline.add(reply)
-    (shown,) = thread_view(timeline, g.state).posts
-    assert shown.channel is None
+    view = thread_view(timeline, g.state)
+    assert view.posts == () and _ignored_causes(timeline, g) == {reply.post_id: NOT_PERMITTED}
     timeline.add(notice)
     assert [p.post_id for p in thread_view(timeline, g.state).posts] == [notice.post_id]
+
+
+def test_a_demoted_moderator_can_no_longer_edit_an_announcement() -> None:
+    g = Group(LogFactory("announcement edits"))
+    timeline = Timeline()
+    notice = g.post(g.mod, text="Meeting Thursday", channel=NEWS)
+    early = g.post(g.mod, PostKind.EDIT, refs=(notice.post_id,), text="Meeting Friday")
+    g.f.set_role(g.mod, Role.MEMBER)
+    late = g.post(g.mod, PostKind.EDIT, refs=(notice.post_id,), text="rewritten after demotion")
+    for post in (notice, early, late):
+        timeline.add(post)
+    (shown,) = thread_view(timeline, g.state).posts
+    assert shown.text == "Meeting Friday"
+    assert _ignored_causes(timeline, g) == {late.post_id: NOT_PERMITTED}
+    (narrowed,) = thread_view(timeline, g.state, {notice.post_id}).posts
+    assert narrowed == shown

@@ -126,6 +126,11 @@ attachments = st.builds(
 )
 
 
+channels = st.none() | st.builds(lambda kind, rest: bytes((kind,)) + rest,
+                                 st.sampled_from((1, 2)), st.binary(min_size=15, max_size=15))
+"""A POST's, POLL's or REPLY's channel (PB-3): absent, or an id of a known kind."""
+
+
 @st.composite
 def bodies(draw: st.DrawFn) -> PostBody:
     kind = draw(st.sampled_from(PostKind))
@@ -156,6 +161,7 @@ def bodies(draw: st.DrawFn) -> PostBody:
         draw(keys32), draw(keys32), draw(u64), post_id, draw(st.integers(1, 2**64 - 1)),
         draw(u64), draw(keys32), timestamp, kind, refs, text, cw, atts,
         draw(st.none() | st.integers(timestamp + 1, 2**64 - 1)), options, closes, choice,
+        draw(channels) if kind in (PostKind.POST, PostKind.POLL, PostKind.REPLY) else None,
     )
 
 

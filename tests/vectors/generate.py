@@ -2213,8 +2213,10 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
          "a POST followed by one more byte (only a VOTE carries a choice)", ["PB-3"]),
         ("reject_post_channel_unknown_kind", raw_post_body(base) + b"\x03" + bytes(15),
          "malformed", "a POST naming a channel of kind 3 (a later protocol's)", ["CHAN-1"]),
-        ("reject_reply_with_channel", raw_post_body(reply) + b"\x01" + bytes(15), "malformed",
-         "a REPLY followed by a channel id (a reply is in its thread's channel)",
+        ("reject_delete_with_channel", raw_post_body(base, kind=5, text="",
+                                                     refs=[base.post_id[::-1]])
+         + b"\x01" + bytes(15), "malformed",
+         "a DELETE followed by a channel id (only a POST, POLL or REPLY names one)",
          ["CODEC-8", "PB-3"]),
         ("reject_body_65_references", raw_post_body(base, refs=[bytes((i,)) * 16
                                                                for i in range(65)]),
@@ -2644,23 +2646,25 @@ def post_rule_vectors(world: World, atts: list[Any], envelopes: dict[str, PostEn
                    channel=news)
     _c2, c2j = post("member", 1, text="Can I post here?", post_id=ch_rng(16), channel=news)
     _c3, c3j = post("member", 2, PostKind.REPLY, refs=(c1.post_id,), text="Thanks",
-                    post_id=ch_rng(16))
+                    post_id=ch_rng(16), channel=news)
     c4, c4j = post("admin", 1, PostKind.REPLY, refs=(c1.post_id,), text="Room 4",
-                   post_id=ch_rng(16))
+                   post_id=ch_rng(16), channel=news)
     _c5, c5j = post("member", 3, PostKind.REACTION, refs=(c1.post_id,), text="+1",
                     post_id=ch_rng(16))
     _c6, c6j = post("joiner", 1, PostKind.POLL, text="Which room?", options=("3", "4"),
                     post_id=ch_rng(16), log_seq=10, channel=news)
-    _c7, c7j = post("member", 4, text="Anyone around tonight?", post_id=ch_rng(16),
-                    channel=talk)
+    c7, c7j = post("member", 4, text="Anyone around tonight?", post_id=ch_rng(16),
+                   channel=talk)
     _c8, c8j = post("member", 5, PostKind.REPLY, refs=(c4.post_id,), text="Which floor?",
+                    post_id=ch_rng(16), channel=news)
+    _c9, c9j = post("owner", 2, PostKind.REPLY, refs=(c7.post_id,), text="I am",
                     post_id=ch_rng(16))
-    run_view("thread_view_channels", [c1j, c2j, c3j, c4j, c5j, c6j, c7j, c8j],
+    run_view("thread_view_channels", [c1j, c2j, c3j, c4j, c5j, c6j, c7j, c8j, c9j],
              "an announcements channel: the owner's post, the admin's reply and the "
              "member's reaction apply; the joiner's poll at entry 10 (a moderator then) is "
-             "shown; the member's post there, their reply to the owner's post and their "
-             "reply to the admin's reply (the same thread) are not shown; the member's post "
-             "in a discussion channel is",
+             "shown; the member's post there and their replies there are not shown; the "
+             "member's post in a discussion channel is, and the owner's reply to it that "
+             "names no channel (the main one) is not: a reply is in its target's channel",
              accept=["TV-7", "PB-3", "CHAN-1"], reject=["TV-7"])
     return vectors
 

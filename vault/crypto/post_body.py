@@ -12,8 +12,8 @@ Wire layout (``Tag.POST_BODY``, after the tag and version bytes)::
     then, for a POLL only: options: u32 count (2..10), then count x text (<= 100 bytes);
                            closes_at_ms: opt_u64
     and for a VOTE only:   choice: u8 (the option's index in the poll, 0-based)
-    and last, for a POST or POLL only: nothing (the group's main channel) or channel[16]
-                           (see :mod:`vault.crypto.channels`; PB-3)
+    and last, for a POST, POLL or REPLY only: nothing (the group's main channel) or
+                           channel[16] (see :mod:`vault.crypto.channels`; PB-3)
 
 Versions (protocol §6.1, PB-1 and PB-2). The version byte says how attachments are laid
 out, so a body is read one way only:
@@ -42,7 +42,7 @@ Rules (checked on construction, so also on every decode):
   text, warning or attachments;
 * text <= 32 KiB, content warning <= 512 bytes, <= 16 attachments;
 * an expiry, when present, is later than ``timestamp_ms``;
-* only a POST or a POLL names a channel (a reply is in its thread's; PB-3);
+* only a POST, POLL or REPLY names a channel (a reply, its target's: TV-7; PB-3);
 * a POLL asks a question (non-empty text) with 2 to 10 distinct options of 1 to 100 bytes,
   carries no attachments and closes, when it says so, after it was written; a VOTE names the
   poll as its target and an option index below 10, with no text, warning or attachments.
@@ -101,7 +101,7 @@ class PostKind(IntEnum):
 
 _NEEDS_TARGET: Final = frozenset({PostKind.REPLY, PostKind.REACTION, PostKind.EDIT,
                                   PostKind.DELETE, PostKind.VOTE, PostKind.PIN})
-_IN_CHANNELS: Final = frozenset({PostKind.POST, PostKind.POLL})
+_IN_CHANNELS: Final = frozenset({PostKind.POST, PostKind.POLL, PostKind.REPLY})
 """Kinds that may name a channel, as the body's last field (PB-3)."""
 _WITH_TAIL: Final = frozenset({PostKind.POLL, PostKind.VOTE})
 """Kinds whose body carries fields after the expiry (the fast decode path leaves them)."""
@@ -146,8 +146,8 @@ class PostBody:
     vote_choice: int | None = None
     """A VOTE's option: an index into its poll's options."""
     channel: bytes | None = None
-    """A POST's or POLL's channel id (:mod:`vault.crypto.channels`); None: the group's main
-    channel."""
+    """A POST's, POLL's or REPLY's channel id (:mod:`vault.crypto.channels`; a reply names
+    its target's); None: the group's main channel."""
 
     def __post_init__(self) -> None:
         if (len(self.author) != 32 or len(self.group_id) != 32
@@ -203,8 +203,8 @@ class PostBody:
         self._check_poll_fields(kind)
         if self.channel is not None:
             if kind not in _IN_CHANNELS:
-                raise PostError(f"post body: a {kind.name.lower()} names no channel (a reply is "
-                                "in its thread's)")
+                raise PostError(f"post body: a {kind.name.lower()} names no channel (it is in "
+                                "its target's)")
             try:
                 check_channel_id(self.channel, "post body")
             except MalformedError as error:

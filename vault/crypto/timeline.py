@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -462,7 +462,7 @@ class VisiblePost:
     pinned_by: bytes | None = None
     """Who pinned it (the first pin in force, TV-6), or None; never set on a deleted post."""
     channel: bytes | None = None
-    """Its channel (TV-7): a POST's or POLL's own, a REPLY's thread's; None: the main one."""
+    """Its channel (the body's own, TV-7); None: the main one."""
 
 
 TARGET_NOT_RECEIVED: Final = "target_not_received"
@@ -470,6 +470,7 @@ BACKDATED: Final = "backdated"
 WRONG_KIND: Final = "wrong_kind"
 NOT_PERMITTED: Final = "not_permitted"
 NO_SUCH_OPTION: Final = "no_such_option"
+WRONG_CHANNEL: Final = "wrong_channel"
 POLL_CLOSED: Final = "poll_closed"
 
 
@@ -526,33 +527,27 @@ def _may_delete(state: GroupState, action: PostBody, target_author: bytes) -> bo
 
 
 _NOT_IN_ANNOUNCEMENTS: Final = (
-    "only a moderator or admin at the time it was written can post, reply or ask a poll in an "
-    "announcements channel"
+    "only a moderator or admin at the time it was written can post, reply, ask a poll or edit "
+    "in an announcements channel"
 )
 
 
-def channel_of(body: PostBody, lookup: Callable[[bytes], OpenedPost | None]) -> bytes | None:
-    """TV-7: the channel *body* is in: a POST's or POLL's own; a REPLY's is its thread's (the
-    post its chain of replies starts at); None (the main channel) when that post has not been
-    received."""
-    seen: set[bytes] = set()
-    while body.kind is PostKind.REPLY:
-        target = body.refs[0]
-        parent = lookup(target)
-        if parent is None or target in seen:
-            return None
-        seen.add(target)
-        body = parent.body
-    return body.channel
-
-
-def _channel_refused(body: PostBody, channel: bytes | None,
+def _channel_refused(body: PostBody, parent: OpenedPost | None,
                      state: GroupState) -> IgnoredAction | None:
-    """TV-7: a POST, POLL or REPLY in an announcements channel by someone below moderator
-    at its own log position is not shown."""
-    if may_write_in(state, body.author, body.log_seq, channel):
-        return None
-    return IgnoredAction(body.post_id, _NOT_IN_ANNOUNCEMENTS, NOT_PERMITTED)
+    """TV-7: a POST, POLL or REPLY in an announcements channel by someone below moderator at
+    its own log position is not shown; nor is a REPLY in another channel than its target's."""
+    if not may_write_in(state, body.author, body.log_seq, body.channel):
+        return IgnoredAction(body.post_id, _NOT_IN_ANNOUNCEMENTS, NOT_PERMITTED)
+    if parent is not None and parent.body.channel != body.channel:
+        return IgnoredAction(body.post_id, "a reply is in the channel of the post it answers",
+                             WRONG_CHANNEL)
+    return None
+
+
+def _edit_refused(edit: PostBody, target: OpenedPost, state: GroupState) -> bool:
+    """TV-7: an edit of a post in an announcements channel applies only if its author was a
+    moderator or admin at the edit's own log position."""
+    return not may_write_in(state, edit.author, edit.log_seq, target.body.channel)
 
 
 def _may_pin(state: GroupState, pin: PostBody) -> bool:
@@ -704,6 +699,9 @@ def thread_view(timeline: Timeline, state: GroupState,
             elif body.author != target.author:
                 ignored.append(IgnoredAction(body.post_id, "only the author can edit a post",
                                               NOT_PERMITTED))
+            elif _edit_refused(body, target, state):
+                ignored.append(IgnoredAction(body.post_id, _NOT_IN_ANNOUNCEMENTS,
+                                              NOT_PERMITTED))
             else:
                 latest = edits.get(target.post_id)
                 if latest is None or latest.author_seq < body.author_seq:
@@ -760,7 +758,6 @@ def thread_view(timeline: Timeline, state: GroupState,
     ignored += vote_ignored
     ignored += pin_ignored
     visible: list[VisiblePost] = []
-    channels: dict[bytes | None, bytes | None] = {}
     for post in posts:
         body = post.body
         if body.kind not in _CONTENT_KINDS:
@@ -771,17 +768,15 @@ def thread_view(timeline: Timeline, state: GroupState,
             if parent is not None and _backdated(body, parent):
                 ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
-        # A thread's channel is its first post's: known by now (causal order), else walked.
-        channel = (channels[reply_to] if reply_to in channels
-                   else channel_of(body, by_id.get))
-        channels[body.post_id] = channel
-        refused = _channel_refused(body, channel, state)
+        refused = _channel_refused(body, None if reply_to is None else by_id.get(reply_to),
+                                   state)
         if refused is not None:
             ignored.append(refused)
             continue
         visible.append(_visible(body, reply_to, edits.get(body.post_id),
                                 deleted.get(body.post_id), reactions.get(body.post_id),
-                                votes.get(body.post_id, ()), pinned.get(body.post_id), channel))
+                                votes.get(body.post_id, ()), pinned.get(body.post_id),
+                                body.channel))
     return ThreadView(tuple(visible), tuple(ignored))
 
 
@@ -821,8 +816,8 @@ def _narrowed(timeline: Timeline, state: GroupState,
             parent = timeline.get(reply_to)
             if parent is not None and _backdated(body, parent):
                 continue
-        channel = channel_of(body, timeline.get)
-        if _channel_refused(body, channel, state) is not None:
+        if _channel_refused(body, None if reply_to is None else timeline.get(reply_to),
+                            state) is not None:
             continue
         edit: PostBody | None = None
         deleter: bytes | None = None
@@ -835,6 +830,7 @@ def _narrowed(timeline: Timeline, state: GroupState,
                 continue
             if act.kind is PostKind.EDIT:
                 if (body.kind in _EDITABLE_KINDS and act.author == body.author
+                        and not _edit_refused(act, post, state)
                         and (edit is None or edit.author_seq < act.author_seq)):
                     edit = act
             elif act.kind is PostKind.DELETE:
@@ -852,7 +848,7 @@ def _narrowed(timeline: Timeline, state: GroupState,
                 if act.author not in authors:
                     authors.append(act.author)
         visible.append(_visible(body, reply_to, edit, deleter, counted, votes, pinner,
-                                channel))
+                                body.channel))
     return visible
 
 

@@ -210,7 +210,7 @@ def for_warning(warning: ev.SyncWarning, name_of: Callable[[str], str]) -> Messa
         case ev.UndeliverablePost(code="not_permitted"):
             return Message(
                 gettext("One of your posts was not sent: only moderators and admins can post "
-                        "in an announcements channel, and you are no longer one."),
+                        "in an announcements channel, and you are not one (any more)."),
                 gettext("Post it in another channel if you still want to send it."))
         case ev.UndeliverablePost():
             return Message(

@@ -8,6 +8,7 @@ what the device holds (:class:`~vault_client._internal.device.Device`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -64,6 +65,7 @@ from vault_client.errors import (
     InvalidArgumentError,
     JoinDeniedError,
     JoinPendingError,
+    RelayUnreachableError,
     UnknownReferenceError,
 )
 from vault_client.types import (
@@ -642,7 +644,13 @@ class Client:
         in an announcements channel only moderators and admins reply."""
         target = refs.post_id(to)
         with self._lock:
-            channels.check_reply(self._device, self._device.member_view(group), target)
+            view = self._device.member_view(group)
+            if not channels.is_here(view, target):
+                # A reply names its target's channel: fetch the target first (offline, or
+                # not there at all: the reply goes to the main channel, as before channels).
+                with contextlib.suppress(RelayUnreachableError):
+                    sync_io.sync_group(self._device, view)
+            channels.check_reply(self._device, view, target)
         return self._publish(group, PostKind.REPLY, (target,), text, content_warning,
                              expires_in, attachments)
 
@@ -726,6 +734,7 @@ class Client:
         with self._lock:
             view = self._device.member_view(group)
             current = posting.editable(view, target)
+            channels.check_reply(self._device, view, target)  # (TV-7 judges edits too)
         warning = content_warning if content_warning is not None or not keep_warning \
             else current.content_warning
         kept = current.attachments if keep_attachments and not attachments else ()

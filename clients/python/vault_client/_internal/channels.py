@@ -12,13 +12,12 @@ from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import MalformedError, RelayUnavailableError
 from vault.crypto.metadata import Channel, GroupMetadata
 from vault.crypto.post_body import PostBody, PostKind
-from vault.crypto.timeline import channel_of
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import sync_log
 from vault_client._internal.names import name_key
-from vault_client._internal.rotation import publish_group_metadata
+from vault_client._internal.rotation import edit_group_metadata
 from vault_client.errors import InvalidArgumentError, NotPermittedError, UnknownReferenceError
 from vault_client.types import MAIN_CHANNEL, ChannelInfo
 
@@ -100,12 +99,22 @@ def for_new_post(device: Device, view: GroupView, ref: ChannelRef) -> bytes | No
     return target
 
 
+def is_here(view: GroupView, target: bytes) -> bool:
+    return target in view.timeline or target in view.drafts
+
+
+def of_target(view: GroupView, target: bytes) -> bytes | None:
+    """The channel of the post *target* (on this device, or waiting in its outbox): where a
+    reply to it goes, and where an edit of it is judged; None when it is not here."""
+    post = view.timeline.get(target)
+    body = post.body if post is not None else view.drafts.get(target)
+    return None if body is None else body.channel
+
+
 def check_reply(device: Device, view: GroupView, target: bytes) -> None:
-    """Refuse a reply this member may not write in its thread's channel (a target not on
-    this device yet: the reply is sent, and judged by every device once it is)."""
-    parent = view.timeline.get(target)
-    if parent is not None:
-        _check_can_write(device, view, channel_of(parent.body, view.timeline.get))
+    """Refuse a reply (or an edit) this member may not write in its target's channel (a
+    target not on this device: a reply goes to the main channel, as before channels)."""
+    _check_can_write(device, view, of_target(view, target))
 
 
 def draft_refused(view: GroupView, draft: PostBody) -> bool:
@@ -114,9 +123,12 @@ def draft_refused(view: GroupView, draft: PostBody) -> bool:
     device would refuse it (TV-7)."""
     state = view.state
     assert state is not None
-    if draft.kind not in (PostKind.POST, PostKind.POLL, PostKind.REPLY):
+    if draft.kind in (PostKind.POST, PostKind.POLL, PostKind.REPLY):
+        channel = draft.channel
+    elif draft.kind is PostKind.EDIT:
+        channel = of_target(view, draft.refs[0])
+    else:
         return False
-    channel = channel_of(draft, view.timeline.get)
     return not may_write_in(state, draft.author, state.seq, channel)
 
 
@@ -125,19 +137,15 @@ def draft_refused(view: GroupView, draft: PostBody) -> bool:
 
 def _change(device: Device, view: GroupView,
             edit: Callable[[tuple[Channel, ...]], tuple[Channel, ...]]) -> None:
-    """Read the log, then write the group metadata with its channel list edited (admins)."""
+    """Write the group metadata with its channel list edited (admins), on the newest
+    metadata in the log."""
     sync_log(device, view, [], [])
     state = view.state
     assert state is not None
     if not state.is_admin(view.me.sign_pk):
         raise NotPermittedError("only admins can add, rename, move or remove channels")
-    current = V.group_metadata(view)
-    if current is None:
-        raise NotPermittedError("this device cannot read the group's details yet: sync, then "
-                                "try again")
-    changed = edit(current.channels)
-    if changed != current.channels:
-        publish_group_metadata(device, view, replace(current, channels=changed))
+    edit_group_metadata(device, view,
+                        lambda current: replace(current, channels=edit(current.channels)))
 
 
 def add(device: Device, view: GroupView, name: str, announcements: bool) -> bytes:

@@ -66,6 +66,7 @@ class Device:
         self.views: dict[bytes, GroupView] = {}
         self.transports: dict[str, Transport] = {}
         self.warnings: list[ev.SyncWarning] = []
+        self._warned: set[int] = set()  # ids of the warnings kept (each kept once)
         self.fences: dict[bytes, str] = {}
         """The post fence saved for each group (see :func:`fence_key`), to write it only
         when it moves."""
@@ -122,7 +123,11 @@ class Device:
         return transport
 
     def warn(self, warning: ev.SyncWarning) -> None:
-        self.warnings.append(warning)
+        """Keep *warning* (once: a warning told as it happens is also in its sync's list,
+        which the sync tells when it ends)."""
+        if id(warning) not in self._warned:
+            self._warned.add(id(warning))
+            self.warnings.append(warning)
 
     # --- local records -------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from vault_client._internal import views as V
 from vault_client._internal.device import Device, check_policy, policy_text, status
 from vault_client._internal.group_view import GroupView, history_body
 from vault_client._internal.log_io import append, sync_log
-from vault_client._internal.rotation import issue, publish_group_metadata
+from vault_client._internal.rotation import edit_group_metadata, issue
 from vault_client.errors import InvalidArgumentError, NotPermittedError
 from vault_client.types import GroupInfo, HistoryPolicy
 
@@ -166,12 +166,17 @@ def _kept(device: Device, gid: bytes, what: str) -> bytes | None:
 
 def update(device: Device, view: GroupView, *, name: str | None, description: str | None,
            rules: str | None) -> None:
-    """Change what is given of the group's metadata, keeping the rest (its channels too)."""
-    current = V.group_metadata(view) or GroupMetadata("")
-    metadata = replace(current, name=current.name if name is None else name,
+    """Change what is given of the group's metadata, keeping the rest (its channels too), on
+    the newest metadata in the log."""
+    def edit(current: GroupMetadata) -> GroupMetadata:
+        return replace(current, name=current.name if name is None else name,
                        description=current.description if description is None else description,
                        rules=current.rules if rules is None else rules)
-    publish_group_metadata(device, view, metadata)
+
+    written = edit_group_metadata(device, view, edit)
+    if written is None:
+        return
+    current, metadata = written
     if metadata.rules != current.rules and metadata.rules.strip():
         # Whoever sets the rules accepts them; members are asked to (rules.to_accept).
         with contextlib.suppress(VaultError):  # (their profile follows at a later try)

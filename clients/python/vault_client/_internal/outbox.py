@@ -97,6 +97,8 @@ def queue(device: Device, view: GroupView, kind: PostKind, refs: tuple[bytes, ..
         ends = None if target is None else target.body.expires_at_ms
         if ends is not None and ends > now:
             expires = ends
+    if kind is PostKind.REPLY and channel is None:  # a reply is in its target's channel
+        channel = channels.of_target(view, refs[0])
     made = [make_attachment(*V.read_attachment(a)) for a in attachments]
     gid = view.group_id
     post_id = default_random(16)
@@ -210,7 +212,9 @@ def drop(device: Device, view: GroupView, post_id: bytes) -> None:
 def _refuse(view: GroupView, post_id: bytes, error: VaultError,
             warnings: list[ev.SyncWarning], device: Device, done: Flushed) -> None:
     message = f"the relay refused a post, so it was not sent: {error.message}"
-    warnings.append(ev.UndeliverablePost(view.gid, message, b64encode(post_id), error.code))
+    warning = ev.UndeliverablePost(view.gid, message, b64encode(post_id), error.code)
+    warnings.append(warning)
+    device.warn(warning)  # now: the sync that found it may still fail (the post is gone)
     done.outcomes[post_id] = "refused"
     done.reasons[post_id] = message
 
@@ -224,6 +228,7 @@ def _refuse_here(device: Device, view: GroupView, post_id: bytes,
     drop(device, view, post_id)
     warning = ev.UndeliverablePost(view.gid, message, b64encode(post_id), "not_permitted")
     warnings.append(warning)
+    device.warn(warning)  # now: the sync that found it may still fail (the post is gone)
     done.outcomes[post_id] = "refused"
     done.reasons[post_id] = message
 

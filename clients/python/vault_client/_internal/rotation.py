@@ -31,6 +31,7 @@ from vault_client._internal.cores import map_on_cores
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
 from vault_client._internal.log_io import append, sync_log
+from vault_client.errors import EpochKeyMissingError
 
 GRANT_CHUNK: Final = 5000
 """The most grants one upload request carries."""
@@ -184,6 +185,41 @@ def publish_group_metadata(device: Device, view: GroupView, metadata: GroupMetad
         return MetadataBody(None, state.epoch,
                             seal_metadata(key, view.group_id, state.epoch, None, metadata))
     append(device, view, build, on_known_head=on_known_head)
+
+
+def edit_group_metadata(device: Device, view: GroupView,
+                        edit: Callable[[GroupMetadata], GroupMetadata]
+                        ) -> tuple[GroupMetadata, GroupMetadata] | None:
+    """Read the log, then write the group metadata *edit* makes of the metadata in force,
+    made again from the log's newest metadata if another admin's change lands first (so it
+    is never lost). Returns (before, after), or None when *edit* changes nothing (nothing is
+    written). Refused while this device cannot read the group's metadata: written blind, it
+    would wipe what it cannot see."""
+    sync_log(device, view, [], [])
+    made: list[tuple[GroupMetadata, GroupMetadata]] = []
+
+    def current() -> GroupMetadata:
+        found = V.group_metadata(view)
+        if found is None:
+            raise EpochKeyMissingError("this device cannot read the group's details yet: "
+                                       "sync, then try again")
+        return found
+
+    first = current()
+    if edit(first) == first:
+        return None
+
+    def build(state: GroupState) -> EntryBody:
+        before = current()
+        after = edit(before)
+        made.append((before, after))
+        check_can_post(state, state.epoch)
+        key = device.key_for(view, state.epoch)
+        return MetadataBody(None, state.epoch,
+                            seal_metadata(key, view.group_id, state.epoch, None, after))
+
+    append(device, view, build, on_known_head=True)
+    return made[-1]
 
 
 def publish_profile(device: Device, view: GroupView, profile: MemberProfile, *,

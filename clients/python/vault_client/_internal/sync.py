@@ -47,7 +47,6 @@ from vault.crypto.timeline import (
     Timeline,
     TimelineEvent,
     UnknownHead,
-    channel_of,
 )
 from vault_client import events as ev
 from vault_client._internal.group_view import GroupView, Held
@@ -258,7 +257,7 @@ def ingest(view: GroupView, items: Sequence[Served], *,
                     out.late.setdefault(body.author, []).append(post_id)
                 if verdict.exposed_to:
                     out.exposed.setdefault((body.author, verdict.exposed_to), []).append(post_id)
-                channel = channel_of(body, view.timeline.get)
+                channel = body.channel
                 if channel is not None and not may_write_in(state, body.author, body.log_seq,
                                                             channel):
                     out.not_permitted.setdefault((body.author, channel), []).append(post_id)

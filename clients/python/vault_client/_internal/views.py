@@ -30,7 +30,7 @@ from vault.crypto.metadata import (
     open_member_profile,
 )
 from vault.crypto.post_body import PostBody, PostKind
-from vault.crypto.timeline import PollTally, VisiblePost, channel_of, thread_view
+from vault.crypto.timeline import PollTally, VisiblePost, thread_view
 from vault_client import events as ev
 from vault_client._internal import drawn
 from vault_client._internal.group_view import GroupView
@@ -414,7 +414,7 @@ def post_views(view: GroupView, now_ms: int,
             author_label=shown.get(draft.author, ("", False))[0], unsent=True,
             poll=None if draft.kind is not PostKind.POLL else _draft_poll(draft, now_ms,
                                                                            expiries),
-            channel_id=channel_label(channel_of(draft, view.timeline.get), listed)))
+            channel_id=channel_label(draft.channel, listed)))
     if only is None:
         drawn.remember(view, now_ms, out, min(expiries, default=None))
     return out

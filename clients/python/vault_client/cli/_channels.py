@@ -41,11 +41,14 @@ def find_channel(client: Client, info: GroupInfo, ref: str | None) -> ChannelInf
     if ref is None:
         return listed[0]
     wanted = ref.strip()
+    # A channel's own name first (even "General" or "2"), then a number, an id, the main one.
+    named = [c for c in listed if c.name and c.name.casefold() == wanted.casefold()]
+    if len(named) == 1:
+        return named[0]
     if wanted.isdigit() and 1 <= int(wanted) <= len(listed):
         return listed[int(wanted) - 1]
     for channel in listed:
-        if wanted in (channel.channel_id, label(channel)) or (
-                channel.name and channel.name.casefold() == wanted.casefold()):
+        if wanted in (channel.channel_id, label(channel)):
             return channel
     fail(f"{group_label(info)} has no channel {wanted!r}: `vault channels` lists them")
 
