@@ -52,6 +52,8 @@ IGNORED: dict[str, set[str]] = {
     "events_events": {"events[].cursor"} | {f"events[].post.{name}" for name in (
         "cursor", "envelope", "deleted", "created_at_ms", "expires_at_ms")},
     "blobs_put_blob": {"blob_id", "size"},
+    "inbox_put_item": {"item_id"},
+    "inbox_list_items": {"items[].sender", "items[].created_at_ms"},
 }
 NOT_CALLED = {"health_openapi", "events_stream"}  # operations no SDK call makes
 CALLS: dict[str, Callable[[Transport, MemberAuth], object]] = {
@@ -74,6 +76,8 @@ CALLS: dict[str, Callable[[Transport, MemberAuth], object]] = {
     "events": lambda t, a: t.events(a, "0", 0),
     "put_blob": lambda t, a: t.put_blob(a, bytes(16), b"blob", bytes(16)),
     "get_blob": lambda t, a: t.get_blob(a, bytes(16)),
+    "put_inbox_item": lambda t, a: t.put_inbox_item(a, bytes(16), b"item"),
+    "inbox": lambda t, a: t.inbox(a, None),
 }
 REFUSALS = (MalformedError, RelayUnreachableError)  # (put_post: "unknown whether stored")
 

@@ -104,6 +104,7 @@ def _document() -> dict[str, Any]:
         grants,
         groups,
         health,
+        inbox,
         invites,
         posts,
     )

@@ -39,6 +39,7 @@ from vault.api.blueprints import (  # noqa: F401 - registering the routes fills 
     grants,
     groups,
     health,
+    inbox,
     invites,
     posts,
 )
@@ -141,7 +142,8 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
     clock.now = saved
     g.tokens[alice.sign_pk] = tokens["alice"]
     params = {"gid": g.gid, "post_id": pid, "blob_id": blob,
-              "joiner": b64encode(joiner.sign_pk), "iid": b64encode(ticket.invite_id)}
+              "joiner": b64encode(joiner.sign_pk), "iid": b64encode(ticket.invite_id),
+              "item": b64encode(b"\x07" * 16)}
     yield Relay(app, api, clock, g, other, tokens, params, entries)
     with app.app_context():
         db.session.remove()
@@ -171,6 +173,7 @@ def _body(spec: RouteSpec, relay: Relay, author: str) -> dict[str, Any]:
         "GrantsUpload": {"epoch": 0, "grants": ["AA"]},
         "PutPostRequest": {"envelope": env},
         "RulesCardBody": {"card": b64encode(bytes(256))},
+        "PutInboxRequest": {"envelope": b64encode(bytes(256))},
     }
     return {"json": bodies.get(name, {})}
 

@@ -214,7 +214,40 @@ class BlobRow(db.Model):  # type: ignore[name-defined,misc]
 LEGACY_POST_ID = b""  # never a post id (those are 16 bytes)
 
 
+class InboxItemRow(db.Model):  # type: ignore[name-defined,misc]
+    """An item of the moderators' inbox (an InboxEnvelope: ciphertext sealed to each of its
+    recipients, protocol §8.8), stored as its sender uploaded it."""
+
+    __tablename__ = "inbox_items"
+
+    group_id: Mapped[bytes] = mapped_column(
+        Blob(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[bytes] = mapped_column(Blob(16), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    sender: Mapped[bytes] = mapped_column(Blob(32))
+    envelope: Mapped[bytes] = mapped_column(Blob)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("group_id", "cursor", name="uq_inbox_group_cursor"),)
+
+
+class InboxRecipientRow(db.Model):  # type: ignore[name-defined,misc]
+    """Who may fetch an inbox item: the recipients its envelope lists."""
+
+    __tablename__ = "inbox_recipients"
+
+    group_id: Mapped[bytes] = mapped_column(
+        Blob(32), ForeignKey(_GROUP_FK, ondelete="CASCADE"), primary_key=True
+    )
+    recipient: Mapped[bytes] = mapped_column(Blob(32), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_id: Mapped[bytes] = mapped_column(Blob(16))
+
+
 ALL_TABLES = (
+    "inbox_recipients",
+    "inbox_items",
     "blobs",
     "posts",
     "grants",

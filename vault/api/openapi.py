@@ -33,6 +33,7 @@ PATH_PARAMS = {  # name: (description, size in bytes)
     "blob_id": ("blob id: 16 bytes, unpadded base64url", 16),
     "joiner": ("joiner's signing key: 32 bytes, unpadded base64url", 32),
     "iid": ("invite id: 16 bytes, unpadded base64url", 16),
+    "item": ("inbox item id: 16 bytes, unpadded base64url", 16),
 }
 
 

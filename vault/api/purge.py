@@ -13,6 +13,8 @@ from vault.api.models import (
     BlobRow,
     GrantRow,
     Group,
+    InboxItemRow,
+    InboxRecipientRow,
     InviteRow,
     JoinRequestRow,
     LogEntryRow,
@@ -74,14 +76,15 @@ def purge_expired(now_ms: int | None = None) -> dict[str, int]:
 # In the order purge_expired deletes the tables both touch (blobs, posts, challenges,
 # sessions), so the two never wait for each other's rows in opposite orders.
 _GROUP_ROWS = (BlobRow, PostRow, GrantRow, JoinRequestRow, InviteRow, AuthChallenge, SessionRow,
-               MemberRow)
+               MemberRow, InboxRecipientRow, InboxItemRow)
 
 
 def purge_group(conn: Connection, group_id: bytes, deletion_seq: int, now_ms: int) -> None:
     """Delete everything kept for a group an owner deleted, on *conn* inside the transaction
     that stored the DELETE_GROUP entry at *deletion_seq*: its posts, attachments, grants,
     join requests, invites, sessions, challenges, member rows and every log entry before
-    that one. What stays, a tombstone: the group row (marked deleted) and that entry."""
+    that one, and the moderators' inbox. What stays, a tombstone: the group row (marked
+    deleted) and that entry."""
     for model in _GROUP_ROWS:
         conn.execute(delete(model).where(model.group_id == group_id))
     conn.execute(delete(LogEntryRow).where(LogEntryRow.group_id == group_id,

@@ -23,7 +23,7 @@ from vault.api.errors import RelayConfigError
 
 # Shipped inside the package (package data), so an installed wheel can migrate and serve.
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
-SCHEMA_HEAD: Final = "0005"
+SCHEMA_HEAD: Final = "0006"
 """The latest migration's revision (``tests/api/test_migrations.py`` checks it is Alembic's
 head): checking a database against it needs no Alembic, which only upgrades load (about
 11 MB a process)."""

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from vault.crypto.inbox import MAX_INBOX_ENVELOPE_SIZE
 from vault.crypto.limits import (
     MAX_ENVELOPE_SIZE,
     MAX_GRANT_SIZE,
@@ -128,6 +129,8 @@ OutJoinRequest = Annotated[str, b64_out(MAX_JOIN_REQUEST_BYTES)]
 OutAcceptance = Annotated[str, b64_out(RulesAcceptance.ENCODED_SIZE,
                                        RulesAcceptance.ENCODED_SIZE)]
 OutCard = Annotated[str, b64_out(MAX_CARD_ENVELOPE_SIZE)]
+InboxB64 = Annotated[str, b64_text(MAX_INBOX_ENVELOPE_SIZE)]
+OutInbox = Annotated[str, b64_out(MAX_INBOX_ENVELOPE_SIZE)]
 OutGrant = Annotated[str, b64_out(MAX_GRANT_BYTES)]
 OutEnvelope = Annotated[str, b64_out(MAX_ENVELOPE_BYTES)]
 OutCursor = Annotated[str, WithJsonSchema(
@@ -282,6 +285,41 @@ class RulesCardResponse(Body):
 
 class JoinRequestList(Body):
     requests: list[JoinRequestItem]
+
+
+# --- the moderators' inbox ----------------------------------------------------------------
+
+
+class PutInboxRequest(Body):
+    envelope: InboxB64
+    """An InboxEnvelope (protocol §8.8): ciphertext sealed to each recipient it lists."""
+
+
+class InboxStored(Body):
+    item_id: OutId16
+    cursor: OutCursor
+
+
+MAX_INBOX_PAGE = 200
+
+
+class InboxQuery(Query):
+    after: Cursor | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_INBOX_PAGE)] = 100
+
+
+class InboxItem(Body):
+    item_id: OutId16
+    cursor: OutCursor
+    sender: Out32
+    envelope: OutInbox
+    created_at_ms: int
+
+
+class InboxPage(Body):
+    items: list[InboxItem]
+    next_cursor: OutCursor | None = Field(
+        description="pass as ?after= for the next page; null when this page is the last")
 
 
 # --- grants --------------------------------------------------------------------------------

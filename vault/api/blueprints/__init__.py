@@ -13,10 +13,11 @@ def register_blueprints(app: Flask) -> None:
         grants,
         groups,
         health,
+        inbox,
         invites,
         join,
         posts,
     )
 
-    for module in (health, auth, groups, invites, grants, posts, events, blobs, join):
+    for module in (health, auth, groups, invites, grants, posts, events, blobs, join, inbox):
         app.register_blueprint(module.bp)
