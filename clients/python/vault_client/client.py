@@ -20,6 +20,7 @@ import httpx
 
 from vault.crypto.attachments import Attachment
 from vault.crypto.encoding import b64encode
+from vault.crypto.inbox import InboxKind, OpenedItem, Outcome
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostKind
 from vault.crypto.primitives import default_clock
@@ -30,6 +31,7 @@ from vault_client._internal import (
     exporting,
     gone,
     groups,
+    inbox,
     joining,
     membership,
     muting,
@@ -65,6 +67,7 @@ from vault_client.errors import (
     InvalidArgumentError,
     JoinDeniedError,
     JoinPendingError,
+    NotPermittedError,
     RelayUnreachableError,
     UnknownReferenceError,
 )
@@ -76,12 +79,14 @@ from vault_client.types import (
     GroupInfo,
     GroupStatus,
     HistoryPolicy,
+    InboxThread,
     Invite,
     InviteInfo,
     InvitePreview,
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
+    OutcomeName,
     Posted,
     PostView,
     RetryNotice,
@@ -772,6 +777,124 @@ class Client:
         data = self.attachment(group, attachment)
         return saving.save_new_file(directory, attachment.file_name, attachment.media_type,
                                     "attachment-" + attachment.attachment_id[:8], data)
+
+    # --- the moderators' inbox -------------------------------------------------------------
+
+    def report(self, group: GroupRef, post: PostRef, reason: str) -> str:
+        """Report a post (or reply, or poll) to the moderators, saying why. Only the group's
+        moderators and admins of now read it, never the group, and never the member who wrote
+        the post. Sent at once: if the relay cannot be reached, :class:`RelayUnreachableError`
+        and nothing was sent or kept. Returns the report's thread id (see :meth:`inbox`)."""
+        target = refs.post_id(post)
+        if not reason.strip():
+            raise InvalidArgumentError("say why you report it: the moderators read your reason")
+        with self._lock:
+            view = self._device.member_view(group)
+            if target not in view.timeline:
+                sync_io.sync_group(self._device, view)
+            found = view.timeline.get(target)
+            if found is None:
+                raise UnknownReferenceError("there is no such post in this group")
+            author = found.body.author
+            if author == view.me.sign_pk:
+                raise InvalidArgumentError("you cannot report your own post; delete or edit it")
+            readers = inbox.moderators_besides(self._device, view, author)
+            if not readers:
+                raise InvalidArgumentError("this group has no moderator or admin besides the "
+                                           "member you would report: nobody could read it")
+            return inbox.send(self._device, view, InboxKind.REPORT, reason, post=target,
+                              subject=author)
+
+    def ask_moderators(self, group: GroupRef, text: str, *,
+                       thread: str | InboxThread | None = None) -> str:
+        """Ask the group's moderators and admins for support, privately: only they read it
+        (and you). With ``thread`` (one you began), write again in it. Sent at once, as
+        :meth:`report` is. Returns the thread id."""
+        if not text.strip():
+            raise InvalidArgumentError("there is nothing to send")
+        with self._lock:
+            view = self._device.member_view(group)
+            if thread is None:
+                return inbox.send(self._device, view, InboxKind.SUPPORT, text)
+            root = self._thread(view, thread)
+            if root.message.sender != view.me.sign_pk:
+                raise NotPermittedError("you can write again only in a thread you began")
+            inbox.send(self._device, view, InboxKind.SUPPORT, text,
+                       thread=root.message.item_id, subject=root.message.subject)
+            return b64encode(root.message.item_id)
+
+    def inbox(self, group: GroupRef) -> list[InboxThread]:
+        """The moderators' inbox as this member may read it, oldest thread first: for
+        moderators and admins, every report and request sealed to them with the replies and
+        resolutions that followed; for a member, the threads they began and the replies to
+        them. Read from the relay (each item checked here; one that fails is left out with an
+        :class:`InvalidInboxItem` warning)."""
+        with self._lock:
+            view = self._device.member_view(group)
+            inbox.fetch(self._device, view)
+            return inbox.threads(view)
+
+    def reply_in_inbox(self, group: GroupRef, thread: str | InboxThread, text: str) -> str:
+        """Answer the member who began a thread, privately (moderators and admins): they and
+        the moderators read it. Returns the reply's id."""
+        if not text.strip():
+            raise InvalidArgumentError("there is nothing to send")
+        with self._lock:
+            view = self._device.member_view(group)
+            inbox.require_moderator(self._device, view)
+            root = self._thread(view, thread)
+            message = root.message
+            return inbox.send(self._device, view, InboxKind.REPLY, text,
+                              thread=message.item_id, to=message.sender,
+                              subject=message.subject)
+
+    def resolve(self, group: GroupRef, thread: str | InboxThread,
+                outcome: OutcomeName, *, note: str = "") -> str:
+        """Resolve a thread (moderators and admins), for the other moderators to see:
+        ``"dismissed"``, ``"answered"``, ``"post_deleted"`` (deletes the reported post first)
+        or ``"member_removed"`` (removes the member it is about first). What is refused
+        changes nothing; the deletion or removal is done before the resolution says so."""
+        chosen = inbox.outcome_of(outcome)
+        with self._lock:
+            view = self._device.member_view(group)
+            inbox.require_moderator(self._device, view)
+            root = self._thread(view, thread)
+            message = root.message
+            if chosen is Outcome.POST_DELETED:
+                if message.post is None:
+                    raise InvalidArgumentError("only a report names a post to delete")
+                if message.post not in view.timeline:
+                    sync_io.sync_group(self._device, view)
+                if message.post not in view.timeline:
+                    raise UnknownReferenceError("the reported post is not on this device (it "
+                                                "may have disappeared); nothing was recorded")
+                if not self._gone(view, message.post):
+                    done = self.delete(group, message.post)
+                    if done.status == "refused":
+                        raise NotPermittedError(f"the post was not deleted: {done.reason}")
+            elif chosen is Outcome.MEMBER_REMOVED:
+                state = view.state
+                assert state is not None
+                if message.subject is None:
+                    raise InvalidArgumentError("only a report names a member to remove")
+                if state.is_member(message.subject):
+                    self.remove(group, message.subject)
+            return inbox.send(self._device, view, InboxKind.RESOLUTION, note,
+                              thread=message.item_id, subject=message.subject,
+                              outcome=chosen)
+
+    def _thread(self, view: GroupView, thread: str | InboxThread) -> OpenedItem:
+        wanted = thread.thread_id if isinstance(thread, InboxThread) else thread
+        try:
+            return inbox.find_thread(view, wanted)
+        except UnknownReferenceError:
+            inbox.fetch(self._device, view)
+            return inbox.find_thread(view, wanted)
+
+    @staticmethod
+    def _gone(view: GroupView, post_id: bytes) -> bool:
+        shown = V.post_views(view, default_clock(), {post_id})
+        return not shown or shown[0].deleted
 
     # --- reading -------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ __all__ = [
     "GroupDeleted",
     "GroupUpdated",
     "InvalidGrant",
+    "InvalidInboxItem",
     "InvalidPost",
     "JoinApproved",
     "KeyReceived",
@@ -197,6 +198,16 @@ class NotPermittedInChannel(SyncWarning):
     author: str
     post_ids: tuple[str, ...]
     channel_id: str
+
+
+@dataclass(frozen=True)
+class InvalidInboxItem(SyncWarning):
+    """An item of the moderators' inbox the relay served that is not for this member, or
+    does not open, or breaks a rule (sealed to someone who is not a moderator, leaving a
+    moderator out, not its sender's): it is not shown."""
+
+    item_id: str
+    code: str
 
 
 @dataclass(frozen=True)

@@ -273,6 +273,47 @@ class ChannelInfo:
         return self.channel_id == MAIN_CHANNEL
 
 
+InboxKindName = Literal["report", "support", "reply", "resolution"]
+OutcomeName = Literal["dismissed", "post_deleted", "member_removed", "answered"]
+
+
+@dataclass(frozen=True)
+class InboxItemInfo:
+    """One item of the moderators' inbox, as this member reads it (sealed to them)."""
+
+    item_id: str
+    kind: InboxKindName
+    sender: str
+    sender_name: str
+    created_at_ms: int
+    text: str = field(repr=False)
+    outcome: OutcomeName | None = None
+    """A resolution's outcome."""
+    is_mine: bool = False
+
+
+@dataclass(frozen=True)
+class InboxThread:
+    """A report or a request for support, with the replies and resolutions that followed
+    (:meth:`Client.inbox`). Moderators and admins see every thread of their time; a member
+    sees the threads they began and the moderators' replies to them."""
+
+    thread_id: str
+    kind: Literal["report", "support"]
+    started_by: str
+    started_by_name: str
+    post_id: str | None
+    """A report's post (:meth:`Client.get_post` shows it, when this device has it)."""
+    subject: str | None
+    """The member a report is about (they never see it)."""
+    subject_name: str | None
+    items: tuple[InboxItemInfo, ...]
+    resolved: bool
+    """A moderator resolved it, and its member wrote nothing since."""
+    outcome: OutcomeName | None
+    """The last resolution's outcome."""
+
+
 @dataclass(frozen=True)
 class PostView:
     """A post or reply as members see it, after edits, deletions and reactions.

@@ -29,12 +29,14 @@ from vault_client.types import (
     GroupInfo,
     GroupStatus,
     HistoryPolicy,
+    InboxThread,
     Invite,
     InviteInfo,
     InvitePreview,
     JoinRequestInfo,
     JoinResult,
     MemberInfo,
+    OutcomeName,
     Posted,
     PostView,
     SavedPosts,
@@ -614,6 +616,52 @@ class AsyncMethods:
             attachment,
             directory,
         )
+
+    async def report(self, group: GroupRef, post: PostRef, reason: str) -> str:
+        """Report a post (or reply, or poll) to the moderators, saying why. Only the group's
+        moderators and admins of now read it, never the group, and never the member who wrote
+        the post. Sent at once: if the relay cannot be reached, :class:`RelayUnreachableError`
+        and nothing was sent or kept. Returns the report's thread id (see :meth:`inbox`)."""
+        return await asyncio.to_thread(self.sync_client.report, group, post, reason)
+
+    async def ask_moderators(
+        self,
+        group: GroupRef,
+        text: str,
+        *,
+        thread: str | InboxThread | None = None,
+    ) -> str:
+        """Ask the group's moderators and admins for support, privately: only they read it
+        (and you). With ``thread`` (one you began), write again in it. Sent at once, as
+        :meth:`report` is. Returns the thread id."""
+        return await asyncio.to_thread(self.sync_client.ask_moderators, group, text, thread=thread)
+
+    async def inbox(self, group: GroupRef) -> list[InboxThread]:
+        """The moderators' inbox as this member may read it, oldest thread first: for
+        moderators and admins, every report and request sealed to them with the replies and
+        resolutions that followed; for a member, the threads they began and the replies to
+        them. Read from the relay (each item checked here; one that fails is left out with an
+        :class:`InvalidInboxItem` warning)."""
+        return await asyncio.to_thread(self.sync_client.inbox, group)
+
+    async def reply_in_inbox(self, group: GroupRef, thread: str | InboxThread, text: str) -> str:
+        """Answer the member who began a thread, privately (moderators and admins): they and
+        the moderators read it. Returns the reply's id."""
+        return await asyncio.to_thread(self.sync_client.reply_in_inbox, group, thread, text)
+
+    async def resolve(
+        self,
+        group: GroupRef,
+        thread: str | InboxThread,
+        outcome: OutcomeName,
+        *,
+        note: str = "",
+    ) -> str:
+        """Resolve a thread (moderators and admins), for the other moderators to see:
+        ``"dismissed"``, ``"answered"``, ``"post_deleted"`` (deletes the reported post first)
+        or ``"member_removed"`` (removes the member it is about first). What is refused
+        changes nothing; the deletion or removal is done before the resolution says so."""
+        return await asyncio.to_thread(self.sync_client.resolve, group, thread, outcome, note=note)
 
     async def posts(self, group: GroupRef, *, channel: ChannelRef | None = None) -> list[PostView]:
         """Every visible post and reply, in causal order (from this device's store; call

@@ -11,6 +11,7 @@ from vault.crypto.encoding import b64encode
 from vault.crypto.freshness import Arrival
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity import Identity
+from vault.crypto.inbox import OpenedItem
 from vault.crypto.log import LogEntry
 from vault.crypto.log_entries import HistoryBody
 from vault.crypto.log_entries import HistoryPolicy as CorePolicy
@@ -67,6 +68,10 @@ class GroupView:
     issued: set[tuple[int, bytes]] = field(default_factory=set)
     post_cursor: str | None = None
     event_cursor: str | None = None
+    inbox: dict[bytes, OpenedItem] = field(default_factory=dict)
+    """The moderators' inbox items sealed to this member that opened here, by item id (kept
+    in memory: fetched again from the relay when the client opens)."""
+    inbox_cursor: str | None = None
     number: int = 0
     rules_texts: tuple[int, dict[bytes, tuple[str | None, int]]] | None = field(
         default=None, repr=False, compare=False)

@@ -420,6 +420,33 @@ class Transport:
             raise error
         return _b64(self._json(response, 200), "card")
 
+    def put_inbox_item(self, auth: Auth, item_id: bytes, envelope: bytes) -> str:
+        """Store an item of the moderators' inbox (idempotent on its id); its cursor."""
+        response = self._authed(
+            auth, "PUT", f"{self._base(auth.group_id)}/inbox/{b64encode(item_id)}",
+            json={"envelope": b64encode(envelope)}, idempotent=True)
+        return _cursor(_field(self._json(response, 200, 201), "cursor", str))
+
+    def inbox(self, auth: Auth, after: str | None) -> tuple[list[tuple[bytes, str, bytes]],
+                                                             str | None]:
+        """One page of the inbox items sealed to this member: ``(item_id, cursor,
+        envelope)`` each, and the cursor of the next page (None: the last)."""
+        params: dict[str, str] = {} if after is None else {"after": after}
+        response = self._authed(auth, "GET", f"{self._base(auth.group_id)}/inbox",
+                                params=params, idempotent=True)
+        body = self._json(response, 200)
+        items = []
+        for item in _field(body, "items", list):
+            item_id = _b64(item, "item_id")
+            if len(item_id) != 16:
+                raise MalformedError("relay response: an inbox item id is 16 bytes")
+            items.append((item_id, _cursor(_field(item, "cursor", str)),
+                          _b64(item, "envelope")))
+        following = body.get("next_cursor") if isinstance(body, dict) else None
+        if following is not None and not isinstance(following, str):
+            raise MalformedError("relay response: invalid 'next_cursor'")
+        return items, None if following is None else _cursor(following)
+
     def deny(self, auth: Auth, joiner: bytes) -> None:
         response = self._authed(
             auth, "DELETE", f"{self._base(auth.group_id)}/join-requests/{b64encode(joiner)}",
