@@ -244,3 +244,22 @@ def test_channels_in_the_terminal(root: Path, relay: RelayProcess) -> None:
     assert "cannot be removed" in only_error(ann("channel", "remove", "General", expect=1))
     assert "now in General" in ann("channel", "remove", "Off topic").output
     assert "Anyone up for a walk?" in ben("read", "--channel", "General").output
+
+
+def test_the_moderators_inbox_in_the_terminal(root: Path, relay: RelayProcess) -> None:
+    ann, ben, _gid = two_in_a_circle(root, relay, "ann-in", "ben-in")
+    hers = post_id(ann("post", "A post by the only admin"))
+    refused = ben("report", hers, "Unkind", expect=1)
+    assert "no moderator or admin besides the member you would report" in only_error(refused)
+    sent = ben("ask-mods", "I am having a hard week").output
+    assert "Sent to the moderators of 'Circle'" in sent
+    listed = ann("inbox").output
+    assert "1. [" in listed and "Ben asks for support (open)" in listed
+    assert "I am having a hard week" in listed
+    assert "Answered Ben, privately." in ann("answer", "1", "Call me tonight").output
+    mine = ben("inbox").output
+    assert "Ann answered" in mine and "Call me tonight" in mine
+    assert "only moderators and admins" in only_error(ben("answer", "1", "x", expect=1))
+    assert "The other moderators see it." in ann("resolve", "1", "answered").output
+    assert "still open" in ann("inbox").output
+    assert "resolved: answered" in ann("inbox", "--all").output

@@ -17,6 +17,13 @@ from vault_client.cli._device import (
 )
 from vault_client.cli._exporting import export_posts_command
 from vault_client.cli._groups import group_command
+from vault_client.cli._inbox import (
+    answer_command,
+    ask_mods_command,
+    inbox_command,
+    report_command,
+    resolve_command,
+)
 from vault_client.cli._joining import (
     approve_command,
     deny_command,
@@ -53,7 +60,8 @@ COMMANDS: tuple[click.Command, ...] = (
     invites_command, revoke_invite, join_command,
     requests_command, approve_command, deny_command, post_command, react_command,
     poll_command, vote_command, edit_command, delete_command, pin_command, unpin_command,
-    read_command, search_command, attachments_command,
+    read_command, search_command, attachments_command, report_command, ask_mods_command,
+    inbox_command, answer_command, resolve_command,
     members_command, rules_command, name_command, role_command, mute_command, unmute_command,
     remove_command, leave_command, forget_command, verify_command, sync_command, wait_command,
     export_identity_command, import_identity_command, export_posts_command, wipe_command,
