@@ -387,13 +387,13 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     a.get_by_role("button", name="Ask", exact=True).click()
     asked = post_article(a, "Shall we meet on Thursdays too?").first
     expect(asked).to_be_visible()
-    asked.get_by_label("Yes").check()
+    asked.get_by_label("Yes", exact=True).check()
     asked.get_by_role("button", name="Vote").click()
     for voter, choices in ((b, ("No", "Every other week")), (c, ("Yes",))):
         voter.reload()
         for choice in choices:
             poll = post_article(voter, "Shall we meet on Thursdays too?").first
-            poll.get_by_label(choice).check()
+            poll.get_by_label(choice, exact=True).check()
             poll.get_by_role("button", name=re.compile("Vote|Change my vote")).click()
             expect(post_article(voter, "Shall we meet on Thursdays too?").first.locator(
                 ".poll-options li", has_text=choice)).to_contain_text("your vote")
@@ -436,6 +436,32 @@ def journey(alice: Member, bob: Member, carol: Member, relay: RelayProcess, tmp_
     expect(b.get_by_text("Only moderators and admins post in this channel.")).to_be_visible()
     expect(b.get_by_label("Your post")).to_have_count(0)
     screens.check(b, "channel-announcements")
+    a.goto(group_url)
+
+    # --- the moderators' inbox: Carol reports Bob's post; it reaches Alice (the group's
+    # moderator) and only her: Bob's inbox is empty --------------------------------------------
+    c.reload()
+    reported = post_article(c, "Is anyone around tonight?").first
+    reported.get_by_text("Report to the moderators").click()
+    reported.get_by_label(re.compile("^Why\\?")).fill("This keeps pulling people away from the "
+                                                       "circle")
+    reported.get_by_role("button", name="Send the report").click()
+    expect(c.get_by_text("The post was reported to the moderators.")).to_be_visible()
+    a.get_by_role("link", name="Moderators\u2019 inbox").first.click()
+    expect(a.get_by_role("heading", name="Moderators\u2019 inbox", level=1)).to_be_visible()
+    thread = a.locator("article.inbox-thread").first
+    expect(thread).to_contain_text("Report by Carol")
+    expect(thread).to_contain_text("This keeps pulling people away from the circle")
+    screens.check(a, "inbox")
+    thread.get_by_text("Answer privately").click()
+    thread.get_by_label(re.compile("^Your answer")).fill("Thank you, Carol. I will talk to him.")
+    thread.get_by_role("button", name="Send the answer").click()
+    expect(a.get_by_text("Your answer was sent, privately.")).to_be_visible()
+    b.reload()
+    b.get_by_role("link", name="Ask the moderators").first.click()
+    expect(b.get_by_role("heading", name="Ask the moderators", level=1)).to_be_visible()
+    expect(b.get_by_text("Nothing here yet.")).to_be_visible()
+    b.go_back()
     a.goto(group_url)
 
     # --- the members' screens -------------------------------------------------------------

@@ -17,6 +17,7 @@ from vault_app.views import (
     common,
     device,
     groups,
+    inbox,
     invites,
     language,
     live,
@@ -29,7 +30,8 @@ from vault_app.views import (
 
 BLUEPRINTS = (device.blueprint, groups.blueprint, posts.blueprint, live.blueprint,
               settings.blueprint, invites.blueprint, admin.blueprint, language.blueprint,
-              search.blueprint, polls.blueprint, pins.blueprint, channels.blueprint)
+              search.blueprint, polls.blueprint, pins.blueprint, channels.blueprint,
+              inbox.blueprint)
 
 NAV: list[tuple[str, str]] = [
     ("groups.index", N_("Your groups")),
