@@ -133,9 +133,9 @@ def test_a_post_forced_into_announcements_is_refused_by_every_device(
     news = ann.add_channel(gid, "News", announcements=True).channel_id
     ben.sync(gid)
     # A modified client skips both checks; the relay stores ciphertext and cannot tell.
-    from vault_client._internal import channels, posting
+    from vault_client._internal import posting, rights
 
-    monkeypatch.setattr(channels, "draft_refused", lambda view, draft: False)
+    monkeypatch.setattr(rights, "why_refused", lambda view, draft: None)
     view = ben._device.member_view(gid)
     forced = posting.publish(ben._device, view, PostKind.POST, (), "Buy my stuff", None, None,
                              (), channel=b64decode(news))

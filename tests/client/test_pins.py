@@ -15,7 +15,7 @@ from vault_client.errors import InvalidArgumentError, NotPermittedError
 
 from tests.client.conftest import RelayProcess
 from tests.client.test_newcomers import circle, open_client
-from vault.crypto.encoding import b64decode
+from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import EpochStaleError
 from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.posts import seal_post
@@ -127,3 +127,25 @@ def test_a_demoted_moderator_can_neither_pin_nor_date_a_pin_before_the_demotion(
         cat._device.transport(view.relay_url).put_post(
             cat._device.auth(view), body.post_id, envelope.encode())
     assert pinned_ids(ben, gid) == []
+
+
+def test_a_pin_waiting_on_the_device_is_not_sent_once_its_author_is_demoted(
+        group: tuple[list[Client], str]) -> None:
+    """A moderator pins while offline (kept, not sealed); demoted meanwhile, the device does
+    not send a pin every device would ignore, and says so (it used to send it)."""
+    (ann, ben, cat), gid = group
+    target = ben.post(gid, "Worth pinning").post_id
+    cat.sync(gid)
+    from vault_client import UndeliverablePost
+    from vault_client._internal import outbox
+
+    view = cat._device.member_view(gid)
+    outbox.queue(cat._device, view, PostKind.PIN, (b64decode(target),), "", None, None, ())
+    own = outbox.queue(cat._device, view, PostKind.POST, (), "My words", None, None, ())
+    ann.set_role(gid, cat.me(gid).member_id, Role.MEMBER)
+    cat.sync(gid)
+    assert cat.group(gid).unsent_posts == 0
+    [warning] = [w for w in cat.warnings() if isinstance(w, UndeliverablePost)]
+    assert warning.code == "not_permitted" and "pin posts" in warning.message
+    assert pinned_ids(ann, gid) == []
+    assert [p.post_id for p in ann.posts(gid)][-1] == b64encode(own)  # the rest went out

@@ -209,9 +209,10 @@ def for_warning(warning: ev.SyncWarning, name_of: Callable[[str], str]) -> Messa
                                    "not set."), gettext("Choose another name for this group."))
         case ev.UndeliverablePost(code="not_permitted"):
             return Message(
-                gettext("One of your posts was not sent: only moderators and admins can post "
-                        "in an announcements channel, and you are not one (any more)."),
-                gettext("Post it in another channel if you still want to send it."))
+                gettext("Something you wrote was not sent: only moderators and admins may do "
+                        "it (post in an announcements channel, pin, delete others' posts), and "
+                        "you are not one (any more)."),
+                gettext("Nothing else was changed."))
         case ev.UndeliverablePost():
             return Message(
                 gettext("The server refused one of your posts, so it was not sent."),

@@ -11,7 +11,6 @@ from vault.crypto.channels import ChannelKind, channel_kind, may_write_in, new_c
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import MalformedError, RelayUnavailableError
 from vault.crypto.metadata import Channel, GroupMetadata
-from vault.crypto.post_body import PostBody, PostKind
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
@@ -115,21 +114,6 @@ def check_reply(device: Device, view: GroupView, target: bytes) -> None:
     """Refuse a reply (or an edit) this member may not write in its target's channel (a
     target not on this device: a reply goes to the main channel, as before channels)."""
     _check_can_write(device, view, of_target(view, target))
-
-
-def draft_refused(view: GroupView, draft: PostBody) -> bool:
-    """Whether a waiting post may no longer be written where it is, at the log this device
-    holds now (its author lost the right since it was queued): sealed now, every member's
-    device would refuse it (TV-7)."""
-    state = view.state
-    assert state is not None
-    if draft.kind in (PostKind.POST, PostKind.POLL, PostKind.REPLY):
-        channel = draft.channel
-    elif draft.kind is PostKind.EDIT:
-        channel = of_target(view, draft.refs[0])
-    else:
-        return False
-    return not may_write_in(state, draft.author, state.seq, channel)
 
 
 # --- what admins change ------------------------------------------------------------------

@@ -38,7 +38,7 @@ from vault.crypto.post_body import PostBody, PostKind
 from vault.crypto.posts import PostEnvelope, check_can_post, open_post, seal_post
 from vault.crypto.primitives import default_random
 from vault_client import events as ev
-from vault_client._internal import channels
+from vault_client._internal import channels, rights
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
@@ -219,12 +219,11 @@ def _refuse(view: GroupView, post_id: bytes, error: VaultError,
     done.reasons[post_id] = message
 
 
-def _refuse_here(device: Device, view: GroupView, post_id: bytes,
+def _refuse_here(device: Device, view: GroupView, post_id: bytes, why: str,
                  warnings: list[ev.SyncWarning], done: Flushed) -> None:
-    """A waiting post in an announcements channel whose author is no longer a moderator or
-    admin: sealed now, every member's device would refuse it (TV-7), so it is not sent."""
-    message = ("it was not sent: only moderators and admins can post in an announcements "
-               "channel, and you are not one (any more)")
+    """A waiting post its author may no longer write (a right lost since it was queued):
+    sealed now, every member's device would refuse it, so it is not sent."""
+    message = f"it was not sent: {why}"
     drop(device, view, post_id)
     warning = ev.UndeliverablePost(view.gid, message, b64encode(post_id), "not_permitted")
     warnings.append(warning)
@@ -279,8 +278,9 @@ def _current(device: Device, view: GroupView, row: OutboxRow, raw: bytes | None,
     written = _written(device, view, row)
     if written is None:
         return None
-    if channels.draft_refused(view, written):
-        _refuse_here(device, view, post_id, warnings, done)
+    refused = rights.why_refused(view, written)
+    if refused is not None:
+        _refuse_here(device, view, post_id, refused, warnings, done)
         return None
     body = replace(written, epoch=state.epoch, log_seq=state.seq, log_head=state.head)
     sealed = seal_post(view.me, key, body)
