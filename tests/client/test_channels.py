@@ -6,9 +6,6 @@ warning); a waiting post whose author lost the right is not sent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from vault_client import MAIN_CHANNEL, Client, NotPermittedInChannel, Role, UndeliverablePost
 from vault_client.errors import (
@@ -17,25 +14,9 @@ from vault_client.errors import (
     UnknownReferenceError,
 )
 
-from tests.client.conftest import RelayProcess
-from tests.client.test_newcomers import circle, open_client
+from tests.client.test_pins import group as group  # Ann (owner), Ben, Cat (moderator)
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.post_body import PostKind
-
-
-@pytest.fixture
-def group(tmp_path: Path, relay_up: RelayProcess) -> Iterator[tuple[list[Client], str]]:
-    """Ann (owner), Ben (member) and Cat (moderator)."""
-    people = [open_client(tmp_path, name, relay_up) for name in ("ann", "ben", "cat")]
-    try:
-        gid = circle(*people)
-        people[0].set_role(gid, people[2].me(gid).member_id, Role.MODERATOR)
-        for person in people:
-            person.sync(gid)
-        yield people, gid
-    finally:
-        for person in people:
-            person.close()
 
 
 def listing(client: Client, gid: str) -> list[tuple[str, str, bool]]:
