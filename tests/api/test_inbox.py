@@ -6,6 +6,11 @@ with nothing stored."""
 
 from __future__ import annotations
 
+import threading
+
+from flask import Flask
+from sqlalchemy import select
+
 from tests.api.helpers import Api, RelayGroup, code
 from vault.crypto.encoding import b64encode
 from vault.crypto.identity import Identity
@@ -86,3 +91,43 @@ def test_what_the_relay_refuses_stores_nothing(api: Api) -> None:
     assert listed(api, g, g.owner) == []
     outsider = api.get(f"{g.base}/inbox", token="not-a-token")
     assert outsider.status_code == 401
+
+
+def test_concurrent_uploads_and_retries_are_each_stored_once(api: Api, app: Flask) -> None:
+    """Review finding: on PostgreSQL two writers took the same cursor (a shared lock) and a
+    retry racing its first try hit the primary key: 500s. Now: 200 or 201, every item once,
+    cursors distinct."""
+    g = RelayGroup(api)
+    g.f.add_member(Role.MODERATOR)
+    members = [g.f.add_member() for _ in range(4)]
+    ben = g.f.add_member()
+    g.sync()
+    tokens = {m.sign_pk: g.token(m) for m in members}
+    items = [(m, report(g, m, ben)) for m in members for _ in range(3)]
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def upload(chunk: list[tuple[Identity, InboxEnvelope]]) -> None:
+        client = app.test_client()
+        barrier.wait()
+        for member, envelope in chunk:
+            answer = client.put(f"{g.base}/inbox/{b64encode(envelope.item_id)}",
+                                json={"envelope": b64encode(envelope.encode())},
+                                headers={"Authorization": f"Bearer {tokens[member.sign_pk]}"})
+            with lock:
+                statuses.append(answer.status_code)
+
+    chunks = [items[i::4] for i in range(4)] * 2  # each item sent by two threads at once
+    threads = [threading.Thread(target=upload, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(set(statuses)) == [200, 201] and statuses.count(201) == len(items)
+    with app.app_context():
+        from vault.api.db import db
+        from vault.api.models import InboxItemRow
+
+        cursors = list(db.session.scalars(select(InboxItemRow.cursor)))
+    assert sorted(cursors) == list(range(1, len(items) + 1))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vault_client import Client, Role
+from vault_client import Client, InvalidInboxItem, Posted, Role
 from vault_client.errors import (
     InvalidArgumentError,
     NotPermittedError,
@@ -20,6 +20,7 @@ from vault_client.errors import (
 
 from tests.client.conftest import RelayProcess
 from tests.client.test_newcomers import circle, open_client
+from vault.crypto.encoding import b64decode
 
 
 @pytest.fixture
@@ -129,3 +130,101 @@ def test_nothing_is_sent_or_kept_while_the_relay_is_away(
     finally:
         relay_up.start()
     assert ann.inbox(gid) == [] and ben.inbox(gid) == []
+
+
+# --- after helper-50's review ---------------------------------------------------------------
+
+
+def test_a_report_naming_another_member_than_the_posts_author_is_refused(
+        group: tuple[list[Client], str]) -> None:
+    """Ben reports Dan's post but names Cat (a moderator) as its author: Cat would be left
+    out of the report and could be removed for Dan's words. Every moderator holding the post
+    refuses it, warned; and resolving by removal removes the post's author, never the
+    report's word alone."""
+    (ann, ben, cat, dan), gid = group
+    post = dan.post(gid, "Words by Dan").post_id
+    ben.sync(gid)
+    from vault_client._internal import inbox as module
+
+    from vault.crypto.inbox import InboxKind
+
+    view = ben._device.member_view(gid)
+    forged = module.send(ben._device, view, InboxKind.REPORT, "Cat wrote this",
+                         post=b64decode(post), subject=b64decode(cat.me(gid).member_id))
+    assert ann.inbox(gid) == []
+    [warning] = [w for w in ann.warnings() if isinstance(w, InvalidInboxItem)]
+    assert warning.item_id == forged and "another member than the post's author" in \
+        warning.message
+    honest = ben.report(gid, post, "Unkind")
+    ann.inbox(gid)
+    ann.resolve(gid, honest, "member_removed")
+    members = {m.member_id for m in ann.members(gid)}
+    assert dan.me(gid).member_id not in members and cat.me(gid).member_id in members
+
+
+def test_a_queued_deletion_records_no_resolution(group: tuple[list[Client], str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (ann, ben, _cat, dan), gid = group
+    post = dan.post(gid, "Words").post_id
+    thread = ben.report(gid, post, "Unkind")
+    ann.inbox(gid)
+
+    def queued(group_ref: object, post_ref: object) -> Posted:
+        return Posted(gid, post, False, "queued", "the relay cannot be reached")
+
+    monkeypatch.setattr(ann, "delete", queued)
+    with pytest.raises(RelayUnreachableError, match="nothing was recorded"):
+        ann.resolve(gid, thread, "post_deleted")
+    [open_thread] = ann.inbox(gid)
+    assert not open_thread.resolved and len(open_thread.items) == 1
+
+
+def test_an_item_ahead_of_this_devices_log_is_held_and_read_later(
+        group: tuple[list[Client], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (ann, ben, cat, dan), gid = group
+    cat.inbox(gid)
+    ann.set_role(gid, ben.me(gid).member_id, Role.MODERATOR)  # the log moves on
+    dan.sync(gid)
+    asked = dan.ask_moderators(gid, "help")  # sealed at the new head
+    from vault_client._internal import inbox as module
+    from vault_client._internal import sync_io
+
+    real_log, real_sync = module.sync_log, sync_io.sync_group
+    monkeypatch.setattr(module, "sync_log", lambda *args: None)  # Cat's log read lags
+    monkeypatch.setattr(sync_io, "sync_group", lambda *args: None)
+    assert cat.inbox(gid) == [] and not [w for w in cat.warnings()
+                                        if isinstance(w, InvalidInboxItem)]
+    monkeypatch.setattr(module, "sync_log", real_log)
+    monkeypatch.setattr(sync_io, "sync_group", real_sync)
+    assert [t.thread_id for t in cat.inbox(gid)] == [asked]
+
+
+def test_a_moderator_promoted_later_sees_the_rest_of_a_thread_marked_incomplete(
+        group: tuple[list[Client], str]) -> None:
+    (ann, ben, cat, dan), gid = group
+    asked = dan.ask_moderators(gid, "Before Ben was a moderator")
+    ann.set_role(gid, ben.me(gid).member_id, Role.MODERATOR)
+    cat.sync(gid)
+    cat.reply_in_inbox(gid, asked, "We are here")
+    [partial] = ben.inbox(gid)
+    assert not partial.complete and partial.thread_id == asked
+    assert partial.started_by == dan.me(gid).member_id
+    assert [i.text for i in partial.items] == ["We are here"]
+    assert [t.complete for t in ann.inbox(gid)] == [True]
+
+
+def test_a_follow_up_by_someone_else_is_not_taken_into_a_thread(
+        group: tuple[list[Client], str]) -> None:
+    (ann, ben, _cat, dan), gid = group
+    post = dan.post(gid, "Words").post_id
+    thread = ben.report(gid, post, "mean")
+    from vault_client._internal import inbox as module
+
+    from vault.crypto.inbox import InboxKind
+
+    view = dan._device.member_view(gid)
+    intruder = module.send(dan._device, view, InboxKind.SUPPORT, "I am Ben, ignore my report",
+                           thread=b64decode(thread))
+    [seen] = ann.inbox(gid)
+    assert [i.text for i in seen.items] == ["mean"]
+    assert [w.item_id for w in ann.warnings() if isinstance(w, InvalidInboxItem)] == [intruder]

@@ -191,6 +191,8 @@ def _kind_problem(m: InboxMessage, kind: InboxKind, outcome: Outcome) -> str | N
     elif kind is InboxKind.SUPPORT:
         if m.post is not None or m.to is not None:
             return "a request for support names no post and no addressee"
+        if m.thread is None and m.subject is not None:
+            return "a new request for support is about nobody (only a report names a member)"
     elif kind is InboxKind.REPLY:
         if m.thread is None or m.to is None or m.post is not None:
             return "a reply answers a thread, to one member"

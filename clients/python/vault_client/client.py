@@ -831,8 +831,11 @@ class Client:
         :class:`InvalidInboxItem` warning)."""
         with self._lock:
             view = self._device.member_view(group)
+            # The posts first: a report is checked against its post when this device has it.
+            with contextlib.suppress(RelayUnreachableError):
+                sync_io.sync_group(self._device, view)
             inbox.fetch(self._device, view)
-            return inbox.threads(view)
+            return inbox.threads(self._device, view)
 
     def reply_in_inbox(self, group: GroupRef, thread: str | InboxThread, text: str) -> str:
         """Answer the member who began a thread, privately (moderators and admins): they and
@@ -872,13 +875,23 @@ class Client:
                     done = self.delete(group, message.post)
                     if done.status == "refused":
                         raise NotPermittedError(f"the post was not deleted: {done.reason}")
+                    if done.status != "delivered":
+                        raise RelayUnreachableError(
+                            f"the post's deletion is kept on this device, not sent yet "
+                            f"({done.reason}); nothing was recorded in the inbox: resolve "
+                            "again once it has gone")
             elif chosen is Outcome.MEMBER_REMOVED:
                 state = view.state
                 assert state is not None
-                if message.subject is None:
-                    raise InvalidArgumentError("only a report names a member to remove")
-                if state.is_member(message.subject):
-                    self.remove(group, message.subject)
+                if message.post is not None and message.post not in view.timeline:
+                    sync_io.sync_group(self._device, view)
+                author = inbox.verified_subject(view, root)  # never the report's word alone
+                if author is None:
+                    raise UnknownReferenceError("the reported post is not on this device, so "
+                                                "who wrote it cannot be checked; nothing was "
+                                                "done")
+                if state.is_member(author):
+                    self.remove(group, author)
             return inbox.send(self._device, view, InboxKind.RESOLUTION, note,
                               thread=message.item_id, subject=message.subject,
                               outcome=chosen)

@@ -312,6 +312,10 @@ class InboxThread:
     """A moderator resolved it, and its member wrote nothing since."""
     outcome: OutcomeName | None
     """The last resolution's outcome."""
+    complete: bool = True
+    """False for a thread begun before this member could read it (a moderator promoted
+    since): its first items are missing, and ``started_by`` is who it is with, as far as
+    the items held tell."""
 
 
 @dataclass(frozen=True)

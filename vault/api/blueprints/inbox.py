@@ -15,12 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 
 from vault.api.authn import authenticate
-from vault.api.blueprints.common import group_id_param, lock_live_group
+from vault.api.blueprints.common import get_group, group_id_param
 from vault.api.db import db, write_txn
-from vault.api.models import InboxItemRow, InboxRecipientRow, MemberRow
+from vault.api.models import Group, InboxItemRow, InboxRecipientRow, MemberRow
 from vault.api.registry import Call, api_route
 from vault.api.schemas import (
     InboxItem,
@@ -38,6 +39,8 @@ from vault.crypto.inbox import MAX_INBOX_ENVELOPE_SIZE, InboxEnvelope
 bp = Blueprint("inbox", __name__, url_prefix="/v1/groups")
 
 INBOX_BODY_LIMIT = json_body_limit(MAX_INBOX_ENVELOPE_SIZE)
+_GROUP_FOR_UPDATE = (select(Group.deleted_at_ms).where(Group.group_id == bindparam("gid"))
+                     .with_for_update())
 
 
 @api_route(bp, "/<gid>/inbox/<item>", "PUT", body=PutInboxRequest, max_body=INBOX_BODY_LIMIT,
@@ -54,13 +57,33 @@ def put_item(call: Call, gid: str, item: str) -> Any:
     recipients = envelope.recipient_keys
     if caller.subject not in recipients:
         raise InvalidRequestError("an inbox item is sealed to its sender too")
+    try:
+        return _store(group_id, item, item_id, caller.subject, raw, recipients)
+    except IntegrityError:  # (a retry that raced its first try: that one is stored now)
+        db.session.rollback()
+        existing = db.session.get(InboxItemRow, (group_id, item_id))
+        if existing is None:
+            raise ConflictError("the inbox changed while the item was stored; retry") from None
+        return _same(existing, item, raw, caller.subject)
+
+
+def _same(existing: InboxItemRow, item: str, raw: bytes, sender: bytes) -> Any:
+    if existing.envelope != raw or existing.sender != sender:
+        raise ConflictError("another item is stored under this id")
+    return InboxStored(item_id=item, cursor=cursor_text(existing.cursor)), 200
+
+
+def _store(group_id: bytes, item: str, item_id: bytes, sender: bytes, raw: bytes,
+           recipients: tuple[bytes, ...]) -> Any:
     with write_txn() as tx:
-        lock_live_group(tx, group_id)
+        # An exclusive lock on the group's row (not lock_live_group's shared one): the next
+        # cursor is taken from the ones stored, one writer at a time, visible in order.
+        row = tx.execute(_GROUP_FOR_UPDATE, {"gid": group_id}).first()
+        if row is None or row.deleted_at_ms is not None:
+            get_group(group_id)  # not_found or group_deleted
         existing = tx.get(InboxItemRow, (group_id, item_id))
         if existing is not None:
-            if existing.envelope != raw or existing.sender != caller.subject:
-                raise ConflictError("another item is stored under this id")
-            return InboxStored(item_id=item, cursor=cursor_text(existing.cursor)), 200
+            return _same(existing, item, raw, sender)
         current = set(tx.scalars(select(MemberRow.sign_pk).where(
             MemberRow.group_id == group_id, MemberRow.removed_seq.is_(None),
             MemberRow.sign_pk.in_(recipients))))
@@ -70,7 +93,7 @@ def put_item(call: Call, gid: str, item: str) -> Any:
                          .where(InboxItemRow.group_id == group_id))
         cursor = (last or 0) + 1
         tx.add(InboxItemRow(group_id=group_id, item_id=item_id, cursor=cursor,
-                            sender=caller.subject, envelope=raw, created_at_ms=now_ms()))
+                            sender=sender, envelope=raw, created_at_ms=now_ms()))
         tx.add_all(InboxRecipientRow(group_id=group_id, recipient=pk, cursor=cursor,
                                      item_id=item_id) for pk in recipients)
     return InboxStored(item_id=item, cursor=cursor_text(cursor)), 201

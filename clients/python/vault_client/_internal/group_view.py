@@ -68,9 +68,13 @@ class GroupView:
     issued: set[tuple[int, bytes]] = field(default_factory=set)
     post_cursor: str | None = None
     event_cursor: str | None = None
-    inbox: dict[bytes, OpenedItem] = field(default_factory=dict)
-    """The moderators' inbox items sealed to this member that opened here, by item id (kept
-    in memory: fetched again from the relay when the client opens)."""
+    inbox: dict[bytes, tuple[int, OpenedItem]] = field(default_factory=dict)
+    """The moderators' inbox items sealed to this member that opened here, by item id, with
+    the relay's cursor (kept in memory: fetched again from the relay when the client
+    opens)."""
+    inbox_held: dict[bytes, tuple[int, bytes]] = field(default_factory=dict)
+    """Inbox items written on a log position this device has not reached yet: tried again
+    at the next read."""
     inbox_cursor: str | None = None
     number: int = 0
     rules_texts: tuple[int, dict[bytes, tuple[str | None, int]]] | None = field(

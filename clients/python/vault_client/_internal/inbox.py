@@ -49,55 +49,119 @@ def send(device: Device, view: GroupView, kind: InboxKind, text: str, *,
                          subject=subject, to=to, outcome=outcome, now_ms=device.now())
     device.transport(view.relay_url).put_inbox_item(device.auth(view), envelope.item_id,
                                                     envelope.encode())
-    view.inbox[envelope.item_id] = open_item(envelope, view.me, state)
     return b64encode(envelope.item_id)
 
 
 def fetch(device: Device, view: GroupView) -> None:
-    """Read the items sealed to this member since the last read, open and check each; one
-    that fails is not kept and is warned once (:class:`~vault_client.events.InvalidInboxItem`)."""
+    """Read the items sealed to this member since the last read, open and check each. One
+    written on a log position this device has not reached yet is held and tried again at
+    the next read (after the log is read again); one that fails is not kept and is warned
+    once (:class:`~vault_client.events.InvalidInboxItem`)."""
     sync_log(device, view, [], [])
-    state = view.state
-    assert state is not None
     transport = device.transport(view.relay_url)
     auth = device.auth(view)
+    waiting = list(view.inbox_held.items())
+    view.inbox_held.clear()
+    for item_id, (position, raw) in waiting:
+        _take(device, view, item_id, position, raw)
     while True:
         items, following = transport.inbox(auth, view.inbox_cursor)
         for item_id, cursor, raw in items:
             if item_id not in view.inbox:
-                try:
-                    envelope = InboxEnvelope.decode(raw)
-                    if envelope.item_id != item_id:
-                        raise InboxError("the relay served an inbox item under another id")
-                    view.inbox[item_id] = open_item(envelope, view.me, state)
-                except (InboxError, MalformedError, TooLargeError) as error:
-                    device.warn(ev.InvalidInboxItem(
-                        view.gid, f"an item of the moderators' inbox is not shown: "
-                        f"{error.message}", b64encode(item_id), error.code))
+                _take(device, view, item_id, int(cursor), raw)
             view.inbox_cursor = cursor
         if following is None or not items:
             return
 
 
-def threads(view: GroupView) -> list[InboxThread]:
-    """The threads of the items this device holds, oldest first."""
+def _take(device: Device, view: GroupView, item_id: bytes, cursor: int, raw: bytes) -> None:
+    state = view.state
+    assert state is not None
+    try:
+        envelope = InboxEnvelope.decode(raw)
+        if envelope.item_id != item_id:
+            raise InboxError("the relay served an inbox item under another id")
+        if envelope.log_seq > state.seq and view.me.sign_pk in envelope.recipient_keys:
+            view.inbox_held[item_id] = (cursor, raw)  # ahead of this device's log: later
+            return
+        view.inbox[item_id] = (cursor, open_item(envelope, view.me, state))
+    except (InboxError, MalformedError, TooLargeError) as error:
+        _warn(device, view, item_id, error.message, error.code)
+
+
+def _warn(device: Device, view: GroupView, item_id: bytes, why: str, code: str) -> None:
+    device.warn(ev.InvalidInboxItem(view.gid, f"an item of the moderators' inbox is not "
+                                    f"shown: {why}", b64encode(item_id), code))
+
+
+def threads(device: Device, view: GroupView) -> list[InboxThread]:
+    """The threads of the items this device holds, in the relay's order (the first item's).
+    Items that break a thread's rules (§8.8: a report's subject is its post's author; a
+    later item names the thread's subject; a member's follow-up is by the member who began
+    it) are left out, warned once."""
     roots: dict[bytes, OpenedItem] = {}
-    replies: dict[bytes, list[OpenedItem]] = {}
-    for item in sorted(view.inbox.values(), key=lambda i: i.message.timestamp_ms):
+    later: dict[bytes, list[OpenedItem]] = {}
+    for _cursor, item in sorted(view.inbox.values(), key=lambda pair: pair[0]):
         message = item.message
         if message.thread is None:
             roots[message.item_id] = item
         else:
-            replies.setdefault(message.thread, []).append(item)
+            later.setdefault(message.thread, []).append(item)
     out = []
-    for thread_id, root in roots.items():
-        chain = [root, *replies.get(thread_id, [])]
-        out.append(_thread(view, root, chain))
+    for thread_id, root in list(roots.items()):
+        problem = _root_problem(view, root)
+        if problem is not None:
+            _drop(device, view, thread_id, problem)
+            continue
+        chain = [root]
+        for item in later.pop(thread_id, []):
+            problem = _follow_up_problem(root, item)
+            if problem is None:
+                chain.append(item)
+            else:
+                _drop(device, view, item.message.item_id, problem)
+        out.append(_thread(view, chain, complete=True))
+    for items in later.values():  # threads begun before this member could read them
+        out.append(_thread(view, items, complete=False))
     return out
 
 
-def _thread(view: GroupView, root: OpenedItem, chain: list[OpenedItem]) -> InboxThread:
-    first = root.message
+def _drop(device: Device, view: GroupView, item_id: bytes, why: str) -> None:
+    view.inbox.pop(item_id, None)
+    _warn(device, view, item_id, why, InboxError.code)
+
+
+def _root_problem(view: GroupView, root: OpenedItem) -> str | None:
+    """A report whose post this device holds names its author as the subject."""
+    message = root.message
+    if message.kind is not InboxKind.REPORT or message.post is None:
+        return None
+    post = view.timeline.get(message.post)
+    if post is not None and post.body.author != message.subject:
+        return "the report names another member than the post's author"
+    return None
+
+
+def _follow_up_problem(root: OpenedItem, item: OpenedItem) -> str | None:
+    first, message = root.message, item.message
+    if message.subject != first.subject:
+        return "it names another member than its thread is about"
+    if message.kind is InboxKind.SUPPORT and message.sender != first.sender:
+        return "only the member who began a thread writes again in it"
+    if message.kind is InboxKind.REPLY and message.to != first.sender:
+        return "a reply goes to the member who began the thread"
+    return None
+
+
+def verified_subject(view: GroupView, thread: OpenedItem) -> bytes | None:
+    """The member a report is about, as this device can check it: the reported post's
+    author (None when the post is not on this device)."""
+    post = view.timeline.get(thread.message.post) if thread.message.post else None
+    return None if post is None else post.body.author
+
+
+def _thread(view: GroupView, chain: list[OpenedItem], *, complete: bool) -> InboxThread:
+    first = chain[0].message
     resolved = False
     outcome: OutcomeName | None = None
     for item in chain:
@@ -107,14 +171,23 @@ def _thread(view: GroupView, root: OpenedItem, chain: list[OpenedItem]) -> Inbox
         elif message.kind is not InboxKind.REPLY:
             resolved = False  # the member wrote again
     subject = first.subject
+    if complete:
+        thread_id, starter = first.item_id, first.sender
+    else:  # what this member can tell of a thread whose first item they cannot read
+        assert first.thread is not None
+        thread_id = first.thread
+        starter = next((i.message.to for i in chain if i.message.to is not None),
+                       next((i.message.sender for i in chain
+                             if i.message.kind is InboxKind.SUPPORT), first.sender))
     return InboxThread(
-        thread_id=b64encode(first.item_id),
-        kind="report" if first.kind is InboxKind.REPORT else "support",
-        started_by=b64encode(first.sender), started_by_name=V.name_or_id(view, first.sender),
+        thread_id=b64encode(thread_id),
+        kind="report" if subject is not None else "support",
+        started_by=b64encode(starter), started_by_name=V.name_or_id(view, starter),
         post_id=None if first.post is None else b64encode(first.post),
         subject=None if subject is None else b64encode(subject),
         subject_name=None if subject is None else V.name_or_id(view, subject),
-        items=tuple(_item(view, item) for item in chain), resolved=resolved, outcome=outcome)
+        items=tuple(_item(view, item) for item in chain), resolved=resolved, outcome=outcome,
+        complete=complete)
 
 
 def _item(view: GroupView, item: OpenedItem) -> InboxItemInfo:
@@ -133,7 +206,8 @@ def find_thread(view: GroupView, thread_id: str) -> OpenedItem:
         raw = b64decode(thread_id.strip(), "thread id")
     except MalformedError:
         raw = b""
-    found = view.inbox.get(raw)
+    held = view.inbox.get(raw)
+    found = None if held is None else held[1]
     if found is None or found.message.thread is not None:
         raise UnknownReferenceError("there is no such thread in your inbox (it may not have "
                                     "reached this device yet)")
