@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vault_client import Client
+from vault_client import Client, Role
 
 from tests.app.conftest import PASSPHRASE, Browser, make_settings, open_browser
 from tests.app.test_feed import ann as ann  # (the fixtures, used by their names)
@@ -68,5 +68,34 @@ def test_a_member_has_no_pin_button_and_a_forged_request_is_refused(
         assert pinned_list(html) == ""
         client = member.device_client()
         assert client.group(gid).unsent_posts == 0 and client.pinned(gid) == []
+    finally:
+        shut(member)
+
+
+def test_a_demoted_moderator_can_still_unpin_their_own_pin(
+        ann: Browser, mallory: Client, tmp_path: Path) -> None:
+    """TV-3 lets a pin's author delete it after stepping down: the app offers the button on
+    their own pin (it used to hide it from anyone below moderator)."""
+    gid = group_id(ann)
+    owner = ann.device_client()
+    owner.set_role(gid, mallory.me(gid).member_id, Role.MODERATOR)
+    mallory.sync(gid)
+    kept = owner.post(gid, "Our agreements").post_id
+    other = owner.post(gid, "Pinned by Ann").post_id
+    mallory.sync(gid)
+    mallory.pin(gid, kept)
+    owner.pin(gid, other)
+    owner.set_role(gid, mallory.me(gid).member_id, Role.MEMBER)
+    mallory.close()  # her own app opens her device now
+    member = open_browser(make_settings(tmp_path / "mallory", ann.settings.relay_url))
+    try:
+        member.get("/unlock")
+        assert member.post("/unlock", {"passphrase": PASSPHRASE}).status_code == 303
+        html = page(member, f"/groups/{gid}")
+        assert "Unpin" in post_block(html, kept)
+        assert "Unpin" not in post_block(html, other) and "Pin for everyone" not in html
+        assert member.post(f"/groups/{gid}/posts/{kept}/pin", {"pin": "0"}).status_code == 303
+        client = member.device_client()
+        assert [p.post_id for p in client.pinned(gid)] == [other]
     finally:
         shut(member)
