@@ -92,3 +92,23 @@ def test_a_join_request_carries_the_joiners_own_acceptance(api: Api) -> None:
     assert ok.status_code == 201
     (listed,) = api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json()["requests"]
     assert listed["acceptance"] == b64encode(mine.raw)
+
+
+def test_an_acceptance_sent_after_the_request_is_kept_once(api: Api) -> None:
+    """A joiner who accepts the rules after asking sends the request again with the
+    acceptance: the waiting request keeps it; a later one does not replace it."""
+    g = RelayGroup(api)
+    link, _ticket = real_invite(g)
+    joiner = g.f.identity()
+    _, request = join_request(g, link, joiner=joiner)
+    assert api.post(f"{g.base}/join-requests", json={"request": request}).status_code == 201
+    ref = rules_ref(g.f.state)
+    first = accept_rules(joiner, g.f.group_id, ref, RULES, KEY)
+    again = api.post(f"{g.base}/join-requests",
+                     json={"request": request, "acceptance": b64encode(first.raw)})
+    assert again.status_code == 200
+    later = accept_rules(joiner, g.f.group_id, ref, RULES + " Be on time.", KEY)
+    api.post(f"{g.base}/join-requests",
+             json={"request": request, "acceptance": b64encode(later.raw)})
+    (listed,) = api.get(f"{g.base}/join-requests", token=g.token(g.owner)).get_json()["requests"]
+    assert listed["acceptance"] == b64encode(first.raw)

@@ -142,3 +142,27 @@ def test_a_joiner_who_accepted_nothing_is_asked_once_admitted(
         other = ann.create_group("No rules", display_name="Ann").group_id
         assert not ann.group(other).rules_to_accept
 
+
+
+def test_accepting_the_rules_after_asking_to_join(tmp_path: Path,
+                                                  relay_up: RelayProcess) -> None:
+    """Gus asked to join without accepting the rules, then accepts them with the same invite
+    while his request waits: the admin sees the acceptance, and his first profile names the
+    rules (join() used to ignore accept_rules on a waiting request)."""
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "gus", relay_up) as gus:
+        gid = ann.create_group("Circle", "", RULES, display_name="Ann").group_id
+        invite = ann.create_invite(gid, max_uses=2)
+        rules_id = gus.preview_invite(invite.uri).rules_id
+        assert gus.join(invite.uri, display_name="Gus").status == "pending"
+        (request,) = ann.pending_requests(gid)
+        assert request.accepted_rules == "none"
+        again = gus.join(invite.uri, accept_rules=rules_id)
+        assert again.status == "pending"
+        (request,) = ann.pending_requests(gid)
+        assert request.accepted_rules == "current"
+        ann.approve(gid, request.joiner)
+        gus.sync(gid)
+        ann.sync(gid)
+        assert accepted(ann, gid) == {"Ann": "current", "Gus": "current"}
+        assert not gus.group(gid).rules_to_accept

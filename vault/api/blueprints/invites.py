@@ -130,6 +130,9 @@ def submit(call: Call, gid: str) -> Any:
     for _attempt in range(2):
         existing = db.session.get(JoinRequestRow, (group_id, joiner))
         if existing is not None:  # a retry: never counts a second redemption
+            if (acceptance is not None and existing.acceptance is None
+                    and existing.status == REQUEST_PENDING):
+                _add_acceptance(group_id, joiner, acceptance)  # accepted after asking
             return _status(existing), 200
         _check_fresh(request, now)  # only a request not yet recorded must be fresh
         try:
@@ -161,6 +164,16 @@ def submit(call: Call, gid: str) -> Any:
         except IntegrityError:
             continue  # the same joiner raced itself; the next pass returns its request
     raise InvalidRequestError("could not record the join request; retry")
+
+
+def _add_acceptance(group_id: bytes, joiner: bytes, acceptance: bytes) -> None:
+    """A joiner who accepted the rules after asking sends the request again with the
+    acceptance (checked like one sent with it): kept while the request waits, once."""
+    with write_txn() as tx:
+        lock_live_group(tx, group_id)
+        row = tx.get(JoinRequestRow, (group_id, joiner))
+        if row is not None and row.acceptance is None and row.status == REQUEST_PENDING:
+            row.acceptance = acceptance
 
 
 @api_route(bp, "/<gid>/join-requests", "GET", summary="Pending join requests (admins)",

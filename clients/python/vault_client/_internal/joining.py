@@ -10,6 +10,7 @@ from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     AlreadyMemberError,
     GroupDeletedError,
+    InviteExhaustedError,
     NotFoundError,
     VaultError,
 )
@@ -24,7 +25,12 @@ from vault.crypto.invites import (
     new_invite,
     parse_invite_uri,
 )
-from vault.crypto.localstore import PendingJoin, encode_pending_join, record_id
+from vault.crypto.localstore import (
+    PendingJoin,
+    decode_pending_join,
+    encode_pending_join,
+    record_id,
+)
 from vault.crypto.log_entries import (
     AddBody,
     EntryBody,
@@ -112,6 +118,8 @@ def join(device: Device, uri: str, *, display_name: str | None = None,
     if device.store.group(gid) is not None:
         view = device.view(gid)
         if view.status == "pending":
+            if accept_rules is not None and rules.kept_acceptance(device, gid) is None:
+                _accept_while_pending(device, view, link, accept_rules)
             return _join_result(view, link, "pending")
         if view.status in ("member", "creating"):
             raise AlreadyMemberError("you are already a member of that group")
@@ -161,6 +169,33 @@ def join(device: Device, uri: str, *, display_name: str | None = None,
     with contextlib.suppress(RelayUnreachableError):
         sync_group(device, view)
     return _join_result(view, link, "joined")
+
+
+def _accept_while_pending(device: Device, view: GroupView, link: InviteLink,
+                          accept_rules: str) -> None:
+    """The person asked to join without accepting the rules, and accepts them now: the
+    acceptance is kept (the first profile names the rules) and sent with the request again,
+    so admins see it (a relay keeps the first acceptance of a waiting request)."""
+    transport = device.transport(link.relay_url)
+    invite_sk, _invite_pk = invite_keypair(link.secret)
+    reader = InviteAuth(view.group_id, link.invite_id, invite_sk)
+    try:
+        state, _entries = fetch_log(device, transport, reader, view.group_id)
+        card = rules.accepted_card(transport, reader, link, state, accept_rules)
+    except InviteExhaustedError:
+        raise InviteExhaustedError(
+            "your request used this invite up, so its rules cannot be read from it again; "
+            "once an admin lets you in, you are asked to accept the group's rules") from None
+    acceptance = core_accept_rules(view.me, view.group_id, card.rules_ref, card.metadata.rules,
+                                   card.digest_key, now_ms=device.now())
+    rules.keep_acceptance(device, view.group_id, acceptance, card.metadata.rules)
+    row = device.store.group(view.group_id)
+    pending = None if row is None or row.pending is None else decode_pending_join(
+        device.unseal("pending-join", record_id(view.group_id), row.pending))
+    if pending is not None and pending.request is not None:
+        with contextlib.suppress(RelayUnreachableError):  # join_status sends it again
+            transport.submit_join_request(view.group_id, pending.request.encode(),
+                                          acceptance.raw)
 
 
 def _join_result(view: GroupView, link: InviteLink, status: str) -> JoinResult:
