@@ -166,3 +166,39 @@ def test_accepting_the_rules_after_asking_to_join(tmp_path: Path,
         ann.sync(gid)
         assert accepted(ann, gid) == {"Ann": "current", "Gus": "current"}
         assert not gus.group(gid).rules_to_accept
+
+
+def test_a_card_whose_text_is_not_the_groups_rules_accepts_nothing(
+        tmp_path: Path, relay_up: RelayProcess) -> None:
+    """An admin's device publishes a card stating other rules than the group's entry holds
+    (a dishonest or buggy client: the card names the entry, and the joiner cannot read the
+    entry to compare). The joiner accepts what they read; the admin sees it is not the rules
+    in force, and once admitted the newcomer's first profile accepts nothing: they are asked
+    to accept the group's real rules."""
+    from vault.crypto.invites import parse_invite_uri
+    from vault.crypto.metadata import GroupMetadata
+    from vault.crypto.rules_card import make_rules_card, seal_rules_card
+
+    with open_client(tmp_path, "ann", relay_up) as ann, \
+            open_client(tmp_path, "hal", relay_up) as hal:
+        gid = ann.create_group("Circle", "", RULES, display_name="Ann").group_id
+        invite = ann.create_invite(gid, max_uses=2)
+        view = ann._device.view(gid)
+        state = view.state
+        assert state is not None
+        link = parse_invite_uri(invite.uri)
+        card = make_rules_card(view.me, state, link.invite_id,
+                               GroupMetadata("Circle", "", "Anything goes."),
+                               view.keys[state.epoch])
+        ann._device.transport(view.relay_url).put_card(
+            ann._device.auth(view), link.invite_id, seal_rules_card(card, link.secret))
+        shown = hal.preview_invite(invite.uri)
+        assert shown.rules == "Anything goes."
+        hal.join(invite.uri, display_name="Hal", accept_rules=shown.rules_id)
+        (request,) = ann.pending_requests(gid)
+        assert request.accepted_rules == "earlier"  # not the rules in force
+        ann.approve(gid, request.joiner)
+        hal.sync(gid)
+        assert hal.group(gid).rules_to_accept and hal.group(gid).rules == RULES
+        ann.sync(gid)
+        assert accepted(ann, gid)["Hal"] == "none"
