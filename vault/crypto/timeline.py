@@ -536,9 +536,10 @@ def _channel_refused(body: PostBody, parent: OpenedPost | None,
                      state: GroupState) -> IgnoredAction | None:
     """TV-7: a POST, POLL or REPLY in an announcements channel by someone below moderator at
     its own log position is not shown; nor is a REPLY in another channel than its target's."""
-    if not may_write_in(state, body.author, body.log_seq, body.channel):
+    channel = body.channel
+    if channel is not None and not may_write_in(state, body.author, body.log_seq, channel):
         return IgnoredAction(body.post_id, _NOT_IN_ANNOUNCEMENTS, NOT_PERMITTED)
-    if parent is not None and parent.body.channel != body.channel:
+    if parent is not None and parent.body.channel != channel:
         return IgnoredAction(body.post_id, "a reply is in the channel of the post it answers",
                              WRONG_CHANNEL)
     return None
