@@ -185,3 +185,13 @@ def test_message_rules_and_encoding() -> None:
         replace(envelope, recipients=())
     with pytest.raises(MalformedError, match="ascending order"):
         replace(envelope, recipients=tuple(reversed(envelope.recipients)))
+
+
+def test_the_longest_message_fits_its_envelope() -> None:
+    """4,096 bytes of text pad to the 8 KiB bucket: the envelope (ciphertext and tag) still
+    decodes, at the relay and on every reader's device."""
+    c = Circle()
+    longest = c.report(text="é" * 2048)  # 4,096 bytes of UTF-8
+    raw = longest.encode()
+    assert len(InboxEnvelope.decode(raw).ciphertext) == 8192 + 16
+    assert open_item(InboxEnvelope.decode(raw), c.mod, c.f.state).message.text == "é" * 2048

@@ -42,12 +42,14 @@ from vault.crypto.errors import (
     InboxNotForYouError,
     MalformedError,
     NotAMemberError,
+    SignatureError,
     TooLargeError,
 )
 from vault.crypto.log_entries import Role
 from vault.crypto.padding import pad, unpad
 from vault.crypto.primitives import (
     AEAD_NONCE_SIZE,
+    AEAD_TAG_SIZE,
     HASH_SIZE,
     PUBLIC_KEY_SIZE,
     SEALED_BOX_OVERHEAD,
@@ -73,8 +75,9 @@ SEALED_KEY_SIZE: Final = CONTENT_KEY_SIZE + SEALED_BOX_OVERHEAD
 MAX_INBOX_TEXT: Final = 4096
 """Longest text of an inbox item (a reason, a request, a reply, a note), in UTF-8 bytes."""
 MAX_INBOX_RECIPIENTS: Final = 256
-MAX_INBOX_CIPHERTEXT: Final = 8192
-"""The padded message (at most 4,096 bytes of text and the fields around it) with its tag."""
+MAX_INBOX_CIPHERTEXT: Final = 8192 + AEAD_TAG_SIZE
+"""The padded message (at most 4,096 bytes of text and the fields around it: the 8 KiB
+bucket) with its tag."""
 MAX_INBOX_ENVELOPE_SIZE: Final = (2 + 32 + ITEM_ID_SIZE + 8 + 4
                                   + MAX_INBOX_RECIPIENTS * (PUBLIC_KEY_SIZE + SEALED_KEY_SIZE)
                                   + AEAD_NONCE_SIZE + 4 + MAX_INBOX_CIPHERTEXT)
@@ -378,7 +381,7 @@ def open_item(envelope: InboxEnvelope, me: Identity, state: GroupState) -> Opene
                          "member")
     try:
         verify(message.sender, labels.INBOX_MESSAGE, signed, signature, "inbox item")
-    except Exception:
+    except SignatureError:
         raise InboxError("an item of the moderators' inbox has a bad signature") from None
     if message.kind in _MODERATORS_WRITE and role < Role.MODERATOR:
         raise InboxError("a reply or resolution from someone who was not a moderator")
