@@ -203,6 +203,15 @@ def test_a_commit_in_one_app_wakes_a_stream_of_another(database_url: str,
                                       headers={"Authorization": f"Bearer {token}"})
         reader = StreamReader(response.response)
         assert reader.next().comments == ["stream open"]  # type: ignore[union-attr]
+        # The waiting app hears other processes once its listener LISTENs; on a loaded
+        # machine that can take longer than the 2 s a first waiter waits for it. This test is
+        # about the wake-up once listening, so it waits for that first. (One CI run of stop
+        # 33 saw no frame within the reader's wait here; the cause was not established.)
+        listener = services_of(waiting.app).wakeup
+        deadline = time.monotonic() + 30
+        while listener.listening() < 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert listener.listening() >= 0
         upload = in_background(lambda: g.put_post(g.owner))
         frame = reader.next_data()
         pid, put = upload.result()
