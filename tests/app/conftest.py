@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from vault_app import AppSettings, create_app
+from vault_client import Client
 
 from tests.client.conftest import PASSPHRASE, backend, relay  # noqa: F401 - fixtures
 
@@ -51,6 +52,17 @@ class Browser:
     def device_client(self):  # type: ignore[no-untyped-def]
         """The SDK client the app holds (white box: to set up what other members do)."""
         return self.app.extensions["vault_device"].client()
+
+
+def admitted_client(admin: Browser, gid: str, home: Path, display_name: str) -> Client:
+    """Another member (an SDK client in *home*), joined by a pre-authorised invite that
+    *admin*'s device makes, and synced once *admin*'s device has granted the key."""
+    invite = admin.device_client().create_invite(gid, require_approval=False)
+    client = Client(PASSPHRASE, home=home)
+    client.join(invite.uri, display_name=display_name)
+    admin.device_client().sync(gid)  # the admin's device grants the key
+    client.sync(gid)
+    return client
 
 
 def make_settings(home: Path, relay_url: str | None = None, **kwargs: object) -> AppSettings:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from vault_client import Client
 
-from tests.app.conftest import PASSPHRASE, Browser, make_settings, open_browser
+from tests.app.conftest import PASSPHRASE, Browser, admitted_client, make_settings, open_browser
 from tests.relayproc import RelayProcess
 from vault.crypto.limits import MAX_TEXT
 
@@ -41,12 +41,8 @@ def group_id(browser: Browser) -> str:
 @pytest.fixture
 def mallory(ann: Browser, tmp_path: Path) -> Iterator[Client]:
     """Another member, joined by a pre-authorised invite, with a hostile display name."""
-    gid = group_id(ann)
-    invite = ann.device_client().create_invite(gid, require_approval=False)
-    client = Client(PASSPHRASE, home=tmp_path / "mallory")
-    client.join(invite.uri, display_name='<img src=x onerror="alert(1)">Mal')
-    ann.device_client().sync(gid)   # Ann's device grants the key
-    client.sync(gid)
+    client = admitted_client(ann, group_id(ann), tmp_path / "mallory",
+                             '<img src=x onerror="alert(1)">Mal')
     yield client
     client.close()
 

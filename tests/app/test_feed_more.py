@@ -22,7 +22,7 @@ from vault_app.refresh import Refresher
 from vault_app.text import countdown
 from vault_client import Client
 
-from tests.app.conftest import PASSPHRASE, Browser, make_settings, open_browser
+from tests.app.conftest import PASSPHRASE, Browser, admitted_client, make_settings, open_browser
 from tests.app.test_feed import group_id, page, post_block
 from tests.relayproc import RelayProcess
 from vault.crypto import limits
@@ -77,12 +77,7 @@ def ann(relay: RelayProcess, tmp_path: Path) -> Iterator[Browser]:
 @pytest.fixture
 def mallory(ann: Browser, tmp_path: Path) -> Iterator[Client]:
     """Another member (an SDK client), admitted by a pre-authorised invite."""
-    gid = group_id(ann)
-    invite = ann.device_client().create_invite(gid, require_approval=False)
-    client = Client(PASSPHRASE, home=tmp_path / "mallory")
-    client.join(invite.uri, display_name="Mallory")
-    ann.device_client().sync(gid)
-    client.sync(gid)
+    client = admitted_client(ann, group_id(ann), tmp_path / "mallory", "Mallory")
     yield client
     client.close()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from vault_client import Client
 
-from tests.app.conftest import PASSPHRASE, Browser
+from tests.app.conftest import Browser, admitted_client
 from tests.app.test_feed import ann as ann  # (the fixtures, used by their names)
 from tests.app.test_feed import group_id, page, post_block
 from tests.app.test_feed import mallory as mallory
@@ -22,12 +22,7 @@ from tests.app.test_feed import mallory as mallory
 @pytest.fixture
 def cat(ann: Browser, tmp_path: Path) -> Iterator[Client]:
     """A third member, who reports."""
-    gid = group_id(ann)
-    invite = ann.device_client().create_invite(gid, require_approval=False)
-    client = Client(PASSPHRASE, home=tmp_path / "cat")
-    client.join(invite.uri, display_name="Cat <i>")
-    ann.device_client().sync(gid)
-    client.sync(gid)
+    client = admitted_client(ann, group_id(ann), tmp_path / "cat", "Cat <i>")
     yield client
     client.close()
 

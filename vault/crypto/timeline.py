@@ -532,8 +532,8 @@ _NOT_IN_ANNOUNCEMENTS: Final = (
 )
 
 
-def _channel_refused(body: PostBody, parent: OpenedPost | None,
-                     state: GroupState) -> IgnoredAction | None:
+def channel_refused(body: PostBody, parent: OpenedPost | None,
+                    state: GroupState) -> IgnoredAction | None:
     """TV-7: a POST, POLL or REPLY in an announcements channel by someone below moderator at
     its own log position is not shown; nor is a REPLY in another channel than its target's."""
     channel = body.channel
@@ -769,7 +769,7 @@ def thread_view(timeline: Timeline, state: GroupState,
             if parent is not None and _backdated(body, parent):
                 ignored.append(IgnoredAction(body.post_id, _BACKDATED, BACKDATED))
                 continue
-        refused = _channel_refused(body, None if reply_to is None else by_id.get(reply_to),
+        refused = channel_refused(body, None if reply_to is None else by_id.get(reply_to),
                                    state)
         if refused is not None:
             ignored.append(refused)
@@ -817,7 +817,7 @@ def _narrowed(timeline: Timeline, state: GroupState,
             parent = timeline.get(reply_to)
             if parent is not None and _backdated(body, parent):
                 continue
-        if _channel_refused(body, None if reply_to is None else timeline.get(reply_to),
+        if channel_refused(body, None if reply_to is None else timeline.get(reply_to),
                             state) is not None:
             continue
         edit: PostBody | None = None

@@ -650,11 +650,10 @@ class Client:
         target = refs.post_id(to)
         with self._lock:
             view = self._device.member_view(group)
-            if not channels.is_here(view, target):
-                # A reply names its target's channel: fetch the target first (offline, or
-                # not there at all: the reply goes to the main channel, as before channels).
-                with contextlib.suppress(RelayUnreachableError):
-                    sync_io.sync_group(self._device, view)
+            # A reply names its target's channel (offline, or not there at all: the reply
+            # goes to the main channel, as before channels).
+            with contextlib.suppress(RelayUnreachableError):
+                self._fetch_if_missing(view, target)
             channels.check_reply(self._device, view, target)
         return self._publish(group, PostKind.REPLY, (target,), text, content_warning,
                              expires_in, attachments)
@@ -790,18 +789,13 @@ class Client:
             raise InvalidArgumentError("say why you report it: the moderators read your reason")
         with self._lock:
             view = self._device.member_view(group)
-            if target not in view.timeline:
-                sync_io.sync_group(self._device, view)
+            self._fetch_if_missing(view, target)
             found = view.timeline.get(target)
             if found is None:
                 raise UnknownReferenceError("there is no such post in this group")
             author = found.body.author
             if author == view.me.sign_pk:
                 raise InvalidArgumentError("you cannot report your own post; delete or edit it")
-            readers = inbox.moderators_besides(self._device, view, author)
-            if not readers:
-                raise InvalidArgumentError("this group has no moderator or admin besides the "
-                                           "member you would report: nobody could read it")
             return inbox.send(self._device, view, InboxKind.REPORT, reason, post=target,
                               subject=author)
 
@@ -866,8 +860,7 @@ class Client:
             if chosen is Outcome.POST_DELETED:
                 if message.post is None:
                     raise InvalidArgumentError("only a report names a post to delete")
-                if message.post not in view.timeline:
-                    sync_io.sync_group(self._device, view)
+                self._fetch_if_missing(view, message.post)
                 if message.post not in view.timeline:
                     raise UnknownReferenceError("the reported post is not on this device (it "
                                                 "may have disappeared); nothing was recorded")
@@ -883,8 +876,8 @@ class Client:
             elif chosen is Outcome.MEMBER_REMOVED:
                 state = view.state
                 assert state is not None
-                if message.post is not None and message.post not in view.timeline:
-                    sync_io.sync_group(self._device, view)
+                if message.post is not None:
+                    self._fetch_if_missing(view, message.post)
                 author = inbox.verified_subject(view, root)  # never the report's word alone
                 if author is None:
                     raise UnknownReferenceError("the reported post is not on this device, so "
@@ -904,9 +897,13 @@ class Client:
             inbox.fetch(self._device, view)
             return inbox.find_thread(view, wanted)
 
-    @staticmethod
-    def _gone(view: GroupView, post_id: bytes) -> bool:
-        shown = V.post_views(view, default_clock(), {post_id})
+    def _fetch_if_missing(self, view: GroupView, post_id: bytes) -> None:
+        """Sync the group when *post_id* is neither on this device nor in its outbox."""
+        if channels.body_here(view, post_id) is None:
+            sync_io.sync_group(self._device, view)
+
+    def _gone(self, view: GroupView, post_id: bytes) -> bool:
+        shown = V.post_views(view, self._device.now(), {post_id})
         return not shown or shown[0].deleted
 
     # --- reading -------------------------------------------------------------------------------

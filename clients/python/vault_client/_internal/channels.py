@@ -11,6 +11,7 @@ from vault.crypto.channels import ChannelKind, channel_kind, may_write_in, new_c
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import MalformedError, RelayUnavailableError
 from vault.crypto.metadata import Channel, GroupMetadata
+from vault.crypto.post_body import PostBody
 from vault_client._internal import views as V
 from vault_client._internal.device import Device
 from vault_client._internal.group_view import GroupView
@@ -28,12 +29,6 @@ ANNOUNCEMENTS_ONLY = ("only moderators and admins can post in an announcements c
                       "you can react to posts there and vote in its polls")
 
 
-def listed(view: GroupView) -> tuple[Channel, ...]:
-    """The channels the group lists (none while this device cannot read its metadata)."""
-    metadata = V.group_metadata(view)
-    return () if metadata is None else metadata.channels
-
-
 def info(view: GroupView) -> list[ChannelInfo]:
     """The main channel, then the listed ones, in order."""
     state = view.state
@@ -44,7 +39,7 @@ def info(view: GroupView) -> list[ChannelInfo]:
         return state.is_member(me) and may_write_in(state, me, state.seq, channel)
 
     out = [ChannelInfo(MAIN_CHANNEL, "", "main", can(None))]
-    for channel in listed(view):
+    for channel in V.listed_channels(view):
         out.append(ChannelInfo(
             b64encode(channel.channel_id), channel.name,
             "announcements" if channel.kind is ChannelKind.ANNOUNCEMENTS else "discussion",
@@ -58,7 +53,7 @@ def resolve(view: GroupView, ref: ChannelRef) -> bytes | None:
         ref = ref.channel_id
     if ref == MAIN_CHANNEL:
         return None
-    channels = listed(view)
+    channels = V.listed_channels(view)
     if isinstance(ref, str):
         try:
             raw: bytes | None = b64decode(ref.strip(), "channel id")
@@ -98,15 +93,16 @@ def for_new_post(device: Device, view: GroupView, ref: ChannelRef) -> bytes | No
     return target
 
 
-def is_here(view: GroupView, target: bytes) -> bool:
-    return target in view.timeline or target in view.drafts
+def body_here(view: GroupView, post_id: bytes) -> PostBody | None:
+    """The body of *post_id* on this device, or waiting in its outbox (None: not here)."""
+    post = view.timeline.get(post_id)
+    return post.body if post is not None else view.drafts.get(post_id)
 
 
 def of_target(view: GroupView, target: bytes) -> bytes | None:
-    """The channel of the post *target* (on this device, or waiting in its outbox): where a
-    reply to it goes, and where an edit of it is judged; None when it is not here."""
-    post = view.timeline.get(target)
-    body = post.body if post is not None else view.drafts.get(target)
+    """The channel of the post *target*: where a reply to it goes, and where an edit of it is
+    judged; None when it is not here."""
+    body = body_here(view, target)
     return None if body is None else body.channel
 
 

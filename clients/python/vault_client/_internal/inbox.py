@@ -14,8 +14,8 @@ from vault.crypto.inbox import (
     InboxKind,
     OpenedItem,
     Outcome,
-    moderators_at,
     open_item,
+    recipients_for,
     seal_item,
 )
 from vault.crypto.log_entries import Role
@@ -45,6 +45,10 @@ def send(device: Device, view: GroupView, kind: InboxKind, text: str, *,
     sync_log(device, view, [], [])
     state = view.state
     assert state is not None
+    me = view.me.sign_pk
+    if kind is InboxKind.REPORT and recipients_for(state, state.seq, me, to, subject) == (me,):
+        raise InvalidArgumentError("this group has no moderator or admin besides the member "
+                                   "you would report: nobody could read it")
     envelope = seal_item(view.me, state, kind, text, thread=thread, post=post,
                          subject=subject, to=to, outcome=outcome, now_ms=device.now())
     device.transport(view.relay_url).put_inbox_item(device.auth(view), envelope.item_id,
@@ -133,11 +137,10 @@ def _drop(device: Device, view: GroupView, item_id: bytes, why: str) -> None:
 
 def _root_problem(view: GroupView, root: OpenedItem) -> str | None:
     """A report whose post this device holds names its author as the subject."""
-    message = root.message
-    if message.kind is not InboxKind.REPORT or message.post is None:
+    if root.message.kind is not InboxKind.REPORT:
         return None
-    post = view.timeline.get(message.post)
-    if post is not None and post.body.author != message.subject:
+    author = verified_subject(view, root)
+    if author is not None and author != root.message.subject:
         return "the report names another member than the post's author"
     return None
 
@@ -212,16 +215,6 @@ def find_thread(view: GroupView, thread_id: str) -> OpenedItem:
         raise UnknownReferenceError("there is no such thread in your inbox (it may not have "
                                     "reached this device yet)")
     return found
-
-
-def moderators_besides(device: Device, view: GroupView, subject: bytes) -> list[bytes]:
-    """The moderators and admins of the log read now, other than *subject*: who would read
-    a report about *subject* (besides its sender)."""
-    sync_log(device, view, [], [])
-    state = view.state
-    assert state is not None
-    return [pk for pk in moderators_at(state, state.seq)
-            if pk not in (subject, view.me.sign_pk)]
 
 
 def require_moderator(device: Device, view: GroupView) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from vault.crypto.channels import may_write_in
 from vault.crypto.log_entries import Role
 from vault.crypto.post_body import PostBody, PostKind
+from vault_client._internal.channels import body_here
 from vault_client._internal.group_view import GroupView
 
 ANNOUNCEMENTS = ("only moderators and admins can post in an announcements channel, and you "
@@ -15,11 +16,6 @@ ANNOUNCEMENTS = ("only moderators and admins can post in an announcements channe
 PINS = "only moderators and admins can pin posts, and you are not one (any more)"
 DELETES = ("only moderators and admins can delete other members' posts, and you are not one "
            "(any more)")
-
-
-def _target(view: GroupView, post_id: bytes) -> PostBody | None:
-    post = view.timeline.get(post_id)
-    return post.body if post is not None else view.drafts.get(post_id)
 
 
 def why_refused(view: GroupView, draft: PostBody) -> str | None:
@@ -31,14 +27,14 @@ def why_refused(view: GroupView, draft: PostBody) -> str | None:
     moderator = role is not None and role >= Role.MODERATOR
     kind = draft.kind
     if kind in (PostKind.POST, PostKind.POLL, PostKind.REPLY, PostKind.EDIT):
-        target = _target(view, draft.refs[0]) if kind is PostKind.EDIT else draft
+        target = body_here(view, draft.refs[0]) if kind is PostKind.EDIT else draft
         channel = None if target is None else target.channel
         if not may_write_in(state, draft.author, state.seq, channel):
             return ANNOUNCEMENTS
     elif kind is PostKind.PIN and not moderator:
         return PINS
     elif kind is PostKind.DELETE and not moderator:
-        target = _target(view, draft.refs[0])
+        target = body_here(view, draft.refs[0])
         if target is not None and target.author != draft.author:
             return DELETES
     return None

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from vault.crypto.channels import may_write_in
 from vault.crypto.commitments import commitment_group_id, epoch_commitment
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
@@ -47,6 +46,7 @@ from vault.crypto.timeline import (
     Timeline,
     TimelineEvent,
     UnknownHead,
+    channel_refused,
 )
 from vault_client import events as ev
 from vault_client._internal.group_view import GroupView, Held
@@ -257,10 +257,9 @@ def ingest(view: GroupView, items: Sequence[Served], *,
                     out.late.setdefault(body.author, []).append(post_id)
                 if verdict.exposed_to:
                     out.exposed.setdefault((body.author, verdict.exposed_to), []).append(post_id)
-                channel = body.channel
-                if channel is not None and not may_write_in(state, body.author, body.log_seq,
-                                                            channel):
-                    out.not_permitted.setdefault((body.author, channel), []).append(post_id)
+                if body.channel is not None and channel_refused(body, None, state):
+                    out.not_permitted.setdefault((body.author, body.channel),
+                                                 []).append(post_id)
             elif isinstance(event, Resealed):
                 kept = view.timeline.get(post_id)
                 if kept is not None and kept.envelope.encode() == raw:

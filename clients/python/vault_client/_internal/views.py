@@ -24,6 +24,7 @@ from vault.crypto.group_state import GroupState
 from vault.crypto.invites import normalize_relay_url
 from vault.crypto.log_entries import MetadataBody
 from vault.crypto.metadata import (
+    Channel,
     GroupMetadata,
     MemberProfile,
     open_group_metadata,
@@ -271,9 +272,10 @@ def channel_label(channel: bytes | None, listed_ids: Collection[bytes]) -> str:
     return b64encode(channel) if channel is not None and channel in listed_ids else MAIN_CHANNEL
 
 
-def listed_channel_ids(view: GroupView) -> frozenset[bytes]:
+def listed_channels(view: GroupView) -> tuple[Channel, ...]:
+    """The channels the group lists (none while this device cannot read its metadata)."""
     metadata = group_metadata(view)
-    return frozenset() if metadata is None else frozenset(c.channel_id for c in metadata.channels)
+    return () if metadata is None else metadata.channels
 
 
 def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
@@ -375,7 +377,7 @@ def post_views(view: GroupView, now_ms: int,
     out: list[PostView] = []
     expiries: list[int] = []  # of the posts drawn (and polls' closings): holds until the first
     waiting = _waiting_votes(view) if view.unsent else {}
-    listed = listed_channel_ids(view)
+    listed = {channel.channel_id for channel in listed_channels(view)}
     for post in result.posts:
         opened = view.timeline.get(post.post_id)
         expires = None if opened is None else opened.body.expires_at_ms
