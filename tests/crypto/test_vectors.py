@@ -28,7 +28,7 @@ import nacl.bindings
 import pytest
 from argon2 import low_level as argon2_low
 
-from vault.crypto import auth, keystore, labels
+from vault.crypto import auth, backup, keystore, labels
 from vault.crypto import invites as invites_module
 from vault.crypto.attachments import (
     Attachment,
@@ -1420,6 +1420,57 @@ def _import_identity(inputs: Json, expected: Json) -> None:
     assert [[a.hex(), m] for a, m in sorted(back.post_marks.items())] == expected["post_marks"]
 
 
+@check("keystore", "recovery_phrase")
+def _recovery_phrase(inputs: Json, expected: Json) -> None:
+    entropy = b(inputs["entropy"])
+    assert backup.new_recovery_phrase(lambda n: entropy[:n]) == expected["phrase"]
+
+
+@check("keystore", "normal_phrase")
+def _normal_phrase(inputs: Json, expected: Json) -> None:
+    if "error" in expected:
+        expect_error(expected, lambda: backup.normal_phrase(inputs["typed"]))
+        return
+    assert backup.normal_phrase(inputs["typed"]) == expected["phrase"]
+
+
+@check("keystore", "epoch_keys")
+def _epoch_keys(inputs: Json, expected: Json) -> None:
+    keys = [(e, b(k)) for e, k in inputs["keys"]]
+    assert backup.encode_epoch_keys(keys).hex() == expected["chunk"]
+    assert backup.decode_epoch_keys(b(expected["chunk"])) == keys
+
+
+def _backup_as_json(opened: backup.Backup) -> Json:
+    return {"made_at_ms": opened.made_at_ms, "groups": [
+        {"identity": g.exported.identity.encode_private().hex(),
+         "group_id": g.exported.group_id.hex(), "relay_url": g.exported.relay_url,
+         "checkpoint": None if g.exported.checkpoint is None
+         else g.exported.checkpoint.encode().hex(),
+         "post_marks": [[a.hex(), m] for a, m in sorted(g.exported.post_marks.items())],
+         "epoch_keys": [[e, k.hex()] for e, k in sorted(g.epoch_keys.items())]}
+        for g in opened.groups]}
+
+
+@check("keystore", "open_backup")
+def _open_backup(inputs: Json, expected: Json) -> None:
+    sealed = b(inputs["keystore"])
+    assert open_keystore(sealed, inputs["phrase"]).encode().hex() == expected["contents"]
+    opened = backup.open_backup(sealed, inputs["phrase"])
+    summary = {k: v for k, v in expected.items() if k != "contents"}
+    assert _backup_as_json(opened) == summary
+    assert backup.backup_contents(opened).encode().hex() == expected["contents"]
+
+
+@check("keystore", "read_backup")
+def _read_backup(inputs: Json, expected: Json) -> None:
+    contents = KeystoreContents.decode(b(inputs["contents"]))
+    if "error" in expected:
+        expect_error(expected, lambda: backup.read_backup(contents))
+        return
+    assert _backup_as_json(backup.read_backup(contents)) == expected
+
+
 # --- the local store -----------------------------------------------------------------------
 
 
@@ -1582,7 +1633,7 @@ TEXT_FIELDS = frozenset({
     "content_warning", "media_type", "file_name", "name", "description", "rules", "display_name",
     "type",
     "relay_url", "uri", "passphrase", "state", "kind", "error", "invite_uri", "reason", "event",
-    "cause", "poll_options", "options", "policy_name", "deleted_by",
+    "cause", "poll_options", "options", "policy_name", "deleted_by", "phrase", "typed",
 })
 """The string-valued fields that are text (README.md); every other string is hex bytes."""
 

@@ -3568,9 +3568,119 @@ def keystore_doc(world: World) -> Json:
         error_of("keystore_corrupt", lambda: import_identity(sealed, PASSPHRASE)),
         "a keystore that opens but holds no exported identity"))
     vectors.extend(keystore_rule_vectors(world, sealed, key, salt, rng, export_contents))
+    vectors.extend(backup_vectors(world))
     return doc("keystore", "Keystore contents and a keystore file sealed with the real "
                "Argon2id parameters (t=3, m=65536 KiB, p=4) and a pinned salt and nonce; an "
-               "identity export (the same file format with fixed entries).", vectors)
+               "identity export (the same file format with fixed entries); a backup and its "
+               "recovery phrase (§3.5).", vectors)
+
+
+def backup_vectors(world: World) -> list[Json]:
+    """A backup (§3.5): the recovery phrase from its 16 bytes, typed phrases taken or refused
+    (PHRASE-1 ... PHRASE-3), EpochKeys, a sealed backup, and opened contents accepted or
+    refused (BACKUP-1 ... BACKUP-5)."""
+    from vault.crypto import backup as B
+
+    rng = seeded_random("vault/vectors/backup")
+    vectors: list[Json] = []
+    entropy = rng(16)
+    phrase = B.new_recovery_phrase(Scripted(entropy))
+    every_phrase = ["PHRASE-1", "PHRASE-2", "PHRASE-3"]
+    vectors.append(vec("recovery_phrase", "recovery_phrase", {"entropy": entropy.hex()},
+                       {"phrase": phrase}, "twelve BIP-39 English words from 16 random bytes",
+                       accept=every_phrase))
+    typed = "  " + phrase.upper().replace(" ", "\n", 2).replace(" ", "  ", 1) + "\t"
+    vectors.append(vec("recovery_phrase_typed", "normal_phrase", {"typed": typed},
+                       {"phrase": B.normal_phrase(typed)},
+                       "capitals, line breaks, tabs and doubled spaces: the same phrase",
+                       accept=every_phrase))
+    words = phrase.split()
+    wrong_word = " ".join([*words[:5], words[5] + "s", *words[6:]])
+    from mnemonic import Mnemonic
+
+    wordlist = Mnemonic("english")
+    bad_sum = next(c for w in wordlist.wordlist if w != words[-1]
+                   if not wordlist.check(c := " ".join([*words[:-1], w])))
+    for name, text, description, rule in (
+        ("reject_phrase_eleven_words", " ".join(words[:-1]), "eleven words", "PHRASE-1"),
+        ("reject_phrase_unknown_word", wrong_word, "word 6 with an s added", "PHRASE-2"),
+        ("reject_phrase_checksum", bad_sum, "the last word changed: the checksum fails",
+         "PHRASE-3"),
+    ):
+        vectors.append(vec(name, "normal_phrase", {"typed": text},
+                           error_of("recovery_phrase_invalid",
+                                    lambda t=text: B.normal_phrase(t)),
+                           description, reject=[rule]))
+    keys = [(0, rng(32)), (2, rng(32))]
+    vectors.append(vec("epoch_keys", "epoch_keys", {"keys": [[e, k.hex()] for e, k in keys]},
+                       {"chunk": B.encode_epoch_keys(keys).hex()}, accept=["BACKUP-4"]))
+    member, gid, state = world.people["member"], world.group_id, world.state
+    marks = {world.people["owner"].sign_pk: 3}
+    group = B.BackedUpGroup(ExportedIdentity(member, gid, RELAY_URL, state.checkpoint(), marks),
+                            dict(keys))
+    backup = B.Backup(1_767_225_600_000, (group,))
+    contents = B.backup_contents(backup)
+    salt, nonce = rng(16), rng(24)
+    scripted = Scripted(salt, nonce)
+    sealed = B.seal_backup(backup, phrase, random=scripted)
+    scripted.done()
+    every = [f"BACKUP-{i}" for i in range(1, 6)]
+    vectors.append(vec(
+        "backup", "open_backup", {"keystore": sealed.hex(), "phrase": phrase},
+        {"contents": contents.encode().hex(), **_backup_summary(B.read_backup(contents))},
+        "one group's identity, checkpoint, post marks and two epoch keys, sealed under the "
+        "phrase above (Argon2id t=3, m=65536 KiB, p=4; pinned salt and nonce)", accept=every))
+    other_gid = bytes(reversed(gid))
+    second = B.BackedUpGroup(ExportedIdentity(world.people["owner"], other_gid, RELAY_URL))
+    two = B.backup_contents(B.Backup(7, (group, second)))
+
+    def edited(base: KeystoreContents, name: str, secret: bytes | None) -> bytes:
+        entries = [(n, v) for n, v in base.entries if n != name]
+        if secret is not None:
+            entries.append((name, secret))
+        return KeystoreContents(tuple(entries)).encode()
+
+    vectors.append(vec("read_backup_two_groups", "read_backup",
+                       {"contents": two.encode().hex()},
+                       _backup_summary(B.read_backup(two)),
+                       "two groups; the second with no checkpoint, marks or keys",
+                       accept=every))
+    too_many = Writer(Tag.BACKUP_HEADER).u64(0).u32(B.MAX_BACKUP_GROUPS + 1).finish()
+    backwards = B.encode_epoch_keys([(2, keys[1][1]), (0, keys[0][1])])
+    for name, data, description, rule in (
+        ("reject_backup_no_header", edited(contents, "vault/backup", None),
+         "an identity export's entries under vault/backup/0/ but no vault/backup",
+         "BACKUP-1"),
+        ("reject_backup_header_short", edited(contents, "vault/backup", too_many[:-1]),
+         "a header one byte short", "BACKUP-1"),
+        ("reject_backup_too_many_groups", edited(contents, "vault/backup", too_many),
+         "a header listing 1,001 groups", "BACKUP-2"),
+        ("reject_backup_group_missing", edited(contents, "vault/backup/0/relay", None),
+         "group 0 without its relay entry", "BACKUP-3"),
+        ("reject_backup_keys_out_of_order",
+         edited(contents, "vault/backup/0/epoch-keys/0", backwards),
+         "epoch keys 2 then 0", "BACKUP-4"),
+        ("reject_backup_keys_malformed",
+         edited(contents, "vault/backup/0/epoch-keys/0", backwards[:-1]),
+         "an epoch-keys chunk one byte short", "BACKUP-4"),
+        ("reject_backup_group_twice", edited(two, "vault/backup/1/group", gid),
+         "groups 0 and 1 with the same group id", "BACKUP-5"),
+    ):
+        vectors.append(vec(name, "read_backup", {"contents": data.hex()},
+                           error_of("keystore_corrupt", lambda d=data: B.read_backup(
+                               KeystoreContents.decode(d))), description, reject=[rule]))
+    return vectors
+
+
+def _backup_summary(backup: Any) -> Json:
+    return {"made_at_ms": backup.made_at_ms, "groups": [
+        {"identity": g.exported.identity.encode_private().hex(),
+         "group_id": g.exported.group_id.hex(), "relay_url": g.exported.relay_url,
+         "checkpoint": h(None if g.exported.checkpoint is None
+                         else g.exported.checkpoint.encode()),
+         "post_marks": [[a.hex(), m] for a, m in sorted(g.exported.post_marks.items())],
+         "epoch_keys": [[e, k.hex()] for e, k in sorted(g.epoch_keys.items())]}
+        for g in backup.groups]}
 
 
 def keystore_rule_vectors(world: World, sealed: bytes, key: bytes, salt: bytes,

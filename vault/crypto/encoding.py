@@ -67,6 +67,8 @@ class Tag:
     RULES_ACCEPTANCE: Final = 0x19
     INBOX_MESSAGE: Final = 0x1A
     INBOX_ENVELOPE: Final = 0x1B
+    BACKUP_HEADER: Final = 0x1C
+    EPOCH_KEYS: Final = 0x1D
 
 
 class Writer:

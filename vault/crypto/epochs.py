@@ -335,3 +335,13 @@ def open_grant(grant: EpochGrant, me: Identity, state: GroupState) -> bytes:
             "(the granter or the relay supplied a wrong key)"
         )
     return content.epoch_key
+
+
+def key_matches_log(state: GroupState, epoch: int, key: bytes) -> bool:
+    """Whether *key* is the key the membership log committed to for *epoch* (a key from
+    elsewhere than a grant, such as a backup, is believed only then)."""
+    expected = state.epoch_commitments.get(epoch)
+    if expected is None or len(key) != EPOCH_KEY_SIZE:
+        return False
+    bound_group = commitment_group_id(state.group_id, epoch)
+    return compare_digest(epoch_commitment(bound_group, epoch, key), expected)

@@ -79,6 +79,14 @@ class KeystoreMissingError(KeystoreCorruptError):
     code = "keystore_missing"
 
 
+class RecoveryPhraseError(KeystoreError):
+    """Words that are not a recovery phrase: not twelve, a word not on the list, or a
+    checksum that does not match (a mistyped or swapped word). Checked before any costly
+    work; a valid phrase that is not this backup's is :class:`KeystoreLockedError`."""
+
+    code = "recovery_phrase_invalid"
+
+
 class PassphraseRejectedError(KeystoreError):
     """A passphrase this version refuses to seal a keystore under (for example, an empty one)."""
 

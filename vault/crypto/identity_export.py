@@ -94,39 +94,50 @@ def export_identity(
     random: RandomSource = default_random,
 ) -> bytes:
     """Seal one group's identity (and what its device verified) under *passphrase*."""
+    return seal_keystore(KeystoreContents(tuple(identity_entries(exported))), passphrase,
+                         params=params, random=random)
+
+
+def identity_entries(exported: ExportedIdentity, prefix: str = "vault/") -> list[tuple[str, bytes]]:
+    """The keystore entries of one exported identity, their names under *prefix* (a
+    backup, :mod:`vault.crypto.backup`, holds one set per group)."""
     if exported.checkpoint is not None and exported.checkpoint.group_id != exported.group_id:
         raise ValueError("the checkpoint belongs to another group")
     entries: list[tuple[str, bytes]] = [
-        (IDENTITY_ENTRY, exported.identity.encode_private()),
-        (GROUP_ENTRY, exported.group_id),
-        (RELAY_ENTRY, normalize_relay_url(exported.relay_url).encode("utf-8")),
+        (prefix + "identity", exported.identity.encode_private()),
+        (prefix + "group", exported.group_id),
+        (prefix + "relay", normalize_relay_url(exported.relay_url).encode("utf-8")),
     ]
     if exported.checkpoint is not None:
-        entries.append((CHECKPOINT_ENTRY, exported.checkpoint.encode()))
+        entries.append((prefix + "checkpoint", exported.checkpoint.encode()))
     marks = sorted(exported.post_marks.items())
     for index, start in enumerate(range(0, len(marks), MARKS_PER_CHUNK)):
-        entries.append((f"{MARKS_ENTRY_PREFIX}{index}",
+        entries.append((f"{prefix}post-marks/{index}",
                         encode_post_marks(marks[start:start + MARKS_PER_CHUNK])))
-    return seal_keystore(KeystoreContents(tuple(entries)), passphrase, params=params,
-                         random=random)
+    return entries
 
 
 def import_identity(data: bytes, passphrase: str) -> ExportedIdentity:
     """Open an exported identity (keystore errors as :func:`open_keystore` raises them;
     anything inside that is not a valid export: :class:`KeystoreCorruptError`)."""
-    contents = open_keystore(data, passphrase)
-    raw_identity = contents.get(IDENTITY_ENTRY)
-    group_id = contents.get(GROUP_ENTRY)
-    relay = contents.get(RELAY_ENTRY)
+    return read_identity(open_keystore(data, passphrase))
+
+
+def read_identity(contents: KeystoreContents, prefix: str = "vault/",
+                  what: str = "an exported Vault identity") -> ExportedIdentity:
+    """The identity whose entries are named under *prefix* (EXP-1 ... EXP-7)."""
+    raw_identity = contents.get(prefix + "identity")
+    group_id = contents.get(prefix + "group")
+    relay = contents.get(prefix + "relay")
     if raw_identity is None or group_id is None or relay is None or len(group_id) != HASH_SIZE:
-        raise KeystoreCorruptError("this keystore file is not an exported Vault identity")
+        raise KeystoreCorruptError(f"this keystore file is not {what}")
     try:
         identity = Identity.decode_private(raw_identity)
         relay_url = normalize_relay_url(relay.decode("utf-8"))
-        checkpoint = _checkpoint(contents.get(CHECKPOINT_ENTRY), group_id)
-        marks = _marks(contents)
+        checkpoint = _checkpoint(contents.get(prefix + "checkpoint"), group_id)
+        marks = _marks(contents, prefix + "post-marks/")
     except (MalformedError, InviteUriError, UnicodeDecodeError):
-        raise KeystoreCorruptError("the exported identity is damaged") from None
+        raise KeystoreCorruptError(f"this file is {what}, but it is damaged") from None
     return ExportedIdentity(identity, group_id, relay_url, checkpoint,
                             MappingProxyType(marks))
 
@@ -140,11 +151,11 @@ def _checkpoint(raw: bytes | None, group_id: bytes) -> LogCheckpoint | None:
     return checkpoint
 
 
-def _marks(contents: KeystoreContents) -> dict[bytes, int]:
+def _marks(contents: KeystoreContents, prefix: str) -> dict[bytes, int]:
     marks: dict[bytes, int] = {}
     last = b""
     index = 0
-    while (raw := contents.get(f"{MARKS_ENTRY_PREFIX}{index}")) is not None:
+    while (raw := contents.get(f"{prefix}{index}")) is not None:
         for author, seq in decode_post_marks(raw):
             if author <= last:
                 raise MalformedError("post marks: authors out of order or repeated")
