@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,6 +26,7 @@ from vault.crypto.post_body import PostKind
 from vault.crypto.primitives import default_clock
 from vault_client import events as ev
 from vault_client._internal import (
+    backups,
     channels,
     deletion,
     exporting,
@@ -74,6 +75,7 @@ from vault_client.errors import (
 from vault_client.types import (
     MAIN_CHANNEL,
     AttachmentInfo,
+    BackupMade,
     ChannelInfo,
     DeletedGroupInfo,
     GroupInfo,
@@ -89,6 +91,7 @@ from vault_client.types import (
     OutcomeName,
     Posted,
     PostView,
+    RestoredGroup,
     RetryNotice,
     SavedPosts,
     SyncReport,
@@ -615,6 +618,34 @@ class Client:
         with self._lock:
             view = membership.import_identity(self._device, data, passphrase)
             return groups.info(self._device, view)
+
+    def backup(self) -> BackupMade:
+        """A backup of every group this device is a member of: each identity, what this
+        device verified (log checkpoints, the highest post numbers seen) and the epoch keys
+        it holds, sealed under a new recovery phrase of twelve words (Argon2id, as the
+        keystore). Show :attr:`BackupMade.recovery_phrase` once, to be written down: it is
+        kept nowhere. Restore with :meth:`restore` on a new device. Groups joined after the
+        backup are not in it: make a new one then."""
+        with self._lock:
+            return backups.make(self._device)
+
+    def last_backup(self) -> datetime | None:
+        """When this device last made a backup (None: never)."""
+        with self._lock:
+            made = backups.made_at_ms(self._device)
+            return None if made is None else datetime.fromtimestamp(made / 1000, UTC)
+
+    def restore(self, data: bytes, recovery_phrase: str) -> tuple[RestoredGroup, ...]:
+        """Restore a backup made by :meth:`backup` onto this device, group by group (see
+        :class:`RestoredGroup`). Words that are not a recovery phrase raise
+        :class:`~vault.crypto.errors.RecoveryPhraseError` and a phrase that is not this
+        backup's :class:`~vault.crypto.errors.KeystoreLockedError`, before anything is
+        written. Each group's log is verified against the checkpoint in the backup, so a
+        relay that serves an older log is caught (``log_rollback``) as it would have been
+        on the device that made the backup. This device goes on as the same member: the
+        device the backup came from should not be used in these groups any more."""
+        with self._lock:
+            return backups.restore(self._device, data, recovery_phrase)
 
     # --- posting -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ acceptance, while this device cannot read the rules in force yet: sync first) un
 
 __all__ = [
     "AttachmentInfo",
+    "BackupMade",
     "DeletedGroupInfo",
     "GroupInfo",
     "GroupStatus",
@@ -35,6 +36,8 @@ __all__ = [
     "PostView",
     "Posted",
     "QrFormat",
+    "RestoreOutcome",
+    "RestoredGroup",
     "RetryNotice",
     "Role",
     "RulesAcceptanceStatus",
@@ -512,3 +515,43 @@ class Posted:
     ``refused``: not sent and not kept (:attr:`reason` says why)."""
     reason: str | None = None
     """Why it is queued or refused, as a sentence for a person; None when delivered."""
+
+
+@dataclass(frozen=True, repr=False)
+class BackupMade:
+    """What :meth:`Client.backup` made: the backup file's bytes and its recovery phrase.
+
+    Show the phrase to the person once, to write on paper; it is not kept on this device
+    and no one can recover it. The bytes may be stored anywhere (a USB stick, a cloud
+    drive): without the phrase they reveal nothing but their size."""
+
+    data: bytes
+    recovery_phrase: str
+    groups: int
+    """How many groups the backup holds (every group this device is a member of)."""
+    made_at_ms: int
+
+    def __repr__(self) -> str:  # (never the phrase, in a log or a traceback)
+        return f"BackupMade(groups={self.groups}, bytes={len(self.data)})"
+
+
+RestoreOutcome: TypeAlias = Literal["restored", "already_here", "not_a_member", "failed"]
+
+
+@dataclass(frozen=True)
+class RestoredGroup:
+    """One group of a backup, as :meth:`Client.restore` left it."""
+
+    group_id: str
+    outcome: RestoreOutcome
+    """``restored``: this device is that member again, its log verified against the
+    backup's checkpoint; ``already_here``: this device was already in it (left as it was);
+    ``not_a_member``: the verified log shows the member removed or gone since the backup;
+    ``failed``: not restored (:attr:`error` says why: the relay unreachable, or a relay
+    that served an older or forked log than the backup had verified). Restoring the same
+    file again retries only what is not here yet."""
+    group: GroupInfo | None = None
+    error: str | None = None
+    """Why it failed, as a sentence for a person; None otherwise."""
+    error_code: str | None = None
+    """The error's stable code (``log_rollback``, ``relay_unavailable``...), for programs."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from vault.crypto.log_entries import Role
@@ -24,6 +24,7 @@ from vault_client.client import Client
 from vault_client.types import (
     MAIN_CHANNEL,
     AttachmentInfo,
+    BackupMade,
     ChannelInfo,
     DeletedGroupInfo,
     GroupInfo,
@@ -39,6 +40,7 @@ from vault_client.types import (
     OutcomeName,
     Posted,
     PostView,
+    RestoredGroup,
     SavedPosts,
     SyncReport,
     Thread,
@@ -442,6 +444,30 @@ class AsyncMethods:
     async def import_identity(self, data: bytes, passphrase: str) -> GroupInfo:
         """Take an identity exported by :meth:`export_identity` and sync its group."""
         return await asyncio.to_thread(self.sync_client.import_identity, data, passphrase)
+
+    async def backup(self) -> BackupMade:
+        """A backup of every group this device is a member of: each identity, what this
+        device verified (log checkpoints, the highest post numbers seen) and the epoch keys
+        it holds, sealed under a new recovery phrase of twelve words (Argon2id, as the
+        keystore). Show :attr:`BackupMade.recovery_phrase` once, to be written down: it is
+        kept nowhere. Restore with :meth:`restore` on a new device. Groups joined after the
+        backup are not in it: make a new one then."""
+        return await asyncio.to_thread(self.sync_client.backup)
+
+    async def last_backup(self) -> datetime | None:
+        """When this device last made a backup (None: never)."""
+        return await asyncio.to_thread(self.sync_client.last_backup)
+
+    async def restore(self, data: bytes, recovery_phrase: str) -> tuple[RestoredGroup, ...]:
+        """Restore a backup made by :meth:`backup` onto this device, group by group (see
+        :class:`RestoredGroup`). Words that are not a recovery phrase raise
+        :class:`~vault.crypto.errors.RecoveryPhraseError` and a phrase that is not this
+        backup's :class:`~vault.crypto.errors.KeystoreLockedError`, before anything is
+        written. Each group's log is verified against the checkpoint in the backup, so a
+        relay that serves an older log is caught (``log_rollback``) as it would have been
+        on the device that made the backup. This device goes on as the same member: the
+        device the backup came from should not be used in these groups any more."""
+        return await asyncio.to_thread(self.sync_client.restore, data, recovery_phrase)
 
     async def post(
         self,

@@ -3,9 +3,10 @@ safety numbers, and moving an identity to another device."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from vault.crypto.encoding import b64encode
+from vault.crypto.epochs import key_matches_log
 from vault.crypto.errors import AlreadyMemberError, InviteRevokedError, NotAMemberError
 from vault.crypto.group_state import GroupState
 from vault.crypto.identity_export import ExportedIdentity
@@ -104,6 +105,11 @@ def safety_number(view: GroupView, member: MemberRef) -> str:
 def export_identity(view: GroupView, passphrase: str, next_seq: int) -> bytes:
     """The identity, with the log checkpoint and the highest post number seen from each
     author (this member's own included: the other device goes on numbering from there)."""
+    return seal_identity_export(exported(view, next_seq), passphrase)
+
+
+def exported(view: GroupView, next_seq: int) -> ExportedIdentity:
+    """This device's identity in the group and what it verified (see export_identity)."""
     assert view.state is not None
     # Posts this device holds (not expired ones, which the relay no longer serves: they
     # would look withheld), marks it was given itself, and its own numbering.
@@ -114,15 +120,21 @@ def export_identity(view: GroupView, passphrase: str, next_seq: int) -> bytes:
     if next_seq > 1:
         me = view.me.sign_pk
         marks[me] = max(marks.get(me, 0), next_seq - 1)
-    return seal_identity_export(
-        ExportedIdentity(view.me, view.group_id, view.relay_url, view.state.checkpoint(),
-                         marks), passphrase)
+    return ExportedIdentity(view.me, view.group_id, view.relay_url, view.state.checkpoint(),
+                            marks)
 
 
 def import_identity(device: Device, data: bytes, passphrase: str) -> GroupView:
     """Take an exported identity whose group this device is not in, and sync the group."""
     device.check_open()
-    exported = open_identity_export(data, passphrase)
+    return take_identity(device, open_identity_export(data, passphrase))
+
+
+def take_identity(device: Device, exported: ExportedIdentity,
+                  epoch_keys: Mapping[int, bytes] | None = None) -> GroupView:
+    """Become *exported*'s member on this device (its group must not be here yet): the log
+    verified against the checkpoint, the numbering and marks kept, *epoch_keys* kept where
+    the verified log committed to them; then the group is synced."""
     gid = exported.group_id
     if device.store.group(gid) is not None:
         raise AlreadyMemberError("this device is already in that group")
@@ -142,5 +154,9 @@ def import_identity(device: Device, data: bytes, passphrase: str) -> GroupView:
     if exported.post_marks:
         device.save_marks(gid, dict(exported.post_marks))
     view = device.view(gid)
+    for epoch, key in sorted((epoch_keys or {}).items()):
+        if key_matches_log(state, epoch, key):  # (a damaged key is fetched as a grant)
+            device.save_key(view, epoch, key)
+            view.keys[epoch] = key
     sync_group(device, view)
     return view

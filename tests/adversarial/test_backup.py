@@ -1,0 +1,83 @@
+"""A hostile relay against a device restored from a backup (issue 13, "Revoking and
+recovering"): the backup carries what the old device verified and the keys it held, so
+
+* a relay that serves the restored device an older log than the backup's is caught
+  (``log_rollback``): the group is not restored, and the others are;
+* a relay that withholds the restored device's grants cannot keep it from the
+  history its person already had: the backup's keys open it, and only where the verified
+  log committed to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from vault_client import Client
+
+from tests.adversarial.conftest import PASSPHRASE, circle
+from tests.adversarial.hostile import RELAY_URL, HostileRelay
+
+
+def _new_device(hostile: HostileRelay, home: Path, name: str) -> Client:
+    return Client(PASSPHRASE + name, home=home, relay_url=RELAY_URL,
+                  transport=hostile.view(name), retry_for=0.0)
+
+
+def test_relay_serves_a_restored_device_a_rolled_back_log(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str],
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    ann, ben = people.ann, people.ben
+    rolled = circle(canary, ann, ben)
+    kept = circle(canary, ann, ben)
+    ben.post(rolled, canary("post"))
+    ben.sync(rolled)
+    verified = ben.group(rolled).log_seq
+    made = ben.backup()
+
+    restored = _new_device(hostile, tmp_path_factory.mktemp("restored"), "ben-restored")
+    view = hostile.view("ben-restored")
+    view.log = lambda g, log: log[:verified] if g == bytes.fromhex(_hex(rolled)) else log
+    try:
+        results = {r.group_id: r for r in restored.restore(made.data, made.recovery_phrase)}
+        assert results[rolled].outcome == "failed"
+        assert results[rolled].error_code == "log_rollback"
+        assert results[kept].outcome == "restored"
+        assert [g.group_id for g in restored.groups()] == [kept]
+        view.log = None  # the relay serves the true log again: restoring again finishes
+        again = {r.group_id: r.outcome
+                 for r in restored.restore(made.data, made.recovery_phrase)}
+        assert again == {rolled: "restored", kept: "already_here"}
+        assert restored.posts(rolled)
+    finally:
+        restored.close()
+
+
+def test_withheld_grants_do_not_keep_history_from_a_restored_device(
+        people: SimpleNamespace, hostile: HostileRelay, canary: Callable[[str], str],
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    ann, ben = people.ann, people.ben
+    gid = circle(canary, ann, ben)
+    before = ann.post(gid, canary("an older epoch's post"))
+    ann.rotate(gid)  # a new epoch: the older post is under the older key
+    ben.sync(gid)
+    made = ben.backup()
+
+    restored = _new_device(hostile, tmp_path_factory.mktemp("no-grants"), "ben-no-grants")
+    hostile.view("ben-no-grants").grants = lambda _g, items: []  # every grant withheld
+    try:
+        results = {r.group_id: r.outcome
+                   for r in restored.restore(made.data, made.recovery_phrase)}
+        assert results[gid] == "restored"
+        assert before.post_id in {p.post_id for p in restored.posts(gid)}
+        assert restored.post(gid, canary("a post from the restored device")).delivered
+    finally:
+        restored.close()
+
+
+def _hex(gid: str) -> str:
+    from vault.crypto.encoding import b64decode
+
+    return b64decode(gid).hex()
