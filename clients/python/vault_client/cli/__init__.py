@@ -73,6 +73,7 @@ def cli(ctx: click.Context, home: str | None, relay: str | None) -> None:
 _SHORT_HELP = {
     "app": "Open Vault in your web browser (the member app).",
     "approve": "Admit someone waiting to join (admins).",
+    "backup": "Back up every group, under twelve words shown once.",
     "deny": "Refuse someone waiting to join (admins).",
     "export-identity": "Save your identity in a group, to move it to another device.",
     "forget": "Delete a group from this device without telling anyone.",
@@ -89,6 +90,7 @@ _SHORT_HELP = {
     "read": "Read a group's posts as threads.",
     "remove": "Remove a member; they read nothing new (admins).",
     "requests": "People waiting to join, with safety numbers (admins).",
+    "restore": "Restore a backup onto this device with its twelve words.",
     "role": "Change a member's role (admins).",
     "sync": "Fetch and check what is new; send waiting posts.",
     "unpin": "Unpin a post for everyone (moderators, admins).",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from vault_client.cli._app import app_command
+from vault_client.cli._backup import backup_command, restore_command
 from vault_client.cli._channels import channel_command, channels_command
 from vault_client.cli._device import (
     config_command,
@@ -64,6 +65,7 @@ COMMANDS: tuple[click.Command, ...] = (
     inbox_command, answer_command, resolve_command,
     members_command, rules_command, name_command, role_command, mute_command, unmute_command,
     remove_command, leave_command, forget_command, verify_command, sync_command, wait_command,
+    backup_command, restore_command,
     export_identity_command, import_identity_command, export_posts_command, wipe_command,
     app_command,
 )

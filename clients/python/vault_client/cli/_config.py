@@ -18,6 +18,7 @@ from vault_client.cli._failures import fail
 
 PASSPHRASE_ENV: Final = "VAULT_PASSPHRASE"  # noqa: S105 - a variable name
 TRANSFER_PASSPHRASE_ENV: Final = "VAULT_TRANSFER_PASSPHRASE"  # noqa: S105
+RECOVERY_PHRASE_ENV: Final = "VAULT_RECOVERY_PHRASE"
 CONFIG_ENV: Final = "VAULT_CONFIG"
 RETRY_ENV: Final = "VAULT_RETRY_SECONDS"
 
@@ -97,7 +98,8 @@ pass_state = click.make_pass_decorator(State, ensure=True)
 def take_secrets() -> dict[str, str]:
     """The passphrases given in the environment, taken out of it: no program this command
     starts (an editor for a post) inherits them."""
-    return {name: os.environ.pop(name) for name in (PASSPHRASE_ENV, TRANSFER_PASSPHRASE_ENV)
+    return {name: os.environ.pop(name) for name in (PASSPHRASE_ENV, TRANSFER_PASSPHRASE_ENV,
+                                                    RECOVERY_PHRASE_ENV)
             if name in os.environ}
 
 
