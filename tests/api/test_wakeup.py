@@ -53,7 +53,7 @@ def test_news_wakes_only_waiters_of_the_group() -> None:
         assert woken.is_set() and watch.known == 4
         news.publish(b"g" * 32, 2)  # older news never lowers what is known
         assert watch.known == 4
-        watch.settle(3)  # the database says 3: news beyond it was not true
+        watch.settle(3, 4)  # a read begun at 4 says 3: news beyond it was not true
         assert watch.known == 3
     assert news.waiting() == 0 and news.idle_for() == 0.0
     clock.now += 10  # the group's entry lingers 10 s after its last waiter left...
@@ -122,15 +122,36 @@ def test_a_re_read_lets_waiters_skip_the_counter_until_news_may_have_overtaken_i
         assert not watch.nothing_beyond(4, 1)  # event 5 lies beyond 4
         assert not watch.nothing_beyond(5, 2)  # the listener listened again: news may be lost
         assert not watch.nothing_beyond(5, -1)  # no listener now
-        began = news.watched()  # a re-read begins...
+        began = news.watched()  # a re-read begins at 5...
         news.publish(group, 6)  # ...news overtakes it...
         assert watch.nothing_beyond(6, 1) and not watch.nothing_beyond(5, 1)
-        news.refreshed(began, {group: 5}, 1)  # ...and it reports 5: lowered, not confirmed
-        assert watch.known == 5 and not watch.nothing_beyond(5, 1)
-        news.refreshed(news.watched(), {group: 6}, 1)
+        news.refreshed(began, {group: 5}, 1, {group: 5})  # ...and it reports 5: the news
+        # stays (its commit may be after the read), not confirmed
+        assert watch.known == 6 and not watch.nothing_beyond(6, 1)
+        news.refreshed(news.watched(), {group: 6}, 1, {group: 6})
         assert watch.nothing_beyond(6, 1)
-        watch.settle(4)  # a waiter's own read says less: not confirmed either
+        watch.settle(4, 6)  # a waiter's own read says less: lowered, not confirmed either
+        assert watch.known == 4
         assert not watch.nothing_beyond(6, 1) and not watch.nothing_beyond(4, 1)
+
+
+def test_news_that_came_during_a_read_is_not_settled_away() -> None:
+    """A stream's or long-poll's read of the counter can begin before a commit whose news
+    arrives before the read is compared with it: the read's lower number must not erase
+    that news, or the waiter sleeps past the commit until the next re-read (the cause of a
+    cross-process stream test that once saw no frame)."""
+    news, group = News(), b"g" * 32
+    with news.watching(group) as watch:
+        news.publish(group, 3)
+        seen = watch.known  # the read begins: the counter is 3
+        news.publish(group, 4)  # a commit after the read began: its news comes first
+        watch.settle(3, seen)  # the read says 3
+        assert watch.known == 4 and watch.wait_beyond(3, 0)  # still woken
+        began = news.watched()
+        before = {group: watch.known}
+        news.publish(group, 5)  # the same during a safety re-read
+        news.refreshed(began, {group: 4}, 1, before)
+        assert watch.known == 5 and watch.wait_beyond(4, 0)
 
 
 def test_a_re_read_leaves_alone_a_group_watched_again_after_it_began() -> None:

@@ -89,11 +89,14 @@ class Watch:
             group = self._group
             return generation >= 0 and group.confirmed_in == generation and 0 <= group.seq <= after
 
-    def settle(self, seq: int) -> None:
-        """The database says the counter is *seq*: forget news beyond it. (A signal can only
-        follow a commit, so news the database does not show is not true: without this a
-        bogus number would keep waiters waking, or asleep, until the next re-read.)"""
-        self._news.correct(self._group, seq)
+    def settle(self, seq: int, seen: int) -> None:
+        """The database says the counter is *seq*, in a read begun when this watch knew
+        *seen* (:attr:`known` just before the read): forget news beyond it, if nothing came
+        since. (A signal only follows a commit, so news known before the read that the read
+        does not show is not true: without this a bogus number would keep waiters waking,
+        or asleep, until the next re-read. News that came during the read may be a commit
+        the read began too early to see: it stays, and the waiter reads again.)"""
+        self._news.correct(self._group, seq, seen=seen)
 
 
 class News:
@@ -147,27 +150,32 @@ class News:
         if group is not None:
             self._publish_to(group, seq)
 
-    def correct(self, group: _Group, seq: int, *, confirmed_in: int = -1) -> None:
+    def correct(self, group: _Group, seq: int, *, confirmed_in: int = -1,
+                seen: int | None = None) -> None:
         """Set a group's number to what the database read says (lowering bogus news).
         *confirmed_in*: the listener generation the read was made in (a re-read's), -1 for
-        none. A lowered number is never confirmed: news may have overtaken the read."""
+        none. *seen*: the number known when the read began (None: unknown); news that came
+        after that may be of a commit the read did not see, so it is lowered only while the
+        number is still *seen*. A number above the read's is never confirmed."""
         with self.lock:
             if seq < group.seq:
-                group.seq = seq
+                if seen is None or group.seq == seen:
+                    group.seq = seq
                 group.confirmed_in = -1
                 return
             group.confirmed_in = confirmed_in
         self._publish_to(group, seq)
 
     def refreshed(self, groups: dict[bytes, _Group], seqs: dict[bytes, int],
-                  generation: int) -> None:
+                  generation: int, seen: dict[bytes, int] | None = None) -> None:
         """The safety re-read found *seqs* for the *groups* watched when it began (entries
         made since missed news it cannot vouch for: they are left alone), in listener
-        *generation* (-1: none listened)."""
+        *generation* (-1: none listened); *seen*: each group's number when it began."""
         for group_id, seq in seqs.items():
             group = groups.get(group_id)
             if group is not None:
-                self.correct(group, seq, confirmed_in=generation)
+                self.correct(group, seq, confirmed_in=generation,
+                             seen=None if seen is None else seen.get(group_id))
 
     def _publish_to(self, group: _Group, seq: int) -> None:
         with self.lock:

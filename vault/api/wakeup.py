@@ -102,6 +102,7 @@ class Wakeup:
         if not groups:
             return
         generation = self.listening()  # before the read: news after it reaches this process
+        seen = {gid: group.seq for gid, group in groups.items()}  # (news since may be newer)
         ids = list(groups)
         try:
             with self._app.app_context(), db.engine.connect() as conn:
@@ -110,7 +111,7 @@ class Wakeup:
                     rows = conn.execute(select(Group.group_id, Group.event_seq)
                                         .where(Group.group_id.in_(chunk))).all()
                     self.news.refreshed(groups, {bytes(gid): int(seq) for gid, seq in rows},
-                                        generation)
+                                        generation, seen)
         except SQLAlchemyError as error:  # the next round tries again
             log.warning("re-reading event counters failed",
                         extra={"vault": {"error_type": type(error).__name__}})

@@ -158,9 +158,10 @@ def events(call: Call, gid: str) -> Any:
             if not watch.wait_beyond(after, call.query.timeout):
                 return {"events": [], "cursor": cursor_text(max(after, upto)), "more": False}, 200
             _fresh()
+            seen = watch.known
             _, upto = authenticate_with_counter(group_id, fresh=True)  # still a member now
             if upto <= after:  # news the database does not show (see Watch.settle)
-                watch.settle(upto)
+                watch.settle(upto, seen)
                 return {"events": [], "cursor": cursor_text(after), "more": False}, 200
     return _collect(group_id, after, upto), 200
 
@@ -197,9 +198,10 @@ def _frames(group_id: bytes, after: int, lifetime: float, heartbeat: float) -> I
                 _fresh()
                 # Still a member, now (the request's own check came before "stream open"
                 # went out, and then it waited), and the counter: one read.
+                seen = watch.known
                 _, upto = authenticate_with_counter(group_id, fresh=True)
                 if upto <= cursor and watch.known > cursor:
-                    watch.settle(upto)  # news the database does not show
+                    watch.settle(upto, seen)  # news the database does not show
                 first = True
                 while upto > cursor:  # one frame per batch (<= 100 events, <= 4 MiB)
                     if not first:  # (the client may have taken its time over the last)
