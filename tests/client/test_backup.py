@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from vault_client import Client, Equivocation
-from vault_client.errors import KeystoreLockedError
+from vault_client.errors import KeystoreLockedError, RecoveryPhraseError
 
 from tests.client.conftest import PASSPHRASE, RelayProcess
-from vault.crypto.errors import RecoveryPhraseError
 
 
 def open_client(tmp_path: Path, name: str, relay: RelayProcess) -> Client:

@@ -31,7 +31,7 @@ from mnemonic import Mnemonic
 from vault.crypto.commitments import EPOCH_KEY_SIZE
 from vault.crypto.encoding import U64_MAX, Reader, Tag, Writer
 from vault.crypto.errors import KeystoreCorruptError, MalformedError, RecoveryPhraseError
-from vault.crypto.identity_export import ExportedIdentity, identity_entries, read_identity
+from vault.crypto.identity_export import ExportedIdentity, identity_entries, read_exported
 from vault.crypto.keystore import KdfParams, KeystoreContents, open_keystore, seal_keystore
 from vault.crypto.primitives import RandomSource, default_random, draw
 
@@ -166,7 +166,7 @@ def read_backup(contents: KeystoreContents) -> Backup:
     seen: set[bytes] = set()
     for index in range(count):
         prefix = f"{HEADER_ENTRY}/{index}/"
-        exported = read_identity(contents, prefix, _NOT_A_BACKUP)
+        exported = read_exported(contents, prefix, _NOT_A_BACKUP)
         if exported.group_id in seen:
             raise KeystoreCorruptError("this backup lists a group twice")
         seen.add(exported.group_id)

@@ -120,10 +120,10 @@ def identity_entries(exported: ExportedIdentity, prefix: str = "vault/") -> list
 def import_identity(data: bytes, passphrase: str) -> ExportedIdentity:
     """Open an exported identity (keystore errors as :func:`open_keystore` raises them;
     anything inside that is not a valid export: :class:`KeystoreCorruptError`)."""
-    return read_identity(open_keystore(data, passphrase))
+    return read_exported(open_keystore(data, passphrase))
 
 
-def read_identity(contents: KeystoreContents, prefix: str = "vault/",
+def read_exported(contents: KeystoreContents, prefix: str = "vault/",
                   what: str = "an exported Vault identity") -> ExportedIdentity:
     """The identity whose entries are named under *prefix* (EXP-1 ... EXP-7)."""
     raw_identity = contents.get(prefix + "identity")

@@ -638,8 +638,8 @@ class Client:
     def restore(self, data: bytes, recovery_phrase: str) -> tuple[RestoredGroup, ...]:
         """Restore a backup made by :meth:`backup` onto this device, group by group (see
         :class:`RestoredGroup`). Words that are not a recovery phrase raise
-        :class:`~vault.crypto.errors.RecoveryPhraseError` and a phrase that is not this
-        backup's :class:`~vault.crypto.errors.KeystoreLockedError`, before anything is
+        :class:`~vault_client.errors.RecoveryPhraseError` and a phrase that is not this
+        backup's :class:`~vault_client.errors.KeystoreLockedError`, before anything is
         written. Each group's log is verified against the checkpoint in the backup, so a
         relay that serves an older log is caught (``log_rollback``) as it would have been
         on the device that made the backup. This device goes on as the same member: the
