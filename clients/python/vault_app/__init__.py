@@ -30,6 +30,8 @@ __all__ = ["AppSettings", "create_app"]
 
 UPLOAD_ENDPOINTS = frozenset({"posts.create"})
 """Forms that send files (attachments): they may be larger than the others' limit."""
+BACKUP_UPLOAD_ENDPOINT = "backup.restore"
+"""The restore form, which sends a backup file (views/backup.py: ``RESTORE_LIMIT``)."""
 
 
 class MemberRequest(Request):
@@ -46,6 +48,7 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     """The app for one launch: *settings* (home, relay, port, launch secret); *config*
     overrides Flask settings (tests)."""
     from vault_app import i18n, security, text, views
+    from vault_app.backups import PendingBackup
     from vault_app.device import Device
     from vault_app.files import UPLOAD_LIMIT
     from vault_app.notify_settings import NotifySettings
@@ -53,6 +56,7 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     from vault_app.searches import RecentSearches
     from vault_app.seen import SeenPosts
     from vault_app.shown_warnings import ShownWarnings
+    from vault_app.views.backup import RESTORE_LIMIT
 
     app = Flask(__name__)
     app.request_class = MemberRequest
@@ -73,6 +77,8 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     app.extensions["vault_notify"] = NotifySettings(settings.home)
     searches = app.extensions["vault_searches"] = RecentSearches()  # (views/search.py)
     app.extensions["vault_device"].add_lock_listener(searches.forget_all)
+    backup = app.extensions["vault_backup"] = PendingBackup()  # (views/backup.py)
+    app.extensions["vault_device"].add_lock_listener(backup.forget)
 
     # English and Italian (Flask-Babel): every template string goes through _().
     i18n.init_app(app)
@@ -85,9 +91,12 @@ def create_app(settings: AppSettings, config: dict[str, Any] | None = None) -> F
     @app.before_request
     def allow_uploads() -> None:
         # Before security.py reads the form (its CSRF check): the compose form may carry
-        # files up to the SDK's limits; every other form keeps MAX_CONTENT_LENGTH.
+        # files up to the SDK's limits, the restore form a backup file; every other form
+        # keeps MAX_CONTENT_LENGTH.
         if request.endpoint in UPLOAD_ENDPOINTS:
             request.max_content_length = UPLOAD_LIMIT
+        elif request.endpoint == BACKUP_UPLOAD_ENDPOINT:
+            request.max_content_length = RESTORE_LIMIT
 
     security.init_app(app, settings)
     views.register(app)

@@ -14,6 +14,7 @@ language a sentence of our own takes their place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -161,6 +162,49 @@ def for_error(error: BaseException) -> Message:
             if isinstance(error, cls):
                 return make(error)
     return UNEXPECTED
+
+
+_UNKNOWN_WORD = re.compile(r"\bword (\d+) of the recovery phrase is not")
+_WORD_COUNT = re.compile(r"\b(\d+) were given")
+
+
+def for_restore_error(error: BaseException) -> Message:
+    """Why a backup could not be restored (nothing was changed): the words, the file, or
+    (as anywhere else) the server. A wrong phrase is not a wrong passphrase here."""
+    if isinstance(error, er.RecoveryPhraseError):
+        # (its English message says which word is unknown, or how many were given; said in
+        # the page's language where it does)
+        check = gettext("Check each word against your paper and correct it. Nothing was "
+                        "changed.")
+        if (found := _UNKNOWN_WORD.search(error.message)) is not None:
+            return Message(gettext("Word %(num)s of the twelve is not one Vault uses.",
+                                   num=found.group(1)), check)
+        if (found := _WORD_COUNT.search(error.message)) is not None:
+            return Message(gettext("A backup's words are twelve; you typed %(num)s.",
+                                   num=found.group(1)), check)
+        return Message(
+            _said(error, gettext("These words are not a recovery phrase: one of them is "
+                                 "mistyped, missing or in the wrong place.")), check)
+    if isinstance(error, er.KeystoreLockedError):
+        return Message(
+            gettext("These twelve words do not open this backup file."),
+            gettext("Each backup has its own twelve words. Check that the file and the words "
+                    "belong together, and look for a mistyped word. Nothing was changed."))
+    if isinstance(error, er.KeystoreCorruptError | er.MalformedError):
+        return Message(
+            gettext("This file is not a Vault backup, or it is damaged."),
+            gettext("Choose the file Vault saved when you made the backup (its name starts "
+                    "with vault-backup). Nothing was changed."))
+    return for_error(error)
+
+
+def for_failed_restore(code: str | None) -> Message:
+    """Why one group of a backup was not restored, from the error's stable *code*: a
+    sentence of our own (the SDK's sentence may carry the relay's words)."""
+    cls = er.all_error_classes().get(code or "", er.VaultError)
+    made = cls("")
+    made.from_relay = True  # type: ignore[attr-defined]  # (never its words: see _said)
+    return for_error(made)
 
 
 def for_warning(warning: ev.SyncWarning, name_of: Callable[[str], str]) -> Message:

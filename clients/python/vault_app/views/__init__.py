@@ -13,6 +13,7 @@ from flask import Flask, request
 from vault_app.i18n import N_
 from vault_app.views import (
     admin,
+    backup,
     channels,
     common,
     device,
@@ -31,7 +32,7 @@ from vault_app.views import (
 BLUEPRINTS = (device.blueprint, groups.blueprint, posts.blueprint, live.blueprint,
               settings.blueprint, invites.blueprint, admin.blueprint, language.blueprint,
               search.blueprint, polls.blueprint, pins.blueprint, channels.blueprint,
-              inbox.blueprint)
+              inbox.blueprint, backup.blueprint)
 
 NAV: list[tuple[str, str]] = [
     ("groups.index", N_("Your groups")),

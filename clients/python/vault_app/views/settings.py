@@ -1,4 +1,5 @@
-"""Settings; saving one's own posts to a file (``Client.export_own_posts``, offered as a
+"""Settings (with when the last backup was made: views/backup.py makes and restores them);
+saving one's own posts to a file (``Client.export_own_posts``, offered as a
 download: the browser asks where); and the panic wipe: one clearly marked button, confirmed
 once on a page of its own, that destroys everything Vault keeps on this computer. It needs
 no passphrase (a person in danger may not have the time, or may have forgotten it)."""
@@ -13,6 +14,8 @@ import time
 from flask import Blueprint, Response, current_app, render_template, request
 from vault_client import Client, wipe_home
 
+from vault_app.device import Locked
+from vault_app.messages import Message
 from vault_app.views.common import (
     ViewResult,
     current_device,
@@ -28,7 +31,20 @@ blueprint = Blueprint("settings", __name__)
 
 @blueprint.get("/settings")
 def index() -> ViewResult:
-    return render_template("settings/index.html", settings=current_settings())
+    return settings_page()
+
+
+def settings_page(backup_problem: Message | None = None, status: int = 200) -> ViewResult:
+    """The settings page; *backup_problem*: why a backup was not made (or is gone)."""
+    last_backup_ms: int | None = None
+    try:  # (the page opens while locked too; when the last backup was made needs the keys)
+        made = current_device().client().last_backup()
+    except Locked:
+        made = None
+    if made is not None:
+        last_backup_ms = int(made.timestamp() * 1000)
+    return render_template("settings/index.html", settings=current_settings(),
+                           last_backup_ms=last_backup_ms, backup_problem=backup_problem), status
 
 
 @blueprint.post("/settings/my-posts")
