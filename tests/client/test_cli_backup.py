@@ -27,6 +27,11 @@ def test_backup_then_restore_on_a_new_device(tmp_path: Path, relay: RelayProcess
     wrong = " ".join([*words[:11], "zzz"])
     assert "word 12" in only_error(phone("restore", str(backup), input=wrong + "\n",
                                          expect=1))
+    from vault.crypto.backup import new_recovery_phrase
+
+    other = new_recovery_phrase()
+    assert "do not open this backup file" in only_error(
+        phone("restore", str(backup), input=other + "\n", expect=1))
     restored = phone("restore", str(backup), input=" ".join(words) + "\n")
     assert "restored: Night owls" in restored.output
     assert "written before the backup" in phone("read", "-g", "1").output

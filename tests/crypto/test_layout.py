@@ -163,7 +163,7 @@ def test_limits_agree_with_the_formats_they_bound() -> None:
 
 
 # The core's own dependencies (pyproject's [project] dependencies), by import name.
-CORE_LIBRARIES = {"nacl", "argon2", "immutables"}
+CORE_LIBRARIES = {"nacl", "argon2", "immutables", "mnemonic"}
 
 
 def test_core_imports_only_the_standard_library_and_its_declared_libraries() -> None:

@@ -3594,6 +3594,13 @@ def backup_vectors(world: World) -> list[Json]:
                        {"phrase": B.normal_phrase(typed)},
                        "capitals, line breaks, tabs and doubled spaces: the same phrase",
                        accept=every_phrase))
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "a" <= c <= "z" else "\u3000" if c == " "
+                         else c for c in phrase)
+    vectors.append(vec("recovery_phrase_full_width", "normal_phrase", {"typed": full_width},
+                       {"phrase": B.normal_phrase(full_width)},
+                       "typed with full-width letters and ideographic spaces (U+3000), as "
+                       "some keyboards do: NFKD makes them the same phrase",
+                       accept=every_phrase))
     words = phrase.split()
     wrong_word = " ".join([*words[:5], words[5] + "s", *words[6:]])
     from mnemonic import Mnemonic

@@ -29,6 +29,7 @@ The modules, in dependency order: each imports only modules above it.
 ``inbox``            the moderators' inbox: reports and requests sealed to the moderators
 ``rules_card``       what a joiner reads before joining (rules cards) and rules acceptances
 ``identity_export``  an identity and its group state, moved to another device
+``backup``           every group's identity and keys under a recovery phrase of twelve words
 ``attachments``      blobs under their own key, described inside a post
 ``post_body``        the author's signed post body and its kinds
 ``posts``            post envelopes: sealing and opening a post
@@ -49,6 +50,7 @@ Where a client author starts (each name lives in one module and is imported from
   ``timeline.Timeline``; attachments with ``attachments.make_attachment`` /
   ``decrypt_attachment``.
 * joining: ``invites.parse_invite_uri``, ``invites.make_join_request``.
+* backups: ``backup.new_recovery_phrase``, ``backup.seal_backup`` / ``open_backup``.
 * errors: ``errors.VaultError`` and its subclasses; sizes: ``limits``.
 
 This package imports nothing itself, so importing one module costs only that module.

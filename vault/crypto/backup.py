@@ -20,6 +20,7 @@ epochs strictly increasing across a group's chunks.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ _WORDS: Final = Mnemonic("english")
 _DEFAULT_PARAMS: Final = KdfParams()
 _NO_KEYS: Final[Mapping[int, bytes]] = MappingProxyType({})
 _NOT_A_BACKUP: Final = "a Vault backup"
+_SPACES: Final = re.compile("[\t\n\v\f\r ]+")  # ASCII white space (after NFKD: U+3000 too)
 
 
 @dataclass(frozen=True, repr=False)
@@ -71,11 +73,13 @@ def new_recovery_phrase(random: RandomSource = default_random) -> str:
 
 
 def normal_phrase(text: str) -> str:
-    """The phrase as the key derivation takes it: lower case, one space between words
-    (whatever spacing, capitals or line breaks it was typed with). A phrase that is not
+    """The phrase as the key derivation takes it: NFKD, lower case, split on runs of ASCII
+    white space, one space between words (whatever spacing, capitals or line breaks it was
+    typed with; NFKD makes full-width letters and U+3000 plain). A phrase that is not
     twelve words of the list with a valid checksum: :class:`RecoveryPhraseError`, before
     any costly work, saying which word is unknown where one is."""
-    words = unicodedata.normalize("NFKD", text).lower().split()
+    folded = unicodedata.normalize("NFKD", text).lower()
+    words = [w for w in _SPACES.split(folded) if w]
     if len(words) != PHRASE_WORDS:
         raise RecoveryPhraseError(
             f"a recovery phrase is {PHRASE_WORDS} words; {len(words)} were given")

@@ -625,7 +625,9 @@ class Client:
         it holds, sealed under a new recovery phrase of twelve words (Argon2id, as the
         keystore). Show :attr:`BackupMade.recovery_phrase` once, to be written down: it is
         kept nowhere. Restore with :meth:`restore` on a new device. Groups joined after the
-        backup are not in it: make a new one then."""
+        backup are not in it: make a new one then. Groups this device only waits to join,
+        or is still creating, are not in it either; in no group at all,
+        :class:`~vault_client.errors.InvalidArgumentError` (nothing is recorded)."""
         with self._lock:
             return backups.make(self._device)
 

@@ -545,11 +545,13 @@ class RestoredGroup:
     group_id: str
     outcome: RestoreOutcome
     """``restored``: this device is that member again, its log verified against the
-    backup's checkpoint; ``already_here``: this device was already in it (left as it was);
-    ``not_a_member``: the verified log shows the member removed or gone since the backup;
-    ``failed``: not restored (:attr:`error` says why: the relay unreachable, or a relay
-    that served an older or forked log than the backup had verified). Restoring the same
-    file again retries only what is not here yet."""
+    backup's checkpoint and synced once; ``already_here``: this device was already that
+    member there (left as it was); ``not_a_member``: the relay refused the identity, or the
+    verified log shows it removed or gone since the backup; ``failed``: not restored, and
+    nothing of it kept (:attr:`error` says why: the relay unreachable, a relay that served
+    an older or forked log than the backup had verified (``log_rollback``, ``log_fork``),
+    or this device in that group with another identity (``already_member``: forget the
+    group here first)). Restoring the same file again retries only what is not here."""
     group: GroupInfo | None = None
     error: str | None = None
     """Why it failed, as a sentence for a person; None otherwise."""

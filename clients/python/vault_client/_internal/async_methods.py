@@ -451,7 +451,9 @@ class AsyncMethods:
         it holds, sealed under a new recovery phrase of twelve words (Argon2id, as the
         keystore). Show :attr:`BackupMade.recovery_phrase` once, to be written down: it is
         kept nowhere. Restore with :meth:`restore` on a new device. Groups joined after the
-        backup are not in it: make a new one then."""
+        backup are not in it: make a new one then. Groups this device only waits to join,
+        or is still creating, are not in it either; in no group at all,
+        :class:`~vault_client.errors.InvalidArgumentError` (nothing is recorded)."""
         return await asyncio.to_thread(self.sync_client.backup)
 
     async def last_backup(self) -> datetime | None:
@@ -461,8 +463,8 @@ class AsyncMethods:
     async def restore(self, data: bytes, recovery_phrase: str) -> tuple[RestoredGroup, ...]:
         """Restore a backup made by :meth:`backup` onto this device, group by group (see
         :class:`RestoredGroup`). Words that are not a recovery phrase raise
-        :class:`~vault.crypto.errors.RecoveryPhraseError` and a phrase that is not this
-        backup's :class:`~vault.crypto.errors.KeystoreLockedError`, before anything is
+        :class:`~vault_client.errors.RecoveryPhraseError` and a phrase that is not this
+        backup's :class:`~vault_client.errors.KeystoreLockedError`, before anything is
         written. Each group's log is verified against the checkpoint in the backup, so a
         relay that serves an older log is caught (``log_rollback``) as it would have been
         on the device that made the backup. This device goes on as the same member: the

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from vault.crypto.backup import BackedUpGroup, Backup, new_recovery_phrase, open_backup, seal_backup
 from vault.crypto.encoding import b64encode
-from vault.crypto.errors import AlreadyMemberError, NotAMemberError, VaultError
+from vault.crypto.errors import (
+    AlreadyMemberError,
+    KeystoreLockedError,
+    NotAMemberError,
+    VaultError,
+)
 from vault_client._internal import groups, membership
 from vault_client._internal.device import Device
+from vault_client.errors import InvalidArgumentError
 from vault_client.types import BackupMade, RestoredGroup
 
 MADE_KEY = "backup-made-ms"  # device meta: when this device last made a backup
@@ -25,6 +31,9 @@ def make(device: Device) -> BackupMade:
             continue
         backed.append(BackedUpGroup(membership.exported(view, row.next_author_seq),
                                     dict(view.keys)))
+    if not backed:
+        raise InvalidArgumentError("you are in no group on this device yet: there is "
+                                   "nothing to back up")
     now = device.now()
     phrase = new_recovery_phrase()
     data = seal_backup(Backup(now, tuple(backed)), phrase)
@@ -41,28 +50,48 @@ def restore(device: Device, data: bytes, phrase: str) -> tuple[RestoredGroup, ..
     """Open the backup (a wrong phrase or a damaged file raises, with nothing changed),
     then take each group's identity as an import does: the log verified against the
     backup's checkpoint, numbering resumed after the backup's mark, the backup's epoch
-    keys kept where the log committed to them. One group's failure leaves the others."""
+    keys kept where the log committed to them, and one whole sync. A group is restored
+    only when all of that succeeded; otherwise nothing of it stays (a later restore starts
+    it afresh). One group's failure leaves the others."""
     device.check_open()
-    backup = open_backup(data, phrase)
-    results: list[RestoredGroup] = []
-    for group in backup.groups:
-        gid = b64encode(group.exported.group_id)
-        if device.store.group(group.exported.group_id) is not None:
-            results.append(RestoredGroup(gid, "already_here"))
-            continue
-        try:
-            view = membership.take_identity(device, group.exported, group.epoch_keys)
-        except AlreadyMemberError:
-            results.append(RestoredGroup(gid, "already_here"))
-        except NotAMemberError:
-            results.append(RestoredGroup(gid, "not_a_member"))
-        except VaultError as error:
-            if device.store.group(group.exported.group_id) is None:
-                results.append(RestoredGroup(gid, "failed", None, error.message, error.code))
-            else:  # written once its log verified; only the first sync failed: the next
-                # sync goes on from there
-                view = device.view(group.exported.group_id)
-                results.append(RestoredGroup(gid, "restored", groups.info(device, view)))
-        else:
-            results.append(RestoredGroup(gid, "restored", groups.info(device, view)))
-    return tuple(results)
+    try:
+        backup = open_backup(data, phrase)
+    except KeystoreLockedError:
+        raise KeystoreLockedError(
+            "these twelve words do not open this backup file (each backup has its own "
+            "words): check each word against your paper") from None
+    return tuple(_restore_one(device, group) for group in backup.groups)
+
+
+def _restore_one(device: Device, group: BackedUpGroup) -> RestoredGroup:
+    exported = group.exported
+    group_id = exported.group_id
+    gid = b64encode(group_id)
+    if device.store.group(group_id) is not None:
+        here = device.keys.identity(group_id)
+        row = device.store.group(group_id)
+        if here is not None and row is not None and row.status == "member" and \
+                here.sign_pk == exported.identity.sign_pk:
+            return RestoredGroup(gid, "already_here")
+        return RestoredGroup(
+            gid, "failed", None,
+            "this device is in that group with another identity, or is waiting to join "
+            "it: forget the group on this device first, then restore again",
+            AlreadyMemberError.code)
+    try:
+        view = membership.take_identity(device, exported, group.epoch_keys)
+    except NotAMemberError:
+        _undo(device, exported.group_id, exported.relay_url)
+        return RestoredGroup(gid, "not_a_member")
+    except BaseException as error:
+        _undo(device, exported.group_id, exported.relay_url)  # nothing half restored
+        if isinstance(error, VaultError):
+            return RestoredGroup(gid, "failed", None, error.message, error.code)
+        raise
+    return RestoredGroup(gid, "restored", groups.info(device, view))
+
+
+def _undo(device: Device, group_id: bytes, relay_url: str) -> None:
+    """Whatever a failed restore of this group wrote goes (it was not here before)."""
+    if device.store.group(group_id) is not None or device.keys.identity(group_id) is not None:
+        device.forget_group(group_id, relay_url)

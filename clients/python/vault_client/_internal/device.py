@@ -300,19 +300,23 @@ class Device:
     def forget(self, view: GroupView) -> None:
         """Delete a group from this device: its rows, what is kept about it in ``meta``,
         its identity, its sessions."""
-        gid = b64encode(view.group_id)
-        self.store.delete_group(view.group_id)
-        self.store.delete_meta(fence_key(view.group_id))
+        self.forget_group(view.group_id, view.relay_url)
+
+    def forget_group(self, group_id: bytes, relay_url: str) -> None:
+        """:meth:`forget` for a group that may not load (a restore cut short)."""
+        gid = b64encode(group_id)
+        self.store.delete_group(group_id)
+        self.store.delete_meta(fence_key(group_id))
         self.store.delete_meta(f"wanted-name/{gid}")
         self.store.delete_meta(f"accepted-rules/{gid}")
-        self.store.delete_meta(muted_key(view.group_id))
-        self.store.delete_meta(deleting_key(view.group_id))
+        self.store.delete_meta(muted_key(group_id))
+        self.store.delete_meta(deleting_key(group_id))
         for prefix in (f"post-marks/{gid}/", f"create/{gid}/", f"invite-card/{gid}/"):
             self.store.delete_meta_prefix(prefix)
-        self.fences.pop(view.group_id, None)
-        self.keys.remove_identity(view.group_id)
-        self.views.pop(view.group_id, None)
-        self.transport(view.relay_url).forget_sessions(view.group_id)
+        self.fences.pop(group_id, None)
+        self.keys.remove_identity(group_id)
+        self.views.pop(group_id, None)
+        self.transport(relay_url).forget_sessions(group_id)
 
     def auth(self, view: GroupView) -> MemberAuth:
         return MemberAuth(view.group_id, view.me)

@@ -12,6 +12,7 @@ from vault_client.cli._config import RECOVERY_PHRASE_ENV, State, pass_state, pri
 from vault_client.cli._failures import fail
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._prompts import env_passphrase, open_client
+from vault_client.errors import ForkError, KeystoreLockedError, RollbackError
 
 
 @click.command("backup", cls=IdCommand)
@@ -27,9 +28,9 @@ def backup_command(state: State, path: str | None, force: bool) -> None:
         fail(f"{path} already exists; choose another name or add --force")
     client = open_client(state)
     made = client.backup()
-    if made.groups == 0:
-        fail("you are in no group on this device yet: there is nothing to back up")
-    with private_file(path, overwrite=force) as handle:
+    if force and os.path.exists(path):
+        os.remove(path)  # (written anew, owner-only: not truncated, keeping another mode)
+    with private_file(path, overwrite=False) as handle:
         handle.write(made.data)
     click.echo(f"Backed up {made.groups} group{'s' if made.groups != 1 else ''} to {path}.")
     click.echo("\nYour recovery phrase (shown only now; write it on paper, in this order):\n")
@@ -53,20 +54,29 @@ def restore_command(state: State, path: str) -> None:
     if phrase is None:
         phrase = click.prompt("The twelve words of the recovery phrase", hide_input=True,
                               err=True)
-    results = client.restore(data, phrase)
+    try:
+        results = client.restore(data, phrase)
+    except KeystoreLockedError as error:  # (not this device's passphrase: the words)
+        fail(error.message)
+    names = {info.group_id: info.name for info in client.groups() if info.name}
     failed = 0
     for result in results:
-        name = result.group.name if result.group is not None and result.group.name \
-            else result.group_id
+        name = names.get(result.group_id) or result.group_id
         if result.outcome == "restored":
             click.echo(f"restored: {name}")
         elif result.outcome == "already_here":
-            click.echo(f"already on this device: {result.group_id}")
+            click.echo(f"already on this device: {name}")
         elif result.outcome == "not_a_member":
-            click.echo(f"not restored, no longer a member: {result.group_id}")
+            click.echo(f"not restored, no longer a member: {name}")
+        elif result.error_code in (RollbackError.code, ForkError.code):
+            failed += 1
+            click.echo(f"SECURITY WARNING: not restored: {name}: the relay served an older or "
+                       f"different membership log than the backup had verified "
+                       f"({result.error}). Do not trust this group's relay until you have "
+                       "compared safety numbers with other members.", err=True)
         else:
             failed += 1
-            click.echo(f"not restored: {result.group_id}: {result.error}")
+            click.echo(f"not restored: {name}: {result.error}")
     if failed:
         fail(f"{failed} group{'s' if failed != 1 else ''} could not be restored; the others "
              "are on this device. Run `vault restore` again later to retry.")
