@@ -108,3 +108,19 @@ def _another_phrase(phrase: str) -> str:
     while (other := new_recovery_phrase()) == phrase:
         pass
     return other
+
+
+def test_a_join_still_waiting_is_left_out_and_said(tmp_path: Path, relay: RelayProcess) -> None:
+    ann, ben = open_client(tmp_path, "ann", relay), open_client(tmp_path, "ben", relay)
+    try:
+        mine = ben.create_group("Ben's own")
+        waiting = ann.create_group("Waiting room")
+        ben.join(ann.create_invite(waiting).uri)  # an admin must let him in: pending
+        made = ben.backup()
+        assert (made.groups, made.left_out) == (1, 1)
+        with open_client(tmp_path, "ben-laptop", relay) as laptop:
+            results = laptop.restore(made.data, made.recovery_phrase)
+            assert [(r.group_id, r.outcome) for r in results] == [(mine.group_id, "restored")]
+    finally:
+        ann.close()
+        ben.close()

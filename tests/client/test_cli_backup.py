@@ -17,7 +17,8 @@ def test_backup_then_restore_on_a_new_device(tmp_path: Path, relay: RelayProcess
     ann("post", "-g", "1", "written before the backup")
     backup = tmp_path / "ann.vault"
     made = ann("backup", str(backup))
-    assert "Backed up 1 group to" in made.output
+    assert "Backed up 1 group to" in made.output and "Not in it" not in made.output
+    assert "not to a screen" in made.stderr  # (CliRunner's output is no terminal)
     words = re.findall(r"^\s+\d+\. (\w+)$", made.output, re.MULTILINE)
     assert len(words) == 12
     assert backup.stat().st_mode & 0o077 == 0

@@ -530,6 +530,9 @@ class BackupMade:
     groups: int
     """How many groups the backup holds (every group this device is a member of)."""
     made_at_ms: int
+    left_out: int = 0
+    """Groups on this device that are not in the backup: joins still waiting for an admin,
+    groups still being created (each needs the relay first; make a backup again after)."""
 
     def __repr__(self) -> str:  # (never the phrase, in a log or a traceback)
         return f"BackupMade(groups={self.groups}, bytes={len(self.data)})"

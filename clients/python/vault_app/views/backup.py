@@ -63,7 +63,7 @@ def make(client: Client) -> ViewResult:
         return settings_page(problem_for(error), 409)
     token = pending().keep(current_session().session_id, made.data, made.made_at_ms)
     page = render_template("settings/backup_made.html", words=made.recovery_phrase.split(),
-                           token=token, groups=made.groups)
+                           token=token, groups=made.groups, left_out=made.left_out)
     return no_store(make_response(page))
 
 

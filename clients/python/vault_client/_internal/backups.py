@@ -23,9 +23,13 @@ def make(device: Device) -> BackupMade:
     """A backup of every group this device is a member of, with a new phrase."""
     device.check_open()
     backed: list[BackedUpGroup] = []
+    left_out = 0
     for row in device.store.groups():
         if row.status != "member":
-            continue  # (a pending join has no identity in any log yet: ask again)
+            # (a pending join has no identity in any log yet; a group being created is not
+            # on the relay yet; a former group is not worth restoring)
+            left_out += row.status in ("pending", "creating")
+            continue
         view = device.view(row.group_id)
         if view.state is None:
             continue
@@ -38,7 +42,7 @@ def make(device: Device) -> BackupMade:
     phrase = new_recovery_phrase()
     data = seal_backup(Backup(now, tuple(backed)), phrase)
     device.store.set_meta(MADE_KEY, str(now))
-    return BackupMade(data, phrase, len(backed), now)
+    return BackupMade(data, phrase, len(backed), now, left_out)
 
 
 def made_at_ms(device: Device) -> int | None:

@@ -4,12 +4,14 @@ and ``vault restore`` (that file onto a new device)."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import click
 
 from vault_client.cli._config import RECOVERY_PHRASE_ENV, State, pass_state, private_file
 from vault_client.cli._failures import fail
+from vault_client.cli._formatting import note
 from vault_client.cli._ids import IdCommand
 from vault_client.cli._prompts import env_passphrase, open_client
 from vault_client.errors import ForkError, KeystoreLockedError, RollbackError
@@ -33,9 +35,15 @@ def backup_command(state: State, path: str | None, force: bool) -> None:
     with private_file(path, overwrite=False) as handle:
         handle.write(made.data)
     click.echo(f"Backed up {made.groups} group{'s' if made.groups != 1 else ''} to {path}.")
+    if made.left_out:
+        click.echo(f"Not in it: {made.left_out} group{'s' if made.left_out != 1 else ''} you "
+                   "are still waiting to join (or creating); make a new backup once you are in.")
     click.echo("\nYour recovery phrase (shown only now; write it on paper, in this order):\n")
     for number, word in enumerate(made.recovery_phrase.split(), 1):
         click.echo(f"  {number:2}. {word}")
+    if not sys.stdout.isatty():
+        note("The twelve words went to a file or another program, not to a screen: make "
+             "sure they are not kept there.")
     click.echo("\nWhoever has both the file and these words can be you in every group: keep "
                "them apart, and never type the words into anything but Vault. Groups you "
                "join later are not in this backup; make a new one then.")
