@@ -5,8 +5,8 @@ The recovery phrase is 16 random bytes written as twelve words of the BIP-39 Eng
 (its four-bit checksum catches most misspelled or missing words before the costly key
 derivation runs; the checksum protects nothing, the 128 random bits do). The backup itself
 is a keystore file (:mod:`vault.crypto.keystore`: Argon2id + XChaCha20-Poly1305, the same
-format and the same minimum cost) sealed under the phrase's normal form (lower case, words
-separated by one space), whose contents hold::
+format and the same minimum cost) sealed under the phrase's normal form (:func:`normal_phrase`:
+NFKD, lower case, words separated by one space), whose contents hold::
 
     "vault/backup"                        BackupHeader (Tag.BACKUP_HEADER)
     "vault/backup/<i>/..."                group i (0 <= i < count): the entries of an
