@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser as ChromeBrowser
 from vault_app import AppSettings, create_app
 from vault_client import Client
 
@@ -98,3 +99,12 @@ def unlocked(browser: Browser) -> Browser:
     assert response.status_code == 303, response.get_data(as_text=True)
     browser.get("/")
     return browser
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[ChromeBrowser]:
+    """Debian's Chromium, driven by Playwright, for a module's browser tests."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched

@@ -20,7 +20,6 @@ from vault_client import Client
 
 from tests.app.appproc import AppProcess
 from tests.app.screens import WIDE, Screens
-from tests.browser import chromium
 from tests.relayproc import RelayProcess
 
 PASSPHRASE = "lantern orchard violet meadow ninety"
@@ -33,12 +32,6 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     process = RelayProcess(tmp_path_factory.mktemp("relay") / "data")
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def open_app(chrome: Browser, app: AppProcess, screens: Screens, who: str) -> Page:

@@ -18,7 +18,6 @@ from vault_client import Client
 
 from tests.app.appproc import AppProcess
 from tests.app.screens import WIDE, ZOOMED, Screens, sideways_overflow
-from tests.browser import chromium
 from tests.relayproc import RelayProcess
 from vault.crypto.limits import MAX_REACTION, MAX_TEXT
 
@@ -39,12 +38,6 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     process = RelayProcess(tmp_path_factory.mktemp("relay") / "data")
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def hostile_group(relay: RelayProcess, tmp_path: Path) -> tuple[str, dict[str, str]]:

@@ -30,7 +30,6 @@ from vault_client import has_keystore
 
 from tests.app.appproc import AppProcess
 from tests.app.screens import WIDE, Screens
-from tests.browser import chromium
 from tests.relayproc import RelayProcess
 from vault.crypto.encoding import b64encode
 from vault.crypto.invites import parse_invite_uri
@@ -56,12 +55,6 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     process = RelayProcess(tmp_path_factory.mktemp("relay") / "data", log_level="INFO")
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @dataclass
