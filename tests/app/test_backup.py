@@ -91,6 +91,7 @@ def one_word_wrong(phrase: str) -> str:
 
 def test_a_backup_made_in_the_app_opens_with_the_words_it_showed(
         ann: Browser, relay: RelayProcess, tmp_path: Path) -> None:
+    assert "in no backup" in text_of(ann.get("/"))  # the groups page reminds her
     settings = text_of(ann.get("/settings"))
     assert "Last backup: never" in settings
     assert 'action="/settings/backup"' in settings and 'href="/restore"' in settings
@@ -132,6 +133,7 @@ def test_a_backup_made_in_the_app_opens_with_the_words_it_showed(
 
     settings = text_of(ann.get("/settings"))
     assert "Last backup: never" not in settings and "Last backup:" in settings
+    assert "in no backup" not in text_of(ann.get("/"))  # and no longer does
 
     # On a new computer, the words shown open the file: Ann is back in her group.
     with Client(PASSPHRASE + " new", home=tmp_path / "new-computer",

@@ -32,11 +32,16 @@ def test_a_backup_restores_every_group_onto_a_new_device(tmp_path: Path,
         assert ben.post(circle, "Ben, before the backup").delivered
         ann.post(walk, "a walk on Sunday")
         assert ann.last_backup() is None
+        assert {g.group_id for g in ann.not_backed_up()} == {circle.group_id, walk.group_id}
         made = ann.backup()
+        assert ann.not_backed_up() == []
         assert made.groups == 2 and len(made.recovery_phrase.split()) == 12
         assert made.recovery_phrase not in repr(made)
         assert ann.last_backup() is not None
         ann.post(circle, "after the backup, from the old phone")  # numbered past the backup
+        later = ann.create_group("Joined after the backup")
+        ann.sync(later)
+        assert [g.group_id for g in ann.not_backed_up()] == [later.group_id]
         ann.close()
 
         with open_client(tmp_path, "ann-new-phone", relay) as phone:
@@ -52,6 +57,7 @@ def test_a_backup_restores_every_group_onto_a_new_device(tmp_path: Path,
             results = phone.restore(made.data, typed)
             assert {(r.group_id, r.outcome) for r in results} == {
                 (circle.group_id, "restored"), (walk.group_id, "restored")}
+            assert phone.not_backed_up() == []  # (they are in the backup just restored)
             by_id = {r.group_id: r for r in results}
             assert by_id[circle.group_id].group is not None
             assert by_id[circle.group_id].group.my_member_id == circle.my_member_id

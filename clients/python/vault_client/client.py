@@ -637,6 +637,14 @@ class Client:
             made = backups.made_at_ms(self._device)
             return None if made is None else datetime.fromtimestamp(made / 1000, UTC)
 
+    def not_backed_up(self) -> list[GroupInfo]:
+        """The groups this device is a member of that are in no backup it made (all of
+        them, before its first): what losing this device would lose. A reminder to make a
+        backup (:meth:`backup`) can be shown while this is not empty."""
+        with self._lock:
+            return [groups.info(self._device, self._device.view(gid))
+                    for gid in backups.not_backed_up(self._device)]
+
     def restore(self, data: bytes, recovery_phrase: str) -> tuple[RestoredGroup, ...]:
         """Restore a backup made by :meth:`backup` onto this device, group by group (see
         :class:`RestoredGroup`). Words that are not a recovery phrase raise

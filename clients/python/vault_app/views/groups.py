@@ -262,7 +262,7 @@ def list_context(client: Client) -> dict[str, Any]:
     rows = [GroupRow(info, seen.unread(info.group_id, client.threads(info.group_id)))
             for info in client.groups()]
     return {"rows": rows, "group_name": group_name, "problem": problem,
-            "deleted": client.deleted_groups(),
+            "deleted": client.deleted_groups(), "not_backed_up": len(client.not_backed_up()),
             "offline": offline_notice(Outcome(synced=False, offline=offline))}
 
 

@@ -460,6 +460,12 @@ class AsyncMethods:
         """When this device last made a backup (None: never)."""
         return await asyncio.to_thread(self.sync_client.last_backup)
 
+    async def not_backed_up(self) -> list[GroupInfo]:
+        """The groups this device is a member of that are in no backup it made (all of
+        them, before its first): what losing this device would lose. A reminder to make a
+        backup (:meth:`backup`) can be shown while this is not empty."""
+        return await asyncio.to_thread(self.sync_client.not_backed_up)
+
     async def restore(self, data: bytes, recovery_phrase: str) -> tuple[RestoredGroup, ...]:
         """Restore a backup made by :meth:`backup` onto this device, group by group (see
         :class:`RestoredGroup`). Words that are not a recovery phrase raise

@@ -17,6 +17,7 @@ from vault_client.errors import InvalidArgumentError
 from vault_client.types import BackupMade, RestoredGroup
 
 MADE_KEY = "backup-made-ms"  # device meta: when this device last made a backup
+GROUPS_KEY = "backup-groups"  # device meta: the groups it held (ids, space-separated)
 
 
 def make(device: Device) -> BackupMade:
@@ -42,12 +43,20 @@ def make(device: Device) -> BackupMade:
     phrase = new_recovery_phrase()
     data = seal_backup(Backup(now, tuple(backed)), phrase)
     device.store.set_meta(MADE_KEY, str(now))
+    device.store.set_meta(GROUPS_KEY, " ".join(b64encode(g.exported.group_id) for g in backed))
     return BackupMade(data, phrase, len(backed), now, left_out)
 
 
 def made_at_ms(device: Device) -> int | None:
     value = device.store.meta(MADE_KEY)
     return None if value is None else int(value)
+
+
+def not_backed_up(device: Device) -> list[bytes]:
+    """The groups this device is a member of that its last backup does not hold."""
+    backed = set((device.store.meta(GROUPS_KEY) or "").split())
+    return [row.group_id for row in device.store.groups()
+            if row.status == "member" and b64encode(row.group_id) not in backed]
 
 
 def restore(device: Device, data: bytes, phrase: str) -> tuple[RestoredGroup, ...]:
@@ -64,7 +73,12 @@ def restore(device: Device, data: bytes, phrase: str) -> tuple[RestoredGroup, ..
         raise KeystoreLockedError(
             "these twelve words do not open this backup file (each backup has its own "
             "words): check each word against your paper") from None
-    return tuple(_restore_one(device, group) for group in backup.groups)
+    results = tuple(_restore_one(device, group) for group in backup.groups)
+    # The groups it brought are in a backup the person holds: no reminder for them.
+    held = set((device.store.meta(GROUPS_KEY) or "").split())
+    held.update(r.group_id for r in results if r.outcome in ("restored", "already_here"))
+    device.store.set_meta(GROUPS_KEY, " ".join(sorted(held)))
+    return results
 
 
 def _restore_one(device: Device, group: BackedUpGroup) -> RestoredGroup:
