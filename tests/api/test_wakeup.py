@@ -227,7 +227,8 @@ def test_a_commit_in_one_app_wakes_a_stream_of_another(database_url: str,
         # The waiting app hears other processes once its listener LISTENs; on a loaded
         # machine that can take longer than the 2 s a first waiter waits for it. This test is
         # about the wake-up once listening, so it waits for that first. (One CI run of stop
-        # 33 saw no frame within the reader's wait here; the cause was not established.)
+        # 33 saw no frame within the reader's wait here: news that arrived during the
+        # stream's first read was settled away, fixed since: see Watch.settle.)
         listener = services_of(waiting.app).wakeup
         deadline = time.monotonic() + 30
         while listener.listening() < 0 and time.monotonic() < deadline:
