@@ -116,6 +116,9 @@ def test_a_backup_made_in_the_app_opens_with_the_words_it_showed(
     token = _TOKEN.search(page)
     assert token is not None and token.group(1) not in phrase
 
+    # Until the file is downloaded, nothing counts as backed up.
+    assert "Last backup: never" in text_of(ann.get("/settings"))
+    assert "in no backup" in text_of(ann.get("/"))
     refused = ann.post("/settings/backup/file", {"token": token.group(1)}, csrf=False)
     assert refused.status_code == 403
     download = ann.post("/settings/backup/file", {"token": token.group(1)})

@@ -34,9 +34,12 @@ def test_a_backup_restores_every_group_onto_a_new_device(tmp_path: Path,
         assert ann.last_backup() is None
         assert {g.group_id for g in ann.not_backed_up()} == {circle.group_id, walk.group_id}
         made = ann.backup()
-        assert ann.not_backed_up() == []
         assert made.groups == 2 and len(made.recovery_phrase.split()) == 12
+        assert set(made.group_ids) == {circle.group_id, walk.group_id}
         assert made.recovery_phrase not in repr(made)
+        assert ann.last_backup() is None and len(ann.not_backed_up()) == 2  # not saved yet
+        ann.backup_saved(made)
+        assert ann.not_backed_up() == []
         assert ann.last_backup() is not None
         ann.post(circle, "after the backup, from the old phone")  # numbered past the backup
         later = ann.create_group("Joined after the backup")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from vault_client import BackupMade
 
 from vault_app.security import same_text
 
@@ -24,11 +26,18 @@ class Kept:
 
     token: str
     session_id: str
-    data: bytes
-    made_at_ms: int
+    made: BackupMade
+
+    @property
+    def data(self) -> bytes:
+        return self.made.data
+
+    @property
+    def made_at_ms(self) -> int:
+        return self.made.made_at_ms
 
     def __repr__(self) -> str:
-        return f"Kept(bytes={len(self.data)}, made_at_ms={self.made_at_ms})"
+        return f"Kept({self.made!r})"
 
 
 class PendingBackup:
@@ -36,11 +45,12 @@ class PendingBackup:
         self._lock = threading.Lock()
         self._kept: Kept | None = None
 
-    def keep(self, session_id: str, data: bytes, made_at_ms: int) -> str:
-        """Keep *data* (replacing any backup kept before); the token that finds it again."""
+    def keep(self, session_id: str, made: BackupMade) -> str:
+        """Keep *made*'s file (replacing any backup kept before), without its words; the
+        token that finds it again."""
         token = secrets.token_urlsafe(24)
         with self._lock:
-            self._kept = Kept(token, session_id, data, made_at_ms)
+            self._kept = Kept(token, session_id, replace(made, recovery_phrase=""))
         return token
 
     def find(self, token: str, session_id: str) -> Kept | None:

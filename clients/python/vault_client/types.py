@@ -533,6 +533,8 @@ class BackupMade:
     left_out: int = 0
     """Groups on this device that are not in the backup: joins still waiting for an admin,
     groups still being created (each needs the relay first; make a backup again after)."""
+    group_ids: tuple[str, ...] = ()
+    """The groups the backup holds."""
 
     def __repr__(self) -> str:  # (never the phrase, in a log or a traceback)
         return f"BackupMade(groups={self.groups}, bytes={len(self.data)})"

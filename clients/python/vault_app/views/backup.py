@@ -61,15 +61,17 @@ def make(client: Client) -> ViewResult:
         made = client.backup()
     except Exception as error:
         return settings_page(problem_for(error), 409)
-    token = pending().keep(current_session().session_id, made.data, made.made_at_ms)
+    token = pending().keep(current_session().session_id, made)
     page = render_template("settings/backup_made.html", words=made.recovery_phrase.split(),
                            token=token, groups=made.groups, left_out=made.left_out)
     return no_store(make_response(page))
 
 
 @blueprint.post("/settings/backup/file")
-def download() -> ViewResult:
-    """The backup file just made, as a download (the browser asks where to save it)."""
+@with_client
+def download(client: Client) -> ViewResult:
+    """The backup file just made, as a download (the browser asks where to save it); from
+    then on its groups count as backed up (the reminder goes, Settings names its date)."""
     kept = pending().find(request.form.get("token", ""), current_session().session_id)
     if kept is None:
         return settings_page(Message(
@@ -77,6 +79,7 @@ def download() -> ViewResult:
                     "when you make a new backup."),
             gettext("Make a new backup, and write down its new twelve words.")), 410)
     day = time.strftime("%Y-%m-%d", time.localtime(kept.made_at_ms / 1000))
+    client.backup_saved(kept.made)
     response = Response(kept.data, content_type="application/octet-stream")
     response.headers["Content-Disposition"] = f'attachment; filename="vault-backup-{day}.vault"'
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -453,11 +453,19 @@ class AsyncMethods:
         kept nowhere. Restore with :meth:`restore` on a new device. Groups joined after the
         backup are not in it: make a new one then. Groups this device only waits to join,
         or is still creating, are not in it either; in no group at all,
-        :class:`~vault_client.errors.InvalidArgumentError` (nothing is recorded)."""
+        :class:`~vault_client.errors.InvalidArgumentError`. Once the file is stored, call
+        :meth:`backup_saved`."""
         return await asyncio.to_thread(self.sync_client.backup)
 
+    async def backup_saved(self, made: BackupMade) -> None:
+        """Say that *made*'s file is stored where the person keeps it (written to a file,
+        downloaded): its groups then count as backed up (:meth:`not_backed_up`) and it is
+        the :meth:`last_backup`. Nothing counts before this: a backup whose file was never
+        saved protects nothing."""
+        await asyncio.to_thread(self.sync_client.backup_saved, made)
+
     async def last_backup(self) -> datetime | None:
-        """When this device last made a backup (None: never)."""
+        """When the last backup whose file was saved was made (None: never)."""
         return await asyncio.to_thread(self.sync_client.last_backup)
 
     async def not_backed_up(self) -> list[GroupInfo]:

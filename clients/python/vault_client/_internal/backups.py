@@ -3,12 +3,22 @@ and restoring one onto a device, group by group (see vault/crypto/backup.py)."""
 
 from __future__ import annotations
 
-from vault.crypto.backup import BackedUpGroup, Backup, new_recovery_phrase, open_backup, seal_backup
+from collections.abc import Iterable
+
+from vault.crypto.backup import (
+    MAX_BACKUP_GROUPS,
+    BackedUpGroup,
+    Backup,
+    new_recovery_phrase,
+    open_backup,
+    seal_backup,
+)
 from vault.crypto.encoding import b64encode
 from vault.crypto.errors import (
     AlreadyMemberError,
     KeystoreLockedError,
     NotAMemberError,
+    TooLargeError,
     VaultError,
 )
 from vault_client._internal import groups, membership
@@ -39,12 +49,30 @@ def make(device: Device) -> BackupMade:
     if not backed:
         raise InvalidArgumentError("you are in no group on this device yet: there is "
                                    "nothing to back up")
+    if len(backed) > MAX_BACKUP_GROUPS:
+        raise TooLargeError(f"a backup holds at most {MAX_BACKUP_GROUPS} groups; this device "
+                            f"is in {len(backed)}")
     now = device.now()
     phrase = new_recovery_phrase()
     data = seal_backup(Backup(now, tuple(backed)), phrase)
-    device.store.set_meta(MADE_KEY, str(now))
-    device.store.set_meta(GROUPS_KEY, " ".join(b64encode(g.exported.group_id) for g in backed))
-    return BackupMade(data, phrase, len(backed), now, left_out)
+    ids = tuple(b64encode(g.exported.group_id) for g in backed)
+    return BackupMade(data, phrase, len(backed), now, left_out, ids)
+
+
+def saved(device: Device, made: BackupMade) -> None:
+    """*made*'s file is stored where the person keeps it: from now on its groups count as
+    backed up, and it is the last backup (nothing counts before: a backup whose file was
+    never saved protects nothing)."""
+    device.check_open()
+    _held(device, made.group_ids)
+    device.store.set_meta(MADE_KEY, str(made.made_at_ms))
+
+
+def _held(device: Device, group_ids: Iterable[str]) -> None:
+    """Count *group_ids* among the groups in a backup the person holds."""
+    held = set((device.store.meta(GROUPS_KEY) or "").split())
+    held.update(group_ids)
+    device.store.set_meta(GROUPS_KEY, " ".join(sorted(held)))
 
 
 def made_at_ms(device: Device) -> int | None:
@@ -75,9 +103,7 @@ def restore(device: Device, data: bytes, phrase: str) -> tuple[RestoredGroup, ..
             "words): check each word against your paper") from None
     results = tuple(_restore_one(device, group) for group in backup.groups)
     # The groups it brought are in a backup the person holds: no reminder for them.
-    held = set((device.store.meta(GROUPS_KEY) or "").split())
-    held.update(r.group_id for r in results if r.outcome in ("restored", "already_here"))
-    device.store.set_meta(GROUPS_KEY, " ".join(sorted(held)))
+    _held(device, (r.group_id for r in results if r.outcome in ("restored", "already_here")))
     return results
 
 

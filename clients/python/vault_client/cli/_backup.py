@@ -34,6 +34,7 @@ def backup_command(state: State, path: str | None, force: bool) -> None:
         os.remove(path)  # (written anew, owner-only: not truncated, keeping another mode)
     with private_file(path, overwrite=False) as handle:
         handle.write(made.data)
+    client.backup_saved(made)
     click.echo(f"Backed up {made.groups} group{'s' if made.groups != 1 else ''} to {path}.")
     if made.left_out:
         click.echo(f"Not in it: {made.left_out} group{'s' if made.left_out != 1 else ''} you "
