@@ -105,3 +105,18 @@ def test_a_member_cannot_post_in_announcements(ann: Browser, mallory: Client,
         assert [c.name for c in client.channels(gid)] == ["", "News"]
     finally:
         shut(member)
+
+
+def test_opening_one_channel_leaves_the_others_new_posts_new(ann: Browser,
+                                                            mallory: Client) -> None:
+    gid = group_id(ann)
+    ann.post(f"/groups/{gid}/channels", {"name": "Off topic"})
+    talk = next(c for c in ann.device_client().channels(gid) if c.name == "Off topic")
+    mallory.sync(gid)
+    mallory.post(gid, "in General")
+    mallory.post(gid, "in Off topic", channel=talk.channel_id)
+    assert "2 new posts" in page(ann, "/")
+    page(ann, ann.group_url)  # type: ignore[attr-defined]  # General only
+    assert "1 new post" in page(ann, "/")  # Off topic's post is still new
+    page(ann, f"/groups/{gid}?channel={talk.channel_id}")
+    assert "new post" not in page(ann, "/")

@@ -36,10 +36,17 @@ class SeenPosts(GroupListsFile):
         return sum(1 for post in visible_posts(threads)
                    if not post.is_mine and not post.deleted and post.post_id not in seen)
 
-    def mark_seen(self, group_id: str, threads: Iterable[Thread]) -> None:
-        ids = sorted(post.post_id for post in visible_posts(threads))
+    def mark_seen(self, group_id: str, threads: Iterable[Thread],
+                  every: Iterable[Thread] | None = None) -> None:
+        """The posts of *threads* (one channel's, shown) are seen; of those seen before,
+        the ones still in *every* (the whole group's threads) stay seen. Without *every*,
+        *threads* are the whole group."""
+        shown = {post.post_id for post in visible_posts(threads)}
+        still = shown if every is None else {post.post_id for post in visible_posts(every)}
         with self._lock:
             groups = self._read()
+            before = set(groups.get(group_id, ())) & still
+            ids = sorted(before | shown)
             if groups.get(group_id) == ids:
                 return
             groups[group_id] = ids

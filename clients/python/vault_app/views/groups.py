@@ -222,6 +222,7 @@ def feed_context(client: Client, info: GroupInfo, *,
         "threads": [thread_items(t) for t in reversed(newest)],  # newest thread first
         "pinned": [p for t in threads for p in (t.root, *t.replies) if p.pinned_by],
         "raw_threads": every,
+        "channel_threads": threads,
         "channels": channels,
         "channel": channel,
         "show": show,
@@ -329,8 +330,8 @@ def render_page(client: Client, info: GroupInfo, *, problem: Message | None = No
                 status_code: int = 200) -> ViewResult:
     """The whole group page (also drawn again, with what was typed, by a refused post)."""
     context = feed_context(client, info, writing=draft is not None)
-    if status_code == 200:
-        seen_posts().mark_seen(info.group_id, context["raw_threads"])
+    if status_code == 200:  # (the channel shown: the others' new posts stay new)
+        seen_posts().mark_seen(info.group_id, context["channel_threads"], context["raw_threads"])
     page = render_template(
         "groups/show.html", problem=problem, offline=offline,
         status=STATUS_TEXT.get(info.status),
@@ -349,7 +350,7 @@ def feed(client: Client, group_id: str) -> ViewResult:
     info = find_group(client, group_id)
     context = feed_context(client, info)
     if request.args.get("visible") == "1":  # the person has the page in front of them
-        seen_posts().mark_seen(info.group_id, context["raw_threads"])
+        seen_posts().mark_seen(info.group_id, context["channel_threads"], context["raw_threads"])
     return render_template("groups/_feed.html", **context)
 
 
