@@ -103,6 +103,13 @@ def test_a_member_cannot_post_in_announcements(ann: Browser, mallory: Client,
             "Room 4 this week"]
         assert member.post(f"/groups/{gid}/channels", {"name": "Mine"}).status_code == 422
         assert [c.name for c in client.channels(gid)] == ["", "News"]
+        # Once the channel is removed, its announcement shows in General: still no reply
+        # box (a reply would be refused: the channel's kind is in the post).
+        ann.device_client().remove_channel(gid, news.channel_id)
+        client.sync(gid)
+        general = page(member, f"/groups/{gid}")
+        block = post_block(general, notice)
+        assert "Room 4 this week" in block and "Send reply" not in block
     finally:
         shut(member)
 

@@ -209,3 +209,22 @@ def test_a_reply_goes_where_its_target_is(group: tuple[list[Client], str]) -> No
         assert [p.text for p in person.posts(gid, channel=talk)] == [
             "Anyone watching the match?", "Yes!"]
     assert ann.warnings() == [] and ben.warnings() == [] and cat.warnings() == []
+
+
+def test_an_announcement_says_who_may_reply_also_once_its_channel_is_removed(
+        group: tuple[list[Client], str]) -> None:
+    (ann, ben, cat), gid = group
+    news = ann.add_channel(gid, "News", announcements=True)
+    posted = ann.post(gid, "The room changes next week", channel=news.channel_id)
+    ann.post(gid, "Hello")
+    for person, may in ((ann, True), (ben, False), (cat, True)):
+        person.sync(gid)
+        by_text = {p.text: p for p in person.posts(gid)}
+        assert by_text["The room changes next week"].can_reply is may
+        assert by_text["Hello"].can_reply is True
+    ann.remove_channel(gid, news.channel_id)
+    ben.sync(gid)
+    (shown,) = [p for p in ben.posts(gid) if p.post_id == posted.post_id]
+    assert shown.channel_id == MAIN_CHANNEL and shown.can_reply is False
+    with pytest.raises(NotPermittedError):
+        ben.reply(gid, posted.post_id, "me too")

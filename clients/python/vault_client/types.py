@@ -375,6 +375,10 @@ class PostView:
     channel_id: str = MAIN_CHANNEL
     """The channel it is in (:class:`ChannelInfo`): a reply is in its thread's; a post naming
     a channel the group no longer lists is in the main one."""
+    can_reply: bool = True
+    """Whether this member may reply to it now: in an announcements channel only moderators
+    and admins do, also once the channel is no longer listed (its kind is in its id), so a
+    UI offers no reply box that :meth:`Client.reply` would refuse."""
 
     @property
     def pinned(self) -> bool:

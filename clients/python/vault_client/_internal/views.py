@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Final
 
 from vault.crypto.attachments import Attachment, file_name_from
+from vault.crypto.channels import may_write_in
 from vault.crypto.encoding import b64decode, b64encode
 from vault.crypto.errors import (
     DecryptionError,
@@ -281,7 +282,8 @@ def listed_channels(view: GroupView) -> tuple[Channel, ...]:
 def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
                shown: dict[bytes, tuple[str, bool]],
                authors: dict[bytes, tuple[str, str | None, str]],
-               poll: PollInfo | None = None, channel_id: str = MAIN_CHANNEL) -> PostView:
+               poll: PollInfo | None = None, channel_id: str = MAIN_CHANNEL,
+               can_reply: bool = True) -> PostView:
     """*authors*: a cache of :func:`_author` for one drawing (names do not change within it)."""
     gid = view.gid
     state = view.state
@@ -327,6 +329,7 @@ def _post_view(view: GroupView, post: VisiblePost, expires: int | None,
         poll=poll,
         pinned_by=None if post.pinned_by is None else b64encode(post.pinned_by),
         channel_id=channel_id,
+        can_reply=can_reply,
     )
 
 
@@ -391,7 +394,9 @@ def post_views(view: GroupView, now_ms: int,
             if not poll.closed and poll.closes_at_ms is not None:
                 expiries.append(poll.closes_at_ms)
         out.append(_post_view(view, post, expires, shown, authors, poll,
-                              channel_label(post.channel, listed)))
+                              channel_label(post.channel, listed),
+                              may_write_in(view.state, view.me.sign_pk, view.state.seq,
+                                           post.channel)))
     # What this device wrote that could not be sealed yet: shown last, marked unsent.
     for draft in view.drafts.values():
         if draft.kind not in (PostKind.POST, PostKind.REPLY, PostKind.POLL):
