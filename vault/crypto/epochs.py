@@ -314,8 +314,7 @@ def open_grant(grant: EpochGrant, me: Identity, state: GroupState) -> bytes:
         raise GrantError("epoch grant: sealed for a different box key than this member's")
     if content.group_id != state.group_id:
         raise GrantError("epoch grant is for another group")
-    expected = state.epoch_commitments.get(content.epoch)
-    if expected is None:
+    if content.epoch not in state.epoch_commitments:
         raise GrantError(
             f"epoch grant is for epoch {content.epoch}, which this device's membership log "
             "does not contain (sync the log and retry)"
@@ -327,9 +326,7 @@ def open_grant(grant: EpochGrant, me: Identity, state: GroupState) -> bytes:
                content.signature, "epoch grant")
     except SignatureError:
         raise GrantError("epoch grant: the granter's signature does not verify") from None
-    bound_group = commitment_group_id(content.group_id, content.epoch)
-    if not compare_digest(epoch_commitment(bound_group, content.epoch, content.epoch_key),
-                          expected):
+    if not key_matches_log(state, content.epoch, content.epoch_key):  # (group checked above)
         raise GrantError(
             "epoch grant: the key does not match the commitment in the membership log "
             "(the granter or the relay supplied a wrong key)"
