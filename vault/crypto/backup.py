@@ -42,6 +42,7 @@ KEYS_PER_CHUNK: Final = 1600
 PHRASE_WORDS: Final = 12
 PHRASE_ENTROPY: Final = 16  # bytes: 128 bits, twelve words with a 4-bit checksum
 _WORDS: Final = Mnemonic("english")
+_KNOWN: Final = frozenset(_WORDS.wordlist)
 _DEFAULT_PARAMS: Final = KdfParams()
 _NO_KEYS: Final[Mapping[int, bytes]] = MappingProxyType({})
 _NOT_A_BACKUP: Final = "a Vault backup"
@@ -82,13 +83,13 @@ def normal_phrase(text: str) -> str:
     words = [w for w in _SPACES.split(folded) if w]
     if len(words) != PHRASE_WORDS:
         raise RecoveryPhraseError(
-            f"a recovery phrase is {PHRASE_WORDS} words; {len(words)} were given")
-    known = set(_WORDS.wordlist)
+            f"a recovery phrase is {PHRASE_WORDS} words; {len(words)} were given",
+            words_given=len(words))
     for index, word in enumerate(words, 1):
-        if word not in known:
+        if word not in _KNOWN:
             raise RecoveryPhraseError(
                 f"word {index} of the recovery phrase is not one Vault uses; check its "
-                "spelling on your paper")
+                "spelling on your paper", unknown_word=index)
     phrase = " ".join(words)
     if not _WORDS.check(phrase):
         raise RecoveryPhraseError(

@@ -86,6 +86,14 @@ class RecoveryPhraseError(KeystoreError):
 
     code = "recovery_phrase_invalid"
 
+    def __init__(self, message: str, *, unknown_word: int | None = None,
+                 words_given: int | None = None) -> None:
+        super().__init__(message)
+        self.unknown_word = unknown_word
+        """The position (from 1) of the first word not on the list, where that is why."""
+        self.words_given = words_given
+        """How many words were typed, where their number is why."""
+
 
 class PassphraseRejectedError(KeystoreError):
     """A passphrase this version refuses to seal a keystore under (for example, an empty one)."""

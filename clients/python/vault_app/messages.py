@@ -14,7 +14,6 @@ language a sentence of our own takes their place.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -164,24 +163,19 @@ def for_error(error: BaseException) -> Message:
     return UNEXPECTED
 
 
-_UNKNOWN_WORD = re.compile(r"\bword (\d+) of the recovery phrase is not")
-_WORD_COUNT = re.compile(r"\b(\d+) were given")
-
-
 def for_restore_error(error: BaseException) -> Message:
     """Why a backup could not be restored (nothing was changed): the words, the file, or
     (as anywhere else) the server. A wrong phrase is not a wrong passphrase here."""
     if isinstance(error, er.RecoveryPhraseError):
-        # (its English message says which word is unknown, or how many were given; said in
-        # the page's language where it does)
+        # (which word is unknown, or how many were given, said in the page's language)
         check = gettext("Check each word against your paper and correct it. Nothing was "
                         "changed.")
-        if (found := _UNKNOWN_WORD.search(error.message)) is not None:
+        if error.unknown_word is not None:
             return Message(gettext("Word %(num)s of the twelve is not one Vault uses.",
-                                   num=found.group(1)), check)
-        if (found := _WORD_COUNT.search(error.message)) is not None:
+                                   num=error.unknown_word), check)
+        if error.words_given is not None:
             return Message(gettext("A backup's words are twelve; you typed %(num)s.",
-                                   num=found.group(1)), check)
+                                   num=error.words_given), check)
         return Message(
             _said(error, gettext("These words are not a recovery phrase: one of them is "
                                  "mistyped, missing or in the wrong place.")), check)
