@@ -111,10 +111,10 @@ def _restore_one(device: Device, group: BackedUpGroup) -> RestoredGroup:
     exported = group.exported
     group_id = exported.group_id
     gid = b64encode(group_id)
-    if device.store.group(group_id) is not None:
+    row = device.store.group(group_id)
+    if row is not None:
         here = device.keys.identity(group_id)
-        row = device.store.group(group_id)
-        if here is not None and row is not None and row.status == "member" and \
+        if row.status == "member" and here is not None and \
                 here.sign_pk == exported.identity.sign_pk:
             return RestoredGroup(gid, "already_here")
         return RestoredGroup(
