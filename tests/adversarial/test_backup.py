@@ -22,6 +22,7 @@ from vault_client import Client, Equivocation
 
 from tests.adversarial.conftest import PASSPHRASE, circle
 from tests.adversarial.hostile import RELAY_URL, HostileRelay
+from vault.crypto.encoding import b64decode
 
 
 def _new_device(hostile: HostileRelay, home: Path, name: str) -> Client:
@@ -42,7 +43,7 @@ def test_relay_serves_a_restored_device_a_rolled_back_log(
 
     restored = _new_device(hostile, tmp_path_factory.mktemp("restored"), "ben-restored")
     view = hostile.view("ben-restored")
-    view.log = lambda g, log: log[:verified] if g == bytes.fromhex(_hex(rolled)) else log
+    view.log = lambda g, log: log[:verified] if g == b64decode(rolled) else log
     try:
         results = {r.group_id: r for r in restored.restore(made.data, made.recovery_phrase)}
         assert results[rolled].outcome == "failed"
@@ -144,9 +145,3 @@ def test_a_restore_cut_short_by_the_relay_leaves_nothing_behind(
         assert not [w for w in report.warnings if isinstance(w, Equivocation)]
     finally:
         restored.close()
-
-
-def _hex(gid: str) -> str:
-    from vault.crypto.encoding import b64decode
-
-    return b64decode(gid).hex()

@@ -17,6 +17,7 @@ import pytest
 from vault_client import BackupMade, Client
 
 from tests.app.conftest import PASSPHRASE, Browser, make_settings, open_browser
+from tests.client.test_backup import one_word_wrong
 from tests.relayproc import RelayProcess
 
 WORD = re.compile(r'<span class="word">([a-z]+)</span>')
@@ -73,17 +74,6 @@ def restore(browser: Browser, data: bytes, phrase: str):  # type: ignore[no-unty
     form = {"backup": (io.BytesIO(data), "vault-backup-2025-01-01.vault"), "phrase": phrase}
     return browser.post("/restore", form,  # type: ignore[arg-type]
                         content_type="multipart/form-data")
-
-
-def one_word_wrong(phrase: str) -> str:
-    """*phrase* with its last word swapped for another word of the list that the checksum
-    refuses (the SDK says a word is mistyped)."""
-    from mnemonic import Mnemonic
-
-    words = Mnemonic("english")
-    *first, last = phrase.split()
-    return next(candidate for w in words.wordlist if w != last
-                if not words.check(candidate := " ".join([*first, w])))
 
 
 # --- making a backup -----------------------------------------------------------------------

@@ -9,14 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vault_client import Client, Equivocation
+from vault_client import Equivocation
 from vault_client.errors import KeystoreLockedError, RecoveryPhraseError
 
-from tests.client.conftest import PASSPHRASE, RelayProcess
-
-
-def open_client(tmp_path: Path, name: str, relay: RelayProcess) -> Client:
-    return Client(PASSPHRASE + name, home=tmp_path / name, relay_url=relay.url)
+from tests.client.conftest import RelayProcess
+from tests.client.test_journey import open_client
 
 
 def test_a_backup_restores_every_group_onto_a_new_device(tmp_path: Path,
@@ -51,7 +48,7 @@ def test_a_backup_restores_every_group_onto_a_new_device(tmp_path: Path,
             with pytest.raises(RecoveryPhraseError):
                 phone.restore(made.data, "these are not twelve words")
             with pytest.raises(RecoveryPhraseError, match="mistyped"):
-                phone.restore(made.data, _one_word_wrong(made.recovery_phrase))
+                phone.restore(made.data, one_word_wrong(made.recovery_phrase))
             with pytest.raises(KeystoreLockedError):
                 phone.restore(made.data, _another_phrase(made.recovery_phrase))
             assert phone.groups() == []
@@ -100,8 +97,9 @@ def test_a_group_left_after_the_backup_is_not_restored(tmp_path: Path,
         ben.close()
 
 
-def _one_word_wrong(phrase: str) -> str:
-    """*phrase* with its last word changed into one the checksum refuses."""
+def one_word_wrong(phrase: str) -> str:
+    """*phrase* with its last word changed into another word of the list that the checksum
+    refuses (the SDK says a word is mistyped)."""
     from mnemonic import Mnemonic
 
     words = Mnemonic("english")
