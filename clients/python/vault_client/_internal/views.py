@@ -395,8 +395,9 @@ def post_views(view: GroupView, now_ms: int,
                 expiries.append(poll.closes_at_ms)
         out.append(_post_view(view, post, expires, shown, authors, poll,
                               channel_label(post.channel, listed),
-                              may_write_in(view.state, view.me.sign_pk, view.state.seq,
-                                           post.channel)))
+                              post.channel is None  # (the main channel: anyone)
+                              or may_write_in(view.state, view.me.sign_pk, view.state.seq,
+                                              post.channel)))
     # What this device wrote that could not be sealed yet: shown last, marked unsent.
     for draft in view.drafts.values():
         if draft.kind not in (PostKind.POST, PostKind.REPLY, PostKind.POLL):
