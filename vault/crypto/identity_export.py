@@ -37,11 +37,8 @@ from vault.crypto.invites import normalize_relay_url
 from vault.crypto.keystore import KdfParams, KeystoreContents, open_keystore, seal_keystore
 from vault.crypto.primitives import HASH_SIZE, PUBLIC_KEY_SIZE, RandomSource, default_random
 
-IDENTITY_ENTRY: Final = "vault/identity"
-GROUP_ENTRY: Final = "vault/group"
-RELAY_ENTRY: Final = "vault/relay"
-CHECKPOINT_ENTRY: Final = "vault/checkpoint"
-MARKS_ENTRY_PREFIX: Final = "vault/post-marks/"
+EXPORT_PREFIX: Final = "vault/"
+"""Where an export's entry names begin (a backup names each group's under its own)."""
 MARKS_PER_CHUNK: Final = 1600
 _DEFAULT_PARAMS: Final = KdfParams()
 _NO_MARKS: Final[Mapping[bytes, int]] = MappingProxyType({})
@@ -98,7 +95,8 @@ def export_identity(
                          params=params, random=random)
 
 
-def identity_entries(exported: ExportedIdentity, prefix: str = "vault/") -> list[tuple[str, bytes]]:
+def identity_entries(exported: ExportedIdentity,
+                     prefix: str = EXPORT_PREFIX) -> list[tuple[str, bytes]]:
     """The keystore entries of one exported identity, their names under *prefix* (a
     backup, :mod:`vault.crypto.backup`, holds one set per group)."""
     if exported.checkpoint is not None and exported.checkpoint.group_id != exported.group_id:
@@ -123,7 +121,7 @@ def import_identity(data: bytes, passphrase: str) -> ExportedIdentity:
     return read_exported(open_keystore(data, passphrase))
 
 
-def read_exported(contents: KeystoreContents, prefix: str = "vault/",
+def read_exported(contents: KeystoreContents, prefix: str = EXPORT_PREFIX,
                   what: str = "an exported Vault identity") -> ExportedIdentity:
     """The identity whose entries are named under *prefix* (EXP-1 ... EXP-7)."""
     raw_identity = contents.get(prefix + "identity")
